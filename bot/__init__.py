@@ -1,0 +1,1 @@
+"""signoff: the Slack- and agent-facing side."""

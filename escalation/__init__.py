@@ -1,0 +1,1 @@
+"""signoff escalation: policy, routes, on-call chains, the sweep."""

@@ -1,0 +1,1 @@
+"""signoff ledger: tickets, decisions, audit chain."""

@@ -1,0 +1,142 @@
+"""Engines, the database clock and migrations.
+
+SQLite runs in WAL mode with a busy timeout and foreign keys, and every write
+transaction starts with ``BEGIN IMMEDIATE`` so two processes sharing one file queue
+for the write lock instead of failing on a read-to-write upgrade.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
+
+from store.errors import SchemaOutOfDate, StoreUnavailable
+from store.tables import UTCDateTime
+
+WRITE_OPTION = "signoff_write"
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class db_now(FunctionElement[Any]):
+    """The database's clock: deadlines are judged by it, never by a worker's clock."""
+
+    type = UTCDateTime()
+    inherit_cache = True
+
+
+@compiles(db_now)
+def _db_now_default(element: db_now, compiler: SQLCompiler, **kw: Any) -> str:
+    return "CURRENT_TIMESTAMP"
+
+
+@compiles(db_now, "postgresql")
+def _db_now_pg(element: db_now, compiler: SQLCompiler, **kw: Any) -> str:
+    # clock_timestamp(), not now(): a long transaction must not freeze the deadline.
+    return "clock_timestamp()"
+
+
+@compiles(db_now, "sqlite")
+def _db_now_sqlite(element: db_now, compiler: SQLCompiler, **kw: Any) -> str:
+    # Same text layout as stored datetimes, so comparisons are plain string order.
+    return "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+
+
+def normalise_url(url: str) -> str:
+    """Accept the usual spellings; PostgreSQL always goes through psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
+        )
+        _tune_sqlite(engine)
+        return engine
+    try:
+        return create_engine(url, pool_pre_ping=True, **kwargs)
+    except (SQLAlchemyError, ImportError) as exc:
+        raise StoreUnavailable(f"cannot use database URL {url!r}: {exc}") from exc
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control from the driver so BEGIN is ours to choose.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _alembic_config(engine: Engine) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Apply the Alembic migrations: the only way signoff creates its schema."""
+    from alembic import command
+
+    try:
+        command.upgrade(_alembic_config(engine), revision)
+    except SQLAlchemyError as exc:
+        raise StoreUnavailable(f"migration failed: {exc}") from exc
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    head = script.get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except SQLAlchemyError as exc:
+        raise StoreUnavailable(f"cannot reach the database: {exc}") from exc
+
+
+def check_schema(engine: Engine) -> None:
+    """Fail early, with the fix, when the schema is missing or behind."""
+    current = current_revision(engine)
+    if current != head_revision():
+        where = "has no signoff schema" if current is None else f"is at revision {current}"
+        raise SchemaOutOfDate(
+            f"the database {engine.url.render_as_string(hide_password=True)} {where}; "
+            f"run `signoff migrate` (needs revision {head_revision()})"
+        )
+
+
+def table_names(engine: Engine) -> list[str]:
+    return sorted(inspect(engine).get_table_names())

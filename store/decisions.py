@@ -1,0 +1,60 @@
+"""Turning a reviewer's decision into a state-machine event and column updates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from store.errors import DuplicateApproval
+from store.models import DecisionKind, args_hash
+from store.states import Event
+from store.tables import TicketRow
+
+_SIMPLE = {
+    DecisionKind.REJECT: (Event.REJECT, "decided", True),
+    DecisionKind.REQUEST_INFO: (Event.REQUEST_INFO, "info_requested", False),
+    DecisionKind.TAKE_OVER: (Event.TAKE_OVER, "decided", True),
+}
+
+
+@dataclass(frozen=True)
+class DecisionPlan:
+    event: Event
+    audit_kind: str
+    final: bool
+    """True when this decision settles the ticket (sets decided_by / decided_at)."""
+    values: dict[str, Any] = field(default_factory=dict)
+    decision_args: dict[str, Any] | None = None
+    decision_hash: str | None = None
+
+
+def plan_decision(row: TicketRow, reviewer: str, kind: DecisionKind,
+                  args: dict[str, Any] | None) -> DecisionPlan:
+    """What a decision would do to ``row``; raises for a second approval by one person."""
+    if kind in _SIMPLE:
+        event, audit_kind, final = _SIMPLE[kind]
+        return DecisionPlan(event, audit_kind, final)
+    required = int(row.route.get("approvals_required", 1))
+    if kind == DecisionKind.EDIT and args is not None:
+        digest = args_hash(args)
+        if digest != row.final_args_hash:
+            # Changed arguments void earlier approvals: they approved something else.
+            done = required <= 1
+            return DecisionPlan(
+                Event.EDIT if done else Event.EDIT_PARTIAL, "edited", done,
+                values={"final_args": args, "final_args_hash": digest, "approvals": [reviewer]},
+                decision_args=args, decision_hash=digest,
+            )
+    # A plain approval, or an "edit" that changed nothing, approves final_args.
+    if reviewer in row.approvals:
+        raise DuplicateApproval(
+            row.id, kind.value, row.status, detail=(
+                f"{reviewer} already approved; {required} distinct approvers are needed"
+            ),
+        )
+    approvals = [*row.approvals, reviewer]
+    done = len(approvals) >= required
+    return DecisionPlan(
+        Event.APPROVE if done else Event.APPROVE_PARTIAL, "decided", done,
+        values={"approvals": approvals}, decision_hash=row.final_args_hash,
+    )

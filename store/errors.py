@@ -1,0 +1,101 @@
+"""The one exception tree of signoff.
+
+Everything signoff raises on purpose derives from :class:`SignoffError`. The ledger's
+errors live here because ``store`` is the innermost package; the policy/config errors
+(``escalation``) and the agent-facing approval errors (``bot``) subclass these bases.
+
+    SignoffError
+    ├── ConfigError                      bad settings or signoff.yml (names file, key, fix)
+    ├── StoreError                       the ledger refused or failed
+    │   ├── StoreUnavailable             the database could not be reached / driver error
+    │   ├── SchemaOutOfDate              run `signoff migrate`
+    │   ├── TicketNotFound
+    │   ├── TransitionRefused            guarded update lost: says current status and who decided
+    │   │   ├── AlreadyDecided           somebody else decided first
+    │   │   ├── DeadlinePassed           decision after expires_at (database clock)
+    │   │   └── DuplicateApproval        the same reviewer approved twice
+    │   └── ArgumentsMismatch            executor asked to run arguments nobody approved
+    └── ApprovalError (bot)              what an agent sees: denied, rejected, expired, ...
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class SignoffError(Exception):
+    """Base of every error signoff raises on purpose."""
+
+
+class ConfigError(SignoffError):
+    """Invalid settings or configuration. The message names the file, the key and the fix."""
+
+
+class StoreError(SignoffError):
+    """The ledger refused an operation or could not perform it."""
+
+
+class StoreUnavailable(StoreError):
+    """The database driver failed (connection refused, disk full, lock timeout...)."""
+
+
+class SchemaOutOfDate(StoreError):
+    """The database schema is missing or older than this version of signoff."""
+
+
+class TicketNotFound(StoreError):
+    def __init__(self, ticket_id: str) -> None:
+        super().__init__(f"no ticket with id {ticket_id!r}")
+        self.ticket_id = ticket_id
+
+
+class TransitionRefused(StoreError):
+    """A guarded update did not apply. Carries what the ticket looks like now."""
+
+    def __init__(
+        self,
+        ticket_id: str,
+        event: str,
+        status: str,
+        *,
+        decided_by: str | None = None,
+        decided_at: datetime | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self.ticket_id = ticket_id
+        self.event = event
+        self.status = status
+        self.decided_by = decided_by
+        self.decided_at = decided_at
+        msg = f"ticket {ticket_id}: cannot {event}: it is {status}"
+        if decided_by:
+            msg += f" (decided by {decided_by}"
+            msg += f" at {decided_at.isoformat()})" if decided_at else ")"
+        if detail:
+            msg += f"; {detail}"
+        super().__init__(msg)
+
+
+class AlreadyDecided(TransitionRefused):
+    """Another decision won the race; this one changed nothing."""
+
+
+class DeadlinePassed(TransitionRefused):
+    """The ticket's deadline has passed by the database's clock; nothing changed."""
+
+
+class DuplicateApproval(TransitionRefused):
+    """This reviewer already approved these arguments; a second person is needed."""
+
+
+class ArgumentsMismatch(StoreError):
+    """The arguments offered for execution do not hash to the approved ones."""
+
+    def __init__(self, ticket_id: str, expected: str, got: str) -> None:
+        super().__init__(
+            f"ticket {ticket_id}: refusing to execute arguments with hash {got[:12]}…; "
+            f"the approved arguments hash to {expected[:12]}…"
+        )
+        self.ticket_id = ticket_id
+        self.expected = expected
+        self.got = got

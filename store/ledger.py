@@ -1,0 +1,377 @@
+"""The ledger: intent-named operations over tickets, each one guarded transaction.
+
+Every state change is one conditional UPDATE (expected status and version, and for
+decisions ``expires_at > now`` by the database's clock) inside a transaction that also
+appends its audit event, so a change and its audit record commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from store import audit
+from store.convert import to_decision, to_ticket
+from store.db import WRITE_OPTION, check_schema, db_now, make_engine
+from store.decisions import plan_decision
+from store.errors import (
+    AlreadyDecided,
+    ArgumentsMismatch,
+    DeadlinePassed,
+    StoreUnavailable,
+    TicketNotFound,
+    TransitionRefused,
+)
+from store.models import (
+    AuditEvent,
+    Decision,
+    DecisionKind,
+    Evidence,
+    NewTicket,
+    SlackRef,
+    Ticket,
+    TicketStatus,
+    args_hash,
+    new_ticket_id,
+)
+from store.states import DECISION_EVENTS, Event, next_status
+from store.tables import AuditRow, DecisionRow, MessageRow, TicketRow
+
+SYSTEM_ACTOR = "signoff"
+
+
+class Ledger:
+    """The store's public face. Thread-safe; share one per process."""
+
+    def __init__(self, engine: Engine, *, audit_key: bytes | None = None,
+                 check: bool = True) -> None:
+        if check:
+            check_schema(engine)
+        self.engine = engine
+        self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
+        self._audit_key = audit_key
+
+    @classmethod
+    def open(cls, url: str, *, audit_key: bytes | None = None, check: bool = True) -> Ledger:
+        return cls(make_engine(url), audit_key=audit_key, check=check)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    @contextmanager
+    def _tx(self, *, write: bool = True) -> Iterator[Session]:
+        """One transaction; driver errors become :class:`StoreUnavailable`."""
+        try:
+            with Session(self._write_engine if write else self.engine,
+                         expire_on_commit=False) as session, session.begin():
+                yield session
+        except IntegrityError:
+            raise
+        except DBAPIError as exc:
+            raise StoreUnavailable(f"database error: {exc.orig}") from exc
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"database error: {exc}") from exc
+
+    @staticmethod
+    def _now(session: Session) -> datetime:
+        now = session.execute(select(db_now())).scalar_one()
+        assert isinstance(now, datetime)
+        return now
+
+    def db_now(self) -> datetime:
+        with self._tx(write=False) as s:
+            return self._now(s)
+
+    @staticmethod
+    def _lock(session: Session, ticket_id: str) -> TicketRow:
+        row = session.execute(
+            select(TicketRow).where(TicketRow.id == ticket_id).with_for_update()
+        ).scalar_one_or_none()
+        if row is None:
+            raise TicketNotFound(ticket_id)
+        return row
+
+    def _audit(self, s: Session, ticket_id: str | None, kind: str, actor: str,
+               at: datetime, **data: Any) -> AuditEvent:
+        return audit.append(s, ticket_id=ticket_id, kind=kind, actor=actor, data=data,
+                            at=at, key=self._audit_key)
+
+    def _transition(self, s: Session, row: TicketRow, event: Event, **values: Any) -> None:
+        """The guarded UPDATE. Zero rows means the guard failed: nothing changed."""
+        new = next_status(TicketStatus(row.status), event)
+        if new is None:
+            raise _refusal(row, event)
+        stmt = update(TicketRow).where(
+            TicketRow.id == row.id,
+            TicketRow.status == row.status,
+            TicketRow.version == row.version,
+        )
+        if event in DECISION_EVENTS:
+            stmt = stmt.where(TicketRow.expires_at > db_now())
+        result = s.execute(
+            stmt.values(status=new.value, version=row.version + 1, **values),
+            execution_options={"synchronize_session": False},
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            # The row is locked, so only the deadline guard can have failed.
+            raise DeadlinePassed(row.id, event.value, row.status,
+                                 detail=f"its deadline {row.expires_at.isoformat()} has passed")
+        s.expire(row)
+
+    # -- creating and reading ---------------------------------------------------------
+
+    def create_ticket(self, new: NewTicket, *, at: datetime | None = None) -> tuple[Ticket, bool]:
+        """Open a ticket (or return the existing one for the same idempotency key).
+
+        Returns ``(ticket, created)``. ``at`` backdates creation (imports, time-travel tests).
+        """
+        try:
+            return self._create(new, at)
+        except IntegrityError:
+            # A concurrent request with the same key won; hand back its ticket.
+            existing = self.find_by_idempotency_key(new.requested_by, new.idempotency_key)
+            if existing is None:
+                raise
+            return existing, False
+
+    def _create(self, new: NewTicket, at: datetime | None) -> tuple[Ticket, bool]:
+        with self._tx() as s:
+            if new.idempotency_key is not None:
+                found = s.execute(select(TicketRow).where(
+                    TicketRow.requested_by == new.requested_by,
+                    TicketRow.idempotency_key == new.idempotency_key,
+                )).scalar_one_or_none()
+                if found is not None:
+                    return to_ticket(found, self._messages(s, found.id)), False
+            now = at or self._now(s)
+            row = _new_row(new, now)
+            s.add(row)
+            s.flush()
+            self._audit(s, row.id, "created", new.agent or new.requested_by, now,
+                        action=new.action, args=new.args, args_hash=row.args_hash,
+                        status=row.status, tier=row.tier, route=row.route,
+                        review_type=row.review_type, policy_version=new.policy_version,
+                        policy_rule=new.policy_rule, requested_by=new.requested_by,
+                        expires_at=new.expires_at.isoformat())
+            return to_ticket(row), True
+
+    def find_by_idempotency_key(self, requested_by: str, key: str | None) -> Ticket | None:
+        with self._tx(write=False) as s:
+            row = s.execute(select(TicketRow).where(
+                TicketRow.requested_by == requested_by, TicketRow.idempotency_key == key,
+            )).scalar_one_or_none()
+            return None if row is None else to_ticket(row, self._messages(s, row.id))
+
+    def get_ticket(self, ticket_id: str) -> Ticket:
+        with self._tx(write=False) as s:
+            row = s.get(TicketRow, ticket_id)
+            if row is None:
+                raise TicketNotFound(ticket_id)
+            return to_ticket(row, self._messages(s, ticket_id))
+
+    def status_of(self, ticket_id: str) -> tuple[TicketStatus, int]:
+        """Cheapest possible read (for ``wait()`` polling): status and version."""
+        with self._tx(write=False) as s:
+            found = s.execute(select(TicketRow.status, TicketRow.version)
+                              .where(TicketRow.id == ticket_id)).one_or_none()
+            if found is None:
+                raise TicketNotFound(ticket_id)
+            return TicketStatus(found[0]), found[1]
+
+    @staticmethod
+    def _messages(s: Session, ticket_id: str) -> Sequence[MessageRow]:
+        return s.execute(select(MessageRow).where(MessageRow.ticket_id == ticket_id)
+                         .order_by(MessageRow.id)).scalars().all()
+
+    def list_tickets(self, statuses: Iterable[TicketStatus] | None = None, *,
+                     limit: int = 100) -> list[Ticket]:
+        stmt = select(TicketRow).order_by(TicketRow.created_at.desc(), TicketRow.id.desc())
+        if statuses is not None:
+            stmt = stmt.where(TicketRow.status.in_([s.value for s in statuses]))
+        with self._tx(write=False) as s:
+            return [to_ticket(r) for r in s.execute(stmt.limit(limit)).scalars()]
+
+    def decisions(self, ticket_id: str) -> list[Decision]:
+        with self._tx(write=False) as s:
+            rows = s.execute(select(DecisionRow).where(DecisionRow.ticket_id == ticket_id)
+                             .order_by(DecisionRow.id)).scalars()
+            return [to_decision(r) for r in rows]
+
+    # -- decisions --------------------------------------------------------------------
+
+    def record_decision(self, ticket_id: str, *, reviewer: str, kind: DecisionKind,
+                        reason: str | None = None, args: dict[str, Any] | None = None,
+                        policy_version: str | None = None) -> tuple[Ticket, Decision]:
+        """A reviewer's decision. The first valid one wins; losers get a typed error."""
+        with self._tx() as s:
+            row = self._lock(s, ticket_id)
+            now = self._now(s)
+            if TicketStatus(row.status).is_open and now >= row.expires_at:
+                raise DeadlinePassed(row.id, kind.value, row.status,
+                                     detail=f"its deadline {row.expires_at.isoformat()} has passed")
+            plan = plan_decision(row, reviewer, kind, args)
+            if next_status(TicketStatus(row.status), plan.event) is None:
+                raise _refusal(row, plan.event)
+            values = dict(plan.values)
+            if plan.final:
+                values.update(decided_by=reviewer, decided_at=now)
+            self._transition(s, row, plan.event, **values)
+            decision = DecisionRow(
+                ticket_id=ticket_id, reviewer=reviewer, kind=kind.value, reason=reason,
+                args=plan.decision_args, args_hash=plan.decision_hash, at=now,
+                policy_version=policy_version or row.policy_version,
+            )
+            s.add(decision)
+            s.flush()
+            self._audit(s, ticket_id, plan.audit_kind, reviewer, now, decision=kind.value,
+                        reason=reason, args=plan.decision_args, args_hash=plan.decision_hash,
+                        status=row.status, approvals=list(row.approvals),
+                        policy_version=decision.policy_version)
+            return to_ticket(row, self._messages(s, ticket_id)), to_decision(decision)
+
+    def answer_info(self, ticket_id: str, *, actor: str, text: str,
+                    evidence: Sequence[Evidence] = ()) -> Ticket:
+        """The agent answers a reviewer's question; the ticket is pending again."""
+        with self._tx() as s:
+            row = self._lock(s, ticket_id)
+            now = self._now(s)
+            merged = list(row.evidence) + [e.model_dump(mode="json") for e in evidence]
+            self._transition(s, row, Event.ANSWER, evidence=merged)
+            self._audit(s, ticket_id, "answered", actor, now, text=text,
+                        evidence=[e.model_dump(mode="json") for e in evidence])
+            return to_ticket(row, self._messages(s, ticket_id))
+
+    def cancel(self, ticket_id: str, *, actor: str, reason: str) -> Ticket:
+        with self._tx() as s:
+            row = self._lock(s, ticket_id)
+            now = self._now(s)
+            self._transition(s, row, Event.CANCEL, decided_by=actor, decided_at=now)
+            self._audit(s, ticket_id, "cancelled", actor, now, reason=reason)
+            return to_ticket(row, self._messages(s, ticket_id))
+
+    def expire(self, ticket_id: str, *, actor: str = SYSTEM_ACTOR) -> Ticket:
+        """Expire an open ticket whose deadline has passed by the database's clock."""
+        with self._tx() as s:
+            row = self._lock(s, ticket_id)
+            now = self._now(s)
+            if TicketStatus(row.status).is_open and now < row.expires_at:
+                raise TransitionRefused(row.id, "expire", row.status,
+                                        detail=f"its deadline is {row.expires_at.isoformat()}")
+            self._transition(s, row, Event.EXPIRE, decided_by=actor, decided_at=now,
+                             next_action_at=None)
+            self._audit(s, ticket_id, "expired", actor, now,
+                        expires_at=row.expires_at.isoformat(),
+                        note="nobody decided in time; nothing was executed")
+            return to_ticket(row, self._messages(s, ticket_id))
+
+    # -- execution --------------------------------------------------------------------
+
+    def start_execution(self, ticket_id: str, *, args: dict[str, Any], actor: str) -> Ticket:
+        """Consume the approval once. Refuses arguments that are not the approved ones."""
+        offered = args_hash(args)
+        with self._tx() as s:
+            row = self._lock(s, ticket_id)
+            now = self._now(s)
+            if row.status == TicketStatus.APPROVED and offered != row.final_args_hash:
+                self._audit(s, ticket_id, "execution_refused", actor, now,
+                            offered_hash=offered, approved_hash=row.final_args_hash)
+                refused = ArgumentsMismatch(ticket_id, row.final_args_hash, offered)
+            else:
+                self._transition(s, row, Event.START_EXECUTION)
+                self._audit(s, ticket_id, "executing", actor, now, args_hash=offered)
+                return to_ticket(row, self._messages(s, ticket_id))
+        raise refused  # after commit, so the refusal stays on the record
+
+    def finish_execution(self, ticket_id: str, *, ok: bool, actor: str,
+                         summary: str | None = None, error: str | None = None) -> Ticket:
+        with self._tx() as s:
+            row = self._lock(s, ticket_id)
+            now = self._now(s)
+            event = Event.FINISH_OK if ok else Event.FINISH_FAILED
+            self._transition(s, row, event, outcome_ok=ok, outcome_summary=summary,
+                             outcome_error=error, outcome_at=now)
+            self._audit(s, ticket_id, "executed" if ok else "failed", actor, now,
+                        summary=summary, error=error)
+            return to_ticket(row, self._messages(s, ticket_id))
+
+    # -- Slack delivery and free-form audit ---------------------------------------------
+
+    def record_message(self, ticket_id: str, ref: SlackRef, *, actor: str = SYSTEM_ACTOR,
+                       audit_kind: str = "posted", **data: Any) -> Ticket:
+        """Remember a message posted about a ticket (the card, a DM, a thread reply)."""
+        with self._tx() as s:
+            row = self._lock(s, ticket_id)
+            now = self._now(s)
+            if ref.role == "card":
+                row.card_channel, row.card_ts = ref.channel, ref.ts
+            s.add(MessageRow(ticket_id=ticket_id, role=ref.role, channel=ref.channel,
+                             ts=ref.ts, user=ref.user, at=now))
+            self._audit(s, ticket_id, audit_kind, actor, now, role=ref.role,
+                        channel=ref.channel, ts=ref.ts, user=ref.user, **data)
+            s.flush()
+            return to_ticket(row, self._messages(s, ticket_id))
+
+    def record_event(self, ticket_id: str | None, kind: str, *, actor: str = SYSTEM_ACTOR,
+                     **data: Any) -> AuditEvent:
+        """Append an audit event that changes no ticket (delivery_failed, reminded...)."""
+        with self._tx() as s:
+            return self._audit(s, ticket_id, kind, actor, self._now(s), **data)
+
+    # -- audit --------------------------------------------------------------------------
+
+    def audit_events(self, *, ticket_id: str | None = None, since: datetime | None = None,
+                     batch: int = 1000) -> Iterator[AuditEvent]:
+        last = 0
+        while True:
+            stmt = select(AuditRow).where(AuditRow.seq > last)
+            if ticket_id is not None:
+                stmt = stmt.where(AuditRow.ticket_id == ticket_id)
+            if since is not None:
+                stmt = stmt.where(AuditRow.at >= since)
+            with self._tx(write=False) as s:
+                rows = s.execute(stmt.order_by(AuditRow.seq).limit(batch)).scalars().all()
+                events = [audit.to_event(r) for r in rows]
+            if not events:
+                return
+            yield from events
+            last = events[-1].seq
+
+    def verify_audit(self) -> audit.VerifyReport:
+        with self._tx(write=False) as s:
+            return audit.verify(s, key=self._audit_key)
+
+
+def _refusal(row: TicketRow, event: Event) -> TransitionRefused:
+    cls = AlreadyDecided if not TicketStatus(row.status).is_open else TransitionRefused
+    return cls(row.id, event.value, row.status, decided_by=row.decided_by,
+               decided_at=row.decided_at)
+
+
+def _new_row(new: NewTicket, now: datetime) -> TicketRow:
+    digest = args_hash(new.args)
+    return TicketRow(
+        id=new_ticket_id(), idempotency_key=new.idempotency_key,
+        requested_by=new.requested_by, action=new.action, args=new.args, args_hash=digest,
+        final_args=new.args, final_args_hash=digest, review_type=new.review_type.value,
+        summary=new.summary, reason=new.reason,
+        evidence=[e.model_dump(mode="json") for e in new.evidence],
+        confidence=new.confidence, agent=new.agent, run_id=new.run_id, tier=new.tier.value,
+        route=new.route.model_dump(mode="json"), policy_version=new.policy_version,
+        policy_rule=new.policy_rule, status=new.status.value, version=1, approvals=[],
+        decided_by=SYSTEM_ACTOR if new.status == TicketStatus.APPROVED else None,
+        decided_at=now if new.status == TicketStatus.APPROVED else None,
+        created_at=now, expires_at=new.expires_at, next_action_at=new.next_action_at,
+        escalation_level=0, escalation_loop=0, escalation=new.escalation,
+    )
