@@ -1,0 +1,46 @@
+"""The ``signoff`` command: the composition root for everything run from a shell."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from bot.commands import store_cmds
+from bot.settings import load_settings
+from store.errors import SignoffError
+
+COMMAND_MODULES = [store_cmds]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="signoff",
+        description="Human-in-the-loop approvals for AI agents, reviewed in Slack.",
+        epilog="Environment: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, SLACK_APP_TOKEN, "
+        "SLACK_API_URL, SIGNOFF_DATABASE_URL (default sqlite:///signoff.db), "
+        "SIGNOFF_CONFIG (default signoff.yml), SIGNOFF_AUDIT_KEY.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.settings = load_settings()
+        args.default_config = str(args.settings.config_path)
+        code: int = args.func(args)
+    except SignoffError as exc:
+        print(f"signoff: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of the ``signoff`` CLI. Each module exposes ``register(subparsers)``."""

@@ -1,0 +1,152 @@
+"""``signoff migrate``, ``signoff tickets …`` and ``signoff audit …``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from store.db import current_revision, head_revision, make_engine, migrate
+from store.ledger import Ledger
+from store.models import Decision, Ticket, TicketStatus
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("migrate", help="create or upgrade the database schema")
+    p.set_defaults(func=cmd_migrate)
+
+    tickets = sub.add_parser("tickets", help="list and inspect tickets")
+    tsub = tickets.add_subparsers(dest="tickets_cmd", required=True)
+    p = tsub.add_parser("list", help="list tickets, newest first")
+    p.add_argument("--status", action="append", choices=[s.value for s in TicketStatus],
+                   help="only this status (repeatable)")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(func=cmd_tickets_list)
+    p = tsub.add_parser("show", help="one ticket with its decisions and audit events")
+    p.add_argument("ticket_id")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_tickets_show)
+
+    aud = sub.add_parser("audit", help="verify or export the audit trail")
+    asub = aud.add_subparsers(dest="audit_cmd", required=True)
+    p = asub.add_parser("verify", help="check the hash chain; exit 1 naming the first bad event")
+    p.set_defaults(func=cmd_audit_verify)
+    p = asub.add_parser("export", help="export audit events for auditors")
+    p.add_argument("--format", choices=["jsonl"], default="jsonl")
+    p.add_argument("--since", type=_parse_time, help="ISO time, e.g. 2026-11-01T00:00:00Z")
+    p.add_argument("--ticket", help="only this ticket's events")
+    p.set_defaults(func=cmd_audit_export)
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO time; use e.g. 2026-11-01 or 2026-11-01T09:30:00Z"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def open_ledger(args: argparse.Namespace) -> Ledger:
+    settings = args.settings
+    return Ledger.open(settings.database_url, audit_key=settings.audit_key_bytes)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    engine = make_engine(args.settings.database_url)
+    try:
+        before = current_revision(engine)
+        migrate(engine)
+        after = current_revision(engine)
+    finally:
+        engine.dispose()
+    url = engine.url.render_as_string(hide_password=True)
+    if before == after:
+        print(f"{url}: schema already at revision {after} (latest: {head_revision()})")
+    else:
+        print(f"{url}: migrated from {before or 'empty'} to {after}")
+    return 0
+
+
+def cmd_tickets_list(args: argparse.Namespace) -> int:
+    ledger = open_ledger(args)
+    statuses = [TicketStatus(s) for s in args.status] if args.status else None
+    tickets = ledger.list_tickets(statuses, limit=args.limit)
+    if args.json:
+        for t in tickets:
+            print(json.dumps(_ticket_json(t, [])))
+        return 0
+    if not tickets:
+        print("no tickets")
+        return 0
+    rows: list[tuple[str, ...]] = [("ID", "STATUS", "ACTION", "TIER", "FOR", "CREATED", "EXPIRES")]
+    rows += [(t.id, t.status.value, t.action, t.tier.value, t.requested_by,
+              _short(t.created_at), _short(t.expires_at)) for t in tickets]
+    _print_table(rows)
+    return 0
+
+
+def cmd_tickets_show(args: argparse.Namespace) -> int:
+    ledger = open_ledger(args)
+    ticket = ledger.get_ticket(args.ticket_id)
+    decisions = ledger.decisions(ticket.id)
+    events = list(ledger.audit_events(ticket_id=ticket.id))
+    if args.json:
+        doc = _ticket_json(ticket, decisions)
+        doc["audit"] = [e.model_dump(mode="json") for e in events]
+        print(json.dumps(doc, indent=2))
+        return 0
+    print(f"{ticket.id}  {ticket.status.value}  {ticket.action}  tier={ticket.tier.value}")
+    print(f"  for {ticket.requested_by}  agent={ticket.agent or '-'}  run={ticket.run_id or '-'}")
+    print(f"  route {ticket.route.name} -> {ticket.route.channel}  "
+          f"approvals {len(ticket.approvals)}/{ticket.route.approvals_required}")
+    print(f"  policy {ticket.policy_version} rule={ticket.policy_rule or '-'}")
+    print(f"  created {_short(ticket.created_at)}  expires {_short(ticket.expires_at)}")
+    print(f"  args {json.dumps(ticket.args, sort_keys=True)}")
+    if ticket.edited:
+        print(f"  edited to {json.dumps(ticket.final_args, sort_keys=True)}")
+    if ticket.reason:
+        print(f"  reason: {ticket.reason}")
+    print("decisions:" if decisions else "decisions: none")
+    for d in decisions:
+        print(f"  {_short(d.at)}  {d.reviewer}  {d.kind.value}  {d.reason or ''}".rstrip())
+    print("audit:")
+    for e in events:
+        print(f"  #{e.seq}  {_short(e.at)}  {e.kind}  by {e.actor}")
+    return 0
+
+
+def _ticket_json(t: Ticket, decisions: list[Decision]) -> dict[str, Any]:
+    doc: dict[str, Any] = t.model_dump(mode="json")
+    doc["args"] = t.final_args if t.edited else t.args
+    doc["proposed_args"] = t.args
+    keep = {"reviewer", "kind", "reason", "args", "args_hash", "at", "policy_version"}
+    doc["decisions"] = [d.model_dump(mode="json", include=keep) for d in decisions]
+    return doc
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    report = open_ledger(args).verify_audit()
+    print(report, file=sys.stdout if report.ok else sys.stderr)
+    return 0 if report.ok else 1
+
+
+def cmd_audit_export(args: argparse.Namespace) -> int:
+    ledger = open_ledger(args)
+    for event in ledger.audit_events(ticket_id=args.ticket, since=args.since):
+        print(json.dumps(event.model_dump(mode="json"), sort_keys=True, ensure_ascii=False))
+    return 0
+
+
+def _short(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if value else "-"
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())

@@ -1,0 +1,88 @@
+"""The one settings object, built at the entry point from the environment and passed down.
+
+Nothing below the entry point reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from store.errors import ConfigError
+
+SLACK_PUBLIC_API = "https://slack.com/api/"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "slack_bot_token"))
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "slack_signing_secret"))
+    slack_app_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "slack_app_token"))
+    slack_api_url: str = Field(
+        default=SLACK_PUBLIC_API,
+        validation_alias=AliasChoices("SLACK_API_URL", "slack_api_url"))
+    database_url: str = Field(
+        default="sqlite:///signoff.db",
+        validation_alias=AliasChoices("SIGNOFF_DATABASE_URL", "database_url"))
+    config_path: Path = Field(
+        default=Path("signoff.yml"),
+        validation_alias=AliasChoices("SIGNOFF_CONFIG", "config_path"))
+    audit_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SIGNOFF_AUDIT_KEY", "audit_key"))
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as https://slack.com/api/")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql", "postgres:")):
+            raise ValueError(
+                "must be sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB")
+        return value
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return value
+
+    @property
+    def audit_key_bytes(self) -> bytes | None:
+        return self.audit_key.get_secret_value().encode() if self.audit_key else None
+
+
+_ENV_NAMES = {
+    "slack_bot_token": "SLACK_BOT_TOKEN",
+    "slack_signing_secret": "SLACK_SIGNING_SECRET",
+    "slack_app_token": "SLACK_APP_TOKEN",
+    "slack_api_url": "SLACK_API_URL",
+    "database_url": "SIGNOFF_DATABASE_URL",
+    "config_path": "SIGNOFF_CONFIG",
+    "audit_key": "SIGNOFF_AUDIT_KEY",
+}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment; a bad value names the variable and the fix."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            loc = str(err["loc"][0]) if err["loc"] else "?"
+            name = _ENV_NAMES.get(loc, loc)
+            lines.append(f"{name}: {err['msg']}")
+        raise ConfigError("invalid environment:\n  " + "\n  ".join(lines)) from None

@@ -1,0 +1,107 @@
+"""Shared fixtures: real SQLite files and real PostgreSQL schemas, one per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+
+from store.db import make_engine, migrate, normalise_url
+from store.ledger import Ledger
+from store.models import NewTicket, Route, Ticket
+
+PG_ENV = "SIGNOFF_TEST_POSTGRES_URL"
+PG_SKIP = (
+    f"PostgreSQL tests need {PG_ENV}; run them with e.g. "
+    f"{PG_ENV}=postgresql+psycopg://postgres@127.0.0.1:5432/test pytest"
+)
+
+
+def pg_base_url() -> str | None:
+    return os.environ.get(PG_ENV) or None
+
+
+@contextmanager
+def pg_schema_url(base: str) -> Iterator[str]:
+    """A fresh schema for one test; every connection of the URL lands in it."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(normalise_url(base))
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    url = make_url(normalise_url(base)).update_query_dict(
+        {"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database of each kind."""
+    if request.param == "sqlite":
+        url = sqlite_url(tmp_path / "signoff.db")
+        _migrate(url)
+        yield url
+        return
+    base = pg_base_url()
+    if base is None:
+        pytest.skip(PG_SKIP)
+    with pg_schema_url(base) as url:
+        _migrate(url)
+        yield url
+
+
+def _migrate(url: str) -> None:
+    engine = make_engine(url)
+    migrate(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def ledger(db_url: str) -> Iterator[Ledger]:
+    led = Ledger.open(db_url)
+    yield led
+    led.close()
+
+
+TicketFactory = Callable[..., Ticket]
+
+
+@pytest.fixture
+def make_ticket(ledger: Ledger) -> TicketFactory:
+    """Open a ticket with sensible defaults; keyword arguments override NewTicket fields."""
+
+    def factory(**overrides: Any) -> Ticket:
+        expires_in = overrides.pop("expires_in", timedelta(hours=1))
+        approvals = overrides.pop("approvals_required", 1)
+        fields: dict[str, Any] = {
+            "action": "issue_refund",
+            "args": {"amount": 120, "customer": "cus_42"},
+            "requested_by": "U0REQUESTER",
+            "reason": "customer was double charged",
+            "route": Route(name="payments", channel="C0PAYMENTS",
+                           approvers=("U0LEAD", "U0FINOPS"), approvals_required=approvals),
+            "policy_version": "2026-11-20",
+            "policy_rule": "rules[2] issue_refund",
+            "expires_at": ledger.db_now() + expires_in,
+        }
+        fields.update(overrides)
+        ticket, _created = ledger.create_ticket(NewTicket(**fields))
+        return ticket
+
+    return factory
