@@ -58,6 +58,7 @@ def to_ticket(row: TicketRow, messages: Sequence[MessageRow] = ()) -> Ticket:
         escalation_level=row.escalation_level,
         escalation_loop=row.escalation_loop,
         escalation=row.escalation,
+        args_schema=row.args_schema,
         card=card,
         messages=tuple(
             SlackRef(role=m.role, channel=m.channel, ts=m.ts, user=m.user) for m in messages

@@ -374,4 +374,5 @@ def _new_row(new: NewTicket, now: datetime) -> TicketRow:
         decided_at=now if new.status == TicketStatus.APPROVED else None,
         created_at=now, expires_at=new.expires_at, next_action_at=new.next_action_at,
         escalation_level=0, escalation_loop=0, escalation=new.escalation,
+        args_schema=new.args_schema,
     )

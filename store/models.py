@@ -140,6 +140,8 @@ class NewTicket(_Frozen):
     next_action_at: datetime | None = None
     escalation: dict[str, Any] | None = None
     """The on-call chain resolved at creation, so config changes never rewrite it."""
+    args_schema: dict[str, Any] | None = None
+    """JSON Schema of the tool's argument model: the bot builds the edit form from it."""
 
 
 class Ticket(_Frozen):
@@ -175,6 +177,7 @@ class Ticket(_Frozen):
     escalation_level: int
     escalation_loop: int
     escalation: dict[str, Any] | None
+    args_schema: dict[str, Any] | None = None
     card: SlackRef | None
     messages: tuple[SlackRef, ...] = ()
     outcome: Outcome | None = None

@@ -93,6 +93,7 @@ class TicketRow(Base):
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     escalation_loop: Mapped[int] = mapped_column(Integer, default=0)
     escalation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    args_schema: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     card_channel: Mapped[str | None] = mapped_column(String(64))
     card_ts: Mapped[str | None] = mapped_column(String(64))
     outcome_ok: Mapped[bool | None] = mapped_column(Boolean)

@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.Column("escalation_level", sa.Integer, nullable=False),
         sa.Column("escalation_loop", sa.Integer, nullable=False),
         sa.Column("escalation", sa.JSON),
+        sa.Column("args_schema", sa.JSON),
         sa.Column("card_channel", sa.String(64)),
         sa.Column("card_ts", sa.String(64)),
         sa.Column("outcome_ok", sa.Boolean),
