@@ -1,0 +1,206 @@
+"""Deterministic policy: a proposed action in, ``allow`` / ``require_approval`` / ``deny`` out.
+
+Every rule is checked; **the most severe match wins**: deny > require_approval > allow. Among
+several require_approval matches the highest tier wins, and a tie goes to the earlier rule.
+So a broad ``allow`` can never undo a ``deny`` or a ``require_approval`` written anywhere in
+the file. Actions no rule matches get ``policy.default`` (require_approval or deny, never allow).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from fnmatch import fnmatchcase
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+from escalation.config import Rule, SignoffConfig
+from escalation.config_checks import DEFAULT_ROUTE
+from escalation.durations import format_duration
+from escalation.predicates import lookup
+from store.models import ReviewType, RiskTier, Route
+
+Decision = Literal["allow", "require_approval", "deny"]
+SEVERITY: dict[str, int] = {"allow": 0, "require_approval": 1, "deny": 2}
+DEFAULT_RULE = "policy.default"
+
+
+class Proposal(BaseModel):
+    """What an agent wants to do, as policy sees it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action: str = Field(min_length=1, max_length=200)
+    args: dict[str, Any] = Field(default_factory=dict)
+    requested_by: str
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class PolicyOutcome(BaseModel):
+    """The decision, the rule that produced it, and everything a ticket needs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    decision: Decision
+    rule: str
+    """The winning rule's name, or ``policy.default`` when no rule matched."""
+    matched: tuple[str, ...]
+    """Every rule that matched, in file order."""
+    reason: str | None
+    tier: RiskTier = RiskTier.MEDIUM
+    review: ReviewType = ReviewType.APPROVAL
+    route: Route | None = None
+    """Resolved route (approvers expanded, approvals_required set); only for require_approval."""
+    chain: str | None = None
+    expire_after: timedelta | None = None
+    policy_version: str
+
+    @field_serializer("expire_after", when_used="json")
+    def _duration(self, value: timedelta | None) -> str | None:
+        return None if value is None else format_duration(value)
+
+
+def mismatch(rule: Rule, proposal: Proposal) -> str | None:
+    """``None`` when every condition of ``rule`` holds for ``proposal``, else why not."""
+    if rule.action is not None and not fnmatchcase(proposal.action, rule.action):
+        return f"action {proposal.action!r} does not match {rule.action!r}"
+    for path, predicate in rule.when.items():
+        why = predicate.mismatch(path, lookup(proposal.args, path))
+        if why:
+            return why
+    if rule.requested_by is not None:
+        why = rule.requested_by.mismatch("requested_by", proposal.requested_by)
+        if why:
+            return why
+    return _confidence_mismatch(rule, proposal)
+
+
+def _confidence_mismatch(rule: Rule, proposal: Proposal) -> str | None:
+    limit = rule.confidence_below
+    if limit is None:
+        return None
+    if proposal.confidence is None:
+        return f"no confidence given, so confidence_below {limit:g} does not apply"
+    if proposal.confidence >= limit:
+        return f"confidence {proposal.confidence:g} is not below {limit:g}"
+    return None
+
+
+def _severity(indexed: tuple[int, Rule]) -> tuple[int, int, int]:
+    index, rule = indexed
+    tier = (rule.tier or RiskTier.MEDIUM).rank if rule.decide == "require_approval" else 0
+    return SEVERITY[rule.decide], tier, -index
+
+
+class Policy:
+    """Evaluates proposals against a validated configuration. Pure; creates nothing."""
+
+    def __init__(self, config: SignoffConfig) -> None:
+        self.config = config
+        self._names = config.policy.rule_names()
+        self._rules = config.policy.rules
+
+    @property
+    def version(self) -> str:
+        return self.config.policy_version
+
+    def check(self, proposal: Proposal) -> list[tuple[str, str | None]]:
+        """Each rule's name with ``None`` if it matched or the reason it did not."""
+        return [(name, mismatch(rule, proposal)) for name, rule in zip(self._names, self._rules,
+                                                                      strict=True)]
+
+    def evaluate(self, proposal: Proposal) -> PolicyOutcome:
+        checks = self.check(proposal)
+        hits = [(i, self._rules[i]) for i, (_, why) in enumerate(checks) if why is None]
+        matched = tuple(self._names[i] for i, _ in hits)
+        if not hits:
+            return self._default(proposal, matched)
+        index, rule = max(hits, key=_severity)
+        return self._from_rule(self._names[index], rule, matched)
+
+    def _default(self, proposal: Proposal, matched: tuple[str, ...]) -> PolicyOutcome:
+        decision = self.config.policy.default
+        reason = f"no rule matches action {proposal.action!r}; policy.default is {decision}"
+        if decision == "deny":
+            return PolicyOutcome(decision="deny", rule=DEFAULT_RULE, matched=matched,
+                                 reason=reason, policy_version=self.version)
+        route = self.config.route(DEFAULT_ROUTE)
+        return PolicyOutcome(
+            decision="require_approval", rule=DEFAULT_RULE, matched=matched, reason=reason,
+            route=route, chain=route.chain, expire_after=self._expiry(route, None),
+            policy_version=self.version,
+        )
+
+    def _from_rule(self, name: str, rule: Rule, matched: tuple[str, ...]) -> PolicyOutcome:
+        tier = rule.tier or RiskTier.MEDIUM
+        if rule.decide != "require_approval":
+            reason = rule.reason or (f"denied by rule {name!r}" if rule.decide == "deny" else None)
+            return PolicyOutcome(decision=rule.decide, rule=name, matched=matched, reason=reason,
+                                 tier=tier, policy_version=self.version)
+        route = self._route(rule)
+        return PolicyOutcome(
+            decision="require_approval", rule=name, matched=matched, reason=rule.reason,
+            tier=tier, review=rule.review or ReviewType.APPROVAL, route=route, chain=route.chain,
+            expire_after=self._expiry(route, rule.expire_after), policy_version=self.version,
+        )
+
+    def _route(self, rule: Rule) -> Route:
+        base = self.config.route(rule.route or DEFAULT_ROUTE)
+        return Route(
+            name=base.name, channel=base.channel, chain=base.chain,
+            approvers=self.config.group(rule.approvers) if rule.approvers else base.approvers,
+            approvals_required=rule.approvals or base.approvals_required,
+        )
+
+    def _expiry(self, route: Route, override: timedelta | None) -> timedelta | None:
+        if override is not None:
+            return override
+        return self.config.chain(route.chain).expire_after if route.chain else None
+
+    def explain(self, proposal: Proposal) -> str:
+        """A human-readable account of the decision and of every rule checked."""
+        outcome = self.evaluate(proposal)
+        lines = [*_describe_proposal(proposal), *describe_outcome(outcome),
+                 "rules, in file order (the most severe match wins: deny > require_approval > "
+                 "allow, then the highest tier, then the earliest rule):"]
+        for (name, why), rule in zip(self.check(proposal), self._rules, strict=True):
+            lines.append(_rule_line(name, why, rule, name == outcome.rule))
+        if not self._rules:
+            lines.append("  (none)")
+        return "\n".join(lines)
+
+
+def _describe_proposal(proposal: Proposal) -> list[str]:
+    confidence = "none given" if proposal.confidence is None else f"{proposal.confidence:g}"
+    args = json.dumps(proposal.args, sort_keys=True, default=str)
+    return [f"action: {proposal.action}", f"  args: {args}",
+            f"  requested by: {proposal.requested_by}", f"  confidence: {confidence}"]
+
+
+def describe_outcome(outcome: PolicyOutcome) -> list[str]:
+    """The outcome as ``key: value`` lines (shared by explain and the CLI)."""
+    lines = [f"decision: {outcome.decision}", f"rule: {outcome.rule}",
+             f"matched: {', '.join(outcome.matched) or '(no rule)'}"]
+    if outcome.reason:
+        lines.append(f"reason: {outcome.reason}")
+    lines.append(f"tier: {outcome.tier}")
+    if outcome.route is not None:
+        route = outcome.route
+        lines += [f"review: {outcome.review}",
+                  f"route: {route.name} (channel {route.channel}; approvers "
+                  f"{', '.join(route.approvers)})",
+                  f"approvals: {route.approvals_required}", f"chain: {outcome.chain}"]
+    if outcome.expire_after is not None:
+        lines.append(f"expires after: {format_duration(outcome.expire_after)}")
+    lines.append(f"policy_version: {outcome.policy_version}")
+    return lines
+
+
+def _rule_line(name: str, why: str | None, rule: Rule, wins: bool) -> str:
+    if why is not None:
+        return f"  [no]    {name}: {why}"
+    detail: str = rule.decide
+    if rule.decide == "require_approval":
+        detail += f", tier {rule.tier or RiskTier.MEDIUM}"
+    return f"  [{'wins' if wins else 'match'}]{' ' if wins else ''} {name}: {detail}"
