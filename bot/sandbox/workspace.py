@@ -1,0 +1,141 @@
+"""The workspace a sandbox pretends to be: team, app, bot, users, user groups and channels."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    name: str
+    real_name: str = ""
+    email: str = ""
+    is_bot: bool = False
+
+    def to_slack(self, team_id: str) -> dict[str, Any]:
+        """The user object as users.info returns it."""
+        real_name = self.real_name or self.name
+        return {
+            "id": self.id,
+            "team_id": team_id,
+            "name": self.name,
+            "deleted": False,
+            "real_name": real_name,
+            "tz": "UTC",
+            "tz_label": "Coordinated Universal Time",
+            "tz_offset": 0,
+            "is_admin": False,
+            "is_owner": False,
+            "is_bot": self.is_bot,
+            "is_app_user": False,
+            "updated": 0,
+            "profile": {
+                "real_name": real_name,
+                "display_name": self.name,
+                "email": self.email or None,
+                "team": team_id,
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Channel:
+    id: str
+    name: str
+    #: None means everyone in the workspace (the bot included) is a member.
+    members: tuple[str, ...] | None = None
+    is_private: bool = False
+
+    def has_member(self, user_id: str) -> bool:
+        return self.members is None or user_id in self.members
+
+
+@dataclass
+class Workspace:
+    """Everything the sandbox knows about the Slack side. All ids follow Slack's prefixes."""
+
+    team_id: str = "T0SANDBOX"
+    team_domain: str = "sandbox"
+    api_app_id: str = "A0SANDBOX"
+    bot_user_id: str = "U0SANDBOT"
+    bot_id: str = "B0SANDBOT"
+    bot_name: str = "sandbox-app"
+    bot_tokens: tuple[str, ...] = ("xoxb-sandbox-token",)
+    users: list[User] = field(default_factory=list)
+    usergroups: dict[str, list[str]] = field(default_factory=dict)
+    channels: list[Channel] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._check_ids()
+        if not any(u.id == self.bot_user_id for u in self.users):
+            bot = User(self.bot_user_id, self.bot_name, self.bot_name, is_bot=True)
+            self.users = [*self.users, bot]
+
+    def _check_ids(self) -> None:
+        # Apps branch on id prefixes (U/W users, C/G channels, S groups); catch typos early.
+        for user in self.users:
+            _expect_prefix(user.id, "UW", "user")
+        for channel in self.channels:
+            _expect_prefix(channel.id, "CG", "channel")
+        for group_id, members in self.usergroups.items():
+            _expect_prefix(group_id, "S", "user group")
+            for member in members:
+                _expect_prefix(member, "UW", "user group member")
+
+    @classmethod
+    def default(cls) -> Workspace:
+        """A small ready-made workspace for demos and tests."""
+        return cls(
+            users=[
+                User("U0ALICE", "alice", "Alice Archer", "alice@example.com"),
+                User("U0BOB", "bob", "Bob Baker", "bob@example.com"),
+                User("U0CAROL", "carol", "Carol Chen", "carol@example.com"),
+            ],
+            usergroups={"S0REVIEW": ["U0ALICE", "U0BOB"]},
+            channels=[Channel("C0GENERAL", "general"), Channel("C0RANDOM", "random")],
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Workspace:
+        """Build a workspace from plain data (e.g. a YAML or JSON file for the CLI)."""
+        scalars = {k: v for k, v in data.items() if k not in ("users", "channels", "usergroups")}
+        if "bot_tokens" in scalars:
+            scalars["bot_tokens"] = tuple(scalars["bot_tokens"])
+        return cls(
+            users=[User(**u) for u in data.get("users", [])],
+            channels=[_channel_from_dict(c) for c in data.get("channels", [])],
+            usergroups={k: list(v) for k, v in data.get("usergroups", {}).items()},
+            **scalars,
+        )
+
+    def user(self, user_id: str) -> User | None:
+        return next((u for u in self.users if u.id == user_id), None)
+
+    def user_by_email(self, email: str) -> User | None:
+        wanted = email.strip().lower()
+        return next((u for u in self.users if u.email and u.email.lower() == wanted), None)
+
+    def channel(self, id_or_name: str) -> Channel | None:
+        name = id_or_name.removeprefix("#")
+        return next((c for c in self.channels if id_or_name == c.id or name == c.name), None)
+
+    def humans(self) -> Iterable[User]:
+        return (u for u in self.users if not u.is_bot)
+
+
+def _channel_from_dict(data: Mapping[str, Any]) -> Channel:
+    members = data.get("members")
+    return Channel(
+        id=data["id"],
+        name=data["name"],
+        members=None if members is None else tuple(members),
+        is_private=bool(data.get("is_private", False)),
+    )
+
+
+def _expect_prefix(value: str, prefixes: str, what: str) -> None:
+    if not value or value[0] not in prefixes:
+        raise ValueError(f"{what} id {value!r} must start with one of {', '.join(prefixes)}")
