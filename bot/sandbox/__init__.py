@@ -1,0 +1,38 @@
+"""A local, faithful stand-in for Slack's side of any Bolt app: Web API, interactivity, events.
+
+Start it in a test with ``with SlackSandbox(...) as sb:`` and point ``WebClient(base_url=
+sb.api_url)`` at it; act as users with ``sb.click``, ``sb.submit``...; read what happened with
+``sb.calls``, ``sb.messages``, ``sb.views``.
+"""
+
+from bot.sandbox.blockkit import BlockKitError, validate_message_blocks, validate_view
+from bot.sandbox.clock import Clock, ManualClock
+from bot.sandbox.delivery import Forgery, sign
+from bot.sandbox.errors import ElementNotFound, InvalidInput, SandboxError
+from bot.sandbox.faults import Fault
+from bot.sandbox.records import ApiCall, DeliveryResult, Message, SubmissionResult, View
+from bot.sandbox.sandbox import SlackSandbox
+from bot.sandbox.workspace import Channel, User, Workspace
+
+__all__ = [
+    "ApiCall",
+    "BlockKitError",
+    "Channel",
+    "Clock",
+    "DeliveryResult",
+    "ElementNotFound",
+    "Fault",
+    "Forgery",
+    "InvalidInput",
+    "ManualClock",
+    "Message",
+    "SandboxError",
+    "SlackSandbox",
+    "SubmissionResult",
+    "User",
+    "View",
+    "Workspace",
+    "sign",
+    "validate_message_blocks",
+    "validate_view",
+]

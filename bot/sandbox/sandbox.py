@@ -1,0 +1,255 @@
+"""``SlackSandbox``: a local stand-in for Slack's side of any Bolt app.
+
+    with SlackSandbox(request_url="http://127.0.0.1:3000/slack/events") as sb:
+        client = WebClient(base_url=sb.api_url, token=sb.bot_token)
+        ...
+        sb.click("U0ALICE", action_id="approve")
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, TypeVar
+
+from bot.sandbox.actors import Actors, Where
+from bot.sandbox.api_base import ApiContext, HttpReply
+from bot.sandbox.clock import Clock
+from bot.sandbox.control import Control, snapshot
+from bot.sandbox.delivery import ACK_TIMEOUT, Deliverer, Forgery
+from bot.sandbox.errors import ApiError, SandboxError
+from bot.sandbox.events import Events
+from bot.sandbox.faults import Fault, FaultInjector, RateLimiter
+from bot.sandbox.modals import Modals
+from bot.sandbox.records import ApiCall, DeliveryResult, Json, Message, SubmissionResult, View
+from bot.sandbox.responder import RESPONSE_PATH, handle_response_url
+from bot.sandbox.server import SandboxHTTPServer
+from bot.sandbox.state import SandboxState
+from bot.sandbox.webapi import WebApi
+from bot.sandbox.workspace import Workspace
+
+DEFAULT_SIGNING_SECRET = "sandbox-signing-secret"
+DEFAULT_VERIFICATION_TOKEN = "sandbox-verification-token"
+
+_T = TypeVar("_T")
+
+
+class SlackSandbox:
+    def __init__(self, workspace: Workspace | None = None, *, host: str = "127.0.0.1",
+                 port: int = 0, signing_secret: str = DEFAULT_SIGNING_SECRET,
+                 request_url: str | None = None, events_url: str | None = None,
+                 clock: Clock = time.time, signing_clock: Clock = time.time,
+                 ack_timeout: float = ACK_TIMEOUT, rate_limit: int | None = None,
+                 rate_window: float = 1.0,
+                 verification_token: str = DEFAULT_VERIFICATION_TOKEN) -> None:
+        self.workspace = workspace or Workspace.default()
+        self.clock = clock
+        self.signing_secret = signing_secret
+        self.state = SandboxState(self.workspace, clock)
+        self.faults = FaultInjector()
+        self.limiter = RateLimiter(clock, rate_limit, rate_window)
+        self.ctx = ApiContext(self.state, self.limiter, base_url="")
+        self.deliverer = Deliverer(signing_secret, signing_clock, ack_timeout)
+        self.set_request_url(request_url, events_url)
+        self.actors = Actors(self.ctx, self.deliverer, verification_token)
+        self.modals = Modals(self.actors)
+        self.events = Events(self.actors)
+        self.web_api = WebApi(self.ctx, self.faults)
+        self._control = Control(self)
+        self._address = (host, port)
+        self._server: SandboxHTTPServer | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> SlackSandbox:
+        if self._server is None:
+            self._server = SandboxHTTPServer(self._address, self._route)
+            self.ctx.base_url = self._server.base_url
+            self._server.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> SlackSandbox:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if not self.ctx.base_url:
+            raise SandboxError("the sandbox is not started")
+        return self.ctx.base_url
+
+    @property
+    def api_url(self) -> str:
+        """What ``WebClient(base_url=...)`` and ``SLACK_API_URL`` take."""
+        return f"{self.base_url}/api/"
+
+    @property
+    def bot_token(self) -> str:
+        return self.workspace.bot_tokens[0]
+
+    def set_request_url(self, request_url: str | None, events_url: str | None = None) -> None:
+        """Where interactivity (and, unless given apart, events) are delivered."""
+        self.deliverer.request_url = request_url
+        self.deliverer.events_url = events_url
+
+    # -- faults and limits -------------------------------------------------------------------
+
+    def inject_fault(self, method: str, *, times: int = 1, error: str | None = None,
+                     status: int | None = None, retry_after: int | None = None,
+                     delay: float = 0.0) -> Fault:
+        """Make the next ``times`` calls of ``method`` fail or arrive late (see :class:`Fault`)."""
+        return self.faults.add(Fault(method, times, error, status, retry_after, delay))
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    def set_rate_limit(self, limit: int | None, window: float = 1.0) -> None:
+        """chat.postMessage: at most ``limit`` posts per channel per ``window`` s (None: off)."""
+        self.limiter.configure(limit, window)
+
+    # -- what happened -----------------------------------------------------------------------
+
+    def calls(self, method: str | None = None) -> list[ApiCall]:
+        with self.state.lock:
+            return [c for c in self.state.calls if method in (None, c.method)]
+
+    def messages(self, channel: str) -> list[Message]:
+        """Top-level messages of a channel (id, ``#name`` or user id for the DM), oldest first."""
+        return self.state.top_level(self._channel(channel))
+
+    def message(self, channel: str, ts: str) -> Message | None:
+        return self.state.message(self._channel(channel), ts)
+
+    def thread(self, channel: str, ts: str) -> list[Message]:
+        return self.state.thread(self._channel(channel), ts)
+
+    def ephemerals(self, user: str, channel: str | None = None) -> list[Message]:
+        wanted = self._channel(channel) if channel else None
+        with self.state.lock:
+            return [m for m in self.state.ephemerals if m.ephemeral_user == user
+                    and not m.deleted and wanted in (None, m.channel)]
+
+    def views(self, user: str) -> list[View]:
+        """The user's open modals, bottom to top."""
+        return self.state.stack(user)
+
+    def view(self, view_id: str) -> View | None:
+        return self.state.views.get(view_id)
+
+    def home(self, user: str) -> View | None:
+        return self.actors.home(user)
+
+    def interactions(self, kind: str | None = None) -> list[DeliveryResult]:
+        with self.state.lock:
+            return [d for d in self.state.deliveries if kind in (None, d.kind)]
+
+    def dm_channel(self, user: str) -> str:
+        return self.state.dm_for((user,))
+
+    @property
+    def version(self) -> int:
+        """Grows with every change; poll it (or ``wait_for_change``) to follow the sandbox."""
+        return self.state.version
+
+    def wait_for_change(self, since: int, timeout: float = 10.0) -> int:
+        return self.state.wait_for_change(since, timeout)
+
+    def wait_until(self, predicate: Callable[[], _T], timeout: float = 5.0) -> _T:
+        """Wait for the sandbox to reach a state (e.g. an app's work after its ack) and return
+        the predicate's truthy value; TimeoutError if it does not come."""
+        deadline = time.monotonic() + timeout
+        while True:
+            since = self.version  # read before testing, so no change slips between the two
+            value = predicate()
+            if value:
+                return value
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("the sandbox did not reach the expected state")
+            self.wait_for_change(since, remaining)
+
+    def snapshot(self) -> Json:
+        return snapshot(self)
+
+    def reset(self) -> None:
+        """Forget messages, views, calls and deliveries; keep the workspace and settings."""
+        self.state.reset()
+        self.faults.clear()
+
+    # -- acting as users ---------------------------------------------------------------------
+
+    def click(self, user: str, *, action_id: str | None = None, text: str | None = None,
+              block_id: str | None = None, channel: str | None = None,
+              message_ts: str | None = None, view_id: str | None = None,
+              forgery: Forgery | None = None) -> DeliveryResult:
+        where = Where(self._channel(channel) if channel else None, message_ts, view_id)
+        return self.actors.click(user, action_id=action_id, text=text, block_id=block_id,
+                                 where=where, forgery=forgery)
+
+    def select(self, user: str, action_id: str, value: Any, *, block_id: str | None = None,
+               channel: str | None = None, message_ts: str | None = None,
+               view_id: str | None = None,
+               forgery: Forgery | None = None) -> DeliveryResult | None:
+        where = Where(self._channel(channel) if channel else None, message_ts, view_id)
+        return self.actors.select(user, action_id, value, block_id=block_id, where=where,
+                                  forgery=forgery)
+
+    def fill(self, user: str, values: Mapping[str, Any], *, view_id: str | None = None) -> View:
+        return self.actors.fill(self.modals.modal(user, view_id), values)
+
+    def submit(self, user: str, values: Mapping[str, Any] | None = None, *,
+               view_id: str | None = None, forgery: Forgery | None = None) -> SubmissionResult:
+        return self.modals.submit(user, values, view_id=view_id, forgery=forgery)
+
+    def close_view(self, user: str, *, view_id: str | None = None, clear: bool = False,
+                   forgery: Forgery | None = None) -> DeliveryResult | None:
+        return self.modals.close(user, view_id=view_id, clear=clear, forgery=forgery)
+
+    def send_event(self, event: Json, *, forgery: Forgery | None = None) -> DeliveryResult:
+        return self.events.send(event, forgery=forgery)
+
+    def open_app_home(self, user: str, *, forgery: Forgery | None = None) -> DeliveryResult:
+        return self.events.app_home_opened(user, forgery=forgery)
+
+    def post_as_user(self, user: str, channel: str, text: str, *, thread_ts: str | None = None,
+                     forgery: Forgery | None = None) -> tuple[Message, DeliveryResult]:
+        return self.events.user_message(user, channel, text, thread_ts=thread_ts,
+                                        forgery=forgery)
+
+    def slash_command(self, user: str, command: str, text: str = "", *,
+                      channel: str | None = None,
+                      forgery: Forgery | None = None) -> DeliveryResult:
+        return self.events.slash_command(user, command, text, channel=channel, forgery=forgery)
+
+    def url_verification(self, challenge: str | None = None, *,
+                         forgery: Forgery | None = None) -> DeliveryResult:
+        return self.events.url_verification(challenge, forgery=forgery)
+
+    def issue_trigger(self, user: str) -> str:
+        """A fresh trigger_id for ``user``, as an interaction would produce."""
+        return self.state.issue_trigger(user)
+
+    # -- HTTP --------------------------------------------------------------------------------
+
+    def _route(self, verb: str, path: str, query: str, headers: Mapping[str, str],
+               body: bytes) -> HttpReply:
+        if path.startswith("/api/"):
+            return self.web_api.handle(path[len("/api/"):], headers, query, body)
+        if path.startswith(RESPONSE_PATH) and verb == "POST":
+            return handle_response_url(self.ctx, path, body)
+        return self._control.handle(verb, path, query, body)
+
+    def _channel(self, channel: str | None) -> str:
+        try:
+            return self.state.resolve_channel(channel)
+        except ApiError:
+            raise SandboxError(f"no channel {channel!r} in the sandbox") from None
