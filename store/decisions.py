@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from store.errors import DuplicateApproval
-from store.models import DecisionKind, args_hash
+from store.models import DecisionKind, RiskTier, Route, args_hash
 from store.states import Event
 from store.tables import TicketRow
 
@@ -15,6 +15,17 @@ _SIMPLE = {
     DecisionKind.REQUEST_INFO: (Event.REQUEST_INFO, "info_requested", False),
     DecisionKind.TAKE_OVER: (Event.TAKE_OVER, "decided", True),
 }
+
+
+@dataclass(frozen=True)
+class Reroute:
+    """Policy's verdict on edited arguments: where they must be reviewed now."""
+
+    route: Route
+    tier: RiskTier
+    policy_rule: str
+    counts: bool
+    """Whether the editing reviewer may approve under the new route."""
 
 
 @dataclass(frozen=True)
@@ -29,7 +40,7 @@ class DecisionPlan:
 
 
 def plan_decision(row: TicketRow, reviewer: str, kind: DecisionKind,
-                  args: dict[str, Any] | None) -> DecisionPlan:
+                  args: dict[str, Any] | None, reroute: Reroute | None = None) -> DecisionPlan:
     """What a decision would do to ``row``; raises for a second approval by one person."""
     if kind in _SIMPLE:
         event, audit_kind, final = _SIMPLE[kind]
@@ -38,13 +49,7 @@ def plan_decision(row: TicketRow, reviewer: str, kind: DecisionKind,
     if kind == DecisionKind.EDIT and args is not None:
         digest = args_hash(args)
         if digest != row.final_args_hash:
-            # Changed arguments void earlier approvals: they approved something else.
-            done = required <= 1
-            return DecisionPlan(
-                Event.EDIT if done else Event.EDIT_PARTIAL, "edited", done,
-                values={"final_args": args, "final_args_hash": digest, "approvals": [reviewer]},
-                decision_args=args, decision_hash=digest,
-            )
+            return _edit(args, digest, reviewer, required, reroute)
     # A plain approval, or an "edit" that changed nothing, approves final_args.
     if reviewer in row.approvals:
         raise DuplicateApproval(
@@ -58,3 +63,18 @@ def plan_decision(row: TicketRow, reviewer: str, kind: DecisionKind,
         Event.APPROVE if done else Event.APPROVE_PARTIAL, "decided", done,
         values={"approvals": approvals}, decision_hash=row.final_args_hash,
     )
+
+
+def _edit(args: dict[str, Any], digest: str, reviewer: str, required: int,
+          reroute: Reroute | None) -> DecisionPlan:
+    # Changed arguments void earlier approvals: they approved something else.
+    values: dict[str, Any] = {"final_args": args, "final_args_hash": digest}
+    counts = True
+    if reroute is not None:
+        required, counts = reroute.route.approvals_required, reroute.counts
+        values.update(route=reroute.route.model_dump(mode="json"), tier=reroute.tier.value,
+                      policy_rule=reroute.policy_rule)
+    values["approvals"] = [reviewer] if counts else []
+    done = counts and required <= 1
+    return DecisionPlan(Event.EDIT if done else Event.EDIT_PARTIAL, "edited", done,
+                        values=values, decision_args=args, decision_hash=digest)

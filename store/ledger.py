@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from store import audit
 from store.convert import to_decision, to_ticket
 from store.db import WRITE_OPTION, check_schema, db_now, make_engine
-from store.decisions import plan_decision
+from store.decisions import Reroute, plan_decision
 from store.errors import (
     AlreadyDecided,
     ArgumentsMismatch,
@@ -213,15 +213,20 @@ class Ledger:
 
     def record_decision(self, ticket_id: str, *, reviewer: str, kind: DecisionKind,
                         reason: str | None = None, args: dict[str, Any] | None = None,
-                        policy_version: str | None = None) -> tuple[Ticket, Decision]:
-        """A reviewer's decision. The first valid one wins; losers get a typed error."""
+                        policy_version: str | None = None,
+                        reroute: Reroute | None = None) -> tuple[Ticket, Decision]:
+        """A reviewer's decision. The first valid one wins; losers get a typed error.
+
+        ``reroute`` (edits only) applies what policy says about the edited arguments: a new
+        route, tier and rule, and whether this reviewer's approval still counts under it.
+        """
         with self._tx() as s:
             row = self._lock(s, ticket_id)
             now = self._now(s)
             if TicketStatus(row.status).is_open and now >= row.expires_at:
                 raise DeadlinePassed(row.id, kind.value, row.status,
                                      detail=f"its deadline {row.expires_at.isoformat()} has passed")
-            plan = plan_decision(row, reviewer, kind, args)
+            plan = plan_decision(row, reviewer, kind, args, reroute)
             if next_status(TicketStatus(row.status), plan.event) is None:
                 raise _refusal(row, plan.event)
             values = dict(plan.values)
@@ -320,6 +325,19 @@ class Ledger:
                              ts=ref.ts, user=ref.user, at=now))
             self._audit(s, ticket_id, audit_kind, actor, now, role=ref.role,
                         channel=ref.channel, ts=ref.ts, user=ref.user, **data)
+            s.flush()
+            return to_ticket(row, self._messages(s, ticket_id))
+
+    def mark_delivery_failed(self, ticket_id: str, *, target: str, error: str,
+                             actor: str = SYSTEM_ACTOR) -> Ticket:
+        """The card never reached Slack: audit it and make the chain start right away."""
+        with self._tx() as s:
+            row = self._lock(s, ticket_id)
+            now = self._now(s)
+            if TicketStatus(row.status).is_open:
+                row.next_action_at = now
+            self._audit(s, ticket_id, "delivery_failed", actor, now, role="card",
+                        target=target, error=error)
             s.flush()
             return to_ticket(row, self._messages(s, ticket_id))
 

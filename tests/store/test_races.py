@@ -140,3 +140,23 @@ def test_expiry_is_refused_before_the_deadline(ledger: Ledger,
     with pytest.raises(TransitionRefused, match="deadline"):
         ledger.expire(ticket.id)
     assert ledger.get_ticket(ticket.id).status == TicketStatus.PENDING
+
+
+def test_edit_that_raises_the_tier_goes_back_for_the_right_approvers(
+        ledger: Ledger, make_ticket: TicketFactory) -> None:
+    from store.decisions import Reroute
+    from store.models import RiskTier, Route
+
+    ticket = make_ticket()
+    stricter = Route(name="payments", channel="C0PAYMENTS", approvers=("U0CFO", "U0LEAD"),
+                     approvals_required=2)
+    after, _ = ledger.record_decision(
+        ticket.id, reviewer="U0FINOPS", kind=DecisionKind.EDIT, args={"amount": 5000},
+        reroute=Reroute(route=stricter, tier=RiskTier.CRITICAL, policy_rule="rules[1]",
+                        counts=False))
+    assert after.status == TicketStatus.PENDING and after.approvals == ()
+    assert after.route == stricter and after.tier == RiskTier.CRITICAL
+    assert after.final_args == {"amount": 5000} and after.policy_rule == "rules[1]"
+    ledger.record_decision(ticket.id, reviewer="U0CFO", kind=DecisionKind.APPROVE)
+    after, _ = ledger.record_decision(ticket.id, reviewer="U0LEAD", kind=DecisionKind.APPROVE)
+    assert after.status == TicketStatus.APPROVED and after.approvals == ("U0CFO", "U0LEAD")
