@@ -39,6 +39,7 @@ from escalation.config_errors import (
 )
 from escalation.durations import Duration, format_duration
 from escalation.predicates import ArgPath, Number, Predicate
+from escalation.schedules import Schedule
 from escalation.yaml_marks import Marks, load_yaml
 from store.errors import ConfigError
 from store.models import ReviewType, RiskTier, Route, canonical_json
@@ -79,7 +80,14 @@ _NAME = _Pattern(
     r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", "a valid name",
     "use letters, digits, - and _ (up to 64 characters)",
 )
+_TARGET = _Pattern(
+    r"[UWS][A-Z0-9]{2,}|schedule:[A-Za-z0-9][A-Za-z0-9_-]{0,63}",
+    "a Slack user id, user-group id or schedule:NAME",
+    "use member ids (U…/W…), user-group ids (S…), or schedule:NAME for a schedule defined "
+    "under schedules:",
+)
 SlackPrincipal = Annotated[str, AfterValidator(_PRINCIPAL), WithJsonSchema(_PRINCIPAL.schema)]
+NotifyTarget = Annotated[str, AfterValidator(_TARGET), WithJsonSchema(_TARGET.schema)]
 ChannelId = Annotated[str, AfterValidator(_CHANNEL), WithJsonSchema(_CHANNEL.schema)]
 Name = Annotated[str, AfterValidator(_NAME), WithJsonSchema(_NAME.schema)]
 
@@ -91,8 +99,10 @@ class _Strict(BaseModel):
 class EscalationLevel(_Strict):
     """Who is DM'd, after the request has waited ``after`` at the previous level."""
 
-    notify: tuple[SlackPrincipal, ...] = Field(min_length=1)
+    notify: tuple[NotifyTarget, ...] = Field(min_length=1)
     after: Duration
+    round_robin: bool = False
+    """DM one of the level's people per request, taking turns, instead of all of them."""
 
 
 class Chain(_Strict):
@@ -200,7 +210,22 @@ class SignoffConfig(_Strict):
     reviewers: dict[Name, tuple[SlackPrincipal, ...]] = Field(default_factory=dict)
     routes: dict[Name, RouteConfig] = Field(default_factory=dict)
     chains: dict[Name, Chain] = Field(default_factory=dict)
+    schedules: dict[Name, Schedule] = Field(default_factory=dict)
     policy: PolicyConfig = PolicyConfig()
+
+    @model_validator(mode="after")
+    def _known_schedules(self) -> SignoffConfig:
+        for chain in self.chains.values():
+            for level in chain.levels:
+                for target in level.notify:
+                    name = target.removeprefix("schedule:")
+                    if name != target and name not in self.schedules:
+                        raise PydanticCustomError("signoff", "{message}", {
+                            "message": f"unknown schedule {name!r} in a chain's notify",
+                            "fix": f"define it under schedules: (defined: "
+                                   f"{', '.join(sorted(self.schedules)) or 'none'})",
+                        })
+        return self
 
     @model_validator(mode="after")
     def _check_and_stamp(self, info: ValidationInfo) -> SignoffConfig:
