@@ -1,7 +1,7 @@
 """Deterministic policy: a proposed action in, ``allow`` / ``require_approval`` / ``deny`` out.
 
 Every rule is checked; **the most severe match wins**: deny > require_approval > allow. Among
-several require_approval matches the highest tier wins, and a tie goes to the earlier rule.
+matches with the same decision the highest tier wins, and a tie goes to the earlier rule.
 So a broad ``allow`` can never undo a ``deny`` or a ``require_approval`` written anywhere in
 the file. Actions no rule matches get ``policy.default`` (require_approval or deny, never allow).
 """
@@ -89,8 +89,7 @@ def _confidence_mismatch(rule: Rule, proposal: Proposal) -> str | None:
 
 def _severity(indexed: tuple[int, Rule]) -> tuple[int, int, int]:
     index, rule = indexed
-    tier = (rule.tier or RiskTier.MEDIUM).rank if rule.decide == "require_approval" else 0
-    return SEVERITY[rule.decide], tier, -index
+    return SEVERITY[rule.decide], (rule.tier or RiskTier.MEDIUM).rank, -index
 
 
 class Policy:
@@ -163,7 +162,7 @@ class Policy:
         outcome = self.evaluate(proposal)
         lines = [*_describe_proposal(proposal), *describe_outcome(outcome),
                  "rules, in file order (the most severe match wins: deny > require_approval > "
-                 "allow, then the highest tier, then the earliest rule):"]
+                 "allow, then the highest tier, then the earlier rule):"]
         for (name, why), rule in zip(self.check(proposal), self._rules, strict=True):
             lines.append(_rule_line(name, why, rule, name == outcome.rule))
         if not self._rules:
