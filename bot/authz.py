@@ -1,0 +1,64 @@
+"""Who may decide a ticket: the route's approvers (users or user-group members) and the
+on-call engineers it was escalated to; never the person the agent acts for, for approvals."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from store.models import DecisionKind, Ticket
+
+GROUP_CACHE_S = 60.0
+_APPROVING = (DecisionKind.APPROVE, DecisionKind.EDIT)
+
+
+class Authorizer:
+    def __init__(self, slack: WebClient, *, ttl: float = GROUP_CACHE_S,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._slack, self._ttl, self._clock = slack, ttl, clock
+        self._cache: dict[str, tuple[float, frozenset[str]]] = {}
+        self._lock = threading.Lock()
+
+    def members(self, group_id: str) -> frozenset[str]:
+        """Members of a Slack user group, cached briefly (membership changes are rare)."""
+        now = self._clock()
+        with self._lock:
+            hit = self._cache.get(group_id)
+            if hit and now - hit[0] < self._ttl:
+                return hit[1]
+        try:
+            resp = self._slack.usergroups_users_list(usergroup=group_id)
+            listed: list[str] = resp.get("users", []) or []
+            users = frozenset(str(u) for u in listed)
+        except (SlackApiError, SlackClientError, OSError):
+            # Fail closed: an unreadable group authorises nobody (and is not cached).
+            return frozenset()
+        with self._lock:
+            self._cache[group_id] = (now, users)
+        return users
+
+    def approvers(self, ticket: Ticket) -> frozenset[str]:
+        users: set[str] = set()
+        for principal in ticket.route.approvers:
+            if principal.startswith("S"):
+                users |= self.members(principal)
+            else:
+                users.add(principal)
+        users |= {m.user for m in ticket.messages if m.role == "dm" and m.user}
+        return frozenset(users)
+
+    def refusal(self, user: str, ticket: Ticket, kind: DecisionKind) -> str | None:
+        """None when ``user`` may make this decision, else the explanation to show them."""
+        if user == ticket.requested_by and kind in _APPROVING:
+            return ("You can't approve a request made on your behalf: another reviewer "
+                    "has to decide it.")
+        if user in self.approvers(ticket):
+            return None
+        who = ", ".join(f"<@{p}>" if not p.startswith("S") else f"<!subteam^{p}>"
+                        for p in ticket.route.approvers) or "nobody"
+        return (f"Only the approvers of route *{ticket.route.name}* ({who}) or the on-call "
+                "engineers it was escalated to can decide this request.")

@@ -1,0 +1,199 @@
+"""The agent-side client: Detect (policy), Escalate (ticket + card), Resume (wait/resume).
+
+    client = ApprovalClient.from_env()
+    ticket = client.request("issue_refund", {"amount": 120}, reason="double charge",
+                            requested_by="U0ALICE")
+    ticket = client.wait(ticket.id, timeout=600)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from slack_sdk import WebClient
+
+from bot.argmodel import masked_fields, schema_of
+from bot.errors import ApprovalDenied, InvalidArguments
+from bot.gate import Executor, GatedTool
+from bot.render import render_card
+from bot.settings import Settings, load_settings
+from bot.slack import make_web_client, post_card
+from escalation.config import SignoffConfig, load_config
+from escalation.plan import deadlines
+from escalation.policy import Policy, PolicyOutcome, Proposal
+from store.ledger import Ledger
+from store.models import Evidence, NewTicket, Ticket, TicketStatus
+
+T = TypeVar("T")
+Mode = Literal["wait", "defer"]
+_FAST_POLL_FOR_S = 600.0  # poll quickly for the first ten minutes, then back off
+
+
+class ApprovalClient(Executor):
+    """Thread-safe; one per agent process is enough."""
+
+    def __init__(self, ledger: Ledger, config: SignoffConfig, *, slack: WebClient | None = None,
+                 poll_interval: float = 0.02, max_poll_interval: float = 1.0) -> None:
+        super().__init__(ledger, slack)
+        self.config = config
+        self.policy = Policy(config)
+        self.poll_interval = poll_interval
+        self.max_poll_interval = max_poll_interval
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> ApprovalClient:
+        slack = None
+        if settings.slack_bot_token is not None:
+            slack = make_web_client(settings.slack_bot_token.get_secret_value(),
+                                    settings.slack_api_url)
+        ledger = Ledger.open(settings.database_url, audit_key=settings.audit_key_bytes)
+        return cls(ledger, load_config(settings.config_path), slack=slack, **kwargs)
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> ApprovalClient:
+        """Database, config, Slack token and API URL from the environment (see README)."""
+        return cls.from_settings(load_settings(), **kwargs)
+
+    def close(self) -> None:
+        self.ledger.close()
+
+    # -- Detect -------------------------------------------------------------------------
+
+    def evaluate(self, action: str, args: dict[str, Any], *, requested_by: str,
+                 confidence: float | None = None) -> PolicyOutcome:
+        """What policy says about an action, without creating anything."""
+        return self.policy.evaluate(Proposal(action=action, args=args,
+                                             requested_by=requested_by, confidence=confidence))
+
+    # -- Escalate -----------------------------------------------------------------------
+
+    def request(self, action: str, args: dict[str, Any], *, reason: str, requested_by: str,
+                summary: str | None = None, evidence: Sequence[Evidence | dict[str, Any]] = (),
+                confidence: float | None = None, agent: str | None = None,
+                run_id: str | None = None, idempotency_key: str | None = None,
+                args_model: type[BaseModel] | None = None) -> Ticket:
+        """Ask for approval. Returns at once: ``approved`` (policy allows) or ``pending``.
+
+        Raises :class:`ApprovalDenied` when policy denies. The same idempotency key (per
+        requester) returns the same ticket and posts no second card.
+        """
+        args = _validated(action, args, args_model)
+        outcome = self.evaluate(action, args, requested_by=requested_by, confidence=confidence)
+        if outcome.decision == "deny":
+            self.ledger.record_event(None, "denied", actor=agent or requested_by, action=action,
+                                     args=args, rule=outcome.rule, reason=outcome.reason,
+                                     requested_by=requested_by,
+                                     policy_version=outcome.policy_version)
+            raise ApprovalDenied(action, outcome.rule, outcome.reason,
+                                 policy_version=outcome.policy_version)
+        new = self._new_ticket(outcome, action, args, reason=reason, requested_by=requested_by,
+                               summary=summary, evidence=evidence, confidence=confidence,
+                               agent=agent, run_id=run_id, idempotency_key=idempotency_key,
+                               args_model=args_model)
+        ticket, created = self.ledger.create_ticket(new)
+        if created and ticket.status == TicketStatus.PENDING:
+            ticket = post_card(self.slack, self.ledger, ticket,
+                               dict(render_card(ticket, masked=masked_fields(ticket.args_schema))))
+        return ticket
+
+    def _new_ticket(self, outcome: PolicyOutcome, action: str, args: dict[str, Any], *,
+                    reason: str, requested_by: str, summary: str | None,
+                    evidence: Sequence[Evidence | dict[str, Any]], confidence: float | None,
+                    agent: str | None, run_id: str | None, idempotency_key: str | None,
+                    args_model: type[BaseModel] | None) -> NewTicket:
+        now = self.ledger.db_now()
+        allowed = outcome.decision == "allow"
+        route = outcome.route or self.config.route()
+        plan = deadlines(self.config, outcome.chain, created_at=now,
+                         expire_after=outcome.expire_after)
+        return NewTicket(
+            action=action, args=args, review_type=outcome.review, summary=summary,
+            reason=reason, evidence=tuple(Evidence.model_validate(e) for e in evidence),
+            confidence=confidence, requested_by=requested_by, agent=agent, run_id=run_id,
+            idempotency_key=idempotency_key, tier=outcome.tier, route=route,
+            policy_version=outcome.policy_version, policy_rule=outcome.rule,
+            status=TicketStatus.APPROVED if allowed else TicketStatus.PENDING,
+            expires_at=now if allowed else plan.expires_at,
+            next_action_at=None if allowed else plan.next_action_at,
+            escalation=None if allowed else plan.snapshot,
+            args_schema=schema_of(args_model) if args_model else None,
+        )
+
+    # -- Resume -------------------------------------------------------------------------
+
+    def get(self, ticket_id: str) -> Ticket:
+        return self.ledger.get_ticket(ticket_id)
+
+    def wait(self, ticket_id: str, timeout: float | timedelta | None = None) -> Ticket:
+        """Block until the ticket leaves ``pending`` (or ``timeout`` passes); return it."""
+        limit = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+        start = time.monotonic()
+        interval = self.poll_interval
+        while True:
+            status, _version = self.ledger.status_of(ticket_id)
+            if status != TicketStatus.PENDING:
+                return self.ledger.get_ticket(ticket_id)
+            waited = time.monotonic() - start
+            if limit is not None and waited >= limit:
+                return self.ledger.get_ticket(ticket_id)
+            if waited > _FAST_POLL_FOR_S:
+                interval = min(interval * 2, self.max_poll_interval)
+            pause = interval if limit is None else min(interval, max(limit - waited, 0.0))
+            time.sleep(pause)
+
+    def cancel(self, ticket_id: str, reason: str, *, actor: str = "agent") -> Ticket:
+        ticket = self.ledger.cancel(ticket_id, actor=actor, reason=reason)
+        self.refresh_card(ticket)
+        return ticket
+
+    def answer(self, ticket_id: str, text: str, *,
+               evidence: Sequence[Evidence | dict[str, Any]] = (),
+               actor: str = "agent") -> Ticket:
+        """Answer a reviewer's question; the ticket goes back to ``pending``."""
+        items = [Evidence.model_validate(e) for e in evidence]
+        ticket = self.ledger.answer_info(ticket_id, actor=actor, text=text, evidence=items)
+        self.thread_reply(ticket, "answer", text=text)
+        self.refresh_card(ticket)
+        return ticket
+
+    # -- the gate -----------------------------------------------------------------------
+
+    def gate(self, action: str | None = None, *, args_model: type[BaseModel] | None = None,
+             mode: Mode = "wait", revalidate: Callable[[dict[str, Any]], bool] | None = None,
+             timeout: float | None = None, requested_by: str | None = None,
+             agent: str | None = None) -> Callable[[Callable[..., T]], GatedTool[T]]:
+        """Decorator: ``@client.gate("issue_refund", args_model=RefundArgs)``."""
+
+        def wrap(tool: Callable[..., T]) -> GatedTool[T]:
+            return GatedTool(self, tool, action=action or tool.__name__, args_model=args_model,
+                             mode=mode, revalidate=revalidate, timeout=timeout,
+                             requested_by=requested_by, agent=agent)
+
+        return wrap
+
+    def call(self, tool: Callable[..., T], args: dict[str, Any], *, reason: str,
+             requested_by: str, action: str | None = None, mode: Mode = "wait",
+             args_model: type[BaseModel] | None = None,
+             revalidate: Callable[[dict[str, Any]], bool] | None = None,
+             timeout: float | None = None, **meta: Any) -> T:
+        """The gate as a plain call: policy → (approval) → run with the approved arguments."""
+        gated = GatedTool(self, tool, action=action or tool.__name__, args_model=args_model,
+                          mode=mode, revalidate=revalidate, timeout=timeout)
+        return gated.call(args, reason=reason, requested_by=requested_by, **meta)
+
+
+def _validated(action: str, args: dict[str, Any],
+               model: type[BaseModel] | None) -> dict[str, Any]:
+    if model is None:
+        return dict(args)
+    try:
+        return model.model_validate(args).model_dump(mode="json")
+    except ValidationError as exc:
+        raise InvalidArguments(action, exc) from exc
+
+
+

@@ -1,0 +1,181 @@
+"""Enforce: run a tool with exactly the approved arguments, once, and record the outcome."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.argmodel import masked_fields
+from bot.errors import (
+    ApprovalCancelled,
+    ApprovalConsumed,
+    ApprovalExpired,
+    ApprovalNeedsInfo,
+    ApprovalPending,
+    ApprovalRejected,
+    ApprovalTakenOver,
+    InvalidArguments,
+    RevalidationFailed,
+)
+from bot.render import render_card, render_execution_result, render_info_answer
+from bot.slack import slack_error
+from store.ledger import Ledger
+from store.models import DecisionKind, Ticket, TicketStatus
+
+if TYPE_CHECKING:
+    from bot.client import ApprovalClient
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+SUMMARY_LIMIT = 500
+
+
+class Executor:
+    """Turns a decided ticket into either a run of the tool or the matching typed error."""
+
+    def __init__(self, ledger: Ledger, slack: WebClient | None) -> None:
+        self.ledger = ledger
+        self.slack = slack
+
+    def raise_unless_approved(self, ticket: Ticket) -> None:
+        status = ticket.status
+        if status == TicketStatus.APPROVED:
+            return
+        if status == TicketStatus.PENDING:
+            raise ApprovalPending(ticket)
+        if status == TicketStatus.NEEDS_INFO:
+            raise ApprovalNeedsInfo(ticket, self._last_reason(ticket, DecisionKind.REQUEST_INFO))
+        if status == TicketStatus.REJECTED:
+            raise ApprovalRejected(ticket, ticket.decided_by,
+                                   self._last_reason(ticket, DecisionKind.REJECT))
+        if status == TicketStatus.EXPIRED:
+            raise ApprovalExpired(ticket)
+        if status == TicketStatus.TAKEN_OVER:
+            raise ApprovalTakenOver(ticket)
+        if status == TicketStatus.CANCELLED:
+            raise ApprovalCancelled(ticket)
+        raise ApprovalConsumed(ticket)
+
+    def _last_reason(self, ticket: Ticket, kind: DecisionKind) -> str | None:
+        reasons = [d.reason for d in self.ledger.decisions(ticket.id) if d.kind == kind]
+        return reasons[-1] if reasons else None
+
+    def execute(self, ticket_id: str, tool: Callable[..., T], args: dict[str, Any] | None = None,
+                *, revalidate: Callable[[dict[str, Any]], bool] | None = None,
+                args_model: type[BaseModel] | None = None, actor: str = "agent") -> T:
+        """Run ``tool`` once with the approved arguments (``args``, if given, must match them
+        by hash). An approval is consumed by its first execution."""
+        ticket = self.ledger.get_ticket(ticket_id)
+        self.raise_unless_approved(ticket)
+        offered = ticket.final_args if args is None else args
+        ticket = self.ledger.start_execution(ticket_id, args=offered, actor=actor)
+        try:
+            call_args = _check_model(ticket, offered, args_model)
+            if revalidate is not None and not revalidate(dict(offered)):
+                raise RevalidationFailed(ticket)
+        except (InvalidArguments, RevalidationFailed) as exc:
+            self._finish(ticket, ok=False, error=str(exc))
+            raise
+        try:
+            result = tool(**call_args)
+        except Exception as exc:
+            self._finish(ticket, ok=False, error=f"{type(exc).__name__}: {exc}")
+            raise
+        self._finish(ticket, ok=True, summary=_summary(result))
+        return result
+
+    def resume(self, ticket_id: str, tool: Callable[..., T], *,
+               revalidate: Callable[[dict[str, Any]], bool] | None = None,
+               args_model: type[BaseModel] | None = None) -> T:
+        """Pick a deferred request up again, in any process: run it if approved, else raise."""
+        return self.execute(ticket_id, tool, revalidate=revalidate, args_model=args_model)
+
+    def _finish(self, ticket: Ticket, *, ok: bool, summary: str | None = None,
+                error: str | None = None) -> None:
+        done = self.ledger.finish_execution(ticket.id, ok=ok, actor="agent", summary=summary,
+                                            error=error)
+        self.thread_reply(done, "execution")
+        self.refresh_card(done)
+
+    # -- Slack side effects, best effort: the ledger is the record --------------------------
+
+    def refresh_card(self, ticket: Ticket) -> None:
+        if self.slack is None or ticket.card is None:
+            return
+        message = render_card(ticket, decisions=self.ledger.decisions(ticket.id),
+                              masked=masked_fields(ticket.args_schema))
+        try:
+            self.slack.chat_update(channel=ticket.card.channel, ts=ticket.card.ts,
+                                   text=message["text"], blocks=message["blocks"])
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            log.warning("card of ticket %s not updated: %s", ticket.id, slack_error(exc))
+
+    def thread_reply(self, ticket: Ticket, kind: str, text: str = "") -> None:
+        if self.slack is None or ticket.card is None:
+            return
+        message = (render_execution_result(ticket) if kind == "execution"
+                   else render_info_answer(ticket, text))
+        try:
+            self.slack.chat_postMessage(channel=ticket.card.channel, thread_ts=ticket.card.ts,
+                                        text=message["text"], blocks=message["blocks"])
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            log.warning("thread reply on ticket %s failed: %s", ticket.id, slack_error(exc))
+
+
+def _check_model(ticket: Ticket, args: dict[str, Any],
+                 model: type[BaseModel] | None) -> dict[str, Any]:
+    """The tool receives exactly the approved values; a model only checks them."""
+    if model is not None:
+        try:
+            model.model_validate(args)
+        except ValidationError as exc:
+            raise InvalidArguments(ticket.action, exc) from exc
+    return dict(args)
+
+
+def _summary(result: Any) -> str:
+    text = repr(result)
+    return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1] + "…"
+
+
+class GatedTool(Generic[T]):
+    """A tool behind the gate. Call it with the tool's own keyword arguments plus
+    ``_reason=`` and ``_requested_by=`` (or set ``requested_by`` on the gate)."""
+
+    def __init__(self, client: ApprovalClient, tool: Callable[..., T], *, action: str,
+                 args_model: type[BaseModel] | None, mode: Literal["wait", "defer"],
+                 revalidate: Callable[[dict[str, Any]], bool] | None, timeout: float | None,
+                 requested_by: str | None = None, agent: str | None = None) -> None:
+        self.client, self.tool, self.action = client, tool, action
+        self.args_model, self.mode, self.revalidate = args_model, mode, revalidate
+        self.timeout, self.requested_by, self.agent = timeout, requested_by, agent
+        self.__wrapped__ = tool
+        self.__name__ = getattr(tool, "__name__", action)
+        self.__doc__ = tool.__doc__
+
+    def __call__(self, *, _reason: str = "", _requested_by: str | None = None,
+                 **args: Any) -> T:
+        return self.call(args, reason=_reason or f"the agent wants to run {self.action}",
+                         requested_by=_requested_by or self.requested_by or "")
+
+    def call(self, args: dict[str, Any], *, reason: str, requested_by: str, **meta: Any) -> T:
+        if not requested_by:
+            raise ValueError("requested_by (the Slack user the agent acts for) is required")
+        meta.setdefault("agent", self.agent)
+        ticket = self.client.request(self.action, args, reason=reason,
+                                     requested_by=requested_by, args_model=self.args_model,
+                                     **meta)
+        if ticket.status == TicketStatus.PENDING:
+            if self.mode == "defer":
+                raise ApprovalPending(ticket)
+            ticket = self.client.wait(ticket.id, self.timeout)
+        return self.resume(ticket.id)
+
+    def resume(self, ticket_id: str) -> T:
+        return self.client.execute(ticket_id, self.tool, revalidate=self.revalidate,
+                                   args_model=self.args_model)

@@ -1,0 +1,115 @@
+"""Review: turning a reviewer's click or modal into a ledger decision, and telling people."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.authz import Authorizer
+from bot.render import render_already_decided, render_info_request
+from bot.surfaces import Surfaces
+from escalation.config import SignoffConfig
+from escalation.policy import Policy, PolicyOutcome, Proposal
+from store.decisions import Reroute
+from store.errors import (
+    AlreadyDecided,
+    DeadlinePassed,
+    DuplicateApproval,
+    TicketNotFound,
+    TransitionRefused,
+)
+from store.ledger import Ledger
+from store.models import DecisionKind, Ticket
+
+
+@dataclass
+class Reviews:
+    ledger: Ledger
+    config: SignoffConfig
+    authz: Authorizer
+    surfaces: Surfaces
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(self.config)
+
+    def refusal(self, user: str, ticket_id: str, kind: DecisionKind) -> str | None:
+        """Why ``user`` may not start this decision (checked before opening a modal)."""
+        try:
+            ticket = self.ledger.get_ticket(ticket_id)
+        except TicketNotFound:
+            return "This request no longer exists."
+        if not ticket.status.is_open:
+            return render_already_decided(ticket)["text"]
+        return self.authz.refusal(user, ticket, kind)
+
+    def decide(self, ticket_id: str, user: str, kind: DecisionKind, *, channel: str | None,
+               reason: str | None = None, args: dict[str, Any] | None = None,
+               reroute: Reroute | None = None) -> Ticket | None:
+        """Record the decision and update the card; refusals go to ``user`` privately."""
+        try:
+            ticket = self.ledger.get_ticket(ticket_id)
+        except TicketNotFound:
+            self.surfaces.tell(user, channel, "This request no longer exists.")
+            return None
+        refusal = self.authz.refusal(user, ticket, kind)
+        if refusal is not None:
+            self.surfaces.tell(user, channel, refusal, ticket)
+            return None
+        try:
+            ticket, _ = self.ledger.record_decision(ticket_id, reviewer=user, kind=kind,
+                                                    reason=reason, args=args, reroute=reroute)
+        except DeadlinePassed:
+            self._expired(ticket, user, channel)
+            return None
+        except DuplicateApproval:
+            self.surfaces.tell(user, channel, "You already approved this request; it needs "
+                               "another approver, a different person.", ticket)
+            return None
+        except (AlreadyDecided, TransitionRefused):
+            current = self.ledger.get_ticket(ticket_id)
+            self.surfaces.tell(user, channel, render_already_decided(current)["text"], current)
+            return None
+        self.surfaces.refresh(ticket)
+        if kind == DecisionKind.REQUEST_INFO and reason:
+            self.surfaces.reply(ticket, render_info_request(ticket, user, reason))
+        return ticket
+
+    def _expired(self, ticket: Ticket, user: str, channel: str | None) -> None:
+        """A click after the deadline: refuse it, and show the card as it really is."""
+        try:
+            ticket = self.ledger.expire(ticket.id)
+        except TransitionRefused:
+            ticket = self.ledger.get_ticket(ticket.id)
+        self.surfaces.refresh(ticket)
+        self.surfaces.tell(user, channel, "This request expired: nobody decided in time, so "
+                           "nothing was executed. Your click changed nothing.", ticket)
+
+    def recheck_edit(self, ticket: Ticket, user: str, args: dict[str, Any]
+                     ) -> tuple[str | None, Reroute | None]:
+        """Policy's view of edited arguments: a refusal text, or where they must go now."""
+        outcome = self.policy.evaluate(Proposal(action=ticket.action, args=args,
+                                                requested_by=ticket.requested_by,
+                                                confidence=ticket.confidence))
+        if outcome.decision == "deny":
+            return (f"Policy {outcome.policy_version} would deny this edit "
+                    f"({outcome.rule}{': ' + outcome.reason if outcome.reason else ''})."), None
+        if not _stricter(ticket, outcome):
+            return None, None
+        assert outcome.route is not None
+        probe = ticket.model_copy(update={"route": outcome.route})
+        counts = self.authz.refusal(user, probe, DecisionKind.EDIT) is None
+        return None, Reroute(route=outcome.route, tier=outcome.tier,
+                             policy_rule=outcome.rule, counts=counts)
+
+
+def _stricter(ticket: Ticket, outcome: PolicyOutcome) -> bool:
+    """Does policy want more for the edited arguments than the ticket already has?"""
+    if outcome.route is None or outcome.decision != "require_approval":
+        return False
+    return (outcome.tier.rank > ticket.tier.rank
+            or outcome.route.approvals_required > ticket.route.approvals_required
+            or outcome.route.name != ticket.route.name)
+
+
+__all__ = ["Reviews"]

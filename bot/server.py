@@ -1,0 +1,94 @@
+"""The HTTP front door: ``POST /slack/events`` and ``GET /healthz`` on waitress, a
+production WSGI server with a thread pool (Bolt's ``app.start()`` is single-threaded)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from waitress.server import create_server
+
+from store.errors import StoreError
+from store.ledger import Ledger
+
+log = logging.getLogger(__name__)
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+StartResponse = Callable[..., Any]
+
+
+class Router:
+    """A WSGI app with exactly the two routes signoff serves."""
+
+    def __init__(self, app: App, ledger: Ledger, policy_version: str) -> None:
+        self._bolt = SlackRequestHandler(app, path=EVENTS_PATH)
+        self._ledger = ledger
+        self._policy_version = policy_version
+
+    def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
+        path, verb = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+        if path == EVENTS_PATH and verb == "POST":
+            result: Iterable[bytes] = self._bolt(environ, start)
+            return result
+        if path == HEALTH_PATH and verb in ("GET", "HEAD"):
+            return self._health(start)
+        return _json(start, "404 Not Found", {"ok": False, "error": "not_found"})
+
+    def _health(self, start: StartResponse) -> Iterable[bytes]:
+        try:
+            now = self._ledger.db_now()
+        except StoreError as exc:
+            return _json(start, "503 Service Unavailable",
+                         {"ok": False, "database": str(exc), "config": self._policy_version})
+        return _json(start, "200 OK", {"ok": True, "database": "ok", "db_time": now.isoformat(),
+                                       "config": self._policy_version})
+
+
+def _json(start: StartResponse, status: str, doc: dict[str, Any]) -> list[bytes]:
+    body = json.dumps(doc).encode()
+    start(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+class HttpServer:
+    """waitress bound to ``host:port`` (port 0 picks a free one); stoppable from any thread."""
+
+    def __init__(self, wsgi: Callable[..., Iterable[bytes]], *, host: str = "127.0.0.1",
+                 port: int = 3000, threads: int = 16) -> None:
+        self._server: Any = create_server(wsgi, host=host, port=port, threads=threads,
+                                          ident="signoff", clear_untrusted_proxy_headers=True)
+        self.host = host
+        self.port = int(self._server.effective_port)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def serve_forever(self) -> None:
+        try:
+            self._server.run()
+        except OSError:  # the listening socket was closed under us: a normal shutdown
+            log.debug("server loop ended")
+
+    def start(self) -> HttpServer:
+        self._thread = threading.Thread(target=self.serve_forever, name="signoff-http",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._server.close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> HttpServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,68 @@
+"""End-to-end rig: the local Slack-compatible server, the real Bolt app behind waitress,
+the real ApprovalClient, a real database. Nothing is mocked."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from slack_sdk import WebClient
+
+from bot.app import build_app
+from bot.client import ApprovalClient
+from bot.sandbox import Channel, SlackSandbox, User, Workspace
+from bot.server import HttpServer, Router
+from bot.slack import make_web_client
+from escalation.config import SignoffConfig, load_config
+from store.ledger import Ledger
+
+EXAMPLE = Path(__file__).parents[1] / "fixtures" / "signoff.example.yml"
+SECRET = "e2e-signing-secret"
+
+USERS = {
+    "U0PAYLEAD": "paylead", "U0FINOPS": "finops", "U0REQUESTER": "requester",
+    "U0OUTSIDER": "outsider", "U0SREONCALL": "sreoncall", "U0PAYONCALL": "payoncall",
+    "U0PAYMGR": "paymgr", "U0SRE1": "sre1", "U0SRE2": "sre2",
+}
+
+
+def workspace() -> Workspace:
+    return Workspace(
+        users=[User(uid, name, name.title(), f"{name}@example.com")
+               for uid, name in USERS.items()],
+        usergroups={"S0SREGROUP": ["U0SRE1", "U0SRE2"]},
+        channels=[Channel("C0APPROVALS", "approvals"), Channel("C0PAYMENTS", "payments")],
+    )
+
+
+@dataclass
+class Rig:
+    sandbox: SlackSandbox
+    server: HttpServer
+    ledger: Ledger
+    config: SignoffConfig
+    client: ApprovalClient
+    slack: WebClient
+
+    def card_ts(self, ticket_id: str) -> str:
+        ticket = self.ledger.get_ticket(ticket_id)
+        assert ticket.card is not None, "the card was not posted"
+        return ticket.card.ts
+
+
+@pytest.fixture
+def rig(ledger: Ledger) -> Iterator[Rig]:
+    config = load_config(EXAMPLE)
+    with SlackSandbox(workspace(), signing_secret=SECRET) as sandbox:
+        slack = WebClient(base_url=sandbox.api_url, token=sandbox.bot_token)
+        app = build_app(ledger=ledger, config=config, client=slack, signing_secret=SECRET)
+        server = HttpServer(Router(app, ledger, config.policy_version), port=0).start()
+        sandbox.set_request_url(f"{server.url}/slack/events")
+        agent_slack = make_web_client(sandbox.bot_token, sandbox.api_url)
+        client = ApprovalClient(ledger, config, slack=agent_slack, poll_interval=0.01)
+        try:
+            yield Rig(sandbox, server, ledger, config, client, slack)
+        finally:
+            server.close()
