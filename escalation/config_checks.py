@@ -121,6 +121,8 @@ def _check_rule(path: Path, rule: Mapping[str, Any], routes: Mapping[str, Any],
             'add a condition, or write action: "*" to match every action on purpose',
         ))
     decide = rule.get("decide")
+    if decide not in ("allow", "deny", "require_approval"):
+        return findings  # the models report a missing or unknown decide
     if decide != "require_approval":
         for key in APPROVAL_ONLY:
             if rule.get(key) is not None:

@@ -213,7 +213,7 @@ def test_missing_file_names_the_path_and_the_variable(tmp_path: Path) -> None:
 def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
     text = (EXAMPLE_TEXT.replace("chain: payments-oncall", "chain: nope")
             .replace("after: 20m", "after: soon")
-            .replace("decide: deny", "decide: block")
+            .replace("decide: deny", "decide: block\n      route: payments")
             .replace("route: payments\n      approvals: 2", "route: nope\n      approvals: 2"))
     _, found = problems(text, tmp_path)
     keys = [p.key for p in found]
