@@ -31,8 +31,9 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         return f"http://{'127.0.0.1' if shown in ('0.0.0.0', '') else shown}:{port}"
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self.serve_forever, name="slack-sandbox",
-                                        daemon=True)
+        # A short poll interval keeps stop() quick: shutdown waits for the next poll.
+        self._thread = threading.Thread(target=self.serve_forever, args=(0.05,),
+                                        name="slack-sandbox", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
