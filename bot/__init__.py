@@ -1,1 +1,56 @@
-"""signoff: the Slack- and agent-facing side."""
+"""signoff: the Slack- and agent-facing side.
+
+Agents use :class:`ApprovalClient` and catch the :class:`ApprovalError` family::
+
+    from bot import ApprovalClient, ApprovalRejected
+"""
+
+from bot.client import ApprovalClient
+from bot.errors import (
+    ApprovalCancelled,
+    ApprovalConsumed,
+    ApprovalDenied,
+    ApprovalError,
+    ApprovalExpired,
+    ApprovalNeedsInfo,
+    ApprovalPending,
+    ApprovalRejected,
+    ApprovalTakenOver,
+    InvalidArguments,
+    RevalidationFailed,
+)
+from bot.gate import GatedTool
+from store.errors import (
+    ArgumentsMismatch,
+    ConfigError,
+    SignoffError,
+    StoreError,
+    StoreUnavailable,
+    TicketNotFound,
+)
+from store.models import Evidence, Ticket, TicketStatus
+
+__all__ = [
+    "ApprovalCancelled",
+    "ApprovalClient",
+    "ApprovalConsumed",
+    "ApprovalDenied",
+    "ApprovalError",
+    "ApprovalExpired",
+    "ApprovalNeedsInfo",
+    "ApprovalPending",
+    "ApprovalRejected",
+    "ApprovalTakenOver",
+    "ArgumentsMismatch",
+    "ConfigError",
+    "Evidence",
+    "GatedTool",
+    "InvalidArguments",
+    "RevalidationFailed",
+    "SignoffError",
+    "StoreError",
+    "StoreUnavailable",
+    "Ticket",
+    "TicketNotFound",
+    "TicketStatus",
+]

@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot.commands import store_cmds
+from bot.commands import config_cmds, serve_cmds, store_cmds
 from bot.settings import load_settings
 from store.errors import SignoffError
 
-COMMAND_MODULES = [store_cmds]
+COMMAND_MODULES = [serve_cmds, store_cmds, config_cmds]
 
 
 def build_parser() -> argparse.ArgumentParser:

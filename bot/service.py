@@ -1,0 +1,83 @@
+"""The composition root of ``signoff serve``: settings in, a running service out."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.app import build_app
+from bot.server import HttpServer, Router
+from bot.settings import Settings
+from bot.slack import make_web_client, slack_error
+from escalation.config import SignoffConfig, load_config
+from store.errors import ConfigError
+from store.ledger import Ledger
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Service:
+    settings: Settings
+    config: SignoffConfig
+    ledger: Ledger
+    slack: WebClient
+    app: App
+    bot_user: str
+    server: HttpServer | None = None
+    scheduler: Any = None
+    _closers: list[Any] = field(default_factory=list)
+
+    def serve_http(self, host: str, port: int, *, threads: int = 16) -> HttpServer:
+        self.server = HttpServer(Router(self.app, self.ledger, self.config.policy_version),
+                                 host=host, port=port, threads=threads)
+        return self.server
+
+    def start_scheduler(self) -> None:
+        from bot.notifier import SlackNotifier
+        from escalation.scheduler import build_engine, start_scheduler
+
+        engine = build_engine(self.ledger, self.config, SlackNotifier(self.slack, self.ledger))
+        self.scheduler = start_scheduler(engine, self.config.sweep_every)
+
+    def close(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+            self.scheduler = None
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        self.ledger.close()
+
+
+def require(value: Any, name: str, fix: str) -> str:
+    if value is None:
+        raise ConfigError(f"{name} is not set; {fix}")
+    return str(value.get_secret_value() if hasattr(value, "get_secret_value") else value)
+
+
+def build_service(settings: Settings, *, check_auth: bool = True) -> Service:
+    """Load config, open the ledger, check the Slack token, build the Bolt app."""
+    token = require(settings.slack_bot_token, "SLACK_BOT_TOKEN",
+                    "set it to the app's Bot User OAuth Token (xoxb-…)")
+    secret = require(settings.slack_signing_secret, "SLACK_SIGNING_SECRET",
+                     "copy it from the app's Basic Information page")
+    config = load_config(settings.config_path)
+    ledger = Ledger.open(settings.database_url, audit_key=settings.audit_key_bytes)
+    slack = make_web_client(token, settings.slack_api_url)
+    bot_user = "?"
+    if check_auth:
+        try:
+            bot_user = str(slack.auth_test()["user_id"])
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            ledger.close()
+            raise ConfigError(
+                f"Slack refused SLACK_BOT_TOKEN at {settings.slack_api_url} (auth.test: "
+                f"{slack_error(exc)}); check the token and SLACK_API_URL") from exc
+    app = build_app(ledger=ledger, config=config, client=slack, signing_secret=secret)
+    return Service(settings, config, ledger, slack, app, bot_user)
