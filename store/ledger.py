@@ -41,12 +41,13 @@ from store.models import (
     new_ticket_id,
 )
 from store.states import DECISION_EVENTS, Event, next_status
+from store.sweep import SweepMixin
 from store.tables import AuditRow, DecisionRow, MessageRow, TicketRow
 
 SYSTEM_ACTOR = "signoff"
 
 
-class Ledger:
+class Ledger(SweepMixin):
     """The store's public face. Thread-safe; share one per process."""
 
     def __init__(self, engine: Engine, *, audit_key: bytes | None = None,
