@@ -96,6 +96,15 @@ class SlackSandbox:
     def bot_token(self) -> str:
         return self.workspace.bot_tokens[0]
 
+    @property
+    def ack_timeout(self) -> float:
+        """Seconds the app has to answer a delivery (Slack: 3); lower it to test slow acks fast."""
+        return self.deliverer.ack_timeout
+
+    @ack_timeout.setter
+    def ack_timeout(self, seconds: float) -> None:
+        self.deliverer.ack_timeout = seconds
+
     def set_request_url(self, request_url: str | None, events_url: str | None = None) -> None:
         """Where interactivity (and, unless given apart, events) are delivered."""
         self.deliverer.request_url = request_url
@@ -163,7 +172,7 @@ class SlackSandbox:
     def wait_for_change(self, since: int, timeout: float = 10.0) -> int:
         return self.state.wait_for_change(since, timeout)
 
-    def wait_until(self, predicate: Callable[[], _T], timeout: float = 5.0) -> _T:
+    def wait_until(self, predicate: Callable[[], _T | None], timeout: float = 5.0) -> _T:
         """Wait for the sandbox to reach a state (e.g. an app's work after its ack) and return
         the predicate's truthy value; TimeoutError if it does not come."""
         deadline = time.monotonic() + timeout

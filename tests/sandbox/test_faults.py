@@ -18,7 +18,8 @@ from bot.sandbox import Fault, SlackSandbox
 
 
 def _post(client: WebClient, text: str = "x") -> dict[str, object]:
-    return dict(client.chat_postMessage(channel="C0GENERAL", text=text).data)
+    response = client.chat_postMessage(channel="C0GENERAL", text=text)
+    return {"ok": response["ok"], "ts": response["ts"]}
 
 
 def test_slack_error_for_the_next_n_calls(client: WebClient, sandbox: SlackSandbox) -> None:
@@ -91,7 +92,8 @@ def test_delay_then_success(client: WebClient, sandbox: SlackSandbox) -> None:
 
 def test_delay_beyond_the_clients_timeout(sandbox: SlackSandbox) -> None:
     sandbox.inject_fault("auth.test", delay=0.5)
-    impatient = WebClient(base_url=sandbox.api_url, token=sandbox.bot_token, timeout=0.1)
+    impatient = WebClient(base_url=sandbox.api_url, token=sandbox.bot_token,
+                          timeout=0.1)  # type: ignore[arg-type]
     with pytest.raises((TimeoutError, urllib.error.URLError)):
         impatient.auth_test()
 

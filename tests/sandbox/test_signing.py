@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from slack_sdk import WebClient
-from slack_sdk.signature import SignatureVerifier
+from slack_sdk.signature import Clock, SignatureVerifier
 
 from bot.sandbox import Forgery, SlackSandbox, sign
 from tests.sandbox.conftest import SECRET, Receiver
 from tests.sandbox.kit import actions, button
 
 
-class _Later:
+class _Later(Clock):
     """A verifier clock running ``offset`` seconds ahead of the real one."""
 
     def __init__(self, offset: float) -> None:
         self.offset = offset
 
     def now(self) -> float:
-        import time
-
         return time.time() + self.offset
 
 
