@@ -219,6 +219,9 @@ class Timeline:
                 return index
         raise ValueError(f"the chain has no level {level} in pass {loop + 1}")
 
+    def planned(self, loop: int, level: int) -> PlannedLevel:
+        return self.levels[self.stage_of(loop, level) - 1]
+
     def stage_bounds(self, stage: int) -> tuple[datetime, datetime]:
         start = self.created_at if stage == 0 else self.levels[stage - 1].at
         end = self.levels[stage].at if stage < len(self.levels) else self.expires_at

@@ -212,13 +212,15 @@ class SweepMixin:
 
     def record_steps(self, ticket_id: str, *, owner: str, expected: Cursor, cursor: Cursor,
                      steps: Sequence[StepRecord], expire: bool = False,
+                     release_at: datetime | None = None,
                      ) -> tuple[Ticket, dict[tuple[int, int, str], int]] | None:
         """Write ``steps`` and move the ticket to ``cursor``, atomically, once.
 
         Returns the ticket and the new step ids, or None when this sweeper lost: the ticket
         is no longer open, its cursor moved, or a step already exists. With ``expire`` the
         ticket also expires, guarded by the database's clock (:class:`TransitionRefused`
-        while its deadline has not passed).
+        while its deadline has not passed). The claim is released, and the ticket kept out
+        of reach until ``release_at`` (the sweeper's ``at``: one tick never takes it twice).
         """
         try:
             with self._tx() as s:
@@ -230,7 +232,7 @@ class SweepMixin:
                 values: dict[str, Any] = {
                     "escalation_loop": cursor.loop, "escalation_level": cursor.level,
                     "next_action_at": cursor.next_action_at, "claimed_by": None,
-                    "claimed_until": None}
+                    "claimed_until": release_at}
                 if expire:
                     self._expire_row(s, row, now, values)
                 else:

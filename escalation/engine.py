@@ -1,0 +1,361 @@
+"""The sweep: reminders, on-call DMs and expiry, each exactly once on any number of replicas.
+
+One :meth:`EscalationEngine.tick` claims due tickets in batches (a lease, see
+``store.sweep``), works out each ticket's due steps from the chain snapshot it carries, and
+for each ticket:
+
+1. records the steps, their audit events (``reminded``/``escalated``/``expired``) and the
+   ticket's new cursor in **one transaction**, which only one sweeper can win;
+2. then performs the Slack effects through the :class:`~escalation.notifier.Notifier`;
+3. then records how they went (``delivery_failed`` in the audit for each failure, and a
+   retry for failures Slack guarantees posted nothing).
+
+Delivery is therefore **at most once**: a sweeper that dies between 1 and 2 leaves a
+recorded step that is never sent (its row stays ``recorded``), but nothing is ever sent
+twice. Transient failures are retried with backoff on later ticks, at most
+``max_attempts`` times in all.
+
+When the sweep falls behind (a restart, an outage), it catches up in one go: an overdue
+expiry wins and nothing else is sent; otherwise every overdue level is DM'd once (only the
+latest pass of a level, when several passes are overdue), and only the latest overdue
+reminder is posted, and none when a level DM (which notes itself in the thread) goes out.
+Overtaken level DMs are recorded as ``skipped``; overtaken reminders are only counted.
+
+Time. ``tick(at)`` plans with ``at`` alone; the expiry itself is written only once the
+database's clock has passed ``expires_at`` (the same clock that refuses late decisions),
+read once per tick.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from escalation.chains import ChainSpec, PlannedLevel, Step, StepKind, Timeline, plan
+from escalation.notifier import DeliveryError, DeliveryResult, Notifier
+from escalation.schedules import Schedule
+from store.errors import StoreError, TransitionRefused
+from store.ledger import Ledger
+from store.models import Ticket
+from store.sweep import Cursor, Delivery, EscalationStep, StepRecord, StepStatus
+
+log = logging.getLogger("signoff.escalation")
+
+AUDIT_KIND = {StepKind.REMIND: "reminded", StepKind.NOTIFY: "escalated",
+              StepKind.EXPIRE: "expired"}
+EXPIRED_NOTE = "nobody decided in time; nothing was executed"
+
+
+class ChainConfig(Protocol):
+    """What the engine needs from ``SignoffConfig`` (for tickets created without a plan)."""
+
+    @property
+    def schedules(self) -> dict[str, Schedule]: ...
+    def chain(self, name: str) -> ChainSpec: ...
+
+
+ChainSource = ChainConfig | Callable[[str], ChainSpec] | None
+
+
+@dataclass
+class TickReport:
+    claimed: int = 0
+    reminders: int = 0
+    escalations: int = 0
+    """Levels reached (each one a round of DMs)."""
+    dms: int = 0
+    """Individual DMs delivered."""
+    expiries: int = 0
+    skipped: int = 0
+    """Overdue steps overtaken by later ones while catching up."""
+    retries: int = 0
+    failures: int = 0
+    """Deliveries that failed, and tickets whose processing raised."""
+    lost: int = 0
+    """Tickets another sweeper had already moved on."""
+
+
+@dataclass
+class _Work:
+    """The steps one ticket needs now, and where its cursor goes."""
+
+    act: list[Step]
+    skipped_levels: list[Step]
+    skipped_reminders: int
+    cursor: Cursor
+    expire: bool
+    targets: dict[tuple[int, int], tuple[str, ...]] = field(default_factory=dict)
+    failed: dict[tuple[int, int], list[tuple[str, str]]] = field(default_factory=dict)
+
+
+class EscalationEngine:
+    def __init__(self, ledger: Ledger, chains: ChainSource, notifier: Notifier, *,
+                 owner: str, batch_size: int = 50, lease: timedelta = timedelta(seconds=60),
+                 retry_backoff: timedelta = timedelta(seconds=30), max_attempts: int = 4,
+                 max_batches: int = 200) -> None:
+        self.ledger = ledger
+        self.chains = chains
+        self.notifier = notifier
+        self.owner = owner
+        self.batch_size = batch_size
+        self.lease = lease
+        self.retry_backoff = retry_backoff
+        self.max_attempts = max_attempts
+        self.max_batches = max_batches
+
+    # -- the tick ---------------------------------------------------------------------------
+
+    def tick(self, at: datetime) -> TickReport:
+        """Handle everything due at ``at`` (an aware instant; the caller's clock, read once)."""
+        if at.tzinfo is None:
+            raise ValueError("tick(at=...) needs an aware datetime")
+        db_now = self.ledger.db_now()
+        report = TickReport()
+        for _ in range(self.max_batches):
+            batch = self.ledger.claim_due(owner=self.owner, at=at, limit=self.batch_size,
+                                          lease=self.lease)
+            report.claimed += len(batch)
+            deliveries: list[Delivery] = []
+            unreleased = [t.id for t in batch if not self._handle(t, at, db_now, report,
+                                                                   deliveries)]
+            self._finish(deliveries, report)
+            self.ledger.release_claims(unreleased, owner=self.owner, hold_until=at)
+            if len(batch) < self.batch_size:
+                break
+        return report
+
+    def _handle(self, ticket: Ticket, at: datetime, db_now: datetime, report: TickReport,
+                deliveries: list[Delivery]) -> bool:
+        """Work one claimed ticket; True when its claim was released by recording steps."""
+        try:
+            deliveries += self._retries(ticket, at, report)
+            if ticket.status.is_open:
+                return self._advance(ticket, at, db_now, report, deliveries)
+        except Exception as exc:  # one bad ticket must not stop the sweep
+            log.exception("escalation of ticket %s failed: %s", ticket.id, exc)
+            report.failures += 1
+        return False
+
+    def _finish(self, deliveries: list[Delivery], report: TickReport) -> None:
+        try:
+            self.ledger.finish_steps(deliveries)
+        except StoreError:
+            log.exception("could not record the outcome of %d deliveries", len(deliveries))
+            report.failures += 1
+
+    # -- working out a ticket's due steps ---------------------------------------------------
+
+    def timeline(self, ticket: Ticket) -> Timeline:
+        snapshot = ticket.escalation
+        if snapshot is None and ticket.route.chain and self.chains is not None:
+            snapshot = self._plan_now(ticket, ticket.route.chain)
+        return Timeline(snapshot, created_at=ticket.created_at, expires_at=ticket.expires_at)
+
+    def _plan_now(self, ticket: Ticket, name: str) -> dict[str, object]:
+        source = self.chains
+        if callable(source):
+            return plan(source(name), created_at=ticket.created_at, name=name).snapshot
+        assert source is not None
+        return plan(source.chain(name), created_at=ticket.created_at,
+                    schedules=source.schedules, name=name).snapshot
+
+    def _work(self, ticket: Ticket, timeline: Timeline, at: datetime,
+              db_now: datetime) -> _Work | None:
+        cursor = Cursor.of(ticket)
+        stage = timeline.stage_of(cursor.loop, cursor.level)
+        due = timeline.due(stage, since=cursor.next_action_at or ticket.created_at, at=at)
+        if stage == 0 and ticket.card is None and timeline.levels:
+            due = _start_at_once(timeline, due, at)
+        steps = [s for s in due if s.kind is not StepKind.EXPIRE]
+        new = _cursor_after(timeline, steps[-1] if steps else None, cursor, at)
+        expiry = [s for s in due if s.kind is StepKind.EXPIRE]
+        if expiry and ticket.expires_at <= db_now:
+            levels = [s for s in steps if s.kind is StepKind.NOTIFY]
+            return _Work(expiry, levels, len(steps) - len(levels), new, True)
+        act, skipped = _catch_up(steps)
+        if not act and new == cursor:
+            return None
+        return _Work(act, skipped, len(steps) - len(act) - len(skipped), new, False)
+
+    # -- doing it -----------------------------------------------------------------------------
+
+    def _advance(self, ticket: Ticket, at: datetime, db_now: datetime, report: TickReport,
+                 deliveries: list[Delivery]) -> bool:
+        timeline = self.timeline(ticket)
+        work = self._work(ticket, timeline, at, db_now)
+        if work is None:
+            return False
+        for step in work.act:
+            if step.kind is StepKind.NOTIFY:
+                self._resolve(ticket, timeline.planned(step.loop, step.level), work)
+        try:
+            recorded = self.ledger.record_steps(
+                ticket.id, owner=self.owner, expected=Cursor.of(ticket), cursor=work.cursor,
+                steps=_records(ticket, work, at), expire=work.expire, release_at=at)
+        except TransitionRefused:
+            return False  # the database's clock says the deadline has not passed yet
+        if recorded is None:
+            report.lost += 1
+            return False
+        current, ids = recorded
+        report.skipped += len(work.skipped_levels) + work.skipped_reminders
+        for step in work.act:
+            step_id = ids[(step.loop, step.level, step.key)]
+            deliveries.append(self._perform(current, step, step_id, work, at, report))
+        return True
+
+    def _resolve(self, ticket: Ticket, planned: PlannedLevel, work: _Work) -> None:
+        """Expand user groups, apply round robin, and leave the requester out."""
+        users: dict[str, None] = {}
+        failed: list[tuple[str, str]] = [(s, "nobody on call") for s in planned.nobody]
+        for target in planned.targets:
+            try:
+                members = self.notifier.resolve_group(target) if target[:1] == "S" else [target]
+            except Exception as exc:  # a Slack failure must not stop the other targets
+                failed.append((target, f"could not list the user group: {exc}"))
+                continue
+            users.update(dict.fromkeys(m for m in members if m != ticket.requested_by))
+        chosen = list(users)
+        if planned.round_robin and chosen:
+            chosen = [chosen[(zlib.crc32(ticket.id.encode()) + planned.loop) % len(chosen)]]
+        if not chosen and not failed:
+            failed.append((f"level {planned.level}", "nobody to notify"))
+        key = (planned.loop, planned.level)
+        work.targets[key], work.failed[key] = tuple(chosen), failed
+
+    def _perform(self, ticket: Ticket, step: Step, step_id: int, work: _Work, at: datetime,
+                 report: TickReport) -> Delivery:
+        if step.kind is StepKind.NOTIFY:
+            report.escalations += 1
+            key = (step.loop, step.level)
+            return self._dm(ticket, step_id, step.level, work.targets[key], work.failed[key],
+                            at, report, attempt=1)
+        if step.kind is StepKind.REMIND:
+            report.reminders += 1
+            return self._notice(ticket, step_id, "remind", at, report, attempt=1)
+        report.expiries += 1
+        return self._notice(ticket, step_id, "expired", at, report, attempt=1)
+
+    def _notice(self, ticket: Ticket, step_id: int, what: str, at: datetime,
+                report: TickReport, *, attempt: int) -> Delivery:
+        """A reminder or the expiry notice. Only the expiry notice is retried."""
+        try:
+            if what == "remind":
+                self.notifier.remind(ticket, at - ticket.created_at)
+            else:
+                self.notifier.expired(ticket)
+        except Exception as exc:
+            report.failures += 1
+            transient = isinstance(exc, DeliveryError) and exc.retryable
+            again = transient and what == "expired" and attempt < self.max_attempts
+            wait = exc.retry_after if isinstance(exc, DeliveryError) else None
+            return Delivery(step_id, ticket.id, failed=((what, str(exc) or repr(exc)),),
+                            retry=(what,) if again else (),
+                            retry_at=self._retry_at(at, attempt, wait), attempt=attempt)
+        return Delivery(step_id, ticket.id, attempt=attempt)
+
+    def _dm(self, ticket: Ticket, step_id: int, level: int, targets: Sequence[str],
+            failed: Sequence[tuple[str, str]], at: datetime, report: TickReport, *,
+            attempt: int) -> Delivery:
+        try:
+            results = list(self.notifier.escalate(ticket, level, targets, retry=attempt > 1)
+                           ) if targets else []
+        except Exception as exc:
+            results = [DeliveryResult(t, False, str(exc) or repr(exc)) for t in targets]
+        bad = [r for r in results if not r.ok]
+        report.dms += len(results) - len(bad)
+        report.failures += len(bad) + len(failed)
+        retry = tuple(r.target for r in bad if r.retryable and attempt < self.max_attempts)
+        return Delivery(step_id, ticket.id,
+                        failed=(*failed, *((r.target, r.error or "failed") for r in bad)),
+                        retry=retry, retry_at=self._retry_at(at, attempt, _after(bad)),
+                        messages=tuple(r.message for r in results if r.message), attempt=attempt)
+
+    def _retry_at(self, at: datetime, attempt: int, retry_after: float | None) -> datetime:
+        backoff = self.retry_backoff * (2 ** (attempt - 1))
+        return at + max(backoff, timedelta(seconds=retry_after or 0))
+
+    # -- retries ------------------------------------------------------------------------------
+
+    def _retries(self, ticket: Ticket, at: datetime, report: TickReport) -> list[Delivery]:
+        out = []
+        for step in self.ledger.due_retries(ticket.id, at):
+            abandon = step.kind == StepKind.NOTIFY.value and not ticket.status.is_open
+            if not self.ledger.begin_retry(step.id, attempts=step.attempts, abandon=abandon):
+                continue
+            if not abandon:
+                report.retries += 1
+                out.append(self._retry(ticket, step, at, report))
+        return out
+
+    def _retry(self, ticket: Ticket, step: EscalationStep, at: datetime,
+               report: TickReport) -> Delivery:
+        attempt = step.attempts + 1
+        if step.kind == StepKind.NOTIFY.value:
+            return self._dm(ticket, step.id, step.level, step.pending, (), at, report,
+                            attempt=attempt)
+        return self._notice(ticket, step.id, "expired", at, report, attempt=attempt)
+
+
+def _start_at_once(timeline: Timeline, due: list[Step], at: datetime) -> list[Step]:
+    """The card never reached Slack: nobody can see the request, so call the first level now
+    (reminders would have no thread to go to)."""
+    first = timeline.levels[0]
+    now = Step(StepKind.NOTIFY, 1, first.loop, first.level, 0, min(at, first.at))
+    later = [s for s in due if s.stage >= 1 and not (s.kind is StepKind.NOTIFY and s.stage == 1)]
+    return [now, *later]
+
+
+def _catch_up(steps: list[Step]) -> tuple[list[Step], list[Step]]:
+    """What to send of the overdue steps, and which level DMs were overtaken."""
+    notifies = [s for s in steps if s.kind is StepKind.NOTIFY]
+    latest = {s.level: s for s in notifies}
+    act = [s for s in notifies if latest[s.level] is s]
+    skipped = [s for s in notifies if latest[s.level] is not s]
+    reminders = [s for s in steps if s.kind is StepKind.REMIND]
+    if not notifies:
+        act = reminders[-1:]
+    return act, skipped
+
+
+def _cursor_after(timeline: Timeline, last: Step | None, cursor: Cursor,
+                  at: datetime) -> Cursor:
+    stage = timeline.stage_of(cursor.loop, cursor.level) if last is None else last.stage
+    loop, level = timeline.stage_owner(stage)
+    following = timeline.next_step(stage, after=at)
+    return Cursor(loop, level, following.due if following else None)
+
+
+def _after(bad: Sequence[DeliveryResult]) -> float | None:
+    waits = [r.retry_after for r in bad if r.retry_after]
+    return max(waits) if waits else None
+
+
+def _records(ticket: Ticket, work: _Work, at: datetime) -> list[StepRecord]:
+    records = [StepRecord(s.loop, s.level, s.key, s.kind.value, s.due, status=StepStatus.SKIPPED)
+               for s in work.skipped_levels]
+    for index, step in enumerate(work.act):
+        data = _audit_data(ticket, step, work, at)
+        if index == 0 and (work.skipped_levels or work.skipped_reminders):
+            data["skipped"] = {"levels": [s.level for s in work.skipped_levels],
+                               "reminders": work.skipped_reminders}
+        records.append(StepRecord(step.loop, step.level, step.key, step.kind.value, step.due,
+                                  targets=work.targets.get((step.loop, step.level), ()),
+                                  audit_kind=AUDIT_KIND[step.kind], audit_data=data))
+    return records
+
+
+def _audit_data(ticket: Ticket, step: Step, work: _Work, at: datetime) -> dict[str, object]:
+    if step.kind is StepKind.REMIND:
+        return {"reminder": step.number, "waited_seconds": int((at - ticket.created_at)
+                                                               .total_seconds())}
+    if step.kind is StepKind.EXPIRE:
+        return {"expires_at": ticket.expires_at.isoformat(), "note": EXPIRED_NOTE}
+    key = (step.loop, step.level)
+    return {"targets": list(work.targets.get(key, ())),
+            "failed": [list(f) for f in work.failed.get(key, [])],
+            "pass": step.loop + 1, "started_at_once": ticket.card is None}
