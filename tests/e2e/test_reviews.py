@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
@@ -216,3 +217,27 @@ def test_late_click_on_expired_ticket_is_refused_and_card_refreshed(rig: Rig) ->
     assert after.status == TicketStatus.EXPIRED and rig.ledger.decisions(ticket.id) == []
     rig.sandbox.wait_until(lambda: next(
         (m for m in rig.sandbox.messages("C0PAYMENTS") if "Expired" in str(m.blocks)), None))
+
+
+def test_everything_sent_fits_block_kit_even_for_huge_arguments(rig: Rig) -> None:
+    from bot.render import ACTION_SHOW_ALL
+
+    huge = {f"field_{i:03d}": "x" * 30_000 for i in range(30)}  # 10x every text limit
+    huge.update(note="<!channel> " * 3000, nested={"deep": [list(range(500))] * 20},
+                password="hunter2-secret")
+    ticket = rig.client.request("bulk_update", huge, reason="r" * 20_000,
+                                requested_by="U0REQUESTER", summary="s" * 10_000,
+                                evidence=[{"title": "t" * 5000, "url": "https://e.x/" + "a" * 3000}
+                                          ] * 40)
+    assert ticket.card is not None
+    for opened, action in enumerate((ACTION_SHOW_ALL, ACTION_EDIT, ACTION_REQUEST_INFO), 1):
+        rig.sandbox.click("U0SRE1", action_id=action, channel="C0APPROVALS")
+        rig.sandbox.wait_until(lambda n=opened: len(rig.sandbox.calls("views.open")) >= n)
+    rig.sandbox.close_view("U0SRE1", clear=True)
+    rig.sandbox.click("U0SRE1", action_id=ACTION_APPROVE, channel="C0APPROVALS")
+    settled(rig, ticket.id)
+    rig.sandbox.wait_until(lambda: rig.sandbox.calls("chat.update"))
+    sent = [c for c in rig.sandbox.calls() if c.method.startswith(("chat.", "views."))]
+    assert sent and all(c.ok for c in sent), [(c.method, c.response) for c in sent if not c.ok]
+    assert all("hunter2" not in json.dumps(c.args) for c in sent)
+    assert all("<!channel>" not in json.dumps(c.args) for c in sent)

@@ -1,0 +1,161 @@
+"""The agent-side client against the local Slack-compatible server (issue 4's must-shows)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot import (
+    ApprovalConsumed,
+    ApprovalDenied,
+    ArgumentsMismatch,
+    RevalidationFailed,
+)
+from bot.render import ACTION_APPROVE
+from store.models import TicketStatus
+from tests.e2e.conftest import EXAMPLE, Rig
+from tests.e2e.test_reviews import settled
+
+ARGS = {"amount": 120, "customer": "cus_42"}
+
+
+def _request(rig: Rig, **kw: Any) -> Any:
+    return rig.client.request("issue_refund", dict(ARGS), reason="double charge",
+                              requested_by="U0REQUESTER", **kw)
+
+
+def test_request_posts_exactly_one_card_and_is_idempotent(rig: Rig) -> None:
+    first = _request(rig, idempotency_key="run-7:refund")
+    again = _request(rig, idempotency_key="run-7:refund")
+    assert again.id == first.id
+    posts = [c for c in rig.sandbox.calls("chat.postMessage") if c.ok]
+    assert len(posts) == 1 and posts[0].args["channel"] == "C0PAYMENTS"
+    assert first.card is not None and first.card.ts == posts[0].response["ts"]
+    other = _request(rig, idempotency_key="run-8:refund")
+    assert other.id != first.id
+    assert len(rig.sandbox.calls("chat.postMessage")) == 2
+
+
+def test_allow_is_audited_and_deny_raises(rig: Rig) -> None:
+    allowed = rig.client.request("search_orders", {"q": "cus_42"}, reason="lookup",
+                                 requested_by="U0REQUESTER")
+    assert allowed.status == TicketStatus.APPROVED and allowed.decided_by == "signoff"
+    assert allowed.policy_rule is not None and "search_" in allowed.policy_rule
+    assert rig.sandbox.calls("chat.postMessage") == []
+    with pytest.raises(ApprovalDenied) as info:
+        rig.client.request("drop_database", {"name": "prod"}, reason="cleanup",
+                           requested_by="U0REQUESTER")
+    assert info.value.reason == "never from an agent"
+    kinds = [e.kind for e in rig.ledger.audit_events()]
+    assert kinds == ["created", "denied"]
+    assert rig.client.call(lambda q: f"found {q}", {"q": "x"}, action="search_orders",
+                           reason="lookup", requested_by="U0REQUESTER") == "found x"
+
+
+def test_altered_arguments_are_refused_by_hash(rig: Rig) -> None:
+    ticket = _request(rig)
+    rig.sandbox.click("U0PAYLEAD", action_id=ACTION_APPROVE, channel="C0PAYMENTS")
+    settled(rig, ticket.id)
+    ran: list[Any] = []
+    with pytest.raises(ArgumentsMismatch):
+        rig.client.execute(ticket.id, lambda **kw: ran.append(kw),
+                           args={"amount": 9999, "customer": "cus_42"})
+    assert ran == []
+    assert rig.ledger.get_ticket(ticket.id).status == TicketStatus.APPROVED
+    assert "execution_refused" in [e.kind for e in rig.ledger.audit_events(ticket_id=ticket.id)]
+    assert rig.client.execute(ticket.id, lambda **kw: kw, args=dict(ARGS)) == ARGS
+
+
+def test_revalidate_false_fails_closed(rig: Rig) -> None:
+    ticket = _request(rig)
+    rig.sandbox.click("U0PAYLEAD", action_id=ACTION_APPROVE, channel="C0PAYMENTS")
+    settled(rig, ticket.id)
+    ran: list[Any] = []
+    with pytest.raises(RevalidationFailed):
+        rig.client.resume(ticket.id, lambda **kw: ran.append(kw), revalidate=lambda a: False)
+    assert ran == []
+    after = rig.ledger.get_ticket(ticket.id)
+    assert after.status == TicketStatus.FAILED and after.outcome is not None
+    assert not after.outcome.ok and "revalidation" in (after.outcome.error or "")
+    with pytest.raises(ApprovalConsumed):
+        rig.client.resume(ticket.id, lambda **kw: ran.append(kw))
+    assert ran == []
+
+
+def test_undeliverable_card_is_recorded_and_starts_the_chain(rig: Rig) -> None:
+    rig.sandbox.inject_fault("chat.postMessage", times=10, status=503)
+    ticket = _request(rig)
+    assert ticket.card is None and ticket.status == TicketStatus.PENDING
+    events = [e for e in rig.ledger.audit_events(ticket_id=ticket.id)]
+    assert [e.kind for e in events] == ["created", "delivery_failed"]
+    assert ticket.next_action_at is not None and ticket.next_action_at <= rig.ledger.db_now()
+
+
+def test_rate_limited_card_is_retried_once_posted(rig: Rig) -> None:
+    rig.sandbox.inject_fault("chat.postMessage", times=1, retry_after=1)
+    ticket = _request(rig)
+    assert ticket.card is not None
+    calls = rig.sandbox.calls("chat.postMessage")
+    assert [c.status for c in calls] == [429, 200]
+
+
+AGENT = textwrap.dedent("""
+    import json, sys
+    from pathlib import Path
+    from bot import ApprovalClient, ApprovalPending, ApprovalConsumed
+
+    client = ApprovalClient.from_env()
+    log = Path(sys.argv[2])
+
+    def issue_refund(amount, customer):
+        with log.open("a") as f:
+            f.write(json.dumps({"amount": amount, "customer": customer}) + "\\n")
+        return "refunded"
+
+    gated = client.gate("issue_refund", mode="defer", requested_by="U0REQUESTER")(issue_refund)
+    if sys.argv[1] == "propose":
+        try:
+            gated(amount=120, customer="cus_42", _reason="double charge")
+        except ApprovalPending as exc:
+            print(json.dumps({"pending": exc.ticket_id}))
+    else:
+        try:
+            print(json.dumps({"result": gated.resume(sys.argv[3])}))
+        except ApprovalConsumed as exc:
+            print(json.dumps({"consumed": exc.ticket_id}))
+""")
+
+
+def test_another_process_resumes_after_approval_and_runs_once(rig: Rig, db_url: str,
+                                                              tmp_path: Path) -> None:
+    script, log = tmp_path / "agent.py", tmp_path / "ran.jsonl"
+    script.write_text(AGENT)
+    env = {**os.environ, "SIGNOFF_DATABASE_URL": db_url, "SIGNOFF_CONFIG": str(EXAMPLE),
+           "SLACK_BOT_TOKEN": rig.sandbox.bot_token, "SLACK_API_URL": rig.sandbox.api_url,
+           "PYTHONPATH": str(Path(__file__).parents[2])}
+
+    def agent(*argv: str) -> dict[str, Any]:
+        out = subprocess.run([sys.executable, str(script), *argv], env=env, text=True,
+                             capture_output=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        doc: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+        return doc
+
+    ticket_id = agent("propose", str(log))["pending"]
+    assert rig.ledger.get_ticket(ticket_id).card is not None
+    rig.sandbox.click("U0PAYLEAD", action_id=ACTION_APPROVE, channel="C0PAYMENTS")
+    settled(rig, ticket_id)
+    assert agent("resume", str(log), ticket_id) == {"result": "refunded"}
+    assert agent("resume", str(log), ticket_id) == {"consumed": ticket_id}
+    assert log.read_text().splitlines() == ['{"amount": 120, "customer": "cus_42"}']
+    final = rig.ledger.get_ticket(ticket_id)
+    assert final.status == TicketStatus.EXECUTED and final.outcome is not None
+    thread = rig.sandbox.thread("C0PAYMENTS", rig.card_ts(ticket_id))
+    assert any("refunded" in m.text + str(m.blocks) for m in thread)
