@@ -251,3 +251,26 @@ def test_ticket_without_chain_just_expires(
 def test_naive_tick_time_is_refused(engine: EscalationEngine) -> None:
     with pytest.raises(ValueError, match="aware"):
         engine.tick(at=datetime(2026, 1, 1))
+
+
+def test_scheduler_runs_one_interval_job_that_ticks(ledger: Ledger) -> None:
+    import threading
+
+    from escalation.scheduler import JOB_ID, start_scheduler
+
+    ticked = threading.Event()
+
+    class Engine(EscalationEngine):
+        def tick(self, at: datetime) -> TickReport:
+            ticked.set()
+            return super().tick(at)
+
+    engine = Engine(ledger, None, RecordingNotifier(), owner="replica-s")
+    scheduler = start_scheduler(engine, timedelta(seconds=30))
+    try:
+        assert ticked.wait(timeout=10)  # the first tick runs at once
+        (job,) = scheduler.get_jobs()
+        assert job.id == JOB_ID and job.max_instances == 1 and job.coalesce is True
+        assert job.trigger.interval == timedelta(seconds=30)
+    finally:
+        scheduler.shutdown(wait=True)
