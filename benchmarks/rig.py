@@ -1,0 +1,61 @@
+"""The local Slack-compatible server and an agent-side client, wired like the e2e tests."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.env import ACTION, CHANNEL, REQUESTER, REVIEWER, SECRET, Bench, workspace
+from benchmarks.procs import signoff_env
+from benchmarks.slackreq import approve_payload, form_body
+from bot.client import ApprovalClient
+from bot.sandbox import SlackSandbox
+from bot.slack import make_web_client
+from escalation.config import load_config
+from store.ledger import Ledger
+from store.models import Ticket
+
+_amounts = itertools.count(1)
+
+
+@dataclass
+class AgentSide:
+    sandbox: SlackSandbox
+    ledger: Ledger
+    client: ApprovalClient
+    database_url: str
+    config_path: Path
+
+    def env(self) -> dict[str, str]:
+        """Environment for ``signoff serve`` (and the agent process) on this rig."""
+        return signoff_env(database_url=self.database_url, api_url=self.sandbox.api_url,
+                           token=self.sandbox.bot_token, config=self.config_path)
+
+    def request(self) -> Ticket:
+        """A refund request, as an agent makes it: policy, ticket, card."""
+        ticket = self.client.request(ACTION, {"amount": next(_amounts), "customer": "cus_42"},
+                                     reason="customer was double charged",
+                                     requested_by=REQUESTER, agent="bench-agent")
+        if ticket.card is None:
+            raise RuntimeError(f"card of {ticket.id} was not posted")
+        return ticket
+
+    def approve_body(self, ticket: Ticket) -> bytes:
+        assert ticket.card is not None
+        return form_body(approve_payload(self.sandbox, REVIEWER, ticket.id, CHANNEL,
+                                         ticket.card.ts))
+
+
+@contextmanager
+def agent_side(bench: Bench, database_url: str) -> Iterator[AgentSide]:
+    with SlackSandbox(workspace(), signing_secret=SECRET) as sandbox:
+        ledger = Ledger.open(database_url)
+        slack = make_web_client(sandbox.bot_token, sandbox.api_url)
+        client = ApprovalClient(ledger, load_config(bench.config_path), slack=slack)
+        try:
+            yield AgentSide(sandbox, ledger, client, database_url, bench.config_path)
+        finally:
+            ledger.close()
