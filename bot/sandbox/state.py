@@ -18,7 +18,7 @@ from typing import TypeVar
 from bot.sandbox.clock import Clock
 from bot.sandbox.errors import ApiError
 from bot.sandbox.records import ApiCall, DeliveryResult, Json, Message, View
-from bot.sandbox.surface import fill_ids, initial_state
+from bot.sandbox.surface import fill_ids, initial_state, is_empty
 from bot.sandbox.workspace import Workspace
 
 TRIGGER_TTL = 3.0  # seconds; Slack: a trigger_id expires 3 s after the user's action
@@ -260,7 +260,7 @@ class SandboxState:
             data = self._view_object(record.id, view, root)
             data["previous_view_id"] = record.data.get("previous_view_id")
             record.data = data
-            record.values = initial_state(data["blocks"])
+            record.values = _kept_input(record.values, initial_state(data["blocks"]))
             record.errors = {}
             record.seq = self.touch()
             return record
@@ -329,3 +329,15 @@ class SandboxState:
             self.deliveries.append(result)
             result.seq = self.touch()
             return result
+
+
+def _kept_input(old: dict[str, dict[str, Json]],
+                new: dict[str, dict[str, Json]]) -> dict[str, dict[str, Json]]:
+    """Input state after a view update: like Slack, what a user entered survives an update
+    wherever the block_id, action_id and element type stay the same."""
+    for block_id, entries in new.items():
+        for action_id, entry in entries.items():
+            kept = old.get(block_id, {}).get(action_id)
+            if kept is not None and kept.get("type") == entry.get("type") and not is_empty(kept):
+                entries[action_id] = kept
+    return new

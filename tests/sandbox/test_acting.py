@@ -221,3 +221,15 @@ def test_multipart_body(sandbox: SlackSandbox) -> None:
     with urllib.request.urlopen(request) as response:
         assert json.loads(response.read())["ok"] is True
     assert sandbox.messages("C0GENERAL")[0].text == "multi"
+
+
+def test_entered_input_survives_a_view_update(sandbox: SlackSandbox, client: WebClient,
+                                              receiver: Receiver) -> None:
+    view_id = _open(sandbox, client, modal(text_input("reason", "text"), section("v1")))
+    sandbox.fill("U0ALICE", {"text": "half-typed"})
+    client.views_update(view_id=view_id, view=modal(text_input("reason", "text"),
+                                                    text_input("other", "text"), section("v2")))
+    sandbox.submit("U0ALICE", {"other": {"text": "new field"}})
+    values = receiver.payload()["view"]["state"]["values"]
+    assert values["reason"]["text"]["value"] == "half-typed"
+    assert values["other"]["text"]["value"] == "new field"
