@@ -1,0 +1,124 @@
+"""The demo's cast and its ``signoff.yml``: who the people are, where cards go, how fast
+unanswered requests climb the on-call chain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.sandbox import Channel, User, Workspace
+from escalation.config import SignoffConfig, parse_config
+
+APPROVALS = "C0APPROVALS"
+PAYMENTS = "C0PAYMENTS"
+AGENT_LOG = "C0AGENTLOG"
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    name: str
+    real_name: str
+    role: str
+
+
+REVIEWER = Person("U0ALICE", "alice", "Alice Park", "reviewer (payments lead)")
+SECOND_REVIEWER = Person("U0BOB", "bob", "Bob Nakamura", "second reviewer")
+REQUESTER = Person("U0RITA", "rita", "Rita Gomez", "requester (the agent acts for her)")
+ON_CALL = Person("U0OSCAR", "oscar", "Oscar Lee", "on-call engineer")
+OUTSIDER = Person("U0OLIVE", "olive", "Olive Stone", "outsider (not a reviewer)")
+PEOPLE = (REVIEWER, SECOND_REVIEWER, REQUESTER, ON_CALL, OUTSIDER)
+OPS_GROUP = "S0OPSREVIEW"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The on-call chain's pace; ``fast`` is for tests and impatient visitors."""
+
+    sweep: str
+    first_level: str
+    second_level: str
+    remind: str
+    expire: str
+
+
+NORMAL = Timing(sweep="5s", first_level="30s", second_level="60s", remind="45s", expire="3m")
+FAST = Timing(sweep="1s", first_level="2s", second_level="3s", remind="20s", expire="40s")
+
+
+def demo_workspace() -> Workspace:
+    return Workspace(
+        team_domain="signoff-demo",
+        bot_name="signoff",
+        users=[User(p.id, p.name, p.real_name, f"{p.name}@example.com") for p in PEOPLE],
+        usergroups={OPS_GROUP: [REVIEWER.id, SECOND_REVIEWER.id, ON_CALL.id]},
+        channels=[Channel(APPROVALS, "approvals"), Channel(PAYMENTS, "payments"),
+                  Channel(AGENT_LOG, "agent-log")],
+    )
+
+
+def demo_config_text(timing: Timing = NORMAL) -> str:
+    t = timing
+    return f"""\
+version: 1
+policy_version: "demo-1"
+sweep_every: {t.sweep}
+reviewers:
+  payments: [{REVIEWER.id}, {SECOND_REVIEWER.id}, {REQUESTER.id}, {ON_CALL.id}]
+  ops: [{OPS_GROUP}]
+routes:
+  default:
+    channel: {APPROVALS}
+    approvers: ops
+    chain: standard
+  payments:
+    channel: {PAYMENTS}
+    approvers: payments
+    chain: payments-oncall
+chains:
+  standard:
+    levels:
+      - notify: [{ON_CALL.id}]
+        after: {t.first_level}
+      - notify: [{REVIEWER.id}]
+        after: {t.second_level}
+    remind_every: {t.remind}
+    expire_after: {t.expire}
+  payments-oncall:
+    levels:
+      - notify: [{ON_CALL.id}]
+        after: {t.first_level}
+      - notify: [{REVIEWER.id}]
+        after: {t.second_level}
+    remind_every: {t.remind}
+    expire_after: {t.expire}
+policy:
+  default: require_approval
+  rules:
+    - action: "search_*"
+      decide: allow
+    - action: "get_*"
+      decide: allow
+    - action: issue_refund
+      when: {{amount: {{gt: 1000}}}}
+      decide: require_approval
+      tier: critical
+      route: payments
+      approvals: 2
+    - action: issue_refund
+      decide: require_approval
+      tier: high
+      route: payments
+    - action: send_email
+      decide: require_approval
+      review: edit
+    - action: drop_database
+      decide: deny
+      reason: never from an agent
+    - confidence_below: 0.5
+      decide: require_approval
+      review: escalation
+"""
+
+
+def demo_config(fast: bool = False) -> SignoffConfig:
+    return parse_config(demo_config_text(FAST if fast else NORMAL), "demo signoff.yml")

@@ -1,0 +1,154 @@
+"""``signoff demo`` in one object: the local Slack-compatible server and its page, the real
+bot behind the real HTTP server, a throw-away database, the demo config and the demo agent.
+
+    with Demo(DemoOptions(port=0, fast=True)) as demo:
+        print(demo.url)
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import secrets
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from bot.app import build_app
+from bot.client import ApprovalClient
+from bot.demo.agent import DemoAgent, Say
+from bot.demo.config import demo_config, demo_workspace
+from bot.demo.web import DemoSandbox
+from bot.server import HttpServer, Router
+from bot.slack import make_web_client
+from escalation.config import SignoffConfig
+from store.db import make_engine, migrate
+from store.ledger import Ledger
+
+log = logging.getLogger(__name__)
+SCHEDULER_MODULES = ("escalation.scheduler", "escalation.engine", "bot.notifier")
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    port: int = 8765
+    host: str = "127.0.0.1"
+    fast: bool = False
+    agent: bool = True
+    say: Say = print
+
+
+def scheduler_available() -> bool:
+    """Whether this build has the escalation sweep (on-call DMs, reminders, expiry)."""
+    try:
+        return all(importlib.util.find_spec(name) is not None for name in SCHEDULER_MODULES)
+    except ModuleNotFoundError:
+        return False
+
+
+@dataclass
+class Demo:
+    options: DemoOptions = field(default_factory=DemoOptions)
+    config: SignoffConfig | None = None
+    sandbox: DemoSandbox | None = None
+    server: HttpServer | None = None
+    ledger: Ledger | None = None
+    client: ApprovalClient | None = None
+    agent: DemoAgent | None = None
+    scheduler: Any = None
+    _tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.sandbox is not None, "the demo is not started"
+        return self.sandbox.base_url + "/"
+
+    @property
+    def database_path(self) -> Path:
+        assert self._tmp is not None, "the demo is not started"
+        return Path(self._tmp.name) / "signoff-demo.db"
+
+    def start(self) -> Demo:
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start(self) -> None:
+        opts = self.options
+        self.config = config = demo_config(opts.fast)
+        self._tmp = tempfile.TemporaryDirectory(prefix="signoff-demo-")
+        self.ledger = ledger = _open_ledger(f"sqlite:///{self.database_path}")
+        secret = secrets.token_hex(16)
+        self.sandbox = sandbox = DemoSandbox(demo_workspace(), host=opts.host, port=opts.port,
+                                             signing_secret=secret, fast=opts.fast)
+        sandbox.start()
+        slack = make_web_client(sandbox.bot_token, sandbox.api_url)
+        app = build_app(ledger=ledger, config=config, client=slack, signing_secret=secret)
+        self.server = HttpServer(Router(app, ledger, config.policy_version),
+                                 host="127.0.0.1", port=0, threads=8).start()
+        sandbox.set_request_url(f"{self.server.url}/slack/events")
+        self.scheduler = self._start_scheduler(ledger, config, sandbox)
+        agent_slack = make_web_client(sandbox.bot_token, sandbox.api_url)
+        self.client = ApprovalClient(ledger, config, slack=agent_slack,
+                                     poll_interval=0.1, max_poll_interval=0.5)
+        if opts.agent:
+            self.agent = DemoAgent(self.client, agent_slack, say=opts.say).start()
+
+    @staticmethod
+    def _start_scheduler(ledger: Ledger, config: SignoffConfig, sandbox: DemoSandbox) -> Any:
+        """The escalation sweep, as ``signoff serve`` runs it, when this build has the Slack
+        notifier; without it nobody is DM'd and nothing expires until someone clicks."""
+        if not scheduler_available():
+            return None
+        from escalation.engine import EscalationEngine
+        from escalation.scheduler import start_scheduler
+
+        # As in serve: the sweep's client leaves retries of posts to the engine.
+        slack = make_web_client(sandbox.bot_token, sandbox.api_url, server_error_retries=0)
+        notifier = importlib.import_module("bot.notifier").SlackNotifier(slack, ledger)
+        engine = EscalationEngine(ledger, config, notifier, owner="signoff-demo")
+        return start_scheduler(engine, config.sweep_every)
+
+    def close(self) -> None:
+        if self.agent is not None:
+            self.agent.stop(timeout=2.0)
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+        for part in (self.server, self.sandbox):
+            if part is not None:
+                _quietly(part.close if isinstance(part, HttpServer) else part.stop)
+        if self.ledger is not None:
+            self.ledger.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+        self.agent = self.scheduler = self.server = self.sandbox = self.ledger = None
+        self._tmp = None
+
+    def __enter__(self) -> Demo:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def _open_ledger(url: str) -> Ledger:
+    engine = make_engine(url)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
+    return Ledger.open(url)
+
+
+def _quietly(stop: Any) -> None:
+    try:
+        stop()
+    except Exception:  # closing must go on with the other parts
+        log.exception("demo part did not stop cleanly")
