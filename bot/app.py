@@ -70,7 +70,8 @@ def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
     app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
               process_before_response=False, raise_error_for_unhandled_request=False)
     surfaces = Surfaces(client, ledger)
-    reviews = Reviews(ledger, config, authz or Authorizer(client), surfaces)
+    reviews = Reviews(ledger, config,
+                      authz or Authorizer(client, oncall=ledger.oncall_targets), surfaces)
     _register_buttons(app, reviews)
     register_views(app, reviews)
 

@@ -17,9 +17,12 @@ _APPROVING = (DecisionKind.APPROVE, DecisionKind.EDIT)
 
 
 class Authorizer:
-    def __init__(self, slack: WebClient, *, ttl: float = GROUP_CACHE_S,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, slack: WebClient, *, oncall: Callable[[str], set[str]] | None = None,
+                 ttl: float = GROUP_CACHE_S, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
         self._slack, self._ttl, self._clock = slack, ttl, clock
+        # Who the escalation chain DM'd about a ticket (recorded before the DMs went out).
+        self._oncall = oncall or (lambda _ticket_id: set())
         self._cache: dict[str, tuple[float, frozenset[str]]] = {}
         self._lock = threading.Lock()
 
@@ -49,6 +52,8 @@ class Authorizer:
             else:
                 users.add(principal)
         users |= {m.user for m in ticket.messages if m.role == "dm" and m.user}
+        for target in self._oncall(ticket.id):
+            users |= self.members(target) if target.startswith("S") else {target}
         return frozenset(users)
 
     def refusal(self, user: str, ticket: Ticket, kind: DecisionKind) -> str | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,10 +13,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.app import build_app
+from bot.notifier import SlackNotifier
 from bot.server import HttpServer, Router
 from bot.settings import Settings
 from bot.slack import make_web_client, slack_error
 from escalation.config import SignoffConfig, load_config
+from escalation.engine import EscalationEngine
+from escalation.scheduler import start_scheduler
 from store.errors import ConfigError
 from store.ledger import Ledger
 
@@ -39,11 +44,16 @@ class Service:
         return self.server
 
     def start_scheduler(self) -> None:
-        from bot.notifier import SlackNotifier
-        from escalation.scheduler import build_engine, start_scheduler
+        self.scheduler = start_scheduler(self.engine(), self.config.sweep_every)
 
-        engine = build_engine(self.ledger, self.config, SlackNotifier(self.slack, self.ledger))
-        self.scheduler = start_scheduler(engine, self.config.sweep_every)
+    def engine(self) -> EscalationEngine:
+        # The sweep's own client does not retry 5xx on posts: the engine decides what is
+        # safe to retry, so a message Slack did post is never sent twice.
+        token = require(self.settings.slack_bot_token, "SLACK_BOT_TOKEN", "")
+        slack = make_web_client(token, self.settings.slack_api_url, server_error_retries=0)
+        owner = f"{socket.gethostname()}:{os.getpid()}"
+        return EscalationEngine(self.ledger, self.config, SlackNotifier(slack, self.ledger),
+                                owner=owner)
 
     def close(self) -> None:
         if self.scheduler is not None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from escalation.chains import plan
 from escalation.config import SignoffConfig
 
 #: Without a chain or an expire_after, a request still never waits forever.
@@ -21,12 +22,9 @@ class Deadlines:
 
 def deadlines(config: SignoffConfig, chain: str | None, *, created_at: datetime,
               expire_after: timedelta | None) -> Deadlines:
-    """When the ticket expires and when the sweep first looks at it."""
+    """When the ticket expires, when the sweep first looks at it, and the chain snapshot."""
     if chain is None:
         return Deadlines(created_at + (expire_after or FALLBACK_EXPIRY), None, None)
-    spec = config.chain(chain)
-    expires_at = created_at + (expire_after or spec.expire_after)
-    steps = [s for s in (spec.remind_every, spec.levels[0].after if spec.levels else None) if s]
-    first = created_at + min(steps) if steps else expires_at
-    snapshot = {"chain": chain, **spec.model_dump(mode="json")}
-    return Deadlines(expires_at, min(first, expires_at), snapshot)
+    fixed = plan(config.chain(chain), created_at=created_at, schedules=config.schedules,
+                 expire_override=expire_after, name=chain)
+    return Deadlines(fixed.expires_at, fixed.next_action_at, fixed.snapshot)

@@ -1,0 +1,111 @@
+"""The escalation engine's view of Slack, implemented with the Web API.
+
+Follows the failure contract in :mod:`escalation.notifier`: a failure is retryable only when
+Slack certainly posted nothing, so a retry can never make a second message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.argmodel import masked_fields
+from bot.render import (
+    render_escalation_dm,
+    render_escalation_note,
+    render_expired_notice,
+    render_reminder,
+)
+from bot.slack import slack_error
+from bot.surfaces import Surfaces
+from escalation.notifier import DeliveryError, DeliveryResult
+from store.ledger import Ledger
+from store.models import SlackRef, Ticket
+
+_TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailable",
+              "request_timeout"}
+
+
+class SlackNotifier:
+    def __init__(self, slack: WebClient, ledger: Ledger) -> None:
+        self.slack, self.ledger = slack, ledger
+        self.surfaces = Surfaces(slack, ledger)
+
+    def resolve_group(self, group_id: str) -> Sequence[str]:
+        try:
+            listed: list[str] = self.slack.usergroups_users_list(usergroup=group_id)["users"]
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            raise _error(exc, posting=False) from exc
+        return [str(u) for u in listed]
+
+    def remind(self, ticket: Ticket, waited: timedelta) -> None:
+        if ticket.card is None:
+            raise DeliveryError("the card was never posted; nothing to remind in")
+        self._post(ticket.card.channel, render_reminder(ticket, waited),
+                   thread_ts=ticket.card.ts)
+
+    def escalate(self, ticket: Ticket, level: int, targets: Sequence[str], *,
+                 retry: bool = False) -> Sequence[DeliveryResult]:
+        results = [self._dm(ticket, level, target) for target in targets]
+        if not retry and ticket.card is not None:
+            # The note is a courtesy; the DMs are the escalation, so a failed note is let go.
+            with contextlib.suppress(DeliveryError):
+                self._post(ticket.card.channel, render_escalation_note(ticket, level, targets),
+                           thread_ts=ticket.card.ts)
+        return results
+
+    def expired(self, ticket: Ticket) -> None:
+        self.surfaces.refresh(ticket)
+        notice = render_expired_notice(ticket)
+        if ticket.card is not None:
+            self._post(ticket.card.channel, notice, thread_ts=ticket.card.ts)
+        channel = self._open_dm(ticket.requested_by)
+        self._post(channel, notice)
+
+    def _dm(self, ticket: Ticket, level: int, target: str) -> DeliveryResult:
+        try:
+            channel = self._open_dm(target)
+            message = render_escalation_dm(ticket, level,
+                                           decisions=self.ledger.decisions(ticket.id),
+                                           masked=masked_fields(ticket.args_schema))
+            ts = self._post(channel, message)
+        except DeliveryError as exc:
+            return DeliveryResult(target, False, str(exc), exc.retryable, exc.retry_after)
+        return DeliveryResult(target, True,
+                              message=SlackRef(role="dm", channel=channel, ts=ts, user=target))
+
+    def _open_dm(self, user: str) -> str:
+        try:
+            return str(self.slack.conversations_open(users=user)["channel"]["id"])
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            raise _error(exc, posting=False) from exc
+
+    def _post(self, channel: str, message: Any, *, thread_ts: str | None = None) -> str:
+        try:
+            resp = self.slack.chat_postMessage(channel=channel, text=message["text"],
+                                               blocks=message["blocks"], thread_ts=thread_ts)
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            raise _error(exc, posting=True) from exc
+        return str(resp["ts"])
+
+
+def _error(exc: Exception, *, posting: bool) -> DeliveryError:
+    """Classify a Slack failure: retry only what certainly posted nothing."""
+    name = slack_error(exc)
+    if isinstance(exc, SlackApiError) and exc.response is not None:
+        status = exc.response.status_code
+        if status == 429:
+            after = exc.response.headers.get("Retry-After") or exc.response.headers.get(
+                "retry-after")
+            return DeliveryError(name, retryable=True,
+                                 retry_after=float(after[0] if isinstance(after, list) else after)
+                                 if after else None)
+        transient = status >= 500 or name in _TRANSIENT
+        # A 5xx from chat.postMessage may still have posted: never retry a post blindly.
+        return DeliveryError(name, retryable=transient and not posting)
+    return DeliveryError(name, retryable=not posting)
