@@ -39,9 +39,9 @@ chains:
   bench:
     levels:
       - notify: [{ONCALL}]
-        after: 10m
-    remind_every: 5m
-    expire_after: 1h
+        after: 1h
+    remind_every: 30m
+    expire_after: 4h
 policy:
   default: require_approval
   rules:
@@ -68,7 +68,7 @@ class Size:
 
 
 SIZES = {
-    "tiny": Size("tiny", {1: 20, 10: 2, 50: 1}, 30, 20, 20, (200, 2_000), 2, 2_000,
+    "tiny": Size("tiny", {1: 20, 10: 2, 50: 1}, 30, 10, 20, (200, 2_000), 2, 2_000,
                  False, 10),
     "full": Size("full", {1: 200, 10: 20, 50: 10}, 300, 200, 1_000, (10_000, 100_000), 3,
                  100_000, True, 100),

@@ -102,7 +102,15 @@ def machine() -> dict[str, Any]:
         pass
     return {"cpus": os.cpu_count(), "memory_gib": round(mem_kb / 1024 / 1024, 1),
             "python": platform.python_version(), "platform": platform.platform(),
-            "processor": _cpu_model()}
+            "processor": _cpu_model(), "loadavg": _loadavg()}
+
+
+def _loadavg() -> list[float]:
+    """Other work on the machine while the run went (1, 5, 15 minute averages)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
 
 
 def _cpu_model() -> str:

@@ -79,7 +79,7 @@ def _settle(side: AgentSide, target: int) -> None:
 def _row(backend: str, concurrency: int, ours: Sequence[float],
          theirs: Sequence[float]) -> Row:
     last = concurrency == 50
-    target = f"≤{MAX_RATIO:g}× baseline" + (f"; p99 <{P99_LIMIT_MS:g} ms" if last else "")
+    target = f"≤{MAX_RATIO:g}x baseline" + (f"; p99 <{P99_LIMIT_MS:g} ms" if last else "")
 
     def check(stats: Summary, base: Summary | None) -> bool:
         within = base is None or stats.median <= MAX_RATIO * base.median

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from benchmarks.env import SECRET
 from bot.render import ACTION_APPROVE
 from bot.sandbox import SlackSandbox, sign
-from benchmarks.env import SECRET
 
 TIMEOUT_S = 10.0
 
