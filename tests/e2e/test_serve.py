@@ -31,8 +31,8 @@ def _env(sandbox: SlackSandbox, db_url: str, **extra: str) -> dict[str, str]:
 @pytest.fixture
 def served(rig: Rig, db_url: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", "0",
-        ], env=_env(rig.sandbox, db_url), text=True,
+        [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", "0"],
+        env=_env(rig.sandbox, db_url), text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None
     line = proc.stdout.readline()
