@@ -32,7 +32,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
     def start(self) -> None:
         # A short poll interval keeps stop() quick: shutdown waits for the next poll.
-        self._thread = threading.Thread(target=self.serve_forever, args=(0.05,),
+        self._thread = threading.Thread(target=self.serve_forever, args=(0.01,),
                                         name="slack-sandbox", daemon=True)
         self._thread.start()
 

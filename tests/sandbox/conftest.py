@@ -61,7 +61,7 @@ class BoltServer:
         self.httpd = make_server("127.0.0.1", 0, SlackRequestHandler(app),
                                  server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
         self.url = f"http://127.0.0.1:{self.httpd.server_port}/slack/events"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,),
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.01,),
                                         daemon=True)
         self._thread.start()
 
@@ -135,7 +135,7 @@ def receiver(sandbox: SlackSandbox) -> Iterator[Receiver]:
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     box["r"] = Receiver(f"http://127.0.0.1:{httpd.server_port}/slack/events")
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     sandbox.set_request_url(box["r"].url)
     yield box["r"]
