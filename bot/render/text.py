@@ -78,6 +78,25 @@ def escape(text: str) -> str:
     return _BROADCAST_RE.sub("@\u2060\\1", text)
 
 
+_TOKEN_RE = re.compile(
+    r"<(?:@[UW][A-Z0-9]{2,40}|!subteam\^S[A-Z0-9]{2,40}|!date\^\d{1,12}\^[^<>|]{1,200}\|[^<>|]{1,100}"
+    r"|(?:https?|mailto):[^\s<>|]{1,1500}(?:\|[^<>|]{1,300})?)>"
+)
+
+
+def sanitize(mrkdwn: str) -> str:
+    """Text written by signoff that may hold mentions, dates and links: those tokens are kept,
+    everything else is escaped (so a stray ``<!channel>`` or ``&`` cannot do harm)."""
+    out: list[str] = []
+    last = 0
+    for match in _TOKEN_RE.finditer(mrkdwn):
+        out.append(escape(mrkdwn[last:match.start()]))
+        out.append(match.group())
+        last = match.end()
+    out.append(escape(mrkdwn[last:]))
+    return "".join(out)
+
+
 def esc(text: str, limit: int) -> str:
     """``escape`` then shorten to ``limit``; cheap even for very long input."""
     return esc_flag(text, limit)[0]

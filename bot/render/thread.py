@@ -19,6 +19,7 @@ from bot.render.text import (
     mention,
     mention_any,
     quote_block,
+    sanitize,
     slack_date,
 )
 from store.models import Decision, Ticket, TicketStatus
@@ -113,8 +114,10 @@ def render_expired_notice(ticket: Ticket) -> Message:
 
 
 def render_refusal(reason_text: str) -> Message:
-    """A private (ephemeral) "no": ``reason_text`` is mrkdwn written by signoff itself."""
-    text = clip_mrkdwn(reason_text.strip() or "This action is not available.", NOTE_LIMIT)
+    """A private (ephemeral) "no". ``reason_text`` may carry user mentions (``<@U…>``), dates
+    (``<!date^…>``) and links; anything else in it is escaped."""
+    text = clip_mrkdwn(sanitize(reason_text.strip()[:NOTE_LIMIT * 2]) or "Not available.",
+                       NOTE_LIMIT)
     return message(text, [section(BLOCK_NOTE, f"🚫 {text}")])
 
 

@@ -1,0 +1,122 @@
+"""The reviewer's surfaces as pure functions: Block Kit JSON in, nothing sent, no I/O.
+
+Cards (one layout per review type, and their decided form), thread replies, private refusals,
+modals (reject, request info, guidance, edit, show all), the edit form's parser and App Home.
+Every surface fits Block Kit's limits whatever the ticket holds, escapes what users and agents
+wrote, and masks secrets everywhere.
+"""
+
+from bot.render.blocks import Block, Message, View
+from bot.render.card import render_card
+from bot.render.edit_form import initial_state_values, render_edit_modal
+from bot.render.edit_parse import EditResult, parse_edit_submission
+from bot.render.home import render_home
+from bot.render.ids import (
+    ACTION_APPROVE,
+    ACTION_EDIT,
+    ACTION_GUIDANCE,
+    ACTION_REJECT,
+    ACTION_REQUEST_INFO,
+    ACTION_SHOW_ALL,
+    ACTION_TAKE_OVER,
+    BLOCK_ACTIONS,
+    BLOCK_TICKET,
+    CALLBACK_EDIT,
+    CALLBACK_GUIDANCE,
+    CALLBACK_REJECT,
+    CALLBACK_REQUEST_INFO,
+    CALLBACK_SHOW_ALL,
+    EDIT_FIELD_PREFIX,
+    EDIT_REST_BLOCK,
+    EDIT_VALUE_ACTION,
+    GUIDANCE_ACTION,
+    GUIDANCE_BLOCK,
+    QUESTION_ACTION,
+    QUESTION_BLOCK,
+    REASON_ACTION,
+    REASON_BLOCK,
+)
+from bot.render.modals import (
+    ModalOrigin,
+    encode_private_metadata,
+    parse_guidance_submission,
+    parse_private_metadata,
+    parse_question_submission,
+    parse_reason_submission,
+    render_guidance_modal,
+    render_reject_modal,
+    render_request_info_modal,
+    render_show_all_modal,
+)
+from bot.render.text import escape, mention, slack_date
+from bot.render.thread import (
+    render_already_decided,
+    render_escalation_dm,
+    render_escalation_note,
+    render_execution_result,
+    render_expired_notice,
+    render_info_answer,
+    render_info_request,
+    render_refusal,
+    render_reminder,
+)
+from bot.render.values import MASK, is_secret_key
+
+__all__ = [
+    "ACTION_APPROVE",
+    "ACTION_EDIT",
+    "ACTION_GUIDANCE",
+    "ACTION_REJECT",
+    "ACTION_REQUEST_INFO",
+    "ACTION_SHOW_ALL",
+    "ACTION_TAKE_OVER",
+    "BLOCK_ACTIONS",
+    "BLOCK_TICKET",
+    "CALLBACK_EDIT",
+    "CALLBACK_GUIDANCE",
+    "CALLBACK_REJECT",
+    "CALLBACK_REQUEST_INFO",
+    "CALLBACK_SHOW_ALL",
+    "EDIT_FIELD_PREFIX",
+    "EDIT_REST_BLOCK",
+    "EDIT_VALUE_ACTION",
+    "GUIDANCE_ACTION",
+    "GUIDANCE_BLOCK",
+    "MASK",
+    "QUESTION_ACTION",
+    "QUESTION_BLOCK",
+    "REASON_ACTION",
+    "REASON_BLOCK",
+    "Block",
+    "EditResult",
+    "Message",
+    "ModalOrigin",
+    "View",
+    "encode_private_metadata",
+    "escape",
+    "initial_state_values",
+    "is_secret_key",
+    "mention",
+    "parse_edit_submission",
+    "parse_guidance_submission",
+    "parse_private_metadata",
+    "parse_question_submission",
+    "parse_reason_submission",
+    "render_already_decided",
+    "render_card",
+    "render_edit_modal",
+    "render_escalation_dm",
+    "render_escalation_note",
+    "render_execution_result",
+    "render_expired_notice",
+    "render_guidance_modal",
+    "render_home",
+    "render_info_answer",
+    "render_info_request",
+    "render_refusal",
+    "render_reject_modal",
+    "render_reminder",
+    "render_request_info_modal",
+    "render_show_all_modal",
+    "slack_date",
+]
