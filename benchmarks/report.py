@@ -88,7 +88,12 @@ class ScenarioResult:
 
     def to_json(self) -> dict[str, Any]:
         return {"title": self.title, "seconds": round(self.seconds, 2), "error": self.error,
-                "notes": self.notes, "rows": [asdict(r) for r in self.rows]}
+                "notes": self.notes, "rows": [_clean(asdict(r)) for r in self.rows]}
+
+
+def _clean(doc: dict[str, Any]) -> dict[str, Any]:
+    """NaN (a figure nobody measured) becomes null, so the document is strict JSON."""
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in doc.items()}
 
 
 def machine() -> dict[str, Any]:

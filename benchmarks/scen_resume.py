@@ -25,7 +25,8 @@ TITLE = "Decision to resume (signed click → wait() returns in another process)
 P50_LIMIT_MS = 100.0
 P99_LIMIT_MS = 300.0
 WARMUP = 3
-JITTER_S = 0.04  # clicks land at random points of the agent's polling cycle
+JITTER_S = 0.1  # decisions land at random points of the agent's 20 ms polling cycle
+IDLE_S = 1.0
 
 
 def run(bench: Bench) -> ScenarioResult:
@@ -52,6 +53,7 @@ class Timings:
     """``client.request()`` in ms."""
     resume: list[float] = field(default_factory=list)
     """Click sent → ``wait()`` returned, in ms."""
+    serve_idle_rss_mb: float = 0.0
     serve_peak_rss_mb: float = 0.0
 
 
@@ -61,6 +63,8 @@ def measure(bench: Bench, backend: str, samples: int) -> Timings:
         env = side.env()
         log = bench.workdir / f"resume-bot-{backend}.log"
         with serve_bot(env, log) as bot, _agent(env) as agent:
+            time.sleep(IDLE_S)
+            out.serve_idle_rss_mb = bot.rss_mb()
             for i in range(WARMUP + samples):
                 started = time.perf_counter()
                 ticket = side.request()
