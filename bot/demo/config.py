@@ -32,17 +32,33 @@ OPS_GROUP = "S0OPSREVIEW"
 
 @dataclass(frozen=True)
 class Timing:
-    """The on-call chain's pace; ``fast`` is for tests and impatient visitors."""
+    """The on-call chain's pace in seconds; ``FAST`` is for tests and impatient visitors.
 
-    sweep: str
-    first_level: str
-    second_level: str
-    remind: str
-    expire: str
+    The last level waits as long as the first before the request expires, so the expiry is
+    also capped by ``first + second + first``.
+    """
+
+    sweep: int
+    first: int
+    second: int
+    remind: int
+    expire: int
+
+    @property
+    def second_at(self) -> int:
+        return self.first + self.second
+
+    @property
+    def expires_in(self) -> int:
+        return min(self.expire, self.second_at + self.first)
 
 
-NORMAL = Timing(sweep="5s", first_level="30s", second_level="60s", remind="45s", expire="3m")
-FAST = Timing(sweep="1s", first_level="2s", second_level="3s", remind="20s", expire="40s")
+NORMAL = Timing(sweep=5, first=30, second=120, remind=60, expire=180)
+FAST = Timing(sweep=1, first=3, second=30, remind=10, expire=36)
+
+
+def timing(fast: bool) -> Timing:
+    return FAST if fast else NORMAL
 
 
 def demo_workspace() -> Workspace:
@@ -61,7 +77,7 @@ def demo_config_text(timing: Timing = NORMAL) -> str:
     return f"""\
 version: 1
 policy_version: "demo-1"
-sweep_every: {t.sweep}
+sweep_every: {t.sweep}s
 reviewers:
   payments: [{REVIEWER.id}, {SECOND_REVIEWER.id}, {REQUESTER.id}, {ON_CALL.id}]
   ops: [{OPS_GROUP}]
@@ -78,19 +94,19 @@ chains:
   standard:
     levels:
       - notify: [{ON_CALL.id}]
-        after: {t.first_level}
+        after: {t.first}s
       - notify: [{REVIEWER.id}]
-        after: {t.second_level}
-    remind_every: {t.remind}
-    expire_after: {t.expire}
+        after: {t.second}s
+    remind_every: {t.remind}s
+    expire_after: {t.expire}s
   payments-oncall:
     levels:
       - notify: [{ON_CALL.id}]
-        after: {t.first_level}
+        after: {t.first}s
       - notify: [{REVIEWER.id}]
-        after: {t.second_level}
-    remind_every: {t.remind}
-    expire_after: {t.expire}
+        after: {t.second}s
+    remind_every: {t.remind}s
+    expire_after: {t.expire}s
 policy:
   default: require_approval
   rules:
@@ -121,4 +137,4 @@ policy:
 
 
 def demo_config(fast: bool = False) -> SignoffConfig:
-    return parse_config(demo_config_text(FAST if fast else NORMAL), "demo signoff.yml")
+    return parse_config(demo_config_text(timing(fast)), "demo signoff.yml")

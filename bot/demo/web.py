@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bot.demo.config import PEOPLE
+from bot.demo.config import PEOPLE, timing
 from bot.sandbox import SlackSandbox
 from bot.sandbox.api_base import HttpReply
 
@@ -26,6 +26,9 @@ def page_info(fast: bool) -> dict[str, Any]:
     return {
         "people": [{"id": p.id, "name": p.real_name, "role": p.role} for p in PEOPLE],
         "fast": fast,
+        "first_dm": timing(fast).first,
+        "second_dm": timing(fast).second_at,
+        "expiry": timing(fast).expires_in,
     }
 
 
