@@ -59,7 +59,7 @@ def decided_blocks(ctx: CardContext) -> list[Block]:
         _result(ctx),
         diff_block(ctx) if t.edited else None,
         *args_blocks(ctx, t.final_args),
-        facts_block(ctx) if t.status == TicketStatus.EXPIRED else None,
+        facts_block(ctx, deadline=False),
         ticket_block(ctx),
     ]
     return [b for b in blocks if b is not None]

@@ -156,8 +156,8 @@ def evidence_block(ctx: CardContext, title: str = "Evidence") -> Block | None:
     return section(BLOCK_EVIDENCE, f"*{title}*\n{body}")
 
 
-def facts_block(ctx: CardContext) -> Block:
-    """Who it is for, which agent and run, confidence, policy, deadline."""
+def facts_block(ctx: CardContext, *, deadline: bool = True) -> Block:
+    """Who it is for, which agent and run, confidence, policy and (while open) the deadline."""
     t = ctx.ticket
     facts = [f"On behalf of {mention(t.requested_by)}"]
     if t.agent or t.run_id:
@@ -168,10 +168,11 @@ def facts_block(ctx: CardContext) -> Block:
         facts.append(f"Confidence *{round(t.confidence * 100)}%*")
     rule = f"rule {code_inline(t.policy_rule, 300)}" if t.policy_rule else "policy"
     facts.append(f"Review required by {rule} (policy {code_inline(t.policy_version, 200)})")
-    deadline = f"Decide by {slack_date(t.expires_at)}"
-    if ctx.now is not None and as_utc(ctx.now) >= as_utc(t.expires_at):
-        deadline += " · *deadline passed*"
-    facts.append(deadline)
+    if deadline:
+        due = f"Decide by {slack_date(t.expires_at)}"
+        if ctx.now is not None and as_utc(ctx.now) >= as_utc(t.expires_at):
+            due += " · *deadline passed*"
+        facts.append(due)
     return context(BLOCK_FACTS, facts)
 
 

@@ -114,7 +114,7 @@ def esc_flag(text: str, limit: int) -> tuple[str, bool]:
 
 def plain(text: str, limit: int) -> str:
     """User text for a plain_text object: cleaned, shortened, never empty."""
-    return clip(clean(text), limit).strip() or "-"
+    return clip(" ".join(clean(text).split()), limit) or "-"
 
 
 def code_inline(text: str, limit: int) -> str:

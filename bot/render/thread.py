@@ -65,11 +65,11 @@ def render_escalation_dm(
 ) -> Message:
     """The interactive card, sent privately to the person on call, with why they got it."""
     ctx = CardContext.build(ticket, decisions, masked, now)
-    since = f" for *{duration(waited)}*" if waited is not None else ""
+    waiting = (f"has waited *{duration(waited)}* without a decision" if waited is not None
+               else "is still waiting for a decision")
     intro = (
         f"📟 You are on call for *{esc(ticket.action, 200)}* (level {level}). "
-        f"This request has waited{since} without a decision and expires "
-        f"{slack_date(ticket.expires_at)}."
+        f"This request {waiting} and expires {slack_date(ticket.expires_at)}."
     )
     blocks = [section(BLOCK_ONCALL, intro), *card_blocks(ctx)]
     return message(fallback(ctx, f"You are on call (level {level})"), blocks)
