@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
 
 from store.models import (
     Evidence,
@@ -37,6 +41,28 @@ APPROVER2 = "U0APPROVER2"
 _ALLOWED_ANGLE = re.compile(
     r"<(@[UW][A-Z0-9]+|!date\^\d+\^[^|>]*\|[^>]*|!subteam\^S[A-Z0-9]+|(https?|mailto):[^>]*)>"
 )
+
+
+class Colour(StrEnum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Args(BaseModel):
+    name: str
+    note: str | None = None
+    body: str = Field(json_schema_extra={"multiline": True})
+    count: int = Field(ge=1, le=10)
+    ratio: float
+    price: Decimal = Field(gt=0)
+    active: bool
+    colour: Colour
+    mode: Literal["fast", "safe"]
+    day: date
+    at: datetime
+    tags: list[int]
+    meta: dict[str, Any]
+    api_key: str
 
 
 def make_ticket(**overrides: Any) -> Ticket:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, date, datetime
-from decimal import Decimal
-from enum import StrEnum
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -17,32 +15,10 @@ from bot.render import (
     MASK,
     initial_state_values,
     parse_edit_submission,
+    render_card,
     render_edit_modal,
 )
-from tests.render.render_checks import assert_fits_view, everything, make_ticket
-
-
-class Colour(StrEnum):
-    RED = "red"
-    BLUE = "blue"
-
-
-class Args(BaseModel):
-    name: str
-    note: str | None = None
-    body: str = Field(json_schema_extra={"multiline": True})
-    count: int = Field(ge=1, le=10)
-    ratio: float
-    price: Decimal = Field(gt=0)
-    active: bool
-    colour: Colour
-    mode: Literal["fast", "safe"]
-    day: date
-    at: datetime
-    tags: list[int]
-    meta: dict[str, Any]
-    api_key: str
-
+from tests.render.render_checks import Args, assert_fits_view, everything, make_ticket
 
 ARGS: dict[str, Any] = {
     "name": "Ana", "note": None, "body": "Hi", "count": 3, "ratio": 0.25, "price": "12.50",
@@ -239,3 +215,42 @@ def test_block_ids_stay_short_and_unique_for_long_argument_names() -> None:
     assert_fits_view(view)
     ids = list(_inputs(view))
     assert len(ids) == 2 and all(len(i) <= 255 and i.startswith("arg:") for i in ids)
+
+
+class Extras(BaseModel):
+    retries: int | None = Field(default=None, ge=0, lt=5)
+    level: Literal[1, 2, 3] = 1
+    pin_code: str = Field(json_schema_extra={"secret": True})
+    when: datetime | None = None
+
+
+def test_optional_numbers_literal_choices_and_marked_secrets() -> None:
+    ticket = make_ticket(args={"retries": 2, "level": 2, "pin_code": "99887766",
+                               "when": "2025-03-04T09:30:00Z"})
+    view = render_edit_modal(ticket, Extras)
+    assert_fits_view(view)
+    blocks = _inputs(view)
+    assert blocks["arg:retries"]["optional"] is True
+    assert blocks["arg:retries"]["element"]["max_value"] == "4"  # lt=5 on a whole number
+    assert [o["text"]["text"] for o in blocks["arg:level"]["element"]["options"]] == [
+        "1", "2", "3"]
+    assert "99887766" not in everything(view)
+    later = int(datetime(2025, 3, 5, 8, 0, tzinfo=UTC).timestamp())
+    state = _submit(view, **{
+        "arg:retries": {"type": "number_input", "value": None},
+        "arg:level": {"type": "static_select",
+                      "selected_option": blocks["arg:level"]["element"]["options"][2]},
+        "arg:when": {"type": "datetimepicker", "selected_date_time": later},
+    })
+    result = parse_edit_submission(ticket, Extras, state)
+    assert result.args == {"retries": None, "level": 3, "pin_code": "99887766",
+                           "when": "2025-03-05T08:00:00Z"}
+
+
+def test_secrets_marked_in_the_argument_schema_are_masked_on_cards() -> None:
+    schema = {"properties": {"pass_phrase_b": {"type": "string", "writeOnly": True},
+                             "memo": {"type": "string"}}}
+    ticket = make_ticket(args={"pass_phrase_b": "open-sesame-42", "memo": "hi"},
+                         args_schema=schema)
+    assert "open-sesame-42" not in everything(render_card(ticket))
+    assert "open-sesame-42" not in everything(render_edit_modal(ticket, None))

@@ -40,6 +40,7 @@ from store.models import (
 from tests.render.render_checks import (
     APPROVER,
     NOW,
+    Args,
     assert_fits_message,
     assert_fits_view,
     everything,
@@ -197,3 +198,17 @@ def test_deeply_nested_arguments() -> None:
     edit = render_edit_modal(ticket, None)
     assert_fits_view(edit)
     assert parse_edit_submission(ticket, None, initial_state_values(edit)).args == ticket.args
+
+
+@FAST
+@given(st.dictionaries(st.sampled_from(sorted(Args.model_fields)), json_values | st.sampled_from(
+    ["2025-03-04", "2025-03-04T09:30:00Z", "1969-12-31T23:59:59+00:00", "red", "fast", "12.5",
+     10**30, -5, 0, 1e300, float("nan"), True]), max_size=14))
+def test_edit_modal_with_a_model_round_trips_whatever_the_current_values(
+    args: dict[str, Any],
+) -> None:
+    ticket = make_ticket(args=args)
+    view = render_edit_modal(ticket, Args)
+    assert_fits_view(view)
+    result = parse_edit_submission(ticket, Args, initial_state_values(view))
+    assert result.ok and result.args == ticket.final_args
