@@ -9,6 +9,7 @@ printed and posted to ``#agent-log``; execution results also land in each card's
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -193,7 +194,7 @@ class DemoAgent:
         return None
 
     def report(self, text: str) -> None:
-        self.say(f"agent: {text}")
+        self.say("agent: " + re.sub(r":[a-z_]+: ", "", text))
         if self.slack is None:
             return
         try:
