@@ -64,7 +64,8 @@ class EditPlan:
     """Arguments edited together as one JSON object (past the modal's field budget)."""
     rest_block: bool
     kept: list[str]
-    """Arguments that cannot be edited here (secrets past the budget, too long) and stay."""
+    """Arguments past the field budget that stay as they are (secrets, or all of them when
+    their JSON is too long for one input). Too-long single values say so in their own block."""
     model_names: dict[str, str]
     """Argument key -> field name on the argument model."""
 
@@ -89,7 +90,6 @@ def _fold(
 ) -> EditPlan:
     rest = [s.key for s in overflow if s.present and not red.is_secret(s.key)]
     kept = [s.key for s in overflow if s.present and red.is_secret(s.key)]
-    kept += [s.key for s in shown if s.kind == "readonly"]
     rest_block = bool(overflow)
     if rest and slen(rest_json(rest, {s.key: s.current for s in overflow}, red)) > INPUT_MAX:
         kept, rest, rest_block = kept + rest, [], False
