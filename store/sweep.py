@@ -240,7 +240,10 @@ class SweepMixin:
                               execution_options={"synchronize_session": False})
                 s.flush()
                 s.expire(row)
-                return to_ticket(row, _messages(s, ticket_id)), ids
+                ticket = to_ticket(row)
+                # Last, so the audit chain's head is locked only briefly before the commit.
+                self._audit_steps(s, ticket_id, owner, now, steps)
+                return ticket, ids
         except IntegrityError:
             return None  # another sweeper recorded one of these steps first
 
@@ -260,12 +263,15 @@ class SweepMixin:
                 status=step.status, targets=list(step.targets), pending=[], attempts=1))
             s.add(added[-1])
         s.flush()  # the unique key is checked here
+        return {(r.loop, r.level, r.step): r.id for r in added}
+
+    def _audit_steps(self, s: Session, ticket_id: str, owner: str, now: datetime,
+                     steps: Sequence[StepRecord]) -> None:
         for step in steps:
             if step.audit_kind is not None:
-                self._audit(s, row.id, step.audit_kind, SWEEP_ACTOR, now, loop=step.loop,
+                self._audit(s, ticket_id, step.audit_kind, SWEEP_ACTOR, now, loop=step.loop,
                             level=step.level, step=step.step, due_at=step.due_at.isoformat(),
                             sweeper=owner, **step.audit_data)
-        return {(r.loop, r.level, r.step): r.id for r in added}
 
     def _expire_row(self, s: Session, row: TicketRow, now: datetime,
                     values: dict[str, Any]) -> None:
@@ -352,11 +358,6 @@ def _outcome(d: Delivery) -> dict[str, Any]:
         return {"status": StepStatus.FAILED, "pending": [t for t, _ in d.failed],
                 "retry_at": None, "error": "; ".join(f"{t}: {e}" for t, e in d.failed)[:2000]}
     return {"status": StepStatus.SENT, "pending": [], "retry_at": None}
-
-
-def _messages(s: Session, ticket_id: str) -> Sequence[MessageRow]:
-    return s.execute(select(MessageRow).where(MessageRow.ticket_id == ticket_id)
-                     .order_by(MessageRow.id)).scalars().all()
 
 
 def _to_step(row: EscalationStepRow) -> EscalationStep:

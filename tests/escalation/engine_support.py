@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timedelta
+from functools import cache
 
 from escalation.chains import plan
 from escalation.config import SignoffConfig, parse_config
@@ -47,6 +48,7 @@ GROUPS = {"S0TEAM": ("U0TWO", "U0THREE")}
 MIN = timedelta(minutes=1)
 
 
+@cache
 def config() -> SignoffConfig:
     return parse_config(CONFIG)
 
