@@ -92,8 +92,8 @@ def test_audit_export_since(db_url: str, ledger: Ledger, make_ticket: TicketFact
                             capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("SIGNOFF_DATABASE_URL", db_url)
     make_ticket()
-    cut = ledger.db_now() + timedelta(milliseconds=5)
-    ledger.record_event(None, "note", text="later")
+    note = ledger.record_event(None, "note", text="before the cut")
+    cut = note.at + timedelta(milliseconds=1)
     while ledger.db_now() <= cut:
         pass
     late = make_ticket()
