@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Engine, Table, insert, update
 
 from benchmarks.env import ACTION, CHANNEL, REQUESTER, REVIEWER
 from escalation.chains import plan
@@ -17,7 +17,7 @@ from store.tables import TicketRow
 
 CHAIN = "bench"
 CHUNK = 2_000
-_TICKETS = TicketRow.__table__
+TICKETS = cast(Table, TicketRow.__table__)
 
 
 def ticket_id(n: int) -> str:
@@ -61,7 +61,7 @@ def insert_pending(engine: Engine, config: SignoffConfig, *, start: int, count: 
         last = min(first + CHUNK, start + count)
         with engine.begin() as conn:
             rows = [ticket_row(n, chain, route) for n in range(first, last)]
-            conn.execute(insert(_TICKETS), rows)
+            conn.execute(insert(TICKETS), rows)
 
 
 def make_due(engine: Engine, config: SignoffConfig, ids: Sequence[str], *,
@@ -70,7 +70,7 @@ def make_due(engine: Engine, config: SignoffConfig, ids: Sequence[str], *,
     values = chain_values(config, created_at)
     for chunk in _chunks(ids, 500):
         with engine.begin() as conn:
-            conn.execute(update(_TICKETS).where(_TICKETS.c.id.in_(chunk)).values(**values))
+            conn.execute(update(TICKETS).where(TICKETS.c.id.in_(chunk)).values(**values))
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:

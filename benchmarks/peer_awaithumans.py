@@ -1,3 +1,4 @@
+# mypy: disable-error-code="import-not-found"
 """awaithumans' create → Slack decision → return, run inside a virtualenv that has
 ``awaithumans[server]`` (never imported by signoff itself).
 

@@ -1,3 +1,4 @@
+# mypy: disable-error-code="import-not-found"
 """LangGraph's pause/resume round trip, run inside a virtualenv that has ``langgraph`` and
 ``langgraph-checkpoint-sqlite`` (never imported by signoff itself).
 

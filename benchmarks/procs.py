@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,7 +106,7 @@ def _wait_healthy(server: Server) -> None:
 
 
 def serve_bot(env: dict[str, str], log: Path, *, scheduler: bool = False,
-              threads: int = 16) -> Iterator[Server]:
+              threads: int = 16) -> AbstractContextManager[Server]:
     """The real ``signoff serve`` (same entry point users run)."""
     port = free_port()
     argv = [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port",
@@ -116,7 +116,8 @@ def serve_bot(env: dict[str, str], log: Path, *, scheduler: bool = False,
     return serving(argv, env, port, log)
 
 
-def serve_baseline(env: dict[str, str], log: Path, *, threads: int = 16) -> Iterator[Server]:
+def serve_baseline(env: dict[str, str], log: Path, *,
+                   threads: int = 16) -> AbstractContextManager[Server]:
     """A bare Bolt app that only acks, behind the same ``HttpServer``."""
     port = free_port()
     argv = [sys.executable, "-m", "benchmarks.baseline_app", "--port", str(port),

@@ -12,13 +12,12 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from benchmarks.bulk import bench_route, chain_values, ticket_row
+from benchmarks.bulk import TICKETS, bench_route, chain_values, ticket_row
 from benchmarks.env import CHANNEL, PG_SKIP_NOTE, Bench
 from benchmarks.report import Row, ScenarioResult, Summary
 from benchmarks.rig import AgentSide, agent_side
 from bot.render import render_card
 from escalation.config import load_config
-from store.tables import TicketRow
 
 NAME = "request_overhead"
 TITLE = "Request overhead (client.request vs chat.postMessage + one INSERT)"
@@ -76,6 +75,6 @@ def _baseline(bench: Bench, side: AgentSide) -> Callable[[], None]:
         slack.chat_postMessage(channel=CHANNEL, text=card["text"], blocks=card["blocks"],
                                unfurl_links=False)
         with engine.begin() as conn:
-            conn.execute(insert(TicketRow.__table__), [ticket_row(next(_serial), chain, route)])
+            conn.execute(insert(TICKETS), [ticket_row(next(_serial), chain, route)])
 
     return once
