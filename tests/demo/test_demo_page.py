@@ -1,0 +1,90 @@
+"""Click through the demo in a real browser: every click goes from the page to the local
+Slack server's control endpoints, which sign it and deliver it to the real bot."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from bot.demo.config import ON_CALL, PAYMENTS, REQUESTER, REVIEWER
+from bot.demo.runner import Demo, scheduler_available
+from tests.demo.conftest import Shot
+
+expect = pytest.importorskip("playwright.sync_api",
+                             reason="browser tests need playwright (pip install -e .[dev])").expect
+
+SMALL_REFUND = "Refund EUR 120 to cus_ada"
+
+
+def open_as(page: Any, demo: Demo, user: str, where: str) -> None:
+    page.goto(f"{demo.url}#as={user}&in={where}")
+    expect(page.locator("#live")).to_have_text("● live")
+
+
+def card(page: Any, text: str) -> Any:
+    """The card (a channel message) whose text holds ``text``, found by its stable ts."""
+    found = page.locator("#main li.message", has_text=text).first
+    expect(found).to_be_visible()
+    return page.locator(f'#main li.message[data-ts="{found.get_attribute("data-ts")}"]')
+
+
+def test_approve_a_refund_and_see_the_card_update(page: Any, demo: Demo, shot: Shot) -> None:
+    open_as(page, demo, REVIEWER.id, PAYMENTS)
+    refund = card(page, SMALL_REFUND)
+    shot("card-waiting")
+    refund.get_by_role("button", name="Approve").click()
+    expect(refund.get_by_role("button", name="Approve")).to_have_count(0)
+    expect(refund).to_contain_text("Executed")
+    refund.get_by_role("button", name=re.compile(r"^\d+ repl")).click()
+    thread = page.get_by_role("complementary", name="Thread")
+    expect(thread).to_contain_text("'refund_id': 're_demo_ada'")
+    shot("card-executed-with-thread")
+
+
+def test_edit_shows_a_field_error_then_the_edited_value(page: Any, demo: Demo,
+                                                       shot: Shot) -> None:
+    open_as(page, demo, REVIEWER.id, PAYMENTS)
+    refund = card(page, SMALL_REFUND)
+    refund.get_by_role("button", name="Edit").click()
+    dialog = page.get_by_role("dialog", name="Edit and approve")
+    amount = dialog.get_by_label("amount")
+    amount.fill("0")
+    dialog.get_by_role("button", name="Approve edits").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("Must be at least 1")
+    expect(amount).to_have_attribute("aria-invalid", "true")
+    shot("field-error")
+    amount.fill("80")
+    dialog.get_by_role("button", name="Approve edits").click()
+    expect(dialog).to_have_count(0)
+    expect(refund).to_contain_text("80")
+    expect(refund.get_by_role("button", name="Approve")).to_have_count(0)
+    shot("edited-card")
+
+
+def test_the_requester_cannot_approve_their_own_request(page: Any, demo: Demo,
+                                                        shot: Shot) -> None:
+    open_as(page, demo, REQUESTER.id, PAYMENTS)
+    button = card(page, SMALL_REFUND).get_by_role("button", name="Approve")
+    button.focus()
+    page.keyboard.press("Enter")  # buttons work from the keyboard
+    refusal = page.locator("#main li.message.ephemeral")
+    expect(refusal).to_contain_text("made on your behalf")
+    expect(refusal).to_contain_text("Only visible to you")
+    shot("refusal")
+    page.get_by_label("Viewing as").select_option(REVIEWER.id)
+    expect(page.locator("#main li.message.ephemeral")).to_have_count(0)  # only Rita sees it
+    expect(card(page, SMALL_REFUND).get_by_role("button", name="Approve")).to_be_visible()
+
+
+def test_the_on_call_engineer_gets_an_escalation_dm(page: Any, demo: Demo, shot: Shot) -> None:
+    if not scheduler_available():
+        pytest.skip("this build has no escalation sweep (escalation.scheduler/bot.notifier)")
+    open_as(page, demo, ON_CALL.id, "home")
+    dm = page.get_by_role("button", name="signoff (app)")
+    expect(dm).to_be_visible(timeout=15_000)
+    dm.click()
+    expect(page.locator("#main li.message").first).to_contain_text("You are on call",
+                                                                   timeout=10_000)
+    shot("escalation-dm")
