@@ -1,0 +1,151 @@
+"""``signoff demo`` without a browser: what it starts, what the agent proposes, the page's
+files, and the command line."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from bot.cli import build_parser
+from bot.commands.demo_cmds import welcome
+from bot.demo.config import (
+    AGENT_LOG,
+    APPROVALS,
+    FAST,
+    NORMAL,
+    PAYMENTS,
+    PEOPLE,
+    REQUESTER,
+    REVIEWER,
+    Timing,
+    demo_config,
+)
+from bot.demo.runner import Demo, DemoOptions
+from bot.render import (
+    ACTION_APPROVE,
+    ACTION_REJECT,
+    ACTION_REQUEST_INFO,
+    QUESTION_ACTION,
+    QUESTION_BLOCK,
+    REASON_ACTION,
+    REASON_BLOCK,
+)
+from store.models import TicketStatus
+
+
+@pytest.fixture
+def demo() -> Iterator[Demo]:
+    with Demo(DemoOptions(port=0, fast=True, say=lambda _line: None)) as running:
+        assert running.sandbox is not None
+        sandbox = running.sandbox
+        sandbox.wait_until(lambda: len(sandbox.messages(PAYMENTS)) >= 2
+                           and len(sandbox.messages(APPROVALS)) >= 2, timeout=10)
+        yield running
+
+
+def get(url: str) -> tuple[int, str, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, resp.headers["Content-Type"], resp.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.headers["Content-Type"], err.read()
+
+
+def log_texts(demo: Demo) -> list[str]:
+    assert demo.sandbox is not None
+    return [m.text for m in demo.sandbox.messages(AGENT_LOG)]
+
+
+def wait_log(demo: Demo, needle: str) -> str:
+    assert demo.sandbox is not None
+    return demo.sandbox.wait_until(
+        lambda: next((t for t in log_texts(demo) if needle in t), None), timeout=10)
+
+
+@pytest.mark.parametrize("timing", [NORMAL, FAST], ids=["normal", "fast"])
+def test_the_demo_config_is_valid_and_its_chain_keeps_its_promise(timing: Timing) -> None:
+    config = demo_config(fast=timing is FAST)
+    for name in ("standard", "payments-oncall"):
+        chain = config.chain(name)
+        assert [lv.after.total_seconds() for lv in chain.levels] == [timing.first, timing.second]
+        assert chain.expire_after.total_seconds() == timing.expire
+    assert NORMAL.first == 30 and NORMAL.expires_in == 180
+    assert FAST.expires_in < 60
+
+
+def test_the_agent_proposes_a_mix_and_policy_sorts_it(demo: Demo) -> None:
+    assert demo.ledger is not None
+    wait_log(demo, "search_orders")
+    wait_log(demo, "drop_database")
+    tickets = {t.action: t for t in demo.ledger.list_tickets(limit=50)}
+    assert "drop_database" not in tickets  # denied before any ticket existed
+    assert tickets["search_orders"].status == TicketStatus.EXECUTED
+    refunds = [t for t in demo.ledger.list_tickets(limit=50) if t.action == "issue_refund"]
+    assert sorted(t.route.approvals_required for t in refunds) == [1, 2]
+    assert tickets["send_email"].review_type.value == "edit"
+    assert tickets["merge_customer_accounts"].review_type.value == "escalation"
+    assert all(t.requested_by == REQUESTER.id for t in tickets.values())
+    assert any("denied by policy" in t for t in log_texts(demo))
+
+
+def test_approved_actions_run_through_the_gate(demo: Demo) -> None:
+    sb = demo.sandbox
+    assert sb is not None
+    card = next(m for m in sb.messages(PAYMENTS) if "cus_ada" in m.text)
+    assert sb.click(REVIEWER.id, action_id=ACTION_APPROVE, channel=PAYMENTS,
+                    message_ts=card.ts).ok
+    wait_log(demo, "was approved and ran")
+    thread = sb.wait_until(lambda: [m for m in sb.thread(PAYMENTS, card.ts)
+                                    if "Executed" in m.text])
+    assert "re_demo_ada" in thread[-1].text
+
+
+def test_the_agent_answers_questions_and_hears_rejections(demo: Demo) -> None:
+    sb = demo.sandbox
+    assert sb is not None
+    card = next(m for m in sb.messages(PAYMENTS) if "cus_ada" in m.text)
+    sb.click(REVIEWER.id, action_id=ACTION_REQUEST_INFO, channel=PAYMENTS, message_ts=card.ts)
+    sb.wait_until(lambda: sb.views(REVIEWER.id))
+    sb.submit(REVIEWER.id, {QUESTION_BLOCK: {QUESTION_ACTION: "Which order?"}})
+    wait_log(demo, "answered a reviewer's question")
+    sb.wait_until(lambda: any("agent answered" in m.text for m in sb.thread(PAYMENTS, card.ts)))
+    sb.click(REVIEWER.id, action_id=ACTION_REJECT, channel=PAYMENTS, message_ts=card.ts)
+    sb.wait_until(lambda: sb.views(REVIEWER.id))
+    sb.submit(REVIEWER.id, {REASON_BLOCK: {REASON_ACTION: "already refunded by bank"}})
+    assert "already refunded by bank" in wait_log(demo, "was rejected by")
+
+
+def test_the_page_and_its_files_are_served(demo: Demo) -> None:
+    status, kind, body = get(demo.url)
+    assert status == 200 and kind.startswith("text/html") and b"/demo/app.js" in body
+    for name in ("app.js", "blocks.js", "modal.js", "mrkdwn.js", "tour.js"):
+        status, kind, _ = get(f"{demo.url}demo/{name}")
+        assert (status, kind) == (200, "text/javascript; charset=utf-8"), name
+    status, _, body = get(f"{demo.url}demo/info.json")
+    info = json.loads(body)
+    assert [p["id"] for p in info["people"]] == [p.id for p in PEOPLE] and info["fast"] is True
+    assert get(f"{demo.url}demo/../web.py")[0] == 404
+    status, _, body = get(f"{demo.url}_sandbox/state")  # the control endpoints stay reachable
+    assert status == 200 and json.loads(body)["ok"] is True
+
+
+def test_a_busy_port_is_reported_and_nothing_is_left_running() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        demo = Demo(DemoOptions(port=taken.getsockname()[1], agent=False))
+        with pytest.raises(OSError):
+            demo.start()
+        assert demo.server is None and demo.ledger is None and demo.sandbox is None
+
+
+def test_the_command_is_registered_and_says_what_to_try(demo: Demo) -> None:
+    args = build_parser().parse_args(["demo", "--port", "0", "--no-browser", "--fast"])
+    assert (args.port, args.no_browser, args.fast) == (0, True, True)
+    text = welcome(demo)
+    assert demo.url in text and "Rita Gomez" in text and "approve" in text
