@@ -219,6 +219,10 @@ class Timeline:
                 return index
         raise ValueError(f"the chain has no level {level} in pass {loop + 1}")
 
+    def stage_at(self, at: datetime) -> int:
+        """The stage running at ``at`` by the plan's times alone."""
+        return sum(1 for planned in self.levels if planned.at <= at)
+
     def planned(self, loop: int, level: int) -> PlannedLevel:
         return self.levels[self.stage_of(loop, level) - 1]
 

@@ -38,7 +38,7 @@ from typing import Protocol
 from escalation.chains import ChainSpec, PlannedLevel, Step, StepKind, Timeline, plan
 from escalation.notifier import DeliveryError, DeliveryResult, Notifier
 from escalation.schedules import Schedule
-from store.errors import StoreError, TransitionRefused
+from store.errors import ConfigError, StoreError, TransitionRefused
 from store.ledger import Ledger
 from store.models import Ticket
 from store.sweep import Cursor, Delivery, EscalationStep, StepRecord, StepStatus
@@ -150,10 +150,17 @@ class EscalationEngine:
     # -- working out a ticket's due steps ---------------------------------------------------
 
     def timeline(self, ticket: Ticket) -> Timeline:
-        snapshot = ticket.escalation
-        if snapshot is None and ticket.route.chain and self.chains is not None:
-            snapshot = self._plan_now(ticket, ticket.route.chain)
-        return Timeline(snapshot, created_at=ticket.created_at, expires_at=ticket.expires_at)
+        """The ticket's steps. A snapshot that cannot be read still leaves the expiry."""
+        try:
+            snapshot = ticket.escalation
+            if snapshot is None and ticket.route.chain and self.chains is not None:
+                snapshot = self._plan_now(ticket, ticket.route.chain)
+            return Timeline(snapshot, created_at=ticket.created_at,
+                            expires_at=ticket.expires_at)
+        except (ConfigError, KeyError, TypeError, ValueError) as exc:
+            log.error("ticket %s: unreadable escalation plan (%s); it will only expire",
+                      ticket.id, exc)
+            return Timeline(None, created_at=ticket.created_at, expires_at=ticket.expires_at)
 
     def _plan_now(self, ticket: Ticket, name: str) -> dict[str, object]:
         source = self.chains
@@ -166,12 +173,16 @@ class EscalationEngine:
     def _work(self, ticket: Ticket, timeline: Timeline, at: datetime,
               db_now: datetime) -> _Work | None:
         cursor = Cursor.of(ticket)
-        stage = timeline.stage_of(cursor.loop, cursor.level)
-        due = timeline.due(stage, since=cursor.next_action_at or ticket.created_at, at=at)
+        since = cursor.next_action_at or ticket.created_at
+        try:
+            stage = timeline.stage_of(cursor.loop, cursor.level)
+        except ValueError:  # the cursor names a level the plan lacks: go by the clock
+            stage = timeline.stage_at(since)
+        due = timeline.due(stage, since=since, at=at)
         if stage == 0 and ticket.card is None and timeline.levels:
             due = _start_at_once(timeline, due, at)
         steps = [s for s in due if s.kind is not StepKind.EXPIRE]
-        new = _cursor_after(timeline, steps[-1] if steps else None, cursor, at)
+        new = _cursor_after(timeline, steps[-1] if steps else None, stage, at)
         expiry = [s for s in due if s.kind is StepKind.EXPIRE]
         if expiry and ticket.expires_at <= db_now:
             levels = [s for s in steps if s.kind is StepKind.NOTIFY]
@@ -322,9 +333,8 @@ def _catch_up(steps: list[Step]) -> tuple[list[Step], list[Step]]:
     return act, skipped
 
 
-def _cursor_after(timeline: Timeline, last: Step | None, cursor: Cursor,
-                  at: datetime) -> Cursor:
-    stage = timeline.stage_of(cursor.loop, cursor.level) if last is None else last.stage
+def _cursor_after(timeline: Timeline, last: Step | None, stage: int, at: datetime) -> Cursor:
+    stage = stage if last is None else last.stage
     loop, level = timeline.stage_owner(stage)
     following = timeline.next_step(stage, after=at)
     return Cursor(loop, level, following.due if following else None)

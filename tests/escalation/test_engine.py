@@ -274,3 +274,17 @@ def test_scheduler_runs_one_interval_job_that_ticks(ledger: Ledger) -> None:
         assert job.trigger.interval == timedelta(seconds=30)
     finally:
         scheduler.shutdown(wait=True)
+
+
+def test_unreadable_plan_still_expires(
+        ledger: Ledger, engine: EscalationEngine, notifier: RecordingNotifier) -> None:
+    from store.models import NewTicket, Route
+
+    now = ledger.db_now()
+    new = NewTicket(action="x", requested_by="U0REQ", policy_version="t",
+                    route=Route(channel="C0X"), expires_at=now - MIN, next_action_at=now - MIN,
+                    escalation={"v": 1, "levels": [{"broken": True}]})
+    ticket, _ = ledger.create_ticket(new, at=now - 30 * MIN)
+    report = engine.tick(at=now)
+    assert report.expiries == 1 and notifier.expiries == [ticket.id]
+    assert ledger.get_ticket(ticket.id).status is TicketStatus.EXPIRED
