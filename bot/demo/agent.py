@@ -94,8 +94,8 @@ PROPOSALS: tuple[Proposal, ...] = (
              "Two accounts share an email address; they may be one person, or a shared "
              "family inbox.", summary="Merge two customer accounts?", model=MergeArgs,
              confidence=0.35,
-             evidence=({"title": "Tried: matched on email and billing address (1 of 2 match)"},
-                       {"title": "Needs: a human to confirm with the customer"})),
+             evidence=({"title": "Matched on email address and billing address: 1 of 2 agree"},
+                       {"title": "Looked for a shared family plan: none on file"})),
     Proposal("drop_database", {"name": "orders_staging"}, "free disk space on staging"),
 )
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.demo.config import ON_CALL, PAYMENTS, REQUESTER, REVIEWER
+from bot.demo.config import APPROVALS, ON_CALL, PAYMENTS, REQUESTER, REVIEWER
 from bot.demo.runner import Demo, scheduler_available
 from tests.demo.conftest import Shot
 
@@ -88,3 +88,38 @@ def test_the_on_call_engineer_gets_an_escalation_dm(page: Any, demo: Demo, shot:
     expect(page.locator("#main li.message").first).to_contain_text("You are on call",
                                                                    timeout=10_000)
     shot("escalation-dm")
+
+
+def test_an_email_draft_is_edited_in_a_multiline_modal(page: Any, demo: Demo, shot: Shot) -> None:
+    open_as(page, demo, REVIEWER.id, APPROVALS)
+    draft = card(page, "Email ada@example.com")
+    draft.get_by_role("button", name="Edit").click()
+    dialog = page.get_by_role("dialog", name="Edit and approve")
+    body = dialog.get_by_label("body")
+    expect(body).to_have_js_property("tagName", "TEXTAREA")
+    body.fill("Hi Ada,\n\nYour EUR 120 refund is on its way.\n\nBest,\nSupport")
+    dialog.get_by_label("send_at").fill("2030-01-02T09:30")
+    shot("email-draft-edited")
+    dialog.get_by_role("button", name="Approve edits").click()
+    expect(dialog).to_have_count(0)
+    expect(draft).to_contain_text("Your EUR 120 refund is on its way.")
+    expect(draft).to_contain_text("2030-01-02")
+    shot("email-card-after-edit")
+
+
+def test_mrkdwn_is_rendered_and_escaped(page: Any, demo: Demo) -> None:
+    open_as(page, demo, REVIEWER.id, "home")
+    html = page.evaluate("""async () => {
+        const m = await import('/demo/mrkdwn.js');
+        const ctx = {userName: (id) => id === 'U0RITA' ? 'Rita Gomez' : null, me: 'U0ALICE'};
+        return m.mrkdwn(
+          "*bold* _it_ ~gone~ `a<b>` and <https://x.example/?a=1&amp;b=2|a link>\\n" +
+          "&gt; quoted\\n<@U0RITA> <!date^0^{date_num}|1970> <javascript:alert(1)|bad> " +
+          "<img src=x onerror=alert(1)>", ctx);
+    }""")
+    for part in ("<strong>bold</strong>", "<em>it</em>", "<del>gone</del>",
+                 "<code>a&lt;b&gt;</code>", '<a href="https://x.example/?a=1&amp;b=2"',
+                 "<blockquote>quoted</blockquote>", "@Rita Gomez",
+                 '<time datetime="1970-01-01T00:00:00.000Z"'):
+        assert part in html
+    assert "javascript:" not in html and "<img" not in html
