@@ -7,8 +7,17 @@ import re
 from typing import Any
 
 import pytest
+from slack_sdk import WebClient
 
-from bot.demo.config import APPROVALS, ON_CALL, PAYMENTS, REQUESTER, REVIEWER
+from bot.demo.config import (
+    AGENT_LOG,
+    APPROVALS,
+    ON_CALL,
+    PAYMENTS,
+    REQUESTER,
+    REVIEWER,
+    SECOND_REVIEWER,
+)
 from bot.demo.runner import Demo, scheduler_available
 from tests.demo.conftest import Shot
 
@@ -123,3 +132,59 @@ def test_mrkdwn_is_rendered_and_escaped(page: Any, demo: Demo) -> None:
                  '<time datetime="1970-01-01T00:00:00.000Z"'):
         assert part in html
     assert "javascript:" not in html and "<img" not in html
+
+
+def test_app_home_lists_the_queue_and_links_to_cards(page: Any, demo: Demo, shot: Shot) -> None:
+    open_as(page, demo, SECOND_REVIEWER.id, "home")
+    home = page.get_by_label("App Home")
+    expect(home).to_contain_text("Your review queue")
+    expect(home).to_contain_text("Refund EUR 2,400 to cus_bram")
+    shot("app-home")
+    home.locator("section, div").filter(has_text="Refund EUR 2,400").get_by_role(
+        "link", name="Open the card").first.click()
+    expect(page.locator("#pane-title")).to_have_text("#payments")
+    page.get_by_role("button", name="Edit").first.click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    page.keyboard.press("Escape")  # closes the modal, as in Slack
+    expect(dialog).to_have_count(0)
+
+
+def test_confirm_dialogs_and_selects_deliver_signed_actions(page: Any, demo: Demo,
+                                                           shot: Shot) -> None:
+    sb = demo.sandbox
+    assert sb is not None
+    client = WebClient(base_url=sb.api_url, token=sb.bot_token)
+    confirm = {"title": {"type": "plain_text", "text": "Pause the agent?"},
+               "text": {"type": "mrkdwn", "text": "It stops proposing *new* actions."},
+               "confirm": {"type": "plain_text", "text": "Pause"},
+               "deny": {"type": "plain_text", "text": "Keep running"}, "style": "danger"}
+    client.chat_postMessage(channel=AGENT_LOG, text="Agent controls", blocks=[
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Agent controls*"},
+         "accessory": {"type": "static_select", "action_id": "demo_speed",
+                       "placeholder": {"type": "plain_text", "text": "Speed"},
+                       "options": [{"text": {"type": "plain_text", "text": t}, "value": t}
+                                   for t in ("slow", "fast")]}},
+        {"type": "divider"},
+        {"type": "actions", "elements": [
+            {"type": "button", "action_id": "demo_pause", "style": "danger", "confirm": confirm,
+             "text": {"type": "plain_text", "text": "Pause agent"}}]},
+    ])
+    open_as(page, demo, REVIEWER.id, AGENT_LOG)
+    controls = card(page, "Agent controls")
+    controls.get_by_role("button", name="Pause agent").click()
+    dialog = page.get_by_role("alertdialog", name="Pause the agent?")
+    expect(dialog).to_contain_text("It stops proposing new actions.")
+    shot("confirm-dialog")
+    dialog.get_by_role("button", name="Keep running").click()
+    expect(dialog).to_have_count(0)
+    assert not [d for d in sb.interactions("block_actions") if "demo_pause" in str(d.payload)]
+    controls.get_by_role("button", name="Pause agent").click()
+    page.get_by_role("alertdialog").get_by_role("button", name="Pause").click()
+    controls.get_by_role("combobox").select_option("fast")
+    actions = sb.wait_until(lambda: len(sb.interactions("block_actions")) >= 2 and
+                            sb.interactions("block_actions"))
+    chosen = [a["action_id"] for d in actions for a in (d.payload or {}).get("actions", [])]
+    assert chosen == ["demo_pause", "demo_speed"]
+    assert actions[-1].payload is not None
+    assert actions[-1].payload["actions"][0]["selected_option"]["value"] == "fast"
