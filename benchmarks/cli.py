@@ -55,10 +55,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     names = args.only or list(SCENARIOS)
     started = time.monotonic()
+    load_before = machine()["loadavg"]
     workdir = Path(tempfile.mkdtemp(prefix="signoff-bench-"))
     bench = Bench(SIZES[args.size], workdir, postgres_url(args.postgres_url))
     results = [_run_one(name, bench) for name in names]
     doc = _document(args.size, results, time.monotonic() - started)
+    doc["machine"]["loadavg_before"] = load_before
     print(render_table(results))
     notes = render_notes(results)
     if notes:
