@@ -76,7 +76,7 @@ class TickReport:
     failures: int = 0
     """Deliveries that failed, and tickets whose processing raised."""
     lost: int = 0
-    """Tickets another sweeper had already moved on."""
+    """Tickets another sweeper had already moved on, or that were decided meanwhile."""
 
 
 @dataclass
