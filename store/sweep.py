@@ -296,6 +296,9 @@ class SweepMixin:
                 for ref in d.messages:
                     s.add(MessageRow(ticket_id=d.ticket_id, role=ref.role, channel=ref.channel,
                                      ts=ref.ts, user=ref.user, at=now))
+            s.flush()
+            # The audit chain's head is the last lock every writer takes: no lock cycles.
+            for d in deliveries:
                 for target, error in d.failed:
                     self._audit(s, d.ticket_id, "delivery_failed", SWEEP_ACTOR, now,
                                 step_id=d.step_id, target=target, error=error,
