@@ -83,19 +83,21 @@ PROPOSALS: tuple[Proposal, ...] = (
                               "notify_customer": False, "note": "annual plan cancelled"},
              "The customer cancelled an annual plan inside the 14-day window.",
              summary="Refund EUR 2,400 to cus_bram", model=RefundArgs,
-             evidence=({"title": "Cancellation ticket #5521"},)),
+             evidence=({"title": "Cancellation ticket #5521"},),
+             answer="The plan was cancelled on day 9 of the 14-day window; usage was zero."),
     Proposal("send_email", {"to": "ada@example.com", "subject": "Your refund for order 1042",
                             "body": "Hi Ada,\n\nWe are sorry: you were charged twice for order "
                                     "1042. The extra EUR 120 is on its way back to your card "
                                     "and should arrive within 5 business days.\n\nBest,\nSupport"},
              "Tell the customer about the refund.", summary="Email ada@example.com",
-             model=EmailArgs),
+             model=EmailArgs, answer="Ada asked for an update by email this morning."),
     Proposal("merge_customer_accounts", {"keep": "cus_cleo", "merge": "cus_cleo2"},
              "Two accounts share an email address; they may be one person, or a shared "
              "family inbox.", summary="Merge two customer accounts?", model=MergeArgs,
              confidence=0.35,
              evidence=({"title": "Matched on email address and billing address: 1 of 2 agree"},
-                       {"title": "Looked for a shared family plan: none on file"})),
+                       {"title": "Looked for a shared family plan: none on file"}),
+             answer="Both accounts were opened from the same device, a week apart."),
     Proposal("drop_database", {"name": "orders_staging"}, "free disk space on staging"),
 )
 
