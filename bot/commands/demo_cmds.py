@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -45,14 +46,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _on_signals(stopping)
     try:
         print(welcome(demo), flush=True)
-        if not args.no_browser:
-            webbrowser.open(demo.url)
+        if not args.no_browser and _has_display():
+            threading.Thread(target=webbrowser.open, args=(demo.url,), daemon=True).start()
         while not stopping.wait(0.5):
             pass
     finally:
         print("signoff demo: stopping; the demo database is deleted.", file=sys.stderr)
         demo.close()
     return 0
+
+
+def _has_display() -> bool:
+    """A terminal-only Linux session would get a console browser; print the URL instead."""
+    if not sys.platform.startswith("linux"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def _on_signals(stopping: threading.Event) -> None:
