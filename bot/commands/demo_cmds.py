@@ -74,9 +74,7 @@ def _on_signals(stopping: threading.Event) -> None:
 def welcome(demo: Demo) -> str:
     t = timing(demo.options.fast)
     sweep = (f"Oscar is DM'd after {_span(t.first)}, Alice after {_span(t.second_at)}; "
-             f"requests expire after {_span(t.expires_in)}"
-             if demo.scheduler is not None
-             else "the escalation sweep is not in this build: no on-call DMs or expiry")
+             f"requests expire after {_span(t.expires_in)}")
     cast = "\n".join(f"    {p.real_name:<14} {p.role}" for p in PEOPLE)
     return f"""
 signoff demo is running at {demo.url}

@@ -7,8 +7,6 @@ bot behind the real HTTP server, a throw-away database, the demo config and the 
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import secrets
 import tempfile
@@ -22,14 +20,16 @@ from bot.client import ApprovalClient
 from bot.demo.agent import DemoAgent, Say
 from bot.demo.config import demo_config, demo_workspace
 from bot.demo.web import DemoSandbox
+from bot.notifier import SlackNotifier
 from bot.server import HttpServer, Router
 from bot.slack import make_web_client
 from escalation.config import SignoffConfig
+from escalation.engine import EscalationEngine
+from escalation.scheduler import start_scheduler
 from store.db import make_engine, migrate
 from store.ledger import Ledger
 
 log = logging.getLogger(__name__)
-SCHEDULER_MODULES = ("escalation.scheduler", "escalation.engine", "bot.notifier")
 
 
 @dataclass(frozen=True)
@@ -39,14 +39,6 @@ class DemoOptions:
     fast: bool = False
     agent: bool = True
     say: Say = print
-
-
-def scheduler_available() -> bool:
-    """Whether this build has the escalation sweep (on-call DMs, reminders, expiry)."""
-    try:
-        return all(importlib.util.find_spec(name) is not None for name in SCHEDULER_MODULES)
-    except ModuleNotFoundError:
-        return False
 
 
 @dataclass
@@ -102,17 +94,11 @@ class Demo:
 
     @staticmethod
     def _start_scheduler(ledger: Ledger, config: SignoffConfig, sandbox: DemoSandbox) -> Any:
-        """The escalation sweep, as ``signoff serve`` runs it, when this build has the Slack
-        notifier; without it nobody is DM'd and nothing expires until someone clicks."""
-        if not scheduler_available():
-            return None
-        from escalation.engine import EscalationEngine
-        from escalation.scheduler import start_scheduler
-
+        """The escalation sweep, as ``signoff serve`` runs it: reminders, on-call DMs, expiry."""
         # As in serve: the sweep's client leaves retries of posts to the engine.
         slack = make_web_client(sandbox.bot_token, sandbox.api_url, server_error_retries=0)
-        notifier = importlib.import_module("bot.notifier").SlackNotifier(slack, ledger)
-        engine = EscalationEngine(ledger, config, notifier, owner="signoff-demo")
+        engine = EscalationEngine(ledger, config, SlackNotifier(slack, ledger),
+                                  owner="signoff-demo")
         return start_scheduler(engine, config.sweep_every)
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ from bot.demo.config import (
     REVIEWER,
     SECOND_REVIEWER,
 )
-from bot.demo.runner import Demo, scheduler_available
+from bot.demo.runner import Demo
 from tests.demo.conftest import Shot
 
 expect = pytest.importorskip("playwright.sync_api",
@@ -88,8 +88,6 @@ def test_the_requester_cannot_approve_their_own_request(page: Any, demo: Demo,
 
 
 def test_the_on_call_engineer_gets_an_escalation_dm(page: Any, demo: Demo, shot: Shot) -> None:
-    if not scheduler_available():
-        pytest.skip("this build has no escalation sweep (escalation.scheduler/bot.notifier)")
     open_as(page, demo, ON_CALL.id, "home")
     dm = page.get_by_role("button", name="signoff (app)")
     expect(dm).to_be_visible(timeout=15_000)
