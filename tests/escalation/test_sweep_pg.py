@@ -21,7 +21,7 @@ from bot.sandbox import Channel, SlackSandbox, User, Workspace
 from escalation.engine import EscalationEngine, TickReport
 from escalation.notifier import RecordingNotifier
 from store.ledger import Ledger
-from store.models import SlackRef, Ticket, TicketStatus
+from store.models import DecisionKind, SlackRef, Ticket, TicketStatus
 from tests.escalation.engine_support import GROUPS, MIN, config, open_ticket
 from tests.escalation.slack_notifier import SlackNotifier
 
@@ -139,3 +139,33 @@ def test_a_claimed_ticket_is_not_claimed_twice(ledger: Ledger, replicas: list[Le
     b = replicas[1].claim_due(owner="b", at=at, limit=6)
     assert len(a) == 6 and len(b) == 4
     assert {t.id for t in a}.isdisjoint({t.id for t in b})
+
+
+def test_decisions_racing_the_sweepers_stop_chains_without_errors(
+        db_url: str, ledger: Ledger, replicas: list[Ledger]) -> None:
+    n = size(db_url) // 5
+    base = ledger.db_now() - 25 * SECOND  # deadlines (base + 40 s) still ahead: decidable
+    tickets = [open_ticket(ledger, "fast", created=base) for _ in range(n)]
+    rejected = {t.id for t in tickets[::2]}
+    notifier = RecordingNotifier(groups=dict(GROUPS))
+    engines = [EscalationEngine(led, config(), notifier, owner=f"r{i}", batch_size=10)
+               for i, led in enumerate(replicas[:2])]
+    total = TickReport()
+
+    def decide() -> None:
+        for ticket_id in rejected:
+            replicas[2].record_decision(ticket_id, reviewer="U0LEAD",
+                                        kind=DecisionKind.REJECT, reason="no")
+
+    with ThreadPoolExecutor(SWEEPERS) as pool:
+        for k in range(11):
+            deciding = pool.submit(decide) if k == 4 else None  # while level 1 goes out
+            sweep(engines, base + k * INTERVAL, pool, total)
+            if deciding:
+                deciding.result()
+    assert total.failures == 0
+    assert {t.id for t in ledger.list_tickets([TicketStatus.REJECTED], limit=10_000)} == rejected
+    level2 = {ticket_id for ticket_id, level, _ in notifier.dms if level == 2}
+    assert level2 == {t.id for t in tickets} - rejected  # the decision stopped the chain
+    assert len(notifier.dms) == len(set(notifier.dms))
+    assert ledger.verify_audit().ok
