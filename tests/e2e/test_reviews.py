@@ -241,3 +241,16 @@ def test_everything_sent_fits_block_kit_even_for_huge_arguments(rig: Rig) -> Non
     assert sent and all(c.ok for c in sent), [(c.method, c.response) for c in sent if not c.ok]
     assert all("hunter2" not in json.dumps(c.args) for c in sent)
     assert all("<!channel>" not in json.dumps(c.args) for c in sent)
+
+
+def test_app_home_lists_only_what_the_user_may_decide(rig: Rig) -> None:
+    mine = refund(rig)
+    other = rig.client.request("restart_service", {"service": "api"}, reason="stuck",
+                               requested_by="U0REQUESTER")  # the SRE group's, not payments'
+    assert rig.sandbox.open_app_home("U0PAYLEAD").ok
+    home = rig.sandbox.wait_until(lambda: rig.sandbox.home("U0PAYLEAD"))
+    text = json.dumps(home.data)
+    assert mine.id in text and other.id not in text
+    assert rig.sandbox.open_app_home("U0OUTSIDER").ok
+    empty = rig.sandbox.wait_until(lambda: rig.sandbox.home("U0OUTSIDER"))
+    assert mine.id not in json.dumps(empty.data)
