@@ -23,7 +23,13 @@ from benchmarks import (
     scen_sweep,
 )
 from benchmarks.env import SIZES, Bench, postgres_url
-from benchmarks.report import ScenarioResult, machine, render_notes, render_table
+from benchmarks.report import (
+    ScenarioResult,
+    from_json,
+    machine,
+    render_notes,
+    render_table,
+)
 
 Runner = Callable[[Bench], ScenarioResult]
 SCENARIOS: dict[str, Runner] = {
@@ -47,11 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--postgres-url", help="PostgreSQL server for the PostgreSQL cases "
                    "(default: $SIGNOFF_TEST_POSTGRES_URL; a throw-away schema is used)")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    p.add_argument("--show", type=Path, metavar="PATH",
+                   help="print the table of a saved --json run instead of running")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.show:
+        saved = from_json(json.loads(args.show.read_text()))
+        print(render_table(saved, markdown=args.markdown))
+        return 0
     logging.basicConfig(level=logging.WARNING)
     names = args.only or list(SCENARIOS)
     started = time.monotonic()
@@ -61,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = [_run_one(name, bench) for name in names]
     doc = _document(args.size, results, time.monotonic() - started)
     doc["machine"]["loadavg_before"] = load_before
-    print(render_table(results))
+    print(render_table(results, markdown=args.markdown))
     notes = render_notes(results)
     if notes:
         print("\nNotes:\n" + notes)

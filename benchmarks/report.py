@@ -91,6 +91,16 @@ class ScenarioResult:
                 "notes": self.notes, "rows": [_clean(asdict(r)) for r in self.rows]}
 
 
+def from_json(doc: dict[str, Any]) -> list[ScenarioResult]:
+    """The results of a saved run (``--json``), for re-rendering its table."""
+    out = []
+    for name, sc in doc["scenarios"].items():
+        rows = [Row(**r) for r in sc["rows"]]
+        out.append(ScenarioResult(name, sc["title"], rows, list(sc["notes"]),
+                                  float(sc["seconds"]), sc["error"]))
+    return out
+
+
 def _clean(doc: dict[str, Any]) -> dict[str, Any]:
     """NaN (a figure nobody measured) becomes null, so the document is strict JSON."""
     return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in doc.items()}
