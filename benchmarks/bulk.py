@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Engine, Table, insert, update
@@ -85,4 +85,3 @@ def analyze(engine: Engine) -> None:
             conn.exec_driver_sql("ANALYZE tickets")
 
 
-MINUTE = timedelta(minutes=1)
