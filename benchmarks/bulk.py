@@ -83,5 +83,3 @@ def analyze(engine: Engine) -> None:
     if engine.dialect.name == "postgresql":
         with engine.begin() as conn:
             conn.exec_driver_sql("ANALYZE tickets")
-
-
