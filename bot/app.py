@@ -8,6 +8,7 @@ holds whatever the database is doing. Modal submissions are validated before the
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,7 @@ from bot.render import (
     render_request_info_modal,
     render_show_all_modal,
 )
-from bot.reviews import Reviews
+from bot.reviews import Reviews, shared_pool
 from bot.surfaces import Surfaces
 from bot.views import register_views
 from escalation.config import SignoffConfig
@@ -66,12 +67,15 @@ class Click:
 
 
 def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
-              signing_secret: str, authz: Authorizer | None = None) -> App:
+              signing_secret: str, authz: Authorizer | None = None,
+              pool: Executor | None = None) -> App:
+    """The Bolt app. Decisions run on ``pool`` after the ack (default: one shared pool)."""
     app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
               process_before_response=False, raise_error_for_unhandled_request=False)
     surfaces = Surfaces(client, ledger)
     reviews = Reviews(ledger, config,
-                      authz or Authorizer(client, oncall=ledger.oncall_targets), surfaces)
+                      authz or Authorizer(client, oncall=ledger.oncall_targets), surfaces,
+                      pool or shared_pool())
     _register_buttons(app, reviews)
     register_views(app, reviews)
 
@@ -94,13 +98,13 @@ def _register_buttons(app: App, reviews: Reviews) -> None:
     def approve(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         c = Click.of(body)
-        reviews.decide(c.ticket_id, c.user, DecisionKind.APPROVE, channel=c.channel)
+        reviews.decide_later(c.ticket_id, c.user, DecisionKind.APPROVE, channel=c.channel)
 
     @app.action(ACTION_TAKE_OVER)
     def take_over(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         c = Click.of(body)
-        reviews.decide(c.ticket_id, c.user, DecisionKind.TAKE_OVER, channel=c.channel,
+        reviews.decide_later(c.ticket_id, c.user, DecisionKind.TAKE_OVER, channel=c.channel,
                        reason="taken over by a human")
 
     for action_id, (kind, render) in _MODALS.items():

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import threading
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.authz import Authorizer
@@ -21,6 +24,25 @@ from store.errors import (
 from store.ledger import Ledger
 from store.models import DecisionKind, Ticket
 
+log = logging.getLogger(__name__)
+
+#: Decisions serialise on the ticket row anyway; a small pool keeps a burst of clicks from
+#: starving Bolt's listener threads, which must stay free to ack within 3 seconds.
+DECISION_WORKERS = 2
+
+_shared_pool: ThreadPoolExecutor | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_pool() -> ThreadPoolExecutor:
+    """The default pool for decisions taken after an ack (one per process)."""
+    global _shared_pool
+    with _shared_lock:
+        if _shared_pool is None:
+            _shared_pool = ThreadPoolExecutor(max_workers=DECISION_WORKERS,
+                                              thread_name_prefix="signoff-decide")
+        return _shared_pool
+
 
 @dataclass
 class Reviews:
@@ -28,6 +50,13 @@ class Reviews:
     config: SignoffConfig
     authz: Authorizer
     surfaces: Surfaces
+    pool: Executor = field(default_factory=shared_pool)
+
+    def decide_later(self, *args: Any, **kwargs: Any) -> Future[Ticket | None]:
+        """:meth:`decide` on the decision pool, so the handler's thread is free at once."""
+        future = self.pool.submit(self.decide, *args, **kwargs)
+        future.add_done_callback(_log_failure)
+        return future
 
     @property
     def policy(self) -> Policy:
@@ -113,3 +142,9 @@ def _stricter(ticket: Ticket, outcome: PolicyOutcome) -> bool:
 
 
 __all__ = ["Reviews"]
+
+
+def _log_failure(future: Future[Ticket | None]) -> None:
+    exc = future.exception()
+    if exc is not None:
+        log.error("a decision failed after its ack", exc_info=exc)

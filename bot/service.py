@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.app import build_app
 from bot.notifier import SlackNotifier
+from bot.reviews import DECISION_WORKERS
 from bot.server import HttpServer, Router
 from bot.settings import Settings
 from bot.slack import make_web_client, slack_error
@@ -62,6 +64,9 @@ class Service:
         if self.server is not None:
             self.server.close()
             self.server = None
+        for close in self._closers:  # decisions already acked finish before the ledger closes
+            close()
+        self._closers.clear()
         self.ledger.close()
 
 
@@ -89,5 +94,8 @@ def build_service(settings: Settings, *, check_auth: bool = True) -> Service:
             raise ConfigError(
                 f"Slack refused SLACK_BOT_TOKEN at {settings.slack_api_url} (auth.test: "
                 f"{slack_error(exc)}); check the token and SLACK_API_URL") from exc
-    app = build_app(ledger=ledger, config=config, client=slack, signing_secret=secret)
-    return Service(settings, config, ledger, slack, app, bot_user)
+    pool = ThreadPoolExecutor(max_workers=DECISION_WORKERS, thread_name_prefix="signoff-decide")
+    app = build_app(ledger=ledger, config=config, client=slack, signing_secret=secret, pool=pool)
+    service = Service(settings, config, ledger, slack, app, bot_user)
+    service._closers.append(lambda: pool.shutdown(wait=True))
+    return service

@@ -62,7 +62,7 @@ def register_views(app: App, reviews: Reviews) -> None:
             ack(response_action="errors", errors={first: refusal} if first else {})
             return
         ack()
-        reviews.decide(ticket.id, user, DecisionKind.EDIT, channel=origin.channel,
+        reviews.decide_later(ticket.id, user, DecisionKind.EDIT, channel=origin.channel,
                        args=parsed.args, reason="edited", reroute=reroute)
 
 
@@ -75,7 +75,8 @@ def _text_submission(reviews: Reviews, kind: DecisionKind, parse: Any, block: st
             return
         ack()
         origin = parse_private_metadata(view.get("private_metadata", ""))
-        reviews.decide(origin.ticket_id, body["user"]["id"], kind, channel=origin.channel,
+        reviews.decide_later(origin.ticket_id, body["user"]["id"], kind,
+                             channel=origin.channel,
                        reason=text)
 
     submit.__name__ = f"submit_{kind.value}"
