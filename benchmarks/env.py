@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
-
 from bot.sandbox import Channel, User, Workspace
-from store.db import make_engine, migrate, normalise_url
+from store.db import migrate_url, scratch_schema
 
 PG_ENV = "SIGNOFF_TEST_POSTGRES_URL"
 SECRET = "bench-signing-secret"
@@ -120,28 +116,12 @@ PG_SKIP_NOTE = (f"PostgreSQL cases skipped: pass --postgres-url or set {PG_ENV} 
 
 
 def _migrate(url: str) -> None:
-    engine = make_engine(url)
-    try:
-        migrate(engine)
-    finally:
-        engine.dispose()
+    migrate_url(url)
 
 
-@contextmanager
-def pg_schema(base: str) -> Iterator[str]:
+def pg_schema(base: str) -> AbstractContextManager[str]:
     """A throw-away schema: every connection of the returned URL lands in it."""
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalise_url(base))
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = make_url(normalise_url(base)).update_query_dict(
-        {"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    return scratch_schema(base, prefix="bench")
 
 
 def postgres_url(cli_value: str | None) -> str | None:

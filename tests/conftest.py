@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
 
-from store.db import make_engine, migrate, normalise_url
+from store.db import migrate_url, scratch_schema
 from store.ledger import Ledger
 from store.models import NewTicket, Route, Ticket
 
@@ -29,21 +26,9 @@ def pg_base_url() -> str | None:
     return os.environ.get(PG_ENV) or None
 
 
-@contextmanager
-def pg_schema_url(base: str) -> Iterator[str]:
+def pg_schema_url(base: str) -> AbstractContextManager[str]:
     """A fresh schema for one test; every connection of the URL lands in it."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalise_url(base))
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = make_url(normalise_url(base)).update_query_dict(
-        {"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    return scratch_schema(base, prefix="t")
 
 
 def sqlite_url(path: Path) -> str:
@@ -55,21 +40,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database of each kind."""
     if request.param == "sqlite":
         url = sqlite_url(tmp_path / "signoff.db")
-        _migrate(url)
+        migrate_url(url)
         yield url
         return
     base = pg_base_url()
     if base is None:
         pytest.skip(PG_SKIP)
     with pg_schema_url(base) as url:
-        _migrate(url)
+        migrate_url(url)
         yield url
-
-
-def _migrate(url: str) -> None:
-    engine = make_engine(url)
-    migrate(engine)
-    engine.dispose()
 
 
 @pytest.fixture
