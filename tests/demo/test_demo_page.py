@@ -138,8 +138,12 @@ def test_app_home_lists_the_queue_and_links_to_cards(page: Any, demo: Demo, shot
     expect(home).to_contain_text("Your review queue")
     expect(home).to_contain_text("Refund EUR 2,400 to cus_bram")
     shot("app-home")
-    home.locator("section, div").filter(has_text="Refund EUR 2,400").get_by_role(
-        "link", name="Open the card").first.click()
+    # The innermost block holding both this ticket's title and a card link is its own entry
+    # (outer containers hold every ticket, so their first link may be another ticket's).
+    card_link = page.get_by_role("link", name="Open the card")
+    entry = home.locator("section, div").filter(has_text="Refund EUR 2,400").filter(
+        has=card_link).last
+    entry.get_by_role("link", name="Open the card").click()
     expect(page.locator("#pane-title")).to_have_text("#payments")
     page.get_by_role("button", name="Edit").first.click()
     dialog = page.get_by_role("dialog")
