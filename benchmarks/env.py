@@ -102,21 +102,17 @@ class Bench:
         if backend == "sqlite":
             with tempfile.TemporaryDirectory(dir=self.workdir) as tmp:
                 url = f"sqlite:///{Path(tmp) / 'signoff.db'}"
-                _migrate(url)
+                migrate_url(url)
                 yield url
             return
         assert self.postgres_url is not None, "no PostgreSQL URL"
         with pg_schema(self.postgres_url) as url:
-            _migrate(url)
+            migrate_url(url)
             yield url
 
 
 PG_SKIP_NOTE = (f"PostgreSQL cases skipped: pass --postgres-url or set {PG_ENV} "
                 "(e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
-
-
-def _migrate(url: str) -> None:
-    migrate_url(url)
 
 
 def pg_schema(base: str) -> AbstractContextManager[str]:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.argmodel import masked_fields
 from bot.errors import (
     ApprovalCancelled,
     ApprovalConsumed,
@@ -22,15 +19,14 @@ from bot.errors import (
     InvalidArguments,
     RevalidationFailed,
 )
-from bot.render import render_card, render_execution_result, render_info_answer
-from bot.slack import slack_error
+from bot.render import render_execution_result, render_info_answer
+from bot.surfaces import Surfaces
 from store.ledger import Ledger
 from store.models import DecisionKind, Ticket, TicketStatus
 
 if TYPE_CHECKING:
     from bot.client import ApprovalClient
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 SUMMARY_LIMIT = 500
 
@@ -41,6 +37,8 @@ class Executor:
     def __init__(self, ledger: Ledger, slack: WebClient | None) -> None:
         self.ledger = ledger
         self.slack = slack
+        # The same card and thread updates the bot makes (DM copies included).
+        self.surfaces = Surfaces(slack, ledger) if slack is not None else None
 
     def raise_unless_approved(self, ticket: Ticket) -> None:
         status = ticket.status
@@ -105,26 +103,15 @@ class Executor:
     # -- Slack side effects, best effort: the ledger is the record --------------------------
 
     def refresh_card(self, ticket: Ticket) -> None:
-        if self.slack is None or ticket.card is None:
-            return
-        message = render_card(ticket, decisions=self.ledger.decisions(ticket.id),
-                              masked=masked_fields(ticket.args_schema))
-        try:
-            self.slack.chat_update(channel=ticket.card.channel, ts=ticket.card.ts,
-                                   text=message["text"], blocks=message["blocks"])
-        except (SlackApiError, SlackClientError, OSError) as exc:
-            log.warning("card of ticket %s not updated: %s", ticket.id, slack_error(exc))
+        if self.surfaces is not None:
+            self.surfaces.refresh(ticket)
 
     def thread_reply(self, ticket: Ticket, kind: str, text: str = "") -> None:
-        if self.slack is None or ticket.card is None:
+        if self.surfaces is None:
             return
         message = (render_execution_result(ticket) if kind == "execution"
                    else render_info_answer(ticket, text))
-        try:
-            self.slack.chat_postMessage(channel=ticket.card.channel, thread_ts=ticket.card.ts,
-                                        text=message["text"], blocks=message["blocks"])
-        except (SlackApiError, SlackClientError, OSError) as exc:
-            log.warning("thread reply on ticket %s failed: %s", ticket.id, slack_error(exc))
+        self.surfaces.reply(ticket, message)
 
 
 def _check_model(ticket: Ticket, args: dict[str, Any],

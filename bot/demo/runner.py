@@ -26,7 +26,7 @@ from bot.slack import make_web_client
 from escalation.config import SignoffConfig
 from escalation.engine import EscalationEngine
 from escalation.scheduler import start_scheduler
-from store.db import make_engine, migrate
+from store.db import migrate_url
 from store.ledger import Ledger
 
 log = logging.getLogger(__name__)
@@ -125,11 +125,7 @@ class Demo:
 
 
 def _open_ledger(url: str) -> Ledger:
-    engine = make_engine(url)
-    try:
-        migrate(engine)
-    finally:
-        engine.dispose()
+    migrate_url(url)
     return Ledger.open(url)
 
 
