@@ -27,6 +27,7 @@ from bot.render.edit_plan import (
     plan_edit,
     rest_json,
 )
+from bot.render.edit_split import part_label
 from bot.render.ids import CALLBACK_EDIT, EDIT_REST_BLOCK, EDIT_VALUE_ACTION
 from bot.render.modals import encode_private_metadata
 from bot.render.parts import tier_label
@@ -51,7 +52,8 @@ def render_edit_modal(
         "(argument rules and policy) before anything runs."
     )
     blocks: list[Block] = [section("signoff_edit_intro", intro)]
-    blocks += [_field_block(spec, red) for spec in plan.fields]
+    for spec in plan.fields:
+        blocks += _part_blocks(spec) if spec.parts else [_field_block(spec, red)]
     if plan.rest_block:
         values = {k: ticket.final_args[k] for k in plan.rest_keys}
         label = "More arguments (JSON)" if plan.rest_keys else "Arguments (JSON)"
@@ -69,8 +71,9 @@ def render_edit_modal(
 def _field_block(spec: FieldSpec, red: Redactor) -> Block:
     if spec.kind == "readonly":
         size = len(initial_text(spec, red) or "")
+        why = f" ({spec.why})" if spec.why else ""
         return section(spec.block_id, f"*{esc(spec.key, 200)}*: {size:,} characters, too long to "
-                                      "edit here; kept as it is.")
+                                      f"edit here{why}; kept as it is.")
     hint = spec.hint or ""
     if spec.kind == "secret":
         hint = f"{hint} {SECRET_HINT}".strip()
@@ -78,6 +81,20 @@ def _field_block(spec: FieldSpec, red: Redactor) -> Block:
         hint = f"{hint} {JSON_HINT}".strip()
     return input_block(spec.block_id, spec.key or "(blank)", _element(spec, red),
                        optional=spec.optional, hint=hint or None)
+
+
+def _part_blocks(spec: FieldSpec) -> list[Block]:
+    """A long text in consecutive boxes; the submission is their contents joined as typed."""
+    count = len(spec.parts)
+    note = (f"Too long for one box, so shown in {count} parts. They are joined exactly as "
+            "typed, with nothing added between them; text may move between parts.")
+    hint = f"{spec.hint} {note}" if spec.hint else note
+    return [
+        input_block(bid, part_label(spec.key or "(blank)", n, count),
+                    text_input(EDIT_VALUE_ACTION, initial=part, multiline=True),
+                    optional=True, hint=hint if n == 1 else None)
+        for n, (bid, part) in enumerate(zip(spec.part_ids, spec.parts, strict=True), 1)
+    ]
 
 
 def _element(spec: FieldSpec, red: Redactor) -> Block:

@@ -60,10 +60,13 @@ def parse_edit_submission(
     args = dict(ticket.final_args)
     errors: dict[str, str] = {}
     touched: list[str] = []
+    split_at: dict[str, str] = {}
     for spec in plan.fields:
         try:
             if _apply_field(spec, red, state_values, args):
                 touched.append(spec.key)
+                if spec.parts:
+                    split_at[spec.key] = _first_changed_part(spec, state_values)
         except FieldError as exc:
             errors[spec.block_id] = clip(str(exc), ERROR_LIMIT)
     if plan.rest_block:
@@ -77,7 +80,7 @@ def parse_edit_submission(
         try:
             args = _validated(arg_model, args, touched, plan)
         except ValidationError as exc:
-            return EditResult(errors=_map_errors(exc, plan))
+            return EditResult(errors=_map_errors(exc, plan, split_at))
     old = ticket.final_args
     changed = tuple(k for k in {**old, **args} if old.get(k, MISSING) != args.get(k, MISSING))
     return EditResult(args=args, changed=changed)
@@ -106,14 +109,31 @@ def submitted_repr(spec: FieldSpec, state: Mapping[str, Any]) -> Any:
     return value or None
 
 
+def _submitted(spec: FieldSpec, state_values: Mapping[str, Any]) -> Any:
+    """What the reviewer left in the field's input, or in all its parts joined as typed."""
+    if spec.parts:
+        return "".join(submitted_repr(spec, _state(state_values, bid)) for bid in spec.part_ids)
+    return submitted_repr(spec, _state(state_values, spec.block_id))
+
+
+def _first_changed_part(spec: FieldSpec, state_values: Mapping[str, Any]) -> str:
+    """The part a reviewer changed first: where an error about the whole value is shown."""
+    for bid, before in zip(spec.part_ids, spec.parts, strict=True):
+        if submitted_repr(spec, _state(state_values, bid)) != before:
+            return bid
+    return spec.block_id
+
+
 def _apply_field(
     spec: FieldSpec, red: Redactor, state_values: Mapping[str, Any], args: dict[str, Any],
 ) -> bool:
     if spec.kind == "readonly":
         return False
-    raw = submitted_repr(spec, _state(state_values, spec.block_id))
+    raw = _submitted(spec, state_values)
     if raw == initial_repr(spec, red):
-        return False
+        return False  # parts untouched, or text only moved between them
+    if spec.parts and raw == "" and not spec.optional:
+        raise FieldError("This field is required: the parts are all empty.")
     value = _read(spec, raw, red)
     if value is _REMOVE:
         args.pop(spec.key, None)
@@ -237,16 +257,23 @@ def _validated(
     return out
 
 
-def _map_errors(exc: ValidationError, plan: EditPlan) -> dict[str, str]:
-    blocks = {s.key: s.block_id for s in plan.fields if s.kind != "readonly"}
+def _map_errors(
+    exc: ValidationError, plan: EditPlan, split_at: Mapping[str, str],
+) -> dict[str, str]:
+    """Each error under the input of its argument (a split value's first changed part)."""
+    blocks = {s.key: s.block_id for s in plan.fields if s.kind != "readonly"} | dict(split_at)
     blocks |= {plan_name: blocks[key] for key, plan_name in plan.model_names.items()
                if key in blocks}
     fallback = next(iter(blocks.values()), EDIT_REST_BLOCK)
+    split = set(split_at) | {plan.model_names.get(key, key) for key in split_at}
     errors: dict[str, list[str]] = {}
     for error in exc.errors():
         loc = [str(p) for p in error.get("loc", ())]
         head = loc[0] if loc else ""
         target = blocks.get(head) or (EDIT_REST_BLOCK if plan.rest_block else fallback)
         where = ".".join(loc[1:]) if head in blocks else ".".join(loc)
-        errors.setdefault(target, []).append(error["msg"] + (f" (at {where})" if where else ""))
+        notes = (["all parts together"] if head in split else []) + ([f"at {where}"] if where
+                                                                        else [])
+        errors.setdefault(target, []).append(
+            error["msg"] + (f" ({', '.join(notes)})" if notes else ""))
     return {block: clip("; ".join(msgs), ERROR_LIMIT) for block, msgs in errors.items()}

@@ -7,28 +7,24 @@ rendering and parsing always agree on which block holds which argument and what 
 from __future__ import annotations
 
 import math
-import types
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from enum import Enum
-from inspect import isclass
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Any
 
 import annotated_types as at
-from pydantic import BaseModel, SecretBytes, SecretStr
+from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from bot.render.blocks import INPUT_MAX, MAX_OPTIONS, block_id
+from bot.render.blocks import INPUT_MAX, MAX_VIEW_BLOCKS, block_id
+from bot.render.edit_split import MAX_PARTS, MAX_SPLIT_PARTS, part_block_id, split_text
+from bot.render.edit_types import Kind, kind_of_type, unwrap
 from bot.render.ids import EDIT_FIELD_PREFIX
 from bot.render.text import slen
 from bot.render.values import Redactor, json_text
 from store.models import Ticket
 
-Kind = Literal[
-    "text", "int", "float", "decimal", "bool", "select", "date", "datetime", "json", "secret",
-    "readonly",
-]
 NUMBER_KINDS = ("int", "float", "decimal")
 MAX_FIELDS = 96
 """Input blocks for single arguments; the modal's other blocks are the intro, the "rest" JSON
@@ -51,10 +47,18 @@ class FieldSpec:
     bounds: dict[str, Decimal] = field(default_factory=dict)
     max_len: int | None = None
     hint: str | None = None
+    parts: tuple[str, ...] = ()
+    """A text too long for one input, as the consecutive inputs that show it."""
+    why: str | None = None
+    """Why a ``readonly`` value cannot be edited here."""
 
     @property
     def present(self) -> bool:
         return self.current is not MISSING
+
+    @property
+    def part_ids(self) -> list[str]:
+        return [part_block_id(self.block_id, n) for n in range(1, len(self.parts) + 1)]
 
 
 @dataclass
@@ -93,9 +97,27 @@ def _fold(
     rest_block = bool(overflow)
     if rest and slen(rest_json(rest, {s.key: s.current for s in overflow}, red)) > INPUT_MAX:
         kept, rest, rest_block = kept + rest, [], False
+    _fit_parts(shown, MAX_VIEW_BLOCKS - 3 - len(shown))  # intro, rest and note keep room
     if not any(s.kind != "readonly" for s in shown) and not rest_block:
         rest_block = True  # always at least one input: lets a reviewer add arguments
     return EditPlan(shown, rest, rest_block, kept, names)
+
+
+def _fit_parts(shown: list[FieldSpec], spare_blocks: int) -> None:
+    """Give split values their inputs while the form has room; the others stay as they are."""
+    spare_parts = MAX_SPLIT_PARTS
+    for spec in shown:
+        n = len(spec.parts)
+        if not n:
+            continue
+        if n > MAX_PARTS:
+            why = f"it would need {n} boxes; one value may use at most {MAX_PARTS}"
+        elif n - 1 > spare_blocks or n > spare_parts:
+            why = f"the form has no room left for the {n} boxes it would need"
+        else:
+            spare_blocks, spare_parts = spare_blocks - (n - 1), spare_parts - n
+            continue
+        spec.kind, spec.parts, spec.why = "readonly", (), why
 
 
 def rest_json(keys: list[str], values: dict[str, Any], red: Redactor) -> str:
@@ -174,13 +196,23 @@ def _finish(spec: FieldSpec, red: Redactor) -> FieldSpec:
         spec.kind = "json"  # beyond what a number input holds exactly (huge, NaN, infinite)
     shown = initial_text(spec, red)
     if shown is not None and slen(shown) > INPUT_MAX:
-        spec.kind = "readonly"
+        _too_long(spec, shown)
     if spec.kind == "text":
         spec.multiline = spec.multiline or "\n" in (shown or "") or len(shown or "") > MULTILINE_AT
         spec.optional = spec.optional or not shown
     if spec.kind == "json":
         spec.multiline = True
     return spec
+
+
+def _too_long(spec: FieldSpec, shown: str) -> None:
+    """A text goes into several inputs if it could fit; anything else stays as it is."""
+    if spec.kind == "text" and slen(shown) <= MAX_PARTS * INPUT_MAX:
+        spec.parts, spec.multiline = tuple(split_text(shown)), True
+        return  # _fit_parts may still find it too many inputs
+    spec.kind, spec.why = "readonly", (
+        f"one value may use at most {MAX_PARTS} boxes" if spec.kind == "text"
+        else f"structured values are edited as JSON in one box of {INPUT_MAX:,} characters")
 
 
 def _extra(info: FieldInfo, name: str) -> bool:
@@ -199,54 +231,6 @@ def _constraints(spec: FieldSpec, meta: list[Any]) -> None:
                     spec.bounds[name] = number
         if isinstance(item, at.MaxLen):
             spec.max_len = item.max_length
-
-
-def unwrap(tp: Any) -> tuple[Any, bool, list[Any]]:
-    """Strip ``Annotated`` and ``Optional``: (the type, whether None is allowed, metadata)."""
-    meta: list[Any] = []
-    nullable = False
-    while True:
-        origin = get_origin(tp)
-        if origin is Annotated:
-            tp, *extra = get_args(tp)
-            meta += extra
-        elif origin is Union or origin is types.UnionType:
-            members = [a for a in get_args(tp) if a is not type(None)]
-            nullable = nullable or len(members) < len(get_args(tp))
-            if len(members) != 1:
-                return Union[tuple(members)], nullable, meta  # noqa: UP007
-            tp = members[0]
-        else:
-            return tp, nullable, meta
-
-
-def kind_of_type(tp: Any) -> tuple[Kind | None, tuple[Any, ...]]:
-    """The input for a (non-optional) annotation; ``None`` means "judge by the value"."""
-    if tp is Any or tp is None:
-        return None, ()
-    if get_origin(tp) is Literal:
-        return _choices(get_args(tp))
-    if not isclass(tp):
-        return "json", ()
-    if issubclass(tp, Enum):
-        return _choices(tuple(m.value for m in tp))
-    for base, kind in _CLASS_KINDS:
-        if issubclass(tp, base):
-            return kind, ()
-    return "json", ()
-
-
-_CLASS_KINDS: tuple[tuple[type, Kind], ...] = (
-    (SecretStr, "secret"), (SecretBytes, "secret"), (bool, "bool"), (int, "int"),
-    (float, "float"), (Decimal, "decimal"), (str, "text"), (datetime, "datetime"),
-    (date, "date"),
-)
-
-
-def _choices(values: tuple[Any, ...]) -> tuple[Kind, tuple[Any, ...]]:
-    if 0 < len(values) <= MAX_OPTIONS:
-        return "select", values
-    return ("text" if all(isinstance(v, str) for v in values) else "json"), ()
 
 
 def _decimal(value: Any) -> Decimal | None:

@@ -200,12 +200,13 @@ def test_many_arguments_fold_into_one_json_field_within_100_blocks() -> None:
 
 
 def test_values_too_long_for_an_input_are_kept_as_they_are() -> None:
-    args = {"body": "x" * 5000, "subject": "Hi"}
+    args = {"body": "x" * 70_000, "subject": "Hi"}  # more than 20 inputs' worth
     ticket = make_ticket(args=args)
     view = render_edit_modal(ticket, None)
     assert_fits_view(view)
     assert "arg:body" not in _inputs(view)
     assert "too long to edit here" in everything(view)
+    assert "at most 20 boxes" in everything(view)
     assert parse_edit_submission(ticket, None, initial_state_values(view)).args == args
 
 
