@@ -77,32 +77,40 @@ class Reviews:
                reroute: Reroute | None = None) -> Ticket | None:
         """Record the decision and update the card; refusals go to ``user`` privately."""
         try:
-            ticket = self.ledger.get_ticket(ticket_id)
+            before = self.ledger.get_ticket(ticket_id)
         except TicketNotFound:
             self.surfaces.tell(user, channel, "This request no longer exists.")
             return None
-        refusal = self.authz.refusal(user, ticket, kind)
+        refusal = self.authz.refusal(user, before, kind)
         if refusal is not None:
-            self.surfaces.tell(user, channel, refusal, ticket)
+            self.surfaces.tell(user, channel, refusal, before)
             return None
-        try:
-            ticket, _ = self.ledger.record_decision(ticket_id, reviewer=user, kind=kind,
-                                                    reason=reason, args=args, reroute=reroute)
-        except DeadlinePassed:
-            self._expired(ticket, user, channel)
+        ticket = self._record(before, user, kind, channel, reason=reason, args=args,
+                              reroute=reroute)
+        if ticket is None:
             return None
-        except DuplicateApproval:
-            self.surfaces.tell(user, channel, "You already approved this request; it needs "
-                               "another approver, a different person.", ticket)
-            return None
-        except (AlreadyDecided, TransitionRefused):
-            current = self.ledger.get_ticket(ticket_id)
-            self.surfaces.tell(user, channel, render_already_decided(current)["text"], current)
-            return None
-        self.surfaces.refresh(ticket)
+        if reroute is not None and _moved(before, ticket):
+            ticket = self.surfaces.move(ticket, before.card, user)
+        else:
+            self.surfaces.refresh(ticket)
         if kind == DecisionKind.REQUEST_INFO and reason:
             self.surfaces.reply(ticket, render_info_request(ticket, user, reason))
         return ticket
+
+    def _record(self, ticket: Ticket, user: str, kind: DecisionKind, channel: str | None,
+                **what: Any) -> Ticket | None:
+        """The ledger's verdict on the decision; a refused one is explained to ``user``."""
+        try:
+            return self.ledger.record_decision(ticket.id, reviewer=user, kind=kind, **what)[0]
+        except DeadlinePassed:
+            self._expired(ticket, user, channel)
+        except DuplicateApproval:
+            self.surfaces.tell(user, channel, "You already approved this request; it needs "
+                               "another approver, a different person.", ticket)
+        except (AlreadyDecided, TransitionRefused):
+            current = self.ledger.get_ticket(ticket.id)
+            self.surfaces.tell(user, channel, render_already_decided(current)["text"], current)
+        return None
 
     def _expired(self, ticket: Ticket, user: str, channel: str | None) -> None:
         """A click after the deadline: refuse it, and show the card as it really is."""
@@ -130,6 +138,11 @@ class Reviews:
         counts = self.authz.refusal(user, probe, DecisionKind.EDIT) is None
         return None, Reroute(route=outcome.route, tier=outcome.tier,
                              policy_rule=outcome.rule, counts=counts)
+
+
+def _moved(before: Ticket, after: Ticket) -> bool:
+    """Did an edit send a still-open request to a route reviewed in another channel?"""
+    return after.status.is_open and after.route.channel != before.route.channel
 
 
 def _stricter(ticket: Ticket, outcome: PolicyOutcome) -> bool:

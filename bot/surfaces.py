@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.argmodel import masked_fields
 from bot.render import Message, render_card, render_escalation_dm, render_refusal
+from bot.render.moved import render_moved_away_note, render_moved_card, render_moved_here_note
 from bot.slack import slack_error
 from store.ledger import Ledger
 from store.models import SlackRef, Ticket
@@ -26,11 +27,11 @@ class Surfaces:
         return render_card(ticket, decisions=self.ledger.decisions(ticket.id),
                            masked=masked_fields(ticket.args_schema))
 
-    def refresh(self, ticket: Ticket) -> None:
+    def refresh(self, ticket: Ticket, *, dms_only: bool = False) -> None:
         """Re-render the channel card and every DM copy of it in place (``chat.update``)."""
         decisions = self.ledger.decisions(ticket.id)
         masked = masked_fields(ticket.args_schema)
-        refs = ([ticket.card] if ticket.card else []) + [
+        refs = ([ticket.card] if ticket.card and not dms_only else []) + [
             m for m in ticket.messages if m.role == "dm"]
         for ref in refs:
             if ref.role == "dm":
@@ -40,6 +41,40 @@ class Surfaces:
                 msg = render_card(ticket, decisions=decisions, masked=masked)
             self._call("chat_update", ticket, channel=ref.channel, ts=ref.ts,
                        text=msg["text"], blocks=msg["blocks"])
+
+    def move(self, ticket: Ticket, old: SlackRef | None, editor: str) -> Ticket:
+        """An edit sent the request to another route's channel: post the card there, make it
+        the ticket's card, and turn the old card into a pointer to it (no buttons left)."""
+        message = self.card_message(ticket)
+        try:
+            resp = self.slack.chat_postMessage(channel=ticket.route.channel,
+                                               text=message["text"], blocks=message["blocks"],
+                                               unfurl_links=False)
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            log.warning("moved card for ticket %s not delivered: %s", ticket.id,
+                        slack_error(exc))
+            failed = self.ledger.mark_delivery_failed(ticket.id, target=ticket.route.channel,
+                                                      error=slack_error(exc))
+            self.refresh(failed)  # the old card stays, as the request now stands
+            return failed
+        ref = SlackRef(role="card", channel=str(resp["channel"]), ts=str(resp["ts"]))
+        moved = self.ledger.record_message(
+            ticket.id, ref, audit_kind="moved", editor=editor, route=ticket.route.name,
+            tier=ticket.tier.value, policy_rule=ticket.policy_rule,
+            from_channel=old.channel if old else None, from_ts=old.ts if old else None)
+        if old is not None:
+            self.reply(moved, render_moved_here_note(moved, editor, old.channel))
+            self._leave_pointer(moved, old, editor)
+        self.refresh(moved, dms_only=True)
+        return moved
+
+    def _leave_pointer(self, ticket: Ticket, old: SlackRef, editor: str) -> None:
+        pointer = render_moved_card(ticket, editor, masked=masked_fields(ticket.args_schema))
+        self._call("chat_update", ticket, channel=old.channel, ts=old.ts,
+                   text=pointer["text"], blocks=pointer["blocks"])
+        note = render_moved_away_note(ticket, editor)
+        self._call("chat_postMessage", ticket, channel=old.channel, thread_ts=old.ts,
+                   text=note["text"], blocks=note["blocks"])
 
     def reply(self, ticket: Ticket, message: Message) -> None:
         """A reply in the card's thread (reminders, questions, results...)."""

@@ -1,0 +1,181 @@
+"""An edit that needs more authority moves the request to the new route's channel.
+
+Real sandbox, real Bolt app behind a real HTTP server, signed requests, a real database.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, Field
+from slack_sdk import WebClient
+
+from bot import ApprovalPending
+from bot.app import build_app
+from bot.client import ApprovalClient
+from bot.render import ACTION_APPROVE, ACTION_EDIT
+from bot.sandbox import Channel, ElementNotFound, Message, SlackSandbox, User
+from bot.server import HttpServer, Router
+from bot.slack import make_web_client
+from escalation.config import load_config
+from store.ledger import Ledger
+from store.models import DecisionKind, RiskTier, TicketStatus
+from tests.e2e.conftest import SECRET, Rig, workspace
+from tests.e2e.test_reviews import settled, wait_ephemeral
+
+CONFIG = """\
+version: 1
+policy_version: "2026-12-01"
+sweep_every: 15s
+reviewers:
+  payments-approvers: [U0PAYLEAD, U0FINOPS]
+  finance-leads: [U0CFO, U0TREASURER]
+routes:
+  default: {channel: C0APPROVALS, approvers: payments-approvers, chain: payments-oncall}
+  payments: {channel: C0PAYMENTS, approvers: payments-approvers, chain: payments-oncall}
+  finance: {channel: C0FINANCE, approvers: finance-leads, chain: payments-oncall}
+chains:
+  payments-oncall:
+    levels:
+      - notify: [U0PAYONCALL]
+        after: 10m
+    remind_every: 5m
+    expire_after: 1h
+policy:
+  default: require_approval
+  rules:
+    - name: large refunds
+      action: issue_refund
+      when: {amount: {gt: 1000}}
+      decide: require_approval
+      tier: critical
+      route: finance
+    - name: refunds
+      action: issue_refund
+      decide: require_approval
+      tier: high
+      route: payments
+"""
+
+
+class RefundArgs(BaseModel):
+    amount: int = Field(ge=1, le=100_000)
+    customer: str = Field(pattern=r"^cus_[a-z0-9]+$")
+
+
+@pytest.fixture
+def rig(ledger: Ledger, tmp_path: Path) -> Iterator[Rig]:
+    path = tmp_path / "signoff.yml"
+    path.write_text(CONFIG, encoding="utf-8")
+    config = load_config(path)
+    ws = workspace()
+    ws.users += [User("U0CFO", "cfo", "Cfo"), User("U0TREASURER", "treasurer", "Treasurer")]
+    ws.channels.append(Channel("C0FINANCE", "finance"))
+    with SlackSandbox(ws, signing_secret=SECRET) as sandbox:
+        slack = WebClient(base_url=sandbox.api_url, token=sandbox.bot_token)
+        app = build_app(ledger=ledger, config=config, client=slack, signing_secret=SECRET)
+        server = HttpServer(Router(app, ledger, config.policy_version), port=0).start()
+        sandbox.set_request_url(f"{server.url}/slack/events")
+        agent_slack = make_web_client(sandbox.bot_token, sandbox.api_url)
+        client = ApprovalClient(ledger, config, slack=agent_slack, poll_interval=0.01)
+        try:
+            yield Rig(sandbox, server, ledger, config, client, slack)
+        finally:
+            server.close()
+
+
+def buttons(msg: Message) -> list[str]:
+    return [str(e.get("action_id")) for b in msg.blocks if b.get("type") == "actions"
+            for e in b.get("elements", [])]
+
+
+def shown(msg: Message) -> str:
+    return msg.text + str(msg.blocks)
+
+
+def card_in(rig: Rig, channel: str) -> Message:
+    """The interactive card once the bot has posted it in ``channel``."""
+    return rig.sandbox.wait_until(lambda: next(
+        (m for m in rig.sandbox.messages(channel) if ACTION_APPROVE in buttons(m)), None))
+
+
+def edit_amount(rig: Rig, user: str, amount: int) -> dict[str, Any]:
+    """Edit the amount on the payments card; returns the signed click's payload."""
+    click = rig.sandbox.click(user, action_id=ACTION_EDIT, channel="C0PAYMENTS")
+    assert click.ok and click.payload is not None
+    rig.sandbox.wait_until(lambda: rig.sandbox.views(user))
+    done = rig.sandbox.submit(user, {"arg:amount": {"signoff_edit_value": str(amount)}})
+    assert done.ok and done.response_action is None, done.errors
+    return click.payload
+
+
+def test_edit_above_the_limit_moves_the_card_to_the_new_route(rig: Rig) -> None:
+    ran: list[dict[str, Any]] = []
+    gated = rig.client.gate("issue_refund", args_model=RefundArgs, mode="defer",
+                            requested_by="U0REQUESTER")(lambda **kw: ran.append(kw) or "ok")
+    with pytest.raises(ApprovalPending) as pending:
+        gated(amount=120, customer="cus_42", _reason="double charge")
+    ticket_id = pending.value.ticket_id
+    assert ticket_id is not None
+    old_ts = rig.card_ts(ticket_id)
+    assert rig.sandbox.messages("C0FINANCE") == []
+
+    stale = edit_amount(rig, "U0FINOPS", 5000)
+    new = card_in(rig, "C0FINANCE")
+    # The old card points at the new one (the last step of the move) and has no buttons.
+    old = rig.sandbox.wait_until(lambda: next(
+        (m for m in [rig.sandbox.message("C0PAYMENTS", old_ts)]
+         if m is not None and "Moved to" in shown(m)), None))
+    ticket = rig.ledger.get_ticket(ticket_id)
+    assert ticket.card is not None and (ticket.card.channel, ticket.card.ts) == ("C0FINANCE",
+                                                                                 new.ts)
+    assert ticket.route.name == "finance" and ticket.tier == RiskTier.CRITICAL
+    assert ticket.status == TicketStatus.PENDING and ticket.approvals == ()
+    assert "5000" in shown(new) and buttons(new)[:1] == [ACTION_APPROVE]
+    assert buttons(old) == [] and not any(b.get("accessory") for b in old.blocks)
+    assert "<#C0FINANCE>" in shown(old) and "<@U0CFO>" in shown(old)
+    assert "<@U0TREASURER>" in shown(old) and "critical" in shown(old)
+    with pytest.raises(ElementNotFound):
+        rig.sandbox.click("U0PAYLEAD", action_id=ACTION_APPROVE, channel="C0PAYMENTS",
+                          message_ts=old_ts)
+    assert "Moved here from <#C0PAYMENTS>" in " ".join(
+        shown(m) for m in rig.sandbox.thread("C0FINANCE", new.ts))
+    rig.sandbox.wait_until(lambda: "Moved to <#C0FINANCE>" in " ".join(
+        shown(m) for m in rig.sandbox.thread("C0PAYMENTS", old_ts)))
+
+    moved = [e for e in rig.ledger.audit_events(ticket_id=ticket_id) if e.kind == "moved"]
+    assert len(moved) == 1 and moved[0].data["editor"] == "U0FINOPS"
+    assert (moved[0].data["from_channel"], moved[0].data["from_ts"]) == ("C0PAYMENTS", old_ts)
+    assert (moved[0].data["channel"], moved[0].data["ts"]) == ("C0FINANCE", new.ts)
+
+    refuse_old_route_approver(rig, ticket_id, stale)
+    rig.sandbox.click("U0CFO", action_id=ACTION_APPROVE, channel="C0FINANCE")
+    approved = settled(rig, ticket_id, decisions=2)
+    assert approved.status == TicketStatus.APPROVED and approved.approvals == ("U0CFO",)
+    assert gated.resume(ticket_id) == "ok"
+    assert ran == [{"amount": 5000, "customer": "cus_42"}]
+    rig.sandbox.wait_until(lambda: any(
+        "Executed" in shown(m) for m in rig.sandbox.thread("C0FINANCE", new.ts)))
+    assert rig.ledger.verify_audit().ok
+
+
+def refuse_old_route_approver(rig: Rig, ticket_id: str, stale: dict[str, Any]) -> None:
+    """U0PAYLEAD approved payments refunds; the finance route is not theirs to decide."""
+    rig.sandbox.click("U0PAYLEAD", action_id=ACTION_APPROVE, channel="C0FINANCE")
+    wait_ephemeral(rig, "U0PAYLEAD", "route *finance*")
+    # A client still showing the old card's buttons sends a signed Approve from it.
+    replay = copy.deepcopy(stale)
+    replay["user"] = {**replay["user"], "id": "U0PAYLEAD", "username": "paylead",
+                      "name": "paylead"}
+    replay["actions"][0].update(action_id=ACTION_APPROVE, text={"type": "plain_text",
+                                                                "text": "Approve"})
+    sent = rig.sandbox.deliverer.interaction("block_actions", "U0PAYLEAD", replay)
+    assert sent.ok and replay["container"]["channel_id"] == "C0PAYMENTS"
+    rig.sandbox.wait_until(lambda: len([m for m in rig.sandbox.ephemerals("U0PAYLEAD")
+                                        if "route *finance*" in m.text]) >= 2)
+    assert [d.kind for d in rig.ledger.decisions(ticket_id)] == [DecisionKind.EDIT]
+    assert rig.ledger.get_ticket(ticket_id).status == TicketStatus.PENDING
