@@ -38,10 +38,18 @@ from typing import Protocol
 from escalation.chains import ChainSpec, PlannedLevel, Step, StepKind, Timeline, plan
 from escalation.notifier import DeliveryError, DeliveryResult, Notifier
 from escalation.schedules import Schedule
-from store.errors import ConfigError, StoreError, TransitionRefused
+from store.errors import ConfigError, StoreError
 from store.ledger import Ledger
 from store.models import Ticket
-from store.sweep import Cursor, Delivery, EscalationStep, StepRecord, StepStatus
+from store.sweep import (
+    Cursor,
+    Delivery,
+    EscalationStep,
+    Recorded,
+    StepPlan,
+    StepRecord,
+    StepStatus,
+)
 
 log = logging.getLogger("signoff.escalation")
 
@@ -118,27 +126,31 @@ class EscalationEngine:
         for _ in range(self.max_batches):
             batch = self.ledger.claim_due(owner=self.owner, at=at, limit=self.batch_size,
                                           lease=self.lease)
+            if not batch:
+                break  # a short batch is no proof: other sweepers may hold due tickets' locks
             report.claimed += len(batch)
-            deliveries: list[Delivery] = []
-            unreleased = [t.id for t in batch if not self._handle(t, at, db_now, report,
-                                                                   deliveries)]
-            self._finish(deliveries, report)
-            self.ledger.release_claims(unreleased, owner=self.owner, hold_until=at)
-            if len(batch) < self.batch_size:
-                break
+            released = self._batch(batch, at, db_now, report)
+            self.ledger.release_claims([t.id for t in batch if t.id not in released],
+                                       owner=self.owner, hold_until=at)
         return report
 
-    def _handle(self, ticket: Ticket, at: datetime, db_now: datetime, report: TickReport,
-                deliveries: list[Delivery]) -> bool:
-        """Work one claimed ticket; True when its claim was released by recording steps."""
-        try:
-            deliveries += self._retries(ticket, at, report)
-            if ticket.status.is_open:
-                return self._advance(ticket, at, db_now, report, deliveries)
-        except Exception as exc:  # one bad ticket must not stop the sweep
-            log.exception("escalation of ticket %s failed: %s", ticket.id, exc)
-            report.failures += 1
-        return False
+    def _batch(self, batch: list[Ticket], at: datetime, db_now: datetime,
+               report: TickReport) -> set[str]:
+        """Work one claimed batch; returns the tickets whose claims recording released."""
+        deliveries: list[Delivery] = []
+        retries = self.ledger.due_retries([t.id for t in batch], at)
+        plans: list[tuple[StepPlan, _Work]] = []
+        for ticket in batch:
+            try:
+                deliveries += self._retries(ticket, retries.get(ticket.id, ()), at, report)
+                if ticket.status.is_open and (planned := self._plan(ticket, at, db_now)):
+                    plans.append(planned)
+            except Exception as exc:  # one bad ticket must not stop the sweep
+                log.exception("escalation of ticket %s failed: %s", ticket.id, exc)
+                report.failures += 1
+        released = self._record(plans, at, report, deliveries)
+        self._finish(deliveries, report)
+        return released
 
     def _finish(self, deliveries: list[Delivery], report: TickReport) -> None:
         try:
@@ -194,30 +206,43 @@ class EscalationEngine:
 
     # -- doing it -----------------------------------------------------------------------------
 
-    def _advance(self, ticket: Ticket, at: datetime, db_now: datetime, report: TickReport,
-                 deliveries: list[Delivery]) -> bool:
+    def _plan(self, ticket: Ticket, at: datetime,
+              db_now: datetime) -> tuple[StepPlan, _Work] | None:
         timeline = self.timeline(ticket)
         work = self._work(ticket, timeline, at, db_now)
         if work is None:
-            return False
+            return None
         for step in work.act:
             if step.kind is StepKind.NOTIFY:
                 self._resolve(ticket, timeline.planned(step.loop, step.level), work)
+        records = tuple(_records(ticket, work, at))
+        return StepPlan(ticket, work.cursor, records, work.expire), work
+
+    def _record(self, plans: list[tuple[StepPlan, _Work]], at: datetime, report: TickReport,
+                deliveries: list[Delivery]) -> set[str]:
+        """Record the batch's steps (one transaction), then perform each recorded step."""
+        if not plans:
+            return set()
         try:
-            recorded = self.ledger.record_steps(
-                ticket.id, owner=self.owner, expected=Cursor.of(ticket), cursor=work.cursor,
-                steps=_records(ticket, work, at), expire=work.expire, release_at=at)
-        except TransitionRefused:
-            return False  # the database's clock says the deadline has not passed yet
-        if recorded is None:
-            report.lost += 1
-            return False
-        current, ids = recorded
-        report.skipped += len(work.skipped_levels) + work.skipped_reminders
-        for step in work.act:
-            step_id = ids[(step.loop, step.level, step.key)]
-            deliveries.append(self._perform(current, step, step_id, work, at, report))
-        return True
+            results = self.ledger.record_batch([p for p, _ in plans], owner=self.owner,
+                                               release_at=at)
+        except StoreError:
+            log.exception("could not record the steps of %d tickets", len(plans))
+            report.failures += len(plans)
+            return set()
+        released = set()
+        for planned, work in plans:
+            result = results.get(planned.ticket.id)
+            if result is None:
+                report.lost += 1
+            if not isinstance(result, Recorded):
+                continue  # lost, or the database's clock says the deadline has not passed
+            released.add(planned.ticket.id)
+            report.skipped += len(work.skipped_levels) + work.skipped_reminders
+            for step in work.act:
+                step_id = result.ids[(step.loop, step.level, step.key)]
+                deliveries.append(self._perform(result.ticket, step, step_id, work, at, report))
+        return released
 
     def _resolve(self, ticket: Ticket, planned: PlannedLevel, work: _Work) -> None:
         """Expand user groups, apply round robin, and leave the requester out."""
@@ -292,9 +317,10 @@ class EscalationEngine:
 
     # -- retries ------------------------------------------------------------------------------
 
-    def _retries(self, ticket: Ticket, at: datetime, report: TickReport) -> list[Delivery]:
+    def _retries(self, ticket: Ticket, due: Sequence[EscalationStep], at: datetime,
+                 report: TickReport) -> list[Delivery]:
         out = []
-        for step in self.ledger.due_retries(ticket.id, at):
+        for step in due:
             abandon = step.kind == StepKind.NOTIFY.value and not ticket.status.is_open
             if not self.ledger.begin_retry(step.id, attempts=step.attempts, abandon=abandon):
                 continue

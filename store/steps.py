@@ -1,0 +1,166 @@
+"""The escalation sweep's records: step rows, cursors, and what a sweep writes and reads.
+
+Plain data, shared by :mod:`store.sweep` (which writes and reads them) and the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from store.models import SlackRef, Ticket, TicketStatus
+from store.tables import Base, UTCDateTime
+
+SWEEP_ACTOR = "signoff"
+OPEN_STATUSES = (TicketStatus.PENDING.value, TicketStatus.NEEDS_INFO.value)
+
+
+class StepStatus:
+    RECORDED = "recorded"  # written; its effect was attempted once after the commit
+    SENT = "sent"
+    SKIPPED = "skipped"  # overtaken while the sweep was behind; never sent
+    RETRYING = "retrying"  # some targets failed for a passing reason; due again at retry_at
+    SENDING = "sending"  # a retry is under way
+    FAILED = "failed"  # some targets could not be reached; given up
+    ABANDONED = "abandoned"  # a retry no longer needed: the ticket was decided
+
+
+class EscalationStepRow(Base):
+    __tablename__ = "escalation_steps"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "loop", "level", "step", name="uq_escalation_steps_key"),
+        Index("ix_escalation_steps_retry", "status", "retry_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), index=True)
+    loop: Mapped[int] = mapped_column(Integer)
+    level: Mapped[int] = mapped_column(Integer)
+    step: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    owner: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    targets: Mapped[list[str]] = mapped_column(JSON)
+    pending: Mapped[list[str]] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a ticket's escalation stands: the stage's ``(loop, level)`` and its next step."""
+
+    loop: int
+    level: int
+    next_action_at: datetime | None
+
+    @classmethod
+    def of(cls, ticket: Ticket) -> Cursor:
+        return cls(ticket.escalation_loop, ticket.escalation_level, ticket.next_action_at)
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """A step to write. ``audit_kind`` None writes no audit event (skipped steps)."""
+
+    loop: int
+    level: int
+    step: str
+    kind: str
+    due_at: datetime
+    targets: tuple[str, ...] = ()
+    status: str = StepStatus.RECORDED
+    audit_kind: str | None = None
+    audit_data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[int, int, str]:
+        return self.loop, self.level, self.step
+
+
+@dataclass(frozen=True)
+class EscalationStep:
+    """A recorded step, as read back."""
+
+    id: int
+    ticket_id: str
+    loop: int
+    level: int
+    step: str
+    kind: str
+    due_at: datetime
+    recorded_at: datetime
+    owner: str
+    status: str
+    targets: tuple[str, ...]
+    pending: tuple[str, ...]
+    attempts: int
+    retry_at: datetime | None
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What happened when a step's effect was performed (or retried)."""
+
+    step_id: int
+    ticket_id: str
+    failed: tuple[tuple[str, str], ...] = ()
+    """``(target, error)`` for every target that was not reached."""
+    retry: tuple[str, ...] = ()
+    """Targets to try again at ``retry_at`` (a subset of the failed ones)."""
+    retry_at: datetime | None = None
+    messages: tuple[SlackRef, ...] = ()
+    """DMs posted, remembered with the ticket (the bot updates them when it is decided)."""
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """What one claimed ticket needs recorded: its steps, and where its cursor goes.
+    ``ticket`` is the ticket as claimed; its cursor is the one expected still to hold."""
+
+    ticket: Ticket
+    cursor: Cursor
+    steps: tuple[StepRecord, ...]
+    expire: bool = False
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A plan that was written: the ticket as it is now, and the new step ids by key."""
+
+    ticket: Ticket
+    ids: dict[tuple[int, int, str], int]
+
+
+class Refused:
+    """A plan whose expiry the database's clock refused (the deadline has not passed)."""
+
+
+REFUSED = Refused()
+
+
+def _outcome(d: Delivery) -> dict[str, Any]:
+    if d.retry:
+        return {"status": StepStatus.RETRYING, "pending": list(d.retry),
+                "retry_at": d.retry_at, "error": d.failed[0][1] if d.failed else None}
+    if d.failed:
+        return {"status": StepStatus.FAILED, "pending": [t for t, _ in d.failed],
+                "retry_at": None, "error": "; ".join(f"{t}: {e}" for t, e in d.failed)[:2000]}
+    return {"status": StepStatus.SENT, "pending": [], "retry_at": None}
+
+
+def _to_step(row: EscalationStepRow) -> EscalationStep:
+    return EscalationStep(
+        id=row.id, ticket_id=row.ticket_id, loop=row.loop, level=row.level, step=row.step,
+        kind=row.kind, due_at=row.due_at, recorded_at=row.recorded_at, owner=row.owner,
+        status=row.status, targets=tuple(row.targets), pending=tuple(row.pending),
+        attempts=row.attempts, retry_at=row.retry_at, error=row.error)
