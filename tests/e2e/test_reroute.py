@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,13 @@ from slack_sdk import WebClient
 from bot import ApprovalPending
 from bot.app import build_app
 from bot.client import ApprovalClient
+from bot.notifier import SlackNotifier
 from bot.render import ACTION_APPROVE, ACTION_EDIT
 from bot.sandbox import Channel, ElementNotFound, Message, SlackSandbox, User
 from bot.server import HttpServer, Router
 from bot.slack import make_web_client
 from escalation.config import load_config
+from escalation.engine import EscalationEngine
 from store.ledger import Ledger
 from store.models import DecisionKind, RiskTier, TicketStatus
 from tests.e2e.conftest import SECRET, Rig, workspace
@@ -145,7 +148,7 @@ def test_edit_above_the_limit_moves_the_card_to_the_new_route(rig: Rig) -> None:
     assert "Moved here from <#C0PAYMENTS>" in " ".join(
         shown(m) for m in rig.sandbox.thread("C0FINANCE", new.ts))
     rig.sandbox.wait_until(lambda: "Moved to <#C0FINANCE>" in " ".join(
-        shown(m) for m in rig.sandbox.thread("C0PAYMENTS", old_ts)))
+        shown(m) for m in rig.sandbox.thread("C0PAYMENTS", old_ts) if m.ts != old_ts))
 
     moved = [e for e in rig.ledger.audit_events(ticket_id=ticket_id) if e.kind == "moved"]
     assert len(moved) == 1 and moved[0].data["editor"] == "U0FINOPS"
@@ -179,3 +182,23 @@ def refuse_old_route_approver(rig: Rig, ticket_id: str, stale: dict[str, Any]) -
                                         if "route *finance*" in m.text]) >= 2)
     assert [d.kind for d in rig.ledger.decisions(ticket_id)] == [DecisionKind.EDIT]
     assert rig.ledger.get_ticket(ticket_id).status == TicketStatus.PENDING
+
+
+def test_reminders_after_a_move_go_to_the_new_cards_thread(rig: Rig) -> None:
+    ticket = rig.client.request("issue_refund", {"amount": 120, "customer": "cus_42"},
+                                reason="double charge", requested_by="U0REQUESTER",
+                                args_model=RefundArgs)
+    old_ts = rig.card_ts(ticket.id)
+    edit_amount(rig, "U0FINOPS", 5000)
+    new = card_in(rig, "C0FINANCE")
+    old_thread = rig.sandbox.wait_until(lambda: [  # the move's last step
+        m for m in rig.sandbox.thread("C0PAYMENTS", old_ts)
+        if m.ts != old_ts and "Moved to" in shown(m)] and rig.sandbox.thread("C0PAYMENTS", old_ts))
+    assert rig.card_ts(ticket.id) == new.ts
+    sweep = EscalationEngine(rig.ledger, rig.config, SlackNotifier(rig.slack, rig.ledger),
+                             owner="e2e")
+    sweep.tick(at=ticket.created_at + timedelta(minutes=5, seconds=1))  # remind every 5m
+    reminders = [m for m in rig.sandbox.thread("C0FINANCE", new.ts)
+                 if "Still waiting" in shown(m)]
+    assert len(reminders) == 1 and "<@U0CFO>" in shown(reminders[0])
+    assert len(rig.sandbox.thread("C0PAYMENTS", old_ts)) == len(old_thread)
