@@ -21,7 +21,6 @@ from bot.render.blocks import (
 from bot.render.edit_plan import (
     FieldSpec,
     initial_repr,
-    initial_text,
     number_range,
     option_index,
     plan_edit,
@@ -70,7 +69,8 @@ def render_edit_modal(
 
 def _field_block(spec: FieldSpec, red: Redactor) -> Block:
     if spec.kind == "readonly":
-        size = len(initial_text(spec, red) or "")
+        value = spec.current
+        size = len(value if isinstance(value, str) else json_text(red.value(value)))
         why = f" ({spec.why})" if spec.why else ""
         return section(spec.block_id, f"*{esc(spec.key, 200)}*: {size:,} characters, too long to "
                                       f"edit here{why}; kept as it is.")
