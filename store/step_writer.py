@@ -36,12 +36,15 @@ from store.steps import (
     REFUSED,
     SWEEP_ACTOR,
     Cursor,
+    Delivery,
     EscalationStepRow,
     Recorded,
     Refused,
     StepPlan,
+    StepStatus,
+    outcome_values,
 )
-from store.tables import TicketRow
+from store.tables import MessageRow, TicketRow
 
 Outcome = Recorded | Refused | None
 _T = cast(Table, TicketRow.__table__)
@@ -151,3 +154,24 @@ def _events(plans: Sequence[StepPlan], owner: str) -> list[audit.PendingEvent]:
                 "loop": st.loop, "level": st.level, "step": st.step,
                 "due_at": st.due_at.isoformat(), "sweeper": owner, **st.audit_data})
             for p in plans for st in p.steps if st.audit_kind is not None]
+
+
+def finish(s: Session, deliveries: Sequence[Delivery], now: datetime) -> None:
+    """Step outcomes and the DMs posted: one UPDATE for all the plain successes (the usual
+    case), one executemany for the rest, one INSERT for the messages."""
+    sent = [d.step_id for d in deliveries if not d.failed and not d.retry]
+    if sent:
+        s.execute(update(_STEPS).where(_STEPS.c.id.in_(sent))
+                  .values(status=StepStatus.SENT, pending=[], retry_at=None))
+    others = [{"b_id": d.step_id, **{f"b_{k}": v for k, v in outcome_values(d).items()}}
+              for d in deliveries if d.failed or d.retry]
+    if others:
+        s.execute(update(_STEPS).where(_STEPS.c.id == bindparam("b_id"))
+                  .values(status=bindparam("b_status"), pending=bindparam("b_pending"),
+                          retry_at=bindparam("b_retry_at"), error=bindparam("b_error")),
+                  others)
+    messages = [{"ticket_id": d.ticket_id, "role": ref.role, "channel": ref.channel,
+                 "ts": ref.ts, "user": ref.user, "at": now}
+                for d in deliveries for ref in d.messages]
+    if messages:
+        s.execute(insert(cast(Table, MessageRow.__table__)), messages)

@@ -148,14 +148,15 @@ class Refused:
 REFUSED = Refused()
 
 
-def _outcome(d: Delivery) -> dict[str, Any]:
+def outcome_values(d: Delivery) -> dict[str, Any]:
+    """The step row's columns after a delivery (every key always present)."""
     if d.retry:
         return {"status": StepStatus.RETRYING, "pending": list(d.retry),
                 "retry_at": d.retry_at, "error": d.failed[0][1] if d.failed else None}
     if d.failed:
         return {"status": StepStatus.FAILED, "pending": [t for t, _ in d.failed],
                 "retry_at": None, "error": "; ".join(f"{t}: {e}" for t, e in d.failed)[:2000]}
-    return {"status": StepStatus.SENT, "pending": [], "retry_at": None}
+    return {"status": StepStatus.SENT, "pending": [], "retry_at": None, "error": None}
 
 
 def _to_step(row: EscalationStepRow) -> EscalationStep:

@@ -25,7 +25,7 @@ from sqlalchemy import Select, func, or_, select, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store import step_writer
+from store import audit, step_writer
 from store.convert import to_ticket
 from store.models import AuditEvent, Ticket
 from store.steps import (
@@ -40,10 +40,9 @@ from store.steps import (
     StepPlan,
     StepRecord,
     StepStatus,
-    _outcome,
     _to_step,
 )
-from store.tables import MessageRow, TicketRow
+from store.tables import TicketRow
 
 __all__ = ["SWEEP_ACTOR", "Cursor", "Delivery", "EscalationStep", "EscalationStepRow",
            "Recorded", "Refused", "StepPlan", "StepRecord", "StepStatus", "SweepMixin"]
@@ -124,25 +123,19 @@ class SweepMixin:
     # -- deliveries and retries --------------------------------------------------------------
 
     def finish_steps(self, deliveries: Sequence[Delivery]) -> None:
-        """Record how effects went: sent, failed (audited ``delivery_failed``), or retrying."""
+        """Record how effects went: sent, failed (audited ``delivery_failed``), or retrying.
+        One transaction and a handful of statements for the whole batch."""
         if not deliveries:
             return
         with self._tx() as s:
             now = self._now(s)
-            for d in deliveries:
-                s.execute(update(EscalationStepRow).where(EscalationStepRow.id == d.step_id)
-                          .values(**_outcome(d)),
-                          execution_options={"synchronize_session": False})
-                for ref in d.messages:
-                    s.add(MessageRow(ticket_id=d.ticket_id, role=ref.role, channel=ref.channel,
-                                     ts=ref.ts, user=ref.user, at=now))
-            s.flush()
+            step_writer.finish(s, deliveries, now)
             # The audit chain's head is the last lock every writer takes: no lock cycles.
-            for d in deliveries:
-                for target, error in d.failed:
-                    self._audit(s, d.ticket_id, "delivery_failed", SWEEP_ACTOR, now,
-                                step_id=d.step_id, target=target, error=error,
-                                attempt=d.attempt, will_retry=target in d.retry)
+            audit.append_many(s, [
+                audit.PendingEvent(d.ticket_id, "delivery_failed", SWEEP_ACTOR, {
+                    "step_id": d.step_id, "target": target, "error": error,
+                    "attempt": d.attempt, "will_retry": target in d.retry})
+                for d in deliveries for target, error in d.failed], at=now, key=self._audit_key)
 
     def due_retries(self, ticket_ids: Sequence[str],
                     at: datetime) -> dict[str, list[EscalationStep]]:
