@@ -91,6 +91,10 @@ def test_edit_in_part_two_runs_exactly_the_joined_text(rig: Rig) -> None:
     assert after.final_args_hash == args_hash(after.final_args)
     decision = rig.ledger.decisions(ticket.id)[0]
     assert decision.kind == DecisionKind.EDIT and decision.args == after.final_args
+    update = rig.sandbox.wait_until(lambda: next(
+        (c for c in rig.sandbox.calls("chat.update") if c.args.get("ts") == rig.card_ts(ticket.id)),
+        None))
+    assert update.ok, update.response  # the decided card, with its long diff, fits Block Kit
     ran: list[dict[str, Any]] = []
     rig.client.gate("send_email", args_model=EmailArgs,
                     requested_by="U0REQUESTER", mode="defer")(
