@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 from bot.sandbox.actors import Actors, Where
 from bot.sandbox.api_base import ApiContext, HttpReply
 from bot.sandbox.clock import Clock
+from bot.sandbox.control import PREFIX as CONTROL_PREFIX
 from bot.sandbox.control import Control, snapshot
 from bot.sandbox.delivery import ACK_TIMEOUT, Deliverer, Forgery
 from bot.sandbox.errors import ApiError, SandboxError
@@ -24,6 +26,7 @@ from bot.sandbox.faults import Fault, FaultInjector, RateLimiter
 from bot.sandbox.modals import Modals
 from bot.sandbox.records import ApiCall, DeliveryResult, Json, Message, SubmissionResult, View
 from bot.sandbox.responder import RESPONSE_PATH, handle_response_url
+from bot.sandbox.routes import Handler, Request, Routes
 from bot.sandbox.server import SandboxHTTPServer
 from bot.sandbox.state import SandboxState
 from bot.sandbox.webapi import WebApi
@@ -57,6 +60,7 @@ class SlackSandbox:
         self.events = Events(self.actors)
         self.web_api = WebApi(self.ctx, self.faults)
         self._control = Control(self)
+        self._routes = Routes(("/api/", CONTROL_PREFIX, RESPONSE_PATH))
         self._address = (host, port)
         self._server: SandboxHTTPServer | None = None
 
@@ -249,12 +253,35 @@ class SlackSandbox:
 
     # -- HTTP --------------------------------------------------------------------------------
 
+    def add_route(self, method: str, path: str, handler: Handler) -> None:
+        """Answer ``method path`` (an exact path) with ``handler(Request) -> HttpReply``.
+
+        For a program that embeds the sandbox and serves its own page from the same origin.
+        Paths under ``/api/``, ``/_sandbox/`` and ``/actions/`` are the sandbox's own:
+        ValueError. Added routes win over mounts; may be called before or after ``start()``.
+        """
+        self._routes.add(method, path, handler)
+
+    def mount_static(self, prefix: str, directory: str | Path, *,
+                     index: str | None = "index.html") -> None:
+        """Serve the files under ``directory`` at ``GET prefix<relative path>``.
+
+        ``prefix`` starts and ends with ``/``; the bare prefix serves ``index`` (None: 404).
+        Nothing outside ``directory`` is ever served; replies carry ``Cache-Control: no-store``.
+        A longer prefix wins over a shorter one, so ``/`` can be mounted next to ``/app/``.
+        """
+        self._routes.mount(prefix, Path(directory), index)
+
     def _route(self, verb: str, path: str, query: str, headers: Mapping[str, str],
                body: bytes) -> HttpReply:
         if path.startswith("/api/"):
             return self.web_api.handle(path[len("/api/"):], headers, query, body)
         if path.startswith(RESPONSE_PATH) and verb == "POST":
             return handle_response_url(self.ctx, path, body)
+        if not path.startswith(CONTROL_PREFIX):
+            added = self._routes.answer(Request(verb, path, query, headers, body))
+            if added is not None:
+                return added
         return self._control.handle(verb, path, query, body)
 
     def _channel(self, channel: str | None) -> str:
