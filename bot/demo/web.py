@@ -7,18 +7,14 @@ exactly as in the end-to-end tests.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from bot.demo.config import PEOPLE, timing
-from bot.sandbox import SlackSandbox
-from bot.sandbox.api_base import HttpReply
+from bot.sandbox import HttpReply, SlackSandbox, file_reply
 
 STATIC = Path(__file__).with_name("static")
 PAGE_PREFIX = "/demo/"
-_KINDS = {".html": "text/html", ".js": "text/javascript", ".css": "text/css",
-          ".svg": "image/svg+xml", ".json": "application/json"}
 
 
 def page_info(fast: bool) -> dict[str, Any]:
@@ -38,24 +34,8 @@ class DemoSandbox(SlackSandbox):
     def __init__(self, *args: Any, fast: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.info = page_info(fast)
-
-    def _route(self, verb: str, path: str, query: str, headers: Mapping[str, str],
-               body: bytes) -> HttpReply:
-        if verb == "GET" and (path in ("", "/") or path.startswith(PAGE_PREFIX)):
-            return self._page(path)
-        return super()._route(verb, path, query, headers, body)
-
-    def _page(self, path: str) -> HttpReply:
-        if path == PAGE_PREFIX + "info.json":
-            return HttpReply.json(200, self.info)
-        return static_file(path)
-
-
-def static_file(path: str) -> HttpReply:
-    name = "index.html" if path in ("", "/") else path.removeprefix(PAGE_PREFIX)
-    file = (STATIC / name).resolve()
-    if STATIC.resolve() not in file.parents or not file.is_file():
-        return HttpReply.json(404, {"ok": False, "error": "not_found"})
-    kind = _KINDS.get(file.suffix, "application/octet-stream")
-    headers = {"Content-Type": f"{kind}; charset=utf-8", "Cache-Control": "no-store"}
-    return HttpReply(200, file.read_bytes(), headers)
+        page = {"Cache-Control": "no-store"}
+        self.add_route("GET", "/", lambda _request: file_reply(STATIC / "index.html", page))
+        self.add_route("GET", PAGE_PREFIX + "info.json",
+                       lambda _request: HttpReply.json(200, self.info, page))
+        self.mount_static(PAGE_PREFIX, STATIC, index=None)
