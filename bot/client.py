@@ -8,9 +8,11 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
+from functools import lru_cache, partial
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -90,37 +92,40 @@ class ApprovalClient(Executor):
                                      policy_version=outcome.policy_version)
             raise ApprovalDenied(action, outcome.rule, outcome.reason,
                                  policy_version=outcome.policy_version)
-        new = self._new_ticket(outcome, action, args, reason=reason, requested_by=requested_by,
-                               summary=summary, evidence=evidence, confidence=confidence,
-                               agent=agent, run_id=run_id, idempotency_key=idempotency_key,
-                               args_model=args_model)
-        ticket, created = self.ledger.create_ticket(new)
+        draft = partial(self._new_ticket, outcome, action, args, reason=reason,
+                        requested_by=requested_by, summary=summary,
+                        evidence=tuple(Evidence.model_validate(e) for e in evidence),
+                        confidence=confidence, agent=agent, run_id=run_id,
+                        idempotency_key=idempotency_key,
+                        args_schema=_schema(args_model) if args_model else None)
+        ticket, created = self.ledger.create_ticket(draft)
         if created and ticket.status == TicketStatus.PENDING:
             ticket = post_card(self.slack, self.ledger, ticket,
                                dict(render_card(ticket, masked=masked_fields(ticket.args_schema))))
         return ticket
 
-    def _new_ticket(self, outcome: PolicyOutcome, action: str, args: dict[str, Any], *,
-                    reason: str, requested_by: str, summary: str | None,
-                    evidence: Sequence[Evidence | dict[str, Any]], confidence: float | None,
-                    agent: str | None, run_id: str | None, idempotency_key: str | None,
-                    args_model: type[BaseModel] | None) -> NewTicket:
-        now = self.ledger.db_now()
+    def _new_ticket(self, outcome: PolicyOutcome, action: str, args: dict[str, Any],
+                    created_at: datetime, *, reason: str, requested_by: str,
+                    summary: str | None, evidence: tuple[Evidence, ...],
+                    confidence: float | None, agent: str | None, run_id: str | None,
+                    idempotency_key: str | None, args_schema: dict[str, Any] | None,
+                    ) -> NewTicket:
+        """The ticket, its deadlines planned from ``created_at`` (the database's clock, read
+        by ``create_ticket`` in the transaction that creates it)."""
         allowed = outcome.decision == "allow"
         route = outcome.route or self.config.route()
-        plan = deadlines(self.config, outcome.chain, created_at=now,
-                         expire_after=outcome.expire_after)
+        plan = None if allowed else deadlines(self.config, outcome.chain, created_at=created_at,
+                                              expire_after=outcome.expire_after)
         return NewTicket(
             action=action, args=args, review_type=outcome.review, summary=summary,
-            reason=reason, evidence=tuple(Evidence.model_validate(e) for e in evidence),
-            confidence=confidence, requested_by=requested_by, agent=agent, run_id=run_id,
+            reason=reason, evidence=evidence, confidence=confidence,
+            requested_by=requested_by, agent=agent, run_id=run_id,
             idempotency_key=idempotency_key, tier=outcome.tier, route=route,
             policy_version=outcome.policy_version, policy_rule=outcome.rule,
             status=TicketStatus.APPROVED if allowed else TicketStatus.PENDING,
-            expires_at=now if allowed else plan.expires_at,
-            next_action_at=None if allowed else plan.next_action_at,
-            escalation=None if allowed else plan.snapshot,
-            args_schema=schema_of(args_model) if args_model else None,
+            expires_at=plan.expires_at if plan else created_at,
+            next_action_at=plan.next_action_at if plan else None,
+            escalation=plan.snapshot if plan else None, args_schema=args_schema,
         )
 
     # -- Resume -------------------------------------------------------------------------
@@ -184,6 +189,17 @@ class ApprovalClient(Executor):
         gated = GatedTool(self, tool, action=action or tool.__name__, args_model=args_model,
                           mode=mode, revalidate=revalidate, timeout=timeout)
         return gated.call(args, reason=reason, requested_by=requested_by, **meta)
+
+
+@lru_cache(maxsize=256)
+def _schema_json(model: type[BaseModel]) -> str:
+    return json.dumps(schema_of(model))
+
+
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON Schema, generated once per model (a fresh copy for each ticket)."""
+    parsed: dict[str, Any] = json.loads(_schema_json(model))
+    return parsed
 
 
 def _validated(action: str, args: dict[str, Any],

@@ -65,7 +65,7 @@ def post_card(slack: WebClient | None, ledger: Ledger, ticket: Ticket,
         log.warning("card for ticket %s not delivered: %s", ticket.id, slack_error(exc))
         return _undelivered(ledger, ticket, slack_error(exc))
     ref = SlackRef(role="card", channel=str(resp["channel"]), ts=str(resp["ts"]))
-    return ledger.record_message(ticket.id, ref)
+    return ledger.record_card(ticket, ref)
 
 
 def _undelivered(ledger: Ledger, ticket: Ticket, error: str) -> Ticket:

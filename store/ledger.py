@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from store import audit
+from store import audit, tickets
 from store.convert import to_decision, to_ticket
 from store.db import WRITE_OPTION, check_schema, db_now, make_engine
 from store.decisions import Reroute, plan_decision
@@ -38,13 +38,11 @@ from store.models import (
     Ticket,
     TicketStatus,
     args_hash,
-    new_ticket_id,
 )
 from store.states import DECISION_EVENTS, Event, next_status
 from store.sweep import SweepMixin
 from store.tables import AuditRow, DecisionRow, MessageRow, TicketRow
-
-SYSTEM_ACTOR = "signoff"
+from store.tickets import SYSTEM_ACTOR, Draft
 
 
 class Ledger(SweepMixin):
@@ -133,40 +131,40 @@ class Ledger(SweepMixin):
 
     # -- creating and reading ---------------------------------------------------------
 
-    def create_ticket(self, new: NewTicket, *, at: datetime | None = None) -> tuple[Ticket, bool]:
+    def create_ticket(self, new: Draft, *, at: datetime | None = None) -> tuple[Ticket, bool]:
         """Open a ticket (or return the existing one for the same idempotency key).
 
-        Returns ``(ticket, created)``. ``at`` backdates creation (imports, time-travel tests).
+        ``new`` is a :class:`NewTicket` or a function of the creation time that returns one:
+        the database's clock, read once inside the creating transaction, so deadlines planned
+        from it are measured from the ticket's own ``created_at``. Returns
+        ``(ticket, created)``. ``at`` backdates creation (imports, time-travel tests).
         """
+        resolved: NewTicket | None = None
         try:
-            return self._create(new, at)
+            with self._tx() as s:
+                now = at or self._now(s)
+                resolved = tickets.resolve(new, now)
+                return self._create(s, resolved, now)
         except IntegrityError:
             # A concurrent request with the same key won; hand back its ticket.
-            existing = self.find_by_idempotency_key(new.requested_by, new.idempotency_key)
+            existing = None if resolved is None else self.find_by_idempotency_key(
+                resolved.requested_by, resolved.idempotency_key)
             if existing is None:
                 raise
             return existing, False
 
-    def _create(self, new: NewTicket, at: datetime | None) -> tuple[Ticket, bool]:
-        with self._tx() as s:
-            if new.idempotency_key is not None:
-                found = s.execute(select(TicketRow).where(
-                    TicketRow.requested_by == new.requested_by,
-                    TicketRow.idempotency_key == new.idempotency_key,
-                )).scalar_one_or_none()
-                if found is not None:
-                    return to_ticket(found, self._messages(s, found.id)), False
-            now = at or self._now(s)
-            row = _new_row(new, now)
-            s.add(row)
-            s.flush()
-            self._audit(s, row.id, "created", new.agent or new.requested_by, now,
-                        action=new.action, args=new.args, args_hash=row.args_hash,
-                        status=row.status, tier=row.tier, route=row.route,
-                        review_type=row.review_type, policy_version=new.policy_version,
-                        policy_rule=new.policy_rule, requested_by=new.requested_by,
-                        expires_at=new.expires_at.isoformat())
-            return to_ticket(row), True
+    def _create(self, s: Session, new: NewTicket, now: datetime) -> tuple[Ticket, bool]:
+        if new.idempotency_key is not None:
+            found = s.execute(select(TicketRow).where(
+                TicketRow.requested_by == new.requested_by,
+                TicketRow.idempotency_key == new.idempotency_key,
+            )).scalar_one_or_none()
+            if found is not None:
+                return to_ticket(found, self._messages(s, found.id)), False
+        ticket = tickets.insert_ticket(s, new, now)
+        self._audit(s, ticket.id, "created", new.agent or new.requested_by, now,
+                    **tickets.created_data(new, ticket))
+        return ticket, True
 
     def find_by_idempotency_key(self, requested_by: str, key: str | None) -> Ticket | None:
         with self._tx(write=False) as s:
@@ -329,6 +327,26 @@ class Ledger(SweepMixin):
             s.flush()
             return to_ticket(row, self._messages(s, ticket_id))
 
+    def record_card(self, ticket: Ticket, ref: SlackRef, *,
+                    actor: str = SYSTEM_ACTOR) -> Ticket:
+        """``record_message`` for the card just posted for ``ticket``, audited as ``posted``.
+
+        Returns ``ticket`` with its card, without reading the row back, unless the row has
+        changed since ``ticket`` was read (then the row as it now stands).
+        """
+        if ref.role != "card":
+            raise ValueError(f"record_card records a card, not a {ref.role!r} message")
+        with self._tx() as s:
+            now, unchanged = tickets.set_card(s, ticket, ref)
+            tickets.insert_message(s, ticket.id, ref, now)
+            if unchanged:
+                out = ticket.model_copy(update={"card": ref, "messages": (*ticket.messages, ref)})
+            else:
+                out = to_ticket(self._lock(s, ticket.id), self._messages(s, ticket.id))
+            self._audit(s, ticket.id, "posted", actor, now, role=ref.role, channel=ref.channel,
+                        ts=ref.ts, user=ref.user)
+            return out
+
     def mark_delivery_failed(self, ticket_id: str, *, target: str, error: str,
                              actor: str = SYSTEM_ACTOR) -> Ticket:
         """The card never reached Slack: audit it and make the chain start right away."""
@@ -377,21 +395,3 @@ def _refusal(row: TicketRow, event: Event) -> TransitionRefused:
     return cls(row.id, event.value, row.status, decided_by=row.decided_by,
                decided_at=row.decided_at)
 
-
-def _new_row(new: NewTicket, now: datetime) -> TicketRow:
-    digest = args_hash(new.args)
-    return TicketRow(
-        id=new_ticket_id(), idempotency_key=new.idempotency_key,
-        requested_by=new.requested_by, action=new.action, args=new.args, args_hash=digest,
-        final_args=new.args, final_args_hash=digest, review_type=new.review_type.value,
-        summary=new.summary, reason=new.reason,
-        evidence=[e.model_dump(mode="json") for e in new.evidence],
-        confidence=new.confidence, agent=new.agent, run_id=new.run_id, tier=new.tier.value,
-        route=new.route.model_dump(mode="json"), policy_version=new.policy_version,
-        policy_rule=new.policy_rule, status=new.status.value, version=1, approvals=[],
-        decided_by=SYSTEM_ACTOR if new.status == TicketStatus.APPROVED else None,
-        decided_at=now if new.status == TicketStatus.APPROVED else None,
-        created_at=now, expires_at=new.expires_at, next_action_at=new.next_action_at,
-        escalation_level=0, escalation_loop=0, escalation=new.escalation,
-        args_schema=new.args_schema,
-    )

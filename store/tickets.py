@@ -1,0 +1,117 @@
+"""The two writes behind every ``ApprovalClient.request()``: opening a ticket and pointing it
+at its card.
+
+Both are plain Core statements, and both build their result from what they wrote instead of
+reading the row back: a request pays for its round trips to the database, so it makes as
+few as the record needs (see docs/benchmarks.md, request overhead).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from store.db import db_now
+from store.errors import TicketNotFound
+from store.models import NewTicket, SlackRef, Ticket, TicketStatus, args_hash, new_ticket_id
+from store.tables import MessageRow, TicketRow
+
+SYSTEM_ACTOR = "signoff"
+TICKETS = cast(Table, TicketRow.__table__)
+MESSAGES = cast(Table, MessageRow.__table__)
+
+#: What ``Ledger.create_ticket`` accepts: a ticket, or a function of the creation time (the
+#: database's clock, read inside the creating transaction) that returns one, so deadlines
+#: planned from it need no clock reading of their own.
+Draft = NewTicket | Callable[[datetime], NewTicket]
+
+
+def resolve(draft: Draft, created_at: datetime) -> NewTicket:
+    return draft if isinstance(draft, NewTicket) else draft(created_at)
+
+
+def insert_ticket(s: Session, new: NewTicket, now: datetime) -> Ticket:
+    """INSERT the ticket row, created at ``now``; return the ticket it is."""
+    ticket = _ticket(new, now)
+    s.execute(insert(TICKETS), [_row_values(new, ticket)])
+    return ticket
+
+
+def created_data(new: NewTicket, ticket: Ticket) -> dict[str, Any]:
+    """The ``created`` audit event's data."""
+    return {"action": new.action, "args": new.args, "args_hash": ticket.args_hash,
+            "status": ticket.status.value, "tier": ticket.tier.value,
+            "route": new.route.model_dump(mode="json"), "review_type": ticket.review_type.value,
+            "policy_version": new.policy_version, "policy_rule": new.policy_rule,
+            "requested_by": new.requested_by, "expires_at": new.expires_at.isoformat()}
+
+
+def _ticket(new: NewTicket, now: datetime) -> Ticket:
+    digest = args_hash(new.args)
+    approved = new.status == TicketStatus.APPROVED
+    return Ticket(
+        id=new_ticket_id(), idempotency_key=new.idempotency_key, action=new.action,
+        args=new.args, args_hash=digest, final_args=new.args, final_args_hash=digest,
+        review_type=new.review_type, summary=new.summary, reason=new.reason,
+        evidence=new.evidence, confidence=new.confidence, requested_by=new.requested_by,
+        agent=new.agent, run_id=new.run_id, tier=new.tier, route=new.route,
+        policy_version=new.policy_version, policy_rule=new.policy_rule, status=new.status,
+        version=1, approvals=(), decided_by=SYSTEM_ACTOR if approved else None,
+        decided_at=now if approved else None, created_at=now, expires_at=new.expires_at,
+        next_action_at=new.next_action_at, escalation_level=0, escalation_loop=0,
+        escalation=new.escalation, args_schema=new.args_schema, card=None,
+    )
+
+
+def _row_values(new: NewTicket, t: Ticket) -> dict[str, Any]:
+    return {
+        "id": t.id, "idempotency_key": t.idempotency_key, "requested_by": t.requested_by,
+        "action": t.action, "args": new.args, "args_hash": t.args_hash,
+        "final_args": new.args, "final_args_hash": t.final_args_hash,
+        "review_type": t.review_type.value, "summary": t.summary, "reason": t.reason,
+        "evidence": [e.model_dump(mode="json") for e in t.evidence],
+        "confidence": t.confidence, "agent": t.agent, "run_id": t.run_id, "tier": t.tier.value,
+        "route": t.route.model_dump(mode="json"), "policy_version": t.policy_version,
+        "policy_rule": t.policy_rule, "status": t.status.value, "version": t.version,
+        "approvals": [], "decided_by": t.decided_by, "decided_at": t.decided_at,
+        "created_at": t.created_at, "expires_at": t.expires_at,
+        "next_action_at": t.next_action_at, "escalation_level": 0, "escalation_loop": 0,
+        "escalation": new.escalation, "args_schema": new.args_schema,
+    }
+
+
+# -- the card ---------------------------------------------------------------------------
+
+_WATCHED = (TICKETS.c.status, TICKETS.c.version, TICKETS.c.escalation_level,
+            TICKETS.c.escalation_loop, TICKETS.c.next_action_at)
+
+
+def set_card(s: Session, ticket: Ticket, ref: SlackRef) -> tuple[datetime, bool]:
+    """Point ``ticket`` at its card with one UPDATE, which also locks the row.
+
+    Returns the database's clock and whether the row is still as ``ticket`` shows it (same
+    status, version, escalation cursor and messages), read by the same statement.
+    """
+    messages = (select(func.count()).select_from(MESSAGES)
+                .where(MESSAGES.c.ticket_id == ticket.id).scalar_subquery())
+    found = s.execute(
+        update(TICKETS).where(TICKETS.c.id == ticket.id)
+        .values(card_channel=ref.channel, card_ts=ref.ts)
+        .returning(db_now(), messages, *_WATCHED)
+    ).one_or_none()
+    if found is None:
+        raise TicketNotFound(ticket.id)
+    now, count, *current = found
+    seen = (ticket.status.value, ticket.version, ticket.escalation_level,
+            ticket.escalation_loop, ticket.next_action_at)
+    return now, count == len(ticket.messages) and tuple(current) == seen
+
+
+def insert_message(s: Session, ticket_id: str, ref: SlackRef, now: datetime) -> None:
+    s.execute(insert(MESSAGES), [{"ticket_id": ticket_id, "role": ref.role,
+                                  "channel": ref.channel, "ts": ref.ts, "user": ref.user,
+                                  "at": now}])
