@@ -14,9 +14,9 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from store.models import AuditEvent, canonical_json
@@ -104,9 +104,9 @@ def append_many(
         out.append(AuditEvent(seq=seq, ticket_id=e.ticket_id, kind=e.kind, actor=e.actor,
                               at=at, data=e.data, prev_hash=prev, hash=digest))
         prev = digest
-    session.execute(insert(AuditRow.__table__), rows)
-    session.execute(update(AuditHeadRow.__table__).where(AuditHeadRow.__table__.c.id == 1)
-                    .values(seq=seq, hash=prev))
+    session.execute(insert(cast(Table, AuditRow.__table__)), rows)
+    head_table = cast(Table, AuditHeadRow.__table__)
+    session.execute(update(head_table).where(head_table.c.id == 1).values(seq=seq, hash=prev))
     return out
 
 
