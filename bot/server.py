@@ -13,6 +13,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
+from bot.ackfirst import AckFirst
 from store.errors import StoreError
 from store.ledger import Ledger
 
@@ -25,15 +26,18 @@ StartResponse = Callable[..., Any]
 class Router:
     """A WSGI app with exactly the two routes signoff serves."""
 
-    def __init__(self, app: App, ledger: Ledger, policy_version: str) -> None:
+    def __init__(self, app: App, ledger: Ledger, policy_version: str,
+                 gate: AckFirst | None = None) -> None:
         self._bolt = SlackRequestHandler(app, path=EVENTS_PATH)
         self._ledger = ledger
         self._policy_version = policy_version
+        self._gate = gate or AckFirst()
 
     def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         path, verb = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
         if path == EVENTS_PATH and verb == "POST":
-            result: Iterable[bytes] = self._bolt(environ, start)
+            with self._gate.serving():  # decisions wait while a request awaits its ack
+                result: Iterable[bytes] = self._bolt(environ, start)
             return result
         if path == HEALTH_PATH and verb in ("GET", "HEAD"):
             return self._health(start)

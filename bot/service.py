@@ -13,6 +13,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.ackfirst import AckFirst, AckFirstExecutor
 from bot.app import build_app
 from bot.notifier import SlackNotifier
 from bot.reviews import DECISION_WORKERS
@@ -38,11 +39,12 @@ class Service:
     bot_user: str
     server: HttpServer | None = None
     scheduler: Any = None
+    gate: AckFirst = field(default_factory=AckFirst)
     _closers: list[Any] = field(default_factory=list)
 
     def serve_http(self, host: str, port: int, *, threads: int = 16) -> HttpServer:
-        self.server = HttpServer(Router(self.app, self.ledger, self.config.policy_version),
-                                 host=host, port=port, threads=threads)
+        router = Router(self.app, self.ledger, self.config.policy_version, self.gate)
+        self.server = HttpServer(router, host=host, port=port, threads=threads)
         return self.server
 
     def start_scheduler(self) -> None:
@@ -94,8 +96,10 @@ def build_service(settings: Settings, *, check_auth: bool = True) -> Service:
             raise ConfigError(
                 f"Slack refused SLACK_BOT_TOKEN at {settings.slack_api_url} (auth.test: "
                 f"{slack_error(exc)}); check the token and SLACK_API_URL") from exc
-    pool = ThreadPoolExecutor(max_workers=DECISION_WORKERS, thread_name_prefix="signoff-decide")
+    gate = AckFirst()
+    pool = AckFirstExecutor(ThreadPoolExecutor(max_workers=DECISION_WORKERS,
+                                               thread_name_prefix="signoff-decide"), gate)
     app = build_app(ledger=ledger, config=config, client=slack, signing_secret=secret, pool=pool)
-    service = Service(settings, config, ledger, slack, app, bot_user)
+    service = Service(settings, config, ledger, slack, app, bot_user, gate=gate)
     service._closers.append(lambda: pool.shutdown(wait=True))
     return service
