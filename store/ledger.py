@@ -44,6 +44,8 @@ from store.sweep import SweepMixin
 from store.tables import AuditRow, DecisionRow, MessageRow, TicketRow
 from store.tickets import SYSTEM_ACTOR, Draft
 
+_NOW = select(db_now())
+
 
 class Ledger(SweepMixin):
     """The store's public face. Thread-safe; share one per process."""
@@ -85,7 +87,7 @@ class Ledger(SweepMixin):
 
     @staticmethod
     def _now(session: Session) -> datetime:
-        now = session.execute(select(db_now())).scalar_one()
+        now = session.execute(_NOW).scalar_one()
         assert isinstance(now, datetime)
         return now
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from store.db import db_now
@@ -28,6 +28,7 @@ MESSAGES = cast(Table, MessageRow.__table__)
 #: database's clock, read inside the creating transaction) that returns one, so deadlines
 #: planned from it need no clock reading of their own.
 Draft = NewTicket | Callable[[datetime], NewTicket]
+_INSERT_TICKET = insert(TICKETS)
 
 
 def resolve(draft: Draft, created_at: datetime) -> NewTicket:
@@ -37,7 +38,7 @@ def resolve(draft: Draft, created_at: datetime) -> NewTicket:
 def insert_ticket(s: Session, new: NewTicket, now: datetime) -> Ticket:
     """INSERT the ticket row, created at ``now``; return the ticket it is."""
     ticket = _ticket(new, now)
-    s.execute(insert(TICKETS), [_row_values(new, ticket)])
+    s.execute(_INSERT_TICKET, _row_values(new, ticket))
     return ticket
 
 
@@ -88,6 +89,14 @@ def _row_values(new: NewTicket, t: Ticket) -> dict[str, Any]:
 
 _WATCHED = (TICKETS.c.status, TICKETS.c.version, TICKETS.c.escalation_level,
             TICKETS.c.escalation_loop, TICKETS.c.next_action_at)
+# Built once: a statement object also memoises its cache key, so reuse skips both steps.
+_SET_CARD = (
+    update(TICKETS).where(TICKETS.c.id == bindparam("tid"))
+    .values(card_channel=bindparam("channel"), card_ts=bindparam("ts"))
+    .returning(db_now(), select(func.count()).select_from(MESSAGES)
+               .where(MESSAGES.c.ticket_id == bindparam("tid")).scalar_subquery(), *_WATCHED)
+)
+_INSERT_MESSAGE = insert(MESSAGES)
 
 
 def set_card(s: Session, ticket: Ticket, ref: SlackRef) -> tuple[datetime, bool]:
@@ -96,13 +105,8 @@ def set_card(s: Session, ticket: Ticket, ref: SlackRef) -> tuple[datetime, bool]
     Returns the database's clock and whether the row is still as ``ticket`` shows it (same
     status, version, escalation cursor and messages), read by the same statement.
     """
-    messages = (select(func.count()).select_from(MESSAGES)
-                .where(MESSAGES.c.ticket_id == ticket.id).scalar_subquery())
-    found = s.execute(
-        update(TICKETS).where(TICKETS.c.id == ticket.id)
-        .values(card_channel=ref.channel, card_ts=ref.ts)
-        .returning(db_now(), messages, *_WATCHED)
-    ).one_or_none()
+    found = s.execute(_SET_CARD, {"tid": ticket.id, "channel": ref.channel,
+                                  "ts": ref.ts}).one_or_none()
     if found is None:
         raise TicketNotFound(ticket.id)
     now, count, *current = found
@@ -112,6 +116,6 @@ def set_card(s: Session, ticket: Ticket, ref: SlackRef) -> tuple[datetime, bool]
 
 
 def insert_message(s: Session, ticket_id: str, ref: SlackRef, now: datetime) -> None:
-    s.execute(insert(MESSAGES), [{"ticket_id": ticket_id, "role": ref.role,
-                                  "channel": ref.channel, "ts": ref.ts, "user": ref.user,
-                                  "at": now}])
+    s.execute(_INSERT_MESSAGE, {"ticket_id": ticket_id, "role": ref.role,
+                                "channel": ref.channel, "ts": ref.ts, "user": ref.user,
+                                "at": now})
