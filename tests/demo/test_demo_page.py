@@ -183,6 +183,9 @@ def test_confirm_dialogs_and_selects_deliver_signed_actions(page: Any, demo: Dem
     assert not [d for d in sb.interactions("block_actions") if "demo_pause" in str(d.payload)]
     controls.get_by_role("button", name="Pause agent").click()
     page.get_by_role("alertdialog").get_by_role("button", name="Pause").click()
+    # Each delivery is recorded when the app has answered it; let the first one finish so
+    # the two are recorded in the order they were made, however busy the machine is.
+    sb.wait_until(lambda: sb.interactions("block_actions"))
     controls.get_by_role("combobox").select_option("fast")
     actions = sb.wait_until(lambda: len(sb.interactions("block_actions")) >= 2 and
                             sb.interactions("block_actions"))
