@@ -68,10 +68,17 @@ class Executor:
                 args_model: type[BaseModel] | None = None, actor: str = "agent") -> T:
         """Run ``tool`` once with the approved arguments (``args``, if given, must match them
         by hash). An approval is consumed by its first execution."""
-        ticket = self.ledger.get_ticket(ticket_id)
+        return self._execute(self.ledger.get_ticket(ticket_id), tool, args,
+                             revalidate=revalidate, args_model=args_model, actor=actor)
+
+    def _execute(self, ticket: Ticket, tool: Callable[..., T], args: dict[str, Any] | None,
+                 *, revalidate: Callable[[dict[str, Any]], bool] | None,
+                 args_model: type[BaseModel] | None, actor: str) -> T:
+        """``execute`` for a ticket just read (the approval itself is re-checked, under lock,
+        by ``start_execution``)."""
         self.raise_unless_approved(ticket)
         offered = ticket.final_args if args is None else args
-        ticket = self.ledger.start_execution(ticket_id, args=offered, actor=actor)
+        ticket = self.ledger.start_execution(ticket.id, args=offered, actor=actor)
         try:
             call_args = _check_model(ticket, offered, args_model)
             if revalidate is not None and not revalidate(dict(offered)):
@@ -161,7 +168,9 @@ class GatedTool(Generic[T]):
             if self.mode == "defer":
                 raise ApprovalPending(ticket)
             ticket = self.client.wait(ticket.id, self.timeout)
-        return self.resume(ticket.id)
+        # Both request() and wait() hand back the ticket as just read: no need to read it again.
+        return self.client._execute(ticket, self.tool, None, revalidate=self.revalidate,
+                                    args_model=self.args_model, actor="agent")
 
     def resume(self, ticket_id: str) -> T:
         return self.client.execute(ticket_id, self.tool, revalidate=self.revalidate,

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel, Field, SecretStr
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 
 from bot.client import ApprovalClient
 from escalation.plan import deadlines
+from store.db import WRITE_OPTION
 from store.ledger import Ledger
 from store.models import TicketStatus
 from tests.e2e.conftest import Rig
@@ -26,10 +27,14 @@ class RefundArgs(BaseModel):
 
 @pytest.fixture
 def agent(rig: Rig, db_url: str) -> Iterator[tuple[ApprovalClient, list[str]]]:
-    """A client on its own engine, and the transactions it begins."""
+    """A client on its own engine, and the transactions it begins ("read" or "write")."""
     ledger = Ledger.open(db_url)
     begun: list[str] = []
-    event.listen(ledger.engine, "begin", lambda conn: begun.append("begin"))
+
+    @event.listens_for(ledger.engine, "begin")
+    def _begun(conn: Connection) -> None:
+        begun.append("write" if conn.get_execution_options().get(WRITE_OPTION) else "read")
+
     try:
         yield ApprovalClient(ledger, rig.config, slack=rig.client.slack), begun
     finally:
@@ -45,7 +50,7 @@ def test_a_reviewed_request_is_two_transactions(agent: tuple[ApprovalClient, lis
                                                 rig: Rig) -> None:
     client, begun = agent
     ticket = _request(client)
-    assert len(begun) == 2  # the ticket with its audit event; the card with its own
+    assert begun == ["write", "write"]  # the ticket and its audit event; the card, ditto
     assert ticket.status == TicketStatus.PENDING and ticket.card is not None
     assert rig.ledger.get_ticket(ticket.id) == ticket
     plan = deadlines(rig.config, "payments-oncall", created_at=ticket.created_at,
@@ -60,7 +65,7 @@ def test_an_allowed_request_is_one_transaction(agent: tuple[ApprovalClient, list
                                                rig: Rig) -> None:
     client, begun = agent
     ticket = _request(client, "search_orders")
-    assert len(begun) == 1
+    assert begun == ["write"]
     assert ticket.status == TicketStatus.APPROVED and ticket.expires_at == ticket.created_at
     assert rig.ledger.get_ticket(ticket.id) == ticket
 
@@ -75,3 +80,16 @@ def test_each_ticket_gets_its_own_copy_of_the_args_schema(
     second = _request(client, args_model=RefundArgs)
     assert second.args_schema == RefundArgs.model_json_schema()
     assert rig.ledger.get_ticket(second.id).args_schema == RefundArgs.model_json_schema()
+
+
+def test_a_gated_call_does_not_read_again_the_ticket_it_holds(
+        agent: tuple[ApprovalClient, list[str]], rig: Rig) -> None:
+    client, begun = agent
+    ran = client.call(lambda q: f"found {q}", {"q": "cus_42"}, action="search_orders",
+                      reason="lookup", requested_by="U0REQUESTER")
+    assert ran == "found cus_42"
+    # create; start and finish the execution. Reading the ticket back between the create
+    # and the start would be a read transaction (refreshing the surfaces may read decisions).
+    assert begun.count("write") == 3 and begun.count("read") <= 1
+    (ticket,) = rig.ledger.list_tickets()
+    assert ticket.status == TicketStatus.EXECUTED and ticket.outcome is not None
