@@ -51,7 +51,8 @@ class Authorizer:
                 users |= self.members(principal)
             else:
                 users.add(principal)
-        users |= {m.user for m in ticket.messages if m.role == "dm" and m.user}
+        # Only the current chain's DMs give authority (an edit that re-routed the ticket
+        # took it from the old chain's people), so DM messages themselves are not consulted.
         for target in self._oncall(ticket.id):
             users |= self.members(target) if target.startswith("S") else {target}
         return frozenset(users)

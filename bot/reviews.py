@@ -12,8 +12,9 @@ from bot.authz import Authorizer
 from bot.render import render_already_decided, render_info_request
 from bot.surfaces import Surfaces
 from escalation.config import SignoffConfig
+from escalation.plan import deadlines
 from escalation.policy import Policy, PolicyOutcome, Proposal
-from store.decisions import Reroute
+from store.decisions import Replan, Reroute
 from store.errors import (
     AlreadyDecided,
     DeadlinePassed,
@@ -137,7 +138,17 @@ class Reviews:
         probe = ticket.model_copy(update={"route": outcome.route})
         counts = self.authz.refusal(user, probe, DecisionKind.EDIT) is None
         return None, Reroute(route=outcome.route, tier=outcome.tier,
-                             policy_rule=outcome.rule, counts=counts)
+                             policy_rule=outcome.rule, counts=counts,
+                             replan=self._replan(ticket, outcome))
+
+    def _replan(self, ticket: Ticket, outcome: PolicyOutcome) -> Replan:
+        """The new route's chain from now on (the database's clock, as at creation). Without
+        a chain the deadline stays as it was; either way the old chain stops."""
+        if outcome.chain is None:
+            return Replan(ticket.expires_at, None, None)
+        fixed = deadlines(self.config, outcome.chain, created_at=self.ledger.db_now(),
+                          expire_after=outcome.expire_after)
+        return Replan(fixed.expires_at, fixed.next_action_at, fixed.snapshot)
 
 
 def _moved(before: Ticket, after: Ticket) -> bool:

@@ -64,17 +64,21 @@ class Surfaces:
             from_channel=old.channel if old else None, from_ts=old.ts if old else None)
         if old is not None:
             self.reply(moved, render_moved_here_note(moved, editor, old.channel))
-            self._leave_pointer(moved, old, editor)
-        self.refresh(moved, dms_only=True)
+        self._leave_pointers(moved, old, editor)
         return moved
 
-    def _leave_pointer(self, ticket: Ticket, old: SlackRef, editor: str) -> None:
+    def _leave_pointers(self, ticket: Ticket, old: SlackRef | None, editor: str) -> None:
+        """The old card and the old chain's DMs point to the new card, with no buttons:
+        the people the old chain DM'd may no longer decide (their chain stopped)."""
         pointer = render_moved_card(ticket, editor, masked=masked_fields(ticket.args_schema))
-        self._call("chat_update", ticket, channel=old.channel, ts=old.ts,
-                   text=pointer["text"], blocks=pointer["blocks"])
-        note = render_moved_away_note(ticket, editor)
-        self._call("chat_postMessage", ticket, channel=old.channel, thread_ts=old.ts,
-                   text=note["text"], blocks=note["blocks"])
+        dms = [m for m in ticket.messages if m.role == "dm"]
+        for ref in ([old] if old is not None else []) + dms:
+            self._call("chat_update", ticket, channel=ref.channel, ts=ref.ts,
+                       text=pointer["text"], blocks=pointer["blocks"])
+        if old is not None:
+            note = render_moved_away_note(ticket, editor)
+            self._call("chat_postMessage", ticket, channel=old.channel, thread_ts=old.ts,
+                       text=note["text"], blocks=note["blocks"])
 
     def reply(self, ticket: Ticket, message: Message) -> None:
         """A reply in the card's thread (reminders, questions, results...)."""

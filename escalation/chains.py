@@ -202,7 +202,9 @@ class Timeline:
     def __init__(self, snapshot: Mapping[str, Any] | None, *, created_at: datetime,
                  expires_at: datetime) -> None:
         data = _upgrade(snapshot, created_at)
-        self.created_at = created_at
+        # The plan's own start: the ticket's creation, or the edit that re-routed it.
+        start = data.get("created_at")
+        self.created_at = datetime.fromisoformat(start) if start else created_at
         self.expires_at = expires_at
         self.levels = tuple(lvl for lvl in (PlannedLevel.from_json(x) for x in data["levels"])
                             if lvl.at < expires_at)

@@ -185,7 +185,7 @@ class EscalationEngine:
     def _work(self, ticket: Ticket, timeline: Timeline, at: datetime,
               db_now: datetime) -> _Work | None:
         cursor = Cursor.of(ticket)
-        since = cursor.next_action_at or ticket.created_at
+        since = cursor.next_action_at or timeline.created_at
         try:
             stage = timeline.stage_of(cursor.loop, cursor.level)
         except ValueError:  # the cursor names a level the plan lacks: go by the clock
@@ -321,7 +321,9 @@ class EscalationEngine:
                  report: TickReport) -> list[Delivery]:
         out = []
         for step in due:
-            abandon = step.kind == StepKind.NOTIFY.value and not ticket.status.is_open
+            # A DM is moot once the ticket is decided, or re-routed away from its chain.
+            abandon = step.kind == StepKind.NOTIFY.value and (
+                not ticket.status.is_open or step.epoch != ticket.escalation_epoch)
             if not self.ledger.begin_retry(step.id, attempts=step.attempts, abandon=abandon):
                 continue
             if not abandon:

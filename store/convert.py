@@ -57,6 +57,7 @@ def to_ticket(row: TicketRow, messages: Sequence[MessageRow] = ()) -> Ticket:
         next_action_at=row.next_action_at,
         escalation_level=row.escalation_level,
         escalation_loop=row.escalation_loop,
+        escalation_epoch=row.escalation_epoch or 0,
         escalation=row.escalation,
         args_schema=row.args_schema,
         card=card,

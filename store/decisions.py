@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from store.errors import DuplicateApproval
@@ -18,6 +19,15 @@ _SIMPLE = {
 
 
 @dataclass(frozen=True)
+class Replan:
+    """The new route's escalation, planned from the moment of the edit."""
+
+    expires_at: datetime
+    next_action_at: datetime | None
+    snapshot: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
 class Reroute:
     """Policy's verdict on edited arguments: where they must be reviewed now."""
 
@@ -26,6 +36,9 @@ class Reroute:
     policy_rule: str
     counts: bool
     """Whether the editing reviewer may approve under the new route."""
+    replan: Replan | None = None
+    """The new route's chain. Either way the old chain stops: its steps end, and the
+    people it DM'd lose the authority their DM gave them (the escalation epoch moves on)."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +62,7 @@ def plan_decision(row: TicketRow, reviewer: str, kind: DecisionKind,
     if kind == DecisionKind.EDIT and args is not None:
         digest = args_hash(args)
         if digest != row.final_args_hash:
-            return _edit(args, digest, reviewer, required, reroute)
+            return _edit(row, args, digest, reviewer, required, reroute)
     # A plain approval, or an "edit" that changed nothing, approves final_args.
     if reviewer in row.approvals:
         raise DuplicateApproval(
@@ -65,7 +78,7 @@ def plan_decision(row: TicketRow, reviewer: str, kind: DecisionKind,
     )
 
 
-def _edit(args: dict[str, Any], digest: str, reviewer: str, required: int,
+def _edit(row: TicketRow, args: dict[str, Any], digest: str, reviewer: str, required: int,
           reroute: Reroute | None) -> DecisionPlan:
     # Changed arguments void earlier approvals: they approved something else.
     values: dict[str, Any] = {"final_args": args, "final_args_hash": digest}
@@ -73,8 +86,20 @@ def _edit(args: dict[str, Any], digest: str, reviewer: str, required: int,
     if reroute is not None:
         required, counts = reroute.route.approvals_required, reroute.counts
         values.update(route=reroute.route.model_dump(mode="json"), tier=reroute.tier.value,
-                      policy_rule=reroute.policy_rule)
+                      policy_rule=reroute.policy_rule, **_restart(row, reroute.replan))
     values["approvals"] = [reviewer] if counts else []
     done = counts and required <= 1
     return DecisionPlan(Event.EDIT if done else Event.EDIT_PARTIAL, "edited", done,
                         values=values, decision_args=args, decision_hash=digest)
+
+
+def _restart(row: TicketRow, replan: Replan | None) -> dict[str, Any]:
+    """Columns that start the new route's chain (or stop the old one, without a chain)."""
+    values: dict[str, Any] = {"escalation_epoch": (row.escalation_epoch or 0) + 1,
+                              "escalation_loop": 0, "escalation_level": 0}
+    if replan is None:
+        values.update(next_action_at=None, escalation=None)
+    else:
+        values.update(expires_at=replan.expires_at, next_action_at=replan.next_action_at,
+                      escalation=replan.snapshot)
+    return values

@@ -177,6 +177,8 @@ class Ticket(_Frozen):
     escalation_level: int
     escalation_loop: int
     escalation: dict[str, Any] | None
+    escalation_epoch: int = 0
+    """How many times an edit re-routed the ticket (its chain was planned anew each time)."""
     args_schema: dict[str, Any] | None = None
     card: SlackRef | None
     messages: tuple[SlackRef, ...] = ()

@@ -29,7 +29,7 @@ from store import audit
 from store.convert import to_ticket
 from store.db import db_now
 from store.errors import StoreError
-from store.models import TicketStatus
+from store.models import Ticket, TicketStatus
 from store.states import Event, next_status
 from store.steps import (
     OPEN_STATUSES,
@@ -60,7 +60,7 @@ def write(s: Session, plans: Sequence[StepPlan], *, owner: str, release_at: date
     winners: list[StepPlan] = []
     for plan in plans:
         row = current.get(plan.ticket.id)
-        if row is None or not _still(row, Cursor.of(plan.ticket)):
+        if row is None or not _still(row, plan.ticket):
             out[plan.ticket.id] = None
         elif plan.expire and now < row.expires_at:
             out[plan.ticket.id] = REFUSED
@@ -85,22 +85,26 @@ def write(s: Session, plans: Sequence[StepPlan], *, owner: str, release_at: date
 
 def _lock(s: Session, ids: list[str]) -> dict[str, Any]:
     rows = s.execute(
-        select(_T.c.id, _T.c.status, _T.c.version, _T.c.escalation_loop,
-               _T.c.escalation_level, _T.c.next_action_at, _T.c.expires_at)
+        select(_T.c.id, _T.c.status, _T.c.version, _T.c.escalation_epoch,
+               _T.c.escalation_loop, _T.c.escalation_level, _T.c.next_action_at,
+               _T.c.expires_at)
         .where(_T.c.id.in_(sorted(ids))).order_by(_T.c.id).with_for_update()).all()
     return {r.id: r for r in rows}
 
 
-def _still(row: Row[Any], expected: Cursor) -> bool:
-    return (row.status in OPEN_STATUSES
+def _still(row: Row[Any], claimed: Ticket) -> bool:
+    """Is the ticket still open, on the route and at the cursor the sweeper planned from?"""
+    expected = Cursor.of(claimed)
+    return (row.status in OPEN_STATUSES and row.escalation_epoch == claimed.escalation_epoch
             and (row.escalation_loop, row.escalation_level, row.next_action_at)
             == (expected.loop, expected.level, expected.next_action_at))
 
 
 def _insert_steps(s: Session, plans: Sequence[StepPlan], owner: str,
                   now: datetime) -> dict[str, dict[tuple[int, int, str], int]]:
-    params = [{"ticket_id": p.ticket.id, "loop": st.loop, "level": st.level, "step": st.step,
-               "kind": st.kind, "due_at": st.due_at, "recorded_at": now, "owner": owner,
+    params = [{"ticket_id": p.ticket.id, "epoch": p.ticket.escalation_epoch, "loop": st.loop,
+               "level": st.level, "step": st.step, "kind": st.kind, "due_at": st.due_at,
+               "recorded_at": now, "owner": owner,
                "status": st.status, "targets": list(st.targets), "pending": [], "attempts": 1}
               for p in plans for st in p.steps]
     if not params:

@@ -32,12 +32,14 @@ class StepStatus:
 class EscalationStepRow(Base):
     __tablename__ = "escalation_steps"
     __table_args__ = (
-        UniqueConstraint("ticket_id", "loop", "level", "step", name="uq_escalation_steps_key"),
+        UniqueConstraint("ticket_id", "epoch", "loop", "level", "step",
+                         name="uq_escalation_steps_key"),
         Index("ix_escalation_steps_retry", "status", "retry_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), index=True)
+    epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     loop: Mapped[int] = mapped_column(Integer)
     level: Mapped[int] = mapped_column(Integer)
     step: Mapped[str] = mapped_column(String(32))
@@ -104,6 +106,8 @@ class EscalationStep:
     attempts: int
     retry_at: datetime | None
     error: str | None
+    epoch: int = 0
+    """The ticket's escalation epoch when the step was recorded (see ``Ticket``)."""
 
 
 @dataclass(frozen=True)
@@ -164,4 +168,4 @@ def _to_step(row: EscalationStepRow) -> EscalationStep:
         id=row.id, ticket_id=row.ticket_id, loop=row.loop, level=row.level, step=row.step,
         kind=row.kind, due_at=row.due_at, recorded_at=row.recorded_at, owner=row.owner,
         status=row.status, targets=tuple(row.targets), pending=tuple(row.pending),
-        attempts=row.attempts, retry_at=row.retry_at, error=row.error)
+        attempts=row.attempts, retry_at=row.retry_at, error=row.error, epoch=row.epoch or 0)

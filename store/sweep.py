@@ -177,10 +177,15 @@ class SweepMixin:
 
     def oncall_targets(self, ticket_id: str) -> set[str]:
         """Everyone the chain DM'd about this ticket: they may decide it like its approvers.
-        Recorded before the DMs go out, so a DM'd person is authorised when they click."""
+        Recorded before the DMs go out, so a DM'd person is authorised when they click.
+        Only the current route's chain counts: an edit that re-routed the ticket to stricter
+        reviewers took the authority of the old route's on-call people away."""
+        epoch = (select(TicketRow.escalation_epoch).where(TicketRow.id == ticket_id)
+                 .scalar_subquery())
         with self._tx(write=False) as s:
             targets = s.execute(select(EscalationStepRow.targets).where(
                 EscalationStepRow.ticket_id == ticket_id, EscalationStepRow.kind == "notify",
+                EscalationStepRow.epoch == epoch,
                 EscalationStepRow.status != StepStatus.SKIPPED)).scalars()
             return {t for group in targets for t in group}
 

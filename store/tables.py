@@ -92,6 +92,8 @@ class TicketRow(Base):
     next_action_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     escalation_loop: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped when an edit re-routes the ticket: older escalation steps were the old route's.
+    escalation_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     escalation: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     args_schema: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     card_channel: Mapped[str | None] = mapped_column(String(64))

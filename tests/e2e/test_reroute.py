@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +40,14 @@ reviewers:
 routes:
   default: {channel: C0APPROVALS, approvers: payments-approvers, chain: payments-oncall}
   payments: {channel: C0PAYMENTS, approvers: payments-approvers, chain: payments-oncall}
-  finance: {channel: C0FINANCE, approvers: finance-leads, chain: payments-oncall}
+  finance: {channel: C0FINANCE, approvers: finance-leads, chain: finance-oncall}
 chains:
+  finance-oncall:
+    levels:
+      - notify: [U0FINONCALL]
+        after: 10m
+    remind_every: 5m
+    expire_after: 1h
   payments-oncall:
     levels:
       - notify: [U0PAYONCALL]
@@ -76,7 +82,8 @@ def rig(ledger: Ledger, tmp_path: Path) -> Iterator[Rig]:
     path.write_text(CONFIG, encoding="utf-8")
     config = load_config(path)
     ws = workspace()
-    ws.users += [User("U0CFO", "cfo", "Cfo"), User("U0TREASURER", "treasurer", "Treasurer")]
+    ws.users += [User("U0CFO", "cfo", "Cfo"), User("U0TREASURER", "treasurer", "Treasurer"),
+                 User("U0FINONCALL", "finoncall", "Finoncall")]
     ws.channels.append(Channel("C0FINANCE", "finance"))
     with SlackSandbox(ws, signing_secret=SECRET) as sandbox:
         slack = WebClient(base_url=sandbox.api_url, token=sandbox.bot_token)
@@ -195,10 +202,56 @@ def test_reminders_after_a_move_go_to_the_new_cards_thread(rig: Rig) -> None:
         m for m in rig.sandbox.thread("C0PAYMENTS", old_ts)
         if m.ts != old_ts and "Moved to" in shown(m)] and rig.sandbox.thread("C0PAYMENTS", old_ts))
     assert rig.card_ts(ticket.id) == new.ts
-    sweep = EscalationEngine(rig.ledger, rig.config, SlackNotifier(rig.slack, rig.ledger),
-                             owner="e2e")
-    sweep.tick(at=ticket.created_at + timedelta(minutes=5, seconds=1))  # remind every 5m
+    moved = rig.ledger.get_ticket(ticket.id)
+    assert moved.next_action_at is not None  # the finance chain, planned from the move
+    sweep = engine(rig)
+    sweep.tick(at=moved.next_action_at + timedelta(seconds=1))  # remind every 5m
     reminders = [m for m in rig.sandbox.thread("C0FINANCE", new.ts)
                  if "Still waiting" in shown(m)]
     assert len(reminders) == 1 and "<@U0CFO>" in shown(reminders[0])
     assert len(rig.sandbox.thread("C0PAYMENTS", old_ts)) == len(old_thread)
+
+
+def engine(rig: Rig) -> EscalationEngine:
+    return EscalationEngine(rig.ledger, rig.config, SlackNotifier(rig.slack, rig.ledger),
+                            owner="e2e")
+
+
+def test_a_move_restarts_the_escalation_and_the_old_oncall_loses_authority(rig: Rig) -> None:
+    ticket = rig.client.request("issue_refund", {"amount": 120, "customer": "cus_42"},
+                                reason="double charge", requested_by="U0REQUESTER",
+                                args_model=RefundArgs)
+    sweep = engine(rig)
+    sweep.tick(at=ticket.created_at + timedelta(minutes=10, seconds=1))  # payments on-call
+    old_dm = rig.sandbox.dm_channel("U0PAYONCALL")
+    assert ACTION_APPROVE in buttons(rig.sandbox.messages(old_dm)[0])
+    assert rig.ledger.oncall_targets(ticket.id) == {"U0PAYONCALL"}
+
+    edit_amount(rig, "U0FINOPS", 5000)
+    card_in(rig, "C0FINANCE")
+    moved = rig.ledger.get_ticket(ticket.id)
+    assert (moved.escalation_epoch, moved.escalation_loop, moved.escalation_level) == (1, 0, 0)
+    assert moved.escalation is not None and moved.escalation["chain"] == "finance-oncall"
+    assert moved.next_action_at is not None and moved.next_action_at > ticket.next_action_at
+    assert rig.ledger.oncall_targets(ticket.id) == set()
+    # The old chain's DM now points to the new card, without buttons.
+    pointer = rig.sandbox.wait_until(lambda: next(
+        (m for m in rig.sandbox.messages(old_dm) if "Moved to" in shown(m)), None))
+    assert buttons(pointer) == []
+    # Their DM gave them authority over a payments refund, not over this one.
+    rig.sandbox.click("U0PAYONCALL", action_id=ACTION_APPROVE, channel="C0FINANCE")
+    wait_ephemeral(rig, "U0PAYONCALL", "route *finance*")
+    assert [d.kind for d in rig.ledger.decisions(ticket.id)] == [DecisionKind.EDIT]
+
+    level = moved.escalation["levels"][0]["at"]
+    sweep.tick(at=datetime.fromisoformat(level) + timedelta(seconds=1))  # finance on-call
+    new_dm = rig.sandbox.dm_channel("U0FINONCALL")
+    assert ACTION_APPROVE in buttons(rig.sandbox.messages(new_dm)[0])
+    assert len(rig.sandbox.messages(old_dm)) == 1, "the old chain sent nothing more"
+    steps = rig.ledger.escalation_steps(ticket.id)
+    assert [(s.epoch, s.kind, s.targets) for s in steps if s.kind == "notify"] == [
+        (0, "notify", ("U0PAYONCALL",)), (1, "notify", ("U0FINONCALL",))]
+    rig.sandbox.click("U0FINONCALL", action_id=ACTION_APPROVE, channel=new_dm)
+    approved = settled(rig, ticket.id, decisions=2)
+    assert approved.status == TicketStatus.APPROVED and approved.decided_by == "U0FINONCALL"
+    assert rig.ledger.verify_audit().ok
