@@ -27,12 +27,14 @@ class Surfaces:
         return render_card(ticket, decisions=self.ledger.decisions(ticket.id),
                            masked=masked_fields(ticket.args_schema))
 
-    def refresh(self, ticket: Ticket, *, dms_only: bool = False) -> None:
+    def refresh(self, ticket: Ticket) -> None:
         """Re-render the channel card and every DM copy of it in place (``chat.update``)."""
+        refs = ([ticket.card] if ticket.card else []) + [
+            m for m in ticket.messages if m.role == "dm"]
+        if not refs:
+            return  # nothing shown anywhere (e.g. an allowed call): skip the read
         decisions = self.ledger.decisions(ticket.id)
         masked = masked_fields(ticket.args_schema)
-        refs = ([ticket.card] if ticket.card and not dms_only else []) + [
-            m for m in ticket.messages if m.role == "dm"]
         for ref in refs:
             if ref.role == "dm":
                 msg = render_escalation_dm(ticket, ticket.escalation_level,

@@ -16,13 +16,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from store.models import AuditEvent, canonical_json
 from store.tables import AuditHeadRow, AuditRow
 
 GENESIS = "0" * 64
+
+# Built once: every audited write runs these, and the head is held until the commit.
+_HEAD_TABLE = cast(Table, AuditHeadRow.__table__)
+_LOCK_HEAD = (select(_HEAD_TABLE.c.seq, _HEAD_TABLE.c.hash).where(_HEAD_TABLE.c.id == 1)
+              .with_for_update())
+_INSERT_EVENTS = insert(cast(Table, AuditRow.__table__))
+_MOVE_HEAD = (update(_HEAD_TABLE).where(_HEAD_TABLE.c.id == 1)
+              .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))
 
 
 def event_hash(
@@ -87,9 +95,8 @@ def append_many(
     """
     if not events:
         return []
-    head = session.execute(
-        select(AuditHeadRow.seq, AuditHeadRow.hash).where(AuditHeadRow.id == 1).with_for_update()
-    ).one()
+    conn = session.connection()  # plain Core: no ORM work while the head is locked
+    head = conn.execute(_LOCK_HEAD).one()
     at = at.astimezone(UTC)
     seq, prev = head.seq, head.hash
     out: list[AuditEvent] = []
@@ -104,9 +111,8 @@ def append_many(
         out.append(AuditEvent(seq=seq, ticket_id=e.ticket_id, kind=e.kind, actor=e.actor,
                               at=at, data=e.data, prev_hash=prev, hash=digest))
         prev = digest
-    session.execute(insert(cast(Table, AuditRow.__table__)), rows)
-    head_table = cast(Table, AuditHeadRow.__table__)
-    session.execute(update(head_table).where(head_table.c.id == 1).values(seq=seq, hash=prev))
+    conn.execute(_INSERT_EVENTS, rows[0] if len(rows) == 1 else rows)
+    conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev})
     return out
 
 
