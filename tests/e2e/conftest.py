@@ -4,6 +4,7 @@ the real ApprovalClient, a real database. Nothing is mocked."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,10 +53,10 @@ class Rig:
         return ticket.card.ts
 
 
-@pytest.fixture
-def rig(ledger: Ledger) -> Iterator[Rig]:
-    config = load_config(EXAMPLE)
-    with SlackSandbox(workspace(), signing_secret=SECRET) as sandbox:
+@contextmanager
+def running_rig(ledger: Ledger, config: SignoffConfig, ws: Workspace) -> Iterator[Rig]:
+    """The sandbox for ``ws``, the bot behind a real server, and an agent-side client."""
+    with SlackSandbox(ws, signing_secret=SECRET) as sandbox:
         slack = WebClient(base_url=sandbox.api_url, token=sandbox.bot_token)
         app = build_app(ledger=ledger, config=config, client=slack, signing_secret=SECRET)
         server = HttpServer(Router(app, ledger, config.policy_version), port=0).start()
@@ -66,3 +67,9 @@ def rig(ledger: Ledger) -> Iterator[Rig]:
             yield Rig(sandbox, server, ledger, config, client, slack)
         finally:
             server.close()
+
+
+@pytest.fixture
+def rig(ledger: Ledger) -> Iterator[Rig]:
+    with running_rig(ledger, load_config(EXAMPLE), workspace()) as r:
+        yield r

@@ -12,23 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, Field
-from slack_sdk import WebClient
 
 from bot import ApprovalPending
-from bot.app import build_app
-from bot.client import ApprovalClient
-from bot.notifier import SlackNotifier
 from bot.render import ACTION_APPROVE, ACTION_EDIT
-from bot.sandbox import Channel, ElementNotFound, Message, SlackSandbox, User
-from bot.server import HttpServer, Router
-from bot.slack import make_web_client
+from bot.sandbox import Channel, ElementNotFound, Message, User
 from escalation.config import load_config
-from escalation.engine import EscalationEngine
 from store.ledger import Ledger
 from store.models import DecisionKind, RiskTier, TicketStatus
-from tests.e2e.conftest import SECRET, Rig, workspace
-from tests.e2e.test_reviews import settled, wait_ephemeral
+from tests.e2e.conftest import Rig, running_rig, workspace
+from tests.e2e.test_escalation_slack import engine
+from tests.e2e.test_reviews import RefundArgs, settled, wait_ephemeral
 
 CONFIG = """\
 version: 1
@@ -71,31 +64,16 @@ policy:
 """
 
 
-class RefundArgs(BaseModel):
-    amount: int = Field(ge=1, le=100_000)
-    customer: str = Field(pattern=r"^cus_[a-z0-9]+$")
-
-
 @pytest.fixture
 def rig(ledger: Ledger, tmp_path: Path) -> Iterator[Rig]:
     path = tmp_path / "signoff.yml"
     path.write_text(CONFIG, encoding="utf-8")
-    config = load_config(path)
     ws = workspace()
     ws.users += [User("U0CFO", "cfo", "Cfo"), User("U0TREASURER", "treasurer", "Treasurer"),
                  User("U0FINONCALL", "finoncall", "Finoncall")]
     ws.channels.append(Channel("C0FINANCE", "finance"))
-    with SlackSandbox(ws, signing_secret=SECRET) as sandbox:
-        slack = WebClient(base_url=sandbox.api_url, token=sandbox.bot_token)
-        app = build_app(ledger=ledger, config=config, client=slack, signing_secret=SECRET)
-        server = HttpServer(Router(app, ledger, config.policy_version), port=0).start()
-        sandbox.set_request_url(f"{server.url}/slack/events")
-        agent_slack = make_web_client(sandbox.bot_token, sandbox.api_url)
-        client = ApprovalClient(ledger, config, slack=agent_slack, poll_interval=0.01)
-        try:
-            yield Rig(sandbox, server, ledger, config, client, slack)
-        finally:
-            server.close()
+    with running_rig(ledger, load_config(path), ws) as r:
+        yield r
 
 
 def buttons(msg: Message) -> list[str]:
@@ -210,11 +188,6 @@ def test_reminders_after_a_move_go_to_the_new_cards_thread(rig: Rig) -> None:
                  if "Still waiting" in shown(m)]
     assert len(reminders) == 1 and "<@U0CFO>" in shown(reminders[0])
     assert len(rig.sandbox.thread("C0PAYMENTS", old_ts)) == len(old_thread)
-
-
-def engine(rig: Rig) -> EscalationEngine:
-    return EscalationEngine(rig.ledger, rig.config, SlackNotifier(rig.slack, rig.ledger),
-                            owner="e2e")
 
 
 def test_a_move_restarts_the_escalation_and_the_old_oncall_loses_authority(rig: Rig) -> None:
