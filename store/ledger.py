@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,6 @@ from store.convert import to_decision, to_ticket
 from store.db import WRITE_OPTION, check_schema, db_now, make_engine
 from store.decisions import Reroute, plan_decision
 from store.errors import (
-    AlreadyDecided,
     ArgumentsMismatch,
     DeadlinePassed,
     StoreUnavailable,
@@ -39,10 +38,11 @@ from store.models import (
     TicketStatus,
     args_hash,
 )
-from store.states import DECISION_EVENTS, Event, next_status
+from store.states import Event, next_status
 from store.sweep import SweepMixin
 from store.tables import AuditRow, DecisionRow, MessageRow, TicketRow
 from store.tickets import SYSTEM_ACTOR, Draft
+from store.transition import refusal, transition
 
 _NOW = select(db_now())
 
@@ -110,25 +110,8 @@ class Ledger(SweepMixin):
                             at=at, key=self._audit_key)
 
     def _transition(self, s: Session, row: TicketRow, event: Event, **values: Any) -> None:
-        """The guarded UPDATE. Zero rows means the guard failed: nothing changed."""
-        new = next_status(TicketStatus(row.status), event)
-        if new is None:
-            raise _refusal(row, event)
-        stmt = update(TicketRow).where(
-            TicketRow.id == row.id,
-            TicketRow.status == row.status,
-            TicketRow.version == row.version,
-        )
-        if event in DECISION_EVENTS:
-            stmt = stmt.where(TicketRow.expires_at > db_now())
-        result = s.execute(
-            stmt.values(status=new.value, version=row.version + 1, **values),
-            execution_options={"synchronize_session": False},
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            # The row is locked, so only the deadline guard can have failed.
-            raise DeadlinePassed(row.id, event.value, row.status,
-                                 detail=f"its deadline {row.expires_at.isoformat()} has passed")
+        """The guarded UPDATE (:func:`store.transition.transition`); ``row`` then reloads."""
+        transition(s, row, event, **values)
         s.expire(row)
 
     # -- creating and reading ---------------------------------------------------------
@@ -229,7 +212,7 @@ class Ledger(SweepMixin):
                                      detail=f"its deadline {row.expires_at.isoformat()} has passed")
             plan = plan_decision(row, reviewer, kind, args, reroute)
             if next_status(TicketStatus(row.status), plan.event) is None:
-                raise _refusal(row, plan.event)
+                raise refusal(row, plan.event)
             values = dict(plan.values)
             if plan.final:
                 values.update(decided_by=reviewer, decided_at=now)
@@ -390,10 +373,3 @@ class Ledger(SweepMixin):
     def verify_audit(self) -> audit.VerifyReport:
         with self._tx(write=False) as s:
             return audit.verify(s, key=self._audit_key)
-
-
-def _refusal(row: TicketRow, event: Event) -> TransitionRefused:
-    cls = AlreadyDecided if not TicketStatus(row.status).is_open else TransitionRefused
-    return cls(row.id, event.value, row.status, decided_by=row.decided_by,
-               decided_at=row.decided_at)
-

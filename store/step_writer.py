@@ -28,9 +28,8 @@ from sqlalchemy.orm import Session
 from store import audit
 from store.convert import to_ticket
 from store.db import db_now
-from store.errors import StoreError
-from store.models import Ticket, TicketStatus
-from store.states import Event, next_status
+from store.models import Ticket
+from store.states import Event
 from store.steps import (
     OPEN_STATUSES,
     REFUSED,
@@ -45,6 +44,7 @@ from store.steps import (
     outcome_values,
 )
 from store.tables import MessageRow, TicketRow
+from store.transition import transition
 
 Outcome = Recorded | Refused | None
 _T = cast(Table, TicketRow.__table__)
@@ -87,7 +87,7 @@ def _lock(s: Session, ids: list[str]) -> dict[str, Any]:
     rows = s.execute(
         select(_T.c.id, _T.c.status, _T.c.version, _T.c.escalation_epoch,
                _T.c.escalation_loop, _T.c.escalation_level, _T.c.next_action_at,
-               _T.c.expires_at)
+               _T.c.expires_at, _T.c.decided_by, _T.c.decided_at)
         .where(_T.c.id.in_(sorted(ids))).order_by(_T.c.id).with_for_update()).all()
     return {r.id: r for r in rows}
 
@@ -132,18 +132,10 @@ def _move(s: Session, plans: Sequence[StepPlan], release_at: datetime | None) ->
 def _expire(s: Session, row: Row[Any], plan: StepPlan, now: datetime,
             release_at: datetime | None) -> None:
     """The state machine's EXPIRE, guarded like every transition (the row is locked)."""
-    new = next_status(TicketStatus(row.status), Event.EXPIRE)
-    if new is None:  # cannot happen for an open ticket; fail loudly rather than guess
-        raise StoreError(f"ticket {row.id}: the state machine cannot expire {row.status}")
-    result = s.execute(
-        update(_T).where(_T.c.id == row.id, _T.c.status == row.status,
-                         _T.c.version == row.version)
-        .values(status=new.value, version=row.version + 1, escalation_loop=plan.cursor.loop,
-                escalation_level=plan.cursor.level, next_action_at=None,
-                decided_by=SWEEP_ACTOR, decided_at=now, claimed_by=None,
-                claimed_until=release_at))
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise StoreError(f"ticket {row.id} changed under its lock while expiring")
+    transition(s, row, Event.EXPIRE, escalation_loop=plan.cursor.loop,
+               escalation_level=plan.cursor.level, next_action_at=None,
+               decided_by=SWEEP_ACTOR, decided_at=now, claimed_by=None,
+               claimed_until=release_at)
 
 
 def _reload(s: Session, ids: list[str]) -> dict[str, Any]:
