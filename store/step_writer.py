@@ -6,8 +6,8 @@ on PostgreSQL made 1,000 due tickets take seconds. Here one transaction per batc
 
 1. locks the batch's tickets (id order, so two sweepers never deadlock) and reads only the
    columns that decide whether each plan still holds;
-2. inserts every step row in one statement; the unique ``(ticket, loop, level, step)`` key
-   still guards against a second sweeper (the caller retries the batch ticket by ticket);
+2. inserts every step row in one statement; the unique ``(ticket, epoch, loop, level, step)``
+   key still guards against a second sweeper (the caller retries the batch ticket by ticket);
 3. moves the cursors in one executemany, and expires the tickets whose plans say so through
    the state machine's guarded UPDATE;
 4. appends all audit events last, under one lock of the chain's head.

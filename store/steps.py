@@ -163,7 +163,7 @@ def outcome_values(d: Delivery) -> dict[str, Any]:
     return {"status": StepStatus.SENT, "pending": [], "retry_at": None, "error": None}
 
 
-def _to_step(row: EscalationStepRow) -> EscalationStep:
+def to_step(row: EscalationStepRow) -> EscalationStep:
     return EscalationStep(
         id=row.id, ticket_id=row.ticket_id, loop=row.loop, level=row.level, step=row.step,
         kind=row.kind, due_at=row.due_at, recorded_at=row.recorded_at, owner=row.owner,

@@ -7,11 +7,11 @@ Any number of sweepers (threads, processes, replicas) may run at once:
   sweepers take disjoint batches without waiting) and inside SQLite's single writer. A crashed
   sweeper's claims fall back to the pool when the lease runs out. Leases only spread work;
   correctness never depends on them.
-- **Steps** are rows of ``escalation_steps`` with a unique ``(ticket, loop, level, step)``.
-  :meth:`SweepMixin.record_steps` writes the step rows, their audit events and the ticket's
-  new cursor in one transaction, and only if the cursor is still the one the sweeper read.
-  Two sweepers that raced on the same step cannot both commit it: the loser gets no step
-  and performs no effect.
+- **Steps** are rows of ``escalation_steps`` with a unique
+  ``(ticket, epoch, loop, level, step)``. :meth:`SweepMixin.record_batch` writes a claimed
+  batch's step rows, their audit events and the tickets' new cursors in one transaction,
+  each ticket only if its cursor is still the one the sweeper read. Two sweepers that raced
+  on the same step cannot both commit it: the loser gets no step and performs no effect.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from store import audit, step_writer
 from store.convert import to_ticket
-from store.models import AuditEvent, Ticket
+from store.models import Ticket
 from store.steps import (
     OPEN_STATUSES,
     SWEEP_ACTOR,
@@ -40,7 +40,7 @@ from store.steps import (
     StepPlan,
     StepRecord,
     StepStatus,
-    _to_step,
+    to_step,
 )
 from store.tables import TicketRow
 
@@ -56,8 +56,6 @@ class SweepMixin:
 
         def _tx(self, *, write: bool = True) -> AbstractContextManager[Session]: ...
         def _now(self, session: Session) -> datetime: ...
-        def _audit(self, s: Session, ticket_id: str | None, kind: str, actor: str,
-                   at: datetime, **data: Any) -> AuditEvent: ...
 
     # -- claiming -------------------------------------------------------------------------
 
@@ -149,7 +147,7 @@ class SweepMixin:
                 EscalationStepRow.retry_at <= at).order_by(EscalationStepRow.id)).scalars()
             out: dict[str, list[EscalationStep]] = {}
             for row in rows:
-                out.setdefault(row.ticket_id, []).append(_to_step(row))
+                out.setdefault(row.ticket_id, []).append(to_step(row))
             return out
 
     def begin_retry(self, step_id: int, *, attempts: int, abandon: bool = False) -> bool:
@@ -173,7 +171,7 @@ class SweepMixin:
             rows = s.execute(select(EscalationStepRow)
                              .where(EscalationStepRow.ticket_id == ticket_id)
                              .order_by(EscalationStepRow.id)).scalars()
-            return [_to_step(r) for r in rows]
+            return [to_step(r) for r in rows]
 
     def oncall_targets(self, ticket_id: str) -> set[str]:
         """Everyone the chain DM'd about this ticket: they may decide it like its approvers.
