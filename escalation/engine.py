@@ -2,16 +2,16 @@
 
 One :meth:`EscalationEngine.tick` claims due tickets in batches (a lease, see
 ``store.sweep``), works out each ticket's due steps from the chain snapshot it carries, and
-for each ticket:
+for each batch:
 
 1. records the steps, their audit events (``reminded``/``escalated``/``expired``) and the
-   ticket's new cursor in **one transaction**, which only one sweeper can win;
+   tickets' new cursors in **one transaction**; for each ticket only one sweeper can win;
 2. then performs the Slack effects through the :class:`~escalation.notifier.Notifier`;
 3. then records how they went (``delivery_failed`` in the audit for each failure, and a
    retry for failures Slack guarantees posted nothing).
 
-Delivery is therefore **at most once**: a sweeper that dies between 1 and 2 leaves a
-recorded step that is never sent (its row stays ``recorded``), but nothing is ever sent
+Delivery is therefore **at most once**: a sweeper that dies between 1 and 2 leaves recorded
+steps that are never sent (their rows stay ``recorded``), but nothing is ever sent
 twice. Transient failures are retried with backoff on later ticks, at most
 ``max_attempts`` times in all.
 
