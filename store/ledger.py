@@ -305,10 +305,8 @@ class Ledger(SweepMixin):
             now = self._now(s)
             if ref.role == "card":
                 row.card_channel, row.card_ts = ref.channel, ref.ts
-            s.add(MessageRow(ticket_id=ticket_id, role=ref.role, channel=ref.channel,
-                             ts=ref.ts, user=ref.user, at=now))
-            self._audit(s, ticket_id, audit_kind, actor, now, role=ref.role,
-                        channel=ref.channel, ts=ref.ts, user=ref.user, **data)
+            tickets.insert_message(s, ticket_id, ref, now)
+            self._audit_message(s, ticket_id, ref, audit_kind, actor, now, **data)
             s.flush()
             return to_ticket(row, self._messages(s, ticket_id))
 
@@ -328,9 +326,13 @@ class Ledger(SweepMixin):
                 out = ticket.model_copy(update={"card": ref, "messages": (*ticket.messages, ref)})
             else:
                 out = to_ticket(self._lock(s, ticket.id), self._messages(s, ticket.id))
-            self._audit(s, ticket.id, "posted", actor, now, role=ref.role, channel=ref.channel,
-                        ts=ref.ts, user=ref.user)
+            self._audit_message(s, ticket.id, ref, "posted", actor, now)
             return out
+
+    def _audit_message(self, s: Session, ticket_id: str, ref: SlackRef, kind: str, actor: str,
+                       now: datetime, **data: Any) -> None:
+        self._audit(s, ticket_id, kind, actor, now, role=ref.role, channel=ref.channel,
+                    ts=ref.ts, user=ref.user, **data)
 
     def mark_delivery_failed(self, ticket_id: str, *, target: str, error: str,
                              actor: str = SYSTEM_ACTOR) -> Ticket:
