@@ -11,7 +11,7 @@ import json
 import sys
 import time
 
-from bot.client import ApprovalClient
+from bot.agent.client import ApprovalClient
 
 
 def main() -> int:

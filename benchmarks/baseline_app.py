@@ -17,7 +17,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.render import ACTION_APPROVE
-from bot.server import HttpServer, Router
+from bot.server.http import HttpServer, Router
 from bot.settings import load_settings
 from store.ledger import Ledger
 

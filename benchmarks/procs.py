@@ -35,7 +35,7 @@ def signoff_env(*, database_url: str, api_url: str, token: str, config: Path) ->
 
 def scheduler_available() -> bool:
     """Whether this checkout's ``signoff serve`` can run its escalation sweep."""
-    for module in ("escalation/scheduler.py", "bot/notifier.py"):
+    for module in ("escalation/scheduler.py", "bot/slack/notifier.py"):
         if not (REPO / module).exists():
             return False
     return True

@@ -11,9 +11,9 @@ from pathlib import Path
 from benchmarks.env import ACTION, CHANNEL, REQUESTER, REVIEWER, SECRET, Bench, workspace
 from benchmarks.procs import signoff_env
 from benchmarks.slackreq import approve_payload, form_body
-from bot.client import ApprovalClient
+from bot.agent.client import ApprovalClient
 from bot.sandbox import SlackSandbox
-from bot.slack import make_web_client
+from bot.slack.webapi import make_web_client
 from escalation.config import load_config
 from store.ledger import Ledger
 from store.models import Ticket

@@ -5,8 +5,8 @@ Agents use :class:`ApprovalClient` and catch the :class:`ApprovalError` family::
     from bot import ApprovalClient, ApprovalRejected
 """
 
-from bot.client import ApprovalClient
-from bot.errors import (
+from bot.agent.client import ApprovalClient
+from bot.agent.errors import (
     ApprovalCancelled,
     ApprovalConsumed,
     ApprovalDenied,
@@ -19,7 +19,7 @@ from bot.errors import (
     InvalidArguments,
     RevalidationFailed,
 )
-from bot.gate import GatedTool
+from bot.agent.gate import GatedTool
 from store.errors import (
     ArgumentsMismatch,
     ConfigError,

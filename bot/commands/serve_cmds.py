@@ -9,7 +9,7 @@ import sys
 import threading
 from types import FrameType
 
-from bot.service import Service, build_service, require
+from bot.server.compose import Service, build_service, require
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -20,15 +20,15 @@ from pydantic import BaseModel, Field
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.client import ApprovalClient
-from bot.demo.config import AGENT_LOG, REQUESTER
-from bot.errors import (
+from bot.agent.client import ApprovalClient
+from bot.agent.errors import (
     ApprovalDenied,
     ApprovalError,
     ApprovalExpired,
     ApprovalRejected,
     ApprovalTakenOver,
 )
+from bot.demo.config import AGENT_LOG, REQUESTER
 from store.models import Ticket, TicketStatus
 
 log = logging.getLogger(__name__)

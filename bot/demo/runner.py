@@ -15,14 +15,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from bot.app import build_app
-from bot.client import ApprovalClient
+from bot.agent.client import ApprovalClient
 from bot.demo.agent import DemoAgent, Say
 from bot.demo.config import demo_config, demo_workspace
 from bot.demo.web import DemoSandbox
-from bot.notifier import SlackNotifier
-from bot.server import HttpServer, Router
-from bot.slack import make_web_client
+from bot.server.http import HttpServer, Router
+from bot.slack.app import build_app
+from bot.slack.notifier import SlackNotifier
+from bot.slack.webapi import make_web_client
 from escalation.config import SignoffConfig
 from escalation.engine import EscalationEngine
 from escalation.scheduler import start_scheduler

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from slack_sdk import WebClient
 
-from bot.app import build_app
-from bot.client import ApprovalClient
+from bot.agent.client import ApprovalClient
 from bot.sandbox import Channel, SlackSandbox, User, Workspace
-from bot.server import HttpServer, Router
-from bot.slack import make_web_client
+from bot.server.http import HttpServer, Router
+from bot.slack.app import build_app
+from bot.slack.webapi import make_web_client
 from escalation.config import SignoffConfig, load_config
 from store.ledger import Ledger
 

@@ -6,7 +6,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from bot.ackfirst import AckFirst, AckFirstExecutor
+from bot.server.ackfirst import AckFirst, AckFirstExecutor
 
 
 def test_a_job_waits_for_the_requests_in_flight() -> None:

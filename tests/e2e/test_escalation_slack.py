@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.notifier import SlackNotifier
 from bot.render import ACTION_APPROVE
+from bot.slack.notifier import SlackNotifier
 from escalation.engine import EscalationEngine
 from store.models import TicketStatus
 from tests.e2e.conftest import Rig

@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel, Field, SecretStr
 from sqlalchemy import Connection, event
 
-from bot.client import ApprovalClient
+from bot.agent.client import ApprovalClient
 from escalation.plan import deadlines
 from store.db import WRITE_OPTION
 from store.ledger import Ledger

@@ -14,15 +14,15 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.argmodel import masked_fields
+from bot.agent.argmodel import masked_fields
 from bot.render import (
     render_escalation_dm,
     render_escalation_note,
     render_expired_notice,
     render_reminder,
 )
-from bot.slack import slack_error
-from bot.surfaces import Surfaces
+from bot.slack.surfaces import Surfaces
+from bot.slack.webapi import slack_error
 from escalation.notifier import DeliveryError, DeliveryResult
 from store.ledger import Ledger
 from store.models import SlackRef, Ticket

@@ -8,9 +8,9 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.authz import Authorizer
 from bot.render import render_already_decided, render_info_request
-from bot.surfaces import Surfaces
+from bot.slack.authz import Authorizer
+from bot.slack.surfaces import Surfaces
 from escalation.config import SignoffConfig
 from escalation.plan import deadlines
 from escalation.policy import Policy, PolicyOutcome, Proposal

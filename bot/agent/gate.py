@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 from slack_sdk import WebClient
 
-from bot.errors import (
+from bot.agent.errors import (
     ApprovalCancelled,
     ApprovalConsumed,
     ApprovalExpired,
@@ -20,12 +20,12 @@ from bot.errors import (
     RevalidationFailed,
 )
 from bot.render import render_execution_result, render_info_answer
-from bot.surfaces import Surfaces
+from bot.slack.surfaces import Surfaces
 from store.ledger import Ledger
 from store.models import DecisionKind, Ticket, TicketStatus
 
 if TYPE_CHECKING:
-    from bot.client import ApprovalClient
+    from bot.agent.client import ApprovalClient
 
 T = TypeVar("T")
 SUMMARY_LIMIT = 500

@@ -13,13 +13,13 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.ackfirst import AckFirst, AckFirstExecutor
-from bot.app import build_app
-from bot.notifier import SlackNotifier
-from bot.reviews import DECISION_WORKERS
-from bot.server import HttpServer, Router
+from bot.server.ackfirst import AckFirst, AckFirstExecutor
+from bot.server.http import HttpServer, Router
 from bot.settings import Settings
-from bot.slack import make_web_client, slack_error
+from bot.slack.app import build_app
+from bot.slack.notifier import SlackNotifier
+from bot.slack.reviews import DECISION_WORKERS
+from bot.slack.webapi import make_web_client, slack_error
 from escalation.config import SignoffConfig, load_config
 from escalation.engine import EscalationEngine
 from escalation.scheduler import start_scheduler

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.render import render_home
-from bot.reviews import Reviews
-from bot.slack import slack_error
+from bot.slack.reviews import Reviews
+from bot.slack.webapi import slack_error
 from store.models import DecisionKind, Ticket, TicketStatus
 
 log = logging.getLogger(__name__)

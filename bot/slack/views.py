@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.argmodel import masked_fields, model_from_schema
+from bot.agent.argmodel import masked_fields, model_from_schema
 from bot.render import (
     CALLBACK_EDIT,
     CALLBACK_GUIDANCE,
@@ -22,7 +22,7 @@ from bot.render import (
     parse_question_submission,
     parse_reason_submission,
 )
-from bot.reviews import Reviews
+from bot.slack.reviews import Reviews
 from store.errors import TicketNotFound
 from store.models import DecisionKind
 

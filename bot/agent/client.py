@@ -18,12 +18,12 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 from slack_sdk import WebClient
 
-from bot.argmodel import masked_fields, schema_of
-from bot.errors import ApprovalDenied, InvalidArguments
-from bot.gate import Executor, GatedTool
+from bot.agent.argmodel import masked_fields, schema_of
+from bot.agent.errors import ApprovalDenied, InvalidArguments
+from bot.agent.gate import Executor, GatedTool
 from bot.render import render_card
 from bot.settings import Settings, load_settings
-from bot.slack import make_web_client, post_card
+from bot.slack.webapi import make_web_client, post_card
 from escalation.config import SignoffConfig, load_config
 from escalation.plan import deadlines
 from escalation.policy import Policy, PolicyOutcome, Proposal

@@ -9,10 +9,10 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.argmodel import masked_fields
+from bot.agent.argmodel import masked_fields
 from bot.render import Message, render_card, render_escalation_dm, render_refusal
 from bot.render.moved import render_moved_away_note, render_moved_card, render_moved_here_note
-from bot.slack import slack_error
+from bot.slack.webapi import slack_error
 from store.ledger import Ledger
 from store.models import SlackRef, Ticket
 

@@ -13,7 +13,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
-from bot.ackfirst import AckFirst
+from bot.server.ackfirst import AckFirst
 from store.errors import StoreError
 from store.ledger import Ledger
 

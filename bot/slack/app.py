@@ -15,9 +15,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.argmodel import masked_fields, model_from_schema
-from bot.authz import Authorizer
-from bot.home import publish_home
+from bot.agent.argmodel import masked_fields, model_from_schema
 from bot.render import (
     ACTION_APPROVE,
     ACTION_EDIT,
@@ -32,9 +30,11 @@ from bot.render import (
     render_request_info_modal,
     render_show_all_modal,
 )
-from bot.reviews import Reviews, shared_pool
-from bot.surfaces import Surfaces
-from bot.views import register_views
+from bot.slack.authz import Authorizer
+from bot.slack.home import publish_home
+from bot.slack.reviews import Reviews, shared_pool
+from bot.slack.surfaces import Surfaces
+from bot.slack.views import register_views
 from escalation.config import SignoffConfig
 from store.errors import TicketNotFound
 from store.ledger import Ledger
