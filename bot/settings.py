@@ -36,6 +36,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SIGNOFF_CONFIG", "config_path"))
     audit_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("SIGNOFF_AUDIT_KEY", "audit_key"))
+    test_hold_clicks: float = Field(
+        default=0.0, ge=0.0, le=60.0,
+        validation_alias=AliasChoices("SIGNOFF_TEST_HOLD_CLICKS", "test_hold_clicks"))
+    """Test-only (crash tests): seconds each decision click waits after its ack. Never set
+    it in production: it only delays decisions."""
 
     @field_validator("slack_api_url")
     @classmethod
@@ -72,6 +77,7 @@ _ENV_NAMES = {
     "database_url": "SIGNOFF_DATABASE_URL",
     "config_path": "SIGNOFF_CONFIG",
     "audit_key": "SIGNOFF_AUDIT_KEY",
+    "test_hold_clicks": "SIGNOFF_TEST_HOLD_CLICKS",
 }
 
 

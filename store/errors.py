@@ -14,13 +14,15 @@ errors live here because ``store`` is the innermost package; the policy/config e
     │   │   ├── AlreadyDecided           somebody else decided first
     │   │   ├── DeadlinePassed           decision after expires_at (database clock)
     │   │   └── DuplicateApproval        the same reviewer approved twice
-    │   └── ArgumentsMismatch            executor asked to run arguments nobody approved
+    │   ├── ArgumentsMismatch            executor asked to run arguments nobody approved
+    │   ├── ClickSettled                 a reviewer's click already ended (decided or told)
+    │   └── ClickTooOld                  a click not recorded in time never counts
     └── ApprovalError (bot)              what an agent sees: denied, rejected, expired, ...
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 class SignoffError(Exception):
@@ -99,3 +101,21 @@ class ArgumentsMismatch(StoreError):
         self.ticket_id = ticket_id
         self.expected = expected
         self.got = got
+
+
+class ClickSettled(StoreError):
+    """The click already ended (decided, or its clicker told): processing it again is moot."""
+
+    def __init__(self, click_id: int) -> None:
+        super().__init__(f"click {click_id} has already been handled")
+        self.click_id = click_id
+
+
+class ClickTooOld(StoreError):
+    """The click could not be recorded in time, so it does not count (its clicker is told)."""
+
+    def __init__(self, click_id: int, max_age: timedelta) -> None:
+        super().__init__(f"click {click_id} was not recorded within "
+                         f"{int(max_age.total_seconds())} s of being made")
+        self.click_id = click_id
+        self.max_age = max_age

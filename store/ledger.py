@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,7 @@ from store.errors import (
     TicketNotFound,
     TransitionRefused,
 )
+from store.inbox import CLICK_MAX_AGE, InboxMixin, settle
 from store.models import (
     AuditEvent,
     Decision,
@@ -45,9 +46,11 @@ from store.tickets import SYSTEM_ACTOR, Draft
 from store.transition import refusal, transition
 
 _NOW = select(db_now())
+#: The time budget of a write made before an ack (Slack waits 3 s for the whole answer).
+QUICK_WRITE_MS = 1500
 
 
-class Ledger(SweepMixin):
+class Ledger(SweepMixin, InboxMixin):
     """The store's public face. Thread-safe; share one per process."""
 
     def __init__(self, engine: Engine, *, audit_key: bytes | None = None,
@@ -57,6 +60,10 @@ class Ledger(SweepMixin):
         self.engine = engine
         self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
         self._audit_key = audit_key
+        self._quick_engine: Engine | None = None
+        if engine.dialect.name == "sqlite":  # its own connections, with a short busy timeout
+            self._quick_engine = make_engine(engine.url.render_as_string(False),
+                                             busy_timeout_ms=QUICK_WRITE_MS)
 
     @classmethod
     def open(cls, url: str, *, audit_key: bytes | None = None, check: bool = True) -> Ledger:
@@ -64,6 +71,8 @@ class Ledger(SweepMixin):
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._quick_engine is not None:
+            self._quick_engine.dispose()
 
     @property
     def dialect(self) -> str:
@@ -80,6 +89,26 @@ class Ledger(SweepMixin):
                 yield session
         except IntegrityError:
             raise
+        except DBAPIError as exc:
+            raise StoreUnavailable(f"database error: {exc.orig}") from exc
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"database error: {exc}") from exc
+
+    @contextmanager
+    def _quick_tx(self) -> Iterator[Session]:
+        """A write transaction that gives up after :data:`QUICK_WRITE_MS` instead of queueing
+        (SQLite: a short busy timeout on its own connections; PostgreSQL: a statement
+        timeout for this transaction)."""
+        if self._quick_engine is None:
+            with self._tx() as s:
+                s.execute(text(f"SET LOCAL statement_timeout = {QUICK_WRITE_MS}"))
+                yield s
+            return
+        assert self._quick_engine is not None
+        try:
+            with Session(self._quick_engine.execution_options(**{WRITE_OPTION: True}),
+                         expire_on_commit=False) as session, session.begin():
+                yield session
         except DBAPIError as exc:
             raise StoreUnavailable(f"database error: {exc.orig}") from exc
         except SQLAlchemyError as exc:
@@ -198,11 +227,14 @@ class Ledger(SweepMixin):
     def record_decision(self, ticket_id: str, *, reviewer: str, kind: DecisionKind,
                         reason: str | None = None, args: dict[str, Any] | None = None,
                         policy_version: str | None = None,
-                        reroute: Reroute | None = None) -> tuple[Ticket, Decision]:
+                        reroute: Reroute | None = None, click_id: int | None = None,
+                        click_max_age: timedelta = CLICK_MAX_AGE) -> tuple[Ticket, Decision]:
         """A reviewer's decision. The first valid one wins; losers get a typed error.
 
         ``reroute`` (edits only) applies what policy says about the edited arguments: a new
         route, tier and rule, and whether this reviewer's approval still counts under it.
+        ``click_id`` is the inbox row of the click that made it: it ends ``decided`` in this
+        same transaction (``ClickSettled`` / ``ClickTooOld`` when it cannot).
         """
         with self._tx() as s:
             row = self._lock(s, ticket_id)
@@ -224,6 +256,8 @@ class Ledger(SweepMixin):
             )
             s.add(decision)
             s.flush()
+            if click_id is not None:
+                settle(s, click_id, now, decision.id, click_max_age)
             self._audit(s, ticket_id, plan.audit_kind, reviewer, now, decision=kind.value,
                         reason=reason, args=plan.decision_args, args_hash=plan.decision_hash,
                         status=row.status, approvals=list(row.approvals),

@@ -40,6 +40,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                         "%(message)s")
     service = build_service(args.settings)
     try:
+        service.replay_clicks()
         if not args.no_scheduler:
             service.start_scheduler()
         if args.socket_mode:

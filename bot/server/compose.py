@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt import App
@@ -16,7 +15,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.server.ackfirst import AckFirst, AckFirstExecutor
 from bot.server.http import HttpServer, Router
 from bot.settings import Settings
-from bot.slack.app import build_app
+from bot.slack.app import build_slack, replica_name
+from bot.slack.clicks import ClickInbox
 from bot.slack.notifier import SlackNotifier
 from bot.slack.reviews import DECISION_WORKERS
 from bot.slack.webapi import make_web_client, slack_error
@@ -27,6 +27,8 @@ from store.errors import ConfigError
 from store.ledger import Ledger
 
 log = logging.getLogger(__name__)
+#: How often each sweeping replica replays clicks whose processing stopped (a dead replica).
+CLICK_REPLAY_EVERY = timedelta(seconds=5)
 
 
 @dataclass
@@ -37,9 +39,11 @@ class Service:
     slack: WebClient
     app: App
     bot_user: str
+    inbox: ClickInbox | None = None
     server: HttpServer | None = None
     scheduler: Any = None
     gate: AckFirst = field(default_factory=AckFirst)
+    _pool: Any = None
     _closers: list[Any] = field(default_factory=list)
 
     def serve_http(self, host: str, port: int, *, threads: int = 16) -> HttpServer:
@@ -49,13 +53,22 @@ class Service:
 
     def start_scheduler(self) -> None:
         self.scheduler = start_scheduler(self.engine(), self.config.sweep_every)
+        if self.inbox is not None:  # clicks whose replica died after the ack
+            self.scheduler.add_job(self.inbox.replay, "interval",
+                                   seconds=CLICK_REPLAY_EVERY.total_seconds(),
+                                   id="signoff-click-replay", max_instances=1, coalesce=True)
+
+    def replay_clicks(self) -> None:
+        """Decide, in the background, the clicks acknowledged before a crash or restart."""
+        if self.inbox is not None:
+            self._pool.submit(self.inbox.replay)
 
     def engine(self) -> EscalationEngine:
         # The sweep's own client does not retry 5xx on posts: the engine decides what is
         # safe to retry, so a message Slack did post is never sent twice.
         token = require(self.settings.slack_bot_token, "SLACK_BOT_TOKEN", "")
         slack = make_web_client(token, self.settings.slack_api_url, server_error_retries=0)
-        owner = f"{socket.gethostname()}:{os.getpid()}"
+        owner = replica_name()
         return EscalationEngine(self.ledger, self.config, SlackNotifier(slack, self.ledger),
                                 owner=owner)
 
@@ -99,7 +112,9 @@ def build_service(settings: Settings, *, check_auth: bool = True) -> Service:
     gate = AckFirst()
     pool = AckFirstExecutor(ThreadPoolExecutor(max_workers=DECISION_WORKERS,
                                                thread_name_prefix="signoff-decide"), gate)
-    app = build_app(ledger=ledger, config=config, client=slack, signing_secret=secret, pool=pool)
-    service = Service(settings, config, ledger, slack, app, bot_user, gate=gate)
-    service._closers.append(lambda: pool.shutdown(wait=True))
+    app, inbox = build_slack(ledger=ledger, config=config, client=slack, signing_secret=secret,
+                             pool=pool, hold_clicks=settings.test_hold_clicks)
+    service = Service(settings, config, ledger, slack, app, bot_user, inbox, gate=gate,
+                      _pool=pool)
+    service._closers += [inbox.close, lambda: pool.shutdown(wait=True)]
     return service

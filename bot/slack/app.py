@@ -1,13 +1,17 @@
 """The Bolt app: thin handlers that ack first, parse, call the domain, re-render.
 
-Buttons are acknowledged before any database or Slack work, so Slack's 3-second limit
-holds whatever the database is doing. Modal submissions are validated before the ack
-(their errors must travel in the ack), which reads but never writes.
+A decision click (Approve, Take over, a modal submission) is written to the click inbox
+before its ack, in one small time-bounded transaction, and decided after it
+(:mod:`bot.slack.clicks`), so no acknowledged click is ever lost. Other buttons are
+acknowledged before any database or Slack work. Modal submissions are validated before the
+ack (their errors must travel in the ack).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -31,12 +35,14 @@ from bot.render import (
     render_show_all_modal,
 )
 from bot.slack.authz import Authorizer
+from bot.slack.clicks import ClickInbox
 from bot.slack.home import publish_home
 from bot.slack.reviews import Reviews, shared_pool
 from bot.slack.surfaces import Surfaces
 from bot.slack.views import register_views
 from escalation.config import SignoffConfig
 from store.errors import TicketNotFound
+from store.inbox import NewClick
 from store.ledger import Ledger
 from store.models import DecisionKind
 
@@ -52,6 +58,7 @@ class Click:
     channel: str | None
     ts: str | None
     trigger_id: str | None
+    response_url: str | None = None
 
     @classmethod
     def of(cls, body: dict[str, Any]) -> Click:
@@ -59,7 +66,12 @@ class Click:
         channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
         return cls(user=body["user"]["id"], ticket_id=str(body["actions"][0].get("value", "")),
                    channel=channel, ts=container.get("message_ts"),
-                   trigger_id=body.get("trigger_id"))
+                   trigger_id=body.get("trigger_id"), response_url=body.get("response_url"))
+
+    def decision(self, kind: DecisionKind, reason: str | None = None) -> NewClick:
+        return NewClick(ticket_id=self.ticket_id, user=self.user, kind=kind, reason=reason,
+                        channel=self.channel, message_ts=self.ts,
+                        response_url=self.response_url)
 
     @property
     def origin(self) -> tuple[str, str] | None:
@@ -70,20 +82,35 @@ def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
               signing_secret: str, authz: Authorizer | None = None,
               pool: Executor | None = None) -> App:
     """The Bolt app. Decisions run on ``pool`` after the ack (default: one shared pool)."""
+    return build_slack(ledger=ledger, config=config, client=client,
+                       signing_secret=signing_secret, authz=authz, pool=pool)[0]
+
+
+def build_slack(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
+                signing_secret: str, authz: Authorizer | None = None,
+                pool: Executor | None = None, owner: str | None = None,
+                hold_clicks: float = 0.0) -> tuple[App, ClickInbox]:
+    """The Bolt app and its click inbox (``owner`` names this replica's click leases)."""
     app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
               process_before_response=False, raise_error_for_unhandled_request=False)
     surfaces = Surfaces(client, ledger)
+    pool = pool or shared_pool()
     reviews = Reviews(ledger, config,
                       authz or Authorizer(client, oncall=ledger.oncall_targets), surfaces,
-                      pool or shared_pool())
-    _register_buttons(app, reviews)
-    register_views(app, reviews)
+                      pool)
+    inbox = ClickInbox(reviews, pool, owner or replica_name(), hold=hold_clicks)
+    _register_buttons(app, reviews, inbox)
+    register_views(app, reviews, inbox)
 
     @app.event("app_home_opened")
     def on_home(event: dict[str, Any]) -> None:
         publish_home(reviews, event["user"])
 
-    return app
+    return app, inbox
+
+
+def replica_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 _MODALS = {
@@ -93,19 +120,15 @@ _MODALS = {
 }
 
 
-def _register_buttons(app: App, reviews: Reviews) -> None:
+def _register_buttons(app: App, reviews: Reviews, inbox: ClickInbox) -> None:
     @app.action(ACTION_APPROVE)
     def approve(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-        c = Click.of(body)
-        reviews.decide_later(c.ticket_id, c.user, DecisionKind.APPROVE, channel=c.channel)
+        _decision(inbox, ack, Click.of(body).decision(DecisionKind.APPROVE))
 
     @app.action(ACTION_TAKE_OVER)
     def take_over(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-        c = Click.of(body)
-        reviews.decide_later(c.ticket_id, c.user, DecisionKind.TAKE_OVER, channel=c.channel,
-                       reason="taken over by a human")
+        _decision(inbox, ack, Click.of(body).decision(DecisionKind.TAKE_OVER,
+                                                      reason="taken over by a human"))
 
     for action_id, (kind, render) in _MODALS.items():
         app.action(action_id)(_modal_opener(reviews, kind, render))
@@ -129,6 +152,15 @@ def _register_buttons(app: App, reviews: Reviews) -> None:
         ticket = reviews.ledger.get_ticket(c.ticket_id)
         client.views_open(trigger_id=c.trigger_id, view=render_show_all_modal(
             ticket, masked=masked_fields(ticket.args_schema), origin=c.origin))
+
+
+def _decision(inbox: ClickInbox, ack: Ack, new: NewClick) -> None:
+    """Write the click, then ack; decide it after the ack. A click that could not be written
+    was answered already (or raises, so Slack shows the clicker an error)."""
+    click = inbox.receive(new)
+    ack()
+    if click is not None:
+        inbox.process_later(click)
 
 
 def _modal_opener(reviews: Reviews, kind: DecisionKind, render: Any) -> Any:

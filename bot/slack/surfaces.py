@@ -8,6 +8,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.webhook import WebhookClient
 
 from bot.agent.argmodel import masked_fields
 from bot.render import Message, render_card, render_escalation_dm, render_refusal
@@ -98,6 +99,27 @@ class Surfaces:
             return
         self._call("chat_postEphemeral", ticket, channel=where, user=user, text=msg["text"],
                    blocks=msg["blocks"])
+
+    def tell_clicker(self, user: str, channel: str | None, response_url: str | None,
+                     text: str, ticket: Ticket | None = None) -> bool:
+        """:meth:`tell`, falling back to the click's ``response_url`` (ephemeral, valid 30
+        minutes, 5 uses); True once one of them reached Slack."""
+        msg = render_refusal(text)
+        where = channel or (ticket.card.channel if ticket and ticket.card else None)
+        if where is not None and self._call("chat_postEphemeral", ticket, channel=where,
+                                            user=user, text=msg["text"],
+                                            blocks=msg["blocks"]) is not None:
+            return True
+        if response_url is None:
+            return False
+        try:
+            resp = WebhookClient(response_url, timeout=5).send(
+                text=msg["text"], blocks=msg["blocks"], response_type="ephemeral",
+                replace_original=False)
+        except (SlackClientError, OSError) as exc:
+            log.warning("response_url for %s failed: %s", user, slack_error(exc))
+            return False
+        return bool(resp.status_code == 200)
 
     def remember(self, ticket: Ticket, ref: SlackRef, kind: str) -> None:
         self.ledger.record_message(ticket.id, ref, audit_kind=kind)
