@@ -50,6 +50,7 @@ class ClickInbox:
     """Test-only: seconds each click waits after its ack before it is processed (0: none).
     Makes "killed right after the ack" deterministic in the crash tests."""
     retry_every: float = RETRY_EVERY
+    skew_margin: timedelta = SKEW_MARGIN
     _timers: set[threading.Timer] = field(default_factory=set)
 
     @property
@@ -95,7 +96,7 @@ class ClickInbox:
     def _failed(self, click: Click, received: float, exc: StoreError) -> None:
         """The database failed under a click: try again until it is too old to count, then
         tell the clicker it did not."""
-        give_up = (self.max_age + SKEW_MARGIN).total_seconds()
+        give_up = (self.max_age + self.skew_margin).total_seconds()
         if time.monotonic() - received < give_up:
             log.warning("click %s: %s; trying again", click.id, exc)
             self._again(click, received)
