@@ -24,13 +24,14 @@ replay finds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.errors import ClickSettled, ClickTooOld
@@ -41,6 +42,8 @@ from store.tables import ClickRow
 CLICK_LEASE = timedelta(seconds=5)
 #: A click not recorded within this long of its receipt never counts (its clicker is told).
 CLICK_MAX_AGE = timedelta(minutes=2)
+_TABLE = cast(Table, ClickRow.__table__)
+_INSERT = insert(_TABLE)
 
 
 class ClickStatus(StrEnum):
@@ -98,21 +101,26 @@ class InboxMixin:
 
     if TYPE_CHECKING:
         def _tx(self, *, write: bool = True) -> AbstractContextManager[Session]: ...
-        def _quick_tx(self) -> AbstractContextManager[Session]: ...
+        def _quick_tx(self) -> AbstractContextManager[tuple[Session, datetime]]: ...
         def _now(self, session: Session) -> datetime: ...
 
     def receive_click(self, new: NewClick, *, owner: str,
                       lease: timedelta = CLICK_LEASE) -> Click:
-        """Write a click before its ack, leased to ``owner``. Bounded in time: a database
-        that cannot take the write within about a second raises ``StoreUnavailable``."""
-        with self._quick_tx() as s:
-            now = self._now(s)
-            row = ClickRow(**new.model_dump(mode="json"), received_at=now,
-                           status=ClickStatus.PENDING, claimed_by=owner,
-                           claimed_until=now + lease, attempts=0)
-            s.add(row)
-            s.flush()
-            return to_click(row)
+        return self.receive_clicks([new], owner=owner, lease=lease)[0]
+
+    def receive_clicks(self, new: Sequence[NewClick], *, owner: str,
+                       lease: timedelta = CLICK_LEASE) -> list[Click]:
+        """Write clicks before their acks (one transaction, one statement), leased to
+        ``owner``. Bounded in time: a database that cannot take the write within about a
+        second raises ``StoreUnavailable``."""
+        with self._quick_tx() as (s, now):
+            rows = [{**n.model_dump(mode="json"), "received_at": now, "attempts": 0,
+                     "status": ClickStatus.PENDING.value, "claimed_by": owner,
+                     "claimed_until": now + lease} for n in new]
+            ids = s.execute(_INSERT.returning(_TABLE.c.id, sort_by_parameter_order=True),
+                            rows).scalars().all()
+        return [Click(**n.model_dump(), id=i, received_at=now, status=ClickStatus.PENDING)
+                for n, i in zip(new, ids, strict=True)]
 
     def take_click(self, click_id: int, *, owner: str,
                    lease: timedelta = CLICK_LEASE) -> Click | None:

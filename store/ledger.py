@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -48,6 +48,8 @@ from store.transition import refusal, transition
 _NOW = select(db_now())
 #: The time budget of a write made before an ack (Slack waits 3 s for the whole answer).
 QUICK_WRITE_MS = 1500
+_QUICK_NOW_PG = select(func.set_config("statement_timeout", str(QUICK_WRITE_MS), True),
+                       db_now())
 
 
 class Ledger(SweepMixin, InboxMixin):
@@ -95,20 +97,20 @@ class Ledger(SweepMixin, InboxMixin):
             raise StoreUnavailable(f"database error: {exc}") from exc
 
     @contextmanager
-    def _quick_tx(self) -> Iterator[Session]:
+    def _quick_tx(self) -> Iterator[tuple[Session, datetime]]:
         """A write transaction that gives up after :data:`QUICK_WRITE_MS` instead of queueing
         (SQLite: a short busy timeout on its own connections; PostgreSQL: a statement
-        timeout for this transaction)."""
+        timeout for this transaction, set by the statement that reads the clock), with the
+        database's clock."""
         if self._quick_engine is None:
             with self._tx() as s:
-                s.execute(text(f"SET LOCAL statement_timeout = {QUICK_WRITE_MS}"))
-                yield s
+                now = s.execute(_QUICK_NOW_PG).one()[1]
+                yield s, now
             return
-        assert self._quick_engine is not None
         try:
             with Session(self._quick_engine.execution_options(**{WRITE_OPTION: True}),
                          expire_on_commit=False) as session, session.begin():
-                yield session
+                yield session, self._now(session)
         except DBAPIError as exc:
             raise StoreUnavailable(f"database error: {exc.orig}") from exc
         except SQLAlchemyError as exc:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +47,8 @@ from store.ledger import Ledger
 from store.models import DecisionKind
 
 log = logging.getLogger(__name__)
+#: Bolt listener threads (the HTTP server's default thread count).
+LISTENER_THREADS = 16
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,12 @@ def build_slack(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
                 pool: Executor | None = None, owner: str | None = None,
                 hold_clicks: float = 0.0) -> tuple[App, ClickInbox]:
     """The Bolt app and its click inbox (``owner`` names this replica's click leases)."""
+    # Listeners write their click before acking: as many may run as requests are served, so
+    # a burst's clicks reach the inbox's group commit together (Bolt's default runs 5).
     app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
-              process_before_response=False, raise_error_for_unhandled_request=False)
+              process_before_response=False, raise_error_for_unhandled_request=False,
+              listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS,
+                                                   thread_name_prefix="signoff-listener"))
     surfaces = Surfaces(client, ledger)
     pool = pool or shared_pool()
     reviews = Reviews(ledger, config,

@@ -3,9 +3,10 @@
 Every acknowledged decision click ends in a recorded decision or in a message to the clicker
 saying it did not count, and why (see :mod:`store.inbox`):
 
-1. :meth:`ClickInbox.receive` writes the click (bounded to about a second) before the handler
-   acks. If the write fails the clicker is told at once (a button click) or the modal shows
-   the error (a submission), and no success is acknowledged;
+1. :meth:`ClickInbox.receive` writes the click (bounded to about a second; clicks arriving
+   together share a transaction, :mod:`bot.slack.click_writer`) before the handler acks.
+   If the write fails the clicker is told at once (a button click) or the modal shows the
+   error (a submission), and no success is acknowledged;
 2. :meth:`ClickInbox.process_later` decides it on the decision pool after the ack; the
    click ends in the decision's own transaction, or as ``told`` after the message went out;
 3. a click whose processing failed (the database went away, Slack did not take the message)
@@ -23,10 +24,12 @@ import logging
 import threading
 import time
 from concurrent.futures import Executor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.render.clicks import render_click_too_old, render_click_unrecorded
+from bot.slack.click_writer import ClickWriter
 from bot.slack.reviews import NotTold, Reviews
 from store.errors import StoreError, StoreUnavailable
 from store.inbox import CLICK_LEASE, Click, NewClick
@@ -38,6 +41,8 @@ log = logging.getLogger(__name__)
 SKEW_MARGIN = timedelta(seconds=5)
 #: Wait this long between attempts at a click whose processing failed.
 RETRY_EVERY = 1.0
+#: A click not written by then is not acknowledged (the write itself gives up sooner).
+RECEIVE_TIMEOUT = 2.5
 
 
 @dataclass
@@ -52,6 +57,11 @@ class ClickInbox:
     retry_every: float = RETRY_EVERY
     skew_margin: timedelta = SKEW_MARGIN
     _timers: set[threading.Timer] = field(default_factory=set)
+    _writer: ClickWriter | None = None
+
+    def __post_init__(self) -> None:
+        self._writer = ClickWriter(lambda new: self.reviews.ledger.receive_clicks(
+            new, owner=self.owner, lease=self.lease))
 
     @property
     def max_age(self) -> timedelta:
@@ -63,8 +73,13 @@ class ClickInbox:
         """Write the click. None when it could not be written: then the clicker has been
         told (``tell``), or the caller shows the error itself. Raises when the clicker could
         not be told either, so the handler does not acknowledge the click."""
+        assert self._writer is not None
         try:
-            return self.reviews.ledger.receive_click(new, owner=self.owner, lease=self.lease)
+            return self._writer.write(new, timeout=RECEIVE_TIMEOUT)
+        except FutureTimeout as exc:
+            # The write may still commit (then a replay decides it): claim nothing; without
+            # an ack, Slack shows the clicker that the click failed.
+            raise NotTold(f"the click by {new.user} took too long to record") from exc
         except StoreError as exc:
             log.error("click by %s on %s not recorded: %s", new.user, new.ticket_id, exc)
             if tell and not self.reviews.surfaces.tell_clicker(
@@ -152,5 +167,7 @@ class ClickInbox:
             log.exception("replaying click %s failed", click.id)
 
     def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
         for timer in list(self._timers):
             timer.cancel()
