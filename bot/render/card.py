@@ -20,6 +20,7 @@ from bot.render.ids import (
     BLOCK_IF_APPROVED,
     BLOCK_INTRO,
     BLOCK_NEEDS,
+    button_value,
 )
 from bot.render.parts import (
     CardContext,
@@ -153,12 +154,17 @@ def _approve_button(ctx: CardContext, label: str, primary: bool) -> Block:
             "This cannot be undone from Slack.",
             "Approve",
         )
-    return button(label, ACTION_APPROVE, t.id, style="primary" if primary else None,
+    return button(label, ACTION_APPROVE, _value(ctx), style="primary" if primary else None,
                   confirm_dialog=dialog)
 
 
+def _value(ctx: CardContext) -> str:
+    """Every decision button names the ticket version this card shows."""
+    return button_value(ctx.ticket.id, ctx.ticket.version)
+
+
 def _approval_buttons(ctx: CardContext) -> list[Block]:
-    tid = ctx.ticket.id
+    tid = _value(ctx)
     return [
         _approve_button(ctx, "Approve", primary=True),
         button("Edit", ACTION_EDIT, tid),
@@ -168,7 +174,7 @@ def _approval_buttons(ctx: CardContext) -> list[Block]:
 
 
 def _edit_buttons(ctx: CardContext) -> list[Block]:
-    tid = ctx.ticket.id
+    tid = _value(ctx)
     return [
         button("Edit", ACTION_EDIT, tid, style="primary"),
         _approve_button(ctx, "Approve as is", primary=False),
@@ -177,7 +183,7 @@ def _edit_buttons(ctx: CardContext) -> list[Block]:
 
 
 def _escalation_buttons(ctx: CardContext) -> list[Block]:
-    tid = ctx.ticket.id
+    tid = _value(ctx)
     return [
         button("Take over", ACTION_TAKE_OVER, tid, style="primary"),
         button("Give guidance", ACTION_GUIDANCE, tid),
