@@ -151,7 +151,8 @@ def render_show_all_modal(
     ctx = CardContext.build(ticket, masked=masked)
     budget = MAX_VIEW_BLOCKS - 1  # the first block says which ticket this is
     texts: list[tuple[str, list[str]]] = []
-    for title, raw in (("What happens", ticket.summary), ("Why", ticket.reason)):
+    what = "What the agent proposed (before the edit)" if ticket.edited else "What happens"
+    for title, raw in ((what, ticket.summary), ("Why", ticket.reason)):
         if raw and raw.strip():
             texts.append((title, _capped(_text_chunks(ctx.red.text(raw)), TEXT_CHUNKS)))
     budget -= sum(1 + len(chunks) for _, chunks in texts)

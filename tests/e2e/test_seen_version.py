@@ -6,6 +6,8 @@ Real sandbox, the real Bolt app behind a real HTTP server, signed clicks, a real
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from bot.render import (
@@ -16,13 +18,15 @@ from bot.render import (
     REASON_BLOCK,
     parse_button_value,
 )
+from bot.render.ids import BLOCK_IF_APPROVED
 from bot.sandbox import Message
 from store.errors import ChangedSinceSeen
 from store.ledger import Ledger
 from store.models import DecisionKind, TicketStatus
 from tests.conftest import TicketFactory
 from tests.e2e.conftest import Rig
-from tests.e2e.test_reviews import refund, settled, wait_ephemeral
+from tests.e2e.test_escalation_slack import engine
+from tests.e2e.test_reviews import RefundArgs, refund, settled, wait_ephemeral
 
 CHANGED = "changed since you saw it"
 
@@ -122,3 +126,39 @@ def test_the_ledger_checks_the_seen_version_under_the_row_lock(
     done, _ = ledger.record_decision(ticket.id, reviewer="U0FINOPS",
                                      kind=DecisionKind.APPROVE, expected_version=after.version)
     assert done.status == TicketStatus.APPROVED and done.final_args["amount"] == 90
+
+
+def test_what_reviewers_read_after_an_edit_comes_from_the_final_arguments(rig: Rig) -> None:
+    ticket = rig.client.request("issue_refund", {"amount": 2400, "customer": "cus_42"},
+                                summary="Refund EUR 2,400 to cus_42",
+                                reason="customer was double charged",
+                                requested_by="U0REQUESTER", args_model=RefundArgs)
+    ts = rig.card_ts(ticket.id)
+    edit_amount(rig, "U0PAYLEAD", 2000, ts)  # critical: still needs a second approver
+    edited = settled(rig, ticket.id)
+    card = rig.sandbox.wait_until(lambda: next(
+        (m for m in [rig.sandbox.message("C0PAYMENTS", ts)]
+         if m is not None and approve_version(m) == edited.version), None))
+    headline = block_text(card, BLOCK_IF_APPROVED)
+    assert "2,400" not in headline and "2000" in headline and "edited" in headline
+    assert "2,400" not in card.text
+
+    # The on-call DM copy, sent after the edit, reads the same.
+    engine(rig).tick(at=ticket.created_at + timedelta(minutes=10, seconds=1))
+    dm = rig.sandbox.messages(rig.sandbox.dm_channel("U0PAYONCALL"))[-1]
+    assert "2000" in block_text(dm, BLOCK_IF_APPROVED) and "2,400" not in shown(dm)
+
+    assert rig.sandbox.open_app_home("U0FINOPS").ok
+    home = rig.sandbox.wait_until(lambda: rig.sandbox.home("U0FINOPS"))
+    listed = str(home.data["blocks"])
+    assert ticket.id[:8] in listed or "issue_refund" in listed
+    assert "2,400" not in listed and "2000" in listed
+
+
+def block_text(msg: Message, block_id: str) -> str:
+    return " ".join(str(b.get("text", {}).get("text", "")) for b in msg.blocks
+                    if b.get("block_id") == block_id)
+
+
+def shown(msg: Message) -> str:
+    return msg.text + str(msg.blocks)
