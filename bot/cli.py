@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from bot.commands import (
     config_cmds,
     demo_cmds,
+    eval_cmds,
     oncall_cmds,
     serve_cmds,
     stats_cmds,
@@ -17,7 +18,8 @@ from bot.commands import (
 from bot.settings import load_settings
 from store.errors import SignoffError
 
-COMMAND_MODULES = [demo_cmds, serve_cmds, store_cmds, config_cmds, oncall_cmds, stats_cmds]
+COMMAND_MODULES = [demo_cmds, serve_cmds, store_cmds, config_cmds, oncall_cmds, stats_cmds,
+                   eval_cmds]
 
 
 def build_parser() -> argparse.ArgumentParser:

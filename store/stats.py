@@ -33,8 +33,9 @@ from sqlalchemy import ColumnElement, Engine, and_, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from store.convert import to_decision, to_ticket
 from store.errors import StoreUnavailable
-from store.models import DecisionKind, TicketStatus
+from store.models import Decision, DecisionKind, Ticket, TicketStatus
 from store.tables import AuditRow, DecisionRow, MessageRow, TicketRow
 from store.tickets import SYSTEM_ACTOR
 
@@ -45,6 +46,8 @@ _APPROVED = {TicketStatus.APPROVED, TicketStatus.EXECUTING, TicketStatus.EXECUTE
              TicketStatus.FAILED}
 CATCH_KINDS = frozenset({DecisionKind.REJECT, DecisionKind.TAKE_OVER})
 MISS_KINDS = frozenset({DecisionKind.APPROVE, DecisionKind.EDIT})
+CORRECTION_KINDS = frozenset({DecisionKind.EDIT, DecisionKind.REJECT, DecisionKind.TAKE_OVER,
+                              DecisionKind.REQUEST_INFO})
 
 
 class _Frozen(BaseModel):
@@ -105,6 +108,13 @@ class CanaryFigures(_Frozen):
     @property
     def catch_rate(self) -> float | None:
         return ratio(self.catches, self.catches + self.misses)
+
+
+class Correction(_Frozen):
+    """A request a reviewer corrected, with every decision taken on it."""
+
+    ticket: Ticket
+    decisions: tuple[Decision, ...]
 
 
 class OpenQueue(_Frozen):
@@ -207,6 +217,28 @@ class QualityStats:
             rows = s.execute(stmt).all()
         return [OpenQueue(route=str(r), tier=str(t), count=int(n),
                           oldest_created_at=oldest) for r, t, n, oldest in rows]
+
+    def corrections(self, since: datetime, *, action: str | None = None,
+                    limit: int = 10_000) -> list[Correction]:
+        """Real requests created since ``since`` that a reviewer corrected: edited,
+        rejected, took over or questioned. Oldest first, each with all its decisions."""
+        corrected = select(DecisionRow.ticket_id).where(
+            DecisionRow.kind.in_([k.value for k in CORRECTION_KINDS]))
+        stmt = (select(TicketRow).where(TicketRow.created_at >= since,
+                                        TicketRow.canary.is_(None),
+                                        TicketRow.id.in_(corrected))
+                .order_by(TicketRow.created_at, TicketRow.id).limit(limit))
+        if action is not None:
+            stmt = stmt.where(TicketRow.action == action)
+        with self._read() as s:
+            rows = s.execute(stmt).scalars().all()
+            decisions: dict[str, list[Decision]] = defaultdict(list)
+            found = s.execute(select(DecisionRow).where(
+                DecisionRow.ticket_id.in_([r.id for r in rows])).order_by(DecisionRow.id))
+            for d in found.scalars():
+                decisions[d.ticket_id].append(to_decision(d))
+            return [Correction(ticket=to_ticket(r), decisions=tuple(decisions[r.id]))
+                    for r in rows]
 
     # -- reading the rows -------------------------------------------------------------------
 
@@ -331,5 +363,6 @@ def _reviewer(name: str, facts: list[_DecisionFact]) -> ReviewerFigures:
         canary_misses=sum(f.canary and f.kind in MISS_KINDS for f in facts))
 
 
-__all__ = ["ALL", "CanaryFigures", "GroupBy", "OpenQueue", "QualityStats", "QueueFigures",
-           "ReviewerFigures", "outcome_of", "percentile", "ratio"]
+__all__ = ["ALL", "CORRECTION_KINDS", "CanaryFigures", "Correction", "GroupBy", "OpenQueue",
+           "QualityStats", "QueueFigures", "ReviewerFigures", "outcome_of", "percentile",
+           "ratio"]
