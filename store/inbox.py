@@ -62,7 +62,8 @@ class NewClick(BaseModel):
     kind: DecisionKind
     reason: str | None = None
     args: dict[str, Any] | None = None
-    shown_version: str | None = None
+    shown_version: int | None = None
+    """The ticket version the clicked card or form showed."""
     channel: str | None = None
     message_ts: str | None = None
     response_url: str | None = None

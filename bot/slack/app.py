@@ -10,8 +10,6 @@ ack (their errors must travel in the ack).
 from __future__ import annotations
 
 import logging
-import os
-import socket
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +26,7 @@ from bot.render import (
     ACTION_REQUEST_INFO,
     ACTION_SHOW_ALL,
     ACTION_TAKE_OVER,
+    parse_button_value,
     render_edit_modal,
     render_guidance_modal,
     render_reject_modal,
@@ -41,10 +40,9 @@ from bot.slack.reviews import Reviews, shared_pool
 from bot.slack.surfaces import Surfaces
 from bot.slack.views import register_views
 from escalation.config import SignoffConfig
-from store.errors import TicketNotFound
 from store.inbox import NewClick
 from store.ledger import Ledger
-from store.models import DecisionKind
+from store.models import DecisionKind, Ticket
 
 log = logging.getLogger(__name__)
 #: Bolt listener threads (the HTTP server's default thread count).
@@ -57,6 +55,8 @@ class Click:
 
     user: str
     ticket_id: str
+    seen: int | None
+    """The ticket version the clicked card showed (None on cards from before versions)."""
     channel: str | None
     ts: str | None
     trigger_id: str | None
@@ -66,13 +66,14 @@ class Click:
     def of(cls, body: dict[str, Any]) -> Click:
         container = body.get("container") or {}
         channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
-        return cls(user=body["user"]["id"], ticket_id=str(body["actions"][0].get("value", "")),
+        value = parse_button_value(str(body["actions"][0].get("value", "")))
+        return cls(user=body["user"]["id"], ticket_id=value.ticket_id, seen=value.version,
                    channel=channel, ts=container.get("message_ts"),
                    trigger_id=body.get("trigger_id"), response_url=body.get("response_url"))
 
     def decision(self, kind: DecisionKind, reason: str | None = None) -> NewClick:
         return NewClick(ticket_id=self.ticket_id, user=self.user, kind=kind, reason=reason,
-                        channel=self.channel, message_ts=self.ts,
+                        shown_version=self.seen, channel=self.channel, message_ts=self.ts,
                         response_url=self.response_url)
 
     @property
@@ -81,18 +82,10 @@ class Click:
 
 
 def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
-              signing_secret: str, authz: Authorizer | None = None,
-              pool: Executor | None = None) -> App:
-    """The Bolt app. Decisions run on ``pool`` after the ack (default: one shared pool)."""
-    return build_slack(ledger=ledger, config=config, client=client,
-                       signing_secret=signing_secret, authz=authz, pool=pool)[0]
-
-
-def build_slack(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
-                signing_secret: str, authz: Authorizer | None = None,
-                pool: Executor | None = None, owner: str | None = None,
-                hold_clicks: float = 0.0) -> tuple[App, ClickInbox]:
-    """The Bolt app and its click inbox (``owner`` names this replica's click leases)."""
+              signing_secret: str, owner: str, authz: Authorizer | None = None,
+              pool: Executor | None = None, hold_clicks: float = 0.0) -> tuple[App, ClickInbox]:
+    """The Bolt app and its click inbox. Decisions run on ``pool`` after the ack (default:
+    one shared pool); ``owner`` names this replica in the inbox's leases."""
     # Listeners write their click before acking: as many may run as requests are served, so
     # a burst's clicks reach the inbox's group commit together (Bolt's default runs 5).
     app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
@@ -104,7 +97,7 @@ def build_slack(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
     reviews = Reviews(ledger, config,
                       authz or Authorizer(client, oncall=ledger.oncall_targets), surfaces,
                       pool)
-    inbox = ClickInbox(reviews, pool, owner or replica_name(), hold=hold_clicks)
+    inbox = ClickInbox(reviews, pool, owner, hold=hold_clicks)
     _register_buttons(app, reviews, inbox)
     register_views(app, reviews, inbox)
 
@@ -113,10 +106,6 @@ def build_slack(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
         publish_home(reviews, event["user"])
 
     return app, inbox
-
-
-def replica_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 _MODALS = {
@@ -143,9 +132,9 @@ def _register_buttons(app: App, reviews: Reviews, inbox: ClickInbox) -> None:
     def edit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         c = Click.of(body)
-        if _refused(reviews, c, DecisionKind.EDIT):
+        ticket = _started(reviews, c, DecisionKind.EDIT)
+        if ticket is None:
             return
-        ticket = reviews.ledger.get_ticket(c.ticket_id)
         model = model_from_schema(ticket.args_schema) if ticket.args_schema else None
         view = render_edit_modal(ticket, model, masked=masked_fields(ticket.args_schema),
                                  origin=c.origin)
@@ -173,24 +162,15 @@ def _modal_opener(reviews: Reviews, kind: DecisionKind, render: Any) -> Any:
     def open_modal(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         c = Click.of(body)
-        if _refused(reviews, c, kind):
+        ticket = _started(reviews, c, kind)
+        if ticket is None:
             return
-        ticket = reviews.ledger.get_ticket(c.ticket_id)
         client.views_open(trigger_id=c.trigger_id, view=render(ticket, origin=c.origin))
 
     open_modal.__name__ = f"open_{kind.value}_modal"
     return open_modal
 
 
-def _refused(reviews: Reviews, c: Click, kind: DecisionKind) -> bool:
-    """Refuse before a modal opens, so nobody types a reason that cannot count."""
-    refusal = reviews.refusal(c.user, c.ticket_id, kind)
-    if refusal is None:
-        return False
-    ticket = None
-    try:
-        ticket = reviews.ledger.get_ticket(c.ticket_id)
-    except TicketNotFound:
-        log.debug("ticket %s unreadable while refusing", c.ticket_id)
-    reviews.surfaces.tell(c.user, c.channel, refusal, ticket)
-    return True
+def _started(reviews: Reviews, c: Click, kind: DecisionKind) -> Ticket | None:
+    """The ticket, if ``c`` may start this decision; refused clicks are told why."""
+    return reviews.start(c.user, c.ticket_id, kind, channel=c.channel, seen=c.seen)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from bot.render import render_already_decided, render_info_request
+from bot.render import render_already_decided, render_changed_since_seen, render_info_request
 from bot.render.clicks import render_click_too_old
 from bot.slack.authz import Authorizer
 from bot.slack.surfaces import Surfaces
@@ -19,6 +19,7 @@ from escalation.policy import Policy, PolicyOutcome, Proposal
 from store.decisions import Replan, Reroute
 from store.errors import (
     AlreadyDecided,
+    ChangedSinceSeen,
     ClickSettled,
     ClickTooOld,
     DeadlinePassed,
@@ -70,20 +71,35 @@ class Reviews:
     def policy(self) -> Policy:
         return Policy(self.config)
 
-    def refusal(self, user: str, ticket_id: str, kind: DecisionKind) -> str | None:
-        """Why ``user`` may not start this decision (checked before opening a modal)."""
+    def start(self, user: str, ticket_id: str, kind: DecisionKind, *, channel: str | None,
+              seen: int | None) -> Ticket | None:
+        """The ticket, when ``user`` may start this decision from a view of version ``seen``
+        (checked before a modal opens, so nobody types a reason that cannot count); else
+        None, and ``user`` has been told why."""
         try:
             ticket = self.ledger.get_ticket(ticket_id)
         except TicketNotFound:
-            return "This request no longer exists."
+            self.surfaces.tell(user, channel, "This request no longer exists.")
+            return None
         if not ticket.status.is_open:
-            return render_already_decided(ticket)["text"]
-        return self.authz.refusal(user, ticket, kind)
+            self._already_decided(ticket, _Teller(self, user, channel, None))
+            return None
+        refusal = self.authz.refusal(user, ticket, kind)
+        if refusal is not None:
+            self.surfaces.tell(user, channel, refusal, ticket)
+            return None
+        if seen != ticket.version:
+            self._changed(ticket, _Teller(self, user, channel, None))
+            return None
+        return ticket
 
     def decide(self, ticket_id: str, user: str, kind: DecisionKind, *, channel: str | None,
-               reason: str | None = None, args: dict[str, Any] | None = None,
+               seen: int | None, reason: str | None = None,
+               args: dict[str, Any] | None = None,
                reroute: Reroute | None = None, click: Click | None = None) -> Ticket | None:
-        """Record the decision and update the card; refusals go to ``user`` privately.
+        """Record the decision made on version ``seen`` of the ticket and update the card;
+        refusals go to ``user`` privately. A decision on an older version than the ticket's
+        binds something the reviewer never saw: it is refused, and the card refreshed.
 
         ``click`` is the inbox row the decision comes from: it ends with the decision (same
         transaction) or with the message that says why it did not count.
@@ -98,8 +114,11 @@ class Reviews:
         if refusal is not None:
             said(refusal, before)
             return None
+        if before.status.is_open and seen != before.version:
+            self._changed(before, said)
+            return None
         ticket = self._record(before, user, kind, said, reason=reason, args=args,
-                              reroute=reroute)
+                              reroute=reroute, expected_version=seen)
         if ticket is None:
             return None
         if reroute is not None and _moved(before, ticket):
@@ -125,7 +144,8 @@ class Reviews:
                 said(refusal, ticket)
                 return None
         return self.decide(click.ticket_id, click.user, click.kind, channel=click.channel,
-                           reason=click.reason, args=click.args, reroute=reroute, click=click)
+                           seen=click.shown_version, reason=click.reason, args=click.args,
+                           reroute=reroute, click=click)
 
     def _record(self, ticket: Ticket, user: str, kind: DecisionKind, said: _Teller,
                 **what: Any) -> Ticket | None:
@@ -140,14 +160,25 @@ class Reviews:
         except DuplicateApproval:
             said("You already approved this request; it needs another approver, a "
                  "different person.", ticket)
+        except ChangedSinceSeen:
+            self._changed(self.ledger.get_ticket(ticket.id), said)
         except (AlreadyDecided, TransitionRefused):
-            current = self.ledger.get_ticket(ticket.id)
-            said(render_already_decided(current)["text"], current)
+            self._already_decided(self.ledger.get_ticket(ticket.id), said)
         except ClickTooOld as exc:
             said(render_click_too_old(kind, exc.max_age), ticket)
         except ClickSettled:
             log.info("click %s was already handled", click.id if click else "-")
         return None
+
+    def _changed(self, current: Ticket, said: _Teller) -> None:
+        """Refuse a click on an older view, and bring every view of the request up to date."""
+        self.surfaces.refresh(current)
+        said(render_changed_since_seen(current)["text"], current)
+
+    def _already_decided(self, current: Ticket, said: _Teller) -> None:
+        """A late click: the card it came from was stale, so repair it, and say what won."""
+        self.surfaces.refresh(current)
+        said(render_already_decided(current)["text"], current)
 
     def _expired(self, ticket: Ticket, said: _Teller) -> None:
         """A click after the deadline: refuse it, and show the card as it really is."""
@@ -171,8 +202,10 @@ class Reviews:
         if not _stricter(ticket, outcome):
             return None, None
         assert outcome.route is not None
+        # Under the new route only its approvers count: the editor's authority from the old
+        # route or the old chain's DM does not travel, and the new chain has DM'd nobody yet.
         probe = ticket.model_copy(update={"route": outcome.route})
-        counts = self.authz.refusal(user, probe, DecisionKind.EDIT) is None
+        counts = self.authz.refusal(user, probe, DecisionKind.EDIT, oncall=False) is None
         return None, Reroute(route=outcome.route, tier=outcome.tier,
                              policy_rule=outcome.rule, counts=counts,
                              replan=self._replan(ticket, outcome))

@@ -13,6 +13,7 @@ from bot.render import (
     CALLBACK_GUIDANCE,
     CALLBACK_REJECT,
     CALLBACK_REQUEST_INFO,
+    CHANGED_SINCE_FORM,
     GUIDANCE_BLOCK,
     QUESTION_BLOCK,
     REASON_BLOCK,
@@ -53,6 +54,13 @@ def register_views(app: App, reviews: Reviews, inbox: ClickInbox) -> None:
         except TicketNotFound:
             ack()
             return
+        if ticket.status.is_open and origin.version != ticket.version:
+            # The form was filled in on an older version: refuse it before anything counts.
+            first = next(iter(_input_blocks(view)), None)
+            ack(response_action="errors",
+                errors={first: CHANGED_SINCE_FORM} if first else {})
+            reviews.surfaces.refresh(ticket)
+            return
         model = model_from_schema(ticket.args_schema) if ticket.args_schema else None
         parsed = parse_edit_submission(ticket, model, view["state"]["values"],
                                        masked=masked_fields(ticket.args_schema))
@@ -74,7 +82,7 @@ def _new(body: dict[str, Any], origin: ModalOrigin, kind: DecisionKind, **what: 
          ) -> NewClick:
     urls = body.get("response_urls") or []
     return NewClick(ticket_id=origin.ticket_id, user=body["user"]["id"], kind=kind,
-                    channel=origin.channel, message_ts=origin.ts,
+                    channel=origin.channel, message_ts=origin.ts, shown_version=origin.version,
                     response_url=urls[0].get("response_url") if urls else None, **what)
 
 

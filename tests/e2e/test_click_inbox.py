@@ -19,12 +19,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from slack_sdk import WebClient
 from sqlalchemy import create_engine, make_url, text
 
 from bot.render import ACTION_APPROVE, ACTION_REJECT, REASON_BLOCK
-from bot.server.http import HttpServer, Router
-from bot.slack.app import build_slack
+from bot.server.compose import SlackAccess, compose
 from bot.slack.clicks import ClickInbox
 from store.db import normalise_url
 from store.inbox import ClickStatus
@@ -103,18 +101,19 @@ def test_clicks_acked_before_a_kill_are_decided_or_answered_after_restart(
 @contextmanager
 def bot(ledger: Ledger, rig: Rig, **inbox: Any) -> Iterator[ClickInbox]:
     """A second bot on the rig's sandbox, whose click inbox the test tunes."""
-    slack = WebClient(base_url=rig.sandbox.api_url, token=rig.sandbox.bot_token)
-    app, clicks = build_slack(ledger=ledger, config=rig.config, client=slack,
-                              signing_secret=SECRET, hold_clicks=inbox.pop("hold", 0.0))
+    access = SlackAccess(rig.sandbox.bot_token, rig.sandbox.api_url, SECRET)
+    service = compose(rig.config, ledger, access, owner="tuned", owns_ledger=False,
+                      hold_clicks=inbox.pop("hold", 0.0))
+    assert service.inbox is not None
     for name, value in inbox.items():
-        setattr(clicks.reviews if name == "click_max_age" else clicks, name, value)
-    server = HttpServer(Router(app, ledger, rig.config.policy_version), port=0).start()
+        setattr(service.inbox.reviews if name == "click_max_age" else service.inbox, name,
+                value)
+    server = service.serve_http("127.0.0.1", 0).start()
     rig.sandbox.set_request_url(f"{server.url}/slack/events")
     try:
-        yield clicks
+        yield service.inbox
     finally:
-        server.close()
-        clicks.close()
+        service.close()
 
 
 @contextmanager

@@ -6,7 +6,7 @@ can no longer lose it. ``tickets.execution_lease_until`` is set when execution s
 ticket still ``executing`` after it becomes ``outcome_unknown`` for a human to resolve.
 
 Revision ID: 0004
-Revises: 0003
+Revises: 0007
 Create Date: 2026-11-26
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from store.tables import UTCDateTime
 
 revision = "0004"
-down_revision = "0003"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
@@ -32,7 +32,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(20), nullable=False),
         sa.Column("reason", sa.Text),
         sa.Column("args", sa.JSON),
-        sa.Column("shown_version", sa.String(100)),
+        sa.Column("shown_version", sa.Integer),
         sa.Column("channel", sa.String(64)),
         sa.Column("message_ts", sa.String(64)),
         sa.Column("response_url", sa.Text),
