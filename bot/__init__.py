@@ -17,6 +17,7 @@ from bot.agent.errors import (
     ApprovalRejected,
     ApprovalTakenOver,
     InvalidArguments,
+    OutcomeUnknown,
     RevalidationFailed,
 )
 from bot.agent.gate import GatedTool
@@ -46,6 +47,7 @@ __all__ = [
     "Evidence",
     "GatedTool",
     "InvalidArguments",
+    "OutcomeUnknown",
     "RevalidationFailed",
     "SignoffError",
     "StoreError",

@@ -66,6 +66,11 @@ class Notifier(Protocol):
         the requester."""
         ...
 
+    def outcome_unknown(self, ticket: Ticket) -> None:
+        """Say on the card and in its thread that the execution never reported back, will
+        not run again, and needs a human to resolve it."""
+        ...
+
 
 @dataclass
 class RecordingNotifier:
@@ -83,6 +88,8 @@ class RecordingNotifier:
     """``(ticket id, level, user)`` for every DM delivered."""
     notes: list[tuple[str, int]] = field(default_factory=list)
     expiries: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    """Tickets announced as ``outcome_unknown``."""
     attempts: list[tuple[str, str]] = field(default_factory=list)
 
     def resolve_group(self, group_id: str) -> Sequence[str]:
@@ -103,6 +110,10 @@ class RecordingNotifier:
     def expired(self, ticket: Ticket) -> None:
         self._maybe_fail("expired", ticket.id)
         self.expiries.append(ticket.id)
+
+    def outcome_unknown(self, ticket: Ticket) -> None:
+        self._maybe_fail("outcome_unknown", ticket.id)
+        self.unknown.append(ticket.id)
 
     def _dm(self, ticket: Ticket, level: int, target: str) -> DeliveryResult:
         try:

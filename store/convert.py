@@ -65,6 +65,7 @@ def to_ticket(row: TicketRow, messages: Sequence[MessageRow] = ()) -> Ticket:
             SlackRef(role=m.role, channel=m.channel, ts=m.ts, user=m.user) for m in messages
         ),
         outcome=outcome,
+        execution_lease_until=row.execution_lease_until,
     )
 
 

@@ -28,6 +28,7 @@ from store.errors import (
     TicketNotFound,
     TransitionRefused,
 )
+from store.executions import EXECUTION_LEASE, ExecutionMixin
 from store.inbox import CLICK_MAX_AGE, InboxMixin, settle
 from store.models import (
     AuditEvent,
@@ -53,7 +54,7 @@ _QUICK_NOW_PG = select(func.set_config("statement_timeout", str(QUICK_WRITE_MS),
                        db_now())
 
 
-class Ledger(SweepMixin, InboxMixin):
+class Ledger(SweepMixin, InboxMixin, ExecutionMixin):
     """The store's public face. Thread-safe; share one per process."""
 
     def __init__(self, engine: Engine, *, audit_key: bytes | None = None,
@@ -311,8 +312,12 @@ class Ledger(SweepMixin, InboxMixin):
 
     # -- execution --------------------------------------------------------------------
 
-    def start_execution(self, ticket_id: str, *, args: dict[str, Any], actor: str) -> Ticket:
-        """Consume the approval once. Refuses arguments that are not the approved ones."""
+    def start_execution(self, ticket_id: str, *, args: dict[str, Any], actor: str,
+                        lease: timedelta = EXECUTION_LEASE) -> Ticket:
+        """Consume the approval once. Refuses arguments that are not the approved ones.
+
+        The executor has ``lease`` to report the outcome; after it the sweep marks the ticket
+        ``outcome_unknown`` (:meth:`lose_executions`) for a human to resolve."""
         offered = args_hash(args)
         with self._tx() as s:
             row = self._lock(s, ticket_id)
@@ -322,8 +327,10 @@ class Ledger(SweepMixin, InboxMixin):
                             offered_hash=offered, approved_hash=row.final_args_hash)
                 refused = ArgumentsMismatch(ticket_id, row.final_args_hash, offered)
             else:
-                self._transition(s, row, Event.START_EXECUTION)
-                self._audit(s, ticket_id, "executing", actor, now, args_hash=offered)
+                self._transition(s, row, Event.START_EXECUTION,
+                                 execution_lease_until=now + lease)
+                self._audit(s, ticket_id, "executing", actor, now, args_hash=offered,
+                            lease_until=(now + lease).isoformat())
                 return to_ticket(row, self._messages(s, ticket_id))
         raise refused  # after commit, so the refusal stays on the record
 
@@ -333,10 +340,11 @@ class Ledger(SweepMixin, InboxMixin):
             row = self._lock(s, ticket_id)
             now = self._now(s)
             event = Event.FINISH_OK if ok else Event.FINISH_FAILED
+            late = row.status == TicketStatus.OUTCOME_UNKNOWN  # reported after its lease
             self._transition(s, row, event, outcome_ok=ok, outcome_summary=summary,
                              outcome_error=error, outcome_at=now)
             self._audit(s, ticket_id, "executed" if ok else "failed", actor, now,
-                        summary=summary, error=error)
+                        summary=summary, error=error, **({"late": True} if late else {}))
             return to_ticket(row, self._messages(s, ticket_id))
 
     # -- Slack delivery and free-form audit ---------------------------------------------

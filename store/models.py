@@ -27,6 +27,9 @@ class TicketStatus(StrEnum):
     EXECUTING = "executing"
     EXECUTED = "executed"
     FAILED = "failed"
+    OUTCOME_UNKNOWN = "outcome_unknown"
+    """Execution started and never reported back within its lease: a human must find out
+    what happened and resolve it. Never run again automatically."""
 
     @property
     def is_open(self) -> bool:
@@ -183,6 +186,8 @@ class Ticket(_Frozen):
     card: SlackRef | None
     messages: tuple[SlackRef, ...] = ()
     outcome: Outcome | None = None
+    execution_lease_until: datetime | None = None
+    """While executing: when the executor's time to report its outcome runs out."""
 
     @property
     def edited(self) -> bool:

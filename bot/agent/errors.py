@@ -10,6 +10,7 @@
         ├── ApprovalTakenOver          a human owns the task now
         ├── ApprovalCancelled          the request was withdrawn
         ├── ApprovalConsumed           this approval already ran once (``outcome``)
+        │   └── OutcomeUnknown         it started and never reported back: a human resolves
         ├── InvalidArguments           the arguments do not fit the tool's model
         └── RevalidationFailed         the revalidate hook said the facts went stale
 
@@ -93,6 +94,20 @@ class ApprovalConsumed(ApprovalError):
         super().__init__(f"ticket {ticket.id} ({ticket.action}) was already executed "
                          f"(status {ticket.status.value})", ticket=ticket)
         self.outcome: Outcome | None = ticket.outcome
+
+
+class OutcomeUnknown(ApprovalConsumed):
+    """The approved action started but never reported an outcome within its lease (the
+    executor was killed, say). It may or may not have happened, so it never runs again; a
+    human must check and resolve the ticket."""
+
+    def __init__(self, ticket: Ticket) -> None:
+        ApprovalError.__init__(
+            self, f"ticket {ticket.id} ({ticket.action}) started executing but never reported "
+            "an outcome, so nobody knows whether it happened; it will not run again. Check "
+            f"what happened, then record it: signoff tickets resolve {ticket.id} --outcome "
+            "succeeded|failed --note '...' --by YOU", ticket=ticket)
+        self.outcome = None
 
 
 class RevalidationFailed(ApprovalError):

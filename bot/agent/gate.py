@@ -17,6 +17,7 @@ from bot.agent.errors import (
     ApprovalRejected,
     ApprovalTakenOver,
     InvalidArguments,
+    OutcomeUnknown,
     RevalidationFailed,
 )
 from store.models import DecisionKind, Ticket, TicketStatus
@@ -49,6 +50,8 @@ class Enforcer:
             raise ApprovalTakenOver(ticket)
         if status == TicketStatus.CANCELLED:
             raise ApprovalCancelled(ticket)
+        if status == TicketStatus.OUTCOME_UNKNOWN:
+            raise OutcomeUnknown(ticket)
         raise ApprovalConsumed(ticket)
 
     def run(self, ticket: Ticket, tool: Callable[..., T], args: dict[str, Any] | None,
