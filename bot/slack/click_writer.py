@@ -2,9 +2,10 @@
 
 Every decision click is written before its ack, so in a burst the acks would queue behind
 one small transaction each (SQLite has a single writer; PostgreSQL pays a commit per
-click). One writer thread takes every click waiting when it starts a transaction and writes
+click). A writer thread takes every click waiting when it starts a transaction and writes
 them with one statement: while one batch commits, the next one gathers. A lone click goes
-straight through, with no added wait.
+straight through, with no added wait. SQLite gets one writer (it has one write lock);
+PostgreSQL a few, whose commits overlap.
 """
 
 from __future__ import annotations
@@ -27,12 +28,13 @@ _Item = tuple[NewClick, "Future[Click]"]
 
 
 class ClickWriter:
-    def __init__(self, write: Write, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, write: Write, *, writers: int = 1, max_batch: int = MAX_BATCH) -> None:
         self._write = write
+        self._writers = writers
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def write(self, new: NewClick, *, timeout: float) -> Click:
         """Write one click; raises what the write raised, or ``TimeoutError``."""
@@ -43,10 +45,12 @@ class ClickWriter:
 
     def _start(self) -> None:
         with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, daemon=True,
-                                                name="signoff-click-writer")
-                self._thread.start()
+            if not self._threads:
+                self._threads = [threading.Thread(target=self._run, daemon=True,
+                                                  name=f"signoff-click-writer-{i}")
+                                 for i in range(self._writers)]
+                for thread in self._threads:
+                    thread.start()
 
     def _run(self) -> None:
         while (first := self._queue.get()) is not None:
@@ -77,7 +81,8 @@ class ClickWriter:
 
     def close(self) -> None:
         with self._lock:
-            if self._thread is not None:
+            for _ in self._threads:
                 self._queue.put(None)
-                self._thread.join(timeout=5)
-                self._thread = None
+            for thread in self._threads:
+                thread.join(timeout=5)
+            self._threads = []

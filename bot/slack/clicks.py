@@ -43,6 +43,8 @@ SKEW_MARGIN = timedelta(seconds=5)
 RETRY_EVERY = 1.0
 #: A click not written by then is not acknowledged (the write itself gives up sooner).
 RECEIVE_TIMEOUT = 2.5
+#: Concurrent inbox writers on PostgreSQL (their commits overlap; SQLite has one writer).
+PG_WRITERS = 4
 
 
 @dataclass
@@ -60,8 +62,10 @@ class ClickInbox:
     _writer: ClickWriter | None = None
 
     def __post_init__(self) -> None:
-        self._writer = ClickWriter(lambda new: self.reviews.ledger.receive_clicks(
-            new, owner=self.owner, lease=self.lease))
+        ledger = self.reviews.ledger
+        self._writer = ClickWriter(
+            lambda new: ledger.receive_clicks(new, owner=self.owner, lease=self.lease),
+            writers=1 if ledger.dialect == "sqlite" else PG_WRITERS)
 
     @property
     def max_age(self) -> timedelta:
