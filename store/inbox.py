@@ -24,16 +24,17 @@ replay finds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Table, insert, or_, select, update
+from sqlalchemy import Connection, Table, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from store.db import db_now
 from store.errors import ClickSettled, ClickTooOld
 from store.models import DecisionKind
 from store.tables import ClickRow
@@ -43,7 +44,15 @@ CLICK_LEASE = timedelta(seconds=5)
 #: A click not recorded within this long of its receipt never counts (its clicker is told).
 CLICK_MAX_AGE = timedelta(minutes=2)
 _TABLE = cast(Table, ClickRow.__table__)
-_INSERT = insert(_TABLE)
+_RECEIVE = (insert(_TABLE).values(received_at=db_now())
+            .returning(_TABLE.c.id, _TABLE.c.received_at, sort_by_parameter_order=True))
+T = TypeVar("T")
+
+
+def _claimable(now: datetime, lease: timedelta) -> Any:
+    """Nobody holds it: its receiver's lease (from its receipt) or its last claim ran out."""
+    return or_(and_(ClickRow.claimed_until.is_(None), ClickRow.received_at < now - lease),
+               ClickRow.claimed_until < now)
 
 
 class ClickStatus(StrEnum):
@@ -102,26 +111,22 @@ class InboxMixin:
 
     if TYPE_CHECKING:
         def _tx(self, *, write: bool = True) -> AbstractContextManager[Session]: ...
-        def _quick_tx(self) -> AbstractContextManager[tuple[Session, datetime]]: ...
+        def _quick(self, write: Callable[[Connection], T]) -> T: ...
         def _now(self, session: Session) -> datetime: ...
 
-    def receive_click(self, new: NewClick, *, owner: str,
-                      lease: timedelta = CLICK_LEASE) -> Click:
-        return self.receive_clicks([new], owner=owner, lease=lease)[0]
+    def receive_click(self, new: NewClick, *, owner: str) -> Click:
+        return self.receive_clicks([new], owner=owner)[0]
 
-    def receive_clicks(self, new: Sequence[NewClick], *, owner: str,
-                       lease: timedelta = CLICK_LEASE) -> list[Click]:
-        """Write clicks before their acks (one transaction, one statement), leased to
-        ``owner``. Bounded in time: a database that cannot take the write within about a
-        second raises ``StoreUnavailable``."""
-        with self._quick_tx() as (s, now):
-            rows = [{**n.model_dump(mode="json"), "received_at": now, "attempts": 0,
-                     "status": ClickStatus.PENDING.value, "claimed_by": owner,
-                     "claimed_until": now + lease} for n in new]
-            ids = s.execute(_INSERT.returning(_TABLE.c.id, sort_by_parameter_order=True),
-                            rows).scalars().all()
-        return [Click(**n.model_dump(), id=i, received_at=now, status=ClickStatus.PENDING)
-                for n, i in zip(new, ids, strict=True)]
+    def receive_clicks(self, new: Sequence[NewClick], *, owner: str) -> list[Click]:
+        """Write clicks before their acks: one statement, one transaction, received now by
+        the database's clock and held by ``owner`` until their lease runs out. Bounded in
+        time: a database that cannot take the write within about a second raises
+        ``StoreUnavailable``."""
+        rows = [{**n.model_dump(mode="json"), "attempts": 0, "claimed_by": owner,
+                 "status": ClickStatus.PENDING.value} for n in new]
+        written = self._quick(lambda c: c.execute(_RECEIVE, rows).all())
+        return [Click(**n.model_dump(), id=i, received_at=at, status=ClickStatus.PENDING)
+                for n, (i, at) in zip(new, written, strict=True)]
 
     def take_click(self, click_id: int, *, owner: str,
                    lease: timedelta = CLICK_LEASE) -> Click | None:
@@ -131,8 +136,8 @@ class InboxMixin:
             now = self._now(s)
             row = s.execute(select(ClickRow).where(
                 ClickRow.id == click_id, ClickRow.status == ClickStatus.PENDING,
-                or_(ClickRow.claimed_by == owner, ClickRow.claimed_until.is_(None),
-                    ClickRow.claimed_until < now)).with_for_update()).scalar_one_or_none()
+                or_(ClickRow.claimed_by == owner, _claimable(now, lease)))
+                .with_for_update()).scalar_one_or_none()
             if row is None:
                 return None
             row.claimed_by, row.claimed_until = owner, now + lease
@@ -146,8 +151,7 @@ class InboxMixin:
         with self._tx() as s:
             now = self._now(s)
             rows = s.execute(select(ClickRow).where(
-                ClickRow.status == ClickStatus.PENDING,
-                or_(ClickRow.claimed_until.is_(None), ClickRow.claimed_until < now))
+                ClickRow.status == ClickStatus.PENDING, _claimable(now, lease))
                 .order_by(ClickRow.id).limit(limit)
                 .with_for_update(skip_locked=True)).scalars().all()
             for row in rows:

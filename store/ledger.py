@@ -7,12 +7,12 @@ appends its audit event, so a change and its audit record commit together or not
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -50,8 +50,18 @@ from store.transition import refusal, transition
 _NOW = select(db_now())
 #: The time budget of a write made before an ack (Slack waits 3 s for the whole answer).
 QUICK_WRITE_MS = 1500
-_QUICK_NOW_PG = select(func.set_config("statement_timeout", str(QUICK_WRITE_MS), True),
-                       db_now())
+T = TypeVar("T")
+
+
+def _quick_engine(engine: Engine) -> Engine:
+    """Connections for writes made before an ack, bounded to :data:`QUICK_WRITE_MS`."""
+    url = engine.url.render_as_string(hide_password=False)
+    if engine.dialect.name == "sqlite":
+        return make_engine(url, busy_timeout_ms=QUICK_WRITE_MS)
+    options = engine.url.query.get("options", "")
+    options = " ".join(options) if isinstance(options, tuple) else options
+    return make_engine(url, isolation_level="AUTOCOMMIT", pool_size=4, connect_args={
+        "options": f"{options} -c statement_timeout={QUICK_WRITE_MS}".strip()})
 
 
 class Ledger(SweepMixin, InboxMixin, ExecutionMixin):
@@ -64,10 +74,7 @@ class Ledger(SweepMixin, InboxMixin, ExecutionMixin):
         self.engine = engine
         self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
         self._audit_key = audit_key
-        self._quick_engine: Engine | None = None
-        if engine.dialect.name == "sqlite":  # its own connections, with a short busy timeout
-            self._quick_engine = make_engine(engine.url.render_as_string(False),
-                                             busy_timeout_ms=QUICK_WRITE_MS)
+        self._quick_engine = _quick_engine(engine)
 
     @classmethod
     def open(cls, url: str, *, audit_key: bytes | None = None, check: bool = True) -> Ledger:
@@ -75,8 +82,7 @@ class Ledger(SweepMixin, InboxMixin, ExecutionMixin):
 
     def close(self) -> None:
         self.engine.dispose()
-        if self._quick_engine is not None:
-            self._quick_engine.dispose()
+        self._quick_engine.dispose()
 
     @property
     def dialect(self) -> str:
@@ -98,21 +104,16 @@ class Ledger(SweepMixin, InboxMixin, ExecutionMixin):
         except SQLAlchemyError as exc:
             raise StoreUnavailable(f"database error: {exc}") from exc
 
-    @contextmanager
-    def _quick_tx(self) -> Iterator[tuple[Session, datetime]]:
-        """A write transaction that gives up after :data:`QUICK_WRITE_MS` instead of queueing
-        (SQLite: a short busy timeout on its own connections; PostgreSQL: a statement
-        timeout for this transaction, set by the statement that reads the clock), with the
-        database's clock."""
-        if self._quick_engine is None:
-            with self._tx() as s:
-                now = s.execute(_QUICK_NOW_PG).one()[1]
-                yield s, now
-            return
+    def _quick(self, write: Callable[[Connection], T]) -> T:
+        """Run ``write`` as one transaction that gives up after :data:`QUICK_WRITE_MS`
+        instead of queueing (SQLite: a short busy timeout; PostgreSQL: a statement timeout,
+        and autocommit, so a single statement is one round trip)."""
         try:
-            with Session(self._quick_engine.execution_options(**{WRITE_OPTION: True}),
-                         expire_on_commit=False) as session, session.begin():
-                yield session, self._now(session)
+            if self.dialect == "sqlite":
+                with self._quick_engine.execution_options(**{WRITE_OPTION: True}).begin() as c:
+                    return write(c)
+            with self._quick_engine.connect() as c:
+                return write(c)
         except DBAPIError as exc:
             raise StoreUnavailable(f"database error: {exc.orig}") from exc
         except SQLAlchemyError as exc:

@@ -64,7 +64,7 @@ class ClickInbox:
     def __post_init__(self) -> None:
         ledger = self.reviews.ledger
         self._writer = ClickWriter(
-            lambda new: ledger.receive_clicks(new, owner=self.owner, lease=self.lease),
+            lambda new: ledger.receive_clicks(new, owner=self.owner),
             writers=1 if ledger.dialect == "sqlite" else PG_WRITERS)
 
     @property
