@@ -3,8 +3,10 @@
 A decision click (Approve, Take over, a modal submission) is written to the click inbox
 before its ack, in one small time-bounded transaction, and decided after it
 (:mod:`bot.slack.clicks`), so no acknowledged click is ever lost. Other buttons are
-acknowledged before any database or Slack work. Modal submissions are validated before the
-ack (their errors must travel in the ack).
+acknowledged before any database or Slack work, which runs lazily after the answer. Modal
+submissions are validated before the ack (their errors must travel in the ack). Bolt
+answers each request as soon as its listener returns (``process_before_response``), so an
+ack never waits for Bolt's polling.
 """
 
 from __future__ import annotations
@@ -45,8 +47,8 @@ from store.ledger import Ledger
 from store.models import DecisionKind, Ticket
 
 log = logging.getLogger(__name__)
-#: Bolt listener threads (the HTTP server's default thread count).
-LISTENER_THREADS = 16
+#: Bolt's threads for lazy listener work (opening modals, App Home).
+LISTENER_THREADS = 8
 
 
 @dataclass(frozen=True)
@@ -86,10 +88,11 @@ def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
               pool: Executor | None = None, hold_clicks: float = 0.0) -> tuple[App, ClickInbox]:
     """The Bolt app and its click inbox. Decisions run on ``pool`` after the ack (default:
     one shared pool); ``owner`` names this replica in the inbox's leases."""
-    # Listeners write their click before acking: as many may run as requests are served, so
-    # a burst's clicks reach the inbox's group commit together (Bolt's default runs 5).
+    # A request is answered as soon as its listener returns (``process_before_response``):
+    # decision listeners write their click, ack and return; other listeners only ack, and
+    # their Slack work (opening a modal, publishing App Home) runs lazily on Bolt's threads.
     app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
-              process_before_response=False, raise_error_for_unhandled_request=False,
+              process_before_response=True, raise_error_for_unhandled_request=False,
               listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS,
                                                    thread_name_prefix="signoff-listener"))
     surfaces = Surfaces(client, ledger)
@@ -101,9 +104,10 @@ def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
     _register_buttons(app, reviews, inbox)
     register_views(app, reviews, inbox)
 
-    @app.event("app_home_opened")
     def on_home(event: dict[str, Any]) -> None:
         publish_home(reviews, event["user"])
+
+    app.event("app_home_opened")(ack=_ack, lazy=[on_home])
 
     return app, inbox
 
@@ -126,11 +130,9 @@ def _register_buttons(app: App, reviews: Reviews, inbox: ClickInbox) -> None:
                                                       reason="taken over by a human"))
 
     for action_id, (kind, render) in _MODALS.items():
-        app.action(action_id)(_modal_opener(reviews, kind, render))
+        app.action(action_id)(ack=_ack, lazy=[_modal_opener(reviews, kind, render)])
 
-    @app.action(ACTION_EDIT)
-    def edit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def edit(body: dict[str, Any], client: WebClient) -> None:
         c = Click.of(body)
         ticket = _started(reviews, c, DecisionKind.EDIT)
         if ticket is None:
@@ -140,13 +142,19 @@ def _register_buttons(app: App, reviews: Reviews, inbox: ClickInbox) -> None:
                                  origin=c.origin)
         client.views_open(trigger_id=c.trigger_id, view=view)
 
-    @app.action(ACTION_SHOW_ALL)
-    def show_all(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def show_all(body: dict[str, Any], client: WebClient) -> None:
         c = Click.of(body)
         ticket = reviews.ledger.get_ticket(c.ticket_id)
         client.views_open(trigger_id=c.trigger_id, view=render_show_all_modal(
             ticket, masked=masked_fields(ticket.args_schema), origin=c.origin))
+
+    app.action(ACTION_EDIT)(ack=_ack, lazy=[edit])
+    app.action(ACTION_SHOW_ALL)(ack=_ack, lazy=[show_all])
+
+
+def _ack(ack: Ack) -> None:
+    """Answer Slack at once; the listener's work runs lazily, after the answer."""
+    ack()
 
 
 def _decision(inbox: ClickInbox, ack: Ack, new: NewClick) -> None:
@@ -159,8 +167,7 @@ def _decision(inbox: ClickInbox, ack: Ack, new: NewClick) -> None:
 
 
 def _modal_opener(reviews: Reviews, kind: DecisionKind, render: Any) -> Any:
-    def open_modal(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def open_modal(body: dict[str, Any], client: WebClient) -> None:
         c = Click.of(body)
         ticket = _started(reviews, c, kind)
         if ticket is None:
