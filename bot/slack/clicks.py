@@ -25,7 +25,7 @@ import threading
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.render.clicks import render_click_too_old, render_click_unrecorded
 from bot.slack.click_writer import ClickWriter
@@ -123,16 +123,21 @@ class ClickInbox:
             log.warning("click %s: %s; trying again", click.id, exc)
             self._again(click, received)
             return
+        try:
+            self._too_old(click)
+        except StoreError:  # a replay finds it too old too, and says so again
+            log.warning("click %s: told, but the database could not note it", click.id)
+        except NotTold:
+            log.error("click %s by %s did not count and its clicker could not be told",
+                      click.id, click.user)
+
+    def _too_old(self, click: Click) -> None:
+        """Tell the clicker the click did not count, then end it as ``told``."""
         text = render_click_too_old(click.kind, self.max_age)
         if not self.reviews.surfaces.tell_clicker(click.user, click.channel,
                                                   click.response_url, text):
-            log.error("click %s by %s did not count and its clicker could not be told",
-                      click.id, click.user)
-            return
-        try:
-            self.reviews.ledger.tell_click(click.id, text)
-        except StoreError:  # a replay finds it too old too, and says so again
-            log.warning("click %s: told, but the database could not note it", click.id)
+            raise NotTold(f"could not tell {click.user} about click {click.id}")
+        self.reviews.ledger.tell_click(click.id, text)
 
     def _again(self, click: Click, received: float) -> None:
         def resubmit() -> None:
@@ -159,14 +164,18 @@ class ClickInbox:
             except StoreError as exc:
                 log.warning("click replay: %s", exc)
                 return done
+            now = self.reviews.ledger.db_now() if clicks else None
             for click in clicks:
-                self._replay_one(click)
+                self._replay_one(click, now)
             done += len(clicks)
             if len(clicks) < batch:
                 return done
 
-    def _replay_one(self, click: Click) -> None:
+    def _replay_one(self, click: Click, now: datetime | None) -> None:
         try:
+            if now is not None and now - click.received_at > self.max_age:
+                self._too_old(click)  # whatever made it fail so long, it no longer counts
+                return
             self.reviews.decide_click(click)
         except (StoreError, NotTold) as exc:  # its lease runs out; a later replay retries
             log.warning("replaying click %s: %s", click.id, exc)
