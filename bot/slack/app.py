@@ -39,6 +39,7 @@ from escalation.config import SignoffConfig
 from store.errors import TicketNotFound
 from store.ledger import Ledger
 from store.models import DecisionKind
+from store.sweep import SweepStore
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +74,8 @@ def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
     app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
               process_before_response=False, raise_error_for_unhandled_request=False)
     surfaces = Surfaces(client, ledger)
-    reviews = Reviews(ledger, config,
-                      authz or Authorizer(client, oncall=ledger.oncall_targets), surfaces,
-                      pool or shared_pool())
+    authz = authz or Authorizer(client, oncall=SweepStore(ledger).oncall_targets)
+    reviews = Reviews(ledger, config, authz, surfaces, pool or shared_pool())
     _register_buttons(app, reviews)
     register_views(app, reviews)
 
