@@ -40,7 +40,7 @@ from escalation.notifier import DeliveryError, DeliveryResult, Notifier
 from escalation.schedules import Schedule
 from escalation.sweep_store import SweepLedger
 from store.errors import ConfigError, StoreError
-from store.models import Ticket
+from store.models import Ticket, is_user_group
 from store.steps import (
     Cursor,
     Delivery,
@@ -250,7 +250,7 @@ class EscalationEngine:
         failed: list[tuple[str, str]] = [(s, "nobody on call") for s in planned.nobody]
         for target in planned.targets:
             try:
-                members = self.notifier.resolve_group(target) if target[:1] == "S" else [target]
+                members = self.notifier.resolve_group(target) if is_user_group(target) else [target]
             except Exception as exc:  # a Slack failure must not stop the other targets
                 failed.append((target, f"could not list the user group: {exc}"))
                 continue

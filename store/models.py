@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import time
 from datetime import datetime
@@ -96,6 +97,15 @@ class Route(_Frozen):
     """Slack user ids (``U…``/``W…``) or user-group ids (``S…``)."""
     approvals_required: int = Field(default=1, ge=1, le=10)
     chain: str | None = None
+
+
+_USER_GROUP_ID = re.compile(r"S[A-Z0-9]{2,40}")
+
+
+def is_user_group(principal: str) -> bool:
+    """Whether an approver or on-call target is a Slack user group (``S…``), whose members
+    stand for it, rather than one user (``U…``/``W…``)."""
+    return _USER_GROUP_ID.fullmatch(principal) is not None
 
 
 class SlackRef(_Frozen):

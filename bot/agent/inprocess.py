@@ -10,7 +10,6 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.agent.argmodel import masked_fields
 from bot.agent.backend import ApprovalRequest
 from bot.agent.errors import ApprovalDenied
 from bot.render import render_card, render_execution_result, render_info_answer
@@ -62,8 +61,7 @@ class InProcessBackend:
         ticket, created = self.ledger.create_ticket(
             lambda created_at: self._new_ticket(outcome, request, created_at))
         if created and ticket.status == TicketStatus.PENDING:
-            ticket = post_card(self.slack, self.ledger, ticket,
-                               dict(render_card(ticket, masked=masked_fields(ticket.args_schema))))
+            ticket = post_card(self.slack, self.ledger, ticket, dict(render_card(ticket)))
         return ticket
 
     def _new_ticket(self, outcome: PolicyOutcome, request: ApprovalRequest,

@@ -15,7 +15,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.agent.argmodel import masked_fields, model_from_schema
+from bot.agent.argmodel import model_from_schema
 from bot.render import (
     ACTION_APPROVE,
     ACTION_EDIT,
@@ -122,7 +122,7 @@ def _register_buttons(app: App, reviews: Reviews) -> None:
         if ticket is None:
             return
         model = model_from_schema(ticket.args_schema) if ticket.args_schema else None
-        view = render_edit_modal(ticket, model, masked=masked_fields(ticket.args_schema),
+        view = render_edit_modal(ticket, model,
                                  origin=c.origin)
         client.views_open(trigger_id=c.trigger_id, view=view)
 
@@ -132,7 +132,7 @@ def _register_buttons(app: App, reviews: Reviews) -> None:
         c = Click.of(body)
         ticket = reviews.ledger.get_ticket(c.ticket_id)
         client.views_open(trigger_id=c.trigger_id, view=render_show_all_modal(
-            ticket, masked=masked_fields(ticket.args_schema), origin=c.origin))
+            ticket, origin=c.origin))
 
 
 def _modal_opener(reviews: Reviews, kind: DecisionKind, render: Any) -> Any:

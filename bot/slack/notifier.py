@@ -14,7 +14,6 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.agent.argmodel import masked_fields
 from bot.render import (
     render_escalation_dm,
     render_escalation_note,
@@ -71,8 +70,7 @@ class SlackNotifier:
         try:
             channel = self._open_dm(target)
             message = render_escalation_dm(ticket, level,
-                                           decisions=self.ledger.decisions(ticket.id),
-                                           masked=masked_fields(ticket.args_schema))
+                                           decisions=self.ledger.decisions(ticket.id))
             ts = self._post(channel, message)
         except DeliveryError as exc:
             return DeliveryResult(target, False, str(exc), exc.retryable, exc.retry_after)

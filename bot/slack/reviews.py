@@ -9,6 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.render import render_already_decided, render_changed_since_seen, render_info_request
+from bot.render.refusals import (
+    ALREADY_APPROVED_BY_YOU,
+    EXPIRED_CLICK,
+    NO_SUCH_REQUEST,
+    edit_denied,
+)
 from bot.slack.authz import Authorizer
 from bot.slack.surfaces import Surfaces
 from escalation.config import SignoffConfig
@@ -72,7 +78,7 @@ class Reviews:
         try:
             ticket = self.ledger.get_ticket(ticket_id)
         except TicketNotFound:
-            self.surfaces.tell(user, channel, "This request no longer exists.")
+            self.surfaces.tell(user, channel, NO_SUCH_REQUEST)
             return None
         if not ticket.status.is_open:
             self._already_decided(ticket, user, channel)
@@ -96,7 +102,7 @@ class Reviews:
         try:
             before = self.ledger.get_ticket(ticket_id)
         except TicketNotFound:
-            self.surfaces.tell(user, channel, "This request no longer exists.")
+            self.surfaces.tell(user, channel, NO_SUCH_REQUEST)
             return None
         refusal = self.authz.refusal(user, before, kind)
         if refusal is not None:
@@ -125,8 +131,7 @@ class Reviews:
         except DeadlinePassed:
             self._expired(ticket, user, channel)
         except DuplicateApproval:
-            self.surfaces.tell(user, channel, "You already approved this request; it needs "
-                               "another approver, a different person.", ticket)
+            self.surfaces.tell(user, channel, ALREADY_APPROVED_BY_YOU, ticket)
         except ChangedSinceSeen:
             self._changed(self.ledger.get_ticket(ticket.id), user, channel)
         except (AlreadyDecided, TransitionRefused):
@@ -150,8 +155,7 @@ class Reviews:
         except TransitionRefused:
             ticket = self.ledger.get_ticket(ticket.id)
         self.surfaces.refresh(ticket)
-        self.surfaces.tell(user, channel, "This request expired: nobody decided in time, so "
-                           "nothing was executed. Your click changed nothing.", ticket)
+        self.surfaces.tell(user, channel, EXPIRED_CLICK, ticket)
 
     def recheck_edit(self, ticket: Ticket, user: str, args: dict[str, Any]
                      ) -> tuple[str | None, Reroute | None]:
@@ -160,8 +164,7 @@ class Reviews:
                                                 requested_by=ticket.requested_by,
                                                 confidence=ticket.confidence))
         if outcome.decision == "deny":
-            return (f"Policy {outcome.policy_version} would deny this edit "
-                    f"({outcome.rule}{': ' + outcome.reason if outcome.reason else ''})."), None
+            return edit_denied(outcome.policy_version, outcome.rule, outcome.reason), None
         if not _stricter(ticket, outcome):
             return None, None
         assert outcome.route is not None

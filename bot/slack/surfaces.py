@@ -9,7 +9,6 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.agent.argmodel import masked_fields
 from bot.render import Message, render_card, render_escalation_dm, render_refusal
 from bot.render.moved import render_moved_away_note, render_moved_card, render_moved_here_note
 from bot.slack.webapi import slack_error
@@ -24,8 +23,7 @@ class Surfaces:
         self.slack, self.ledger = slack, ledger
 
     def card_message(self, ticket: Ticket) -> Message:
-        return render_card(ticket, decisions=self.ledger.decisions(ticket.id),
-                           masked=masked_fields(ticket.args_schema))
+        return render_card(ticket, decisions=self.ledger.decisions(ticket.id))
 
     def refresh(self, ticket: Ticket) -> None:
         """Re-render the channel card and every DM copy of it in place (``chat.update``)."""
@@ -34,13 +32,12 @@ class Surfaces:
         if not refs:
             return  # nothing shown anywhere (e.g. an allowed call): skip the read
         decisions = self.ledger.decisions(ticket.id)
-        masked = masked_fields(ticket.args_schema)
         for ref in refs:
             if ref.role == "dm":
                 msg = render_escalation_dm(ticket, ticket.escalation_level,
-                                           decisions=decisions, masked=masked)
+                                           decisions=decisions)
             else:
-                msg = render_card(ticket, decisions=decisions, masked=masked)
+                msg = render_card(ticket, decisions=decisions)
             self._call("chat_update", ticket, channel=ref.channel, ts=ref.ts,
                        text=msg["text"], blocks=msg["blocks"])
 
@@ -72,7 +69,7 @@ class Surfaces:
     def _leave_pointers(self, ticket: Ticket, old: SlackRef | None, editor: str) -> None:
         """The old card and the old chain's DMs point to the new card, with no buttons:
         the people the old chain DM'd may no longer decide (their chain stopped)."""
-        pointer = render_moved_card(ticket, editor, masked=masked_fields(ticket.args_schema))
+        pointer = render_moved_card(ticket, editor)
         dms = [m for m in ticket.messages if m.role == "dm"]
         for ref in ([old] if old is not None else []) + dms:
             self._call("chat_update", ticket, channel=ref.channel, ts=ref.ts,
