@@ -12,9 +12,8 @@ from slack_sdk import WebClient
 
 from bot.agent.backend import ApprovalRequest
 from bot.agent.errors import ApprovalDenied
-from bot.render import render_card, render_execution_result, render_info_answer
+from bot.render import render_execution_result, render_info_answer
 from bot.slack.surfaces import Surfaces
-from bot.slack.webapi import post_card
 from escalation.config import SignoffConfig
 from escalation.plan import deadlines
 from escalation.policy import Policy, PolicyOutcome, Proposal
@@ -36,7 +35,7 @@ class InProcessBackend:
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
         # The same card and thread updates the bot makes (DM copies included).
-        self.surfaces = Surfaces(slack, ledger) if slack is not None else None
+        self.surfaces = Surfaces(slack, ledger)
 
     def close(self) -> None:
         self.ledger.close()
@@ -61,7 +60,7 @@ class InProcessBackend:
         ticket, created = self.ledger.create_ticket(
             lambda created_at: self._new_ticket(outcome, request, created_at))
         if created and ticket.status == TicketStatus.PENDING:
-            ticket = post_card(self.slack, self.ledger, ticket, dict(render_card(ticket)))
+            ticket = self.surfaces.post_card(ticket)
         return ticket
 
     def _new_ticket(self, outcome: PolicyOutcome, request: ApprovalRequest,
@@ -138,11 +137,11 @@ class InProcessBackend:
     # -- Slack side effects, best effort: the ledger is the record --------------------------
 
     def refresh_card(self, ticket: Ticket) -> None:
-        if self.surfaces is not None:
+        if self.slack is not None:
             self.surfaces.refresh(ticket)
 
     def thread_reply(self, ticket: Ticket, kind: str, text: str = "") -> None:
-        if self.surfaces is None:
+        if self.slack is None:
             return
         message = (render_execution_result(ticket) if kind == "execution"
                    else render_info_answer(ticket, text))

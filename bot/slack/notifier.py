@@ -85,8 +85,7 @@ class SlackNotifier:
 
     def _post(self, channel: str, message: Any, *, thread_ts: str | None = None) -> str:
         try:
-            resp = self.slack.chat_postMessage(channel=channel, text=message["text"],
-                                               blocks=message["blocks"], thread_ts=thread_ts)
+            resp = self.surfaces.api.post(channel, message, thread_ts=thread_ts)
         except (SlackApiError, SlackClientError, OSError) as exc:
             raise _error(exc, posting=True) from exc
         return str(resp["ts"])
