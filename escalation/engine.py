@@ -36,10 +36,10 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from escalation.chains import ChainSpec, PlannedLevel, Step, StepKind, Timeline, plan
-from escalation.notifier import DeliveryError, DeliveryResult, Notifier
+from escalation.notifier import DeliveryResult, Notifier
 from escalation.schedules import Schedule
 from escalation.sweep_store import SweepLedger
-from store.errors import ConfigError, StoreError
+from store.errors import ConfigError, DeliveryError, StoreError
 from store.models import Ticket, is_user_group
 from store.steps import (
     Cursor,

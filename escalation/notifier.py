@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
+from store.errors import DeliveryError
 from store.models import SlackRef, Ticket
+
+__all__ = ["DeliveryError", "DeliveryResult", "Notifier", "RecordingNotifier"]
 
 
 @dataclass(frozen=True)
@@ -31,16 +34,6 @@ class DeliveryResult:
     """Seconds, from Slack's ``Retry-After`` header on a 429."""
     message: SlackRef | None = None
     """The DM posted (role ``dm``): kept with the ticket so the bot can update it later."""
-
-
-class DeliveryError(Exception):
-    """A reminder or an expiry notice could not be delivered."""
-
-    def __init__(self, message: str, *, retryable: bool = False,
-                 retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.retry_after = retry_after
 
 
 class Notifier(Protocol):

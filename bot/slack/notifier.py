@@ -22,7 +22,8 @@ from bot.render import (
 )
 from bot.slack.surfaces import Surfaces
 from bot.slack.webapi import slack_error
-from escalation.notifier import DeliveryError, DeliveryResult
+from escalation.notifier import DeliveryResult
+from store.errors import DeliveryError
 from store.ledger import Ledger
 from store.models import SlackRef, Ticket
 

@@ -13,7 +13,8 @@ from datetime import timedelta
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from escalation.notifier import DeliveryError, DeliveryResult
+from escalation.notifier import DeliveryResult
+from store.errors import DeliveryError
 from store.models import SlackRef, Ticket
 
 
