@@ -38,8 +38,8 @@ def run(bench: Bench) -> ScenarioResult:
 
 def _engine_tick() -> Tick:
     from escalation.engine import EscalationEngine
-    from escalation.notifier import RecordingNotifier
     from store.sweep import SweepStore
+    from tests.escalation.recording_notifier import RecordingNotifier
 
     def tick(ledger: Ledger, config: SignoffConfig) -> int:
         engine = EscalationEngine(SweepStore(ledger), config, RecordingNotifier(),

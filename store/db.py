@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, select
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.compiler import compiles
@@ -173,10 +173,6 @@ def check_schema(engine: Engine) -> None:
             f"the database {engine.url.render_as_string(hide_password=True)} {where}; "
             f"run `signoff migrate` (needs revision {head_revision()})"
         )
-
-
-def table_names(engine: Engine) -> list[str]:
-    return sorted(inspect(engine).get_table_names())
 
 
 def migrate_url(url: str) -> None:

@@ -40,7 +40,7 @@ from store.models import (
 from store.states import Event, next_status
 from store.tables import AuditRow, DecisionRow, MessageRow, TicketRow
 from store.tickets import SYSTEM_ACTOR, Draft
-from store.transition import refusal, transition
+from store.transition import transition, transition_refused
 
 
 class Ledger:
@@ -199,7 +199,7 @@ class Ledger:
                                      detail=f"its deadline {row.expires_at.isoformat()} has passed")
             plan = plan_decision(row, reviewer, kind, args, reroute)
             if next_status(TicketStatus(row.status), plan.event) is None:
-                raise refusal(row, plan.event)
+                raise transition_refused(row, plan.event)
             if expected_version is not None and expected_version != row.version:
                 raise ChangedSinceSeen(row.id, plan.event.value, row.status,
                                        seen=expected_version, current=row.version)

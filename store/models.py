@@ -34,22 +34,6 @@ class TicketStatus(StrEnum):
         """Still waiting for a human (the escalation engine watches these)."""
         return self in (TicketStatus.PENDING, TicketStatus.NEEDS_INFO)
 
-    @property
-    def is_final(self) -> bool:
-        return self in FINAL_STATUSES
-
-
-FINAL_STATUSES = frozenset(
-    {
-        TicketStatus.REJECTED,
-        TicketStatus.EXPIRED,
-        TicketStatus.CANCELLED,
-        TicketStatus.TAKEN_OVER,
-        TicketStatus.EXECUTED,
-        TicketStatus.FAILED,
-    }
-)
-
 
 class ReviewType(StrEnum):
     APPROVAL = "approval"

@@ -15,7 +15,7 @@ from bot.agent.errors import ApprovalDenied
 from bot.render import render_execution_result, render_info_answer
 from bot.slack.surfaces import Surfaces
 from escalation.config import SignoffConfig
-from escalation.plan import deadlines
+from escalation.deadlines import deadlines
 from escalation.policy import Policy, PolicyOutcome, Proposal
 from store.ledger import Ledger
 from store.models import DecisionKind, Evidence, NewTicket, Ticket, TicketStatus
@@ -69,7 +69,7 @@ class InProcessBackend:
         by ``create_ticket`` in the transaction that creates it)."""
         allowed = outcome.decision == "allow"
         route = outcome.route or self.config.route()
-        plan = None if allowed else deadlines(self.config, outcome.chain, created_at=created_at,
+        fixed = None if allowed else deadlines(self.config, outcome.chain, created_at=created_at,
                                               expire_after=outcome.expire_after)
         return NewTicket(
             action=request.action, args=request.args, review_type=outcome.review,
@@ -79,9 +79,9 @@ class InProcessBackend:
             idempotency_key=request.idempotency_key, tier=outcome.tier, route=route,
             policy_version=outcome.policy_version, policy_rule=outcome.rule,
             status=TicketStatus.APPROVED if allowed else TicketStatus.PENDING,
-            expires_at=plan.expires_at if plan else created_at,
-            next_action_at=plan.next_action_at if plan else None,
-            escalation=plan.snapshot if plan else None, args_schema=request.args_schema,
+            expires_at=fixed.expires_at if fixed else created_at,
+            next_action_at=fixed.next_action_at if fixed else None,
+            escalation=fixed.snapshot if fixed else None, args_schema=request.args_schema,
         )
 
     # -- Resume -------------------------------------------------------------------------

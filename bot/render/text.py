@@ -220,7 +220,3 @@ def link(url: str | None, title: str, limit: int = 300) -> str:
     label = esc(title, limit).replace("|", "¦") or "link"
     target = safe_url(url)
     return f"<{target}|{label}>" if target else label
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

@@ -18,7 +18,7 @@ from bot.render.refusals import (
 from bot.slack.authz import Authorizer
 from bot.slack.surfaces import Surfaces
 from escalation.config import SignoffConfig
-from escalation.plan import deadlines
+from escalation.deadlines import deadlines
 from escalation.policy import Policy, PolicyOutcome, Proposal
 from store.decisions import Replan, Reroute
 from store.errors import (

@@ -18,7 +18,7 @@ from store.errors import DeliveryError
 from store.models import SlackRef, Ticket
 
 
-class SlackNotifier:
+class PlainSlackNotifier:
     def __init__(self, client: WebClient) -> None:
         self.client = client
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 
 from escalation.engine import EscalationEngine, TickReport
-from escalation.notifier import RecordingNotifier
 from store.db import make_engine, migrate
 from store.ledger import Ledger
 from store.models import DecisionKind, TicketStatus
 from store.sweep import SweepStore
 from tests.escalation.engine_support import GROUPS, MIN, audit_kinds, config, open_ticket
+from tests.escalation.recording_notifier import RecordingNotifier
 
 
 @pytest.fixture

@@ -19,12 +19,12 @@ from slack_sdk import WebClient
 
 from bot.sandbox import Channel, SlackSandbox, User, Workspace
 from escalation.engine import EscalationEngine, TickReport
-from escalation.notifier import RecordingNotifier
 from store.ledger import Ledger
 from store.models import DecisionKind, SlackRef, Ticket, TicketStatus
 from store.sweep import SweepStore
 from tests.escalation.engine_support import GROUPS, MIN, config, open_ticket
-from tests.escalation.slack_notifier import SlackNotifier
+from tests.escalation.recording_notifier import RecordingNotifier
+from tests.escalation.slack_notifier import PlainSlackNotifier
 
 SWEEPERS = 3
 SECOND = timedelta(seconds=1)
@@ -82,7 +82,7 @@ def test_three_sweepers_do_every_step_exactly_once(
                for i in range(n)]
     for ticket in tickets:
         post_card(ledger, slack, ticket)
-    engines = [EscalationEngine(SweepStore(led), config(), SlackNotifier(client(sandbox)),
+    engines = [EscalationEngine(SweepStore(led), config(), PlainSlackNotifier(client(sandbox)),
                                 owner=f"replica-{i}", batch_size=25)
                for i, led in enumerate(replicas)]
     total = TickReport()
