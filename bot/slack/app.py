@@ -33,7 +33,7 @@ from bot.render import (
 )
 from bot.slack.authz import Authorizer
 from bot.slack.home import publish_home
-from bot.slack.reviews import Reviews, shared_pool
+from bot.slack.reviews import Reviews
 from bot.slack.surfaces import Surfaces
 from bot.slack.views import register_views
 from escalation.config import SignoffConfig
@@ -71,14 +71,13 @@ class Click:
 
 
 def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
-              signing_secret: str, authz: Authorizer | None = None,
-              pool: Executor | None = None) -> App:
-    """The Bolt app. Decisions run on ``pool`` after the ack (default: one shared pool)."""
+              signing_secret: str, pool: Executor, authz: Authorizer | None = None) -> App:
+    """The Bolt app. Decisions run on ``pool`` after the ack (``compose`` gives it)."""
     app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
               process_before_response=False, raise_error_for_unhandled_request=False)
     surfaces = Surfaces(client, ledger)
     authz = authz or Authorizer(client, oncall=SweepStore(ledger).oncall_targets)
-    reviews = Reviews(ledger, config, authz, surfaces, pool or shared_pool())
+    reviews = Reviews(ledger, config, authz, surfaces, pool)
     _register_buttons(app, reviews)
     register_views(app, reviews)
 

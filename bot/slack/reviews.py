@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-import threading
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
 from typing import Any
 
 from bot.render import render_already_decided, render_changed_since_seen, render_info_request
@@ -38,27 +37,14 @@ log = logging.getLogger(__name__)
 #: starving Bolt's listener threads, which must stay free to ack within 3 seconds.
 DECISION_WORKERS = 2
 
-_shared_pool: ThreadPoolExecutor | None = None
-_shared_lock = threading.Lock()
-
-
-def shared_pool() -> ThreadPoolExecutor:
-    """The default pool for decisions taken after an ack (one per process)."""
-    global _shared_pool
-    with _shared_lock:
-        if _shared_pool is None:
-            _shared_pool = ThreadPoolExecutor(max_workers=DECISION_WORKERS,
-                                              thread_name_prefix="signoff-decide")
-        return _shared_pool
-
-
 @dataclass
 class Reviews:
     ledger: Ledger
     config: SignoffConfig
     authz: Authorizer
     surfaces: Surfaces
-    pool: Executor = field(default_factory=shared_pool)
+    pool: Executor
+    """Where decisions run after the ack (the composition root gives the ack-first pool)."""
 
     def decide_later(self, *args: Any, **kwargs: Any) -> Future[Ticket | None]:
         """:meth:`decide` on the decision pool, so the handler's thread is free at once."""
