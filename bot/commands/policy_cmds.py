@@ -14,6 +14,7 @@ from escalation.config import ConfigInvalid, SignoffConfig, load_config
 from escalation.policy import Proposal
 from escalation.shadow import ActionReport, candidate_config, from_events, replay, summarise
 from store.ledger import Ledger
+from store.policies import policy_version, policy_versions
 from store.proposals import recorded_proposals
 
 
@@ -30,6 +31,41 @@ def register_policy(psub: argparse._SubParsersAction[argparse.ArgumentParser]) -
                    help="the live configuration (default: SIGNOFF_CONFIG, else signoff.yml)")
     p.add_argument("--json", action="store_true", help="the report as JSON")
     p.set_defaults(func=cmd_shadow_report)
+    p = psub.add_parser("versions", help="the policy versions that have decided requests")
+    p.set_defaults(func=cmd_versions)
+    p = psub.add_parser("show", help="the exact rules of a recorded policy version, as JSON")
+    p.add_argument("version", metavar="VERSION", help="as recorded on tickets (policy_version)")
+    p.set_defaults(func=cmd_show)
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    ledger = open_ledger(args)
+    try:
+        versions = policy_versions(ledger)
+    finally:
+        ledger.close()
+    for v in versions:
+        rules = len(v.policy.get("rules") or [])
+        print(f"{v.first_applied_at:%Y-%m-%d %H:%M}  {v.version:<28} {rules:>3} rules  "
+              f"sha256:{v.digest[:12]}")
+    if not versions:
+        print("no policy version recorded yet (one is recorded when signoff serve or an "
+              "agent's client starts)")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    ledger = open_ledger(args)
+    try:
+        found = policy_version(ledger, args.version)
+    finally:
+        ledger.close()
+    if found is None:
+        print(f"signoff: no policy version {args.version!r} is recorded; "
+              "`signoff policy versions` lists them")
+        return 1
+    print(json.dumps(found.model_dump(mode="json"), indent=2, ensure_ascii=False))
+    return 0
 
 
 def _config(path: str) -> SignoffConfig | None:
