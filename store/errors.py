@@ -14,7 +14,9 @@ errors live here because ``store`` is the innermost package; the policy/config e
     │   │   ├── AlreadyDecided           somebody else decided first
     │   │   ├── DeadlinePassed           decision after expires_at (database clock)
     │   │   └── DuplicateApproval        the same reviewer approved twice
-    │   └── ArgumentsMismatch            executor asked to run arguments nobody approved
+    │   ├── ArgumentsMismatch            executor asked to run arguments nobody approved
+    │   ├── ApprovalUnverifiable         approved, but its audit events do not back it
+    │   └── CheckpointInvalid            an audit checkpoint file that cannot be read
     └── ApprovalError (bot)              what an agent sees: denied, rejected, expired, ...
 """
 
@@ -99,3 +101,24 @@ class ArgumentsMismatch(StoreError):
         self.ticket_id = ticket_id
         self.expected = expected
         self.got = got
+
+
+class ApprovalUnverifiable(StoreError):
+    """The ticket says approved, but its audit events do not show that approval.
+
+    Execution refuses it: the row was changed outside signoff (or its events were), so no
+    authorised human can be shown to have approved these arguments.
+    """
+
+    def __init__(self, ticket_id: str, problems: list[str]) -> None:
+        shown = "; ".join(problems[:3]) + ("; …" if len(problems) > 3 else "")
+        super().__init__(
+            f"ticket {ticket_id}: refusing to execute: its approval is not backed by its "
+            f"audit events ({shown}); run `signoff audit verify` and ask for a new approval"
+        )
+        self.ticket_id = ticket_id
+        self.problems = problems
+
+
+class CheckpointInvalid(StoreError):
+    """An audit checkpoint file has a line that is not a checkpoint (names file and line)."""

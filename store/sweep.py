@@ -125,10 +125,13 @@ class SweepMixin:
         One transaction and a handful of statements for the whole batch."""
         if not deliveries:
             return
+        failed = sorted({d.ticket_id for d in deliveries if d.failed})
         with self._tx() as s:
+            # Each audited ticket's row lock first (id order, as every batch takes them):
+            # one writer at a time on each ticket's audit chain, and no lock cycles.
+            step_writer.lock_rows(s, failed)
             now = self._now(s)
             step_writer.finish(s, deliveries, now)
-            # The audit chain's head is the last lock every writer takes: no lock cycles.
             audit.append_many(s, [
                 audit.PendingEvent(d.ticket_id, "delivery_failed", SWEEP_ACTOR, {
                     "step_id": d.step_id, "target": target, "error": error,
