@@ -10,14 +10,17 @@ from bot.commands import (
     audit_cmds,
     config_cmds,
     demo_cmds,
+    eval_cmds,
     oncall_cmds,
     serve_cmds,
+    stats_cmds,
     store_cmds,
 )
 from bot.settings import load_settings
 from store.errors import SignoffError
 
-COMMAND_MODULES = [demo_cmds, serve_cmds, store_cmds, audit_cmds, config_cmds, oncall_cmds]
+COMMAND_MODULES = [demo_cmds, serve_cmds, store_cmds, audit_cmds, config_cmds, oncall_cmds,
+                   stats_cmds, eval_cmds]
 
 
 def build_parser() -> argparse.ArgumentParser:

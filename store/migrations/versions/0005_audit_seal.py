@@ -9,7 +9,7 @@ become seals ``1..n`` as they are (``chain_format`` 1) and are numbered within t
 so new events link to them.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0007
 Create Date: 2026-11-26
 """
 
@@ -21,7 +21,7 @@ from alembic import op
 from store.tables import UTCDateTime
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
