@@ -4,7 +4,9 @@ Writing takes no global lock. Each event links to the previous event *of its tic
 (``ticket_seq``, ``prev_hash``), read under the ticket's row lock, which every ticket write
 holds anyway; so writes for unrelated tickets never wait on each other. A background sealer
 (:mod:`store.audit_seal`) then gives committed events their place in a global hash chain
-(``seal``, ``seal_hash``), which is what a checkpoint outside the database anchors.
+(``seal``, ``seal_hash``), which is what a checkpoint outside the database anchors. On
+SQLite, which has one writer at a time anyway, the writing transaction seals its own events
+before it commits: the same chain, no lag, and no second writer queueing for the lock.
 
 The hashes cover each event's fields in canonical JSON; with ``audit_key`` set they are
 HMACs, so rewriting an event also needs the key. docs/audit.md has the design and its
@@ -13,8 +15,6 @@ threat model.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -25,59 +25,18 @@ from sqlalchemy import Table, and_, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from store.audit_hash import FORMAT, GENESIS, event_hash, key_id
+from store.audit_seal import seal_batch
 from store.models import AuditEvent, canonical_json
 from store.tables import AuditRow
 
-GENESIS = "0" * 64
-FORMAT = 2  # chain_format of events written by this code (1: the old global-only chain)
+__all__ = ["GENESIS", "PendingEvent", "append", "append_many", "event_hash", "key_id",
+           "to_event"]
 
 _EVENTS = cast(Table, AuditRow.__table__)
+INLINE_SEAL_LIMIT = 10_000  # SQLite: this transaction's events, and any left from before
 # Built once: every audited write runs it.
 _INSERT_EVENTS = insert(_EVENTS).returning(_EVENTS.c.seq, sort_by_parameter_order=True)
-
-
-def key_id(key: bytes | None) -> str | None:
-    """A public name for a key (an HMAC of a constant): says which key wrote a hash."""
-    if not key:
-        return None
-    return hmac.new(key, b"signoff audit key id", hashlib.sha256).hexdigest()[:16]
-
-
-def _digest(body: dict[str, Any], key: bytes | None) -> str:
-    raw = canonical_json(body).encode("utf-8")
-    if key:
-        return hmac.new(key, raw, hashlib.sha256).hexdigest()
-    return hashlib.sha256(raw).hexdigest()
-
-
-def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def event_hash(*, ticket_id: str | None, ticket_seq: int | None, kind: str, actor: str,
-               at: datetime, data_json: str, prev_hash: str, key: bytes | None) -> str:
-    """The hash of one event: its fields, its place in its ticket's chain, its key's id."""
-    return _digest({"v": FORMAT, "ticket_id": ticket_id, "ticket_seq": ticket_seq,
-                    "kind": kind, "actor": actor, "at": _iso(at), "data": data_json,
-                    "prev_hash": prev_hash, "key_id": key_id(key)}, key)
-
-
-def legacy_hash(*, seq: int, ticket_id: str | None, kind: str, actor: str, at: datetime,
-                data_json: str, prev_hash: str, key: bytes | None) -> str:
-    """The hash of an event written before per-ticket chains (``chain_format`` 1)."""
-    return _digest({"seq": seq, "ticket_id": ticket_id, "kind": kind, "actor": actor,
-                    "at": _iso(at), "data": data_json, "prev_hash": prev_hash}, key)
-
-
-def row_hash(row: Any, key: bytes | None) -> str:
-    """Recompute a stored event's hash (either format) from its columns."""
-    if row.chain_format == 1:
-        return legacy_hash(seq=row.seq, ticket_id=row.ticket_id, kind=row.kind,
-                           actor=row.actor, at=row.at, data_json=row.data,
-                           prev_hash=row.prev_hash, key=key)
-    return event_hash(ticket_id=row.ticket_id, ticket_seq=row.ticket_seq, kind=row.kind,
-                      actor=row.actor, at=row.at, data_json=row.data,
-                      prev_hash=row.prev_hash, key=key)
 
 
 @dataclass(frozen=True)
@@ -131,6 +90,8 @@ def append_many(session: Session, events: Sequence[PendingEvent], *, at: datetim
                      "actor": e.actor, "at": at, "data": data_json, "prev_hash": prev,
                      "hash": digest, "key_id": kid, "chain_format": FORMAT})
     seqs = conn.execute(_INSERT_EVENTS, rows[0] if len(rows) == 1 else rows).scalars().all()
+    if conn.dialect.name == "sqlite":  # this transaction holds the database's only write lock
+        seal_batch(session, key=key, limit=INLINE_SEAL_LIMIT)
     return [AuditEvent(seq=seq, ticket_id=r["ticket_id"], ticket_seq=r["ticket_seq"],
                        kind=r["kind"], actor=r["actor"], at=at, data=e.data,
                        prev_hash=r["prev_hash"], hash=r["hash"])

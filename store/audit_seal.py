@@ -21,13 +21,12 @@ sealed no later than it: an event's ticket predecessor committed before it was w
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from store.audit import _digest, _iso
+from store.audit_hash import seal_hash
 from store.db import db_now
 from store.tables import AuditHeadRow, AuditRow
 
@@ -43,13 +42,6 @@ _MARK = (update(_EVENTS).where(_E.seq == bindparam("b_seq"), _E.seal.is_(None))
                  sealed_at=bindparam("b_at")))
 _MOVE_HEAD = (update(_HEAD).where(_HEAD.c.id == 1)
               .values(seq=bindparam("b_seal"), hash=bindparam("b_hash")))
-
-
-def seal_hash(*, seal: int, seq: int, event_hash: str, sealed_at: datetime, prev: str,
-              key: bytes | None) -> str:
-    """One link of the global chain: the event's hash, its place, and the previous link."""
-    return _digest({"seal": seal, "seq": seq, "hash": event_hash,
-                    "sealed_at": _iso(sealed_at), "prev": prev}, key)
 
 
 def anything_unsealed(session: Session) -> bool:

@@ -14,8 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from store import audit_replay
-from store.audit import GENESIS, key_id, row_hash
-from store.audit_seal import seal_hash
+from store.audit_hash import GENESIS, key_id, row_hash, seal_hash
 from store.tables import AuditHeadRow, AuditRow, TicketRow
 
 MAX_PROBLEMS = 50

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store.audit import key_id
+from store.audit_hash import key_id
 from store.audit_verify import Problem, VerifyReport
 from store.errors import CheckpointInvalid
 from store.models import canonical_json

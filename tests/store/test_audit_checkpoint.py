@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 
 from bot.cli import main
 from bot.sandbox import Channel, SlackSandbox, User, Workspace
-from store.audit_seal import seal_hash
+from store.audit_hash import seal_hash
 from store.ledger import Ledger
 from store.models import DecisionKind, NewTicket, Route
 from store.tables import AuditHeadRow, AuditRow
