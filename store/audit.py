@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from store.audit_hash import FORMAT, GENESIS, event_hash, key_id
-from store.audit_seal import seal_batch
+from store.audit_seal import insert_sealed
 from store.models import AuditEvent, canonical_json
 from store.tables import AuditRow
 
@@ -34,7 +34,6 @@ __all__ = ["GENESIS", "PendingEvent", "append", "append_many", "event_hash", "ke
            "to_event"]
 
 _EVENTS = cast(Table, AuditRow.__table__)
-INLINE_SEAL_LIMIT = 10_000  # SQLite: this transaction's events, and any left from before
 # Built once: every audited write runs it.
 _INSERT_EVENTS = insert(_EVENTS).returning(_EVENTS.c.seq, sort_by_parameter_order=True)
 
@@ -89,12 +88,15 @@ def append_many(session: Session, events: Sequence[PendingEvent], *, at: datetim
         rows.append({"ticket_id": e.ticket_id, "ticket_seq": ticket_seq, "kind": e.kind,
                      "actor": e.actor, "at": at, "data": data_json, "prev_hash": prev,
                      "hash": digest, "key_id": kid, "chain_format": FORMAT})
-    seqs = conn.execute(_INSERT_EVENTS, rows[0] if len(rows) == 1 else rows).scalars().all()
     if conn.dialect.name == "sqlite":  # this transaction holds the database's only write lock
-        seal_batch(session, key=key, limit=INLINE_SEAL_LIMIT)
+        insert_sealed(conn, rows, key=key, at=at)
+        seqs = [r["seq"] for r in rows]
+    else:
+        seqs = list(conn.execute(_INSERT_EVENTS, rows[0] if len(rows) == 1 else rows)
+                    .scalars())
     return [AuditEvent(seq=seq, ticket_id=r["ticket_id"], ticket_seq=r["ticket_seq"],
                        kind=r["kind"], actor=r["actor"], at=at, data=e.data,
-                       prev_hash=r["prev_hash"], hash=r["hash"])
+                       prev_hash=r["prev_hash"], hash=r["hash"], seal=r.get("seal"))
             for seq, r, e in zip(seqs, rows, events, strict=True)]
 
 

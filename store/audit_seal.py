@@ -17,13 +17,18 @@ wherever its ``seq`` falls, and an event committed after the read simply has no 
 taken by the next round. An event is in the global chain exactly once (``seal`` is unique,
 and the UPDATE only touches rows still unsealed), and its ticket's earlier events are
 sealed no later than it: an event's ticket predecessor committed before it was written.
+
+SQLite has one writer at a time, so there the writing transaction seals its own events as
+it inserts them (:func:`insert_sealed`): no lag, and no sealer queueing for the lock.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from store.audit_hash import seal_hash
@@ -42,6 +47,31 @@ _MARK = (update(_EVENTS).where(_E.seq == bindparam("b_seq"), _E.seal.is_(None))
                  sealed_at=bindparam("b_at")))
 _MOVE_HEAD = (update(_HEAD).where(_HEAD.c.id == 1)
               .values(seq=bindparam("b_seal"), hash=bindparam("b_hash")))
+
+
+_SQLITE_HEAD = select(_HEAD.c.seq, _HEAD.c.hash, select(func.max(_E.seq)).scalar_subquery()
+                      .label("top")).where(_HEAD.c.id == 1)
+_INSERT = insert(_EVENTS)
+
+
+def insert_sealed(conn: Connection, rows: list[dict[str, Any]], *, key: bytes | None,
+                  at: datetime) -> None:
+    """SQLite: insert events already sealed, numbered after the newest ``seq`` and seal.
+
+    SQLite has one writer at a time and this transaction is it, so nothing can commit
+    between reading the head and moving it: sealing here costs no concurrency and leaves no
+    lag (``sealed_at`` is the write's own clock reading). Three statements, as many as the
+    old global lock took. Fills in each row's ``seq`` and seal columns.
+    """
+    head = conn.execute(_SQLITE_HEAD).one()
+    seq, position, prev = head.top or 0, head.seq, head.hash
+    for row in rows:
+        seq, position = seq + 1, position + 1
+        prev = seal_hash(seal=position, seq=seq, event_hash=row["hash"], sealed_at=at,
+                         prev=prev, key=key)
+        row.update(seq=seq, seal=position, seal_hash=prev, sealed_at=at)
+    conn.execute(_INSERT, rows[0] if len(rows) == 1 else rows)
+    conn.execute(_MOVE_HEAD, {"b_seal": position, "b_hash": prev})
 
 
 def anything_unsealed(session: Session) -> bool:

@@ -13,7 +13,7 @@ from sqlalchemy import delete, select, update
 
 from bot.cli import main
 from bot.sandbox import Channel, SlackSandbox, User, Workspace
-from store.audit_hash import seal_hash
+from store.audit_hash import event_hash, seal_hash
 from store.ledger import Ledger
 from store.models import DecisionKind, NewTicket, Route
 from store.tables import AuditHeadRow, AuditRow
@@ -112,14 +112,18 @@ def test_rewritten_trail_without_key_is_detected(
     book = tmp_path / "checkpoints.jsonl"
     assert main(["audit", "checkpoint", "--to", str(book)]) == 0
     assert "UNSIGNED" in capsys.readouterr().out
-    with ledger.engine.begin() as conn:  # re-seal seal 3 over a forged sealing time
+    with ledger.engine.begin() as conn:  # rewrite the last event, and every hash after it
         row = conn.execute(select(AuditRow).where(AuditRow.seal == 3)).one()
         prev = conn.execute(select(AuditRow.seal_hash).where(AuditRow.seal == 2)).scalar_one()
-        forged = seal_hash(seal=3, seq=row.seq, event_hash=row.hash, prev=prev, key=None,
-                           sealed_at=row.at)
+        data = '{"waited_s":1}'
+        forged = event_hash(ticket_id=row.ticket_id, ticket_seq=row.ticket_seq, kind=row.kind,
+                            actor=row.actor, at=row.at, data_json=data,
+                            prev_hash=row.prev_hash, key=None)
+        sealed = seal_hash(seal=3, seq=row.seq, event_hash=forged, prev=prev, key=None,
+                           sealed_at=row.sealed_at)
         conn.execute(update(AuditRow).where(AuditRow.seal == 3)
-                     .values(sealed_at=row.at, seal_hash=forged))
-        conn.execute(update(AuditHeadRow).values(hash=forged))
+                     .values(data=data, hash=forged, seal_hash=sealed))
+        conn.execute(update(AuditHeadRow).values(hash=sealed))
     code, out = _verify(capsys)
     assert code == 0, out
     code, out = _verify(capsys, "--checkpoint", str(book))
