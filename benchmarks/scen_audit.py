@@ -20,6 +20,7 @@ from escalation.scheduler import SEAL_EVERY, seal_once
 from store.db import make_engine
 from store.ledger import Ledger
 from store.models import DecisionKind, NewTicket, Route
+from store.sweep import SweepStore
 from store.tables import AuditRow
 
 NAME = "audit_writes"
@@ -90,8 +91,9 @@ def _sealers(ledger: Ledger, replicas: int = 2) -> Iterator[None]:
 
 
 def _seal_loop(ledger: Ledger, stop: threading.Event) -> None:
+    store = SweepStore(ledger)
     while not stop.wait(SEAL_EVERY.total_seconds()):
-        seal_once(ledger)
+        seal_once(store)
 
 
 def _drained(ledger: Ledger, limit_s: float = 10.0) -> None:

@@ -17,7 +17,7 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from escalation.engine import EscalationEngine
-from store.ledger import Ledger
+from escalation.sweep_store import SweepLedger
 
 log = logging.getLogger("signoff.escalation")
 JOB_ID = "signoff-escalation-sweep"
@@ -54,7 +54,7 @@ def start_scheduler(engine: EscalationEngine, every: timedelta, *,
         misfire_grace_time=None, next_run_time=clock(),
     )
     scheduler.add_job(
-        seal_once, "interval", seconds=SEAL_EVERY.total_seconds(), args=(engine.ledger,),
+        seal_once, "interval", seconds=SEAL_EVERY.total_seconds(), args=(engine.store,),
         id=SEAL_JOB_ID, name="signoff audit sealer", executor="sealer", max_instances=1,
         coalesce=True, misfire_grace_time=None,
     )
@@ -74,9 +74,9 @@ def sweep_once(engine: EscalationEngine, clock: Callable[[], datetime] = utc_now
         log.info("escalation sweep: %s", report)
 
 
-def seal_once(ledger: Ledger) -> None:
+def seal_once(store: SweepLedger) -> None:
     """Seal what has committed; errors are logged (the next interval tries again)."""
     try:
-        ledger.seal_audit()
+        store.seal_audit()
     except Exception:
         log.exception("audit sealer failed; retrying at the next interval")

@@ -32,7 +32,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from store.audit_hash import seal_hash
-from store.db import db_now
+from store.db import Transactions, db_now
 from store.tables import AuditHeadRow, AuditRow
 
 _EVENTS = cast(Table, AuditRow.__table__)
@@ -77,6 +77,21 @@ def insert_sealed(conn: Connection, rows: list[dict[str, Any]], *, key: bytes | 
 def anything_unsealed(session: Session) -> bool:
     """A cheap read, so an idle sealer takes no write lock (SQLite has only one)."""
     return session.execute(_ANY_UNSEALED).first() is not None
+
+
+def seal_pending(tx: Transactions, *, key: bytes | None, batch: int = 2000) -> list[int]:
+    """Seal every committed event not sealed yet, a batch per transaction; their seqs.
+    Any number of replicas may call this at once: one seals, the others skip."""
+    sealed: list[int] = []
+    while True:
+        with tx(write=False) as s:
+            if not anything_unsealed(s):
+                return sealed
+        with tx() as s:
+            done = seal_batch(s, key=key, limit=batch)
+        sealed += done
+        if len(done) < batch:
+            return sealed
 
 
 def seal_batch(session: Session, *, key: bytes | None, limit: int) -> list[int]:

@@ -22,6 +22,7 @@ from store.models import (
     args_hash,
     canonical_json,
 )
+from store.sweep import SweepStore
 from store.tables import AuditRow, TicketRow
 from tests.conftest import TicketFactory
 
@@ -210,10 +211,10 @@ def test_the_scheduler_seals_within_a_second(ledger: Ledger,
     import time
 
     from escalation.engine import EscalationEngine
-    from escalation.notifier import RecordingNotifier
     from escalation.scheduler import SEAL_EVERY, start_scheduler
+    from tests.escalation.recording_notifier import RecordingNotifier
 
-    engine = EscalationEngine(ledger, None, RecordingNotifier(), owner="replica-s")
+    engine = EscalationEngine(SweepStore(ledger), None, RecordingNotifier(), owner="replica-s")
     scheduler = start_scheduler(engine, timedelta(minutes=10))
     try:
         ticket = make_ticket()
