@@ -1,7 +1,7 @@
 """Policy versions: the rules of every policy version that decided requests.
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0005
 Create Date: 2026-11-26
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from store.tables import UTCDateTime
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
