@@ -15,7 +15,6 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.agent.argmodel import model_from_schema
 from bot.render import (
     ACTION_APPROVE,
     ACTION_EDIT,
@@ -31,6 +30,7 @@ from bot.render import (
     render_request_info_modal,
     render_show_all_modal,
 )
+from bot.render.argmodel import model_from_schema
 from bot.slack.authz import Authorizer
 from bot.slack.home import publish_home
 from bot.slack.reviews import Reviews
