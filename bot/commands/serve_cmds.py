@@ -9,7 +9,10 @@ import sys
 import threading
 from types import FrameType
 
+from slack_sdk.errors import SlackApiError, SlackClientError
+
 from bot.server.compose import Service, build_service, require
+from store.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,16 +26,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="do not run the escalation sweep in this replica")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("sandbox", add_help=False,
-                       help="run the local Slack-compatible server (see: signoff sandbox -h)")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
+    # The sandbox's own options, declared once (argparse.REMAINDER would swallow nothing on
+    # Python 3.11 when the first argument is an option: "unrecognized arguments").
+    from bot.sandbox import cli as sandbox_cli
+
+    p = sub.add_parser("sandbox", help="run the local Slack-compatible server",
+                       description=sandbox_cli.DESCRIPTION)
+    sandbox_cli.add_arguments(p)
     p.set_defaults(func=cmd_sandbox)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from bot.sandbox.cli import main as sandbox_main
+    from bot.sandbox.cli import run_args
 
-    return sandbox_main(args.rest)
+    return run_args(args)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -40,6 +47,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                         "%(message)s")
     service = build_service(args.settings)
     try:
+        _check_channels(service)
         if not args.no_scheduler:
             service.start_scheduler()
         if args.socket_mode:
@@ -47,6 +55,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _http(service, args)
     finally:
         service.close()
+
+
+def _check_channels(service: Service) -> None:
+    """Refuse to start while a route's channel cannot receive cards, saying what to do."""
+    from bot.slack.channels import check_route_channels
+
+    try:
+        bot_name = str(service.slack.auth_test().get("user") or "signoff")
+    except (SlackApiError, SlackClientError, OSError):
+        bot_name = "signoff"
+    routes = {name: route.channel for name, route in service.config.routes.items()}
+    check = check_route_channels(service.slack, routes, bot_name=bot_name)
+    for where in check.joined:
+        print(f"signoff: joined {where} to post review cards there", file=sys.stderr)
+    for line in check.unchecked:
+        print(f"signoff: warning: {line}", file=sys.stderr)
+    if not check.ok:
+        raise ConfigError("review cards cannot be posted in every route's channel:\n  - "
+                          + "\n  - ".join(check.problems))
 
 
 def _http(service: Service, args: argparse.Namespace) -> int:

@@ -47,7 +47,11 @@ def run(port: int = DEFAULT_PORT, host: str = "127.0.0.1", *,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    return run_args(_parser().parse_args(argv))
+
+
+def run_args(args: argparse.Namespace) -> int:
+    """Run from arguments parsed by :func:`add_arguments` (``signoff sandbox`` uses this)."""
     workspace = load_workspace(args.workspace) if args.workspace else None
     run(args.port, args.host, workspace=workspace, request_url=args.request_url,
         events_url=args.events_url, signing_secret=args.signing_secret,
@@ -65,8 +69,16 @@ def load_workspace(path: str | Path) -> Workspace:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="signoff sandbox",
-                                     description="A local Slack-compatible server.")
+    parser = argparse.ArgumentParser(prog="signoff sandbox", description=DESCRIPTION)
+    add_arguments(parser)
+    return parser
+
+
+DESCRIPTION = "A local Slack-compatible server."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sandbox's options, on its own parser or on ``signoff sandbox``."""
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--request-url", help="the app's interactivity/events URL")
@@ -78,7 +90,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--ack-timeout", type=float, default=ACK_TIMEOUT, help="seconds")
     parser.add_argument("--manual-clock", action="store_true",
                         help="freeze time; move it with POST /_sandbox/clock/advance")
-    return parser
 
 
 def _announce(sandbox: SlackSandbox, out: TextIO) -> None:

@@ -165,6 +165,17 @@ class SlackSandbox:
         with self.state.lock:
             return [d for d in self.state.deliveries if kind in (None, d.kind)]
 
+    def invite_bot(self, channel: str) -> None:
+        """Someone types ``/invite @app`` in ``channel``: the bot user becomes a member."""
+        self.state.add_bot(self._channel(channel))
+
+    def remove_bot(self, channel: str) -> None:
+        """The bot user is removed from ``channel`` (``/remove @app``)."""
+        self.state.remove_bot(self._channel(channel))
+
+    def bot_in(self, channel: str) -> bool:
+        return self.state.bot_in(self._channel(channel))
+
     def dm_channel(self, user: str) -> str:
         return self.state.dm_for((user,))
 

@@ -10,12 +10,14 @@ from typing import Any
 from bot.sandbox import api_chat, api_directory, api_views
 from bot.sandbox.api_base import (
     HANDLERS,
+    SCOPES,
     ApiContext,
     Args,
     HttpReply,
     bearer_token,
     parse_body,
     readable_args,
+    require_scope,
 )
 from bot.sandbox.errors import ApiError, RateLimited
 from bot.sandbox.faults import Fault, FaultInjector
@@ -57,6 +59,8 @@ class WebApi:
             handler = HANDLERS.get(method)
             if handler is None:
                 raise ApiError("unknown_method")
+            if method in SCOPES:
+                require_scope(self.ctx, *SCOPES[method])
             with self.ctx.state.lock:
                 result = handler(self.ctx, Args(raw))
             return HttpReply.json(200, {"ok": True, **result})
