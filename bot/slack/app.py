@@ -8,12 +8,15 @@ holds whatever the database is doing. Modal submissions are validated before the
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Executor
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.agent.argmodel import masked_fields, model_from_schema
 from bot.render import (
@@ -24,8 +27,10 @@ from bot.render import (
     ACTION_REQUEST_INFO,
     ACTION_SHOW_ALL,
     ACTION_TAKE_OVER,
+    modal_failed_text,
     render_edit_modal,
     render_guidance_modal,
+    render_notice_modal,
     render_reject_modal,
     render_request_info_modal,
     render_show_all_modal,
@@ -35,10 +40,11 @@ from bot.slack.home import publish_home
 from bot.slack.reviews import Reviews, shared_pool
 from bot.slack.surfaces import Surfaces
 from bot.slack.views import register_views
+from bot.slack.webapi import slack_error
 from escalation.config import SignoffConfig
 from store.errors import TicketNotFound
 from store.ledger import Ledger
-from store.models import DecisionKind
+from store.models import DecisionKind, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -114,20 +120,19 @@ def _register_buttons(app: App, reviews: Reviews) -> None:
     def edit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         c = Click.of(body)
-        if _refused(reviews, c, DecisionKind.EDIT):
-            return
-        ticket = reviews.ledger.get_ticket(c.ticket_id)
-        model = model_from_schema(ticket.args_schema) if ticket.args_schema else None
-        view = render_edit_modal(ticket, model, masked=masked_fields(ticket.args_schema),
-                                 origin=c.origin)
-        client.views_open(trigger_id=c.trigger_id, view=view)
+
+        def form(ticket: Ticket) -> dict[str, Any]:
+            model = model_from_schema(ticket.args_schema) if ticket.args_schema else None
+            return render_edit_modal(ticket, model, masked=masked_fields(ticket.args_schema),
+                                     origin=c.origin)
+
+        open_form(reviews, client, c, DecisionKind.EDIT, form)
 
     @app.action(ACTION_SHOW_ALL)
     def show_all(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         c = Click.of(body)
-        ticket = reviews.ledger.get_ticket(c.ticket_id)
-        client.views_open(trigger_id=c.trigger_id, view=render_show_all_modal(
+        open_form(reviews, client, c, None, lambda ticket: render_show_all_modal(
             ticket, masked=masked_fields(ticket.args_schema), origin=c.origin))
 
 
@@ -135,24 +140,57 @@ def _modal_opener(reviews: Reviews, kind: DecisionKind, render: Any) -> Any:
     def open_modal(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         c = Click.of(body)
-        if _refused(reviews, c, kind):
-            return
-        ticket = reviews.ledger.get_ticket(c.ticket_id)
-        client.views_open(trigger_id=c.trigger_id, view=render(ticket, origin=c.origin))
+        open_form(reviews, client, c, kind, lambda ticket: render(ticket, origin=c.origin))
 
     open_modal.__name__ = f"open_{kind.value}_modal"
     return open_modal
 
 
-def _refused(reviews: Reviews, c: Click, kind: DecisionKind) -> bool:
-    """Refuse before a modal opens, so nobody types a reason that cannot count."""
-    refusal = reviews.refusal(c.user, c.ticket_id, kind)
-    if refusal is None:
-        return False
-    ticket = None
+#: How long the "who may decide" check may hold a modal back. Slack's trigger_id lives 3 s
+#: from the click; past this budget the form opens first and a refusal replaces it.
+CHECK_BUDGET_S = 1.0
+_checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="signoff-authz")
+
+
+def open_form(reviews: Reviews, client: WebClient, c: Click, kind: DecisionKind | None,
+              form: Callable[[Ticket], dict[str, Any]]) -> None:
+    """Open a modal from a click, refusing people who may not decide.
+
+    The refusal is checked first, so nobody types a reason that cannot count; but the check
+    may wait on Slack (user groups, rate limits) or the database, and the click's trigger_id
+    expires 3 s after it. So the check gets :data:`CHECK_BUDGET_S`; when it takes longer the
+    form opens at once and a late refusal replaces it. A form Slack would not open is told
+    to the reviewer, never lost in a log."""
     try:
         ticket = reviews.ledger.get_ticket(c.ticket_id)
     except TicketNotFound:
-        log.debug("ticket %s unreadable while refusing", c.ticket_id)
-    reviews.surfaces.tell(c.user, c.channel, refusal, ticket)
-    return True
+        reviews.surfaces.tell(c.user, c.channel, "This request no longer exists.")
+        return
+    check = _checks.submit(reviews.refusal, c.user, c.ticket_id, kind) if kind else None
+    refusal: str | None = None
+    try:
+        refusal = check.result(timeout=CHECK_BUDGET_S) if check is not None else None
+    except FutureTimeout:
+        log.info("who may decide %s is slow to tell: opening the form first", ticket.id)
+    if refusal is not None:
+        reviews.surfaces.tell(c.user, c.channel, refusal, ticket)
+        return
+    try:
+        view_id = str(client.views_open(trigger_id=c.trigger_id, view=form(ticket))["view"]["id"])
+    except (SlackApiError, SlackClientError, OSError) as exc:
+        log.warning("modal for ticket %s not opened: %s", ticket.id, slack_error(exc))
+        reviews.surfaces.tell(c.user, c.channel, modal_failed_text(slack_error(exc)), ticket)
+        return
+    if (check is not None and not check.done()) or (check is not None and check.result()):
+        _refuse_late(reviews, client, c, ticket, view_id, check.result())
+
+
+def _refuse_late(reviews: Reviews, client: WebClient, c: Click, ticket: Ticket, view_id: str,
+                 refusal: str | None) -> None:
+    if refusal is None:
+        return
+    try:
+        client.views_update(view_id=view_id, view=render_notice_modal(refusal))
+    except (SlackApiError, SlackClientError, OSError) as exc:  # closed meanwhile: say it aside
+        log.info("refusal modal for ticket %s not shown: %s", ticket.id, slack_error(exc))
+        reviews.surfaces.tell(c.user, c.channel, refusal, ticket)

@@ -60,10 +60,14 @@ class Rig:
 
 
 @contextmanager
-def running_rig(ledger: Ledger, config: SignoffConfig, ws: Workspace) -> Iterator[Rig]:
-    """The sandbox for ``ws``, the bot behind a real server, and an agent-side client."""
+def running_rig(ledger: Ledger, config: SignoffConfig, ws: Workspace, *,
+                production_client: bool = False) -> Iterator[Rig]:
+    """The sandbox for ``ws``, the bot behind a real server, and an agent-side client.
+    ``production_client``: the bot's WebClient retries as ``signoff serve``'s does (429s
+    after Retry-After, 5xx, connection errors)."""
     with SlackSandbox(ws, signing_secret=SECRET) as sandbox:
-        slack = WebClient(base_url=sandbox.api_url, token=sandbox.bot_token)
+        slack = (make_web_client(sandbox.bot_token, sandbox.api_url) if production_client
+                 else WebClient(base_url=sandbox.api_url, token=sandbox.bot_token))
         app = build_app(ledger=ledger, config=config, client=slack, signing_secret=SECRET)
         server = HttpServer(Router(app, ledger, config.policy_version), port=0).start()
         sandbox.set_request_url(f"{server.url}/slack/events")
