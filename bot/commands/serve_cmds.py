@@ -45,7 +45,7 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s")
-    service = build_service(args.settings)
+    service = build_service(args.settings, socket_mode=args.socket_mode)
     try:
         _check_channels(service)
         if not args.no_scheduler:
@@ -97,9 +97,30 @@ def _http(service: Service, args: argparse.Namespace) -> int:
 
 
 def _socket_mode(service: Service) -> int:
+    """Serve over Socket Mode until SIGTERM/SIGINT, then stop as HTTP mode does: no new
+    envelopes, handlers already running (and acknowledged) finish, then the ledger closes."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     app_token = require(service.settings.slack_app_token, "SLACK_APP_TOKEN",
                         "create an app-level token with connections:write (xapp-…)")
-    SocketModeHandler(service.app, app_token).start()
+    handler = SocketModeHandler(service.app, app_token)
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        if not stopping.is_set():
+            print(f"signoff: received signal {signum}, shutting down", file=sys.stderr)
+            stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    handler.connect()
+    print(f"signoff: serving as bot {service.bot_user} over Socket Mode; config "
+          f"{service.config.policy_version}; sweep {'on' if service.scheduler else 'off'}",
+          flush=True)
+    while not stopping.wait(0.5):
+        pass
+    handler.close()  # disconnects, and waits for the envelopes being handled
+    # Work a handler left after its ack (e.g. a decision to submit) finishes before the
+    # decision pool and the ledger close (Service.close).
+    service.app.listener_runner.listener_executor.shutdown(wait=True)
     return 0

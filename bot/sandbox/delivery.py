@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from bot.sandbox.clock import Clock
 from bot.sandbox.errors import SandboxError
 from bot.sandbox.records import DeliveryResult, Json
+from bot.sandbox.socket_mode import SocketLink
 
 ACK_TIMEOUT = 3.0  # Slack: interactivity and events must be acknowledged within 3 seconds
 USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
@@ -51,16 +52,25 @@ class Deliverer:
         self.ack_timeout = ack_timeout
         self.request_url: str | None = None
         self.events_url: str | None = None
+        #: While an app is connected over Socket Mode, everything goes there instead.
+        self.socket: SocketLink | None = None
+
+    def _over_socket(self) -> SocketLink | None:
+        return self.socket if self.socket is not None and self.socket.connected else None
 
     def interaction(self, kind: str, user: str | None, payload: Json,
                     forgery: Forgery | None = None) -> DeliveryResult:
         """Interactivity: ``payload=<json>`` form-encoded, to the request URL."""
+        if (link := self._over_socket()) is not None:
+            return link.deliver("interaction", kind, user, payload, self.ack_timeout)
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return self.post(kind, user, payload, body, "application/x-www-form-urlencoded",
                          self._url(self.request_url), forgery)
 
     def event(self, kind: str, payload: Json, forgery: Forgery | None = None) -> DeliveryResult:
         """Events API: a JSON body, to the events URL (the request URL unless set apart)."""
+        if kind != "url_verification" and (link := self._over_socket()) is not None:
+            return link.deliver("event", kind, None, payload, self.ack_timeout)
         body = json.dumps(payload).encode()
         url = self._url(self.events_url or self.request_url)
         return self.post(kind, None, payload, body, "application/json", url, forgery)
@@ -68,6 +78,8 @@ class Deliverer:
     def form(self, kind: str, user: str | None, fields: dict[str, str],
              forgery: Forgery | None = None) -> DeliveryResult:
         """A plain form post (slash commands)."""
+        if (link := self._over_socket()) is not None:
+            return link.deliver("form", kind, user, dict(fields), self.ack_timeout)
         body = urlencode(fields).encode()
         return self.post(kind, user, dict(fields), body, "application/x-www-form-urlencoded",
                          self._url(self.request_url), forgery)

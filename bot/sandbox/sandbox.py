@@ -28,6 +28,7 @@ from bot.sandbox.records import ApiCall, DeliveryResult, Json, Message, Submissi
 from bot.sandbox.responder import RESPONSE_PATH, handle_response_url
 from bot.sandbox.routes import Handler, Request, Routes
 from bot.sandbox.server import SandboxHTTPServer
+from bot.sandbox.socket_mode import SocketLink
 from bot.sandbox.state import SandboxState
 from bot.sandbox.webapi import WebApi
 from bot.sandbox.workspace import Workspace
@@ -58,7 +59,9 @@ class SlackSandbox:
         self.actors = Actors(self.ctx, self.deliverer, verification_token)
         self.modals = Modals(self.actors)
         self.events = Events(self.actors)
-        self.web_api = WebApi(self.ctx, self.faults)
+        self.socket = SocketLink(host, self.workspace.api_app_id)
+        self.deliverer.socket = self.socket
+        self.web_api = WebApi(self.ctx, self.faults, self.socket)
         self._control = Control(self)
         self._routes = Routes(("/api/", CONTROL_PREFIX, RESPONSE_PATH))
         self._address = (host, port)
@@ -74,6 +77,7 @@ class SlackSandbox:
         return self
 
     def stop(self) -> None:
+        self.socket.stop()
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -99,6 +103,11 @@ class SlackSandbox:
     @property
     def bot_token(self) -> str:
         return self.workspace.bot_tokens[0]
+
+    @property
+    def app_token(self) -> str:
+        """An app-level token (``xapp-…``) for Socket Mode's ``apps.connections.open``."""
+        return self.workspace.app_tokens[0]
 
     @property
     def ack_timeout(self) -> float:

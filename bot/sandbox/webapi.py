@@ -22,6 +22,7 @@ from bot.sandbox.api_base import (
 from bot.sandbox.errors import ApiError, RateLimited
 from bot.sandbox.faults import Fault, FaultInjector
 from bot.sandbox.records import ApiCall
+from bot.sandbox.socket_mode import SocketLink
 
 # The handler modules register themselves on import.
 __all__ = ["METHODS", "WebApi"]
@@ -30,9 +31,11 @@ METHODS = tuple(sorted(HANDLERS))
 
 
 class WebApi:
-    def __init__(self, ctx: ApiContext, faults: FaultInjector) -> None:
+    def __init__(self, ctx: ApiContext, faults: FaultInjector,
+                 socket: SocketLink | None = None) -> None:
         self.ctx = ctx
         self.faults = faults
+        self.socket = socket
 
     def handle(self, method: str, headers: Mapping[str, str], query: str, body: bytes) -> HttpReply:
         """Answer one Web API request and record it, whatever the outcome."""
@@ -55,6 +58,8 @@ class WebApi:
         if fault is not None and not fault.passes_through:
             return _fault_reply(fault)
         try:
+            if method == "apps.connections.open":
+                return HttpReply.json(200, {"ok": True, "url": self._socket_url(token)})
             self._authenticate(token)
             handler = HANDLERS.get(method)
             if handler is None:
@@ -69,6 +74,16 @@ class WebApi:
         except RateLimited as limited:
             return HttpReply.json(429, {"ok": False, "error": "ratelimited"},
                                   {"Retry-After": str(limited.retry_after)})
+
+    def _socket_url(self, token: str | None) -> str:
+        """``apps.connections.open`` takes only an app-level token (``connections:write``)."""
+        if not token:
+            raise ApiError("not_authed")
+        if token in self.ctx.state.workspace.bot_tokens:
+            raise ApiError("not_allowed_token_type")
+        if token not in self.ctx.state.workspace.app_tokens or self.socket is None:
+            raise ApiError("invalid_auth")
+        return self.socket.open_url()
 
     def _authenticate(self, token: str | None) -> None:
         if not token:

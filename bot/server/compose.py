@@ -78,12 +78,16 @@ def require(value: Any, name: str, fix: str) -> str:
     return str(value.get_secret_value() if hasattr(value, "get_secret_value") else value)
 
 
-def build_service(settings: Settings, *, check_auth: bool = True) -> Service:
-    """Load config, open the ledger, check the Slack token, build the Bolt app."""
+def build_service(settings: Settings, *, check_auth: bool = True,
+                  socket_mode: bool = False) -> Service:
+    """Load config, open the ledger, check the Slack token, build the Bolt app.
+
+    In Socket Mode nothing reaches the app over HTTP, so no signing secret is needed."""
     token = require(settings.slack_bot_token, "SLACK_BOT_TOKEN",
                     "set it to the app's Bot User OAuth Token (xoxb-…)")
-    secret = require(settings.slack_signing_secret, "SLACK_SIGNING_SECRET",
-                     "copy it from the app's Basic Information page")
+    secret = "" if socket_mode and settings.slack_signing_secret is None else require(
+        settings.slack_signing_secret, "SLACK_SIGNING_SECRET",
+        "copy it from the app's Basic Information page")
     config = load_config(settings.config_path)
     ledger = Ledger.open(settings.database_url, audit_key=settings.audit_key_bytes)
     slack = make_web_client(token, settings.slack_api_url)
