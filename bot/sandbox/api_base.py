@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 
 from bot.sandbox.blockkit import validate_message_blocks, validate_view
 from bot.sandbox.errors import ApiError
-from bot.sandbox.faults import RateLimiter
+from bot.sandbox.faults import RateLimiter, TierLimiter
 from bot.sandbox.records import Json
 from bot.sandbox.state import SandboxState
 
@@ -26,6 +26,7 @@ class ApiContext:
     state: SandboxState
     limiter: RateLimiter
     base_url: str
+    tiers: TierLimiter | None = None
 
 
 class Args:

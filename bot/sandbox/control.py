@@ -71,6 +71,8 @@ class Control:
             "close": _close, "event": _event, "app_home_opened": _home, "message": _message,
             "command": _command, "url_verification": _verification, "faults": _fault,
             "faults/clear": lambda s, a: s.clear_faults(), "rate_limit": _rate_limit,
+            "rate_tiers": lambda s, a: s.set_rate_tiers(bool(a.get("enabled", True)),
+                                                        float(a.get("window", 60.0))),
             "config": _config, "reset": lambda s, a: s.reset(), "clock/advance": _advance,
         }
 

@@ -22,7 +22,7 @@ from bot.sandbox.control import Control, snapshot
 from bot.sandbox.delivery import ACK_TIMEOUT, Deliverer, Forgery
 from bot.sandbox.errors import ApiError, SandboxError
 from bot.sandbox.events import Events
-from bot.sandbox.faults import Fault, FaultInjector, RateLimiter
+from bot.sandbox.faults import Fault, FaultInjector, RateLimiter, TierLimiter
 from bot.sandbox.modals import Modals
 from bot.sandbox.records import ApiCall, DeliveryResult, Json, Message, SubmissionResult, View
 from bot.sandbox.responder import RESPONSE_PATH, handle_response_url
@@ -45,7 +45,7 @@ class SlackSandbox:
                  request_url: str | None = None, events_url: str | None = None,
                  clock: Clock = time.time, signing_clock: Clock = time.time,
                  ack_timeout: float = ACK_TIMEOUT, rate_limit: int | None = None,
-                 rate_window: float = 1.0,
+                 rate_window: float = 1.0, rate_tiers: bool = False,
                  verification_token: str = DEFAULT_VERIFICATION_TOKEN) -> None:
         self.workspace = workspace or Workspace.default()
         self.clock = clock
@@ -53,7 +53,9 @@ class SlackSandbox:
         self.state = SandboxState(self.workspace, clock)
         self.faults = FaultInjector()
         self.limiter = RateLimiter(clock, rate_limit, rate_window)
-        self.ctx = ApiContext(self.state, self.limiter, base_url="")
+        self.tiers = TierLimiter(clock)
+        self.tiers.configure(rate_tiers)
+        self.ctx = ApiContext(self.state, self.limiter, base_url="", tiers=self.tiers)
         self.deliverer = Deliverer(signing_secret, signing_clock, ack_timeout)
         self.set_request_url(request_url, events_url)
         self.actors = Actors(self.ctx, self.deliverer, verification_token)
@@ -137,6 +139,11 @@ class SlackSandbox:
     def set_rate_limit(self, limit: int | None, window: float = 1.0) -> None:
         """chat.postMessage: at most ``limit`` posts per channel per ``window`` s (None: off)."""
         self.limiter.configure(limit, window)
+
+    def set_rate_tiers(self, enabled: bool, window: float = 60.0) -> None:
+        """Slack's per-method tiers (Tier 2: 20, Tier 3: 50, Tier 4: 100 calls per ``window``
+        seconds), answered with 429 and ``Retry-After`` like Slack. Off by default."""
+        self.tiers.configure(enabled, window)
 
     # -- what happened -----------------------------------------------------------------------
 

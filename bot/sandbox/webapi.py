@@ -66,6 +66,9 @@ class WebApi:
                 raise ApiError("unknown_method")
             if method in SCOPES:
                 require_scope(self.ctx, *SCOPES[method])
+            wait = self.ctx.tiers.retry_after(method) if self.ctx.tiers else None
+            if wait is not None:
+                raise RateLimited(wait)
             with self.ctx.state.lock:
                 result = handler(self.ctx, Args(raw))
             return HttpReply.json(200, {"ok": True, **result})

@@ -90,7 +90,8 @@ def build_service(settings: Settings, *, check_auth: bool = True,
         "copy it from the app's Basic Information page")
     config = load_config(settings.config_path)
     ledger = Ledger.open(settings.database_url, audit_key=settings.audit_key_bytes)
-    slack = make_web_client(token, settings.slack_api_url)
+    # 429s are not slept through in the app's threads: the bot queues them (bot.slack.retry).
+    slack = make_web_client(token, settings.slack_api_url, rate_limit_retries=0)
     bot_user = "?"
     if check_auth:
         try:

@@ -37,6 +37,7 @@ from bot.render import (
 )
 from bot.slack.authz import Authorizer
 from bot.slack.home import publish_home
+from bot.slack.retry import RetryQueue
 from bot.slack.reviews import Reviews, shared_pool
 from bot.slack.surfaces import Surfaces
 from bot.slack.views import register_views
@@ -78,7 +79,7 @@ def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
     """The Bolt app. Decisions run on ``pool`` after the ack (default: one shared pool)."""
     app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
               process_before_response=False, raise_error_for_unhandled_request=False)
-    surfaces = Surfaces(client, ledger)
+    surfaces = Surfaces(client, ledger, RetryQueue())
     reviews = Reviews(ledger, config,
                       authz or Authorizer(client, oncall=ledger.oncall_targets), surfaces,
                       pool or shared_pool())

@@ -10,9 +10,18 @@ from collections.abc import Callable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.slack.retry import retry_after
 from store.models import DecisionKind, Ticket
 
 GROUP_CACHE_S = 60.0
+
+
+class GroupsBusy(Exception):
+    """Slack answered a user-group lookup with 429: ask again after ``wait`` seconds."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"rate limited for {wait} s")
+        self.wait = wait
 _APPROVING = (DecisionKind.APPROVE, DecisionKind.EDIT)
 
 
@@ -37,7 +46,10 @@ class Authorizer:
             resp = self._slack.usergroups_users_list(usergroup=group_id)
             listed: list[str] = resp.get("users", []) or []
             users = frozenset(str(u) for u in listed)
-        except (SlackApiError, SlackClientError, OSError):
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            wait = retry_after(exc)
+            if wait is not None:  # rate limited: say so, rather than sleep in a click's thread
+                raise GroupsBusy(wait) from exc
             # Fail closed: an unreadable group authorises nobody (and is not cached).
             return frozenset()
         with self._lock:
@@ -62,8 +74,12 @@ class Authorizer:
         if user == ticket.requested_by and kind in _APPROVING:
             return ("You can't approve a request made on your behalf: another reviewer "
                     "has to decide it.")
-        if user in self.approvers(ticket):
-            return None
+        try:
+            if user in self.approvers(ticket):
+                return None
+        except GroupsBusy as busy:
+            return (f"Slack is rate-limiting signoff right now, so who may decide could not be "
+                    f"checked and nothing was recorded. Try again in {busy.wait:.0f} s.")
         who = ", ".join(f"<@{p}>" if not p.startswith("S") else f"<!subteam^{p}>"
                         for p in ticket.route.approvers) or "nobody"
         return (f"Only the approvers of route *{ticket.route.name}* ({who}) or the on-call "

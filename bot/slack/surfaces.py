@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.agent.argmodel import masked_fields
 from bot.render import Message, render_card, render_escalation_dm, render_refusal
 from bot.render.moved import render_moved_away_note, render_moved_card, render_moved_here_note
+from bot.slack.retry import RetryQueue, retry_after
 from bot.slack.webapi import slack_error
 from store.ledger import Ledger
 from store.models import SlackRef, Ticket
@@ -20,8 +21,10 @@ log = logging.getLogger(__name__)
 
 
 class Surfaces:
-    def __init__(self, slack: WebClient, ledger: Ledger) -> None:
+    def __init__(self, slack: WebClient, ledger: Ledger,
+                 retries: RetryQueue | None = None) -> None:
         self.slack, self.ledger = slack, ledger
+        self.retries = retries
 
     def card_message(self, ticket: Ticket) -> Message:
         return render_card(ticket, decisions=self.ledger.decisions(ticket.id),
@@ -103,9 +106,21 @@ class Surfaces:
         self.ledger.record_message(ticket.id, ref, audit_kind=kind)
 
     def _call(self, method: str, ticket: Ticket | None, **kwargs: Any) -> Any:
+        # A card has one latest version: its updates share a key, so the newest one wins.
+        key: Any = ((method, kwargs["channel"], kwargs["ts"]) if method == "chat_update"
+                    else (method, id(kwargs)))
         try:
-            return getattr(self.slack, method)(**kwargs)
+            result = getattr(self.slack, method)(**kwargs)
         except (SlackApiError, SlackClientError, OSError) as exc:
+            wait = retry_after(exc)
+            if wait is not None and self.retries is not None:
+                # 429: Slack did nothing; try again after its wait, on the retry queue's
+                # thread, never by sleeping in this one (a click's or the decision pool's).
+                self.retries.later(key, lambda: getattr(self.slack, method)(**kwargs), wait)
+                return None
             log.warning("%s for ticket %s failed: %s", method,
                         ticket.id if ticket else "-", slack_error(exc))
             return None
+        if self.retries is not None and method == "chat_update":
+            self.retries.cancel(key)
+        return result

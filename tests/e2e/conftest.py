@@ -63,10 +63,11 @@ class Rig:
 def running_rig(ledger: Ledger, config: SignoffConfig, ws: Workspace, *,
                 production_client: bool = False) -> Iterator[Rig]:
     """The sandbox for ``ws``, the bot behind a real server, and an agent-side client.
-    ``production_client``: the bot's WebClient retries as ``signoff serve``'s does (429s
-    after Retry-After, 5xx, connection errors)."""
+    ``production_client``: the bot's WebClient is ``signoff serve``'s (it retries 5xx and
+    connection errors; 429s go to the bot's retry queue instead of a sleep)."""
     with SlackSandbox(ws, signing_secret=SECRET) as sandbox:
-        slack = (make_web_client(sandbox.bot_token, sandbox.api_url) if production_client
+        slack = (make_web_client(sandbox.bot_token, sandbox.api_url, rate_limit_retries=0)
+                 if production_client
                  else WebClient(base_url=sandbox.api_url, token=sandbox.bot_token))
         app = build_app(ledger=ledger, config=config, client=slack, signing_secret=SECRET)
         server = HttpServer(Router(app, ledger, config.policy_version), port=0).start()
