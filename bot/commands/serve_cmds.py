@@ -101,7 +101,7 @@ def _socket_mode(service: Service) -> int:
     envelopes, handlers already running (and acknowledged) finish, then the ledger closes."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    app_token = require(service.settings.slack_app_token, "SLACK_APP_TOKEN",
+    app_token = require(service.access.app_token, "SLACK_APP_TOKEN",
                         "create an app-level token with connections:write (xapp-…)")
     handler = SocketModeHandler(service.app, app_token)
     stopping = threading.Event()

@@ -28,6 +28,7 @@ from bot.render import (
     ACTION_SHOW_ALL,
     ACTION_TAKE_OVER,
     modal_failed_text,
+    parse_button_value,
     render_edit_modal,
     render_guidance_modal,
     render_notice_modal,
@@ -56,6 +57,8 @@ class Click:
 
     user: str
     ticket_id: str
+    seen: int | None
+    """The ticket version the clicked card showed (None on cards from before versions)."""
     channel: str | None
     ts: str | None
     trigger_id: str | None
@@ -64,7 +67,8 @@ class Click:
     def of(cls, body: dict[str, Any]) -> Click:
         container = body.get("container") or {}
         channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
-        return cls(user=body["user"]["id"], ticket_id=str(body["actions"][0].get("value", "")),
+        value = parse_button_value(str(body["actions"][0].get("value", "")))
+        return cls(user=body["user"]["id"], ticket_id=value.ticket_id, seen=value.version,
                    channel=channel, ts=container.get("message_ts"),
                    trigger_id=body.get("trigger_id"))
 
@@ -105,14 +109,15 @@ def _register_buttons(app: App, reviews: Reviews) -> None:
     def approve(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         c = Click.of(body)
-        reviews.decide_later(c.ticket_id, c.user, DecisionKind.APPROVE, channel=c.channel)
+        reviews.decide_later(c.ticket_id, c.user, DecisionKind.APPROVE, channel=c.channel,
+                             seen=c.seen)
 
     @app.action(ACTION_TAKE_OVER)
     def take_over(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         c = Click.of(body)
         reviews.decide_later(c.ticket_id, c.user, DecisionKind.TAKE_OVER, channel=c.channel,
-                       reason="taken over by a human")
+                             seen=c.seen, reason="taken over by a human")
 
     for action_id, (kind, render) in _MODALS.items():
         app.action(action_id)(_modal_opener(reviews, kind, render))
@@ -147,34 +152,35 @@ def _modal_opener(reviews: Reviews, kind: DecisionKind, render: Any) -> Any:
     return open_modal
 
 
-#: How long the "who may decide" check may hold a modal back. Slack's trigger_id lives 3 s
-#: from the click; past this budget the form opens first and a refusal replaces it.
+#: How long the "may this person start this decision" check may hold a modal back. Slack's
+#: trigger_id lives 3 s from the click; past this budget the form opens first and is
+#: replaced if the check then refuses.
 CHECK_BUDGET_S = 1.0
 _checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="signoff-authz")
 
 
 def open_form(reviews: Reviews, client: WebClient, c: Click, kind: DecisionKind | None,
               form: Callable[[Ticket], dict[str, Any]]) -> None:
-    """Open a modal from a click, refusing people who may not decide.
+    """Open a modal from a click, refusing people who may not start the decision.
 
-    The refusal is checked first, so nobody types a reason that cannot count; but the check
-    may wait on Slack (user groups, rate limits) or the database, and the click's trigger_id
-    expires 3 s after it. So the check gets :data:`CHECK_BUDGET_S`; when it takes longer the
-    form opens at once and a late refusal replaces it. A form Slack would not open is told
-    to the reviewer, never lost in a log."""
+    The check comes first, so nobody types a reason that cannot count; but it may wait on
+    Slack (user groups, rate limits) or the database, and the click's trigger_id expires 3 s
+    after it. So the check gets :data:`CHECK_BUDGET_S`; when it takes longer the form opens
+    at once and a late refusal replaces it. A form Slack would not open is told to the
+    reviewer, never lost in a log."""
+    check = _checks.submit(_started, reviews, c, kind) if kind is not None else None
+    ticket: Ticket | None = None
     try:
-        ticket = reviews.ledger.get_ticket(c.ticket_id)
+        if check is not None:
+            ticket = check.result(timeout=CHECK_BUDGET_S)
+            if ticket is None:
+                return  # refused, and told why
+    except FutureTimeout:
+        log.info("the check for %s is slow: opening the form first", c.ticket_id)
+    try:
+        ticket = ticket or reviews.ledger.get_ticket(c.ticket_id)
     except TicketNotFound:
         reviews.surfaces.tell(c.user, c.channel, "This request no longer exists.")
-        return
-    check = _checks.submit(reviews.refusal, c.user, c.ticket_id, kind) if kind else None
-    refusal: str | None = None
-    try:
-        refusal = check.result(timeout=CHECK_BUDGET_S) if check is not None else None
-    except FutureTimeout:
-        log.info("who may decide %s is slow to tell: opening the form first", ticket.id)
-    if refusal is not None:
-        reviews.surfaces.tell(c.user, c.channel, refusal, ticket)
         return
     try:
         view_id = str(client.views_open(trigger_id=c.trigger_id, view=form(ticket))["view"]["id"])
@@ -182,16 +188,19 @@ def open_form(reviews: Reviews, client: WebClient, c: Click, kind: DecisionKind 
         log.warning("modal for ticket %s not opened: %s", ticket.id, slack_error(exc))
         reviews.surfaces.tell(c.user, c.channel, modal_failed_text(slack_error(exc)), ticket)
         return
-    if (check is not None and not check.done()) or (check is not None and check.result()):
-        _refuse_late(reviews, client, c, ticket, view_id, check.result())
+    if check is not None and check.result() is None:  # a late refusal (already told why)
+        try:
+            client.views_update(view_id=view_id, view=render_notice_modal(REFUSED_LATE))
+        except (SlackApiError, SlackClientError, OSError) as exc:  # closed meanwhile
+            log.info("refused form for ticket %s not replaced: %s", ticket.id,
+                     slack_error(exc))
 
 
-def _refuse_late(reviews: Reviews, client: WebClient, c: Click, ticket: Ticket, view_id: str,
-                 refusal: str | None) -> None:
-    if refusal is None:
-        return
-    try:
-        client.views_update(view_id=view_id, view=render_notice_modal(refusal))
-    except (SlackApiError, SlackClientError, OSError) as exc:  # closed meanwhile: say it aside
-        log.info("refusal modal for ticket %s not shown: %s", ticket.id, slack_error(exc))
-        reviews.surfaces.tell(c.user, c.channel, refusal, ticket)
+#: Replaces a form opened before the check refused (the refusal itself went to the person).
+REFUSED_LATE = ("You can't make this decision, so this form was closed: signoff has told "
+                "you why in the conversation you clicked in.")
+
+
+def _started(reviews: Reviews, c: Click, kind: DecisionKind) -> Ticket | None:
+    """The ticket, if ``c`` may start this decision; refused clicks are told why."""
+    return reviews.start(c.user, c.ticket_id, kind, channel=c.channel, seen=c.seen)

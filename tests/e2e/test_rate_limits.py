@@ -4,27 +4,18 @@ recorded at once and the card updates Slack refused wait in the bot's retry queu
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from bot.render import ACTION_APPROVE
-from escalation.config import load_config
-from store.ledger import Ledger
 from store.models import TicketStatus
-from tests.e2e.conftest import EXAMPLE, Rig, running_rig, workspace
+from tests.e2e.conftest import Rig
 from tests.e2e.test_reviews import refund, wait_ephemeral
 
 
-@pytest.fixture
-def prod_rig(ledger: Ledger) -> Iterator[Rig]:
-    with running_rig(ledger, load_config(EXAMPLE), workspace(), production_client=True) as r:
-        yield r
-
-
 @pytest.mark.slow
-def test_rate_limited_card_updates_do_not_hold_up_decisions(prod_rig: Rig) -> None:
-    rig, sb = prod_rig, prod_rig.sandbox
+def test_rate_limited_card_updates_do_not_hold_up_decisions(rig: Rig) -> None:
+    sb = rig.sandbox
     tickets = [refund(rig, 100 + i) for i in range(4)]
     sb.inject_fault("chat.update", retry_after=2, times=4)  # Tier 3, used up
     started = time.monotonic()
@@ -46,8 +37,8 @@ def test_rate_limited_card_updates_do_not_hold_up_decisions(prod_rig: Rig) -> No
     assert sum(1 for c in sb.calls("chat.update") if c.status == 429) == 4
 
 
-def test_a_rate_limited_group_lookup_is_told_not_slept_through(prod_rig: Rig) -> None:
-    rig, sb = prod_rig, prod_rig.sandbox
+def test_a_rate_limited_group_lookup_is_told_not_slept_through(rig: Rig) -> None:
+    sb = rig.sandbox
     ticket = rig.client.request("restart_service", {"service": "api"}, reason="stuck",
                                 requested_by="U0REQUESTER")  # approvers: S0SREGROUP
     sb.inject_fault("usergroups.users.list", retry_after=30)  # Tier 2, used up
