@@ -196,7 +196,8 @@ def _event(sb: SlackSandbox, args: dict[str, Any]) -> DeliveryResult:
 
 
 def _home(sb: SlackSandbox, args: dict[str, Any]) -> DeliveryResult:
-    return sb.open_app_home(args["user"], forgery=_forgery(args))
+    return sb.open_app_home(args["user"], tab=str(args.get("tab", "home")),
+                            forgery=_forgery(args))
 
 
 def _message(sb: SlackSandbox, args: dict[str, Any]) -> Json:

@@ -28,12 +28,16 @@ class Events:
         result.user = event.get("user") if isinstance(event.get("user"), str) else None
         return self.state.record_delivery(result)
 
-    def app_home_opened(self, user: str, *, forgery: Forgery | None = None) -> DeliveryResult:
+    def app_home_opened(self, user: str, *, tab: str = "home",
+                        forgery: Forgery | None = None) -> DeliveryResult:
+        """The user opens the app's Home tab (``tab="home"``) or its Messages tab."""
         self._known_user(user)
+        if tab not in ("home", "messages"):
+            raise SandboxError(f"an app has a home and a messages tab, not {tab!r}")
         event: Json = {"type": "app_home_opened", "user": user,
-                       "channel": self.state.dm_for((user,)), "tab": "home"}
+                       "channel": self.state.dm_for((user,)), "tab": tab}
         home = self.actors.home(user)
-        if home is not None:
+        if home is not None and tab == "home":
             event["view"] = home.slack_view()
         return self.send(event, forgery=forgery)
 

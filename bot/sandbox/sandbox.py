@@ -257,8 +257,9 @@ class SlackSandbox:
     def send_event(self, event: Json, *, forgery: Forgery | None = None) -> DeliveryResult:
         return self.events.send(event, forgery=forgery)
 
-    def open_app_home(self, user: str, *, forgery: Forgery | None = None) -> DeliveryResult:
-        return self.events.app_home_opened(user, forgery=forgery)
+    def open_app_home(self, user: str, *, tab: str = "home",
+                      forgery: Forgery | None = None) -> DeliveryResult:
+        return self.events.app_home_opened(user, tab=tab, forgery=forgery)
 
     def post_as_user(self, user: str, channel: str, text: str, *, thread_ts: str | None = None,
                      forgery: Forgery | None = None) -> tuple[Message, DeliveryResult]:

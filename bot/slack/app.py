@@ -92,7 +92,9 @@ def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
 
     @app.event("app_home_opened")
     def on_home(event: dict[str, Any]) -> None:
-        publish_home(reviews, event["user"])
+        # Slack sends this for the Messages tab too; only the Home tab shows the queue.
+        if event.get("tab", "home") == "home":
+            publish_home(reviews, event["user"])
 
     return app
 

@@ -25,6 +25,7 @@ class Surfaces:
                  retries: RetryQueue | None = None) -> None:
         self.slack, self.ledger = slack, ledger
         self.retries = retries
+        self._workspace_url: str | None = None
 
     def card_message(self, ticket: Ticket) -> Message:
         return render_card(ticket, decisions=self.ledger.decisions(ticket.id),
@@ -101,6 +102,20 @@ class Surfaces:
             return
         self._call("chat_postEphemeral", ticket, channel=where, user=user, text=msg["text"],
                    blocks=msg["blocks"])
+
+    def permalink(self, ref: SlackRef) -> str | None:
+        """The link to a message signoff posted, from where it was posted (channel and ts):
+        Slack's permalinks are the workspace URL + ``archives/<channel>/p<ts without the
+        dot>``, so no ``chat.getPermalink`` call per message is needed. The workspace URL
+        is read once (``auth.test``)."""
+        if self._workspace_url is None:
+            try:
+                self._workspace_url = str(self.slack.auth_test()["url"])
+            except (SlackApiError, SlackClientError, OSError, KeyError) as exc:
+                log.warning("workspace URL unknown (auth.test): %s", exc)
+                return None
+        base = self._workspace_url.rstrip("/")
+        return f"{base}/archives/{ref.channel}/p{ref.ts.replace('.', '')}"
 
     def remember(self, ticket: Ticket, ref: SlackRef, kind: str) -> None:
         self.ledger.record_message(ticket.id, ref, audit_kind=kind)
