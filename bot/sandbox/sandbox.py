@@ -140,6 +140,11 @@ class SlackSandbox:
         """chat.postMessage: at most ``limit`` posts per channel per ``window`` s (None: off)."""
         self.limiter.configure(limit, window)
 
+    def set_client_text_normalisation(self, enabled: bool) -> None:
+        """Submit text inputs as a tidying client might: CRLF turned into LF and trailing
+        whitespace trimmed (off by default: values go back byte for byte)."""
+        self.modals.normalise_text = enabled
+
     def set_rate_tiers(self, enabled: bool, window: float = 60.0) -> None:
         """Slack's per-method tiers (Tier 2: 20, Tier 3: 50, Tier 4: 100 calls per ``window``
         seconds), answered with 429 and ``Retry-After`` like Slack. Off by default."""
