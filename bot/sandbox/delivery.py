@@ -67,13 +67,18 @@ class Deliverer:
         return self.post(kind, user, payload, body, "application/x-www-form-urlencoded",
                          self._url(self.request_url), forgery)
 
-    def event(self, kind: str, payload: Json, forgery: Forgery | None = None) -> DeliveryResult:
-        """Events API: a JSON body, to the events URL (the request URL unless set apart)."""
+    def event(self, kind: str, payload: Json, forgery: Forgery | None = None, *,
+              retry: tuple[int, str] | None = None) -> DeliveryResult:
+        """Events API: a JSON body, to the events URL (the request URL unless set apart).
+        ``retry``: (attempt, reason) of a redelivery, sent as ``X-Slack-Retry-Num`` and
+        ``X-Slack-Retry-Reason`` (over Socket Mode: ``retry_attempt``, ``retry_reason``)."""
         if kind != "url_verification" and (link := self._over_socket()) is not None:
-            return link.deliver("event", kind, None, payload, self.ack_timeout)
+            return link.deliver("event", kind, None, payload, self.ack_timeout, retry=retry)
         body = json.dumps(payload).encode()
         url = self._url(self.events_url or self.request_url)
-        return self.post(kind, None, payload, body, "application/json", url, forgery)
+        extra = {"X-Slack-Retry-Num": str(retry[0]), "X-Slack-Retry-Reason": retry[1]} if retry \
+            else {}
+        return self.post(kind, None, payload, body, "application/json", url, forgery, extra)
 
     def form(self, kind: str, user: str | None, fields: dict[str, str],
              forgery: Forgery | None = None) -> DeliveryResult:
@@ -85,9 +90,11 @@ class Deliverer:
                          self._url(self.request_url), forgery)
 
     def post(self, kind: str, user: str | None, payload: Json | None, body: bytes,
-             content_type: str, url: str, forgery: Forgery | None = None) -> DeliveryResult:
+             content_type: str, url: str, forgery: Forgery | None = None,
+             extra_headers: dict[str, str] | None = None) -> DeliveryResult:
         headers = self.signed_headers(body, forgery or Forgery())
-        headers.update({"Content-Type": content_type, "User-Agent": USER_AGENT})
+        headers.update({"Content-Type": content_type, "User-Agent": USER_AGENT,
+                        **(extra_headers or {})})
         if forgery is not None and forgery.tamper:
             body = _tampered(body, content_type)
         request = urllib.request.Request(url, data=body, headers=headers, method="POST")

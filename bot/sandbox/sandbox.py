@@ -259,8 +259,11 @@ class SlackSandbox:
                    forgery: Forgery | None = None) -> DeliveryResult | None:
         return self.modals.close(user, view_id=view_id, clear=clear, forgery=forgery)
 
-    def send_event(self, event: Json, *, forgery: Forgery | None = None) -> DeliveryResult:
-        return self.events.send(event, forgery=forgery)
+    def send_event(self, event: Json, *, forgery: Forgery | None = None,
+                   retries: int = 0) -> DeliveryResult:
+        """Deliver an event; ``retries``: redeliver up to that many times (Slack: 3) while
+        the app does not acknowledge it, with Slack's retry headers."""
+        return self.events.send(event, forgery=forgery, retries=retries)
 
     def open_app_home(self, user: str, *, tab: str = "home",
                       forgery: Forgery | None = None) -> DeliveryResult:

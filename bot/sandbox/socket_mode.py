@@ -153,13 +153,14 @@ class SocketLink:
     # -- deliveries --------------------------------------------------------------------------
 
     def deliver(self, way: str, kind: str, user: str | None, payload: Json,
-                ack_timeout: float) -> DeliveryResult:
+                ack_timeout: float, *, retry: tuple[int, str] | None = None) -> DeliveryResult:
         """Send one envelope and wait for its ack, like an HTTP delivery and its 200."""
         envelope: Json = {"envelope_id": str(uuid.uuid4()), "type": ENVELOPE_TYPES[way],
                           "payload": payload,
                           "accepts_response_payload": kind in _ACCEPTS_PAYLOAD}
         if way == "event":
-            envelope.update(retry_attempt=0, retry_reason="")
+            envelope.update(retry_attempt=retry[0] if retry else 0,
+                            retry_reason=retry[1] if retry else "")
         live = self._live()
         if not live:
             return DeliveryResult(kind, user, payload, 0, "", 0.0, "connection_failed")
