@@ -122,12 +122,17 @@ def _result_of(action: str, args: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class DemoAgent:
-    """Runs every proposal in its own daemon thread until ``stop()``."""
+    """Runs every proposal in its own daemon thread until ``stop()``.
+
+    A proposal that needed a reviewer is made again ``again_after`` seconds after it ended
+    (approved, rejected, expired...), as a support agent keeps working its queue: someone who
+    comes back to the demo later still finds requests waiting. None: each proposal once."""
 
     client: ApprovalClient
     slack: WebClient | None = None
     say: Say = print
     proposals: tuple[Proposal, ...] = PROPOSALS
+    again_after: float | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
     tickets: list[str] = field(default_factory=list)
@@ -146,11 +151,21 @@ class DemoAgent:
             thread.join(timeout)
 
     def _run(self, proposal: Proposal) -> None:
+        while not self.stopping.is_set():
+            reviewed = self._run_once(proposal)
+            if not reviewed or self.again_after is None:
+                return
+            if self.stopping.wait(self.again_after):
+                return
+
+    def _run_once(self, proposal: Proposal) -> bool:
+        """Make the proposal and see it through; True when a reviewer had to decide."""
         try:
-            self._propose(proposal)
+            return self._propose(proposal)
         except ApprovalDenied as exc:
             self.report(f":no_entry: `{proposal.action}` was denied by policy "
                         f"({exc.reason or exc.rule}); it never ran.")
+            return False
         except ApprovalRejected as exc:
             who = f"<@{exc.reviewer}>" if exc.reviewer else "a reviewer"
             self.report(f":leftwards_arrow_with_hook: `{proposal.action}` was rejected by {who}: "
@@ -163,10 +178,13 @@ class DemoAgent:
                         "it expired, which is a denial. Nothing ran.")
         except ApprovalError as exc:
             self.report(f":warning: `{proposal.action}` did not run: {exc}")
+            return False
         except Exception:  # one failed proposal must not stop the demo
             log.exception("demo proposal %s failed", proposal.action)
+            return False
+        return True  # rejected, taken over or expired: a reviewer's request all the same
 
-    def _propose(self, proposal: Proposal) -> None:
+    def _propose(self, proposal: Proposal) -> bool:
         ticket = self.client.request(
             proposal.action, proposal.args, reason=proposal.reason, requested_by=REQUESTER.id,
             summary=proposal.summary, evidence=proposal.evidence, confidence=proposal.confidence,
@@ -178,11 +196,12 @@ class DemoAgent:
                         f"(ticket `{ticket.id}`, {ticket.tier.value} tier).")
             decided = self._await_decision(ticket, proposal)
             if decided is None:
-                return
+                return False
             ticket = decided
         result = self.client.execute(ticket.id, _tool(proposal.action), args_model=proposal.model)
         how = "was approved and ran" if reviewed else "ran without review (policy: allow)"
         self.report(f":white_check_mark: `{proposal.action}` {how}: `{result}`")
+        return reviewed
 
     def _await_decision(self, ticket: Ticket, proposal: Proposal) -> Ticket | None:
         """Wait for reviewers, answering their questions; None when the demo stops."""

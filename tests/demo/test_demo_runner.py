@@ -156,3 +156,20 @@ def test_the_command_is_registered_and_says_what_to_try(demo: Demo) -> None:
     assert (args.port, args.no_browser, args.fast) == (0, True, True)
     text = welcome(demo)
     assert demo.url in text and "Rita Gomez" in text and "approve" in text
+
+
+def test_the_agent_keeps_proposing_so_the_demo_never_runs_dry() -> None:
+    with Demo(DemoOptions(port=0, fast=True, again_after=0.2, say=lambda _line: None)) as demo:
+        sb = demo.sandbox
+        assert sb is not None
+        first = sb.wait_until(lambda: next(
+            (m for m in sb.messages(PAYMENTS) if "cus_ada" in m.text), None), timeout=10)
+        assert sb.click(REVIEWER.id, action_id=ACTION_APPROVE, channel=PAYMENTS,
+                        message_ts=first.ts).ok
+        again = sb.wait_until(lambda: [m for m in sb.messages(PAYMENTS)
+                                       if "cus_ada" in m.text and m.ts != first.ts], timeout=10)
+        assert demo.ledger is not None
+        waiting = demo.ledger.list_tickets([TicketStatus.PENDING], limit=100)
+        assert any(t.args.get("customer") == "cus_ada" for t in waiting), again
+        # what was allowed or denied by policy is not made again and again
+        assert sum("drop_database" in t for t in log_texts(demo)) == 1
