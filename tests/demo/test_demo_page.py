@@ -193,3 +193,19 @@ def test_confirm_dialogs_and_selects_deliver_signed_actions(page: Any, demo: Dem
     assert chosen == ["demo_pause", "demo_speed"]
     assert actions[-1].payload is not None
     assert actions[-1].payload["actions"][0]["selected_option"]["value"] == "fast"
+
+
+def test_toasts_show_formatted_text_and_belong_to_the_viewer(page: Any, demo: Demo) -> None:
+    assert demo.sandbox is not None
+    open_as(page, demo, REVIEWER.id, PAYMENTS)
+    card(page, SMALL_REFUND)
+    slack = WebClient(base_url=demo.sandbox.api_url, token=demo.sandbox.bot_token)
+    slack.chat_postEphemeral(channel=PAYMENTS, user=REVIEWER.id,
+                             text="Decided <!date^1700000000^{date_short}|Nov 14, 2023> by *Bob*")
+    toast = page.locator("#toasts .toast", has_text="Only visible to you")
+    expect(toast).to_be_visible()
+    expect(toast).not_to_contain_text("<!date")
+    expect(toast).to_contain_text("Nov 14, 2023")
+    expect(toast.locator("strong")).to_have_text("Bob")
+    page.get_by_label("Viewing as").select_option(REQUESTER.id)
+    expect(page.locator("#toasts .toast")).to_have_count(0)  # not shown to someone else
