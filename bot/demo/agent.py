@@ -29,7 +29,7 @@ from bot.agent.errors import (
     ApprovalTakenOver,
 )
 from bot.demo.config import AGENT_LOG, REQUESTER
-from store.models import Ticket, TicketStatus
+from store.models import Decision, DecisionKind, ReviewType, Ticket, TicketStatus
 
 log = logging.getLogger(__name__)
 AGENT = "support-agent"
@@ -133,6 +133,9 @@ class DemoAgent:
     say: Say = print
     proposals: tuple[Proposal, ...] = PROPOSALS
     again_after: float | None = None
+    #: What reviewers wrote when they asked a question or gave guidance (the ledger's
+    #: decisions): the agent answers what was said, not a line of its own.
+    decisions: Callable[[str], list[Decision]] | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
     tickets: list[str] = field(default_factory=list)
@@ -190,7 +193,8 @@ class DemoAgent:
             summary=proposal.summary, evidence=proposal.evidence, confidence=proposal.confidence,
             agent=AGENT, args_model=proposal.model)
         self.tickets.append(ticket.id)
-        reviewed = ticket.status == TicketStatus.PENDING
+        # Reviewed unless policy allowed it; a quick reviewer may have decided already.
+        reviewed = ticket.status != TicketStatus.APPROVED or ticket.decided_by is not None
         if reviewed:
             self.report(f":hourglass: `{proposal.action}` is waiting for review "
                         f"(ticket `{ticket.id}`, {ticket.tier.value} tier).")
@@ -208,11 +212,28 @@ class DemoAgent:
         while not self.stopping.is_set():
             ticket = self.client.wait(ticket.id, timeout=0.5)
             if ticket.status == TicketStatus.NEEDS_INFO:
-                self.client.answer(ticket.id, proposal.answer, actor=AGENT)
-                self.report(f":speech_balloon: answered a reviewer's question on `{ticket.id}`.")
+                self._reply(ticket, proposal)
             elif ticket.status != TicketStatus.PENDING:
                 return ticket
         return None
+
+    def _reply(self, ticket: Ticket, proposal: Proposal) -> None:
+        """Answer a question; take guidance as guidance (on an escalation review, where
+        the agent asked for a human, that is what the reviewer's words are)."""
+        said = self._last_request(ticket.id)
+        if ticket.review_type == ReviewType.ESCALATION and said:
+            self.client.answer(ticket.id, f"Understood. I will follow your guidance: {said}",
+                               actor=AGENT)
+            self.report(f":compass: took a reviewer's guidance on `{ticket.id}`: _{said}_")
+            return
+        self.client.answer(ticket.id, proposal.answer, actor=AGENT)
+        self.report(f":speech_balloon: answered a reviewer's question on `{ticket.id}`.")
+
+    def _last_request(self, ticket_id: str) -> str | None:
+        if self.decisions is None:
+            return None
+        asked = [d for d in self.decisions(ticket_id) if d.kind == DecisionKind.REQUEST_INFO]
+        return asked[-1].reason if asked else None
 
     def report(self, text: str) -> None:
         self.say("agent: " + re.sub(r":[a-z_]+: ", "", text))

@@ -91,8 +91,8 @@ class Demo:
             assert client.slack is not None
             again = opts.again_after if opts.again_after is not None else (
                 15.0 if opts.fast else 45.0)
-            self.agent = DemoAgent(client, client.slack, say=opts.say,
-                                   again_after=again).start()
+            self.agent = DemoAgent(client, client.slack, say=opts.say, again_after=again,
+                                   decisions=ledger.decisions).start()
 
     def close(self) -> None:
         if self.agent is not None:
