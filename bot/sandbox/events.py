@@ -9,7 +9,7 @@ from bot.sandbox import payloads
 from bot.sandbox.actors import Actors
 from bot.sandbox.delivery import Forgery
 from bot.sandbox.errors import SandboxError
-from bot.sandbox.records import DeliveryResult, Json, Message
+from bot.sandbox.records import AppResponse, Json, Message
 from bot.sandbox.responder import response_url_for
 
 MAX_EVENT_RETRIES = 3  # Slack: retried 3 times (at once, after 1 minute, after 5 minutes)
@@ -21,7 +21,7 @@ class Events:
         self.state = actors.state
 
     def send(self, event: Json, *, forgery: Forgery | None = None,
-             retries: int = 0) -> DeliveryResult:
+             retries: int = 0) -> AppResponse:
         """Wrap an event in Slack's ``event_callback`` envelope and deliver it.
 
         Slack redelivers an event the app did not acknowledge (HTTP 200 within 3 s) up to
@@ -42,13 +42,13 @@ class Events:
         return result
 
     def _deliver(self, envelope: Json, user: Any, forgery: Forgery | None,
-                 retry: tuple[int, str] | None) -> DeliveryResult:
+                 retry: tuple[int, str] | None) -> AppResponse:
         result = self.actors.deliverer.event("event_callback", envelope, forgery, retry=retry)
         result.user = user
         return self.state.record_delivery(result)
 
     def app_home_opened(self, user: str, *, tab: str = "home",
-                        forgery: Forgery | None = None) -> DeliveryResult:
+                        forgery: Forgery | None = None) -> AppResponse:
         """The user opens the app's Home tab (``tab="home"``) or its Messages tab."""
         self._known_user(user)
         if tab not in ("home", "messages"):
@@ -61,7 +61,7 @@ class Events:
         return self.send(event, forgery=forgery)
 
     def user_message(self, user: str, channel: str, text: str, *, thread_ts: str | None = None,
-                     forgery: Forgery | None = None) -> tuple[Message, DeliveryResult]:
+                     forgery: Forgery | None = None) -> tuple[Message, AppResponse]:
         """A user types a message: it is recorded, and a ``message`` event goes to the app."""
         self._known_user(user)
         channel_id = self.state.resolve_channel(channel)
@@ -76,7 +76,7 @@ class Events:
         return msg, self.send(event, forgery=forgery)
 
     def url_verification(self, challenge: str | None = None, *,
-                         forgery: Forgery | None = None) -> DeliveryResult:
+                         forgery: Forgery | None = None) -> AppResponse:
         """Slack's handshake when a Request URL is saved: the app must echo the challenge."""
         challenge = challenge or secrets.token_urlsafe(24)
         body = payloads.url_verification(self.actors.token, challenge)
@@ -87,7 +87,7 @@ class Events:
 
     def slash_command(self, user: str, command: str, text: str = "", *,
                       channel: str | None = None,
-                      forgery: Forgery | None = None) -> DeliveryResult:
+                      forgery: Forgery | None = None) -> AppResponse:
         self._known_user(user)
         channel_id = self.state.resolve_channel(channel or user)
         with self.state.lock:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from bot.sandbox.records import DeliveryResult, Json
+from bot.sandbox.records import AppResponse, Json
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ class SocketLink:
     # -- deliveries --------------------------------------------------------------------------
 
     def deliver(self, way: str, kind: str, user: str | None, payload: Json,
-                ack_timeout: float, *, retry: tuple[int, str] | None = None) -> DeliveryResult:
+                ack_timeout: float, *, retry: tuple[int, str] | None = None) -> AppResponse:
         """Send one envelope and wait for its ack, like an HTTP delivery and its 200."""
         envelope: Json = {"envelope_id": str(uuid.uuid4()), "type": ENVELOPE_TYPES[way],
                           "payload": payload,
@@ -163,7 +163,7 @@ class SocketLink:
                             retry_reason=retry[1] if retry else "")
         live = self._live()
         if not live:
-            return DeliveryResult(kind, user, payload, 0, "", 0.0, "connection_failed")
+            return AppResponse(kind, user, payload, 0, "", 0.0, "connection_failed")
         pending = _Pending()
         with self._lock:
             self._pending[envelope["envelope_id"]] = pending
@@ -177,7 +177,7 @@ class SocketLink:
                 self._pending.pop(envelope["envelope_id"], None)
         elapsed = time.perf_counter() - started
         if not acked:
-            return DeliveryResult(kind, user, payload, 0, "", elapsed, "ack_timeout")
+            return AppResponse(kind, user, payload, 0, "", elapsed, "ack_timeout")
         answer = (pending.reply or {}).get("payload")
         body = json.dumps(answer) if answer else ""
-        return DeliveryResult(kind, user, payload, 200, body, elapsed)
+        return AppResponse(kind, user, payload, 200, body, elapsed)

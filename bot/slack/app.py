@@ -18,7 +18,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.agent.argmodel import masked_fields, model_from_schema
+from bot.agent.argmodel import model_from_schema
 from bot.render import (
     ACTION_APPROVE,
     ACTION_EDIT,
@@ -39,7 +39,7 @@ from bot.render import (
 from bot.slack.authz import Authorizer
 from bot.slack.home import publish_home
 from bot.slack.retry import RetryQueue
-from bot.slack.reviews import Reviews, shared_pool
+from bot.slack.reviews import Reviews
 from bot.slack.surfaces import Surfaces
 from bot.slack.views import register_views
 from bot.slack.webapi import slack_error
@@ -47,6 +47,7 @@ from escalation.config import SignoffConfig
 from store.errors import TicketNotFound
 from store.ledger import Ledger
 from store.models import DecisionKind, Ticket
+from store.sweep import SweepStore
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +79,13 @@ class Click:
 
 
 def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
-              signing_secret: str, authz: Authorizer | None = None,
-              pool: Executor | None = None) -> App:
-    """The Bolt app. Decisions run on ``pool`` after the ack (default: one shared pool)."""
+              signing_secret: str, pool: Executor, authz: Authorizer | None = None) -> App:
+    """The Bolt app. Decisions run on ``pool`` after the ack (``compose`` gives it)."""
     app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
               process_before_response=False, raise_error_for_unhandled_request=False)
     surfaces = Surfaces(client, ledger, RetryQueue())
-    reviews = Reviews(ledger, config,
-                      authz or Authorizer(client, oncall=ledger.oncall_targets), surfaces,
-                      pool or shared_pool())
+    authz = authz or Authorizer(client, oncall=SweepStore(ledger).oncall_targets)
+    reviews = Reviews(ledger, config, authz, surfaces, pool)
     _register_buttons(app, reviews)
     register_views(app, reviews)
 
@@ -131,8 +130,7 @@ def _register_buttons(app: App, reviews: Reviews) -> None:
 
         def form(ticket: Ticket) -> dict[str, Any]:
             model = model_from_schema(ticket.args_schema) if ticket.args_schema else None
-            return render_edit_modal(ticket, model, masked=masked_fields(ticket.args_schema),
-                                     origin=c.origin)
+            return render_edit_modal(ticket, model, origin=c.origin)
 
         open_form(reviews, client, c, DecisionKind.EDIT, form)
 
@@ -141,7 +139,7 @@ def _register_buttons(app: App, reviews: Reviews) -> None:
         ack()
         c = Click.of(body)
         open_form(reviews, client, c, None, lambda ticket: render_show_all_modal(
-            ticket, masked=masked_fields(ticket.args_schema), origin=c.origin))
+            ticket, origin=c.origin))
 
 
 def _modal_opener(reviews: Reviews, kind: DecisionKind, render: Any) -> Any:

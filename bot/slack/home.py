@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
-
-from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.render import render_home
 from bot.slack.reviews import Reviews
-from bot.slack.webapi import slack_error
 from store.models import DecisionKind, TicketStatus
 
-log = logging.getLogger(__name__)
 SCAN_LIMIT = 500
 
 
@@ -22,9 +17,7 @@ def publish_home(reviews: Reviews, user: str) -> None:
     mine = [t for t in open_tickets
             if reviews.authz.refusal(user, t, DecisionKind.APPROVE) is None]
     mine.sort(key=lambda t: t.expires_at)
+    # Card links from where each card was posted: no chat.getPermalink per ticket per view.
     listed = [(t, reviews.surfaces.permalink(t.card) if t.card else None) for t in mine]
     view = render_home(user, listed, datetime.now(UTC))
-    try:
-        reviews.surfaces.slack.views_publish(user_id=user, view=view)
-    except (SlackApiError, SlackClientError, OSError) as exc:
-        log.warning("App Home for %s not published: %s", user, slack_error(exc))
+    reviews.surfaces.api.best_effort("views_publish", None, user_id=user, view=view)
