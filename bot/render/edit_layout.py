@@ -194,6 +194,9 @@ def _finish(spec: FieldSpec, red: Redactor) -> FieldSpec:
     plain_number = isinstance(value, int | float) and not isinstance(value, bool)
     if spec.kind in NUMBER_KINDS and plain_number and number_text(value) is None:
         spec.kind = "json"  # beyond what a number input holds exactly (huge, NaN, infinite)
+    if spec.kind == "datetime" and spec.present and value is not None and not _picker_holds(value):
+        # Slack's date-time picker takes 10-digit timestamps (1970 to 2286): edit as text.
+        spec.kind = "text" if isinstance(value, str) else "json"
     shown = initial_text(spec, red)
     if shown is not None and slen(shown) > INPUT_MAX:
         _too_long(spec, shown)
@@ -203,6 +206,15 @@ def _finish(spec: FieldSpec, red: Redactor) -> FieldSpec:
     if spec.kind == "json":
         spec.multiline = True
     return spec
+
+
+def _picker_holds(value: Any) -> bool:
+    epoch = as_epoch(value)
+    return epoch is not None and 0 <= epoch <= MAX_PICKER_EPOCH
+
+
+#: The largest ``initial_date_time`` Slack accepts ("10 digits").
+MAX_PICKER_EPOCH = 9_999_999_999
 
 
 def _too_long(spec: FieldSpec, shown: str) -> None:

@@ -110,10 +110,26 @@ def submitted_repr(spec: FieldSpec, state: Mapping[str, Any]) -> Any:
 
 
 def _submitted(spec: FieldSpec, state_values: Mapping[str, Any]) -> Any:
-    """What the reviewer left in the field's input, or in all its parts joined as typed."""
+    """What the reviewer left in the field's input, or in all its parts joined as typed; a
+    part the reviewer did not change keeps its exact text, whatever the client did to it."""
     if spec.parts:
-        return "".join(submitted_repr(spec, _state(state_values, bid)) for bid in spec.part_ids)
+        pieces = (submitted_repr(spec, _state(state_values, bid)) for bid in spec.part_ids)
+        return "".join(before if client_same(got, before) else got
+                       for got, before in zip(pieces, spec.parts, strict=True))
     return submitted_repr(spec, _state(state_values, spec.block_id))
+
+
+def client_same(submitted: Any, shown: Any) -> bool:
+    """Is ``submitted`` what a Slack client sends back for ``shown`` left alone? Clients may
+    turn CRLF into LF and trim trailing whitespace, so an untouched value is not always
+    returned byte for byte; such a value counts as unchanged (and keeps its exact text)."""
+    if not isinstance(submitted, str) or not isinstance(shown, str):
+        return submitted == shown
+    return _as_client_sends(submitted) == _as_client_sends(shown)
+
+
+def _as_client_sends(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").rstrip()
 
 
 def _first_changed_part(spec: FieldSpec, state_values: Mapping[str, Any]) -> str:
@@ -130,8 +146,9 @@ def _apply_field(
     if spec.kind == "readonly":
         return False
     raw = _submitted(spec, state_values)
-    if raw == initial_repr(spec, red):
-        return False  # parts untouched, or text only moved between them
+    initial = initial_repr(spec, red)
+    if raw == initial or (spec.kind in ("text", "json") and client_same(raw, initial)):
+        return False  # untouched (as a client returns it), or text only moved between parts
     if spec.parts and raw == "" and not spec.optional:
         raise FieldError("This field is required: the parts are all empty.")
     value = _read(spec, raw, red)
