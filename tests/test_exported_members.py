@@ -9,7 +9,8 @@ import bot
 DOCUMENTED = {
     "ApprovalCancelled", "ApprovalClient", "ApprovalConsumed", "ApprovalDenied", "ApprovalError",
     "ApprovalExpired", "ApprovalNeedsInfo", "ApprovalPending", "ApprovalRejected",
-    "ApprovalTakenOver", "ArgumentsMismatch", "ConfigError", "Evidence", "GatedTool",
+    "ApprovalTakenOver", "ApprovalUnverifiable", "ArgumentsMismatch", "ConfigError", "Evidence",
+    "GatedTool",
     "InvalidArguments", "RevalidationFailed", "SignoffError", "StoreError", "StoreUnavailable",
     "Ticket", "TicketNotFound", "TicketStatus",
 }
