@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from store import audit, audit_seal, audit_verify, checkpoint, tickets
 from store.convert import to_decision, to_ticket
 from store.db import Transactions, check_schema, make_engine, now_of
-from store.decisions import Reroute, plan_decision
+from store.decisions import Reroute, decision_update
 from store.errors import (
     ApprovalUnverifiable,
     ArgumentsMismatch,
@@ -199,25 +199,25 @@ class Ledger:
             if TicketStatus(row.status).is_open and now >= row.expires_at:
                 raise DeadlinePassed(row.id, kind.value, row.status,
                                      detail=f"its deadline {row.expires_at.isoformat()} has passed")
-            plan = plan_decision(row, reviewer, kind, args, reroute)
-            if next_status(TicketStatus(row.status), plan.event) is None:
-                raise transition_refused(row, plan.event)
+            update = decision_update(row, reviewer, kind, args, reroute)
+            if next_status(TicketStatus(row.status), update.event) is None:
+                raise transition_refused(row, update.event)
             if expected_version is not None and expected_version != row.version:
-                raise ChangedSinceSeen(row.id, plan.event.value, row.status,
+                raise ChangedSinceSeen(row.id, update.event.value, row.status,
                                        seen=expected_version, current=row.version)
-            values = dict(plan.values)
-            if plan.final:
+            values = dict(update.values)
+            if update.final:
                 values.update(decided_by=reviewer, decided_at=now)
-            self._transition(s, row, plan.event, **values)
+            self._transition(s, row, update.event, **values)
             decision = DecisionRow(
                 ticket_id=ticket_id, reviewer=reviewer, kind=kind.value, reason=reason,
-                args=plan.decision_args, args_hash=plan.decision_hash, at=now,
+                args=update.decision_args, args_hash=update.decision_hash, at=now,
                 policy_version=policy_version or row.policy_version,
             )
             s.add(decision)
             s.flush()
-            self._audit(s, ticket_id, plan.audit_kind, reviewer, now, decision=kind.value,
-                        reason=reason, args=plan.decision_args, args_hash=plan.decision_hash,
+            self._audit(s, ticket_id, update.audit_kind, reviewer, now, decision=kind.value,
+                        reason=reason, args=update.decision_args, args_hash=update.decision_hash,
                         status=row.status, approvals=list(row.approvals),
                         approvals_required=int(row.route.get("approvals_required", 1)),
                         policy_version=decision.policy_version)

@@ -208,3 +208,15 @@ class AuditHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class PolicyVersionRow(Base):
+    """Every policy that decided requests, by version: the exact rules an audit can show."""
+
+    __tablename__ = "policy_versions"
+
+    version: Mapped[str] = mapped_column(String(100), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the canonical policy JSON: a version reused for other rules shows up."""
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    first_applied_at: Mapped[datetime] = mapped_column(UTCDateTime)

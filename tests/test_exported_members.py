@@ -10,9 +10,8 @@ DOCUMENTED = {
     "ApprovalCancelled", "ApprovalClient", "ApprovalConsumed", "ApprovalDenied", "ApprovalError",
     "ApprovalExpired", "ApprovalNeedsInfo", "ApprovalPending", "ApprovalRejected",
     "ApprovalTakenOver", "ApprovalUnverifiable", "ArgumentsMismatch", "ConfigError", "Evidence",
-    "GatedTool",
-    "InvalidArguments", "RevalidationFailed", "SignoffError", "StoreError", "StoreUnavailable",
-    "Ticket", "TicketNotFound", "TicketStatus",
+    "GatedTool", "InvalidArguments", "RevalidationFailed", "SignoffError", "StoreError",
+    "StoreUnavailable", "Ticket", "TicketNotFound", "TicketStatus",
 }
 
 
