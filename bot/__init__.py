@@ -22,6 +22,7 @@ from bot.agent.errors import (
 )
 from bot.agent.gate import GatedTool
 from store.errors import (
+    ApprovalUnverifiable,
     ArgumentsMismatch,
     ConfigError,
     SignoffError,
@@ -42,6 +43,7 @@ __all__ = [
     "ApprovalPending",
     "ApprovalRejected",
     "ApprovalTakenOver",
+    "ApprovalUnverifiable",
     "ArgumentsMismatch",
     "ConfigError",
     "Evidence",

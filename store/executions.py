@@ -12,7 +12,6 @@ itself also settles it (``finish_execution``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +19,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from store.convert import to_ticket
+from store.db import Transactions
 from store.errors import TransitionRefused
 from store.models import AuditEvent, Ticket, TicketStatus
 from store.states import Event
@@ -34,7 +34,7 @@ class ExecutionMixin:
     """The lost-execution half of the ledger. ``Ledger`` supplies the plumbing below."""
 
     if TYPE_CHECKING:
-        def _tx(self, *, write: bool = True) -> AbstractContextManager[Session]: ...
+        _tx: Transactions
         def _now(self, session: Session) -> datetime: ...
         def _lock(self, session: Session, ticket_id: str) -> TicketRow: ...
         def _transition(self, s: Session, row: TicketRow, event: Event,

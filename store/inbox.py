@@ -25,7 +25,6 @@ replay finds.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -34,7 +33,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection, Table, and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from store.db import db_now
+from store.db import Transactions, db_now
 from store.errors import ClickSettled, ClickTooOld
 from store.models import DecisionKind
 from store.tables import ClickRow
@@ -110,7 +109,7 @@ class InboxMixin:
     """The inbox's half of the ledger. ``Ledger`` supplies the plumbing below."""
 
     if TYPE_CHECKING:
-        def _tx(self, *, write: bool = True) -> AbstractContextManager[Session]: ...
+        _tx: Transactions
         def _quick(self, write: Callable[[Connection], T]) -> T: ...
         def _now(self, session: Session) -> datetime: ...
 

@@ -8,7 +8,6 @@ appends its audit event, so a change and its audit record commit together or not
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -16,11 +15,19 @@ from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from store import audit, tickets
+from store import audit, audit_seal, audit_verify, checkpoint, tickets
 from store.convert import to_decision, to_ticket
-from store.db import WRITE_OPTION, check_schema, db_now, make_engine
-from store.decisions import Reroute, plan_decision
+from store.db import (
+    WRITE_OPTION,
+    Transactions,
+    check_schema,
+    make_engine,
+    now_of,
+    quick_engine,
+)
+from store.decisions import Reroute, decision_update
 from store.errors import (
+    ApprovalUnverifiable,
     ArgumentsMismatch,
     ChangedSinceSeen,
     DeadlinePassed,
@@ -42,29 +49,14 @@ from store.models import (
     args_hash,
 )
 from store.states import Event, next_status
-from store.sweep import SweepMixin
-from store.tables import AuditRow, DecisionRow, MessageRow, TicketRow
+from store.tables import AuditHeadRow, AuditRow, DecisionRow, MessageRow, TicketRow
 from store.tickets import SYSTEM_ACTOR, Draft
-from store.transition import refusal, transition
+from store.transition import transition, transition_refused
 
-_NOW = select(db_now())
-#: The time budget of a write made before an ack (Slack waits 3 s for the whole answer).
-QUICK_WRITE_MS = 1500
 T = TypeVar("T")
 
 
-def _quick_engine(engine: Engine) -> Engine:
-    """Connections for writes made before an ack, bounded to :data:`QUICK_WRITE_MS`."""
-    url = engine.url.render_as_string(hide_password=False)
-    if engine.dialect.name == "sqlite":
-        return make_engine(url, busy_timeout_ms=QUICK_WRITE_MS)
-    options = engine.url.query.get("options", "")
-    options = " ".join(options) if isinstance(options, tuple) else options
-    return make_engine(url, isolation_level="AUTOCOMMIT", pool_size=4, connect_args={
-        "options": f"{options} -c statement_timeout={QUICK_WRITE_MS}".strip()})
-
-
-class Ledger(SweepMixin, InboxMixin, ExecutionMixin):
+class Ledger(InboxMixin, ExecutionMixin):
     """The store's public face. Thread-safe; share one per process."""
 
     def __init__(self, engine: Engine, *, audit_key: bytes | None = None,
@@ -72,9 +64,10 @@ class Ledger(SweepMixin, InboxMixin, ExecutionMixin):
         if check:
             check_schema(engine)
         self.engine = engine
-        self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
+        #: ``with self._tx() as session``: one transaction (shared with :class:`SweepStore`).
+        self.transactions = self._tx = Transactions(engine)
         self._audit_key = audit_key
-        self._quick_engine = _quick_engine(engine)
+        self._quick_engine = quick_engine(engine)
 
     @classmethod
     def open(cls, url: str, *, audit_key: bytes | None = None, check: bool = True) -> Ledger:
@@ -90,22 +83,14 @@ class Ledger(SweepMixin, InboxMixin, ExecutionMixin):
 
     # -- plumbing ---------------------------------------------------------------------
 
-    @contextmanager
-    def _tx(self, *, write: bool = True) -> Iterator[Session]:
-        """One transaction; driver errors become :class:`StoreUnavailable`."""
-        try:
-            with Session(self._write_engine if write else self.engine,
-                         expire_on_commit=False) as session, session.begin():
-                yield session
-        except IntegrityError:
-            raise
-        except DBAPIError as exc:
-            raise StoreUnavailable(f"database error: {exc.orig}") from exc
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"database error: {exc}") from exc
+    @property
+    def audit_key(self) -> bytes | None:
+        return self._audit_key
+
+    _now = staticmethod(now_of)
 
     def _quick(self, write: Callable[[Connection], T]) -> T:
-        """Run ``write`` as one transaction that gives up after :data:`QUICK_WRITE_MS`
+        """Run ``write`` as one transaction that gives up after :data:`store.db.QUICK_WRITE_MS`
         instead of queueing (SQLite: a short busy timeout; PostgreSQL: a statement timeout,
         and autocommit, so a single statement is one round trip)."""
         try:
@@ -118,12 +103,6 @@ class Ledger(SweepMixin, InboxMixin, ExecutionMixin):
             raise StoreUnavailable(f"database error: {exc.orig}") from exc
         except SQLAlchemyError as exc:
             raise StoreUnavailable(f"database error: {exc}") from exc
-
-    @staticmethod
-    def _now(session: Session) -> datetime:
-        now = session.execute(_NOW).scalar_one()
-        assert isinstance(now, datetime)
-        return now
 
     def db_now(self) -> datetime:
         with self._tx(write=False) as s:
@@ -139,9 +118,10 @@ class Ledger(SweepMixin, InboxMixin, ExecutionMixin):
         return row
 
     def _audit(self, s: Session, ticket_id: str | None, kind: str, actor: str,
-               at: datetime, **data: Any) -> AuditEvent:
+               at: datetime, *, new_ticket: bool = False, **data: Any) -> AuditEvent:
+        """Append to ``ticket_id``'s chain: the caller holds its row lock (or created it)."""
         return audit.append(s, ticket_id=ticket_id, kind=kind, actor=actor, data=data,
-                            at=at, key=self._audit_key)
+                            at=at, key=self._audit_key, new_ticket=new_ticket)
 
     def _transition(self, s: Session, row: TicketRow, event: Event, **values: Any) -> None:
         """The guarded UPDATE (:func:`store.transition.transition`); ``row`` then reloads."""
@@ -182,7 +162,7 @@ class Ledger(SweepMixin, InboxMixin, ExecutionMixin):
                 return to_ticket(found, self._messages(s, found.id)), False
         ticket = tickets.insert_ticket(s, new, now)
         self._audit(s, ticket.id, "created", new.agent or new.requested_by, now,
-                    **tickets.created_data(new, ticket))
+                    new_ticket=True, **tickets.created_data(new, ticket))
         return ticket, True
 
     def find_by_idempotency_key(self, requested_by: str, key: str | None) -> Ticket | None:
@@ -242,8 +222,6 @@ class Ledger(SweepMixin, InboxMixin, ExecutionMixin):
         ``expected_version`` is the ticket version the reviewer's card or form showed: when
         the ticket has moved on since (other arguments, route or approvals), the decision is
         refused with :class:`ChangedSinceSeen`, checked under the same row lock as the write.
-        ``click_id`` is the inbox row of the click that made it: it ends ``decided`` in this
-        same transaction (``ClickSettled`` / ``ClickTooOld`` when it cannot).
         """
         with self._tx() as s:
             row = self._lock(s, ticket_id)
@@ -251,28 +229,29 @@ class Ledger(SweepMixin, InboxMixin, ExecutionMixin):
             if TicketStatus(row.status).is_open and now >= row.expires_at:
                 raise DeadlinePassed(row.id, kind.value, row.status,
                                      detail=f"its deadline {row.expires_at.isoformat()} has passed")
-            plan = plan_decision(row, reviewer, kind, args, reroute)
-            if next_status(TicketStatus(row.status), plan.event) is None:
-                raise refusal(row, plan.event)
+            update = decision_update(row, reviewer, kind, args, reroute)
+            if next_status(TicketStatus(row.status), update.event) is None:
+                raise transition_refused(row, update.event)
             if expected_version is not None and expected_version != row.version:
-                raise ChangedSinceSeen(row.id, plan.event.value, row.status,
+                raise ChangedSinceSeen(row.id, update.event.value, row.status,
                                        seen=expected_version, current=row.version)
-            values = dict(plan.values)
-            if plan.final:
+            values = dict(update.values)
+            if update.final:
                 values.update(decided_by=reviewer, decided_at=now)
-            self._transition(s, row, plan.event, **values)
+            self._transition(s, row, update.event, **values)
             decision = DecisionRow(
                 ticket_id=ticket_id, reviewer=reviewer, kind=kind.value, reason=reason,
-                args=plan.decision_args, args_hash=plan.decision_hash, at=now,
+                args=update.decision_args, args_hash=update.decision_hash, at=now,
                 policy_version=policy_version or row.policy_version,
             )
             s.add(decision)
             s.flush()
             if click_id is not None:
                 settle(s, click_id, now, decision.id, click_max_age)
-            self._audit(s, ticket_id, plan.audit_kind, reviewer, now, decision=kind.value,
-                        reason=reason, args=plan.decision_args, args_hash=plan.decision_hash,
+            self._audit(s, ticket_id, update.audit_kind, reviewer, now, decision=kind.value,
+                        reason=reason, args=update.decision_args, args_hash=update.decision_hash,
                         status=row.status, approvals=list(row.approvals),
+                        approvals_required=int(row.route.get("approvals_required", 1)),
                         policy_version=decision.policy_version)
             return to_ticket(row, self._messages(s, ticket_id)), to_decision(decision)
 
@@ -315,18 +294,26 @@ class Ledger(SweepMixin, InboxMixin, ExecutionMixin):
 
     def start_execution(self, ticket_id: str, *, args: dict[str, Any], actor: str,
                         lease: timedelta = EXECUTION_LEASE) -> Ticket:
-        """Consume the approval once. Refuses arguments that are not the approved ones.
+        """Consume the approval once. Refuses arguments that are not the approved ones, and
+        an approval its own audit events do not show (:class:`ApprovalUnverifiable`).
 
         The executor has ``lease`` to report the outcome; after it the sweep marks the ticket
         ``outcome_unknown`` (:meth:`lose_executions`) for a human to resolve."""
         offered = args_hash(args)
+        refused: ArgumentsMismatch | ApprovalUnverifiable
         with self._tx() as s:
             row = self._lock(s, ticket_id)
             now = self._now(s)
+            unbacked = (audit_verify.backing_problems(s, row, self._audit_key)
+                        if row.status == TicketStatus.APPROVED else [])
             if row.status == TicketStatus.APPROVED and offered != row.final_args_hash:
                 self._audit(s, ticket_id, "execution_refused", actor, now,
                             offered_hash=offered, approved_hash=row.final_args_hash)
                 refused = ArgumentsMismatch(ticket_id, row.final_args_hash, offered)
+            elif unbacked:
+                self._audit(s, ticket_id, "execution_refused", actor, now,
+                            offered_hash=offered, approval_unverifiable=unbacked)
+                refused = ApprovalUnverifiable(ticket_id, unbacked)
             else:
                 self._transition(s, row, Event.START_EXECUTION,
                                  execution_lease_until=now + lease)
@@ -404,6 +391,8 @@ class Ledger(SweepMixin, InboxMixin, ExecutionMixin):
                      **data: Any) -> AuditEvent:
         """Append an audit event that changes no ticket (delivery_failed, reminded...)."""
         with self._tx() as s:
+            if ticket_id is not None:
+                self._lock(s, ticket_id)  # one writer at a time on the ticket's chain
             return self._audit(s, ticket_id, kind, actor, self._now(s), **data)
 
     # -- audit --------------------------------------------------------------------------
@@ -425,6 +414,28 @@ class Ledger(SweepMixin, InboxMixin, ExecutionMixin):
             yield from events
             last = events[-1].seq
 
-    def verify_audit(self) -> audit.VerifyReport:
+    def verify_audit(self, checkpoints: Sequence[checkpoint.Checkpoint] = ()
+                     ) -> audit_verify.VerifyReport:
+        """Check the whole trail (see :mod:`store.audit_verify`), and that each checkpoint's
+        seal is still in the chain with the same hash. Reads one snapshot on PostgreSQL."""
         with self._tx(write=False) as s:
-            return audit.verify(s, key=self._audit_key)
+            if self.dialect == "postgresql":
+                s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            report = audit_verify.verify(s, key=self._audit_key)
+            if report.key_missing is None:
+                checkpoint.check(s, checkpoints, key=self._audit_key, report=report)
+            return report
+
+    def seal_audit(self, *, batch: int = 2000) -> list[int]:
+        """Seal every committed event not sealed yet into the global chain; their seqs
+        (:func:`store.audit_seal.seal_pending`: replicas may call it at once)."""
+        return audit_seal.seal_pending(self._tx, key=self._audit_key, batch=batch)
+
+    def audit_checkpoint(self, database: str) -> checkpoint.Checkpoint:
+        """Seal what has committed, then the chain's head, signed with the audit key."""
+        self.seal_audit()
+        with self._tx(write=False) as s:
+            head = s.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1)).scalar_one()
+            cp = checkpoint.Checkpoint(seal=head.seq, hash=head.hash, at=self._now(s),
+                                       database=database, key_id=audit.key_id(self._audit_key))
+        return cp.signed(self._audit_key)

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from bot.sandbox.clock import Clock
 from bot.sandbox.errors import ApiError
-from bot.sandbox.records import ApiCall, DeliveryResult, Json, Message, View
+from bot.sandbox.records import ApiCall, AppResponse, Json, Message, View
 from bot.sandbox.surface import fill_ids, initial_state, is_empty
 from bot.sandbox.workspace import Workspace
 
@@ -26,7 +26,7 @@ RESPONSE_URL_TTL = 30 * 60.0  # Slack: a response_url may be used for 30 minutes
 RESPONSE_URL_USES = 5  # ... and at most 5 times
 MAX_VIEW_STACK = 3  # Slack: views.push can stack at most 3 modals
 
-_Result = TypeVar("_Result", bound=DeliveryResult)
+_Result = TypeVar("_Result", bound=AppResponse)
 
 
 @dataclass
@@ -67,10 +67,13 @@ class SandboxState:
             self.homes: dict[str, str] = {}
             self.triggers: dict[str, Trigger] = {}
             self.response_urls: dict[str, ResponseUrl] = {}
-            self.deliveries: list[DeliveryResult] = []
+            self.deliveries: list[AppResponse] = []
             self.message_values: dict[tuple[str, str, str], dict[str, dict[str, Json]]] = {}
             self._last_ts_us = 0
             self._counter = 0
+            bot = self.workspace.bot_user_id
+            #: Channels the bot user is in (invited, or joined with conversations.join).
+            self.bot_channels = {c.id for c in self.workspace.channels if c.bot_is_member(bot)}
             self.touch()
 
     # -- change tracking ---------------------------------------------------------------------
@@ -127,6 +130,22 @@ class SandboxState:
                 digest = hashlib.sha1(",".join(key).encode()).hexdigest().upper()[:10]
                 self.dms[key] = ("D" if len(key) == 1 else "G") + digest
             return self.dms[key]
+
+    def bot_in(self, channel: str) -> bool:
+        """Is the app's bot user in this conversation? (Always in its own DMs.)"""
+        with self.lock:
+            return channel in self.bot_channels or channel in self.dms.values()
+
+    def add_bot(self, channel: str) -> None:
+        """The bot joins (``conversations.join``) or is invited (``/invite @app``)."""
+        with self.lock:
+            self.bot_channels.add(channel)
+            self.touch()
+
+    def remove_bot(self, channel: str) -> None:
+        with self.lock:
+            self.bot_channels.discard(channel)
+            self.touch()
 
     def channel_members(self, channel: str) -> tuple[str, ...] | None:
         """Members of a channel, or None for a public channel everyone is in."""

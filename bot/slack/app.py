@@ -12,14 +12,16 @@ ack never waits for Bolt's polling.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.agent.argmodel import masked_fields, model_from_schema
 from bot.render import (
     ACTION_APPROVE,
     ACTION_EDIT,
@@ -28,23 +30,30 @@ from bot.render import (
     ACTION_REQUEST_INFO,
     ACTION_SHOW_ALL,
     ACTION_TAKE_OVER,
+    modal_failed_text,
     parse_button_value,
     render_edit_modal,
     render_guidance_modal,
+    render_notice_modal,
     render_reject_modal,
     render_request_info_modal,
     render_show_all_modal,
 )
+from bot.render.argmodel import model_from_schema
 from bot.slack.authz import Authorizer
 from bot.slack.clicks import ClickInbox
 from bot.slack.home import publish_home
-from bot.slack.reviews import Reviews, shared_pool
+from bot.slack.retry import RetryQueue
+from bot.slack.reviews import Reviews
 from bot.slack.surfaces import Surfaces
 from bot.slack.views import register_views
+from bot.slack.webapi import slack_error
 from escalation.config import SignoffConfig
+from store.errors import TicketNotFound
 from store.inbox import NewClick
 from store.ledger import Ledger
 from store.models import DecisionKind, Ticket
+from store.sweep import SweepStore
 
 log = logging.getLogger(__name__)
 #: Bolt's threads for lazy listener work (opening modals, App Home).
@@ -84,10 +93,11 @@ class Click:
 
 
 def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
-              signing_secret: str, owner: str, authz: Authorizer | None = None,
-              pool: Executor | None = None, hold_clicks: float = 0.0) -> tuple[App, ClickInbox]:
-    """The Bolt app and its click inbox. Decisions run on ``pool`` after the ack (default:
-    one shared pool); ``owner`` names this replica in the inbox's leases."""
+              signing_secret: str, pool: Executor, owner: str,
+              authz: Authorizer | None = None,
+              hold_clicks: float = 0.0) -> tuple[App, ClickInbox]:
+    """The Bolt app and its click inbox. Decisions run on ``pool`` after the ack
+    (``compose`` gives it); ``owner`` names this replica in the inbox's leases."""
     # A request is answered as soon as its listener returns (``process_before_response``):
     # decision listeners write their click, ack and return; other listeners only ack, and
     # their Slack work (opening a modal, publishing App Home) runs lazily on Bolt's threads.
@@ -95,20 +105,19 @@ def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
               process_before_response=True, raise_error_for_unhandled_request=False,
               listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS,
                                                    thread_name_prefix="signoff-listener"))
-    surfaces = Surfaces(client, ledger)
-    pool = pool or shared_pool()
-    reviews = Reviews(ledger, config,
-                      authz or Authorizer(client, oncall=ledger.oncall_targets), surfaces,
-                      pool)
+    surfaces = Surfaces(client, ledger, RetryQueue())
+    authz = authz or Authorizer(client, oncall=SweepStore(ledger).oncall_targets)
+    reviews = Reviews(ledger, config, authz, surfaces, pool)
     inbox = ClickInbox(reviews, pool, owner, hold=hold_clicks)
     _register_buttons(app, reviews, inbox)
     register_views(app, reviews, inbox)
 
     def on_home(event: dict[str, Any]) -> None:
-        publish_home(reviews, event["user"])
+        # Slack sends this for the Messages tab too; only the Home tab shows the queue.
+        if event.get("tab", "home") == "home":
+            publish_home(reviews, event["user"])
 
     app.event("app_home_opened")(ack=_ack, lazy=[on_home])
-
     return app, inbox
 
 
@@ -134,19 +143,17 @@ def _register_buttons(app: App, reviews: Reviews, inbox: ClickInbox) -> None:
 
     def edit(body: dict[str, Any], client: WebClient) -> None:
         c = Click.of(body)
-        ticket = _started(reviews, c, DecisionKind.EDIT)
-        if ticket is None:
-            return
-        model = model_from_schema(ticket.args_schema) if ticket.args_schema else None
-        view = render_edit_modal(ticket, model, masked=masked_fields(ticket.args_schema),
-                                 origin=c.origin)
-        client.views_open(trigger_id=c.trigger_id, view=view)
+
+        def form(ticket: Ticket) -> dict[str, Any]:
+            model = model_from_schema(ticket.args_schema) if ticket.args_schema else None
+            return render_edit_modal(ticket, model, origin=c.origin)
+
+        open_form(reviews, client, c, DecisionKind.EDIT, form)
 
     def show_all(body: dict[str, Any], client: WebClient) -> None:
         c = Click.of(body)
-        ticket = reviews.ledger.get_ticket(c.ticket_id)
-        client.views_open(trigger_id=c.trigger_id, view=render_show_all_modal(
-            ticket, masked=masked_fields(ticket.args_schema), origin=c.origin))
+        open_form(reviews, client, c, None, lambda ticket: render_show_all_modal(
+            ticket, origin=c.origin))
 
     app.action(ACTION_EDIT)(ack=_ack, lazy=[edit])
     app.action(ACTION_SHOW_ALL)(ack=_ack, lazy=[show_all])
@@ -169,13 +176,59 @@ def _decision(inbox: ClickInbox, ack: Ack, new: NewClick) -> None:
 def _modal_opener(reviews: Reviews, kind: DecisionKind, render: Any) -> Any:
     def open_modal(body: dict[str, Any], client: WebClient) -> None:
         c = Click.of(body)
-        ticket = _started(reviews, c, kind)
-        if ticket is None:
-            return
-        client.views_open(trigger_id=c.trigger_id, view=render(ticket, origin=c.origin))
+        open_form(reviews, client, c, kind, lambda ticket: render(ticket, origin=c.origin))
 
     open_modal.__name__ = f"open_{kind.value}_modal"
     return open_modal
+
+
+#: How long the "may this person start this decision" check may hold a modal back. Slack's
+#: trigger_id lives 3 s from the click; past this budget the form opens first and is
+#: replaced if the check then refuses.
+CHECK_BUDGET_S = 1.0
+_checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="signoff-authz")
+
+
+def open_form(reviews: Reviews, client: WebClient, c: Click, kind: DecisionKind | None,
+              form: Callable[[Ticket], dict[str, Any]]) -> None:
+    """Open a modal from a click, refusing people who may not start the decision.
+
+    The check comes first, so nobody types a reason that cannot count; but it may wait on
+    Slack (user groups, rate limits) or the database, and the click's trigger_id expires 3 s
+    after it. So the check gets :data:`CHECK_BUDGET_S`; when it takes longer the form opens
+    at once and a late refusal replaces it. A form Slack would not open is told to the
+    reviewer, never lost in a log."""
+    check = _checks.submit(_started, reviews, c, kind) if kind is not None else None
+    ticket: Ticket | None = None
+    try:
+        if check is not None:
+            ticket = check.result(timeout=CHECK_BUDGET_S)
+            if ticket is None:
+                return  # refused, and told why
+    except FutureTimeout:
+        log.info("the check for %s is slow: opening the form first", c.ticket_id)
+    try:
+        ticket = ticket or reviews.ledger.get_ticket(c.ticket_id)
+    except TicketNotFound:
+        reviews.surfaces.tell(c.user, c.channel, "This request no longer exists.")
+        return
+    try:
+        view_id = str(client.views_open(trigger_id=c.trigger_id, view=form(ticket))["view"]["id"])
+    except (SlackApiError, SlackClientError, OSError) as exc:
+        log.warning("modal for ticket %s not opened: %s", ticket.id, slack_error(exc))
+        reviews.surfaces.tell(c.user, c.channel, modal_failed_text(slack_error(exc)), ticket)
+        return
+    if check is not None and check.result() is None:  # a late refusal (already told why)
+        try:
+            client.views_update(view_id=view_id, view=render_notice_modal(REFUSED_LATE))
+        except (SlackApiError, SlackClientError, OSError) as exc:  # closed meanwhile
+            log.info("refused form for ticket %s not replaced: %s", ticket.id,
+                     slack_error(exc))
+
+
+#: Replaces a form opened before the check refused (the refusal itself went to the person).
+REFUSED_LATE = ("You can't make this decision, so this form was closed: signoff has told "
+                "you why in the conversation you clicked in.")
 
 
 def _started(reviews: Reviews, c: Click, kind: DecisionKind) -> Ticket | None:

@@ -10,9 +10,20 @@ from collections.abc import Callable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from store.models import DecisionKind, Ticket
+from bot.render.refusals import OWN_REQUEST, not_an_approver, rate_limited
+from bot.slack.retry import retry_after
+from store.models import DecisionKind, Ticket, is_user_group
 
 GROUP_CACHE_S = 60.0
+
+
+class GroupsBusy(Exception):
+    """Slack answered a user-group lookup with 429: ask again after ``wait`` seconds."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"rate limited for {wait} s")
+        self.wait = wait
+
 _APPROVING = (DecisionKind.APPROVE, DecisionKind.EDIT)
 
 
@@ -37,7 +48,10 @@ class Authorizer:
             resp = self._slack.usergroups_users_list(usergroup=group_id)
             listed: list[str] = resp.get("users", []) or []
             users = frozenset(str(u) for u in listed)
-        except (SlackApiError, SlackClientError, OSError):
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            wait = retry_after(exc)
+            if wait is not None:  # rate limited: say so, rather than sleep in a click's thread
+                raise GroupsBusy(wait) from exc
             # Fail closed: an unreadable group authorises nobody (and is not cached).
             return frozenset()
         with self._lock:
@@ -48,14 +62,14 @@ class Authorizer:
         """The route's approvers, and (``oncall``) the people its current chain DM'd."""
         users: set[str] = set()
         for principal in ticket.route.approvers:
-            if principal.startswith("S"):
+            if is_user_group(principal):
                 users |= self.members(principal)
             else:
                 users.add(principal)
         # Only the current chain's DMs give authority (an edit that re-routed the ticket
         # took it from the old chain's people), so DM messages themselves are not consulted.
         for target in self._oncall(ticket.id) if oncall else ():
-            users |= self.members(target) if target.startswith("S") else {target}
+            users |= self.members(target) if is_user_group(target) else {target}
         return frozenset(users)
 
     def refusal(self, user: str, ticket: Ticket, kind: DecisionKind, *,
@@ -63,11 +77,10 @@ class Authorizer:
         """None when ``user`` may make this decision, else the explanation to show them.
         ``oncall=False`` leaves the on-call people out (a route the ticket is not on yet)."""
         if user == ticket.requested_by and kind in _APPROVING:
-            return ("You can't approve a request made on your behalf: another reviewer "
-                    "has to decide it.")
-        if user in self.approvers(ticket, oncall=oncall):
-            return None
-        who = ", ".join(f"<@{p}>" if not p.startswith("S") else f"<!subteam^{p}>"
-                        for p in ticket.route.approvers) or "nobody"
-        return (f"Only the approvers of route *{ticket.route.name}* ({who}) or the on-call "
-                "engineers it was escalated to can decide this request.")
+            return OWN_REQUEST
+        try:
+            if user in self.approvers(ticket, oncall=oncall):
+                return None
+        except GroupsBusy as busy:
+            return rate_limited(busy.wait)
+        return not_an_approver(ticket.route)
