@@ -3,6 +3,7 @@ handler gets back its own row (or the failure that stopped it)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -56,3 +57,27 @@ def test_a_failed_write_reaches_every_waiting_click(ledger: Ledger) -> None:
     finally:
         writer.close()
     assert ledger.clicks() == []
+
+
+def test_a_click_no_writer_took_in_time_is_not_written(ledger: Ledger) -> None:
+    """Behind a stuck write, a waiting click gives up *before* it is written, so telling
+    its clicker "it did not count" is true (the stuck write is bounded by the database)."""
+    import threading
+
+    release = threading.Event()
+
+    def write(new: Sequence[NewClick]) -> list[Click]:
+        release.wait(10)
+        return ledger.receive_clicks(new, owner="r1")
+
+    writer = ClickWriter(write)
+    with ThreadPoolExecutor(2) as pool:
+        stuck = pool.submit(writer.write, _new(1), timeout=0.3)
+        while not writer._active:
+            time.sleep(0.001)
+        waiting = pool.submit(writer.write, _new(2), timeout=0.3)
+        with pytest.raises(StoreUnavailable):
+            waiting.result()
+        release.set()
+        assert stuck.result().user == "U0001"
+    assert [c.user for c in ledger.clicks()] == ["U0001"]
