@@ -109,3 +109,28 @@ class InvalidArguments(ApprovalError):
         super().__init__(f"{action}: invalid arguments: {detail}")
         self.action = action
         self.detail = detail
+
+
+class GatewayRefused(SignoffError):
+    """``signoff serve`` refused an agent's HTTP call; ``code`` is the API's stable code."""
+
+    def __init__(self, code: str, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.code, self.status = code, status
+
+
+class AgentUnauthorized(GatewayRefused):
+    """The agent token is missing, unknown or revoked (HTTP 401)."""
+
+
+class ActionNotAllowed(GatewayRefused):
+    """The agent's token does not cover this action (HTTP 403)."""
+
+
+class TooManyPending(GatewayRefused):
+    """The agent has as many open requests as it may (HTTP 429); retry after ``retry_after``."""
+
+    def __init__(self, code: str, message: str, *, status: int,
+                 retry_after: float | None = None) -> None:
+        super().__init__(code, message, status=status)
+        self.retry_after = retry_after

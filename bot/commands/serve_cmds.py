@@ -50,7 +50,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _http(service: Service, args: argparse.Namespace) -> int:
-    server = service.serve_http(args.host, args.port, threads=args.threads)
+    server = service.serve_asgi(args.host, args.port, threads=args.threads)
     stopping = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -63,7 +63,8 @@ def _http(service: Service, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     print(f"signoff: serving as bot {service.bot_user} on {server.url} "
-          f"(POST /slack/events, GET /healthz); config {service.config.policy_version}; "
+          f"(POST /slack/events, GET /healthz, agent API /v1); "
+          f"config {service.config.policy_version}; "
           f"sweep {'on' if service.scheduler else 'off'}", flush=True)
     server.serve_forever()
     return 0

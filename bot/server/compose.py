@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.server.ackfirst import AckFirst, AckFirstExecutor
+from bot.server.asgi import AsgiServer
 from bot.server.http import HttpServer, Router
 from bot.settings import Settings
 from bot.slack.app import build_app
@@ -37,7 +38,7 @@ class Service:
     slack: WebClient
     app: App
     bot_user: str
-    server: HttpServer | None = None
+    server: HttpServer | AsgiServer | None = None
     scheduler: Any = None
     gate: AckFirst = field(default_factory=AckFirst)
     _closers: list[Any] = field(default_factory=list)
@@ -45,6 +46,18 @@ class Service:
     def serve_http(self, host: str, port: int, *, threads: int = 16) -> HttpServer:
         router = Router(self.app, self.ledger, self.config.policy_version, self.gate)
         self.server = HttpServer(router, host=host, port=port, threads=threads)
+        return self.server
+
+    def serve_asgi(self, host: str, port: int, *, threads: int = 16) -> AsgiServer:
+        """The agent API and, mounted beside it, ``/slack/events`` and ``/healthz``."""
+        from bot.server.api import build_gateway
+        from bot.server.api.app import build_api
+
+        router = Router(self.app, self.ledger, self.config.policy_version, self.gate)
+        gateway = build_gateway(self.settings, self.ledger, self.config, self.slack)
+        api = build_api(gateway, database_url=self.settings.database_url, mount=router,
+                        workers=threads)
+        self.server = AsgiServer(api, host=host, port=port)
         return self.server
 
     def start_scheduler(self) -> None:
