@@ -28,8 +28,8 @@ OPEN = [TicketStatus.PENDING.value, TicketStatus.NEEDS_INFO.value]
 
 class AgentExists(StoreError):
     def __init__(self, name: str) -> None:
-        super().__init__(f"an agent named {name!r} already exists; pick another name, "
-                         f"or revoke it first")
+        super().__init__(f"an agent named {name!r} already exists (names are never "
+                         "reused, even after a revocation); pick another name")
 
 
 class AgentNotFound(StoreError):

@@ -21,6 +21,7 @@ from slack_sdk import WebClient
 from bot.agent.argmodel import masked_fields, schema_of
 from bot.agent.errors import ApprovalDenied, InvalidArguments
 from bot.agent.gate import Executor, GatedTool
+from bot.agent.seam import Approvals
 from bot.render import render_card
 from bot.settings import Settings, load_settings
 from bot.slack.webapi import make_web_client, post_card
@@ -56,9 +57,17 @@ class ApprovalClient(Executor):
         return cls(ledger, load_config(settings.config_path), slack=slack, **kwargs)
 
     @classmethod
-    def from_env(cls, **kwargs: Any) -> ApprovalClient:
-        """Database, config, Slack token and API URL from the environment (see README)."""
-        return cls.from_settings(load_settings(), **kwargs)
+    def from_env(cls, **kwargs: Any) -> Approvals:
+        """With ``SIGNOFF_URL`` and ``SIGNOFF_AGENT_TOKEN`` set: the HTTP client, which holds
+        nothing but the token. Otherwise the embedded client: database, config, Slack token
+        and API URL from the environment (see README)."""
+        settings = load_settings()
+        if settings.signoff_url and settings.agent_token is not None:
+            from bot.agent.http import HttpApprovalClient
+
+            return HttpApprovalClient(settings.signoff_url,
+                                      settings.agent_token.get_secret_value(), **kwargs)
+        return cls.from_settings(settings, **kwargs)
 
     def close(self) -> None:
         self.ledger.close()

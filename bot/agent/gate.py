@@ -25,10 +25,32 @@ from store.ledger import Ledger
 from store.models import DecisionKind, Ticket, TicketStatus
 
 if TYPE_CHECKING:
-    from bot.agent.client import ApprovalClient
+    from bot.agent.seam import Approvals
 
 T = TypeVar("T")
 SUMMARY_LIMIT = 500
+
+
+def raise_unless_approved(ticket: Ticket,
+                          reason_of: Callable[[DecisionKind], str | None]) -> None:
+    """The typed error for a ticket that may not run (``reason_of`` finds the reviewer's
+    last reason of a kind); nothing for an approved one."""
+    status = ticket.status
+    if status == TicketStatus.APPROVED:
+        return
+    if status == TicketStatus.PENDING:
+        raise ApprovalPending(ticket)
+    if status == TicketStatus.NEEDS_INFO:
+        raise ApprovalNeedsInfo(ticket, reason_of(DecisionKind.REQUEST_INFO))
+    if status == TicketStatus.REJECTED:
+        raise ApprovalRejected(ticket, ticket.decided_by, reason_of(DecisionKind.REJECT))
+    if status == TicketStatus.EXPIRED:
+        raise ApprovalExpired(ticket)
+    if status == TicketStatus.TAKEN_OVER:
+        raise ApprovalTakenOver(ticket)
+    if status == TicketStatus.CANCELLED:
+        raise ApprovalCancelled(ticket)
+    raise ApprovalConsumed(ticket)
 
 
 class Executor:
@@ -41,23 +63,7 @@ class Executor:
         self.surfaces = Surfaces(slack, ledger) if slack is not None else None
 
     def raise_unless_approved(self, ticket: Ticket) -> None:
-        status = ticket.status
-        if status == TicketStatus.APPROVED:
-            return
-        if status == TicketStatus.PENDING:
-            raise ApprovalPending(ticket)
-        if status == TicketStatus.NEEDS_INFO:
-            raise ApprovalNeedsInfo(ticket, self._last_reason(ticket, DecisionKind.REQUEST_INFO))
-        if status == TicketStatus.REJECTED:
-            raise ApprovalRejected(ticket, ticket.decided_by,
-                                   self._last_reason(ticket, DecisionKind.REJECT))
-        if status == TicketStatus.EXPIRED:
-            raise ApprovalExpired(ticket)
-        if status == TicketStatus.TAKEN_OVER:
-            raise ApprovalTakenOver(ticket)
-        if status == TicketStatus.CANCELLED:
-            raise ApprovalCancelled(ticket)
-        raise ApprovalConsumed(ticket)
+        raise_unless_approved(ticket, lambda kind: self._last_reason(ticket, kind))
 
     def _last_reason(self, ticket: Ticket, kind: DecisionKind) -> str | None:
         reasons = [d.reason for d in self.ledger.decisions(ticket.id) if d.kind == kind]
@@ -141,7 +147,7 @@ class GatedTool(Generic[T]):
     """A tool behind the gate. Call it with the tool's own keyword arguments plus
     ``_reason=`` and ``_requested_by=`` (or set ``requested_by`` on the gate)."""
 
-    def __init__(self, client: ApprovalClient, tool: Callable[..., T], *, action: str,
+    def __init__(self, client: Approvals, tool: Callable[..., T], *, action: str,
                  args_model: type[BaseModel] | None, mode: Literal["wait", "defer"],
                  revalidate: Callable[[dict[str, Any]], bool] | None, timeout: float | None,
                  requested_by: str | None = None, agent: str | None = None) -> None:

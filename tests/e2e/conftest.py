@@ -7,16 +7,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from slack_sdk import WebClient
 
 from bot.agent.client import ApprovalClient
+from bot.agent.http import HttpApprovalClient
+from bot.agent.seam import Approvals
 from bot.sandbox import Channel, SlackSandbox, User, Workspace
+from bot.server.api.app import build_api
+from bot.server.api.gateway import Gateway
+from bot.server.asgi import AsgiServer
 from bot.server.http import HttpServer, Router
 from bot.slack.app import build_app
 from bot.slack.webapi import make_web_client
 from escalation.config import SignoffConfig, load_config
+from store.agents import AgentStore
 from store.ledger import Ledger
 
 EXAMPLE = Path(__file__).parents[1] / "fixtures" / "signoff.example.yml"
@@ -73,3 +80,44 @@ def running_rig(ledger: Ledger, config: SignoffConfig, ws: Workspace) -> Iterato
 def rig(ledger: Ledger) -> Iterator[Rig]:
     with running_rig(ledger, load_config(EXAMPLE), workspace()) as r:
         yield r
+
+
+@dataclass
+class Gate:
+    """The agent gateway (the ASGI app under a real uvicorn) over the rig's ledger."""
+
+    url: str
+    token: str
+    agent: str
+    gateway: Any
+    server: AsgiServer
+
+    def client(self, token: str | None = None) -> HttpApprovalClient:
+        return HttpApprovalClient(self.url, token or self.token)
+
+
+@contextmanager
+def running_gateway(rig: Rig, db_url: str, *, agent: str = "refund-bot",
+                    actions: tuple[str, ...] = ("*",), max_pending: int = 20) -> Iterator[Gate]:
+    slack = make_web_client(rig.sandbox.bot_token, rig.sandbox.api_url)
+    gw = Gateway(client=ApprovalClient(rig.ledger, rig.config, slack=slack),
+                 agents=AgentStore(rig.ledger))
+    _, token = gw.agents.add(agent, actions=actions, max_pending=max_pending)
+    with AsgiServer(build_api(gw, database_url=db_url), port=0) as server:
+        yield Gate(server.url, token, agent, gw, server)
+
+
+@pytest.fixture
+def gate(rig: Rig, db_url: str) -> Iterator[Gate]:
+    with running_gateway(rig, db_url) as g:
+        yield g
+
+
+@pytest.fixture(params=["embedded", "http"])
+def client(request: pytest.FixtureRequest, rig: Rig, db_url: str) -> Iterator[Approvals]:
+    """The agent-side client over each transport: in-process, and HTTP to the gateway."""
+    if request.param == "embedded":
+        yield rig.client
+        return
+    with running_gateway(rig, db_url) as g, g.client() as http:
+        yield http
