@@ -25,7 +25,7 @@ from bot.agent.errors import (
     TooManyPending,
 )
 from bot.agent.gate import GatedTool
-from bot.agent.http import HttpApprovalClient
+from bot.agent.http import HttpBackend
 from bot.agent.wire import current_receipt
 from store.errors import (
     ArgumentsMismatch,
@@ -56,7 +56,7 @@ __all__ = [
     "Evidence",
     "GatedTool",
     "GatewayRefused",
-    "HttpApprovalClient",
+    "HttpBackend",
     "InvalidArguments",
     "RevalidationFailed",
     "SignoffError",

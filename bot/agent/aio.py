@@ -101,13 +101,11 @@ class AsyncApprovalClient:
         limit = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
         deadline = None if limit is None else time.monotonic() + limit
         while True:
-            left = wire.MAX_WAIT_S if deadline is None else deadline - time.monotonic()
-            step = max(0.0, min(wire.MAX_WAIT_S, left))
+            step = wire.wait_step(deadline)
             ticket = self._ticket(await self._call(
-                "GET", f"/v1/requests/{ticket_id}", params={"wait": round(step, 3)},
+                "GET", f"/v1/requests/{ticket_id}", params={"wait": step},
                 timeout=step + 30.0, ticket_id=ticket_id))
-            if ticket.status != TicketStatus.PENDING or step <= 0 or (
-                    deadline is not None and time.monotonic() >= deadline):
+            if ticket.status != TicketStatus.PENDING or wire.waited_out(deadline):
                 return ticket
 
     async def cancel(self, ticket_id: str, reason: str, *, actor: str = "agent") -> Ticket:

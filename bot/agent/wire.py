@@ -3,6 +3,7 @@ API's error codes turned back into the exceptions the embedded client raises."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from typing import Any
@@ -33,6 +34,16 @@ CLAIM_REFUSED = ("already_claimed", "not_approved")
 
 def current_receipt() -> str | None:
     return RECEIPT.get()
+
+
+def wait_step(deadline: float | None) -> float:
+    """The next long-poll's ``wait``: a minute at most, what is left of ``deadline``."""
+    left = MAX_WAIT_S if deadline is None else deadline - time.monotonic()
+    return round(max(0.0, min(MAX_WAIT_S, left)), 3)
+
+
+def waited_out(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() >= deadline
 
 
 def request_body(action: str, args: dict[str, Any], *, reason: str, requested_by: str,

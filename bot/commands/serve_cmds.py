@@ -50,7 +50,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _http(service: Service, args: argparse.Namespace) -> int:
-    server = service.serve_asgi(args.host, args.port, threads=args.threads)
+    server = service.serve_asgi(args.host, args.port, settings=args.settings,
+                                threads=args.threads)
     stopping = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -73,7 +74,7 @@ def _http(service: Service, args: argparse.Namespace) -> int:
 def _socket_mode(service: Service) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    app_token = require(service.settings.slack_app_token, "SLACK_APP_TOKEN",
+    app_token = require(service.access.app_token, "SLACK_APP_TOKEN",
                         "create an app-level token with connections:write (xapp-…)")
     SocketModeHandler(service.app, app_token).start()
     return 0

@@ -1,5 +1,6 @@
-"""End-to-end rig: the local Slack-compatible server, the real Bolt app behind waitress,
-the real ApprovalClient, a real database. Nothing is mocked."""
+"""End-to-end rig: the local Slack-compatible server, the bot composed as ``signoff serve``
+composes it (Bolt app, ack-first front door, waitress), the real ApprovalClient, a real
+database. Nothing is mocked."""
 
 from __future__ import annotations
 
@@ -13,17 +14,14 @@ import pytest
 from slack_sdk import WebClient
 
 from bot.agent.client import ApprovalClient
-from bot.agent.http import HttpApprovalClient
-from bot.agent.seam import Approvals
+from bot.agent.http import HttpBackend
 from bot.sandbox import Channel, SlackSandbox, User, Workspace
+from bot.server.api import build_gateway
 from bot.server.api.app import build_api
-from bot.server.api.gateway import Gateway
 from bot.server.asgi import AsgiServer
-from bot.server.http import HttpServer, Router
-from bot.slack.app import build_app
-from bot.slack.webapi import make_web_client
+from bot.server.compose import Service, SlackAccess, compose
+from bot.server.http import HttpServer
 from escalation.config import SignoffConfig, load_config
-from store.agents import AgentStore
 from store.ledger import Ledger
 
 EXAMPLE = Path(__file__).parents[1] / "fixtures" / "signoff.example.yml"
@@ -53,6 +51,7 @@ class Rig:
     config: SignoffConfig
     client: ApprovalClient
     slack: WebClient
+    service: Service
 
     def card_ts(self, ticket_id: str) -> str:
         ticket = self.ledger.get_ticket(ticket_id)
@@ -64,16 +63,15 @@ class Rig:
 def running_rig(ledger: Ledger, config: SignoffConfig, ws: Workspace) -> Iterator[Rig]:
     """The sandbox for ``ws``, the bot behind a real server, and an agent-side client."""
     with SlackSandbox(ws, signing_secret=SECRET) as sandbox:
-        slack = WebClient(base_url=sandbox.api_url, token=sandbox.bot_token)
-        app = build_app(ledger=ledger, config=config, client=slack, signing_secret=SECRET)
-        server = HttpServer(Router(app, ledger, config.policy_version), port=0).start()
+        service = compose(config, ledger, SlackAccess(sandbox.bot_token, sandbox.api_url, SECRET),
+                          owner="e2e", owns_ledger=False)
+        server = service.serve_http("127.0.0.1", 0).start()
         sandbox.set_request_url(f"{server.url}/slack/events")
-        agent_slack = make_web_client(sandbox.bot_token, sandbox.api_url)
-        client = ApprovalClient(ledger, config, slack=agent_slack, poll_interval=0.01)
+        client = service.agent_client(poll_interval=0.01)
         try:
-            yield Rig(sandbox, server, ledger, config, client, slack)
+            yield Rig(sandbox, server, ledger, config, client, service.slack, service)
         finally:
-            server.close()
+            service.close()
 
 
 @pytest.fixture
@@ -92,16 +90,14 @@ class Gate:
     gateway: Any
     server: AsgiServer
 
-    def client(self, token: str | None = None) -> HttpApprovalClient:
-        return HttpApprovalClient(self.url, token or self.token)
+    def client(self, token: str | None = None) -> ApprovalClient:
+        return ApprovalClient(backend=HttpBackend(self.url, token or self.token))
 
 
 @contextmanager
 def running_gateway(rig: Rig, db_url: str, *, agent: str = "refund-bot",
                     actions: tuple[str, ...] = ("*",), max_pending: int = 20) -> Iterator[Gate]:
-    slack = make_web_client(rig.sandbox.bot_token, rig.sandbox.api_url)
-    gw = Gateway(client=ApprovalClient(rig.ledger, rig.config, slack=slack),
-                 agents=AgentStore(rig.ledger))
+    gw = build_gateway(rig.ledger, rig.config, rig.service.access.web_client())
     _, token = gw.agents.add(agent, actions=actions, max_pending=max_pending)
     with AsgiServer(build_api(gw, database_url=db_url), port=0) as server:
         yield Gate(server.url, token, agent, gw, server)
@@ -114,10 +110,14 @@ def gate(rig: Rig, db_url: str) -> Iterator[Gate]:
 
 
 @pytest.fixture(params=["embedded", "http"])
-def client(request: pytest.FixtureRequest, rig: Rig, db_url: str) -> Iterator[Approvals]:
+def client(request: pytest.FixtureRequest, rig: Rig, db_url: str) -> Iterator[ApprovalClient]:
     """The agent-side client over each transport: in-process, and HTTP to the gateway."""
     if request.param == "embedded":
         yield rig.client
         return
-    with running_gateway(rig, db_url) as g, g.client() as http:
-        yield http
+    with running_gateway(rig, db_url) as g:
+        http = g.client()
+        try:
+            yield http
+        finally:
+            http.close()

@@ -19,7 +19,7 @@ from bot import (
     ArgumentsMismatch,
     RevalidationFailed,
 )
-from bot.agent.seam import Approvals
+from bot.agent.client import ApprovalClient
 from bot.render import ACTION_APPROVE
 from store.models import TicketStatus
 from tests.e2e.conftest import EXAMPLE, Gate, Rig, running_gateway
@@ -28,12 +28,12 @@ from tests.e2e.test_reviews import settled
 ARGS = {"amount": 120, "customer": "cus_42"}
 
 
-def _request(client: Approvals, **kw: Any) -> Any:
+def _request(client: ApprovalClient, **kw: Any) -> Any:
     return client.request("issue_refund", dict(ARGS), reason="double charge",
                               requested_by="U0REQUESTER", **kw)
 
 
-def test_request_posts_exactly_one_card_and_is_idempotent(rig: Rig, client: Approvals) -> None:
+def test_request_posts_exactly_one_card_and_is_idempotent(rig: Rig, client: ApprovalClient) -> None:
     first = _request(client, idempotency_key="run-7:refund")
     again = _request(client, idempotency_key="run-7:refund")
     assert again.id == first.id
@@ -45,7 +45,7 @@ def test_request_posts_exactly_one_card_and_is_idempotent(rig: Rig, client: Appr
     assert len(rig.sandbox.calls("chat.postMessage")) == 2
 
 
-def test_allow_is_audited_and_deny_raises(rig: Rig, client: Approvals) -> None:
+def test_allow_is_audited_and_deny_raises(rig: Rig, client: ApprovalClient) -> None:
     allowed = client.request("search_orders", {"q": "cus_42"}, reason="lookup",
                                  requested_by="U0REQUESTER")
     assert allowed.status == TicketStatus.APPROVED and allowed.decided_by == "signoff"
@@ -61,7 +61,7 @@ def test_allow_is_audited_and_deny_raises(rig: Rig, client: Approvals) -> None:
                            reason="lookup", requested_by="U0REQUESTER") == "found x"
 
 
-def test_altered_arguments_are_refused_by_hash(rig: Rig, client: Approvals) -> None:
+def test_altered_arguments_are_refused_by_hash(rig: Rig, client: ApprovalClient) -> None:
     ticket = _request(client)
     rig.sandbox.click("U0PAYLEAD", action_id=ACTION_APPROVE, channel="C0PAYMENTS")
     settled(rig, ticket.id)
@@ -75,7 +75,7 @@ def test_altered_arguments_are_refused_by_hash(rig: Rig, client: Approvals) -> N
     assert client.execute(ticket.id, lambda **kw: kw, args=dict(ARGS)) == ARGS
 
 
-def test_revalidate_false_fails_closed(rig: Rig, client: Approvals) -> None:
+def test_revalidate_false_fails_closed(rig: Rig, client: ApprovalClient) -> None:
     ticket = _request(client)
     rig.sandbox.click("U0PAYLEAD", action_id=ACTION_APPROVE, channel="C0PAYMENTS")
     settled(rig, ticket.id)
@@ -92,7 +92,7 @@ def test_revalidate_false_fails_closed(rig: Rig, client: Approvals) -> None:
 
 
 def test_undeliverable_card_is_recorded_and_starts_the_chain(rig: Rig,
-                                                             client: Approvals) -> None:
+                                                             client: ApprovalClient) -> None:
     rig.sandbox.inject_fault("chat.postMessage", times=10, status=503)
     ticket = _request(client)
     assert ticket.card is None and ticket.status == TicketStatus.PENDING
@@ -101,7 +101,7 @@ def test_undeliverable_card_is_recorded_and_starts_the_chain(rig: Rig,
     assert ticket.next_action_at is not None and ticket.next_action_at <= rig.ledger.db_now()
 
 
-def test_rate_limited_card_is_retried_once_posted(rig: Rig, client: Approvals) -> None:
+def test_rate_limited_card_is_retried_once_posted(rig: Rig, client: ApprovalClient) -> None:
     rig.sandbox.inject_fault("chat.postMessage", times=1, retry_after=1)
     ticket = _request(client)
     assert ticket.card is not None

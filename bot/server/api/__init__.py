@@ -6,17 +6,17 @@ from datetime import timedelta
 
 from slack_sdk import WebClient
 
-from bot.agent.client import ApprovalClient
+from bot import receipts
+from bot.agent.inprocess import InProcessBackend
 from bot.server.api.gateway import Gateway
-from bot.settings import Settings
 from escalation.config import SignoffConfig
 from store.agents import AgentStore
 from store.ledger import Ledger
 
 
-def build_gateway(settings: Settings, ledger: Ledger, config: SignoffConfig,
-                  slack: WebClient | None) -> Gateway:
-    """The server-side half: the embedded client (policy, ledger, cards) behind the tokens."""
-    return Gateway(client=ApprovalClient(ledger, config, slack=slack), agents=AgentStore(ledger),
-                   receipt_ttl=timedelta(seconds=settings.receipt_ttl_s),
-                   passphrase=settings.keys_passphrase_bytes)
+def build_gateway(ledger: Ledger, config: SignoffConfig, slack: WebClient | None, *,
+                  receipt_ttl: timedelta = receipts.DEFAULT_TTL,
+                  passphrase: bytes | None = None) -> Gateway:
+    """The server-side half: the in-process backend (policy, ledger, cards) behind tokens."""
+    return Gateway(backend=InProcessBackend(ledger, config, slack=slack),
+                   agents=AgentStore(ledger), receipt_ttl=receipt_ttl, passphrase=passphrase)

@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot import receipts
-from bot.agent.client import ApprovalClient
+from bot.agent.backend import ApprovalRequest
 from bot.agent.errors import ApprovalDenied
+from bot.agent.inprocess import InProcessBackend
 from bot.server.api.errors import ApiError
 from bot.server.api.models import (
     AnswerIn,
@@ -28,6 +29,7 @@ from bot.server.api.models import (
 from bot.server.api.waiters import WaitHub
 from store.agents import Agent, AgentStore
 from store.errors import TicketNotFound
+from store.ledger import Ledger
 from store.models import DecisionKind, Ticket, TicketStatus
 
 RETRY_AFTER_S = 30
@@ -36,15 +38,15 @@ CLAIMED = (TicketStatus.EXECUTING, TicketStatus.EXECUTED, TicketStatus.FAILED)
 
 @dataclass
 class Gateway:
-    client: ApprovalClient  # the embedded client, on the server's side of the trust line
+    backend: InProcessBackend  # policy, ledger and Slack, on the server's side of the line
     agents: AgentStore
     hub: WaitHub = field(default_factory=WaitHub)
     receipt_ttl: timedelta = receipts.DEFAULT_TTL
     passphrase: bytes | None = None
 
     @property
-    def ledger(self) -> Any:
-        return self.client.ledger
+    def ledger(self) -> Ledger:
+        return self.backend.ledger
 
     # -- who is calling -----------------------------------------------------------------------
 
@@ -69,8 +71,7 @@ class Gateway:
         kind = {TicketStatus.REJECTED: DecisionKind.REJECT,
                 TicketStatus.NEEDS_INFO: DecisionKind.REQUEST_INFO}.get(ticket.status)
         if kind is not None:
-            reasons = [d.reason for d in self.ledger.decisions(ticket.id) if d.kind == kind]
-            reason = reasons[-1] if reasons else None
+            reason = self.backend.last_reason(ticket.id, kind)
         doc = ticket.model_dump()
         doc["idempotency_key"] = _unscoped(agent, ticket.idempotency_key)
         return TicketOut(**doc, decision_reason=reason)
@@ -90,10 +91,11 @@ class Gateway:
                            retry_after=RETRY_AFTER_S)
         key = f"{agent.name}:{body.idempotency_key}" if body.idempotency_key else None
         try:
-            ticket = self.client.request(
-                body.action, body.args, reason=body.reason, requested_by=body.requested_by,
-                summary=body.summary, evidence=body.evidence, confidence=body.confidence,
-                agent=agent.name, run_id=body.run_id, idempotency_key=key)
+            ticket = self.backend.request(ApprovalRequest(
+                action=body.action, args=body.args, reason=body.reason,
+                requested_by=body.requested_by, summary=body.summary,
+                evidence=tuple(body.evidence), confidence=body.confidence, agent=agent.name,
+                run_id=body.run_id, idempotency_key=key, args_schema=body.args_schema))
         except ApprovalDenied as exc:
             return DeniedOut(action=exc.action, rule=exc.rule, reason=exc.reason,
                              policy_version=exc.policy_version)
@@ -121,20 +123,18 @@ class Gateway:
 
     def outcome(self, agent: Agent, ticket_id: str, body: OutcomeIn) -> TicketOut:
         self.owned(agent, ticket_id)
-        done = self.ledger.finish_execution(ticket_id, ok=body.ok, actor=agent.name,
-                                            summary=body.summary, error=body.error)
-        self.client.thread_reply(done, "execution")
-        self.client.refresh_card(done)
+        done = self.backend.finish_execution(ticket_id, ok=body.ok, actor=agent.name,
+                                             summary=body.summary, error=body.error)
         return self.out(agent, done)
 
     def cancel(self, agent: Agent, ticket_id: str, reason: str) -> TicketOut:
         self.owned(agent, ticket_id)
-        return self.out(agent, self.client.cancel(ticket_id, reason, actor=agent.name))
+        return self.out(agent, self.backend.cancel(ticket_id, reason, actor=agent.name))
 
     def answer(self, agent: Agent, ticket_id: str, body: AnswerIn) -> TicketOut:
         self.owned(agent, ticket_id)
-        return self.out(agent, self.client.answer(ticket_id, body.text, evidence=body.evidence,
-                                                  actor=agent.name))
+        return self.out(agent, self.backend.answer(ticket_id, body.text,
+                                                   evidence=body.evidence, actor=agent.name))
 
     # -- receipts -------------------------------------------------------------------------
 

@@ -27,6 +27,8 @@ class RequestIn(_Body):
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     run_id: str | None = Field(default=None, max_length=200)
     idempotency_key: str | None = Field(default=None, max_length=150)
+    args_schema: dict[str, Any] | None = Field(
+        default=None, description="JSON Schema of the tool's arguments: the edit form's fields")
 
 
 class TicketOut(Ticket):
