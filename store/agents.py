@@ -10,17 +10,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from store import webhooks
 from store.errors import StoreError
 from store.ledger import Ledger
 from store.models import TicketStatus
-from store.tables import AgentRow, RedemptionRow, SigningKeyRow, TicketRow
+from store.tables import AgentRow, RedemptionRow, SigningKeyRow, TicketRow, WebhookDeliveryRow
+from store.webhooks import DELIVERED, FAILED, PENDING, Delivery
 
 TOKEN_PREFIX = "sgn_"
 OPEN = [TicketStatus.PENDING.value, TicketStatus.NEEDS_INFO.value]
@@ -192,3 +194,67 @@ class AgentStore:
 def _key(row: SigningKeyRow) -> SigningKey:
     return SigningKey(kid=row.kid, private_pem=row.private_pem, public_jwk=row.public_jwk,
                       active=row.active, created_at=row.created_at, retired_at=row.retired_at)
+
+
+class WebhookStore:
+    """Deliveries of decision webhooks: lease, record, list, redeliver."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+
+    def claim_due(self, *, limit: int = 20,
+                  lease: timedelta = timedelta(seconds=60)) -> list[tuple[Delivery, Agent]]:
+        """Due deliveries leased to the caller, each with its agent (URL and secret)."""
+        with self.ledger._tx() as s:
+            ids = webhooks.claim_due(s, self.ledger._now(s), limit=limit, lease=lease)
+            if not ids:
+                return []
+            rows = s.execute(select(WebhookDeliveryRow, AgentRow)
+                             .join(AgentRow, AgentRow.name == WebhookDeliveryRow.agent)
+                             .where(WebhookDeliveryRow.id.in_(ids))).all()
+            return [(webhooks.to_delivery(d), _agent(a)) for d, a in rows]
+
+    def record(self, delivery_id: str, *, ok: bool, error: str | None = None,
+               base: timedelta = timedelta(seconds=10)) -> Delivery:
+        """The attempt's result: delivered, or retried later (given up after a day)."""
+        with self.ledger._tx() as s:
+            row = s.get(WebhookDeliveryRow, delivery_id, with_for_update=True)
+            if row is None:
+                raise StoreError(f"no webhook delivery {delivery_id!r}")
+            now = self.ledger._now(s)
+            row.attempts += 1
+            row.claimed_until = None
+            if ok:
+                row.status, row.delivered_at, row.next_attempt_at = DELIVERED, now, None
+            elif now - row.created_at >= webhooks.GIVE_UP_AFTER:
+                row.status, row.next_attempt_at = FAILED, None
+            else:
+                row.next_attempt_at = now + webhooks.backoff(row.attempts, base)
+            row.last_error = error
+            s.flush()
+            return webhooks.to_delivery(row)
+
+    def deliveries(self, *, agent: str | None = None, status: str | None = None,
+             limit: int = 50) -> list[Delivery]:
+        stmt = select(WebhookDeliveryRow).order_by(WebhookDeliveryRow.created_at.desc(),
+                                                   WebhookDeliveryRow.id.desc())
+        if agent is not None:
+            stmt = stmt.where(WebhookDeliveryRow.agent == agent)
+        if status is not None:
+            stmt = stmt.where(WebhookDeliveryRow.status == status)
+        with self.ledger._tx(write=False) as s:
+            return [webhooks.to_delivery(r) for r in s.execute(stmt.limit(limit)).scalars()]
+
+    def redeliver(self, delivery_id: str, *, actor: str = "operator") -> Delivery:
+        """Send it again, now (the same event id: receivers still de-duplicate)."""
+        with self.ledger._tx() as s:
+            row = s.get(WebhookDeliveryRow, delivery_id, with_for_update=True)
+            if row is None:
+                raise StoreError(f"no webhook delivery {delivery_id!r} "
+                                 "(see `signoff webhooks list`)")
+            now = self.ledger._now(s)
+            row.status, row.next_attempt_at, row.claimed_until = PENDING, now, None
+            self.ledger._audit(s, row.ticket_id, "webhook_redeliver", actor, now,
+                               delivery=delivery_id)
+            s.flush()
+            return webhooks.to_delivery(row)

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
+from store import webhooks
+
 CHANNEL = "signoff_ticket"
 _KEY = "signoff_changed"
 _NOTIFY = text("SELECT pg_notify(:channel, :id)")
@@ -38,7 +40,8 @@ def listen(listener: Listener) -> Callable[[], None]:
 
 
 def changed(s: Session, ticket_id: str) -> None:
-    """Announce, at commit, that ``ticket_id`` changed status."""
+    """Announce, at commit, that ``ticket_id`` changed status; queue its agent's webhook."""
+    webhooks.enqueue(s, ticket_id)
     s.info.setdefault(_KEY, set()).add(ticket_id)
     if s.get_bind().dialect.name == "postgresql":
         s.execute(_NOTIFY, {"channel": CHANNEL, "id": ticket_id})

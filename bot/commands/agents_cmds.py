@@ -1,4 +1,5 @@
-"""``signoff agents add|list|revoke`` and ``signoff keys rotate|list``."""
+"""``signoff agents add|list|revoke``, ``signoff webhooks list|redeliver`` and
+``signoff keys rotate|list``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 
 from bot import receipts
 from bot.commands.store_cmds import open_ledger
-from store.agents import AgentStore
+from store.agents import AgentStore, WebhookStore
 from store.errors import ConfigError
 
 DEFAULT_MAX_PENDING = 20
@@ -31,6 +32,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = asub.add_parser("revoke", help="stop an agent's token on every replica at once")
     p.add_argument("name")
     p.set_defaults(func=cmd_agents_revoke)
+
+    hooks = sub.add_parser("webhooks", help="decision webhook deliveries")
+    hsub = hooks.add_subparsers(dest="webhooks_cmd", required=True)
+    p = hsub.add_parser("list", help="deliveries, newest first")
+    p.add_argument("--agent")
+    p.add_argument("--status", choices=["pending", "delivered", "failed"])
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_webhooks_list)
+    p = hsub.add_parser("redeliver", help="send a delivery again now (same event id)")
+    p.add_argument("delivery_id")
+    p.set_defaults(func=cmd_webhooks_redeliver)
 
     keys = sub.add_parser("keys", help="keys that sign approval receipts")
     ksub = keys.add_subparsers(dest="keys_cmd", required=True)
@@ -115,4 +128,31 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
     for k in keys:
         print(f"{k.kid}  {'signing' if k.active else 'verifies'}  since "
               f"{k.created_at.isoformat()}")
+    return 0
+
+
+def cmd_webhooks_list(args: argparse.Namespace) -> int:
+    ledger = open_ledger(args)
+    try:
+        rows = WebhookStore(ledger).deliveries(agent=args.agent, status=args.status,
+                                               limit=args.limit)
+    finally:
+        ledger.close()
+    for d in rows:
+        if args.json:
+            print(json.dumps(d.model_dump(mode="json")))
+        else:
+            print(f"{d.id:<40} {d.agent:<20} {d.event:<20} {d.status:<9} "
+                  f"attempts {d.attempts}" + (f"  last error: {d.last_error}"
+                                              if d.last_error else ""))
+    return 0
+
+
+def cmd_webhooks_redeliver(args: argparse.Namespace) -> int:
+    ledger = open_ledger(args)
+    try:
+        d = WebhookStore(ledger).redeliver(args.delivery_id)
+    finally:
+        ledger.close()
+    print(f"{d.id}: queued for delivery to agent {d.agent}")
     return 0

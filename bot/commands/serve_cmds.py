@@ -44,6 +44,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             service.start_scheduler()
         if args.socket_mode:
             return _socket_mode(service)
+        service.start_webhooks()
         return _http(service, args)
     finally:
         service.close()

@@ -104,6 +104,14 @@ class Service:
         self.server = AsgiServer(api, host=host, port=port)
         return self.server
 
+    def start_webhooks(self) -> None:
+        """Deliver agents' decision webhooks from the ledger (every replica may)."""
+        from bot.server.webhooks import WebhookSender
+        from store.agents import WebhookStore
+
+        sender = WebhookSender(WebhookStore(self.ledger)).start()
+        self._closers.insert(0, sender.close)
+
     def start_scheduler(self) -> None:
         self.scheduler = start_scheduler(self.engine(), self.config.sweep_every)
 
