@@ -71,13 +71,19 @@ def to_delivery(row: WebhookDeliveryRow) -> Delivery:
                     delivered_at=row.delivered_at, last_error=row.last_error)
 
 
+def _due(now: datetime) -> Any:
+    return (WebhookDeliveryRow.status == PENDING, WebhookDeliveryRow.next_attempt_at <= now,
+            or_(WebhookDeliveryRow.claimed_until.is_(None),
+                WebhookDeliveryRow.claimed_until <= now))
+
+
+def any_due(s: Session, now: datetime) -> bool:
+    return s.execute(select(WebhookDeliveryRow.id).where(*_due(now)).limit(1)).first() is not None
+
+
 def claim_due(s: Session, now: datetime, *, limit: int, lease: timedelta) -> list[str]:
     """Lease due deliveries to this caller: nobody else posts them until the lease ends."""
-    due = (select(WebhookDeliveryRow.id)
-           .where(WebhookDeliveryRow.status == PENDING,
-                  WebhookDeliveryRow.next_attempt_at <= now,
-                  or_(WebhookDeliveryRow.claimed_until.is_(None),
-                      WebhookDeliveryRow.claimed_until <= now))
+    due = (select(WebhookDeliveryRow.id).where(*_due(now))
            .order_by(WebhookDeliveryRow.next_attempt_at).limit(limit))
     if s.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
