@@ -1,5 +1,5 @@
-"""``signoff serve``'s HTTP server: uvicorn running the ASGI app (the agent API, with the
-Slack router mounted), bound to ``host:port`` (port 0 picks a free one)."""
+"""The agent API's server in ``signoff serve``: uvicorn running the ASGI app, bound to
+``host:port`` (port 0 picks a free one), started in a thread beside the Slack front door."""
 
 from __future__ import annotations
 

@@ -79,7 +79,8 @@ class Service:
     acks: AckFirst
     owner: str
     bot_user: str = "?"
-    server: HttpServer | AsgiServer | None = None
+    server: HttpServer | None = None
+    api: AsgiServer | None = None
     scheduler: Any = None
     _closers: list[Any] = field(default_factory=list)
 
@@ -89,20 +90,17 @@ class Service:
         self.server = HttpServer(router, host=host, port=port, threads=threads)
         return self.server
 
-    def serve_asgi(self, host: str, port: int, *, settings: Settings,
-                   threads: int = 16) -> AsgiServer:
-        """The agent API and, mounted beside it, ``/slack/events`` and ``/healthz``."""
+    def serve_api(self, host: str, port: int, *, settings: Settings) -> AsgiServer:
+        """The agent API (``/v1``) on uvicorn, beside the Slack front door (not started)."""
         from bot.server.api import build_gateway
         from bot.server.api.app import build_api
 
-        router = Router(self.app, self.ledger, self.config.policy_version, self.acks)
         gateway = build_gateway(self.ledger, self.config, self.access.web_client(),
                                 receipt_ttl=timedelta(seconds=settings.receipt_ttl_s),
                                 passphrase=settings.keys_passphrase_bytes)
-        api = build_api(gateway, database_url=settings.database_url, mount=router,
-                        workers=threads)
-        self.server = AsgiServer(api, host=host, port=port)
-        return self.server
+        self.api = AsgiServer(build_api(gateway, database_url=settings.database_url),
+                              host=host, port=port)
+        return self.api
 
     def start_webhooks(self) -> None:
         """Deliver agents' decision webhooks from the ledger (every replica may)."""
@@ -134,6 +132,9 @@ class Service:
         if self.server is not None:
             self.server.close()
             self.server = None
+        if self.api is not None:
+            self.api.close()
+            self.api = None
         for close in self._closers:  # decisions already acked finish before the ledger closes
             close()
         self._closers.clear()

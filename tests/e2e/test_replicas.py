@@ -24,17 +24,18 @@ BODY = {"action": "issue_refund", "args": {"amount": 120, "customer": "cus_42"},
 
 
 @contextmanager
-def replica(rig: Rig, db_url: str) -> Iterator[str]:
+def replica(rig: Rig, db_url: str) -> Iterator[tuple[str, str]]:
+    """One `signoff serve`: (Slack front door URL, agent API URL)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", "0",
          "--no-scheduler"], env=_env(rig.sandbox, db_url), text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None
     line = proc.stdout.readline()
-    match = re.search(r"on (http://\S+) ", line)
+    match = re.search(r"on (http://\S+) .*agent API on (http://\S+)/v1", line)
     assert match, (line, proc.stderr.read() if proc.stderr else "")
     try:
-        yield match.group(1)
+        yield match.group(1), match.group(2)
     finally:
         proc.terminate()
         proc.wait(timeout=15)
@@ -47,9 +48,9 @@ def test_a_click_on_one_replica_wakes_a_waiter_on_the_other(rig: Rig, db_url: st
     _, token = AgentStore(rig.ledger).add("refund-bot", actions=("*",), max_pending=5)
     auth = {"Authorization": f"Bearer {token}"}
     with ExitStack() as stack:
-        a = stack.enter_context(replica(rig, db_url))
-        b = stack.enter_context(replica(rig, db_url))
-        rig.sandbox.set_request_url(f"{a}/slack/events")
+        a_slack, a = stack.enter_context(replica(rig, db_url))
+        _, b = stack.enter_context(replica(rig, db_url))
+        rig.sandbox.set_request_url(f"{a_slack}/slack/events")
         agent = stack.enter_context(httpx.Client(base_url=b, headers=auth, timeout=60))
         ticket = agent.post("/v1/requests", json=BODY).json()
         assert ticket["status"] == "pending"

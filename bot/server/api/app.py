@@ -1,10 +1,11 @@
-"""The agent gateway's HTTP API (FastAPI), and the ASGI app ``signoff serve`` runs.
+"""The agent gateway's HTTP API (FastAPI on uvicorn, in ``signoff serve``).
 
 Blocking work (the ledger, Slack) runs in FastAPI's thread pool; waiting for a decision
 does not: ``GET /v1/requests/{id}?wait=S`` sleeps on an event the ticket's next change
 sets (:mod:`bot.server.api.waiters`), so a replica holds many waiting agents without a
-thread each. ``/slack/events`` and ``/healthz`` stay the WSGI router they were, mounted
-through a2wsgi, which runs Bolt's synchronous dispatch in its own thread pool.
+thread each. Slack's requests keep their own server (waitress, ack-first) on another port
+of the same process: handing each ack from Bolt's threads back to an event loop cost bursts
+of clicks tens of milliseconds at p99 (docs/benchmarks.md).
 """
 
 # No "from __future__ import annotations": FastAPI reads these annotations at run time.
@@ -42,9 +43,8 @@ MAX_WAIT_S = 60.0
 _bearer = HTTPBearer(auto_error=False, description="a token from `signoff agents add`")
 
 
-def build_api(gw: Gateway, *, database_url: str | None = None,
-              mount: Any = None, workers: int = 16) -> FastAPI:
-    """The FastAPI app: ``/v1/...``, and ``mount`` (the Slack WSGI router) for the rest."""
+def build_api(gw: Gateway, *, database_url: str | None = None) -> FastAPI:
+    """The FastAPI app serving ``/v1/...`` (and ``/v1/healthz``)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -65,10 +65,6 @@ def build_api(gw: Gateway, *, database_url: str | None = None,
                   openapi_url="/v1/openapi.json", docs_url="/v1/docs", redoc_url=None)
     errors.install(app)
     app.include_router(_routes(gw))
-    if mount is not None:
-        from a2wsgi import WSGIMiddleware
-
-        app.mount("/", WSGIMiddleware(mount, workers=workers))  # type: ignore[arg-type]
     return app
 
 
@@ -118,6 +114,10 @@ def _routes(gw: Gateway) -> APIRouter:
     @router.post("/requests/{ticket_id}/answer", response_model=TicketOut, tags=["requests"])
     def answer(ticket_id: str, body: AnswerIn, agent: AgentDep) -> TicketOut:
         return gw.answer(agent, ticket_id, body)
+
+    @router.get("/healthz", tags=["service"], summary="The API answers and the database too")
+    def health() -> dict[str, Any]:
+        return {"ok": True, "db_time": gw.ledger.db_now().isoformat()}
 
     @router.get("/keys", response_model=Jwks, tags=["receipts"],
                 summary="Public keys that verify approval receipts (JWKS)")
