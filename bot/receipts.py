@@ -19,6 +19,7 @@ import json
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import jwt
@@ -108,15 +109,21 @@ def decode(token: str, *, keys: Mapping[str, Any] | Sequence[Mapping[str, Any]],
     if not found:
         raise ReceiptInvalid("unknown_key", f"no key {kid!r} among the trusted keys")
     try:
-        public = jwt.PyJWK(dict(found[0]), algorithm=ALGORITHM)
+        public = _public_key(json.dumps(dict(found[0]), sort_keys=True))
         claims: dict[str, Any] = jwt.decode(
             token, public, algorithms=[ALGORITHM], issuer=ISSUER, leeway=leeway,
             options={"require": ["exp", "iat", "jti", "sub", "iss"]})
     except jwt.ExpiredSignatureError:
         raise ReceiptInvalid("expired", "the receipt has expired") from None
-    except jwt.InvalidTokenError as exc:
+    except jwt.PyJWTError as exc:  # bad signature, claims or key
         raise ReceiptInvalid("bad_signature", str(exc)) from None
     return claims
+
+
+@lru_cache(maxsize=64)
+def _public_key(jwk: str) -> jwt.PyJWK:
+    """Parsed once per key: a tool service verifies many receipts with few keys."""
+    return jwt.PyJWK(json.loads(jwk), algorithm=ALGORITHM)
 
 
 def _key_list(keys: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:

@@ -64,8 +64,11 @@ class HttpServer:
 
     def __init__(self, wsgi: Callable[..., Iterable[bytes]], *, host: str = "127.0.0.1",
                  port: int = 3000, threads: int = 16) -> None:
+        # poll(), not select(): the process also holds the agent API's long-polls, and
+        # select() fails on any file descriptor above 1024.
         self._server: Any = create_server(wsgi, host=host, port=port, threads=threads,
-                                          ident="signoff", clear_untrusted_proxy_headers=True)
+                                          ident="signoff", clear_untrusted_proxy_headers=True,
+                                          asyncore_use_poll=True)
         self.host = host
         self.port = int(self._server.effective_port)
         self._thread: threading.Thread | None = None

@@ -12,7 +12,7 @@ of clicks tens of milliseconds at p99 (docs/benchmarks.md).
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query
@@ -87,16 +87,14 @@ def _routes(gw: Gateway) -> APIRouter:
     async def get_request(ticket_id: str, agent: AgentDep,
                           wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S)] = 0
                           ) -> TicketOut:
-        read: Callable[[], Any] = lambda: gw.owned(agent, ticket_id)  # noqa: E731
-        ticket = await run_in_threadpool(read)
-        if wait > 0 and ticket.status == TicketStatus.PENDING:
-            async with gw.hub.watching(ticket_id) as changed:
-                ticket = await run_in_threadpool(read)  # a change before we listened
-                if ticket.status == TicketStatus.PENDING:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(changed.wait(), wait)
-                    ticket = await run_in_threadpool(read)
-        return await run_in_threadpool(gw.out, agent, ticket)
+        # Listening starts before the read, so a change in between still wakes us.
+        async with gw.hub.watching(ticket_id) as changed:
+            ticket = await run_in_threadpool(gw.view, agent, ticket_id)
+            if wait > 0 and ticket.status == TicketStatus.PENDING:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), wait)
+                ticket = await run_in_threadpool(gw.view, agent, ticket_id)
+        return ticket
 
     @router.post("/requests/{ticket_id}/execution", response_model=ExecutionOut,
                  tags=["execution"], summary="Claim the approval once: args + receipt")
@@ -117,7 +115,8 @@ def _routes(gw: Gateway) -> APIRouter:
 
     @router.get("/healthz", tags=["service"], summary="The API answers and the database too")
     def health() -> dict[str, Any]:
-        return {"ok": True, "db_time": gw.ledger.db_now().isoformat()}
+        return {"ok": True, "db_time": gw.ledger.db_now().isoformat(),
+                "waiting": gw.hub.waiting}
 
     @router.get("/keys", response_model=Jwks, tags=["receipts"],
                 summary="Public keys that verify approval receipts (JWKS)")

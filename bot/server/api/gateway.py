@@ -66,6 +66,9 @@ class Gateway:
             raise TicketNotFound(ticket_id)
         return ticket
 
+    def view(self, agent: Agent, ticket_id: str) -> TicketOut:
+        return self.out(agent, self.owned(agent, ticket_id))
+
     def out(self, agent: Agent, ticket: Ticket) -> TicketOut:
         reason = None
         kind = {TicketStatus.REJECTED: DecisionKind.REJECT,
