@@ -28,6 +28,7 @@ from bot.agent.gate import GatedTool
 from bot.agent.http import HttpBackend
 from bot.agent.wire import current_receipt
 from store.errors import (
+    ApprovalUnverifiable,
     ArgumentsMismatch,
     ConfigError,
     SignoffError,
@@ -50,6 +51,7 @@ __all__ = [
     "ApprovalPending",
     "ApprovalRejected",
     "ApprovalTakenOver",
+    "ApprovalUnverifiable",
     "ArgumentsMismatch",
     "AsyncApprovalClient",
     "ConfigError",

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from bot.commands import (
     agents_cmds,
+    audit_cmds,
     config_cmds,
     demo_cmds,
     eval_cmds,
@@ -19,8 +20,8 @@ from bot.commands import (
 from bot.settings import load_settings
 from store.errors import SignoffError
 
-COMMAND_MODULES = [demo_cmds, serve_cmds, store_cmds, config_cmds, oncall_cmds, stats_cmds,
-                   eval_cmds, agents_cmds]
+COMMAND_MODULES = [demo_cmds, serve_cmds, store_cmds, audit_cmds, config_cmds, oncall_cmds,
+                   stats_cmds, eval_cmds, agents_cmds]
 
 
 def build_parser() -> argparse.ArgumentParser:

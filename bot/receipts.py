@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from jwt.algorithms import OKPAlgorithm
 
-from store.errors import SignoffError
+from store.errors import ReceiptInvalid
 from store.models import Ticket, args_hash
 
 ISSUER = "signoff"
@@ -35,14 +35,6 @@ ALGORITHM = "EdDSA"
 DEFAULT_TTL = timedelta(minutes=5)
 
 __all__ = ["ReceiptInvalid", "decode", "generate_key", "issue", "jwks", "verify"]
-
-
-class ReceiptInvalid(SignoffError):
-    """The receipt does not allow this call. ``code`` says why (stable, for logs)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"approval receipt refused ({code}): {message}")
-        self.code = code
 
 
 def generate_key(passphrase: bytes | None = None) -> tuple[str, str, dict[str, Any]]:

@@ -18,15 +18,13 @@ import json
 import time
 from typing import Any
 
-from store.errors import SignoffError
+from store.errors import WebhookInvalid
+
+__all__ = ["EVENT_HEADER", "HEADER", "TOLERANCE_S", "WebhookInvalid", "signature", "verify"]
 
 TOLERANCE_S = 300
 HEADER = "Signoff-Signature"
 EVENT_HEADER = "Signoff-Event-Id"
-
-
-class WebhookInvalid(SignoffError):
-    """The webhook's signature or timestamp does not check out: ignore the request."""
 
 
 def signature(secret: str, body: bytes, t: int) -> str:

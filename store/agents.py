@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from store import webhooks
-from store.errors import StoreError
+from store.errors import AgentExists, AgentNotFound, StoreError
 from store.ledger import Ledger
 from store.models import TicketStatus
 from store.tables import AgentRow, RedemptionRow, SigningKeyRow, TicketRow, WebhookDeliveryRow
@@ -26,17 +26,6 @@ from store.webhooks import DELIVERED, FAILED, PENDING, Delivery
 
 TOKEN_PREFIX = "sgn_"
 OPEN = [TicketStatus.PENDING.value, TicketStatus.NEEDS_INFO.value]
-
-
-class AgentExists(StoreError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"an agent named {name!r} already exists (names are never "
-                         "reused, even after a revocation); pick another name")
-
-
-class AgentNotFound(StoreError):
-    def __init__(self, name: str) -> None:
-        super().__init__(f"no agent named {name!r} (see `signoff agents list`)")
 
 
 class Agent(BaseModel):

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bot.agent.errors import ApprovalError, InvalidArguments
 from bot.server.api.models import ErrorOut
 from store.errors import (
+    ApprovalUnverifiable,
     ArgumentsMismatch,
     SignoffError,
     StoreUnavailable,
@@ -50,7 +51,8 @@ def _status(exc: SignoffError) -> int:
         return 422
     if isinstance(exc, StoreUnavailable):
         return 503
-    if isinstance(exc, TransitionRefused | ArgumentsMismatch | ApprovalError):
+    if isinstance(exc, TransitionRefused | ArgumentsMismatch | ApprovalError
+                  | ApprovalUnverifiable):
         return 409
     if type(exc).__name__ == "IdempotencyConflict":
         return 409

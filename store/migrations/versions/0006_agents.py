@@ -5,7 +5,7 @@ Receipt private keys live in ``signing_keys`` as PKCS#8 PEM, encrypted with
 never hold the database URL, so the database is the operators' trust boundary.
 
 Revision ID: 0006
-Revises: 0007
+Revises: 0010
 Create Date: 2026-11-26
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from store.tables import UTCDateTime
 
 revision = "0006"
-down_revision = "0007"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
