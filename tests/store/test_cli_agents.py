@@ -44,6 +44,7 @@ def test_a_token_is_shown_once_stored_as_a_hash_and_revoked(
     assert _run(capsys, monkeypatch, db_url, "agents", "revoke", "refund-bot")[0] == 0
     assert store.authenticate(token.group(1)) is None
     assert [e.kind for e in ledger.audit_events()] == ["agent_added", "agent_revoked"]
+    assert ledger.verify_audit().ok
 
 
 def test_keys_rotate_and_webhooks_list(ledger: Ledger, db_url: str,
