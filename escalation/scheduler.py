@@ -11,22 +11,29 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from escalation.engine import EscalationEngine
+from escalation.engine import TickReport
 
 log = logging.getLogger("signoff.escalation")
 JOB_ID = "signoff-escalation-sweep"
+
+
+class Sweep(Protocol):
+    """What a tick runs: the escalation engine (and, with canaries, their draw)."""
+
+    def tick(self, at: datetime) -> TickReport: ...
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def start_scheduler(engine: EscalationEngine, every: timedelta, *,
+def start_scheduler(engine: Sweep, every: timedelta, *,
                     clock: Callable[[], datetime] = utc_now) -> BackgroundScheduler:
     """Start a background scheduler that ticks ``engine`` every ``every`` (first tick now).
 
@@ -49,7 +56,7 @@ def start_scheduler(engine: EscalationEngine, every: timedelta, *,
     return scheduler
 
 
-def sweep_once(engine: EscalationEngine, clock: Callable[[], datetime] = utc_now) -> None:
+def sweep_once(engine: Sweep, clock: Callable[[], datetime] = utc_now) -> None:
     """One tick, with the clock read once; errors are logged, never raised into the
     scheduler (the next interval tries again)."""
     try:

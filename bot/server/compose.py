@@ -24,9 +24,11 @@ from bot.server.ackfirst import AckFirst, AckFirstExecutor
 from bot.server.http import HttpServer, Router
 from bot.settings import Settings
 from bot.slack.app import build_app
+from bot.slack.canary import SlackCardPoster
 from bot.slack.notifier import SlackNotifier
 from bot.slack.reviews import DECISION_WORKERS
 from bot.slack.webapi import make_web_client, slack_error
+from escalation.canaries import CanaryInjector, SweepWithCanaries
 from escalation.config import SignoffConfig, load_config
 from escalation.engine import EscalationEngine
 from escalation.scheduler import start_scheduler
@@ -88,7 +90,15 @@ class Service:
         return self.server
 
     def start_scheduler(self) -> None:
-        self.scheduler = start_scheduler(self.engine(), self.config.sweep_every)
+        self.scheduler = start_scheduler(self.sweep(), self.config.sweep_every)
+
+    def sweep(self) -> EscalationEngine | SweepWithCanaries:
+        """What each scheduler tick runs: the escalation engine, then any canary draw."""
+        engine = self.engine()
+        if not self.config.canaries:
+            return engine
+        poster = SlackCardPoster(self.access.web_client(server_error_retries=0), self.ledger)
+        return SweepWithCanaries(engine, CanaryInjector(self.ledger, self.config, poster))
 
     def engine(self) -> EscalationEngine:
         # The sweep's own client does not retry 5xx on posts: the engine decides what is

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.render import render_already_decided, render_changed_since_seen, render_info_request
 from bot.slack.authz import Authorizer
+from bot.slack.canary import settle_canary
 from bot.slack.surfaces import Surfaces
 from escalation.config import SignoffConfig
 from escalation.plan import deadlines
@@ -115,6 +116,8 @@ class Reviews:
             self.surfaces.refresh(ticket)
         if kind == DecisionKind.REQUEST_INFO and reason:
             self.surfaces.reply(ticket, render_info_request(ticket, user, reason))
+        if ticket.canary is not None:  # a test request: a catch or a miss, said privately
+            ticket = settle_canary(self.surfaces.slack, self.ledger, ticket, user, kind, channel)
         return ticket
 
     def _record(self, ticket: Ticket, user: str, kind: DecisionKind, channel: str | None,

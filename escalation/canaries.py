@@ -1,0 +1,111 @@
+"""Canary injection: test requests that must be rejected, shown to a route's reviewers as
+ordinary cards at the configured rate (``canaries:`` in signoff.yml).
+
+The sweep runs :meth:`CanaryInjector.tick` after each escalation tick. Every real request
+sent to review on a route with canaries is drawn for exactly once (the ledger hands each
+one to a single sweeper); with probability ``rate`` a canary follows it. The canary gets the
+policy tier, review type and rule its action would get, and the route's own chain, so its
+card, reminders and DMs look like any other. The ledger keeps it from every agent and
+executor (see :mod:`store.canaries`).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from escalation.config import SignoffConfig
+from escalation.engine import EscalationEngine, TickReport
+from escalation.plan import deadlines
+from escalation.policy import Policy, Proposal
+from escalation.quality import CanaryRequest
+from store.errors import StoreError
+from store.ledger import Ledger
+from store.models import Evidence, NewTicket, Ticket, TicketStatus
+
+log = logging.getLogger("signoff.canaries")
+
+
+class CardPoster(Protocol):
+    """Posts a ticket's review card to its route's channel and records it."""
+
+    def post_card(self, ticket: Ticket) -> Ticket: ...
+
+
+class Random(Protocol):
+    def random(self) -> float: ...
+    def choice(self, seq: Sequence[CanaryRequest]) -> CanaryRequest: ...
+
+
+@dataclass
+class CanaryInjector:
+    ledger: Ledger
+    config: SignoffConfig
+    poster: CardPoster
+    rng: Random = field(default_factory=random.SystemRandom)
+    lookback: timedelta = timedelta(days=1)
+    """Only requests this recent are drawn for (a route given canaries later does not
+    receive a burst for its history)."""
+    batch: int = 200
+    max_batches: int = 50
+
+    def tick(self, at: datetime) -> list[Ticket]:
+        """Draw for every new real request; inject and post the canaries drawn."""
+        routes = sorted(self.config.canaries)
+        injected: list[Ticket] = []
+        for _ in range(self.max_batches):
+            draws = self.ledger.take_undrawn(routes, since=at - self.lookback, limit=self.batch)
+            for draw in draws:
+                spec = self.config.canaries[draw.route]
+                if self.rng.random() < spec.rate:
+                    injected.append(self.inject(draw.route, self.rng.choice(spec.requests)))
+            if len(draws) < self.batch:
+                break
+        return injected
+
+    def inject(self, route_name: str, request: CanaryRequest) -> Ticket:
+        """Open the canary on ``route_name`` and post its card."""
+        outcome = Policy(self.config).evaluate(Proposal(
+            action=request.action, args=request.args, requested_by=request.requested_by,
+            confidence=request.confidence))
+        route = self.config.route(route_name)
+
+        def draft(created_at: datetime) -> NewTicket:
+            plan = deadlines(self.config, route.chain, created_at=created_at,
+                             expire_after=outcome.expire_after)
+            return NewTicket(
+                action=request.action, args=request.args, review_type=outcome.review,
+                summary=request.summary, reason=request.reason,
+                evidence=tuple(Evidence.model_validate(e) for e in request.evidence),
+                confidence=request.confidence, requested_by=request.requested_by,
+                agent=request.agent, tier=outcome.tier, route=route,
+                policy_version=outcome.policy_version, policy_rule=outcome.rule,
+                status=TicketStatus.PENDING, expires_at=plan.expires_at,
+                next_action_at=plan.next_action_at, escalation=plan.snapshot)
+
+        ticket = self.ledger.create_canary(draft, name=request.name, lesson=request.lesson)
+        log.info("canary %s injected on route %s", request.name, route_name)
+        return self.poster.post_card(ticket)
+
+
+@dataclass
+class SweepWithCanaries:
+    """The escalation sweep, then the canary draw (what each scheduler tick runs)."""
+
+    engine: EscalationEngine
+    canaries: CanaryInjector
+
+    def tick(self, at: datetime) -> TickReport:
+        report = self.engine.tick(at)
+        try:
+            self.canaries.tick(at)
+        except StoreError:
+            log.exception("canary draw failed; retrying at the next tick")
+        return report
+
+
+__all__ = ["CanaryInjector", "CardPoster", "SweepWithCanaries"]

@@ -1,0 +1,113 @@
+"""Canary requests in the ledger (mixed into ``Ledger``).
+
+A canary is a test request written to be rejected, injected among a route's real requests so
+that its reviewers' attention can be measured. The ledger marks it (``tickets.canary``) and
+keeps it away from every agent and executor:
+
+- ``start_execution`` refuses it (audited ``execution_refused``) as if it did not exist;
+- the agent's reads (``get_ticket(..., for_agent=True)``, ``status_of(..., for_agent=True)``)
+  and the agent's writes (``cancel``, ``answer_info``) do not find it;
+- the first decision on it settles it: an approval or edit is a **miss**, a rejection or a
+  take-over a **catch**; either way it is then closed (``cancelled``), so nothing is left that
+  could ever run.
+
+Draws are exactly once across replicas: :meth:`CanaryMixin.take_undrawn` marks the real
+requests it hands out (``canary_drawn``) in the transaction that reads them, skipping rows
+another sweeper has locked.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from store import tickets
+from store.models import Ticket, TicketStatus
+from store.states import Event
+from store.tables import TicketRow
+from store.tickets import SYSTEM_ACTOR, Draft
+
+_ROUTE = TicketRow.route["name"].as_string()
+CATCH, MISS = "caught", "missed"
+
+
+class Draw(BaseModel):
+    """A real request the canary draw considered, and its route."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ticket_id: str
+    route: str
+
+
+class CanaryMixin:
+    """The canary half of the ledger. ``Ledger`` supplies the plumbing below."""
+
+    if TYPE_CHECKING:
+        def _tx(self, *, write: bool = True) -> AbstractContextManager[Session]: ...
+        def _now(self, session: Session) -> datetime: ...
+        def _audit(self, s: Session, ticket_id: str | None, kind: str, actor: str,
+                   at: datetime, **data: Any) -> Any: ...
+        def _transition(self, s: Session, row: TicketRow, event: Event,
+                        **values: Any) -> None: ...
+        def _lock(self, session: Session, ticket_id: str) -> TicketRow: ...
+        def _messages(self, s: Session, ticket_id: str) -> Any: ...
+
+    def take_undrawn(self, routes: list[str], *, since: datetime,
+                     limit: int = 200) -> list[Draw]:
+        """Real requests on ``routes`` sent to review since ``since`` and never drawn for:
+        mark them drawn and hand them out (oldest first), each to exactly one caller."""
+        if not routes:
+            return []
+        stmt = (select(TicketRow.id, _ROUTE)
+                .where(TicketRow.canary_drawn.is_(None), TicketRow.canary.is_(None),
+                       TicketRow.created_at >= since, _ROUTE.in_(routes),
+                       TicketRow.decided_by.is_(None) | (TicketRow.decided_by != SYSTEM_ACTOR)
+                       | (TicketRow.decided_at != TicketRow.created_at))
+                .order_by(TicketRow.created_at, TicketRow.id).limit(limit)
+                .with_for_update(skip_locked=True))
+        with self._tx() as s:
+            rows = s.execute(stmt).all()
+            if rows:
+                s.execute(update(TicketRow).where(TicketRow.id.in_([r[0] for r in rows]))
+                          .values(canary_drawn=True),
+                          execution_options={"synchronize_session": False})
+            return [Draw(ticket_id=tid, route=str(route)) for tid, route in rows]
+
+    def create_canary(self, draft: Draft, *, name: str, lesson: str) -> Ticket:
+        """Open a canary: an ordinary-looking pending ticket, marked in the ledger.
+        ``draft`` may be a function of the creation time, as for ``create_ticket``."""
+        with self._tx() as s:
+            now = self._now(s)
+            new = tickets.resolve(draft, now)
+            ticket = tickets.insert_ticket(s, new, now)
+            s.execute(update(TicketRow).where(TicketRow.id == ticket.id)
+                      .values(canary=name, canary_lesson=lesson, canary_drawn=True),
+                      execution_options={"synchronize_session": False})
+            self._audit(s, ticket.id, "created", SYSTEM_ACTOR, now,
+                        **tickets.created_data(new, ticket), canary=name)
+            return ticket.model_copy(update={"canary": name, "canary_lesson": lesson})
+
+    def settle_canary(self, ticket_id: str, *, reviewer: str, result: str) -> Ticket:
+        """Record a catch or miss by ``reviewer`` and close the canary (if still open or
+        approved), so that nothing is left that could run."""
+        from store.convert import to_ticket
+
+        with self._tx() as s:
+            row = self._lock(s, ticket_id)
+            now = self._now(s)
+            self._audit(s, ticket_id, f"canary_{result}", reviewer, now, canary=row.canary)
+            if TicketStatus(row.status).is_open or row.status == TicketStatus.APPROVED:
+                self._transition(s, row, Event.CANCEL, decided_by=SYSTEM_ACTOR,
+                                 decided_at=now, next_action_at=None)
+                self._audit(s, ticket_id, "cancelled", SYSTEM_ACTOR, now,
+                            reason="a canary (test request): closed after its first decision")
+            return to_ticket(row, self._messages(s, ticket_id))
+
+
+__all__ = ["CATCH", "MISS", "CanaryMixin", "Draw"]
