@@ -148,10 +148,10 @@ def quality_report(stats: QualityStats, config: QualityConfig, *, since: datetim
                    route: str | None = None) -> QualityReport:
     """The figures since ``since``; ``route`` limits reviewers and canaries to one route
     (what a route's approvers may see on App Home)."""
-    group = None if by in (None, "reviewer") else by
-    queue = stats.queue_figures(since, group)  # type: ignore[arg-type]
     if route is not None:
         queue = [q for q in stats.queue_figures(since, "route") if q.group == route]
+    else:
+        queue = stats.queue_figures(since, None if by == "reviewer" else by)
     reviewers = stats.reviewer_figures(since, route=route)
     canaries = [c for c in stats.canary_figures(since) if route is None or c.route == route]
     return QualityReport(since=since, until=until, by=by, queue=queue, reviewers=reviewers,

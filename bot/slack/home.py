@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.render import render_home
+from bot.render.blocks import MAX_VIEW_BLOCKS
+from bot.slack.home_quality import home_quality
 from bot.slack.reviews import Reviews
 from bot.slack.webapi import slack_error
 from store.models import DecisionKind, Ticket, TicketStatus
@@ -26,6 +28,9 @@ def publish_home(reviews: Reviews, user: str) -> None:
     listed = [(t, _permalink(reviews, t) if i < LINK_LIMIT else None)
               for i, t in enumerate(mine)]
     view = render_home(user, listed, datetime.now(UTC))
+    extra = home_quality(reviews, user)  # the figures of the routes ``user`` approves for
+    if extra:
+        view["blocks"] = [*view["blocks"][: MAX_VIEW_BLOCKS - len(extra)], *extra]
     try:
         reviews.surfaces.slack.views_publish(user_id=user, view=view)
     except (SlackApiError, SlackClientError, OSError) as exc:
