@@ -81,6 +81,7 @@ class Service:
     bot_user: str = "?"
     server: HttpServer | None = None
     scheduler: Any = None
+    canary_rng: Any = None  # the canary draw's random source (None: the system's)
     _closers: list[Any] = field(default_factory=list)
 
     def serve_http(self, host: str, port: int, *, threads: int = 16) -> HttpServer:
@@ -98,7 +99,9 @@ class Service:
         if not self.config.canaries:
             return engine
         poster = SlackCardPoster(self.access.web_client(server_error_retries=0), self.ledger)
-        return SweepWithCanaries(engine, CanaryInjector(self.ledger, self.config, poster))
+        injector = (CanaryInjector(self.ledger, self.config, poster) if self.canary_rng is None
+                    else CanaryInjector(self.ledger, self.config, poster, rng=self.canary_rng))
+        return SweepWithCanaries(engine, injector)
 
     def engine(self) -> EscalationEngine:
         # The sweep's own client does not retry 5xx on posts: the engine decides what is
