@@ -62,16 +62,20 @@ class CanaryInjector:
             for draw in draws:
                 spec = self.config.canaries[draw.route]
                 if self.rng.random() < spec.rate:
-                    injected.append(self.inject(draw.route, self.rng.choice(spec.requests)))
+                    canary = self.inject(draw.route, self.rng.choice(spec.requests))
+                    injected += [canary] if canary is not None else []
             if len(draws) < self.batch:
                 break
         return injected
 
-    def inject(self, route_name: str, request: CanaryRequest) -> Ticket:
-        """Open the canary on ``route_name`` and post its card."""
-        outcome = Policy(self.config).evaluate(Proposal(
-            action=request.action, args=request.args, requested_by=request.requested_by,
-            confidence=request.confidence))
+    def inject(self, route_name: str, request: CanaryRequest) -> Ticket | None:
+        """Open the canary on ``route_name`` and post its card. A canary policy would not
+        send to review is skipped (logged): its card would give it away."""
+        outcome = Policy(self.config).evaluate(_proposal(request))
+        if outcome.decision != "require_approval":
+            log.error("canary %s skipped: policy says %s (%s), not require_approval",
+                      request.name, outcome.decision, outcome.rule)
+            return None
         route = self.config.route(route_name)
 
         def draft(created_at: datetime) -> NewTicket:
@@ -92,6 +96,25 @@ class CanaryInjector:
         return self.poster.post_card(ticket)
 
 
+def _proposal(request: CanaryRequest) -> Proposal:
+    return Proposal(action=request.action, args=request.args,
+                    requested_by=request.requested_by, confidence=request.confidence)
+
+
+def canary_problems(config: SignoffConfig) -> list[str]:
+    """Canaries that would give themselves away: policy would not send them to review."""
+    policy = Policy(config)
+    out = []
+    for route, spec in config.canaries.items():
+        for request in spec.requests:
+            outcome = policy.evaluate(_proposal(request))
+            if outcome.decision != "require_approval":
+                out.append(f"canaries.{route}: {request.name!r} ({request.action}) would be "
+                           f"{outcome.decision!r} by {outcome.rule}; a canary must be a request "
+                           "policy sends to review, or its card gives it away")
+    return out
+
+
 @dataclass
 class SweepWithCanaries:
     """The escalation sweep, then the canary draw (what each scheduler tick runs)."""
@@ -108,4 +131,4 @@ class SweepWithCanaries:
         return report
 
 
-__all__ = ["CanaryInjector", "CardPoster", "SweepWithCanaries"]
+__all__ = ["CanaryInjector", "CardPoster", "SweepWithCanaries", "canary_problems"]

@@ -215,3 +215,23 @@ def test_a_rejected_canary_is_a_catch(canary_rig: Rig) -> None:
         rig.ledger.db_now() - timedelta(hours=1))
     assert [(r.reviewer, r.decisions, r.canary_catches) for r in figures] == [
         ("U0FINOPS", 0, 1)]
+
+
+def test_check_config_lists_canaries_and_refuses_one_that_gives_itself_away(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], ledger: Ledger) -> None:
+    from bot.cli import main
+
+    good = tmp_path / "good.yml"
+    good.write_text(EXAMPLE.read_text() + CANARIES)
+    assert main(["check-config", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert "Canaries" in out and "1 in 4" in out and "unknown-customer" in out
+    bad = tmp_path / "bad.yml"
+    bad.write_text(EXAMPLE.read_text() + CANARIES.replace("action: issue_refund",
+                                                          "action: drop_database"))
+    assert main(["check-config", str(bad)]) == 1
+    assert "'deny'" in capsys.readouterr().err
+    config = load_config(bad)
+    injector = CanaryInjector(ledger, config, Recorder(), rng=Scripted([]))
+    assert injector.inject("payments", config.canaries["payments"].requests[0]) is None
+    assert ledger.list_tickets() == []  # the sweep skips it rather than give it away
