@@ -158,5 +158,12 @@ def quality_report(stats: QualityStats, config: QualityConfig, *, since: datetim
                          canaries=canaries, flags=rubber_stamp_flags(reviewers, config))
 
 
+def route_reports(stats: QualityStats, config: QualityConfig, routes: list[str], *,
+                  since: datetime, until: datetime) -> list[tuple[str, QualityReport]]:
+    """One report per route (App Home, the digest)."""
+    return [(r, quality_report(stats, config, since=since, until=until, route=r))
+            for r in routes]
+
+
 __all__ = ["CanaryRequest", "CanaryRoute", "Flag", "FlagKind", "QualityConfig",
-           "QualityReport", "quality_report", "rubber_stamp_flags"]
+           "QualityReport", "quality_report", "route_reports", "rubber_stamp_flags"]

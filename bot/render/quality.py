@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC
 
 from bot.render.blocks import (
+    MAX_MESSAGE_BLOCKS,
     Block,
     Message,
     block_id,
@@ -142,6 +143,23 @@ def render_home_quality(reports: list[tuple[str, QualityReport]], days: int) -> 
     return blocks
 
 
+def render_digest(reports: list[tuple[str, QualityReport]], days: int) -> Message:
+    """The digest posted to a channel (``signoff stats --post``): every route's figures and
+    every flag, the same sections as App Home."""
+    blocks: list[Block] = [header("signoff_digest_header", f"Review quality · last {days} days")]
+    for route, report in reports[: (MAX_MESSAGE_BLOCKS - 2) // 2]:
+        blocks.append(section(block_id("signoff_digest_r:", route), _route_text(route, report)))
+        if report.flags:
+            flags = "\n".join(f"⚠️ {_slack_flag(f)}" for f in report.flags[:HOME_REVIEWERS])
+            blocks.append(section(block_id("signoff_digest_f:", route), flags))
+    blocks.append(context("signoff_digest_note", [
+        "Rates count closed reviewed requests; canaries count only as catches and misses. "
+        "Run `signoff stats` for every figure."]))
+    flagged = sum(len(r.flags) for _, r in reports)
+    return message(f"Review quality, last {days} days: {len(reports)} route(s), "
+                   f"{flagged} rubber-stamp flag(s)", blocks)
+
+
 def _route_text(route: str, report: QualityReport) -> str:
     q = report.queue[0] if report.queue else None
     lines = [f"*{esc(route, 64)}*"]
@@ -167,4 +185,4 @@ def _slack_flag(flag: Flag) -> str:
 
 
 __all__ = ["flag_sentence", "pct", "render_canary_caught", "render_canary_missed",
-           "render_home_quality", "render_stats_text", "secs", "table"]
+           "render_digest", "render_home_quality", "render_stats_text", "secs", "table"]

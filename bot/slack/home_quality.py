@@ -9,7 +9,7 @@ from datetime import timedelta
 from bot.render.blocks import Block
 from bot.render.quality import render_home_quality
 from bot.slack.reviews import Reviews
-from escalation.quality import QualityReport, quality_report
+from escalation.quality import route_reports
 from store.errors import StoreError
 from store.stats import QualityStats
 
@@ -36,9 +36,8 @@ def home_quality(reviews: Reviews, user: str) -> list[Block]:
     stats = QualityStats(reviews.ledger.engine)
     try:
         until = reviews.ledger.db_now()
-        reports: list[tuple[str, QualityReport]] = [
-            (r, quality_report(stats, reviews.config.quality, since=until - HOME_WINDOW,
-                               until=until, route=r)) for r in routes]
+        reports = route_reports(stats, reviews.config.quality, routes,
+                                since=until - HOME_WINDOW, until=until)
     except StoreError as exc:
         log.warning("App Home quality figures unavailable: %s", exc)
         return []
