@@ -138,3 +138,22 @@ def test_every_dashboard_query_names_an_exported_metric(ledger: Ledger, front_do
         used = set(re.findall(r"\bsignoff_[a-z_]+\b", expr))
         assert used, f"query names no signoff metric: {expr}"
         assert used <= names, f"{expr} names {used - names}, not exported"
+
+
+def test_slack_429s_and_5xx_are_counted_per_process(rig: Rig) -> None:
+    url = rig.server.url
+    before = scrape(url)
+    limited = ("signoff_slack_rate_limited_total", "chat.postMessage")
+    failed = ("signoff_slack_server_errors_total", "chat.postMessage")
+    rig.sandbox.inject_fault("chat.postMessage", retry_after=1)
+    rig.sandbox.inject_fault("chat.postMessage", status=503)
+    ticket = refund(rig)  # the card goes out on the third try
+    assert rig.ledger.get_ticket(ticket.id).card is not None
+    after = scrape(url)
+    for name, method in (limited, failed):
+        assert value(after, name, method=method) == value(before, name, method=method) + 1
+    rig.sandbox.inject_fault("chat.postMessage", error="channel_not_found")
+    lost = refund(rig, amount=90)
+    assert rig.ledger.get_ticket(lost.id).card is None
+    failures = value(scrape(url), "signoff_audit_events_total", kind="delivery_failed")
+    assert failures == value(after, "signoff_audit_events_total", kind="delivery_failed") + 1
