@@ -15,12 +15,14 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from slack_bolt import App
+from sqlalchemy import update
 
 from bot.render import ACTION_APPROVE
 from bot.server.http import HttpServer, Router
 from bot.server.metrics import MAX_ACTIONS
 from store.ledger import Ledger
 from store.models import NewTicket, Route
+from store.tables import TicketRow
 from tests.e2e.conftest import Rig
 from tests.e2e.test_reviews import refund, settled
 from tests.quality.seed import seed
@@ -157,3 +159,22 @@ def test_slack_429s_and_5xx_are_counted_per_process(rig: Rig) -> None:
     assert rig.ledger.get_ticket(lost.id).card is None
     failures = value(scrape(url), "signoff_audit_events_total", kind="delivery_failed")
     assert failures == value(after, "signoff_audit_events_total", kind="delivery_failed") + 1
+
+
+def test_sweep_lag_and_escalation_steps(rig: Rig) -> None:
+    url = rig.server.url
+    ticket = refund(rig)
+    assert value(scrape(url), "signoff_sweep_lag_seconds") == 0
+    # The sweep has not looked at the ticket since its next step fell due six minutes ago.
+    now = rig.ledger.db_now()
+    with rig.ledger.engine.begin() as conn:
+        conn.execute(update(TicketRow).where(TicketRow.id == ticket.id)
+                     .values(next_action_at=now - timedelta(minutes=6)))
+    lag = value(scrape(url), "signoff_sweep_lag_seconds")
+    assert 6 * 60 <= lag < 6 * 60 + 30
+    # Eleven minutes on, the payments chain has reminded and DM'd its first level.
+    report = rig.service.engine().tick(now + timedelta(minutes=11))
+    assert report.claimed == 1 and report.escalations == 1
+    m = scrape(url)
+    assert value(m, "signoff_sweep_lag_seconds") == 0
+    assert value(m, "signoff_escalation_steps_total", kind="notify", status="sent") == 1
