@@ -4,8 +4,9 @@ ordinary cards at the configured rate (``canaries:`` in signoff.yml).
 The sweep runs :meth:`CanaryInjector.tick` after each escalation tick. Every real request
 sent to review on a route with canaries is drawn for exactly once (the ledger hands each
 one to a single sweeper); with probability ``rate`` a canary follows it. The canary gets the
-policy tier, review type and rule its action would get, and the route's own chain, so its
-card, reminders and DMs look like any other. The ledger keeps it from every agent and
+policy tier, review type and rule its action would get, the route's own chain, and the
+argument schema the agent last sent for that action, so its card, edit form, reminders and
+DMs look like any other. The ledger keeps it from every agent and
 executor (see :mod:`store.canaries`).
 """
 
@@ -77,6 +78,7 @@ class CanaryInjector:
                       request.name, outcome.decision, outcome.rule)
             return None
         route = self.config.route(route_name)
+        schema = self.ledger.latest_args_schema(request.action)  # the same edit form
 
         def draft(created_at: datetime) -> NewTicket:
             plan = deadlines(self.config, route.chain, created_at=created_at,
@@ -89,7 +91,8 @@ class CanaryInjector:
                 agent=request.agent, tier=outcome.tier, route=route,
                 policy_version=outcome.policy_version, policy_rule=outcome.rule,
                 status=TicketStatus.PENDING, expires_at=plan.expires_at,
-                next_action_at=plan.next_action_at, escalation=plan.snapshot)
+                next_action_at=plan.next_action_at, escalation=plan.snapshot,
+                args_schema=schema)
 
         ticket = self.ledger.create_canary(draft, name=request.name, lesson=request.lesson)
         log.info("canary %s injected on route %s", request.name, route_name)

@@ -79,6 +79,17 @@ class CanaryMixin:
                           execution_options={"synchronize_session": False})
             return [Draw(ticket_id=tid, route=str(route)) for tid, route in rows]
 
+    def latest_args_schema(self, action: str) -> dict[str, Any] | None:
+        """The argument schema the agent sent with its latest real request for ``action``
+        (a canary's card and edit form then look like that tool's), or None."""
+        stmt = (select(TicketRow.args_schema)
+                .where(TicketRow.action == action, TicketRow.canary.is_(None),
+                       TicketRow.args_schema.is_not(None))
+                .order_by(TicketRow.created_at.desc()).limit(1))
+        with self._tx(write=False) as s:
+            found = s.execute(stmt).scalar_one_or_none()
+            return dict(found) if isinstance(found, dict) else None
+
     def create_canary(self, draft: Draft, *, name: str, lesson: str) -> Ticket:
         """Open a canary: an ordinary-looking pending ticket, marked in the ledger.
         ``draft`` may be a function of the creation time, as for ``create_ticket``."""

@@ -167,6 +167,8 @@ def _inject(rig: Rig) -> Ticket:
     ids = [[e.get("action_id") for b in m.blocks if b.get("type") == "actions"
             for e in b["elements"]] for m in cards[-2:]]
     assert ids[0] == ids[1] and real.id != canary.id
+    # the same argument schema as the agent's own refunds, so the edit form matches too
+    assert canary.args_schema is not None and canary.args_schema == real.args_schema
     return canary
 
 
