@@ -17,18 +17,28 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from escalation.config import SignoffConfig
+from escalation.deadlines import deadlines
 from escalation.engine import EscalationEngine, TickReport
-from escalation.plan import deadlines
 from escalation.policy import Policy, Proposal
 from escalation.quality import CanaryRequest
+from store.canaries import Draw
 from store.errors import StoreError
-from store.ledger import Ledger
 from store.models import Evidence, NewTicket, Ticket, TicketStatus
+from store.tickets import Draft
 
 log = logging.getLogger("signoff.canaries")
+
+
+class CanaryLedger(Protocol):
+    """What the injector needs of the ledger (:class:`store.canaries.CanaryStore`)."""
+
+    def take_undrawn(self, routes: list[str], *, since: datetime,
+                     limit: int = 200) -> list[Draw]: ...
+    def latest_args_schema(self, action: str) -> dict[str, Any] | None: ...
+    def create_canary(self, draft: Draft, *, name: str, lesson: str) -> Ticket: ...
 
 
 class CardPoster(Protocol):
@@ -44,7 +54,7 @@ class Random(Protocol):
 
 @dataclass
 class CanaryInjector:
-    ledger: Ledger
+    ledger: CanaryLedger
     config: SignoffConfig
     poster: CardPoster
     rng: Random = field(default_factory=random.SystemRandom)
@@ -134,4 +144,4 @@ class SweepWithCanaries:
         return report
 
 
-__all__ = ["CanaryInjector", "CardPoster", "SweepWithCanaries", "canary_problems"]
+__all__ = ["CanaryInjector", "CanaryLedger", "CardPoster", "SweepWithCanaries", "canary_problems"]

@@ -1,4 +1,5 @@
-"""Canary requests in the ledger (mixed into ``Ledger``).
+"""Canary requests in the ledger: :class:`CanaryStore` works on a
+:class:`~store.ledger.Ledger`'s database, as the sweep's store does.
 
 A canary is a test request written to be rejected, injected among a route's real requests so
 that its reviewers' attention can be measured. The ledger marks it (``tickets.canary``) and
@@ -11,26 +12,30 @@ keeps it away from every agent and executor:
   take-over a **catch**; either way it is then closed (``cancelled``), so nothing is left that
   could ever run.
 
-Draws are exactly once across replicas: :meth:`CanaryMixin.take_undrawn` marks the real
+Draws are exactly once across replicas: :meth:`CanaryStore.take_undrawn` marks the real
 requests it hands out (``canary_drawn``) in the transaction that reads them, skipping rows
 another sweeper has locked.
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from store import tickets
+from store import audit, tickets
+from store.convert import to_ticket
+from store.db import Transactions, now_of
+from store.errors import TicketNotFound
+from store.ledger import Ledger
 from store.models import Ticket, TicketStatus
 from store.states import Event
-from store.tables import TicketRow
+from store.tables import MessageRow, TicketRow
 from store.tickets import SYSTEM_ACTOR, Draft
+from store.transition import transition
 
 _ROUTE = TicketRow.route["name"].as_string()
 CATCH, MISS = "caught", "missed"
@@ -45,18 +50,17 @@ class Draw(BaseModel):
     route: str
 
 
-class CanaryMixin:
-    """The canary half of the ledger. ``Ledger`` supplies the plumbing below."""
+class CanaryStore:
+    """The canaries' reads and writes, on the ledger's database. Thread-safe."""
 
-    if TYPE_CHECKING:
-        def _tx(self, *, write: bool = True) -> AbstractContextManager[Session]: ...
-        def _now(self, session: Session) -> datetime: ...
-        def _audit(self, s: Session, ticket_id: str | None, kind: str, actor: str,
-                   at: datetime, **data: Any) -> Any: ...
-        def _transition(self, s: Session, row: TicketRow, event: Event,
-                        **values: Any) -> None: ...
-        def _lock(self, session: Session, ticket_id: str) -> TicketRow: ...
-        def _messages(self, s: Session, ticket_id: str) -> Any: ...
+    def __init__(self, ledger: Ledger) -> None:
+        self._tx: Transactions = ledger.transactions
+        self._audit_key = ledger.audit_key
+
+    def _audit(self, s: Session, ticket_id: str, kind: str, actor: str, at: datetime,
+               **data: Any) -> None:
+        audit.append(s, ticket_id=ticket_id, kind=kind, actor=actor, data=data, at=at,
+                     key=self._audit_key)
 
     def take_undrawn(self, routes: list[str], *, since: datetime,
                      limit: int = 200) -> list[Draw]:
@@ -94,7 +98,7 @@ class CanaryMixin:
         """Open a canary: an ordinary-looking pending ticket, marked in the ledger.
         ``draft`` may be a function of the creation time, as for ``create_ticket``."""
         with self._tx() as s:
-            now = self._now(s)
+            now = now_of(s)
             new = tickets.resolve(draft, now)
             ticket = tickets.insert_ticket(s, new, now)
             s.execute(update(TicketRow).where(TicketRow.id == ticket.id)
@@ -107,18 +111,23 @@ class CanaryMixin:
     def settle_canary(self, ticket_id: str, *, reviewer: str, result: str) -> Ticket:
         """Record a catch or miss by ``reviewer`` and close the canary (if still open or
         approved), so that nothing is left that could run."""
-        from store.convert import to_ticket
-
         with self._tx() as s:
-            row = self._lock(s, ticket_id)
-            now = self._now(s)
+            row = s.execute(select(TicketRow).where(TicketRow.id == ticket_id,
+                                                    TicketRow.canary.is_not(None))
+                            .with_for_update()).scalar_one_or_none()
+            if row is None:
+                raise TicketNotFound(ticket_id)
+            now = now_of(s)
             self._audit(s, ticket_id, f"canary_{result}", reviewer, now, canary=row.canary)
             if TicketStatus(row.status).is_open or row.status == TicketStatus.APPROVED:
-                self._transition(s, row, Event.CANCEL, decided_by=SYSTEM_ACTOR,
-                                 decided_at=now, next_action_at=None)
+                transition(s, row, Event.CANCEL, decided_by=SYSTEM_ACTOR, decided_at=now,
+                           next_action_at=None)
+                s.expire(row)
                 self._audit(s, ticket_id, "cancelled", SYSTEM_ACTOR, now,
                             reason="a canary (test request): closed after its first decision")
-            return to_ticket(row, self._messages(s, ticket_id))
+            messages = s.execute(select(MessageRow).where(MessageRow.ticket_id == ticket_id)
+                                 .order_by(MessageRow.id)).scalars().all()
+            return to_ticket(row, messages)
 
 
-__all__ = ["CATCH", "MISS", "CanaryMixin", "Draw"]
+__all__ = ["CATCH", "MISS", "CanaryStore", "Draw"]

@@ -25,8 +25,7 @@ from sqlalchemy.types import Float
 from store.errors import StoreUnavailable
 from store.models import TicketStatus
 from store.stats import CATCH_KINDS, MISS_KINDS
-from store.steps import EscalationStepRow
-from store.tables import AuditRow, DecisionRow, TicketRow
+from store.tables import AuditRow, DecisionRow, EscalationStepRow, TicketRow
 from store.tickets import SYSTEM_ACTOR
 
 _ROUTE = TicketRow.route["name"].as_string()

@@ -8,9 +8,10 @@ from datetime import timedelta
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.commands.stats_text import render_stats_text
 from bot.commands.store_cmds import open_ledger
-from bot.render.quality import render_digest, render_stats_text
 from bot.server.compose import require
+from bot.slack.quality_view import render_digest
 from bot.slack.webapi import make_web_client, slack_error
 from escalation.config import ConfigNotFound, load_config
 from escalation.durations import DurationError, parse_duration

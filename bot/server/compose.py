@@ -24,16 +24,18 @@ from bot.server.ackfirst import AckFirst, AckFirstExecutor
 from bot.server.http import HttpServer, Router
 from bot.settings import Settings
 from bot.slack.app import build_app
-from bot.slack.canary import SlackCardPoster
 from bot.slack.notifier import SlackNotifier
 from bot.slack.reviews import DECISION_WORKERS
+from bot.slack.surfaces import Surfaces
 from bot.slack.webapi import make_web_client, slack_error
 from escalation.canaries import CanaryInjector, SweepWithCanaries
 from escalation.config import SignoffConfig, load_config
 from escalation.engine import EscalationEngine
 from escalation.scheduler import start_scheduler
+from store.canaries import CanaryStore
 from store.errors import ConfigError
 from store.ledger import Ledger
+from store.sweep import SweepStore
 
 log = logging.getLogger(__name__)
 
@@ -98,17 +100,18 @@ class Service:
         engine = self.engine()
         if not self.config.canaries:
             return engine
-        poster = SlackCardPoster(self.access.web_client(server_error_retries=0), self.ledger)
-        injector = (CanaryInjector(self.ledger, self.config, poster) if self.canary_rng is None
-                    else CanaryInjector(self.ledger, self.config, poster, rng=self.canary_rng))
+        poster = Surfaces(self.access.web_client(server_error_retries=0), self.ledger)
+        store = CanaryStore(self.ledger)
+        injector = (CanaryInjector(store, self.config, poster) if self.canary_rng is None
+                    else CanaryInjector(store, self.config, poster, rng=self.canary_rng))
         return SweepWithCanaries(engine, injector)
 
     def engine(self) -> EscalationEngine:
         # The sweep's own client does not retry 5xx on posts: the engine decides what is
         # safe to retry, so a message Slack did post is never sent twice.
         slack = self.access.web_client(server_error_retries=0)
-        return EscalationEngine(self.ledger, self.config, SlackNotifier(slack, self.ledger),
-                                owner=self.owner)
+        return EscalationEngine(SweepStore(self.ledger), self.config,
+                                SlackNotifier(slack, self.ledger), owner=self.owner)
 
     def agent_client(self, **kwargs: Any) -> ApprovalClient:
         """An agent-side client on this ledger and config, with its own Slack client."""

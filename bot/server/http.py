@@ -30,11 +30,11 @@ class Router:
     """A WSGI app with exactly the routes signoff serves."""
 
     def __init__(self, app: App, ledger: Ledger, policy_version: str,
-                 gate: AckFirst | None = None) -> None:
+                 acks: AckFirst | None = None) -> None:
         self._bolt = SlackRequestHandler(app, path=EVENTS_PATH)
         self._ledger = ledger
         self._policy_version = policy_version
-        self._gate = gate or AckFirst()
+        self._acks = acks or AckFirst()
         self._metrics = metrics_app(ledger)
 
     def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
@@ -49,7 +49,7 @@ class Router:
     def _route(self, environ: dict[str, Any], start: StartResponse, path: str,
                verb: str) -> Iterable[bytes]:
         if path == EVENTS_PATH and verb == "POST":
-            with self._gate.serving():  # decisions wait while a request awaits its ack
+            with self._acks.serving():  # decisions wait while a request awaits its ack
                 result: Iterable[bytes] = self._bolt(environ, start)
             return result
         if path == HEALTH_PATH and verb in ("GET", "HEAD"):

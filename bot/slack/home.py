@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
-
-from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.render import render_home
 from bot.render.blocks import MAX_VIEW_BLOCKS
 from bot.slack.home_quality import home_quality
 from bot.slack.reviews import Reviews
-from bot.slack.webapi import slack_error
 from store.models import DecisionKind, Ticket, TicketStatus
 
-log = logging.getLogger(__name__)
 SCAN_LIMIT = 500
 LINK_LIMIT = 25  # one chat.getPermalink per listed ticket; the page shows few anyway
 
@@ -31,18 +26,13 @@ def publish_home(reviews: Reviews, user: str) -> None:
     extra = home_quality(reviews, user)  # the figures of the routes ``user`` approves for
     if extra:
         view["blocks"] = [*view["blocks"][: MAX_VIEW_BLOCKS - len(extra)], *extra]
-    try:
-        reviews.surfaces.slack.views_publish(user_id=user, view=view)
-    except (SlackApiError, SlackClientError, OSError) as exc:
-        log.warning("App Home for %s not published: %s", user, slack_error(exc))
+    reviews.surfaces.api.best_effort("views_publish", None, user_id=user, view=view)
 
 
 def _permalink(reviews: Reviews, ticket: Ticket) -> str | None:
     if ticket.card is None:
         return None
-    try:
-        resp = reviews.surfaces.slack.chat_getPermalink(channel=ticket.card.channel,
-                                                        message_ts=ticket.card.ts)
-        return str(resp["permalink"])
-    except (SlackApiError, SlackClientError, OSError):
-        return None
+    resp = reviews.surfaces.api.best_effort("chat_getPermalink", ticket,
+                                            channel=ticket.card.channel,
+                                            message_ts=ticket.card.ts)
+    return str(resp["permalink"]) if resp is not None else None

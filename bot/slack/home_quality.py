@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 
 from bot.render.blocks import Block
-from bot.render.quality import render_home_quality
+from bot.slack.quality_view import render_home_quality
 from bot.slack.reviews import Reviews
 from escalation.quality import route_reports
 from store.errors import StoreError

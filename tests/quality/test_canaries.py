@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 
 from bot.render import ACTION_APPROVE, ACTION_REJECT, REASON_BLOCK
-from bot.slack.canary import SlackCardPoster
+from bot.slack.surfaces import Surfaces
 from escalation.canaries import CanaryInjector, SweepWithCanaries
 from escalation.config import SignoffConfig, load_config, parse_config
 from escalation.config_errors import ConfigInvalid
 from escalation.quality import CanaryRequest
+from store.canaries import CanaryStore
 from store.errors import TicketNotFound
 from store.ledger import Ledger
 from store.models import DecisionKind, NewTicket, Route, Ticket, TicketStatus
@@ -86,7 +87,7 @@ def test_the_rate_follows_the_random_source_and_each_request_is_drawn_once(
     _real(ledger, "default")  # a route without canaries: never drawn
     _real(ledger, "payments", status=TicketStatus.APPROVED)  # allowed outright: not reviewed
     rng, poster = Scripted([0.1, 0.5, 0.3, 0.24, 0.9, 0.25, 0.0, 0.6]), Recorder()
-    injector = CanaryInjector(ledger, config, poster, rng=rng, batch=3)
+    injector = CanaryInjector(CanaryStore(ledger), config, poster, rng=rng, batch=3)
     injected = injector.tick(ledger.db_now())
     assert rng.drawn == 8 and len(injected) == 3  # 0.1, 0.24 and 0.0 are below 1/4
     assert [t.id for t in poster.posted] == [t.id for t in injected]
@@ -101,7 +102,8 @@ def test_the_rate_follows_the_random_source_and_each_request_is_drawn_once(
 
 def test_old_requests_are_not_drawn(ledger: Ledger, tmp_path: Path) -> None:
     _real(ledger, "payments")
-    injector = CanaryInjector(ledger, canary_config(tmp_path), Recorder(), rng=Scripted([0]))
+    injector = CanaryInjector(CanaryStore(ledger), canary_config(tmp_path), Recorder(),
+                              rng=Scripted([0]))
     assert injector.tick(ledger.db_now() + timedelta(days=2)) == []
 
 
@@ -112,7 +114,7 @@ def test_concurrent_sweepers_draw_disjoint_requests(ledger: Ledger) -> None:
     got: list[list[str]] = [[], []]
 
     def take(i: int) -> None:
-        while draws := ledger.take_undrawn(["payments"], since=since, limit=3):
+        while draws := CanaryStore(ledger).take_undrawn(["payments"], since=since, limit=3):
             got[i] += [d.ticket_id for d in draws]
 
     threads = [threading.Thread(target=take, args=(i,)) for i in range(2)]
@@ -125,7 +127,7 @@ def test_concurrent_sweepers_draw_disjoint_requests(ledger: Ledger) -> None:
 
 def test_no_agent_path_sees_or_runs_a_canary(ledger: Ledger, tmp_path: Path) -> None:
     config = canary_config(tmp_path)
-    injector = CanaryInjector(ledger, config, Recorder(), rng=Scripted([]))
+    injector = CanaryInjector(CanaryStore(ledger), config, Recorder(), rng=Scripted([]))
     canary = injector.inject("payments", config.canaries["payments"].requests[0])
     with pytest.raises(TicketNotFound):
         ledger.get_ticket(canary.id, for_agent=True)
@@ -157,8 +159,8 @@ def canary_rig(ledger: Ledger, tmp_path: Path) -> Iterator[Rig]:
 def _inject(rig: Rig) -> Ticket:
     real = refund(rig)
     rng = Scripted([0.0])
-    injector = CanaryInjector(rig.ledger, rig.config, SlackCardPoster(rig.slack, rig.ledger),
-                              rng=rng)
+    injector = CanaryInjector(CanaryStore(rig.ledger), rig.config,
+                              Surfaces(rig.slack, rig.ledger), rng=rng)
     [canary] = injector.tick(rig.ledger.db_now())
     assert canary.card is not None and canary.card.channel == "C0PAYMENTS"
     cards = rig.sandbox.messages("C0PAYMENTS")
@@ -234,6 +236,6 @@ def test_check_config_lists_canaries_and_refuses_one_that_gives_itself_away(
     assert main(["check-config", str(bad)]) == 1
     assert "'deny'" in capsys.readouterr().err
     config = load_config(bad)
-    injector = CanaryInjector(ledger, config, Recorder(), rng=Scripted([]))
+    injector = CanaryInjector(CanaryStore(ledger), config, Recorder(), rng=Scripted([]))
     assert injector.inject("payments", config.canaries["payments"].requests[0]) is None
     assert ledger.list_tickets() == []  # the sweep skips it rather than give it away
