@@ -24,6 +24,7 @@ from escalation.deadlines import deadlines
 from escalation.engine import EscalationEngine, TickReport
 from escalation.policy import Policy, Proposal
 from escalation.quality import CanaryRequest
+from escalation.sweep_store import SweepLedger
 from store.canaries import Draw
 from store.errors import StoreError
 from store.models import Evidence, NewTicket, Ticket, TicketStatus
@@ -134,6 +135,10 @@ class SweepWithCanaries:
 
     engine: EscalationEngine
     canaries: CanaryInjector
+
+    @property
+    def store(self) -> SweepLedger:
+        return self.engine.store
 
     def tick(self, at: datetime) -> TickReport:
         report = self.engine.tick(at)

@@ -57,10 +57,11 @@ class CanaryStore:
         self._tx: Transactions = ledger.transactions
         self._audit_key = ledger.audit_key
 
-    def _audit(self, s: Session, ticket_id: str, kind: str, actor: str, at: datetime,
-               **data: Any) -> None:
+    def _audit(self, s: Session, ticket_id: str, kind: str, actor: str, at: datetime, *,
+               new_ticket: bool = False, **data: Any) -> None:
+        """Append to ``ticket_id``'s chain: the caller holds its row lock (or created it)."""
         audit.append(s, ticket_id=ticket_id, kind=kind, actor=actor, data=data, at=at,
-                     key=self._audit_key)
+                     key=self._audit_key, new_ticket=new_ticket)
 
     def take_undrawn(self, routes: list[str], *, since: datetime,
                      limit: int = 200) -> list[Draw]:
@@ -104,7 +105,7 @@ class CanaryStore:
             s.execute(update(TicketRow).where(TicketRow.id == ticket.id)
                       .values(canary=name, canary_lesson=lesson, canary_drawn=True),
                       execution_options={"synchronize_session": False})
-            self._audit(s, ticket.id, "created", SYSTEM_ACTOR, now,
+            self._audit(s, ticket.id, "created", SYSTEM_ACTOR, now, new_ticket=True,
                         **tickets.created_data(new, ticket), canary=name)
             return ticket.model_copy(update={"canary": name, "canary_lesson": lesson})
 

@@ -22,6 +22,7 @@ from escalation.shadow import ShadowPolicy
 from store.errors import SignoffError
 from store.ledger import Ledger
 from store.models import DecisionKind, Evidence, NewTicket, Ticket, TicketStatus
+from store.policies import apply_policy
 
 log = logging.getLogger(__name__)
 _FAST_POLL_FOR_S = 600.0  # poll quickly for the first ten minutes, then back off
@@ -37,6 +38,8 @@ class InProcessBackend:
         self.slack = slack
         self.policy = Policy(config)
         self.shadow = ShadowPolicy.of(config)
+        # The rules every ticket's policy_version names are kept in the ledger.
+        apply_policy(ledger, config.policy_version, config.policy.model_dump(mode="json"))
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
         # The same card and thread updates the bot makes (DM copies included).

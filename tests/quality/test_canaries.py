@@ -190,6 +190,8 @@ def test_an_approved_canary_is_a_miss_told_privately_and_runs_nothing(canary_rig
                            == TicketStatus.CANCELLED)
     kinds = [e.kind for e in rig.ledger.audit_events(ticket_id=canary.id)]
     assert "canary_missed" in kinds and "executing" not in kinds
+    report = rig.ledger.verify_audit()  # the canary's trail is as sound as any request's
+    assert report.ok, report
     with pytest.raises(TicketNotFound):
         rig.client.get(canary.id)
     with pytest.raises(TicketNotFound):
