@@ -90,7 +90,8 @@ def _http(service: Service, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     print(f"signoff: serving as bot {service.bot_user} on {server.url} "
-          f"(POST /slack/events, GET /healthz); config {service.config.policy_version}; "
+          f"(POST /slack/events, GET /healthz, GET /metrics); "
+          f"config {service.config.policy_version}; "
           f"sweep {'on' if service.scheduler else 'off'}", flush=True)
     server.serve_forever()
     return 0

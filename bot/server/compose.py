@@ -26,10 +26,13 @@ from bot.settings import Settings
 from bot.slack.app import build_app
 from bot.slack.notifier import SlackNotifier
 from bot.slack.reviews import DECISION_WORKERS
+from bot.slack.surfaces import Surfaces
 from bot.slack.webapi import make_web_client, slack_error
+from escalation.canaries import CanaryInjector, SweepWithCanaries
 from escalation.config import SignoffConfig, load_config
 from escalation.engine import EscalationEngine
 from escalation.scheduler import start_scheduler
+from store.canaries import CanaryStore
 from store.errors import ConfigError
 from store.ledger import Ledger
 from store.sweep import SweepStore
@@ -83,6 +86,7 @@ class Service:
     bot_user: str = "?"
     server: HttpServer | None = None
     scheduler: Any = None
+    canary_rng: Any = None  # the canary draw's random source (None: the system's)
     _closers: list[Any] = field(default_factory=list)
 
     def serve_http(self, host: str, port: int, *, threads: int = 16) -> HttpServer:
@@ -92,7 +96,18 @@ class Service:
         return self.server
 
     def start_scheduler(self) -> None:
-        self.scheduler = start_scheduler(self.engine(), self.config.sweep_every)
+        self.scheduler = start_scheduler(self.sweep(), self.config.sweep_every)
+
+    def sweep(self) -> EscalationEngine | SweepWithCanaries:
+        """What each scheduler tick runs: the escalation engine, then any canary draw."""
+        engine = self.engine()
+        if not self.config.canaries:
+            return engine
+        poster = Surfaces(self.access.web_client(server_error_retries=0), self.ledger)
+        store = CanaryStore(self.ledger)
+        injector = (CanaryInjector(store, self.config, poster) if self.canary_rng is None
+                    else CanaryInjector(store, self.config, poster, rng=self.canary_rng))
+        return SweepWithCanaries(engine, injector)
 
     def engine(self) -> EscalationEngine:
         # The sweep's own client does not retry 5xx on posts: the engine decides what is
