@@ -8,13 +8,13 @@ from datetime import timedelta
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.commands.options import window
 from bot.commands.stats_text import render_stats_text
 from bot.commands.store_cmds import open_ledger
 from bot.server.compose import require
 from bot.slack.quality_view import render_digest
 from bot.slack.webapi import make_web_client, slack_error
 from escalation.config import ConfigNotFound, load_config
-from escalation.durations import DurationError, parse_duration
 from escalation.quality import QualityConfig, QualityReport, quality_report, route_reports
 from store.errors import ConfigError
 from store.stats import QualityStats
@@ -22,7 +22,7 @@ from store.stats import QualityStats
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("stats", help="review figures, reviewer quality and rubber-stamp flags")
-    p.add_argument("--since", type=_window, default=timedelta(days=30), metavar="DURATION",
+    p.add_argument("--since", type=window, default=timedelta(days=30), metavar="DURATION",
                    help="how far back to look, e.g. 7d, 12h (default 30d)")
     p.add_argument("--by", choices=["action", "route", "reviewer", "agent"],
                    help="one row per action, route or agent (reviewer: reviewers only)")
@@ -31,13 +31,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="also post every route's figures and flags to this Slack channel id "
                         "(a weekly digest: run `signoff stats --since 7d --post C…` from cron)")
     p.set_defaults(func=cmd_stats)
-
-
-def _window(text: str) -> timedelta:
-    try:
-        return parse_duration(text)
-    except DurationError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def post_digest(args: argparse.Namespace, channel: str,
