@@ -194,8 +194,8 @@ class DemoAgent:
             summary=proposal.summary, evidence=proposal.evidence, confidence=proposal.confidence,
             agent=AGENT, args_model=proposal.model)
         self.tickets.append(ticket.id)
-        # Reviewed unless policy allowed it; a quick reviewer may have decided already.
-        # (An allowed request is approved by signoff itself, SYSTEM_ACTOR, not by a reviewer.)
+        # Reviewed unless policy allowed it (approved by signoff itself); a quick reviewer
+        # may have decided already.
         reviewed = (ticket.status != TicketStatus.APPROVED
                     or ticket.decided_by not in (None, SYSTEM_ACTOR))
         if reviewed:
