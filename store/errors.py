@@ -23,7 +23,14 @@ ApprovalRejected``); ``bot.agent.errors`` and ``escalation.config`` re-export th
     │   ├── ApprovalUnverifiable         approved, but its audit events do not back it
     │   ├── CheckpointInvalid            an audit checkpoint file that cannot be read
     │   ├── ClickSettled                 a reviewer's click already ended (decided or told)
-    │   └── ClickTooOld                  a click not recorded in time never counts
+    │   ├── ClickTooOld                  a click not recorded in time never counts
+    │   ├── AgentExists / AgentNotFound  `signoff agents add` / `revoke` of a name
+    ├── GatewayRefused                   signoff serve refused an agent's HTTP call (``code``)
+    │   ├── AgentUnauthorized            401: token missing, unknown or revoked
+    │   ├── ActionNotAllowed             403: the action is outside the token's globs
+    │   └── TooManyPending               429: too many open requests (``retry_after``)
+    ├── ReceiptInvalid                   a tool service refuses an approval receipt (``code``)
+    ├── WebhookInvalid                   a webhook's signature or timestamp does not check out
     ├── DeliveryError                    Slack did not take a reminder, DM or notice (retryable?)
     └── ApprovalError                    what an agent sees: the action did not run as asked
         ├── ApprovalDenied               policy says never (``outcome`` has the rule)
@@ -222,6 +229,54 @@ class ClickTooOld(StoreError):
                          f"{int(max_age.total_seconds())} s of being made")
         self.click_id = click_id
         self.max_age = max_age
+
+
+class AgentExists(StoreError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"an agent named {name!r} already exists (names are never "
+                         "reused, even after a revocation); pick another name")
+
+
+class AgentNotFound(StoreError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no agent named {name!r} (see `signoff agents list`)")
+
+
+class GatewayRefused(SignoffError):
+    """``signoff serve`` refused an agent's HTTP call; ``code`` is the API's stable code."""
+
+    def __init__(self, code: str, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.code, self.status = code, status
+
+
+class AgentUnauthorized(GatewayRefused):
+    """The agent token is missing, unknown or revoked (HTTP 401)."""
+
+
+class ActionNotAllowed(GatewayRefused):
+    """The agent's token does not cover this action (HTTP 403)."""
+
+
+class TooManyPending(GatewayRefused):
+    """The agent has as many open requests as it may (HTTP 429); retry after ``retry_after``."""
+
+    def __init__(self, code: str, message: str, *, status: int,
+                 retry_after: float | None = None) -> None:
+        super().__init__(code, message, status=status)
+        self.retry_after = retry_after
+
+
+class ReceiptInvalid(SignoffError):
+    """The receipt does not allow this call. ``code`` says why (stable, for logs)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"approval receipt refused ({code}): {message}")
+        self.code = code
+
+
+class WebhookInvalid(SignoffError):
+    """The webhook's signature or timestamp does not check out: ignore the request."""
 
 
 class DeliveryError(SignoffError):

@@ -6,6 +6,8 @@ invalid arguments, revalidation failed). The whole tree is defined and drawn in
 from __future__ import annotations
 
 from store.errors import (
+    ActionNotAllowed,
+    AgentUnauthorized,
     ApprovalCancelled,
     ApprovalConsumed,
     ApprovalDenied,
@@ -15,15 +17,30 @@ from store.errors import (
     ApprovalPending,
     ApprovalRejected,
     ApprovalTakenOver,
+    GatewayRefused,
     InvalidArguments,
     OutcomeUnknown,
     RevalidationFailed,
     SignoffError,
+    TooManyPending,
 )
 
 __all__ = [
-    "ApprovalCancelled", "ApprovalConsumed", "ApprovalDenied", "ApprovalError",
-    "ApprovalExpired", "ApprovalNeedsInfo", "ApprovalPending", "ApprovalRejected",
-    "ApprovalTakenOver", "InvalidArguments", "OutcomeUnknown", "RevalidationFailed",
+    "ActionNotAllowed",
+    "AgentUnauthorized",
+    "ApprovalCancelled",
+    "ApprovalConsumed",
+    "ApprovalDenied",
+    "ApprovalError",
+    "ApprovalExpired",
+    "ApprovalNeedsInfo",
+    "ApprovalPending",
+    "ApprovalRejected",
+    "ApprovalTakenOver",
+    "GatewayRefused",
+    "InvalidArguments",
+    "OutcomeUnknown",
+    "RevalidationFailed",
     "SignoffError",
+    "TooManyPending",
 ]

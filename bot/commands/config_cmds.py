@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bot.commands.options import config_option, config_path
+from escalation.canaries import canary_problems
 from escalation.config import ConfigInvalid, Rule, SignoffConfig, config_json_schema, load_config
 from escalation.config_checks import DEFAULT_ROUTE
 from escalation.durations import format_duration
@@ -68,6 +69,11 @@ def _load(args: argparse.Namespace) -> SignoffConfig | None:
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = _load(args)
     if config is None:
+        return 1
+    problems = canary_problems(config)
+    if problems:
+        print(f"{config_path(args)}: " + "\n  ".join(["canaries that would give themselves "
+                                                      "away:", *problems]), file=sys.stderr)
         return 1
     print(render_config(config, config_path(args)))
     if getattr(args, "cases", None):
@@ -155,7 +161,15 @@ def render_config(config: SignoffConfig, path: str) -> str:
              "", "Chains (level times count from the request)", *_chains(config), "",
              f"Rules (the most severe match wins; actions no rule matches: {default}{via})",
              *_rules(config)]
+    if config.canaries:
+        lines += ["", "Canaries (test requests that must be rejected)", *_canaries(config)]
     return "\n".join(lines)
+
+
+def _canaries(config: SignoffConfig) -> list[str]:
+    rows = [[route, f"1 in {round(1 / spec.rate):g}", ", ".join(r.name for r in spec.requests)]
+            for route, spec in config.canaries.items()]
+    return table(["ROUTE", "RATE", "REQUESTS"], rows)
 
 
 def _routes(config: SignoffConfig) -> list[str]:

@@ -17,22 +17,27 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from apscheduler.executors.pool import ThreadPoolExecutor as JobThreads
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.agent.client import ApprovalClient
 from bot.server.ackfirst import AckFirst, AckFirstExecutor
+from bot.server.asgi import AsgiServer
 from bot.server.http import HttpServer, Router
 from bot.settings import Settings
 from bot.slack.app import build_app
 from bot.slack.clicks import ClickInbox
 from bot.slack.notifier import SlackNotifier
 from bot.slack.reviews import DECISION_WORKERS
+from bot.slack.surfaces import Surfaces
 from bot.slack.webapi import make_web_client, slack_error
+from escalation.canaries import CanaryInjector, SweepWithCanaries
 from escalation.config import SignoffConfig, load_config
 from escalation.engine import EscalationEngine
 from escalation.scheduler import start_scheduler
+from store.canaries import CanaryStore
 from store.errors import ConfigError
 from store.ledger import Ledger
 from store.sweep import SweepStore
@@ -88,7 +93,9 @@ class Service:
     bot_user: str = "?"
     inbox: ClickInbox | None = None
     server: HttpServer | None = None
+    api: AsgiServer | None = None
     scheduler: Any = None
+    canary_rng: Any = None  # the canary draw's random source (None: the system's)
     _closers: list[Any] = field(default_factory=list)
 
     def serve_http(self, host: str, port: int, *, threads: int = 16) -> HttpServer:
@@ -97,18 +104,51 @@ class Service:
         self.server = HttpServer(router, host=host, port=port, threads=threads)
         return self.server
 
+    def serve_api(self, host: str, port: int, *, settings: Settings) -> AsgiServer:
+        """The agent API (``/v1``) on uvicorn, beside the Slack front door (not started)."""
+        from bot.server.api import build_gateway
+        from bot.server.api.app import build_api
+
+        gateway = build_gateway(self.ledger, self.config, self.access.web_client(),
+                                receipt_ttl=timedelta(seconds=settings.receipt_ttl_s),
+                                passphrase=settings.keys_passphrase_bytes)
+        self.api = AsgiServer(build_api(gateway, database_url=settings.database_url),
+                              host=host, port=port)
+        return self.api
+
+    def start_webhooks(self) -> None:
+        """Deliver agents' decision webhooks from the ledger (every replica may)."""
+        from bot.server.webhooks import WebhookSender
+        from store.agents import WebhookStore
+
+        sender = WebhookSender(WebhookStore(self.ledger)).start()
+        self._closers.insert(0, sender.close)
+
     def start_scheduler(self) -> None:
-        self.scheduler = start_scheduler(self.engine(), self.config.sweep_every)
+        self.scheduler = start_scheduler(self.sweep(), self.config.sweep_every)
         if self.inbox is not None:  # clicks whose replica died after the ack
+            self.scheduler.add_executor(JobThreads(max_workers=1), alias="clicks")
             self.scheduler.add_job(self.inbox.replay, "interval",
                                    seconds=CLICK_REPLAY_EVERY.total_seconds(),
-                                   id="signoff-click-replay", max_instances=1, coalesce=True)
+                                   id="signoff-click-replay", executor="clicks",
+                                   max_instances=1, coalesce=True)
 
     def replay_clicks(self) -> None:
         """Decide, in the background, the clicks acknowledged before a crash or restart."""
         if self.inbox is not None:
             threading.Thread(target=self.inbox.replay, name="signoff-click-replay",
                              daemon=True).start()
+
+    def sweep(self) -> EscalationEngine | SweepWithCanaries:
+        """What each scheduler tick runs: the escalation engine, then any canary draw."""
+        engine = self.engine()
+        if not self.config.canaries:
+            return engine
+        poster = Surfaces(self.access.web_client(server_error_retries=0), self.ledger)
+        store = CanaryStore(self.ledger)
+        injector = (CanaryInjector(store, self.config, poster) if self.canary_rng is None
+                    else CanaryInjector(store, self.config, poster, rng=self.canary_rng))
+        return SweepWithCanaries(engine, injector)
 
     def engine(self) -> EscalationEngine:
         # The sweep's own client does not retry 5xx on posts: the engine decides what is
@@ -129,6 +169,9 @@ class Service:
         if self.server is not None:
             self.server.close()
             self.server = None
+        if self.api is not None:
+            self.api.close()
+            self.api = None
         for close in self._closers:  # decisions already acked finish before the ledger closes
             close()
         self._closers.clear()

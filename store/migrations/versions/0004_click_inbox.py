@@ -6,7 +6,7 @@ can no longer lose it. ``tickets.execution_lease_until`` is set when execution s
 ticket still ``executing`` after it becomes ``outcome_unknown`` for a human to resolve.
 
 Revision ID: 0004
-Revises: 0010
+Revises: 0006
 Create Date: 2026-11-26
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from store.tables import UTCDateTime
 
 revision = "0004"
-down_revision = "0010"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
