@@ -7,11 +7,13 @@ import inspect
 import bot
 
 DOCUMENTED = {
-    "ApprovalCancelled", "ApprovalClient", "ApprovalConsumed", "ApprovalDenied", "ApprovalError",
-    "ApprovalExpired", "ApprovalNeedsInfo", "ApprovalPending", "ApprovalRejected",
-    "ApprovalTakenOver", "ApprovalUnverifiable", "ArgumentsMismatch", "ConfigError", "Evidence",
-    "GatedTool", "InvalidArguments", "RevalidationFailed", "SignoffError", "StoreError",
-    "StoreUnavailable", "Ticket", "TicketNotFound", "TicketStatus",
+    "ActionNotAllowed", "AgentUnauthorized", "ApprovalCancelled", "ApprovalClient",
+    "ApprovalConsumed", "ApprovalDenied", "ApprovalError", "ApprovalExpired", "ApprovalNeedsInfo",
+    "ApprovalPending", "ApprovalRejected", "ApprovalTakenOver", "ApprovalUnverifiable",
+    "ArgumentsMismatch", "AsyncApprovalClient", "ConfigError", "Evidence", "GatedTool",
+    "GatewayRefused", "HttpBackend", "InvalidArguments", "OutcomeUnknown", "RevalidationFailed",
+    "SignoffError", "StoreError", "StoreUnavailable", "Ticket", "TicketNotFound", "TicketStatus",
+    "TooManyPending", "current_receipt",
 }
 
 
