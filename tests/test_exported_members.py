@@ -7,13 +7,14 @@ import inspect
 import bot
 
 DOCUMENTED = {
-    "ActionNotAllowed", "AgentUnauthorized", "ApprovalCancelled", "ApprovalClient",
-    "ApprovalConsumed", "ApprovalDenied", "ApprovalError", "ApprovalExpired", "ApprovalNeedsInfo",
-    "ApprovalPending", "ApprovalRejected", "ApprovalTakenOver", "ApprovalUnverifiable",
-    "ArgumentsMismatch", "AsyncApprovalClient", "ConfigError", "Evidence", "GatedTool",
-    "GatewayRefused", "HttpBackend", "InvalidArguments", "OutcomeUnknown", "RevalidationFailed",
-    "SignoffError", "StoreError", "StoreUnavailable", "Ticket", "TicketNotFound", "TicketStatus",
-    "TooManyPending", "current_receipt",
+    "ApprovalCancelled", "ApprovalClient", "ApprovalConsumed", "ApprovalDenied", "ApprovalError",
+    "ApprovalExpired", "ApprovalNeedsInfo", "ApprovalPending", "ApprovalRejected",
+    "ApprovalTakenOver", "ApprovalUnverifiable", "ArgumentsMismatch", "ConfigError", "Evidence",
+    "GatedTool", "InvalidArguments", "RevalidationFailed", "SignoffError", "StoreError",
+    "StoreUnavailable", "Ticket", "TicketNotFound", "TicketStatus",
+    # the agent gateway: the HTTP transport, the async client and what the gateway refuses
+    "ActionNotAllowed", "AgentUnauthorized", "AsyncApprovalClient", "GatewayRefused",
+    "HttpBackend", "OutcomeUnknown", "TooManyPending", "current_receipt",
 }
 
 
