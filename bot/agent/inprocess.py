@@ -51,13 +51,16 @@ class InProcessBackend:
     # -- Detect and Escalate ----------------------------------------------------------------
 
     def evaluate(self, action: str, args: dict[str, Any], *, requested_by: str,
-                 confidence: float | None) -> PolicyOutcome:
+                 confidence: float | None,
+                 annotations: dict[str, Any] | None = None) -> PolicyOutcome:
         return self.policy.evaluate(Proposal(action=action, args=args,
-                                             requested_by=requested_by, confidence=confidence))
+                                             requested_by=requested_by, confidence=confidence,
+                                             annotations=annotations or {}))
 
     def request(self, request: ApprovalRequest) -> Ticket:
         outcome = self.evaluate(request.action, request.args, requested_by=request.requested_by,
-                                confidence=request.confidence)
+                                confidence=request.confidence,
+                                annotations=request.annotations)
         if outcome.decision == "deny":
             self.ledger.record_event(None, "denied", actor=request.agent or request.requested_by,
                                      action=request.action, args=request.args, rule=outcome.rule,
@@ -81,7 +84,8 @@ class InProcessBackend:
         if self.shadow is None:
             return
         proposal = Proposal(action=request.action, args=request.args,
-                            requested_by=request.requested_by, confidence=request.confidence)
+                            requested_by=request.requested_by, confidence=request.confidence,
+                            annotations=request.annotations)
         try:
             found = self.shadow.disagreement(proposal, outcome)
             if found is not None:
