@@ -66,6 +66,21 @@ class PolicyOutcome(BaseModel):
 
 
 ANNOTATIONS = "annotations."
+ANNOTATIONS_KEY = "x-mcp-annotations"
+"""Where a ticket keeps the annotations policy saw: in its ``args_schema`` (a JSON Schema
+extension keyword), so an edit is re-checked against the same annotations."""
+
+
+def recorded_annotations(args_schema: dict[str, Any] | None) -> dict[str, Any]:
+    found = (args_schema or {}).get(ANNOTATIONS_KEY)
+    return dict(found) if isinstance(found, dict) else {}
+
+
+def with_annotations(args_schema: dict[str, Any] | None,
+                     annotations: dict[str, Any]) -> dict[str, Any] | None:
+    if not annotations:
+        return args_schema
+    return {**(args_schema or {}), ANNOTATIONS_KEY: annotations}
 
 
 def mismatch(rule: Rule, proposal: Proposal) -> str | None:

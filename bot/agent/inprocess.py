@@ -17,7 +17,7 @@ from bot.render import render_execution_result, render_info_answer
 from bot.slack.surfaces import Surfaces
 from escalation.config import SignoffConfig
 from escalation.deadlines import deadlines
-from escalation.policy import Policy, PolicyOutcome, Proposal
+from escalation.policy import Policy, PolicyOutcome, Proposal, with_annotations
 from escalation.shadow import ShadowPolicy
 from store.errors import SignoffError
 from store.ledger import Ledger
@@ -112,7 +112,8 @@ class InProcessBackend:
             status=TicketStatus.APPROVED if allowed else TicketStatus.PENDING,
             expires_at=fixed.expires_at if fixed else created_at,
             next_action_at=fixed.next_action_at if fixed else None,
-            escalation=fixed.snapshot if fixed else None, args_schema=request.args_schema,
+            escalation=fixed.snapshot if fixed else None,
+            args_schema=with_annotations(request.args_schema, request.annotations),
         )
 
     # -- Resume -------------------------------------------------------------------------

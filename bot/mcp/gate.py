@@ -16,7 +16,7 @@ import mcp_types as types
 
 from bot.agent.backend import ApprovalRequest
 from bot.agent.client import ApprovalClient
-from bot.agent.errors import ApprovalDenied, ApprovalError
+from bot.agent.errors import ApprovalConsumed, ApprovalDenied, ApprovalError
 from bot.mcp.upstreams import ProxiedTool
 from bot.render.mcp_text import (
     as_text,
@@ -25,6 +25,7 @@ from bot.render.mcp_text import (
     mcp_pending,
     mcp_upstream_failed,
 )
+from store.errors import AlreadyDecided
 from store.models import Ticket, TicketStatus, canonical_json
 
 Forward = Callable[[ProxiedTool, dict[str, Any]], types.CallToolResult]
@@ -33,6 +34,11 @@ Forward = Callable[[ProxiedTool, dict[str, Any]], types.CallToolResult]
 #: same call again is then a new request.
 _SPENT = (TicketStatus.EXECUTED, TicketStatus.FAILED, TicketStatus.EXECUTING)
 _MAX_REPEATS = 1000
+_RACES = 3
+
+
+class _LostRace(Exception):
+    """Another client of the same person claimed this approval first; nothing ran here."""
 
 
 class UpstreamFailed(Exception):
@@ -68,11 +74,26 @@ class McpGate:
 
     def call(self, tool: ProxiedTool, args: dict[str, Any],
              forward: Forward) -> types.CallToolResult:
+        for _ in range(_RACES):
+            try:
+                ticket = self.ticket_for(tool, args)
+            except ApprovalDenied as exc:
+                return error(mcp_denied(tool.action, exc.rule, exc.reason))
+            try:
+                return self.settle(ticket, tool, forward)
+            except _LostRace:
+                # Another client of the same person ran this very approval a moment ago:
+                # this call is a new request (the next key), not a second run of that one.
+                continue
+        return error(mcp_not_run(tool.action, "the same call kept being run by other clients"))
+
+    def resume(self, ticket: Ticket, tool: ProxiedTool,
+               forward: Forward) -> types.CallToolResult:
+        """``signoff_status``: the decision on a ticket asked for earlier."""
         try:
-            ticket = self.ticket_for(tool, args)
-        except ApprovalDenied as exc:
-            return error(mcp_denied(tool.action, exc.rule, exc.reason))
-        return self.settle(ticket, tool, forward)
+            return self.settle(ticket, tool, forward)
+        except _LostRace as exc:
+            return error(mcp_not_run(tool.action, str(exc.__cause__)))
 
     def settle(self, ticket: Ticket, tool: ProxiedTool,
                forward: Forward) -> types.CallToolResult:
@@ -84,26 +105,36 @@ class McpGate:
             doc = mcp_pending(ticket.id, tool.name, time.monotonic() - started)
             return types.CallToolResult(content=[types.TextContent(text=as_text(doc))],
                                         structured_content=doc)
+        # Approved and not yet claimed when read: losing the claim means a concurrent run.
+        lost_race = ticket.status == TicketStatus.APPROVED and ticket.id not in self.delivered
         self.delivered.add(ticket.id)
-        outcome: list[types.CallToolResult] = []
+        sent: list[types.CallToolResult | None] = []
 
         def run(**approved: Any) -> str:
+            sent.append(None)  # from here on, the upstream may have acted
             result = forward(tool, approved)
-            outcome.append(result)
+            sent[0] = result
             if result.is_error:
                 raise UpstreamFailed(_text(result))
             return _text(result)[:500]
 
         try:
             self.client.execute(ticket.id, run, actor=self.agent)
-        except UpstreamFailed:
-            return outcome[0]
-        except ApprovalError as exc:
-            return error(mcp_not_run(tool.action, str(exc)))
         except Exception as exc:
+            return self._failed(exc, sent, tool, lost_race=lost_race)
+        assert sent[0] is not None
+        return sent[0]
+
+    def _failed(self, exc: Exception, sent: list[types.CallToolResult | None],
+                tool: ProxiedTool, *, lost_race: bool) -> types.CallToolResult:
+        if sent and sent[0] is not None:  # the upstream's own error result, as it gave it
+            return sent[0]
+        if sent:  # sent, and the upstream went away or broke the protocol: never resent
             return error(mcp_upstream_failed(tool.action, tool.upstream,
                                              f"{type(exc).__name__}: {exc}"))
-        return outcome[0]
+        if lost_race and isinstance(exc, (ApprovalConsumed, AlreadyDecided)):
+            raise _LostRace from exc
+        return error(mcp_not_run(tool.action, str(exc)))
 
 
 def error(text: str) -> types.CallToolResult:

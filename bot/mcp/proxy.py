@@ -86,7 +86,7 @@ class McpProxy:
         tool = by_action.get(ticket.action)
         if tool is None or ticket.requested_by != self.gate.requested_by:
             return error(mcp_status_unknown(ticket_id))
-        return await anyio.to_thread.run_sync(self.gate.settle, ticket, tool, self._forward)
+        return await anyio.to_thread.run_sync(self.gate.resume, ticket, tool, self._forward)
 
     def _forward(self, tool: ProxiedTool, args: dict[str, Any]) -> types.CallToolResult:
         """From a worker thread: the upstream call, made on the event loop its session

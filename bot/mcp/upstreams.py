@@ -38,7 +38,10 @@ class ProxiedTool:
                                                 mode="json")
 
     def listed(self) -> types.Tool:
-        return self.tool.model_copy(update={"name": self.name})
+        """As the proxy lists it. Without the upstream's output schema: through the proxy a
+        call may also answer "pending", which no upstream schema describes (clients check
+        structured results against a listed schema)."""
+        return self.tool.model_copy(update={"name": self.name, "output_schema": None})
 
 
 def _target(upstream: McpUpstream) -> StdioServerParameters | str:

@@ -18,7 +18,9 @@ import yaml
 from mcp import Client, StdioServerParameters
 
 from escalation.config import load_config
+from store.db import migrate_url
 from store.ledger import Ledger
+from tests.conftest import PG_SKIP, pg_base_url, pg_schema_url, sqlite_url
 from tests.e2e.conftest import EXAMPLE, Rig, running_rig, workspace
 
 REPO = Path(__file__).parents[2]
@@ -83,6 +85,23 @@ class McpRig:
         async with Client(self.proxy_params(*extra, wait=wait, env=env), cache=None,
                           read_timeout_seconds=60) as client:
             yield client
+
+
+@pytest.fixture(params=["sqlite"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """SQLite for these (each test starts subprocesses); a test asks for PostgreSQL with
+    ``@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)``."""
+    if request.param == "sqlite":
+        url = sqlite_url(tmp_path / "signoff.db")
+        migrate_url(url)
+        yield url
+        return
+    base = pg_base_url()
+    if base is None:
+        pytest.skip(PG_SKIP)
+    with pg_schema_url(base) as url:
+        migrate_url(url)
+        yield url
 
 
 @pytest.fixture
