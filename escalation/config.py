@@ -232,6 +232,10 @@ class SignoffConfig(_Strict):
     """Recorded on every ticket and decision; when left out, a hash of the configuration."""
     sweep_every: Duration = Field(default=timedelta(seconds=15),
                                   json_schema_extra={"default": "15s"})
+    execution_lease: Duration = Field(default=timedelta(minutes=15),
+                                      json_schema_extra={"default": "15m"})
+    """How long an approved action may run before, with no outcome reported, the sweep marks
+    its ticket ``outcome_unknown`` for a human to resolve (it never re-runs)."""
     reviewers: dict[Name, tuple[SlackPrincipal, ...]] = Field(default_factory=dict)
     routes: dict[Name, RouteConfig] = Field(default_factory=dict)
     chains: dict[Name, Chain] = Field(default_factory=dict)

@@ -17,6 +17,7 @@ from bot.agent.errors import (
     ApprovalRejected,
     ApprovalTakenOver,
     InvalidArguments,
+    OutcomeUnknown,
     RevalidationFailed,
 )
 from store.models import DecisionKind, Ticket, TicketStatus
@@ -44,6 +45,8 @@ def raise_unless_approved(ticket: Ticket,
         raise ApprovalTakenOver(ticket)
     if status == TicketStatus.CANCELLED:
         raise ApprovalCancelled(ticket)
+    if status == TicketStatus.OUTCOME_UNKNOWN:
+        raise OutcomeUnknown(ticket)
     raise ApprovalConsumed(ticket)
 
 

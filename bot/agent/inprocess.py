@@ -156,7 +156,8 @@ class InProcessBackend:
     # -- Enforce --------------------------------------------------------------------------
 
     def start_execution(self, ticket_id: str, *, args: dict[str, Any], actor: str) -> Ticket:
-        return self.ledger.start_execution(ticket_id, args=args, actor=actor)
+        return self.ledger.start_execution(ticket_id, args=args, actor=actor,
+                                           lease=self.config.execution_lease)
 
     def finish_execution(self, ticket_id: str, *, ok: bool, actor: str,
                          summary: str | None = None, error: str | None = None) -> Ticket:
