@@ -14,9 +14,12 @@ import anyio
 import anyio.to_thread
 import mcp_types as types
 from mcp import Client
+from sqlalchemy import update
 
 from bot.render import ACTION_APPROVE, ACTION_EDIT, ACTION_REJECT, REASON_BLOCK
+from store.db import db_now
 from store.models import Ticket, TicketStatus
+from store.tables import TicketRow
 from tests.e2e.test_reviews import settled
 from tests.mcp.conftest import McpRig
 
@@ -199,6 +202,9 @@ def test_expired_request_returns_the_expiry_error_and_the_upstream_never_sees_it
         async with mcp_rig.session(wait=0.5) as client:
             first = await client.call_tool("write_note", WRITE)
             ticket = rig.ledger.get_ticket(pending(first)["ticket"])
+            with rig.ledger.engine.begin() as conn:  # its hour has passed (the database's clock)
+                conn.execute(update(TicketRow).where(TicketRow.id == ticket.id)
+                             .values(expires_at=db_now(), next_action_at=db_now()))
             rig.service.engine().tick(at=ticket.created_at + timedelta(hours=2))
             assert rig.ledger.get_ticket(ticket.id).status == TicketStatus.EXPIRED
             return first, await client.call_tool("write_note", WRITE)
