@@ -40,8 +40,11 @@ def _socket_env(sandbox: SlackSandbox, db_url: str) -> dict[str, str]:
 @pytest.fixture
 def socket_serve(rig: Rig, db_url: str) -> Iterator[subprocess.Popen[str]]:
     rig.sandbox.set_request_url(None)  # no request URL: only the socket can deliver
+    # --port 0: the agent API beside the socket takes a free port, not 3001 (tests run in
+    # parallel with other servers on this machine).
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--socket-mode",
-                             "--no-scheduler"], env=_socket_env(rig.sandbox, db_url),
+                             "--no-scheduler", "--port", "0"],
+                            env=_socket_env(rig.sandbox, db_url),
                             text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None
     line = proc.stdout.readline()
