@@ -84,7 +84,8 @@ class VerifyReport:
         counts = (f"{self.checked} events verified ({self.sealed} sealed, {self.unsealed} not "
                   f"sealed yet), {self.tickets} tickets replayed")
         if self.checkpoints:
-            counts += f", {self.checkpoints} checkpoints matched"
+            counts += (f", {self.checkpoints} checkpoint{'s' if self.checkpoints > 1 else ''} "
+                       "matched")
         if self.oldest_unsealed is not None:
             counts += (f"; the oldest event not sealed yet was written "
                        f"{self.oldest_unsealed.isoformat(timespec='seconds')} (events are "

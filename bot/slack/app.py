@@ -1,8 +1,12 @@
 """The Bolt app: thin handlers that ack first, parse, call the domain, re-render.
 
-Buttons are acknowledged before any database or Slack work, so Slack's 3-second limit
-holds whatever the database is doing. Modal submissions are validated before the ack
-(their errors must travel in the ack), which reads but never writes.
+A decision click (Approve, Take over, a modal submission) is written to the click inbox
+before its ack, in one small time-bounded transaction, and decided after it
+(:mod:`bot.slack.clicks`), so no acknowledged click is ever lost. Other buttons are
+acknowledged before any database or Slack work, which runs lazily after the answer. Modal
+submissions are validated before the ack (their errors must travel in the ack). Bolt
+answers each request as soon as its listener returns (``process_before_response``), so an
+ack never waits for Bolt's polling.
 """
 
 from __future__ import annotations
@@ -36,7 +40,9 @@ from bot.render import (
     render_show_all_modal,
 )
 from bot.render.argmodel import model_from_schema
+from bot.render.refusals import FORM_REFUSED_LATE, NO_SUCH_REQUEST
 from bot.slack.authz import Authorizer
+from bot.slack.clicks import ClickInbox
 from bot.slack.home import publish_home
 from bot.slack.retry import RetryQueue
 from bot.slack.reviews import Reviews
@@ -45,11 +51,14 @@ from bot.slack.views import register_views
 from bot.slack.webapi import slack_error
 from escalation.config import SignoffConfig
 from store.errors import TicketNotFound
+from store.inbox import NewClick
 from store.ledger import Ledger
 from store.models import DecisionKind, Ticket
 from store.sweep import SweepStore
 
 log = logging.getLogger(__name__)
+#: Bolt's threads for lazy listener work (opening modals, App Home).
+LISTENER_THREADS = 8
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,7 @@ class Click:
     channel: str | None
     ts: str | None
     trigger_id: str | None
+    response_url: str | None = None
 
     @classmethod
     def of(cls, body: dict[str, Any]) -> Click:
@@ -71,7 +81,12 @@ class Click:
         value = parse_button_value(str(body["actions"][0].get("value", "")))
         return cls(user=body["user"]["id"], ticket_id=value.ticket_id, seen=value.version,
                    channel=channel, ts=container.get("message_ts"),
-                   trigger_id=body.get("trigger_id"))
+                   trigger_id=body.get("trigger_id"), response_url=body.get("response_url"))
+
+    def decision(self, kind: DecisionKind, reason: str | None = None) -> NewClick:
+        return NewClick(ticket_id=self.ticket_id, user=self.user, kind=kind, reason=reason,
+                        shown_version=self.seen, channel=self.channel, message_ts=self.ts,
+                        response_url=self.response_url)
 
     @property
     def origin(self) -> tuple[str, str] | None:
@@ -79,23 +94,35 @@ class Click:
 
 
 def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
-              signing_secret: str, pool: Executor, authz: Authorizer | None = None) -> App:
-    """The Bolt app. Decisions run on ``pool`` after the ack (``compose`` gives it)."""
+              signing_secret: str, pool: Executor, owner: str,
+              authz: Authorizer | None = None,
+              hold_clicks: float = 0.0) -> tuple[App, ClickInbox]:
+    """The Bolt app and its click inbox. Decisions run on ``pool`` after the ack
+    (``compose`` gives it); ``owner`` names this replica in the inbox's leases."""
+    # A request is answered as soon as its listener returns (``process_before_response``):
+    # decision listeners write their click, ack and return; other listeners only ack, and
+    # their Slack work (opening a modal, publishing App Home) runs lazily on Bolt's threads.
     app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
-              process_before_response=False, raise_error_for_unhandled_request=False)
+              process_before_response=True, raise_error_for_unhandled_request=False,
+              listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS,
+                                                   thread_name_prefix="signoff-listener"))
     surfaces = Surfaces(client, ledger, RetryQueue())
     authz = authz or Authorizer(client, oncall=SweepStore(ledger).oncall_targets)
     reviews = Reviews(ledger, config, authz, surfaces, pool)
-    _register_buttons(app, reviews)
-    register_views(app, reviews)
+    inbox = ClickInbox(reviews, pool, owner, hold=hold_clicks)
+    # Who-may-decide checks before a modal opens run here, so a slow one has a time budget
+    # (open_form) without holding a Bolt listener or a decision worker.
+    checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="signoff-authz")
+    _register_buttons(app, reviews, inbox, checks)
+    register_views(app, reviews, inbox)
 
-    @app.event("app_home_opened")
     def on_home(event: dict[str, Any]) -> None:
         # Slack sends this for the Messages tab too; only the Home tab shows the queue.
         if event.get("tab", "home") == "home":
             publish_home(reviews, event["user"])
 
-    return app
+    app.event("app_home_opened")(ack=_ack, lazy=[on_home])
+    return app, inbox
 
 
 _MODALS = {
@@ -105,48 +132,56 @@ _MODALS = {
 }
 
 
-def _register_buttons(app: App, reviews: Reviews) -> None:
+def _register_buttons(app: App, reviews: Reviews, inbox: ClickInbox, checks: Executor) -> None:
     @app.action(ACTION_APPROVE)
     def approve(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-        c = Click.of(body)
-        reviews.decide_later(c.ticket_id, c.user, DecisionKind.APPROVE, channel=c.channel,
-                             seen=c.seen)
+        _decision(inbox, ack, Click.of(body).decision(DecisionKind.APPROVE))
 
     @app.action(ACTION_TAKE_OVER)
     def take_over(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-        c = Click.of(body)
-        reviews.decide_later(c.ticket_id, c.user, DecisionKind.TAKE_OVER, channel=c.channel,
-                             seen=c.seen, reason="taken over by a human")
+        _decision(inbox, ack, Click.of(body).decision(DecisionKind.TAKE_OVER,
+                                                      reason="taken over by a human"))
 
     for action_id, (kind, render) in _MODALS.items():
-        app.action(action_id)(_modal_opener(reviews, kind, render))
+        app.action(action_id)(ack=_ack, lazy=[_modal_opener(reviews, checks, kind, render)])
 
-    @app.action(ACTION_EDIT)
-    def edit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def edit(body: dict[str, Any], client: WebClient) -> None:
         c = Click.of(body)
 
         def form(ticket: Ticket) -> dict[str, Any]:
             model = model_from_schema(ticket.args_schema) if ticket.args_schema else None
             return render_edit_modal(ticket, model, origin=c.origin)
 
-        open_form(reviews, client, c, DecisionKind.EDIT, form)
+        open_form(reviews, checks, client, c, DecisionKind.EDIT, form)
 
-    @app.action(ACTION_SHOW_ALL)
-    def show_all(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def show_all(body: dict[str, Any], client: WebClient) -> None:
         c = Click.of(body)
-        open_form(reviews, client, c, None, lambda ticket: render_show_all_modal(
+        open_form(reviews, checks, client, c, None, lambda ticket: render_show_all_modal(
             ticket, origin=c.origin))
 
+    app.action(ACTION_EDIT)(ack=_ack, lazy=[edit])
+    app.action(ACTION_SHOW_ALL)(ack=_ack, lazy=[show_all])
 
-def _modal_opener(reviews: Reviews, kind: DecisionKind, render: Any) -> Any:
-    def open_modal(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+
+def _ack(ack: Ack) -> None:
+    """Answer Slack at once; the listener's work runs lazily, after the answer."""
+    ack()
+
+
+def _decision(inbox: ClickInbox, ack: Ack, new: NewClick) -> None:
+    """Write the click, then ack; decide it after the ack. A click that could not be written
+    was answered already (or raises, so Slack shows the clicker an error)."""
+    click = inbox.receive(new)
+    ack()
+    if click is not None:
+        inbox.process_later(click)
+
+
+def _modal_opener(reviews: Reviews, checks: Executor, kind: DecisionKind, render: Any) -> Any:
+    def open_modal(body: dict[str, Any], client: WebClient) -> None:
         c = Click.of(body)
-        open_form(reviews, client, c, kind, lambda ticket: render(ticket, origin=c.origin))
+        open_form(reviews, checks, client, c, kind,
+                  lambda ticket: render(ticket, origin=c.origin))
 
     open_modal.__name__ = f"open_{kind.value}_modal"
     return open_modal
@@ -156,11 +191,10 @@ def _modal_opener(reviews: Reviews, kind: DecisionKind, render: Any) -> Any:
 #: trigger_id lives 3 s from the click; past this budget the form opens first and is
 #: replaced if the check then refuses.
 CHECK_BUDGET_S = 1.0
-_checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="signoff-authz")
 
 
-def open_form(reviews: Reviews, client: WebClient, c: Click, kind: DecisionKind | None,
-              form: Callable[[Ticket], dict[str, Any]]) -> None:
+def open_form(reviews: Reviews, checks: Executor, client: WebClient, c: Click,
+              kind: DecisionKind | None, form: Callable[[Ticket], dict[str, Any]]) -> None:
     """Open a modal from a click, refusing people who may not start the decision.
 
     The check comes first, so nobody types a reason that cannot count; but it may wait on
@@ -168,7 +202,7 @@ def open_form(reviews: Reviews, client: WebClient, c: Click, kind: DecisionKind 
     after it. So the check gets :data:`CHECK_BUDGET_S`; when it takes longer the form opens
     at once and a late refusal replaces it. A form Slack would not open is told to the
     reviewer, never lost in a log."""
-    check = _checks.submit(_started, reviews, c, kind) if kind is not None else None
+    check = checks.submit(_started, reviews, c, kind) if kind is not None else None
     ticket: Ticket | None = None
     try:
         if check is not None:
@@ -180,7 +214,7 @@ def open_form(reviews: Reviews, client: WebClient, c: Click, kind: DecisionKind 
     try:
         ticket = ticket or reviews.ledger.get_ticket(c.ticket_id)
     except TicketNotFound:
-        reviews.surfaces.tell(c.user, c.channel, "This request no longer exists.")
+        reviews.surfaces.tell(c.user, c.channel, NO_SUCH_REQUEST)
         return
     try:
         view_id = str(client.views_open(trigger_id=c.trigger_id, view=form(ticket))["view"]["id"])
@@ -190,15 +224,10 @@ def open_form(reviews: Reviews, client: WebClient, c: Click, kind: DecisionKind 
         return
     if check is not None and check.result() is None:  # a late refusal (already told why)
         try:
-            client.views_update(view_id=view_id, view=render_notice_modal(REFUSED_LATE))
+            client.views_update(view_id=view_id, view=render_notice_modal(FORM_REFUSED_LATE))
         except (SlackApiError, SlackClientError, OSError) as exc:  # closed meanwhile
             log.info("refused form for ticket %s not replaced: %s", ticket.id,
                      slack_error(exc))
-
-
-#: Replaces a form opened before the check refused (the refusal itself went to the person).
-REFUSED_LATE = ("You can't make this decision, so this form was closed: signoff has told "
-                "you why in the conversation you clicked in.")
 
 
 def _started(reviews: Reviews, c: Click, kind: DecisionKind) -> Ticket | None:

@@ -99,6 +99,12 @@ def test_the_agent_proposes_a_mix_and_policy_sorts_it(demo: Demo) -> None:
     assert any("denied by policy" in t for t in log_texts(demo))
 
 
+def test_what_policy_allows_runs_without_waiting_for_review(demo: Demo) -> None:
+    ran = wait_log(demo, "`search_orders` ran without review")
+    assert "policy: allow" in ran
+    assert not any("`search_orders` is waiting" in t for t in log_texts(demo))
+
+
 def test_the_demo_runs_the_composition_serve_runs(demo: Demo) -> None:
     service = demo.service
     assert service is not None and service.server is demo.server
