@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--host", default="0.0.0.0", help="interface to listen on (default 0.0.0.0)")
     p.add_argument("--port", type=int, default=3000, help="port (default 3000)")
     p.add_argument("--api-port", type=int,
-                   help="port of the agent API /v1 (default: --port + 1; 0 picks a free one)")
+                   help="port of the agent API /v1 (default: --port + 1; 0 picks a free one; "
+                   "with --socket-mode, only when given)")
     p.add_argument("--threads", type=int, default=16, help="HTTP worker threads")
     p.add_argument("--socket-mode", action="store_true",
                    help="connect to Slack over Socket Mode (needs SLACK_APP_TOKEN)")
@@ -54,12 +55,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if not args.no_scheduler:
             service.start_scheduler()
         service.start_webhooks()
+        if args.socket_mode:
+            # No HTTP in Socket Mode unless asked for: the agent API only with --api-port.
+            if args.api_port is not None:
+                api = service.serve_api(args.host, args.api_port, settings=args.settings)
+                print(f"signoff: agent API on {api.start().url}/v1", flush=True)
+            return _socket_mode(service)
         api_port = args.api_port if args.api_port is not None else (
             args.port + 1 if args.port else 0)
         api = service.serve_api(args.host, api_port, settings=args.settings).start()
-        if args.socket_mode:
-            print(f"signoff: agent API on {api.url}/v1", flush=True)
-            return _socket_mode(service)
         return _http(service, args, api.url)
     finally:
         service.close()

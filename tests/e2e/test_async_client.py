@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -56,7 +57,9 @@ def test_a_gated_async_tool_waits_runs_once_with_a_receipt(rig: Rig, gate: Gate)
             assert denied.value.reason == "never from an agent"
             return result, ticket_id
 
-    result, ticket_id = asyncio.run(agent())
+    # A thread of its own: the agent's event loop, whatever loop this test thread may carry.
+    with ThreadPoolExecutor(1) as pool:
+        result, ticket_id = pool.submit(asyncio.run, agent()).result(timeout=120)
     assert result == "refunded" and ran == [ARGS]
     assert rig.ledger.get_ticket(ticket_id).status == TicketStatus.EXECUTED
     keys = gate.gateway.jwks()
