@@ -252,7 +252,8 @@ def test_the_agent_api_never_shows_or_runs_a_canary(canary_rig: Rig, db_url: str
 
     rig = canary_rig
     # The canary shows reviewers the agent name "billing-bot": give a real agent that name.
-    with running_gateway(rig, db_url, agent="billing-bot", max_pending=1) as gate:
+    with running_gateway(rig, db_url, agent="billing-bot", max_pending=1,
+                         webhook_url="http://127.0.0.1:9/hook") as gate:
         canary = _inject(rig)
         assert canary.agent == "billing-bot"
         # an open canary never takes one of the agent's pending slots
@@ -265,3 +266,10 @@ def test_the_agent_api_never_shows_or_runs_a_canary(canary_rig: Rig, db_url: str
                 resp = c.request(method, f"/v1/requests/{canary.id}{path}", json=body)
                 assert resp.status_code == 404, (path, resp.text)
     assert "executing" not in [e.kind for e in rig.ledger.audit_events(ticket_id=canary.id)]
+    with rig.ledger.engine.connect() as conn:  # and no decision webhook told the agent
+        from sqlalchemy import func, select
+
+        from store.tables import WebhookDeliveryRow
+        sent = conn.execute(select(func.count()).select_from(WebhookDeliveryRow).where(
+            WebhookDeliveryRow.ticket_id == canary.id)).scalar_one()
+    assert sent == 0
