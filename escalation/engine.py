@@ -85,6 +85,8 @@ class TickReport:
     """Deliveries that failed, and tickets whose processing raised."""
     lost: int = 0
     """Tickets another sweeper had already moved on, or that were decided meanwhile."""
+    outcomes_unknown: int = 0
+    """Executions whose lease ran out with no outcome, now ``outcome_unknown``."""
 
 
 @dataclass
@@ -132,7 +134,28 @@ class EscalationEngine:
             released = self._batch(batch, at, db_now, report)
             self.store.release_claims([t.id for t in batch if t.id not in released],
                                        owner=self.owner, hold_until=at)
+        self._lost_executions(at, report)
         return report
+
+    def _lost_executions(self, at: datetime, report: TickReport) -> None:
+        """Executions that never reported back within their lease: say so, once (the
+        transition is the claim); they never run again by themselves."""
+        for _ in range(self.max_batches):
+            try:
+                lost = self.store.lose_executions(at=at, limit=self.batch_size)
+            except StoreError:
+                log.exception("could not mark lost executions")
+                report.failures += 1
+                return
+            for ticket in lost:
+                report.outcomes_unknown += 1
+                try:
+                    self.notifier.outcome_unknown(ticket)
+                except Exception as exc:  # the ledger is the record; the note is a courtesy
+                    log.warning("outcome_unknown note for %s failed: %s", ticket.id, exc)
+                    report.failures += 1
+            if len(lost) < self.batch_size:
+                return
 
     def _batch(self, batch: list[Ticket], at: datetime, db_now: datetime,
                report: TickReport) -> set[str]:

@@ -58,3 +58,8 @@ class Notifier(Protocol):
         """Show the card as "expired — nobody decided in time; nothing was executed" and tell
         the requester."""
         ...
+
+    def outcome_unknown(self, ticket: Ticket) -> None:
+        """Say on the card and in its thread that the execution never reported back, will
+        not run again, and needs a human to resolve it."""
+        ...

@@ -39,3 +39,6 @@ class SweepLedger(Protocol):
 
     def begin_retry(self, step_id: int, *, attempts: int, abandon: bool = False) -> bool:
         """Take a due retry (False if another sweeper took it), or drop it."""
+
+    def lose_executions(self, *, at: datetime, limit: int = 50) -> list[Ticket]:
+        """Mark executions whose lease ended before ``at`` ``outcome_unknown`` (once)."""

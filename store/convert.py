@@ -68,6 +68,7 @@ def to_ticket(row: TicketRow, messages: Sequence[MessageRow] = ()) -> Ticket:
         outcome=outcome,
         canary=row.canary,
         canary_lesson=row.canary_lesson,
+        execution_lease_until=row.execution_lease_until,
     )
 
 

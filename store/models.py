@@ -28,6 +28,9 @@ class TicketStatus(StrEnum):
     EXECUTING = "executing"
     EXECUTED = "executed"
     FAILED = "failed"
+    OUTCOME_UNKNOWN = "outcome_unknown"
+    """Execution started and never reported back within its lease: a human must find out
+    what happened and resolve it. Never run again automatically."""
 
     @property
     def is_open(self) -> bool:
@@ -182,6 +185,8 @@ class Ticket(_Frozen):
     must not be able to tell, and never receives a canary anyway."""
     canary_lesson: str | None = Field(default=None, exclude=True)
     """What a reviewer should have noticed, told privately after a missed canary."""
+    execution_lease_until: datetime | None = None
+    """While executing: when the executor's time to report its outcome runs out."""
 
     @property
     def edited(self) -> bool:

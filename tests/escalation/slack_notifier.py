@@ -39,6 +39,11 @@ class PlainSlackNotifier:
         self._call(self.client.chat_update, channel=card.channel, ts=card.ts,
                    text=f"{ticket.id} expired — nobody decided in time; nothing was executed")
 
+    def outcome_unknown(self, ticket: Ticket) -> None:
+        card = _card(ticket)
+        self._call(self.client.chat_postMessage, channel=card.channel, thread_ts=card.ts,
+                   text=f"{ticket.id}: outcome unknown")
+
     def _dm(self, ticket: Ticket, level: int, user: str) -> DeliveryResult:
         try:
             channel = self.client.conversations_open(users=user)["channel"]["id"]
