@@ -132,7 +132,8 @@ class AgentStore:
     def open_tickets(self, name: str) -> int:
         with self.ledger._tx(write=False) as s:
             count = s.execute(select(func.count()).select_from(TicketRow).where(
-                TicketRow.agent == name, TicketRow.status.in_(OPEN))).scalar_one()
+                TicketRow.agent == name, TicketRow.status.in_(OPEN),
+                TicketRow.canary.is_(None))).scalar_one()  # a canary is no agent's request
             return int(count)
 
     # -- receipt signing keys ---------------------------------------------------------------

@@ -25,7 +25,8 @@ _TABLE: Table = WebhookDeliveryRow.__table__  # type: ignore[assignment]
 _SUBSCRIBED = (
     select(TicketRow.agent, TicketRow.status, TicketRow.version, TicketRow.action)
     .join(AgentRow, AgentRow.name == TicketRow.agent)
-    .where(AgentRow.webhook_url.is_not(None), AgentRow.revoked_at.is_(None))
+    .where(AgentRow.webhook_url.is_not(None), AgentRow.revoked_at.is_(None),
+           TicketRow.canary.is_(None))  # a canary is no agent's request: it hears nothing
 )
 
 

@@ -241,3 +241,35 @@ def test_check_config_lists_canaries_and_refuses_one_that_gives_itself_away(
     injector = CanaryInjector(CanaryStore(ledger), config, Recorder(), rng=Scripted([]))
     assert injector.inject("payments", config.canaries["payments"].requests[0]) is None
     assert ledger.list_tickets() == []  # the sweep skips it rather than give it away
+
+
+@pytest.mark.slow
+def test_the_agent_api_never_shows_or_runs_a_canary(canary_rig: Rig, db_url: str) -> None:
+    import httpx
+
+    from store.agents import AgentStore
+    from tests.e2e.conftest import running_gateway
+
+    rig = canary_rig
+    # The canary shows reviewers the agent name "billing-bot": give a real agent that name.
+    with running_gateway(rig, db_url, agent="billing-bot", max_pending=1,
+                         webhook_url="http://127.0.0.1:9/hook") as gate:
+        canary = _inject(rig)
+        assert canary.agent == "billing-bot"
+        # an open canary never takes one of the agent's pending slots
+        assert AgentStore(rig.ledger).open_tickets("billing-bot") == 0
+        rig.ledger.record_decision(canary.id, reviewer="U0PAYLEAD", kind=DecisionKind.APPROVE)
+        headers = {"Authorization": f"Bearer {gate.token}"}
+        with httpx.Client(base_url=gate.url, headers=headers, timeout=30) as c:
+            for method, path, body in [("GET", "", None), ("POST", "/execution", None),
+                                       ("POST", "/cancel", {"reason": "x"})]:
+                resp = c.request(method, f"/v1/requests/{canary.id}{path}", json=body)
+                assert resp.status_code == 404, (path, resp.text)
+    assert "executing" not in [e.kind for e in rig.ledger.audit_events(ticket_id=canary.id)]
+    with rig.ledger.engine.connect() as conn:  # and no decision webhook told the agent
+        from sqlalchemy import func, select
+
+        from store.tables import WebhookDeliveryRow
+        sent = conn.execute(select(func.count()).select_from(WebhookDeliveryRow).where(
+            WebhookDeliveryRow.ticket_id == canary.id)).scalar_one()
+    assert sent == 0

@@ -61,8 +61,9 @@ class Gateway:
         return agent
 
     def owned(self, agent: Agent, ticket_id: str) -> Ticket:
-        """The ticket, if ``agent`` created it; others' tickets do not exist for it."""
-        ticket = self.ledger.get_ticket(ticket_id)
+        """The ticket, if ``agent`` created it; others' tickets (and canaries, whatever agent
+        name they show reviewers) do not exist for it."""
+        ticket = self.ledger.get_ticket(ticket_id, for_agent=True)
         if ticket.agent != agent.name:
             raise TicketNotFound(ticket_id)
         return ticket
