@@ -25,8 +25,10 @@ SCREENSHOTS_ENV = "SIGNOFF_SCREENSHOT_DIR"
 Shot = Callable[[str], Path]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Module, not session: Playwright's sync API keeps an event loop running in this thread
+    # while it is open, and later tests (the async client's) need asyncio.run.
     if not CHROMIUM.exists():
         pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install -y chromium)")
     sync_api = pytest.importorskip("playwright.sync_api",
