@@ -11,6 +11,7 @@ from bot.slack.quality_view import render_home_quality
 from bot.slack.reviews import Reviews
 from escalation.quality import route_reports
 from store.errors import StoreError
+from store.models import is_user_group
 from store.stats import QualityStats
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ def routes_approved_by(reviews: Reviews, user: str) -> list[str]:
     out = []
     for name in sorted(reviews.config.routes):
         principals = reviews.config.route(name).approvers
-        if any(p == user or (p.startswith("S") and user in reviews.authz.members(p))
+        if any(p == user or (is_user_group(p) and user in reviews.authz.members(p))
                for p in principals):
             out.append(name)
     return out
