@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +20,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from benchmarks.env import CHANNEL, PG_SKIP_NOTE, REVIEWER, Bench
+from benchmarks.env import CHANNEL, PG_SKIP_NOTE, REVIEWER, Bench, pg_schema
 from benchmarks.procs import REPO, Server, serve_bot
 from benchmarks.report import Row, ScenarioResult, Summary
 from benchmarks.rig import AgentSide, agent_side
@@ -35,6 +34,7 @@ NAME = "many_agents"
 TITLE = "Many agents at once (request → wait over the gateway, a clicker approving each card)"
 CLICKERS = 8
 RESUME_P99_MS = 300.0
+BENCH_DATABASE = "signoff_bench_many"
 
 
 def run(bench: Bench) -> ScenarioResult:
@@ -55,26 +55,29 @@ def run(bench: Bench) -> ScenarioResult:
 
 @contextmanager
 def _database(bench: Bench, backend: str) -> Iterator[str]:
-    """SQLite as every scenario has it; PostgreSQL as a throw-away *database*, so its
-    ``pg_stat_database`` counters see only this scenario's transactions."""
+    """SQLite as every scenario has it; on PostgreSQL a throw-away schema in a database of
+    its own (``signoff_bench_many``, created once and kept: dropping a database waits for a
+    checkpoint), so its ``pg_stat_database`` counters see only this scenario's transactions
+    and not those of other work on the same server."""
     if backend == "sqlite":
         with bench.database(backend) as url:
             yield url
         return
     assert bench.postgres_url is not None
     base = make_url(normalise_url(bench.postgres_url))
-    name = f"bench_many_{uuid.uuid4().hex[:10]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = base.set(database=name).render_as_string(hide_password=False)
     try:
+        with admin.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                  {"n": BENCH_DATABASE}).first()
+            if exists is None:
+                conn.exec_driver_sql(f'CREATE DATABASE "{BENCH_DATABASE}"')
+    finally:
+        admin.dispose()
+    own = base.set(database=BENCH_DATABASE).render_as_string(hide_password=False)
+    with pg_schema(own) as url:
         migrate_url(url)
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def _case(bench: Bench, backend: str, url: str, agents: int,
