@@ -38,6 +38,7 @@ from escalation.config_errors import (
     yaml_problem,
 )
 from escalation.durations import Duration, format_duration
+from escalation.mcp_config import McpConfig
 from escalation.predicates import ArgPath, Number, Predicate
 from escalation.quality import CanaryRoute, QualityConfig
 from escalation.schedules import Schedule
@@ -248,6 +249,8 @@ class SignoffConfig(_Strict):
     """Rubber-stamp thresholds for ``signoff stats`` (see docs/quality.md)."""
     canaries: dict[Name, CanaryRoute] = Field(default_factory=dict)
     """Per route: test requests that must be rejected, injected among real ones."""
+    mcp: McpConfig = McpConfig()
+    """The MCP servers ``signoff mcp-proxy`` fronts."""
 
     @model_validator(mode="after")
     def _canary_routes(self) -> SignoffConfig:

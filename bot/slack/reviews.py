@@ -22,7 +22,7 @@ from bot.slack.refresher import Refresher
 from bot.slack.surfaces import Surfaces
 from escalation.config import SignoffConfig
 from escalation.deadlines import deadlines
-from escalation.policy import Policy, PolicyOutcome, Proposal
+from escalation.policy import Policy, PolicyOutcome, Proposal, recorded_annotations
 from store.decisions import Replan, Reroute
 from store.errors import (
     AlreadyDecided,
@@ -202,7 +202,9 @@ class Reviews:
         """Policy's view of edited arguments: a refusal text, or where they must go now."""
         outcome = self.policy.evaluate(Proposal(action=ticket.action, args=args,
                                                 requested_by=ticket.requested_by,
-                                                confidence=ticket.confidence))
+                                                confidence=ticket.confidence,
+                                                annotations=recorded_annotations(
+                                                    ticket.args_schema)))
         if outcome.decision == "deny":
             return edit_denied(outcome.policy_version, outcome.rule, outcome.reason), None
         if not _stricter(ticket, outcome):

@@ -99,7 +99,8 @@ class Gateway:
                 action=body.action, args=body.args, reason=body.reason,
                 requested_by=body.requested_by, summary=body.summary,
                 evidence=tuple(body.evidence), confidence=body.confidence, agent=agent.name,
-                run_id=body.run_id, idempotency_key=key, args_schema=body.args_schema))
+                run_id=body.run_id, idempotency_key=key, args_schema=body.args_schema,
+                annotations=body.annotations))
         except ApprovalDenied as exc:
             return DeniedOut(action=exc.action, rule=exc.rule, reason=exc.reason,
                              policy_version=exc.policy_version)
