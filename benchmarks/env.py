@@ -61,13 +61,17 @@ class Size:
     memory_pending: int
     peers: bool
     peer_samples: int
+    many_agents: tuple[int, ...] = (1, 4)
+    """agent processes of each ``many_agents`` case"""
+    many_seconds: float = 2.0
+    """how long each ``many_agents`` case's agents loop"""
 
 
 SIZES = {
-    "tiny": Size("tiny", {1: 20, 10: 2, 50: 1}, 30, 10, 20, (200, 2_000), 2, 2_000,
+    "tiny": Size("tiny", {1: 20, 10: 2, 50: 1}, 30, 10, 20, (200, 2_000), 8, 2_000,
                  False, 10),
-    "full": Size("full", {1: 200, 10: 20, 50: 10}, 300, 200, 1_000, (10_000, 100_000), 3,
-                 100_000, True, 100),
+    "full": Size("full", {1: 200, 10: 20, 50: 10}, 300, 200, 1_000, (10_000, 100_000), 8,
+                 100_000, True, 100, (1, 8, 16), 25.0),
 }
 
 

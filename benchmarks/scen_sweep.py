@@ -1,16 +1,22 @@
 """4. Sweep scaling: one ``EscalationEngine.tick`` with a fixed number of due tickets among
 a small and a large number of pending ones. The notifier records instead of calling Slack,
-so the figure is the sweep's own cost: claims, step records, audit, releases."""
+so the figure is the sweep's own cost: claims, step records, audit, releases. A variant
+makes the real Slack posts (``SlackNotifier``, as ``signoff serve`` builds it) to the
+sandbox with Slack's rate-limit tiers on, so the figure is what a real sweep costs."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from benchmarks.bulk import analyze, insert_pending, make_due, ticket_id
-from benchmarks.env import PG_SKIP_NOTE, Bench
+from benchmarks.env import PG_SKIP_NOTE, SECRET, Bench, workspace
 from benchmarks.report import Row, ScenarioResult, Summary
+from bot.sandbox import SlackSandbox
+from bot.slack.notifier import SlackNotifier
+from bot.slack.webapi import make_web_client
 from escalation.config import SignoffConfig, load_config
 from store.ledger import Ledger
 
@@ -28,6 +34,7 @@ def run(bench: Bench) -> ScenarioResult:
     tick = _engine_tick()
     for backend in bench.backends():
         result.rows += _backend(bench, backend, tick)
+        result.rows += _with_slack(bench, backend)
     if bench.postgres_url is None:
         result.notes.append(PG_SKIP_NOTE)
     result.notes.append("escalation.engine.EscalationEngine.tick with a recording notifier "
@@ -48,6 +55,61 @@ def _engine_tick() -> Tick:
         return report.reminders
 
     return tick
+
+
+@contextmanager
+def _slack_tick() -> Iterator[tuple[Tick, SlackSandbox]]:
+    """A tick whose notifier posts to the sandbox (tiers on), as ``serve``'s sweep does."""
+    from escalation.engine import EscalationEngine
+    from store.sweep import SweepStore
+
+    with SlackSandbox(workspace(), signing_secret=SECRET) as sandbox:
+        sandbox.set_rate_tiers(True)
+        # serve's sweep client: no retry of 5xx (the engine decides), Slack's 429 retries
+        slack = make_web_client(sandbox.bot_token, sandbox.api_url, server_error_retries=0)
+
+        def tick(ledger: Ledger, config: SignoffConfig) -> int:
+            engine = EscalationEngine(SweepStore(ledger), config, SlackNotifier(slack, ledger),
+                                      owner="bench-sweeper")
+            return engine.tick(at=ledger.db_now()).reminders
+
+        yield tick, sandbox
+
+
+def _with_slack(bench: Bench, backend: str) -> list[Row]:
+    """The small case again, each reminder posted to the sandbox; against the recording
+    notifier's tick of the same database, measured interleaved in this run."""
+    config = load_config(bench.config_path)
+    small = bench.size.sweep_pending[0]
+    with bench.database(backend) as url, _slack_tick() as (slack_tick, sandbox):
+        ledger = Ledger.open(url)
+        try:
+            insert_pending(ledger.engine, config, start=0, count=small,
+                           created_at=ledger.db_now())
+            analyze(ledger.engine)
+            recorded, posted = [], []
+            plain = _engine_tick()
+            half = bench.size.sweep_repeats
+            for repeat in range(2 * (half + 1)):
+                which = slack_tick if repeat % 2 else plain
+                ids = [ticket_id(repeat * bench.size.sweep_due // 2 + i)
+                       for i in range(bench.size.sweep_due // 2)]
+                make_due(ledger.engine, config, ids, created_at=ledger.db_now() - OVERDUE)
+                began = time.perf_counter()
+                reminded = which(ledger, config)
+                if repeat >= 2:  # one warm-up tick of each
+                    (posted if repeat % 2 else recorded).append(
+                        (time.perf_counter() - began) * 1000)
+                if reminded != len(ids):
+                    raise RuntimeError(f"the tick reminded {reminded}, expected {len(ids)}")
+            throttled = sum(1 for c in sandbox.calls() if c.status == 429)
+        finally:
+            ledger.close()
+    return [Row.of(f"{backend}, {bench.size.sweep_due // 2:,} due among {small:,}, "
+                   "posting to Slack (sandbox, tiers on)", "ms", Summary.of(posted),
+                   baseline=Summary.of(recorded),
+                   note=f"baseline: the recording notifier, interleaved; {throttled} calls "
+                        "answered 429")]
 
 
 def _backend(bench: Bench, backend: str, tick: Tick) -> list[Row]:

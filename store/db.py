@@ -7,6 +7,8 @@ for the write lock instead of failing on a read-to-write upgrade.
 
 from __future__ import annotations
 
+import os
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -71,9 +73,16 @@ class Transactions:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
+        self._writer = sqlite_writer(engine)
 
     @contextmanager
     def __call__(self, *, write: bool = True) -> Iterator[Session]:
+        with writer_turn(self._writer if write else None, SQLITE_BUSY_TIMEOUT_MS / 1000), \
+                self._session(write) as session:
+            yield session
+
+    @contextmanager
+    def _session(self, write: bool) -> Iterator[Session]:
         try:
             with Session(self._write_engine if write else self.engine,
                          expire_on_commit=False) as session, session.begin():
@@ -84,6 +93,43 @@ class Transactions:
             raise StoreUnavailable(f"database error: {exc.orig}") from exc
         except SQLAlchemyError as exc:
             raise StoreUnavailable(f"database error: {exc}") from exc
+
+
+_writers: dict[str, threading.RLock] = {}
+_writers_guard = threading.Lock()
+
+
+def sqlite_writer(engine: Engine) -> threading.RLock | None:
+    """This process's turn-taking lock for writes to ``engine``'s SQLite file (None for
+    other databases, which take writers in parallel).
+
+    SQLite lets one writer in at a time, and a writer that finds the lock taken sleeps in
+    SQLite's busy handler (1, 2, 5, 10 … 100 ms) and retries, so under load the lock sits
+    free between a commit and the next sleeper's wake-up while writers queue. Writers of one
+    process (every engine on the same file: the ledger's and the click inbox's) take turns
+    on this lock instead, handed over at once on release; other processes still meet at
+    SQLite's own lock. Re-entrant, so a nested write fails as it did before, not hangs."""
+    if engine.dialect.name != "sqlite":
+        return None
+    path = engine.url.database or ""
+    if path in ("", ":memory:") or path.startswith("file:"):
+        return None
+    with _writers_guard:
+        return _writers.setdefault(os.path.realpath(path), threading.RLock())
+
+
+@contextmanager
+def writer_turn(lock: threading.RLock | None, timeout: float) -> Iterator[None]:
+    """Hold ``lock`` (from :func:`sqlite_writer`) for a write; give up after ``timeout``."""
+    if lock is None:
+        yield
+        return
+    if not lock.acquire(timeout=timeout):
+        raise StoreUnavailable(f"database is locked: no turn to write within {timeout:g} s")
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def normalise_url(url: str) -> str:

@@ -18,12 +18,15 @@ from sqlalchemy.orm import Session
 from store import audit, audit_seal, audit_verify, checkpoint, tickets
 from store.convert import to_decision, to_ticket
 from store.db import (
+    QUICK_WRITE_MS,
     WRITE_OPTION,
     Transactions,
     check_schema,
     make_engine,
     now_of,
     quick_engine,
+    sqlite_writer,
+    writer_turn,
 )
 from store.decisions import Reroute, decision_update
 from store.errors import (
@@ -68,6 +71,7 @@ class Ledger(InboxMixin, ExecutionMixin):
         self.transactions = self._tx = Transactions(engine)
         self._audit_key = audit_key
         self._quick_engine = quick_engine(engine)
+        self._quick_writer = sqlite_writer(engine)
 
     @classmethod
     def open(cls, url: str, *, audit_key: bytes | None = None, check: bool = True) -> Ledger:
@@ -95,7 +99,8 @@ class Ledger(InboxMixin, ExecutionMixin):
         and autocommit, so a single statement is one round trip)."""
         try:
             if self.dialect == "sqlite":
-                with self._quick_engine.execution_options(**{WRITE_OPTION: True}).begin() as c:
+                with writer_turn(self._quick_writer, QUICK_WRITE_MS / 1000), \
+                        self._quick_engine.execution_options(**{WRITE_OPTION: True}).begin() as c:
                     return write(c)
             with self._quick_engine.connect() as c:
                 return write(c)

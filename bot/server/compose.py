@@ -30,7 +30,7 @@ from bot.settings import Settings
 from bot.slack.app import build_app
 from bot.slack.clicks import ClickInbox
 from bot.slack.notifier import SlackNotifier
-from bot.slack.reviews import DECISION_WORKERS
+from bot.slack.reviews import REFRESH_WORKERS, decision_workers
 from bot.slack.surfaces import Surfaces
 from bot.slack.webapi import make_web_client, slack_error
 from escalation.canaries import CanaryInjector, SweepWithCanaries
@@ -191,14 +191,19 @@ def compose(config: SignoffConfig, ledger: Ledger, access: SlackAccess, *,
     # The app's threads never sleep through a 429: the bot queues those (bot.slack.retry).
     slack = access.web_client(rate_limit_retries=0)
     acks = AckFirst()
-    pool = AckFirstExecutor(ThreadPoolExecutor(max_workers=DECISION_WORKERS,
+    workers = decision_workers(ledger.engine.dialect.name)
+    pool = AckFirstExecutor(ThreadPoolExecutor(max_workers=workers,
                                                thread_name_prefix="signoff-decide"), acks)
+    refresh_pool = AckFirstExecutor(ThreadPoolExecutor(max_workers=REFRESH_WORKERS,
+                                                       thread_name_prefix="signoff-refresh"),
+                                    acks)
     owner = owner or default_owner()
     app, inbox = build_app(ledger=ledger, config=config, client=slack,
                            signing_secret=access.signing_secret, pool=pool, owner=owner,
-                           hold_clicks=hold_clicks)
+                           refresh_pool=refresh_pool, hold_clicks=hold_clicks)
     service = Service(config, ledger, access, slack, app, acks, owner, bot_user, inbox)
-    service._closers += [inbox.close, lambda: pool.shutdown(wait=True)]
+    service._closers += [inbox.close, lambda: pool.shutdown(wait=True),
+                         lambda: refresh_pool.shutdown(wait=True)]
     if owns_ledger:
         service._closers.append(ledger.close)
     return service

@@ -44,6 +44,7 @@ from bot.render.refusals import FORM_REFUSED_LATE, NO_SUCH_REQUEST
 from bot.slack.authz import Authorizer
 from bot.slack.clicks import ClickInbox
 from bot.slack.home import publish_home
+from bot.slack.refresher import Refresher
 from bot.slack.retry import RetryQueue
 from bot.slack.reviews import Reviews
 from bot.slack.surfaces import Surfaces
@@ -95,7 +96,7 @@ class Click:
 
 def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
               signing_secret: str, pool: Executor, owner: str,
-              authz: Authorizer | None = None,
+              authz: Authorizer | None = None, refresh_pool: Executor | None = None,
               hold_clicks: float = 0.0) -> tuple[App, ClickInbox]:
     """The Bolt app and its click inbox. Decisions run on ``pool`` after the ack
     (``compose`` gives it); ``owner`` names this replica in the inbox's leases."""
@@ -108,7 +109,8 @@ def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
                                                    thread_name_prefix="signoff-listener"))
     surfaces = Surfaces(client, ledger, RetryQueue())
     authz = authz or Authorizer(client, oncall=SweepStore(ledger).oncall_targets)
-    reviews = Reviews(ledger, config, authz, surfaces, pool)
+    refresher = Refresher(refresh_pool, surfaces.refresh) if refresh_pool else None
+    reviews = Reviews(ledger, config, authz, surfaces, pool, refresher=refresher)
     inbox = ClickInbox(reviews, pool, owner, hold=hold_clicks)
     # Who-may-decide checks before a modal opens run here, so a slow one has a time budget
     # (open_form) without holding a Bolt listener or a decision worker.

@@ -18,6 +18,7 @@ from bot.render.refusals import (
 )
 from bot.slack.authz import Authorizer
 from bot.slack.canary import settle_canary
+from bot.slack.refresher import Refresher
 from bot.slack.surfaces import Surfaces
 from escalation.config import SignoffConfig
 from escalation.deadlines import deadlines
@@ -39,9 +40,18 @@ from store.models import DecisionKind, Ticket
 
 log = logging.getLogger(__name__)
 
-#: Decisions serialise on the ticket row anyway; a small pool keeps a burst of clicks from
-#: starving Bolt's listener threads, which must stay free to ack within 3 seconds.
-DECISION_WORKERS = 2
+#: Decision workers by database: SQLite has one writer at a time, so more workers only
+#: queue on its lock; PostgreSQL decides unrelated tickets in parallel (each decision locks
+#: its own ticket row), up to what the ledger's connection pool holds.
+DECISION_WORKERS = {"sqlite": 2, "postgresql": 8}
+#: Slack refreshes after decisions (``chat.update``), on their own threads.
+REFRESH_WORKERS = 8
+
+
+def decision_workers(dialect: str) -> int:
+    """How many decisions ``dialect``'s database can usefully run at once."""
+    return DECISION_WORKERS.get(dialect, 2)
+
 
 @dataclass
 class Reviews:
@@ -53,6 +63,8 @@ class Reviews:
     """Where decisions run after the ack (the composition root gives the ack-first pool)."""
     click_max_age: timedelta = CLICK_MAX_AGE
     """A click not recorded within this long of its receipt does not count."""
+    refresher: Refresher | None = None
+    """Where the card refresh after a decision runs (off the decision pool); None: inline."""
 
     def decide_later(self, *args: Any, **kwargs: Any) -> Future[Ticket | None]:
         """:meth:`decide` on the decision pool, so the handler's thread is free at once."""
@@ -116,6 +128,8 @@ class Reviews:
             return None
         if reroute is not None and _moved(before, ticket):
             ticket = self.surfaces.move(ticket, before.card, user)
+        elif self.refresher is not None:
+            self.refresher.submit(ticket)
         else:
             self.surfaces.refresh(ticket)
         if kind == DecisionKind.REQUEST_INFO and reason:
