@@ -76,15 +76,19 @@ def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
     app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
               process_before_response=False, raise_error_for_unhandled_request=False)
     surfaces = Surfaces(client, ledger)
-    reviews = Reviews(ledger, config,
-                      authz or Authorizer(client, oncall=ledger.oncall_targets), surfaces,
-                      pool or shared_pool())
+    authz = authz or Authorizer(client, oncall=ledger.oncall_targets, config=lambda: config)
+    reviews = Reviews(ledger, config, authz, surfaces, pool or shared_pool())
     _register_buttons(app, reviews)
     register_views(app, reviews)
 
     @app.event("app_home_opened")
     def on_home(event: dict[str, Any]) -> None:
         publish_home(reviews, event["user"])
+
+    @app.event("subteam_members_changed")
+    def on_group_change(event: dict[str, Any]) -> None:
+        # Decisions read membership fresh anyway; this keeps App Home's cache honest.
+        authz.forget(str(event.get("subteam_id") or "") or None)
 
     return app
 

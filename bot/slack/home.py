@@ -21,7 +21,7 @@ def publish_home(reviews: Reviews, user: str) -> None:
     open_tickets = reviews.ledger.list_tickets([TicketStatus.PENDING, TicketStatus.NEEDS_INFO],
                                                limit=SCAN_LIMIT)
     mine = [t for t in open_tickets
-            if reviews.authz.refusal(user, t, DecisionKind.APPROVE) is None]
+            if reviews.authz.refusal(user, t, DecisionKind.APPROVE, fresh=False) is None]
     mine.sort(key=lambda t: t.expires_at)
     listed = [(t, _permalink(reviews, t) if i < LINK_LIMIT else None)
               for i, t in enumerate(mine)]
