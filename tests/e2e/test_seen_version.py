@@ -162,3 +162,14 @@ def block_text(msg: Message, block_id: str) -> str:
 
 def shown(msg: Message) -> str:
     return msg.text + str(msg.blocks)
+
+
+def test_invisible_characters_in_arguments_are_visible_on_the_card(rig: Rig) -> None:
+    args = {"customer": "cus\u200b_42\u202e", "to": "a\u00adb"}
+    ticket = rig.client.request("send_invoice", args, reason="monthly invoice",
+                                requested_by="U0REQUESTER")
+    card = rig.sandbox.wait_until(lambda: rig.sandbox.message("C0APPROVALS",
+                                                              rig.card_ts(ticket.id)))
+    text = shown(card)
+    assert "cus⟨U+200B⟩_42⟨U+202E⟩" in text and "a⟨U+00AD⟩b" in text
+    assert not any(c in text for c in "\u200b\u202e\u00ad")
