@@ -85,6 +85,8 @@ class TickReport:
     """Deliveries that failed, and tickets whose processing raised."""
     lost: int = 0
     """Tickets another sweeper had already moved on, or that were decided meanwhile."""
+    repaired: int = 0
+    """Tickets whose card or DM copies showed an older version, re-rendered."""
 
 
 @dataclass
@@ -132,7 +134,29 @@ class EscalationEngine:
             released = self._batch(batch, at, db_now, report)
             self.ledger.release_claims([t.id for t in batch if t.id not in released],
                                        owner=self.owner, hold_until=at)
+        self._repair(report)
         return report
+
+    def _repair(self, report: TickReport) -> None:
+        """Re-render cards whose shown version is behind their ticket: a ``chat.update`` that
+        failed, or a crash between a decision and its update, is healed within a tick.
+        Re-rendering is idempotent, so two replicas repairing the same card do no harm."""
+        try:
+            behind = self.ledger.behind_surfaces(limit=self.batch_size)
+        except StoreError:
+            log.exception("could not read the cards to repair")
+            report.failures += 1
+            return
+        for ticket in behind:
+            try:
+                if self.notifier.refresh(ticket):
+                    self.ledger.mark_shown(ticket.id, ticket.version)
+                    report.repaired += 1
+                else:
+                    report.failures += 1
+            except Exception:  # one card must not stop the sweep
+                log.exception("repairing the card of ticket %s failed", ticket.id)
+                report.failures += 1
 
     def _batch(self, batch: list[Ticket], at: datetime, db_now: datetime,
                report: TickReport) -> set[str]:

@@ -66,6 +66,11 @@ class Notifier(Protocol):
         the requester."""
         ...
 
+    def refresh(self, ticket: Ticket) -> bool:
+        """Re-render the ticket's card and DM copies as the ledger has them now (their shown
+        version fell behind); True when every one of them now shows it."""
+        ...
+
 
 @dataclass
 class RecordingNotifier:
@@ -84,6 +89,7 @@ class RecordingNotifier:
     notes: list[tuple[str, int]] = field(default_factory=list)
     expiries: list[str] = field(default_factory=list)
     attempts: list[tuple[str, str]] = field(default_factory=list)
+    refreshed: list[str] = field(default_factory=list)
 
     def resolve_group(self, group_id: str) -> Sequence[str]:
         if group_id not in self.groups:
@@ -103,6 +109,14 @@ class RecordingNotifier:
     def expired(self, ticket: Ticket) -> None:
         self._maybe_fail("expired", ticket.id)
         self.expiries.append(ticket.id)
+
+    def refresh(self, ticket: Ticket) -> bool:
+        try:
+            self._maybe_fail("refresh", ticket.id)
+        except DeliveryError:
+            return False
+        self.refreshed.append(ticket.id)
+        return True
 
     def _dm(self, ticket: Ticket, level: int, target: str) -> DeliveryResult:
         try:

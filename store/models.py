@@ -105,6 +105,9 @@ class SlackRef(_Frozen):
     channel: str
     ts: str
     user: str | None = None
+    epoch: int | None = None
+    """For an on-call DM: the escalation epoch whose chain sent it (an edit that moved the
+    ticket turned older DMs into pointers, which are never re-rendered as live cards)."""
 
 
 class Outcome(_Frozen):
@@ -183,6 +186,9 @@ class Ticket(_Frozen):
     card: SlackRef | None
     messages: tuple[SlackRef, ...] = ()
     outcome: Outcome | None = None
+    shown_version: int | None = None
+    """The ticket version every live surface (the card, the current chain's DMs) was last
+    rendered at; behind ``version`` means a surface is stale and the sweep re-renders it."""
 
     @property
     def edited(self) -> bool:

@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, func, or_, select, union, update
+from sqlalchemy import Select, func, or_, select, text, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,7 +42,7 @@ from store.steps import (
     StepStatus,
     to_step,
 )
-from store.tables import TicketRow
+from store.tables import SHOWN_BEHIND, TicketRow
 
 __all__ = ["SWEEP_ACTOR", "Cursor", "Delivery", "EscalationStep", "EscalationStepRow",
            "Recorded", "Refused", "StepPlan", "StepRecord", "StepStatus", "SweepMixin"]
@@ -163,6 +163,26 @@ class SweepMixin:
                         retry_at=None),
                 execution_options={"synchronize_session": False})
             return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    # -- surfaces behind their ticket -------------------------------------------------------
+
+    def mark_shown(self, ticket_id: str, version: int) -> None:
+        """Every live surface of the ticket now shows ``version`` (never moves backwards)."""
+        with self._tx() as s:
+            s.execute(update(TicketRow).where(
+                TicketRow.id == ticket_id,
+                or_(TicketRow.shown_version.is_(None), TicketRow.shown_version < version))
+                .values(shown_version=version),
+                execution_options={"synchronize_session": False})
+
+    def behind_surfaces(self, *, limit: int = 50) -> list[Ticket]:
+        """Tickets whose card or DM copies show an older version than the ticket's (a failed
+        ``chat.update``, or a crash between a decision and its update), oldest first. Read
+        through a partial index that holds only those tickets."""
+        with self._tx(write=False) as s:
+            rows = s.execute(select(TicketRow).where(text(SHOWN_BEHIND))
+                             .order_by(TicketRow.id).limit(limit)).scalars()
+            return [to_ticket(r) for r in rows]
 
     # -- reading ----------------------------------------------------------------------------
 

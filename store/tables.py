@@ -18,8 +18,11 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SHOWN_BEHIND = "shown_version < version"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -61,6 +64,9 @@ class TicketRow(Base):
         UniqueConstraint("requested_by", "idempotency_key", name="uq_tickets_idempotency"),
         Index("ix_tickets_status_next_action", "status", "next_action_at"),
         Index("ix_tickets_status_expires", "status", "expires_at"),
+        # Only the few tickets whose surfaces are behind: what the sweep repairs.
+        Index("ix_tickets_shown_behind", "id", sqlite_where=text(SHOWN_BEHIND),
+              postgresql_where=text(SHOWN_BEHIND)),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -104,6 +110,8 @@ class TicketRow(Base):
     outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The version the card and DM copies were last rendered at (NULL: nothing shown yet).
+    shown_version: Mapped[int | None] = mapped_column(Integer)
 
 
 class DecisionRow(Base):
@@ -130,6 +138,7 @@ class MessageRow(Base):
     ts: Mapped[str] = mapped_column(String(64))
     user: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+    epoch: Mapped[int | None] = mapped_column(Integer)
 
 
 class AuditRow(Base):

@@ -17,6 +17,10 @@ from store.ledger import Ledger
 from store.models import SlackRef, Ticket
 
 log = logging.getLogger(__name__)
+# chat.update errors after which the message will never be updated (so nothing to retry).
+_GONE = frozenset({"message_not_found", "channel_not_found", "cant_update_message",
+                   "edit_window_closed", "is_archived", "not_in_channel", "account_inactive",
+                   "invalid_auth", "msg_too_long", "invalid_blocks"})
 
 
 class Surfaces:
@@ -27,22 +31,41 @@ class Surfaces:
         return render_card(ticket, decisions=self.ledger.decisions(ticket.id),
                            masked=masked_fields(ticket.args_schema))
 
-    def refresh(self, ticket: Ticket) -> None:
-        """Re-render the channel card and every DM copy of it in place (``chat.update``)."""
+    def refresh(self, ticket: Ticket) -> bool:
+        """Re-render the channel card and the current chain's DM copies in place
+        (``chat.update``), and record the version they now show. DMs of a chain an edit
+        replaced stay the pointers they became. False when an update failed in a way worth
+        trying again (the sweep repairs the card later)."""
         refs = ([ticket.card] if ticket.card else []) + [
-            m for m in ticket.messages if m.role == "dm"]
+            m for m in ticket.messages if m.role == "dm"
+            and m.epoch in (None, ticket.escalation_epoch)]
         if not refs:
-            return  # nothing shown anywhere (e.g. an allowed call): skip the read
+            return True  # nothing shown anywhere (e.g. an allowed call): skip the read
         decisions = self.ledger.decisions(ticket.id)
         masked = masked_fields(ticket.args_schema)
+        shown = True
         for ref in refs:
             if ref.role == "dm":
                 msg = render_escalation_dm(ticket, ticket.escalation_level,
                                            decisions=decisions, masked=masked)
             else:
                 msg = render_card(ticket, decisions=decisions, masked=masked)
-            self._call("chat_update", ticket, channel=ref.channel, ts=ref.ts,
-                       text=msg["text"], blocks=msg["blocks"])
+            shown &= self._update(ticket, ref, msg)
+        if shown:
+            self.ledger.mark_shown(ticket.id, ticket.version)
+        return shown
+
+    def _update(self, ticket: Ticket, ref: SlackRef, msg: Message) -> bool:
+        """``chat.update``; False only for a failure a later attempt may overcome (a message
+        that is gone or cannot be edited will never show more, so it counts as done)."""
+        try:
+            self.slack.chat_update(channel=ref.channel, ts=ref.ts, text=msg["text"],
+                                   blocks=msg["blocks"])
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            error = slack_error(exc)
+            log.warning("chat_update for ticket %s failed: %s", ticket.id, error)
+            return error in _GONE
+        return True
 
     def move(self, ticket: Ticket, old: SlackRef | None, editor: str) -> Ticket:
         """An edit sent the request to another route's channel: post the card there, make it
@@ -61,7 +84,8 @@ class Surfaces:
             return failed
         ref = SlackRef(role="card", channel=str(resp["channel"]), ts=str(resp["ts"]))
         moved = self.ledger.record_message(
-            ticket.id, ref, audit_kind="moved", editor=editor, route=ticket.route.name,
+            ticket.id, ref, audit_kind="moved", shown_version=ticket.version, editor=editor,
+            route=ticket.route.name,
             tier=ticket.tier.value, policy_rule=ticket.policy_rule,
             from_channel=old.channel if old else None, from_ts=old.ts if old else None)
         if old is not None:

@@ -173,3 +173,26 @@ def test_invisible_characters_in_arguments_are_visible_on_the_card(rig: Rig) -> 
     text = shown(card)
     assert "cus⟨U+200B⟩_42⟨U+202E⟩" in text and "a⟨U+00AD⟩b" in text
     assert not any(c in text for c in "\u200b\u202e\u00ad")
+
+
+def test_an_oncall_dm_copy_that_missed_an_edit_cannot_approve_it(rig: Rig) -> None:
+    ticket = refund(rig, amount=5000)
+    engine(rig).tick(at=ticket.created_at + timedelta(minutes=10, seconds=1))
+    dm = rig.sandbox.dm_channel("U0PAYONCALL")
+    (copy,) = rig.sandbox.messages(dm)
+    assert approve_version(copy) == ticket.version
+    # The edit's updates of the card and of the DM copy both fail.
+    rig.sandbox.inject_fault("chat.update", times=2, error="internal_error")
+    edit_amount(rig, "U0PAYLEAD", 4000, rig.card_ts(ticket.id))
+    edited = settled(rig, ticket.id)
+    rig.sandbox.wait_until(lambda: len(rig.sandbox.calls("chat.update")) >= 2)
+    stale = rig.sandbox.message(dm, copy.ts)
+    assert stale is not None and "4000" not in str(stale.blocks)
+
+    rig.sandbox.click("U0PAYONCALL", action_id=ACTION_APPROVE, channel=dm, message_ts=copy.ts)
+    wait_ephemeral(rig, "U0PAYONCALL", CHANGED)
+    assert len(rig.ledger.decisions(ticket.id)) == 1
+    fresh = rig.sandbox.wait_until(lambda: next(
+        (m for m in [rig.sandbox.message(dm, copy.ts)]
+         if m is not None and approve_version(m) == edited.version), None))
+    assert "4000" in str(fresh.blocks)

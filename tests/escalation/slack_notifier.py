@@ -38,6 +38,12 @@ class SlackNotifier:
         self._call(self.client.chat_update, channel=card.channel, ts=card.ts,
                    text=f"{ticket.id} expired — nobody decided in time; nothing was executed")
 
+    def refresh(self, ticket: Ticket) -> bool:
+        card = _card(ticket)
+        self._call(self.client.chat_update, channel=card.channel, ts=card.ts,
+                   text=f"{ticket.id} is {ticket.status.value}")
+        return True
+
     def _dm(self, ticket: Ticket, level: int, user: str) -> DeliveryResult:
         try:
             channel = self.client.conversations_open(users=user)["channel"]["id"]
