@@ -9,42 +9,47 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
-from functools import lru_cache, partial
+from datetime import timedelta
+from functools import lru_cache
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from slack_sdk import WebClient
 
-from bot.agent.argmodel import masked_fields, schema_of
-from bot.agent.errors import ApprovalDenied, InvalidArguments
-from bot.agent.gate import Executor, GatedTool
-from bot.render import render_card
+from bot.agent.argmodel import schema_of
+from bot.agent.backend import ApprovalBackend, ApprovalRequest
+from bot.agent.errors import InvalidArguments
+from bot.agent.gate import Enforcer, GatedTool
+from bot.agent.inprocess import InProcessBackend
 from bot.settings import Settings, load_settings
-from bot.slack.webapi import make_web_client, post_card
+from bot.slack.webapi import make_web_client
 from escalation.config import SignoffConfig, load_config
-from escalation.plan import deadlines
-from escalation.policy import Policy, PolicyOutcome, Proposal
+from escalation.policy import PolicyOutcome
 from store.ledger import Ledger
-from store.models import Evidence, NewTicket, Ticket, TicketStatus
+from store.models import Evidence, Ticket
 
 T = TypeVar("T")
 Mode = Literal["wait", "defer"]
-_FAST_POLL_FOR_S = 600.0  # poll quickly for the first ten minutes, then back off
 
 
-class ApprovalClient(Executor):
-    """Thread-safe; one per agent process is enough."""
+class ApprovalClient:
+    """Thread-safe; one per agent process is enough.
 
-    def __init__(self, ledger: Ledger, config: SignoffConfig, *, slack: WebClient | None = None,
-                 poll_interval: float = 0.02, max_poll_interval: float = 1.0) -> None:
-        super().__init__(ledger, slack)
-        self.config = config
-        self.policy = Policy(config)
-        self.poll_interval = poll_interval
-        self.max_poll_interval = max_poll_interval
+    ``ApprovalClient(ledger, config, slack=...)`` works in this process; any other
+    :class:`~bot.agent.backend.ApprovalBackend` can be given as ``backend=``.
+    """
+
+    def __init__(self, ledger: Ledger | None = None, config: SignoffConfig | None = None, *,
+                 slack: WebClient | None = None, poll_interval: float = 0.02,
+                 max_poll_interval: float = 1.0, backend: ApprovalBackend | None = None) -> None:
+        if backend is None:
+            if ledger is None or config is None:
+                raise TypeError("ApprovalClient needs a ledger and a config, or a backend")
+            backend = InProcessBackend(ledger, config, slack=slack, poll_interval=poll_interval,
+                                       max_poll_interval=max_poll_interval)
+        self.backend = backend
+        self.enforcer = Enforcer(backend)
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> ApprovalClient:
@@ -61,15 +66,35 @@ class ApprovalClient(Executor):
         return cls.from_settings(load_settings(), **kwargs)
 
     def close(self) -> None:
-        self.ledger.close()
+        self.backend.close()
+
+    @property
+    def local(self) -> InProcessBackend:
+        """The in-process backend (its ledger, config and Slack client)."""
+        if not isinstance(self.backend, InProcessBackend):
+            raise TypeError("this client talks to signoff through "
+                            f"{type(self.backend).__name__}, not in process")
+        return self.backend
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.local.ledger
+
+    @property
+    def config(self) -> SignoffConfig:
+        return self.local.config
+
+    @property
+    def slack(self) -> WebClient | None:
+        return self.local.slack
 
     # -- Detect -------------------------------------------------------------------------
 
     def evaluate(self, action: str, args: dict[str, Any], *, requested_by: str,
                  confidence: float | None = None) -> PolicyOutcome:
         """What policy says about an action, without creating anything."""
-        return self.policy.evaluate(Proposal(action=action, args=args,
-                                             requested_by=requested_by, confidence=confidence))
+        return self.backend.evaluate(action, args, requested_by=requested_by,
+                                     confidence=confidence)
 
     # -- Escalate -----------------------------------------------------------------------
 
@@ -83,87 +108,52 @@ class ApprovalClient(Executor):
         Raises :class:`ApprovalDenied` when policy denies. The same idempotency key (per
         requester) returns the same ticket and posts no second card.
         """
-        args = _validated(action, args, args_model)
-        outcome = self.evaluate(action, args, requested_by=requested_by, confidence=confidence)
-        if outcome.decision == "deny":
-            self.ledger.record_event(None, "denied", actor=agent or requested_by, action=action,
-                                     args=args, rule=outcome.rule, reason=outcome.reason,
-                                     requested_by=requested_by,
-                                     policy_version=outcome.policy_version)
-            raise ApprovalDenied(action, outcome.rule, outcome.reason,
-                                 policy_version=outcome.policy_version)
-        draft = partial(self._new_ticket, outcome, action, args, reason=reason,
-                        requested_by=requested_by, summary=summary,
-                        evidence=tuple(Evidence.model_validate(e) for e in evidence),
-                        confidence=confidence, agent=agent, run_id=run_id,
-                        idempotency_key=idempotency_key,
-                        args_schema=_schema(args_model) if args_model else None)
-        ticket, created = self.ledger.create_ticket(draft)
-        if created and ticket.status == TicketStatus.PENDING:
-            ticket = post_card(self.slack, self.ledger, ticket,
-                               dict(render_card(ticket, masked=masked_fields(ticket.args_schema))))
-        return ticket
-
-    def _new_ticket(self, outcome: PolicyOutcome, action: str, args: dict[str, Any],
-                    created_at: datetime, *, reason: str, requested_by: str,
-                    summary: str | None, evidence: tuple[Evidence, ...],
-                    confidence: float | None, agent: str | None, run_id: str | None,
-                    idempotency_key: str | None, args_schema: dict[str, Any] | None,
-                    ) -> NewTicket:
-        """The ticket, its deadlines planned from ``created_at`` (the database's clock, read
-        by ``create_ticket`` in the transaction that creates it)."""
-        allowed = outcome.decision == "allow"
-        route = outcome.route or self.config.route()
-        plan = None if allowed else deadlines(self.config, outcome.chain, created_at=created_at,
-                                              expire_after=outcome.expire_after)
-        return NewTicket(
-            action=action, args=args, review_type=outcome.review, summary=summary,
-            reason=reason, evidence=evidence, confidence=confidence,
-            requested_by=requested_by, agent=agent, run_id=run_id,
-            idempotency_key=idempotency_key, tier=outcome.tier, route=route,
-            policy_version=outcome.policy_version, policy_rule=outcome.rule,
-            status=TicketStatus.APPROVED if allowed else TicketStatus.PENDING,
-            expires_at=plan.expires_at if plan else created_at,
-            next_action_at=plan.next_action_at if plan else None,
-            escalation=plan.snapshot if plan else None, args_schema=args_schema,
-        )
+        return self.backend.request(ApprovalRequest(
+            action=action, args=_validated(action, args, args_model), reason=reason,
+            requested_by=requested_by, summary=summary,
+            evidence=tuple(Evidence.model_validate(e) for e in evidence),
+            confidence=confidence, agent=agent, run_id=run_id,
+            idempotency_key=idempotency_key,
+            args_schema=_schema(args_model) if args_model else None))
 
     # -- Resume -------------------------------------------------------------------------
 
     def get(self, ticket_id: str) -> Ticket:
-        return self.ledger.get_ticket(ticket_id)
+        return self.backend.get(ticket_id)
 
     def wait(self, ticket_id: str, timeout: float | timedelta | None = None) -> Ticket:
         """Block until the ticket leaves ``pending`` (or ``timeout`` passes); return it."""
         limit = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
-        start = time.monotonic()
-        interval = self.poll_interval
-        while True:
-            status, _version = self.ledger.status_of(ticket_id)
-            if status != TicketStatus.PENDING:
-                return self.ledger.get_ticket(ticket_id)
-            waited = time.monotonic() - start
-            if limit is not None and waited >= limit:
-                return self.ledger.get_ticket(ticket_id)
-            if waited > _FAST_POLL_FOR_S:
-                interval = min(interval * 2, self.max_poll_interval)
-            pause = interval if limit is None else min(interval, max(limit - waited, 0.0))
-            time.sleep(pause)
+        return self.backend.wait(ticket_id, limit)
 
     def cancel(self, ticket_id: str, reason: str, *, actor: str = "agent") -> Ticket:
-        ticket = self.ledger.cancel(ticket_id, actor=actor, reason=reason)
-        self.refresh_card(ticket)
-        return ticket
+        return self.backend.cancel(ticket_id, reason, actor=actor)
 
     def answer(self, ticket_id: str, text: str, *,
                evidence: Sequence[Evidence | dict[str, Any]] = (),
                actor: str = "agent") -> Ticket:
         """Answer a reviewer's question; the ticket goes back to ``pending``."""
         items = [Evidence.model_validate(e) for e in evidence]
-        ticket = self.ledger.answer_info(ticket_id, actor=actor, text=text, evidence=items)
-        self.thread_reply(ticket, "answer", text=text)
-        self.refresh_card(ticket)
-        return ticket
+        return self.backend.answer(ticket_id, text, evidence=items, actor=actor)
+
+    # -- Enforce ------------------------------------------------------------------------
+
+    def raise_unless_approved(self, ticket: Ticket) -> None:
+        self.enforcer.raise_unless_approved(ticket)
+
+    def execute(self, ticket_id: str, tool: Callable[..., T], args: dict[str, Any] | None = None,
+                *, revalidate: Callable[[dict[str, Any]], bool] | None = None,
+                args_model: type[BaseModel] | None = None, actor: str = "agent") -> T:
+        """Run ``tool`` once with the approved arguments (``args``, if given, must match them
+        by hash). An approval is consumed by its first execution."""
+        return self.enforcer.run(self.backend.get(ticket_id), tool, args,
+                                 revalidate=revalidate, args_model=args_model, actor=actor)
+
+    def resume(self, ticket_id: str, tool: Callable[..., T], *,
+               revalidate: Callable[[dict[str, Any]], bool] | None = None,
+               args_model: type[BaseModel] | None = None) -> T:
+        """Pick a deferred request up again, in any process: run it if approved, else raise."""
+        return self.execute(ticket_id, tool, revalidate=revalidate, args_model=args_model)
 
     # -- the gate -----------------------------------------------------------------------
 
@@ -210,6 +200,3 @@ def _validated(action: str, args: dict[str, Any],
         return model.model_validate(args).model_dump(mode="json")
     except ValidationError as exc:
         raise InvalidArguments(action, exc) from exc
-
-
-

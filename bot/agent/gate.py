@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from slack_sdk import WebClient
 
+from bot.agent.backend import ApprovalBackend
 from bot.agent.errors import (
     ApprovalCancelled,
     ApprovalConsumed,
@@ -19,26 +19,17 @@ from bot.agent.errors import (
     InvalidArguments,
     RevalidationFailed,
 )
-from bot.render import render_execution_result, render_info_answer
-from bot.slack.surfaces import Surfaces
-from store.ledger import Ledger
 from store.models import DecisionKind, Ticket, TicketStatus
-
-if TYPE_CHECKING:
-    from bot.agent.client import ApprovalClient
 
 T = TypeVar("T")
 SUMMARY_LIMIT = 500
 
 
-class Executor:
+class Enforcer:
     """Turns a decided ticket into either a run of the tool or the matching typed error."""
 
-    def __init__(self, ledger: Ledger, slack: WebClient | None) -> None:
-        self.ledger = ledger
-        self.slack = slack
-        # The same card and thread updates the bot makes (DM copies included).
-        self.surfaces = Surfaces(slack, ledger) if slack is not None else None
+    def __init__(self, backend: ApprovalBackend) -> None:
+        self.backend = backend
 
     def raise_unless_approved(self, ticket: Ticket) -> None:
         status = ticket.status
@@ -47,10 +38,11 @@ class Executor:
         if status == TicketStatus.PENDING:
             raise ApprovalPending(ticket)
         if status == TicketStatus.NEEDS_INFO:
-            raise ApprovalNeedsInfo(ticket, self._last_reason(ticket, DecisionKind.REQUEST_INFO))
+            raise ApprovalNeedsInfo(ticket, self.backend.last_reason(ticket.id,
+                                                                     DecisionKind.REQUEST_INFO))
         if status == TicketStatus.REJECTED:
             raise ApprovalRejected(ticket, ticket.decided_by,
-                                   self._last_reason(ticket, DecisionKind.REJECT))
+                                   self.backend.last_reason(ticket.id, DecisionKind.REJECT))
         if status == TicketStatus.EXPIRED:
             raise ApprovalExpired(ticket)
         if status == TicketStatus.TAKEN_OVER:
@@ -59,26 +51,14 @@ class Executor:
             raise ApprovalCancelled(ticket)
         raise ApprovalConsumed(ticket)
 
-    def _last_reason(self, ticket: Ticket, kind: DecisionKind) -> str | None:
-        reasons = [d.reason for d in self.ledger.decisions(ticket.id) if d.kind == kind]
-        return reasons[-1] if reasons else None
-
-    def execute(self, ticket_id: str, tool: Callable[..., T], args: dict[str, Any] | None = None,
-                *, revalidate: Callable[[dict[str, Any]], bool] | None = None,
-                args_model: type[BaseModel] | None = None, actor: str = "agent") -> T:
-        """Run ``tool`` once with the approved arguments (``args``, if given, must match them
-        by hash). An approval is consumed by its first execution."""
-        return self._execute(self.ledger.get_ticket(ticket_id), tool, args,
-                             revalidate=revalidate, args_model=args_model, actor=actor)
-
-    def _execute(self, ticket: Ticket, tool: Callable[..., T], args: dict[str, Any] | None,
-                 *, revalidate: Callable[[dict[str, Any]], bool] | None,
-                 args_model: type[BaseModel] | None, actor: str) -> T:
-        """``execute`` for a ticket just read (the approval itself is re-checked, under lock,
-        by ``start_execution``)."""
+    def run(self, ticket: Ticket, tool: Callable[..., T], args: dict[str, Any] | None,
+            *, revalidate: Callable[[dict[str, Any]], bool] | None,
+            args_model: type[BaseModel] | None, actor: str) -> T:
+        """Run ``tool`` once with the approved arguments of a ticket just read (the approval
+        itself is re-checked, under lock, by ``start_execution``)."""
         self.raise_unless_approved(ticket)
         offered = ticket.final_args if args is None else args
-        ticket = self.ledger.start_execution(ticket.id, args=offered, actor=actor)
+        ticket = self.backend.start_execution(ticket.id, args=offered, actor=actor)
         try:
             call_args = _check_model(ticket, offered, args_model)
             if revalidate is not None and not revalidate(dict(offered)):
@@ -94,31 +74,10 @@ class Executor:
         self._finish(ticket, ok=True, summary=_summary(result))
         return result
 
-    def resume(self, ticket_id: str, tool: Callable[..., T], *,
-               revalidate: Callable[[dict[str, Any]], bool] | None = None,
-               args_model: type[BaseModel] | None = None) -> T:
-        """Pick a deferred request up again, in any process: run it if approved, else raise."""
-        return self.execute(ticket_id, tool, revalidate=revalidate, args_model=args_model)
-
     def _finish(self, ticket: Ticket, *, ok: bool, summary: str | None = None,
                 error: str | None = None) -> None:
-        done = self.ledger.finish_execution(ticket.id, ok=ok, actor="agent", summary=summary,
-                                            error=error)
-        self.thread_reply(done, "execution")
-        self.refresh_card(done)
-
-    # -- Slack side effects, best effort: the ledger is the record --------------------------
-
-    def refresh_card(self, ticket: Ticket) -> None:
-        if self.surfaces is not None:
-            self.surfaces.refresh(ticket)
-
-    def thread_reply(self, ticket: Ticket, kind: str, text: str = "") -> None:
-        if self.surfaces is None:
-            return
-        message = (render_execution_result(ticket) if kind == "execution"
-                   else render_info_answer(ticket, text))
-        self.surfaces.reply(ticket, message)
+        self.backend.finish_execution(ticket.id, ok=ok, actor="agent", summary=summary,
+                                      error=error)
 
 
 def _check_model(ticket: Ticket, args: dict[str, Any],
@@ -137,11 +96,27 @@ def _summary(result: Any) -> str:
     return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1] + "…"
 
 
+class Requester(Protocol):
+    """What a gated tool needs of its client (:class:`~bot.agent.client.ApprovalClient`)."""
+
+    enforcer: Enforcer
+
+    def request(self, action: str, args: dict[str, Any], *, reason: str, requested_by: str,
+                args_model: type[BaseModel] | None = None, agent: str | None = None
+                ) -> Ticket: ...
+
+    def wait(self, ticket_id: str, timeout: float | None = None) -> Ticket: ...
+
+    def execute(self, ticket_id: str, tool: Callable[..., T], args: dict[str, Any] | None = None,
+                *, revalidate: Callable[[dict[str, Any]], bool] | None = None,
+                args_model: type[BaseModel] | None = None, actor: str = "agent") -> T: ...
+
+
 class GatedTool(Generic[T]):
     """A tool behind the gate. Call it with the tool's own keyword arguments plus
     ``_reason=`` and ``_requested_by=`` (or set ``requested_by`` on the gate)."""
 
-    def __init__(self, client: ApprovalClient, tool: Callable[..., T], *, action: str,
+    def __init__(self, client: Requester, tool: Callable[..., T], *, action: str,
                  args_model: type[BaseModel] | None, mode: Literal["wait", "defer"],
                  revalidate: Callable[[dict[str, Any]], bool] | None, timeout: float | None,
                  requested_by: str | None = None, agent: str | None = None) -> None:
@@ -169,8 +144,8 @@ class GatedTool(Generic[T]):
                 raise ApprovalPending(ticket)
             ticket = self.client.wait(ticket.id, self.timeout)
         # Both request() and wait() hand back the ticket as just read: no need to read it again.
-        return self.client._execute(ticket, self.tool, None, revalidate=self.revalidate,
-                                    args_model=self.args_model, actor="agent")
+        return self.client.enforcer.run(ticket, self.tool, None, revalidate=self.revalidate,
+                                        args_model=self.args_model, actor="agent")
 
     def resume(self, ticket_id: str) -> T:
         return self.client.execute(ticket_id, self.tool, revalidate=self.revalidate,
