@@ -6,6 +6,7 @@ Real sandbox, the real Bolt app behind a real HTTP server, signed clicks, a real
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -196,3 +197,38 @@ def test_an_oncall_dm_copy_that_missed_an_edit_cannot_approve_it(rig: Rig) -> No
         (m for m in [rig.sandbox.message(dm, copy.ts)]
          if m is not None and approve_version(m) == edited.version), None))
     assert "4000" in str(fresh.blocks)
+
+
+def test_an_edit_and_an_approval_of_the_same_version_never_both_count(
+        ledger: Ledger, make_ticket: TicketFactory) -> None:
+    for _ in range(8):
+        ticket = make_ticket(approvals_required=2)
+        outcomes = race(ledger, ticket.id, ticket.version)
+        assert sorted(outcomes) in (["edit", "refused"], ["approve", "refused"])
+        assert len(ledger.decisions(ticket.id)) == 1
+        assert ledger.get_ticket(ticket.id).status == TicketStatus.PENDING
+
+
+def race(ledger: Ledger, ticket_id: str, seen: int) -> list[str]:
+    """An edit and an approval, both made on version ``seen``, at the same moment."""
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def decide(reviewer: str, args: dict[str, object] | None) -> None:
+        kind = DecisionKind.EDIT if args else DecisionKind.APPROVE
+        start.wait()
+        try:
+            ledger.record_decision(ticket_id, reviewer=reviewer, kind=kind, args=args,
+                                   expected_version=seen)
+            outcomes.append(kind.value)
+        except ChangedSinceSeen:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=decide, args=("U0LEAD", {"amount": 90,
+                                                                "customer": "cus_42"})),
+               threading.Thread(target=decide, args=("U0FINOPS", None))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
