@@ -167,7 +167,7 @@ class Reviews:
         assert outcome.route is not None
         # Under the new route only its approvers count: the editor's authority from the old
         # route or the old chain's DM does not travel, and the new chain has DM'd nobody yet.
-        probe = ticket.model_copy(update={"route": outcome.route})
+        probe = ticket.model_copy(update={"route": outcome.route, "final_args": args})
         counts = self.authz.refusal(user, probe, DecisionKind.EDIT, oncall=False) is None
         return None, Reroute(route=outcome.route, tier=outcome.tier,
                              policy_rule=outcome.rule, counts=counts,
