@@ -166,14 +166,17 @@ class SweepMixin:
 
     # -- surfaces behind their ticket -------------------------------------------------------
 
-    def mark_shown(self, ticket_id: str, version: int) -> None:
-        """Every live surface of the ticket now shows ``version`` (never moves backwards)."""
+    def mark_shown(self, ticket_id: str, version: int) -> bool:
+        """Every live surface of the ticket now shows ``version``: recorded only while the
+        ticket is still at that version. False when it has moved on since it was rendered
+        (then a ``chat.update`` of this render may have landed after a newer one, so the
+        caller renders again)."""
         with self._tx() as s:
-            s.execute(update(TicketRow).where(
-                TicketRow.id == ticket_id,
-                or_(TicketRow.shown_version.is_(None), TicketRow.shown_version < version))
+            result = s.execute(update(TicketRow).where(
+                TicketRow.id == ticket_id, TicketRow.version == version)
                 .values(shown_version=version),
                 execution_options={"synchronize_session": False})
+            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
     def behind_surfaces(self, *, limit: int = 50) -> list[Ticket]:
         """Tickets whose card or DM copies show an older version than the ticket's (a failed

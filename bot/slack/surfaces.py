@@ -17,6 +17,7 @@ from store.ledger import Ledger
 from store.models import SlackRef, Ticket
 
 log = logging.getLogger(__name__)
+REFRESH_ROUNDS = 3
 # chat.update errors after which the message will never be updated (so nothing to retry).
 _GONE = frozenset({"message_not_found", "channel_not_found", "cant_update_message",
                    "edit_window_closed", "is_archived", "not_in_channel", "account_inactive",
@@ -35,12 +36,29 @@ class Surfaces:
         """Re-render the channel card and the current chain's DM copies in place
         (``chat.update``), and record the version they now show. DMs of a chain an edit
         replaced stay the pointers they became. False when an update failed in a way worth
-        trying again (the sweep repairs the card later)."""
+        trying again (the sweep repairs the card later).
+
+        Two refreshes of one card can reach Slack out of order. The version shown is only
+        recorded while the ticket is still at the version rendered; otherwise this render
+        may have overwritten a newer one, so the newest is rendered again."""
+        for _ in range(REFRESH_ROUNDS):
+            shown = self._render(ticket)
+            if shown is None:
+                return True  # nothing is shown anywhere
+            if not shown:
+                return False  # an update failed: the sweep repairs the card later
+            if self.ledger.mark_shown(ticket.id, ticket.version):
+                return True
+            ticket = self.ledger.get_ticket(ticket.id)
+        return False  # still moving: the sweep will catch up
+
+    def _render(self, ticket: Ticket) -> bool | None:
+        """Update every live surface; None when there is none, else whether all took it."""
         refs = ([ticket.card] if ticket.card else []) + [
             m for m in ticket.messages if m.role == "dm"
             and m.epoch in (None, ticket.escalation_epoch)]
         if not refs:
-            return True  # nothing shown anywhere (e.g. an allowed call): skip the read
+            return None  # nothing shown anywhere (e.g. an allowed call): skip the read
         decisions = self.ledger.decisions(ticket.id)
         masked = masked_fields(ticket.args_schema)
         shown = True
@@ -51,8 +69,6 @@ class Surfaces:
             else:
                 msg = render_card(ticket, decisions=decisions, masked=masked)
             shown &= self._update(ticket, ref, msg)
-        if shown:
-            self.ledger.mark_shown(ticket.id, ticket.version)
         return shown
 
     def _update(self, ticket: Ticket, ref: SlackRef, msg: Message) -> bool:

@@ -12,6 +12,7 @@ from sqlalchemy import update
 
 from bot.render import ACTION_APPROVE
 from bot.sandbox import Message
+from bot.slack.surfaces import Surfaces
 from store.db import db_now
 from store.models import DecisionKind, TicketStatus
 from store.tables import TicketRow
@@ -93,3 +94,18 @@ def test_oncall_dm_copies_show_expiry_without_buttons(rig: Rig) -> None:
     after = rig.sandbox.message(dm, copy.ts)
     assert after is not None and not live(after)
     assert "still waiting" not in shown(after) and "Expired" in shown(after)
+
+
+def test_a_refresh_rendered_from_an_older_version_renders_the_newest(rig: Rig) -> None:
+    """Two refreshes of one card may reach Slack out of order: the one that rendered an
+    older version than the ticket's notices, and renders the newest again."""
+    ticket = refund(rig)
+    ts = rig.card_ts(ticket.id)
+    decided, _ = rig.ledger.record_decision(ticket.id, reviewer="U0PAYLEAD",
+                                            kind=DecisionKind.REJECT, reason="duplicate")
+    assert Surfaces(rig.slack, rig.ledger).refresh(rig.ledger.get_ticket(ticket.id)
+                                                   .model_copy(update={"version": 1,
+                                                                       "status": TicketStatus.PENDING}))
+    card = rig.sandbox.message("C0PAYMENTS", ts)
+    assert card is not None and not live(card) and "Rejected" in shown(card)
+    assert rig.ledger.get_ticket(ticket.id).shown_version == decided.version
