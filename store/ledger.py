@@ -8,23 +8,21 @@ appends its audit event, so a change and its audit record commit together or not
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store import audit, tickets
 from store.convert import to_decision, to_ticket
-from store.db import WRITE_OPTION, check_schema, db_now, make_engine
+from store.db import Transactions, check_schema, make_engine, now_of
 from store.decisions import Reroute, plan_decision
 from store.errors import (
     ArgumentsMismatch,
     ChangedSinceSeen,
     DeadlinePassed,
-    StoreUnavailable,
     TicketNotFound,
     TransitionRefused,
 )
@@ -40,15 +38,12 @@ from store.models import (
     args_hash,
 )
 from store.states import Event, next_status
-from store.sweep import SweepMixin
 from store.tables import AuditRow, DecisionRow, MessageRow, TicketRow
 from store.tickets import SYSTEM_ACTOR, Draft
-from store.transition import refusal, transition
-
-_NOW = select(db_now())
+from store.transition import transition, transition_refused
 
 
-class Ledger(SweepMixin):
+class Ledger:
     """The store's public face. Thread-safe; share one per process."""
 
     def __init__(self, engine: Engine, *, audit_key: bytes | None = None,
@@ -56,7 +51,8 @@ class Ledger(SweepMixin):
         if check:
             check_schema(engine)
         self.engine = engine
-        self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
+        #: ``with self._tx() as session``: one transaction (shared with :class:`SweepStore`).
+        self.transactions = self._tx = Transactions(engine)
         self._audit_key = audit_key
 
     @classmethod
@@ -72,25 +68,11 @@ class Ledger(SweepMixin):
 
     # -- plumbing ---------------------------------------------------------------------
 
-    @contextmanager
-    def _tx(self, *, write: bool = True) -> Iterator[Session]:
-        """One transaction; driver errors become :class:`StoreUnavailable`."""
-        try:
-            with Session(self._write_engine if write else self.engine,
-                         expire_on_commit=False) as session, session.begin():
-                yield session
-        except IntegrityError:
-            raise
-        except DBAPIError as exc:
-            raise StoreUnavailable(f"database error: {exc.orig}") from exc
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"database error: {exc}") from exc
+    @property
+    def audit_key(self) -> bytes | None:
+        return self._audit_key
 
-    @staticmethod
-    def _now(session: Session) -> datetime:
-        now = session.execute(_NOW).scalar_one()
-        assert isinstance(now, datetime)
-        return now
+    _now = staticmethod(now_of)
 
     def db_now(self) -> datetime:
         with self._tx(write=False) as s:
@@ -217,7 +199,7 @@ class Ledger(SweepMixin):
                                      detail=f"its deadline {row.expires_at.isoformat()} has passed")
             plan = plan_decision(row, reviewer, kind, args, reroute)
             if next_status(TicketStatus(row.status), plan.event) is None:
-                raise refusal(row, plan.event)
+                raise transition_refused(row, plan.event)
             if expected_version is not None and expected_version != row.version:
                 raise ChangedSinceSeen(row.id, plan.event.value, row.status,
                                        seen=expected_version, current=row.version)
@@ -345,6 +327,14 @@ class Ledger(SweepMixin):
                        now: datetime, **data: Any) -> None:
         self._audit(s, ticket_id, kind, actor, now, role=ref.role, channel=ref.channel,
                     ts=ref.ts, user=ref.user, **data)
+
+    def mark_shown(self, ticket_id: str, version: int) -> bool:
+        """The card and the current chain's DM copies now show ``version``: recorded only
+        while the ticket is still at that version. False when it has moved on since it was
+        rendered (a ``chat.update`` of that render may have landed after a newer one, so the
+        caller renders again); the sweep re-renders whatever stays behind."""
+        with self._tx() as s:
+            return tickets.mark_shown(s, ticket_id, version)
 
     def mark_delivery_failed(self, ticket_id: str, *, target: str, error: str,
                              actor: str = SYSTEM_ACTOR) -> Ticket:

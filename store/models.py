@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import time
 from datetime import datetime
@@ -32,22 +33,6 @@ class TicketStatus(StrEnum):
     def is_open(self) -> bool:
         """Still waiting for a human (the escalation engine watches these)."""
         return self in (TicketStatus.PENDING, TicketStatus.NEEDS_INFO)
-
-    @property
-    def is_final(self) -> bool:
-        return self in FINAL_STATUSES
-
-
-FINAL_STATUSES = frozenset(
-    {
-        TicketStatus.REJECTED,
-        TicketStatus.EXPIRED,
-        TicketStatus.CANCELLED,
-        TicketStatus.TAKEN_OVER,
-        TicketStatus.EXECUTED,
-        TicketStatus.FAILED,
-    }
-)
 
 
 class ReviewType(StrEnum):
@@ -96,6 +81,15 @@ class Route(_Frozen):
     """Slack user ids (``U…``/``W…``) or user-group ids (``S…``)."""
     approvals_required: int = Field(default=1, ge=1, le=10)
     chain: str | None = None
+
+
+_USER_GROUP_ID = re.compile(r"S[A-Z0-9]{2,40}")
+
+
+def is_user_group(principal: str) -> bool:
+    """Whether an approver or on-call target is a Slack user group (``S…``), whose members
+    stand for it, rather than one user (``U…``/``W…``)."""
+    return _USER_GROUP_ID.fullmatch(principal) is not None
 
 
 class SlackRef(_Frozen):

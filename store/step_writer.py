@@ -36,14 +36,13 @@ from store.steps import (
     SWEEP_ACTOR,
     Cursor,
     Delivery,
-    EscalationStepRow,
     Recorded,
     Refused,
     StepPlan,
     StepStatus,
     outcome_values,
 )
-from store.tables import MessageRow, TicketRow
+from store.tables import EscalationStepRow, MessageRow, TicketRow
 from store.transition import transition
 
 Outcome = Recorded | Refused | None

@@ -1,4 +1,7 @@
-"""Claiming due tickets and recording escalation steps exactly once (mixed into ``Ledger``).
+"""The sweep's store: claiming due tickets and recording escalation steps exactly once.
+
+:class:`SweepStore` works on a :class:`~store.ledger.Ledger`'s database; the escalation
+engine receives it through the protocol it declares (``escalation.sweep_store``).
 
 Any number of sweepers (threads, processes, replicas) may run at once:
 
@@ -8,7 +11,7 @@ Any number of sweepers (threads, processes, replicas) may run at once:
   sweeper's claims fall back to the pool when the lease runs out. Leases only spread work;
   correctness never depends on them.
 - **Steps** are rows of ``escalation_steps`` with a unique
-  ``(ticket, epoch, loop, level, step)``. :meth:`SweepMixin.record_batch` writes a claimed
+  ``(ticket, epoch, loop, level, step)``. :meth:`SweepStore.record_batch` writes a claimed
   batch's step rows, their audit events and the tickets' new cursors in one transaction,
   each ticket only if its cursor is still the one the sweeper read. Two sweepers that raced
   on the same step cannot both commit it: the loser gets no step and performs no effect.
@@ -17,45 +20,37 @@ Any number of sweepers (threads, processes, replicas) may run at once:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select, text, union, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from store import audit, step_writer
-from store.convert import to_ticket
+from store import audit, step_writer, tickets
+from store.convert import to_step, to_ticket
+from store.db import Transactions, now_of
+from store.ledger import Ledger
 from store.models import Ticket
 from store.steps import (
     OPEN_STATUSES,
     SWEEP_ACTOR,
-    Cursor,
     Delivery,
     EscalationStep,
-    EscalationStepRow,
     Recorded,
     Refused,
     StepPlan,
-    StepRecord,
     StepStatus,
-    to_step,
 )
-from store.tables import SHOWN_BEHIND, TicketRow
-
-__all__ = ["SWEEP_ACTOR", "Cursor", "Delivery", "EscalationStep", "EscalationStepRow",
-           "Recorded", "Refused", "StepPlan", "StepRecord", "StepStatus", "SweepMixin"]
+from store.tables import SHOWN_BEHIND, EscalationStepRow, TicketRow
 
 
-class SweepMixin:
-    """The sweep's half of the ledger. ``Ledger`` supplies the plumbing below."""
+class SweepStore:
+    """The sweep's reads and writes, on the ledger's database. Thread-safe."""
 
-    if TYPE_CHECKING:
-        _audit_key: bytes | None
-
-        def _tx(self, *, write: bool = True) -> AbstractContextManager[Session]: ...
-        def _now(self, session: Session) -> datetime: ...
+    def __init__(self, ledger: Ledger) -> None:
+        self._tx: Transactions = ledger.transactions
+        self._audit_key = ledger.audit_key
+        self.db_now = ledger.db_now
 
     # -- claiming -------------------------------------------------------------------------
 
@@ -126,7 +121,7 @@ class SweepMixin:
         if not deliveries:
             return
         with self._tx() as s:
-            now = self._now(s)
+            now = now_of(s)
             step_writer.finish(s, deliveries, now)
             # The audit chain's head is the last lock every writer takes: no lock cycles.
             audit.append_many(s, [
@@ -167,16 +162,9 @@ class SweepMixin:
     # -- surfaces behind their ticket -------------------------------------------------------
 
     def mark_shown(self, ticket_id: str, version: int) -> bool:
-        """Every live surface of the ticket now shows ``version``: recorded only while the
-        ticket is still at that version. False when it has moved on since it was rendered
-        (then a ``chat.update`` of this render may have landed after a newer one, so the
-        caller renders again)."""
+        """See :meth:`store.ledger.Ledger.mark_shown`."""
         with self._tx() as s:
-            result = s.execute(update(TicketRow).where(
-                TicketRow.id == ticket_id, TicketRow.version == version)
-                .values(shown_version=version),
-                execution_options={"synchronize_session": False})
-            return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+            return tickets.mark_shown(s, ticket_id, version)
 
     def behind_surfaces(self, *, limit: int = 50) -> list[Ticket]:
         """Tickets whose card or DM copies show an older version than the ticket's (a failed

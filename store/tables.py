@@ -147,6 +147,34 @@ class MessageRow(Base):
     epoch: Mapped[int | None] = mapped_column(Integer)
 
 
+class EscalationStepRow(Base):
+    """One step of a ticket's escalation, unique per (ticket, epoch, loop, level, step)."""
+
+    __tablename__ = "escalation_steps"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "epoch", "loop", "level", "step",
+                         name="uq_escalation_steps_key"),
+        Index("ix_escalation_steps_retry", "status", "retry_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), index=True)
+    epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    loop: Mapped[int] = mapped_column(Integer)
+    level: Mapped[int] = mapped_column(Integer)
+    step: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    owner: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    targets: Mapped[list[str]] = mapped_column(JSON)
+    pending: Mapped[list[str]] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
 class AuditRow(Base):
     __tablename__ = "audit_events"
 

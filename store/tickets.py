@@ -116,6 +116,14 @@ def set_card(s: Session, ticket: Ticket, ref: SlackRef) -> tuple[datetime, bool]
     return now, count == len(ticket.messages) and tuple(current) == seen
 
 
+def mark_shown(s: Session, ticket_id: str, version: int) -> bool:
+    """Record that the ticket's live surfaces show ``version``, if it is still at it."""
+    result = s.execute(update(TICKETS).where(TICKETS.c.id == ticket_id,
+                                             TICKETS.c.version == version)
+                       .values(shown_version=version))
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
 def insert_message(s: Session, ticket_id: str, ref: SlackRef, now: datetime) -> None:
     s.execute(_INSERT_MESSAGE, {"ticket_id": ticket_id, "role": ref.role,
                                 "channel": ref.channel, "ts": ref.ts, "user": ref.user,

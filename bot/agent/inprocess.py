@@ -10,14 +10,12 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.agent.argmodel import masked_fields
 from bot.agent.backend import ApprovalRequest
 from bot.agent.errors import ApprovalDenied
-from bot.render import render_card, render_execution_result, render_info_answer
+from bot.render import render_execution_result, render_info_answer
 from bot.slack.surfaces import Surfaces
-from bot.slack.webapi import post_card
 from escalation.config import SignoffConfig
-from escalation.plan import deadlines
+from escalation.deadlines import deadlines
 from escalation.policy import Policy, PolicyOutcome, Proposal
 from store.ledger import Ledger
 from store.models import DecisionKind, Evidence, NewTicket, Ticket, TicketStatus
@@ -37,7 +35,7 @@ class InProcessBackend:
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
         # The same card and thread updates the bot makes (DM copies included).
-        self.surfaces = Surfaces(slack, ledger) if slack is not None else None
+        self.surfaces = Surfaces(slack, ledger)
 
     def close(self) -> None:
         self.ledger.close()
@@ -62,8 +60,7 @@ class InProcessBackend:
         ticket, created = self.ledger.create_ticket(
             lambda created_at: self._new_ticket(outcome, request, created_at))
         if created and ticket.status == TicketStatus.PENDING:
-            ticket = post_card(self.slack, self.ledger, ticket,
-                               dict(render_card(ticket, masked=masked_fields(ticket.args_schema))))
+            ticket = self.surfaces.post_card(ticket)
         return ticket
 
     def _new_ticket(self, outcome: PolicyOutcome, request: ApprovalRequest,
@@ -72,7 +69,7 @@ class InProcessBackend:
         by ``create_ticket`` in the transaction that creates it)."""
         allowed = outcome.decision == "allow"
         route = outcome.route or self.config.route()
-        plan = None if allowed else deadlines(self.config, outcome.chain, created_at=created_at,
+        fixed = None if allowed else deadlines(self.config, outcome.chain, created_at=created_at,
                                               expire_after=outcome.expire_after)
         return NewTicket(
             action=request.action, args=request.args, review_type=outcome.review,
@@ -82,9 +79,9 @@ class InProcessBackend:
             idempotency_key=request.idempotency_key, tier=outcome.tier, route=route,
             policy_version=outcome.policy_version, policy_rule=outcome.rule,
             status=TicketStatus.APPROVED if allowed else TicketStatus.PENDING,
-            expires_at=plan.expires_at if plan else created_at,
-            next_action_at=plan.next_action_at if plan else None,
-            escalation=plan.snapshot if plan else None, args_schema=request.args_schema,
+            expires_at=fixed.expires_at if fixed else created_at,
+            next_action_at=fixed.next_action_at if fixed else None,
+            escalation=fixed.snapshot if fixed else None, args_schema=request.args_schema,
         )
 
     # -- Resume -------------------------------------------------------------------------
@@ -140,11 +137,11 @@ class InProcessBackend:
     # -- Slack side effects, best effort: the ledger is the record --------------------------
 
     def refresh_card(self, ticket: Ticket) -> None:
-        if self.surfaces is not None:
+        if self.slack is not None:
             self.surfaces.refresh(ticket)
 
     def thread_reply(self, ticket: Ticket, kind: str, text: str = "") -> None:
-        if self.surfaces is None:
+        if self.slack is None:
             return
         message = (render_execution_result(ticket) if kind == "execution"
                    else render_info_answer(ticket, text))

@@ -17,9 +17,10 @@ from collections.abc import Callable, Iterable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.render.refusals import OWN_REQUEST, not_an_approver
 from bot.slack.authority import CurrentAuthority
 from escalation.config import SignoffConfig
-from store.models import DecisionKind, Ticket
+from store.models import DecisionKind, Ticket, is_user_group
 
 GROUP_CACHE_S = 60.0
 _APPROVING = (DecisionKind.APPROVE, DecisionKind.EDIT)
@@ -74,9 +75,12 @@ class Authorizer:
         def expand(principals: Iterable[str]) -> set[str]:
             users: set[str] = set()
             for p in principals:
-                if p.startswith("S") and p not in groups:
+                if not is_user_group(p):
+                    users.add(p)
+                    continue
+                if p not in groups:
                     groups[p] = self.members(p, fresh=fresh)
-                users |= groups[p] if p.startswith("S") else {p}
+                users |= groups[p]
             return users
 
         users = expand(ticket.route.approvers)
@@ -95,11 +99,7 @@ class Authorizer:
         ``oncall=False`` leaves the on-call people out (a route the ticket is not on yet);
         ``fresh=False`` may use cached group members (for display, never for a decision)."""
         if user == ticket.requested_by and kind in _APPROVING:
-            return ("You can't approve a request made on your behalf: another reviewer "
-                    "has to decide it.")
+            return OWN_REQUEST
         if user in self.approvers(ticket, oncall=oncall, fresh=fresh):
             return None
-        who = ", ".join(f"<@{p}>" if not p.startswith("S") else f"<!subteam^{p}>"
-                        for p in ticket.route.approvers) or "nobody"
-        return (f"Only the approvers of route *{ticket.route.name}* ({who}) or the on-call "
-                "engineers it was escalated to can decide this request.")
+        return not_an_approver(ticket.route)

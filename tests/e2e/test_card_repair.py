@@ -103,9 +103,9 @@ def test_a_refresh_rendered_from_an_older_version_renders_the_newest(rig: Rig) -
     ts = rig.card_ts(ticket.id)
     decided, _ = rig.ledger.record_decision(ticket.id, reviewer="U0PAYLEAD",
                                             kind=DecisionKind.REJECT, reason="duplicate")
-    assert Surfaces(rig.slack, rig.ledger).refresh(rig.ledger.get_ticket(ticket.id)
-                                                   .model_copy(update={"version": 1,
-                                                                       "status": TicketStatus.PENDING}))
+    seen = rig.ledger.get_ticket(ticket.id).model_copy(
+        update={"version": 1, "status": TicketStatus.PENDING})
+    assert Surfaces(rig.slack, rig.ledger).refresh(seen)
     card = rig.sandbox.message("C0PAYMENTS", ts)
     assert card is not None and not live(card) and "Rejected" in shown(card)
     assert rig.ledger.get_ticket(ticket.id).shown_version == decided.version

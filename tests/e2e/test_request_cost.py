@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, SecretStr
 from sqlalchemy import Connection, event
 
 from bot.agent.client import ApprovalClient
-from escalation.plan import deadlines
+from escalation.deadlines import deadlines
 from store.db import WRITE_OPTION
 from store.ledger import Ledger
 from store.models import TicketStatus

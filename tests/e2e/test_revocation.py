@@ -18,6 +18,7 @@ from bot.slack.webapi import make_web_client
 from escalation.config import load_config
 from store.ledger import Ledger
 from store.models import TicketStatus
+from store.sweep import SweepStore
 from tests.e2e.conftest import EXAMPLE, Rig, running_rig, workspace
 from tests.e2e.test_escalation_slack import engine
 from tests.e2e.test_reviews import RefundArgs, settled, wait_ephemeral
@@ -68,7 +69,7 @@ def test_an_oncall_engineer_removed_from_the_chain_no_longer_decides(revoked: Ri
     created = rig.ledger.get_ticket(ticket_id).created_at
     # The ticket's own chain (the old configuration) DMs U0PAYMGR at its second level.
     engine(rig).tick(at=created + timedelta(minutes=30, seconds=1))
-    assert "U0PAYMGR" in rig.ledger.oncall_targets(ticket_id)
+    assert "U0PAYMGR" in SweepStore(rig.ledger).oncall_targets(ticket_id)
     dm = rig.sandbox.dm_channel("U0PAYMGR")
     rig.sandbox.click("U0PAYMGR", action_id=ACTION_APPROVE, channel=dm)
     wait_ephemeral(rig, "U0PAYMGR", NOT_YOURS)
