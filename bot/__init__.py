@@ -21,6 +21,7 @@ from bot.agent.errors import (
 )
 from bot.agent.gate import GatedTool
 from store.errors import (
+    ApprovalUnverifiable,
     ArgumentsMismatch,
     ConfigError,
     SignoffError,
@@ -41,6 +42,7 @@ __all__ = [
     "ApprovalPending",
     "ApprovalRejected",
     "ApprovalTakenOver",
+    "ApprovalUnverifiable",
     "ArgumentsMismatch",
     "ConfigError",
     "Evidence",

@@ -183,6 +183,8 @@ class Rule(_Strict):
     reason: str | None = None
     approvers: Name | None = None
     expire_after: Duration | None = None
+    relax: Literal["never"] | None = None
+    """``never``: ``signoff policy suggest`` never proposes relaxing this rule."""
 
 
 class PolicyConfig(_Strict):
@@ -192,6 +194,27 @@ class PolicyConfig(_Strict):
 
     def rule_names(self) -> tuple[str, ...]:
         return tuple(rule_label(i, r.name, r.action) for i, r in enumerate(self.rules))
+
+
+class SuggestConfig(_Strict):
+    """``suggest:``: how much evidence ``signoff policy suggest`` needs before proposing."""
+
+    min_samples: Annotated[StrictInt, Field(ge=5)] = 50
+    """Reviewed requests, all approved unchanged, before relaxing a rule is proposed."""
+    recent: Duration = Field(default=timedelta(days=7), json_schema_extra={"default": "7d"})
+    """The recent window compared with the rest when looking for rising rejections."""
+    tighten_rate: Annotated[float, Field(gt=0, le=1)] = 0.10
+    tighten_factor: Annotated[float, Field(ge=1)] = 2.0
+    """Tightening is proposed when the recent edit-or-reject rate is at least
+    ``tighten_rate`` and ``tighten_factor`` times the rate before."""
+    tighten_min_samples: Annotated[StrictInt, Field(ge=1)] = 10
+
+
+class CandidatePolicy(PolicyConfig):
+    """A policy evaluated beside the live one on every request, never deciding anything
+    (``signoff policy shadow-report`` shows where the two disagree)."""
+
+    policy_version: str = "candidate"
 
 
 def _version_text(value: Any) -> Any:
@@ -213,7 +236,11 @@ class SignoffConfig(_Strict):
     chains: dict[Name, Chain] = Field(default_factory=dict)
     schedules: dict[Name, Schedule] = Field(default_factory=dict)
     policy: PolicyConfig = PolicyConfig()
+    policy_candidate: CandidatePolicy | None = None
+    """A candidate policy, shadow-evaluated on every request; it never decides."""
     quality: QualityConfig = QualityConfig()
+    suggest: SuggestConfig = SuggestConfig()
+    """Evidence thresholds for ``signoff policy suggest``."""
     """Rubber-stamp thresholds for ``signoff stats`` (see docs/quality.md)."""
 
     @model_validator(mode="after")
@@ -241,7 +268,7 @@ class SignoffConfig(_Strict):
                 })
         if not self.policy_version:
             digest = hashlib.sha256(canonical_json(self.model_dump(
-                mode="json", exclude={"quality"})).encode())
+                mode="json", exclude={"quality", "policy_candidate", "suggest"})).encode())
             object.__setattr__(self, "policy_version", "sha256:" + digest.hexdigest()[:12])
         return self
 

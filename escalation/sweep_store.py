@@ -15,6 +15,9 @@ class SweepLedger(Protocol):
     def db_now(self) -> datetime:
         """The database's clock (the one that judges deadlines)."""
 
+    def seal_audit(self) -> list[int]:
+        """Seal committed audit events into the global chain (one sealer at a time)."""
+
     def claim_due(self, *, owner: str, at: datetime, limit: int = 50,
                   lease: timedelta = timedelta(seconds=60)) -> list[Ticket]:
         """Lease up to ``limit`` tickets with work due at ``at`` to ``owner``."""

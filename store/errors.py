@@ -19,7 +19,9 @@ ApprovalRejected``); ``bot.agent.errors`` and ``escalation.config`` re-export th
     │   │   ├── DeadlinePassed           decision after expires_at (database clock)
     │   │   ├── DuplicateApproval        the same reviewer approved twice
     │   │   └── ChangedSinceSeen         the request changed after the reviewer's view of it
-    │   └── ArgumentsMismatch            executor asked to run arguments nobody approved
+    │   ├── ArgumentsMismatch            executor asked to run arguments nobody approved
+    │   ├── ApprovalUnverifiable         approved, but its audit events do not back it
+    │   └── CheckpointInvalid            an audit checkpoint file that cannot be read
     ├── DeliveryError                    Slack did not take a reminder, DM or notice (retryable?)
     └── ApprovalError                    what an agent sees: the action did not run as asked
         ├── ApprovalDenied               policy says never (``outcome`` has the rule)
@@ -178,6 +180,27 @@ class ArgumentsMismatch(StoreError):
         self.ticket_id = ticket_id
         self.expected = expected
         self.got = got
+
+
+class ApprovalUnverifiable(StoreError):
+    """The ticket says approved, but its audit events do not show that approval.
+
+    Execution refuses it: the row was changed outside signoff (or its events were), so no
+    authorised human can be shown to have approved these arguments.
+    """
+
+    def __init__(self, ticket_id: str, problems: list[str]) -> None:
+        shown = "; ".join(problems[:3]) + ("; …" if len(problems) > 3 else "")
+        super().__init__(
+            f"ticket {ticket_id}: refusing to execute: its approval is not backed by its "
+            f"audit events ({shown}); run `signoff audit verify` and ask for a new approval"
+        )
+        self.ticket_id = ticket_id
+        self.problems = problems
+
+
+class CheckpointInvalid(StoreError):
+    """An audit checkpoint file has a line that is not a checkpoint (names file and line)."""
 
 
 class DeliveryError(SignoffError):

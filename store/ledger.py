@@ -15,11 +15,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store import audit, tickets
+from store import audit, audit_seal, audit_verify, checkpoint, tickets
 from store.convert import to_decision, to_ticket
 from store.db import Transactions, check_schema, make_engine, now_of
-from store.decisions import Reroute, plan_decision
+from store.decisions import Reroute, decision_update
 from store.errors import (
+    ApprovalUnverifiable,
     ArgumentsMismatch,
     ChangedSinceSeen,
     DeadlinePassed,
@@ -38,7 +39,7 @@ from store.models import (
     args_hash,
 )
 from store.states import Event, next_status
-from store.tables import AuditRow, DecisionRow, MessageRow, TicketRow
+from store.tables import AuditHeadRow, AuditRow, DecisionRow, MessageRow, TicketRow
 from store.tickets import SYSTEM_ACTOR, Draft
 from store.transition import transition, transition_refused
 
@@ -88,9 +89,10 @@ class Ledger:
         return row
 
     def _audit(self, s: Session, ticket_id: str | None, kind: str, actor: str,
-               at: datetime, **data: Any) -> AuditEvent:
+               at: datetime, *, new_ticket: bool = False, **data: Any) -> AuditEvent:
+        """Append to ``ticket_id``'s chain: the caller holds its row lock (or created it)."""
         return audit.append(s, ticket_id=ticket_id, kind=kind, actor=actor, data=data,
-                            at=at, key=self._audit_key)
+                            at=at, key=self._audit_key, new_ticket=new_ticket)
 
     def _transition(self, s: Session, row: TicketRow, event: Event, **values: Any) -> None:
         """The guarded UPDATE (:func:`store.transition.transition`); ``row`` then reloads."""
@@ -131,7 +133,7 @@ class Ledger:
                 return to_ticket(found, self._messages(s, found.id)), False
         ticket = tickets.insert_ticket(s, new, now)
         self._audit(s, ticket.id, "created", new.agent or new.requested_by, now,
-                    **tickets.created_data(new, ticket))
+                    new_ticket=True, **tickets.created_data(new, ticket))
         return ticket, True
 
     def find_by_idempotency_key(self, requested_by: str, key: str | None) -> Ticket | None:
@@ -197,26 +199,27 @@ class Ledger:
             if TicketStatus(row.status).is_open and now >= row.expires_at:
                 raise DeadlinePassed(row.id, kind.value, row.status,
                                      detail=f"its deadline {row.expires_at.isoformat()} has passed")
-            plan = plan_decision(row, reviewer, kind, args, reroute)
-            if next_status(TicketStatus(row.status), plan.event) is None:
-                raise transition_refused(row, plan.event)
+            update = decision_update(row, reviewer, kind, args, reroute)
+            if next_status(TicketStatus(row.status), update.event) is None:
+                raise transition_refused(row, update.event)
             if expected_version is not None and expected_version != row.version:
-                raise ChangedSinceSeen(row.id, plan.event.value, row.status,
+                raise ChangedSinceSeen(row.id, update.event.value, row.status,
                                        seen=expected_version, current=row.version)
-            values = dict(plan.values)
-            if plan.final:
+            values = dict(update.values)
+            if update.final:
                 values.update(decided_by=reviewer, decided_at=now)
-            self._transition(s, row, plan.event, **values)
+            self._transition(s, row, update.event, **values)
             decision = DecisionRow(
                 ticket_id=ticket_id, reviewer=reviewer, kind=kind.value, reason=reason,
-                args=plan.decision_args, args_hash=plan.decision_hash, at=now,
+                args=update.decision_args, args_hash=update.decision_hash, at=now,
                 policy_version=policy_version or row.policy_version,
             )
             s.add(decision)
             s.flush()
-            self._audit(s, ticket_id, plan.audit_kind, reviewer, now, decision=kind.value,
-                        reason=reason, args=plan.decision_args, args_hash=plan.decision_hash,
+            self._audit(s, ticket_id, update.audit_kind, reviewer, now, decision=kind.value,
+                        reason=reason, args=update.decision_args, args_hash=update.decision_hash,
                         status=row.status, approvals=list(row.approvals),
+                        approvals_required=int(row.route.get("approvals_required", 1)),
                         policy_version=decision.policy_version)
             return to_ticket(row, self._messages(s, ticket_id)), to_decision(decision)
 
@@ -258,15 +261,23 @@ class Ledger:
     # -- execution --------------------------------------------------------------------
 
     def start_execution(self, ticket_id: str, *, args: dict[str, Any], actor: str) -> Ticket:
-        """Consume the approval once. Refuses arguments that are not the approved ones."""
+        """Consume the approval once. Refuses arguments that are not the approved ones, and
+        an approval its own audit events do not show (:class:`ApprovalUnverifiable`)."""
         offered = args_hash(args)
+        refused: ArgumentsMismatch | ApprovalUnverifiable
         with self._tx() as s:
             row = self._lock(s, ticket_id)
             now = self._now(s)
+            unbacked = (audit_verify.backing_problems(s, row, self._audit_key)
+                        if row.status == TicketStatus.APPROVED else [])
             if row.status == TicketStatus.APPROVED and offered != row.final_args_hash:
                 self._audit(s, ticket_id, "execution_refused", actor, now,
                             offered_hash=offered, approved_hash=row.final_args_hash)
                 refused = ArgumentsMismatch(ticket_id, row.final_args_hash, offered)
+            elif unbacked:
+                self._audit(s, ticket_id, "execution_refused", actor, now,
+                            offered_hash=offered, approval_unverifiable=unbacked)
+                refused = ApprovalUnverifiable(ticket_id, unbacked)
             else:
                 self._transition(s, row, Event.START_EXECUTION)
                 self._audit(s, ticket_id, "executing", actor, now, args_hash=offered)
@@ -353,6 +364,8 @@ class Ledger:
                      **data: Any) -> AuditEvent:
         """Append an audit event that changes no ticket (delivery_failed, reminded...)."""
         with self._tx() as s:
+            if ticket_id is not None:
+                self._lock(s, ticket_id)  # one writer at a time on the ticket's chain
             return self._audit(s, ticket_id, kind, actor, self._now(s), **data)
 
     # -- audit --------------------------------------------------------------------------
@@ -374,6 +387,28 @@ class Ledger:
             yield from events
             last = events[-1].seq
 
-    def verify_audit(self) -> audit.VerifyReport:
+    def verify_audit(self, checkpoints: Sequence[checkpoint.Checkpoint] = ()
+                     ) -> audit_verify.VerifyReport:
+        """Check the whole trail (see :mod:`store.audit_verify`), and that each checkpoint's
+        seal is still in the chain with the same hash. Reads one snapshot on PostgreSQL."""
         with self._tx(write=False) as s:
-            return audit.verify(s, key=self._audit_key)
+            if self.dialect == "postgresql":
+                s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            report = audit_verify.verify(s, key=self._audit_key)
+            if report.key_missing is None:
+                checkpoint.check(s, checkpoints, key=self._audit_key, report=report)
+            return report
+
+    def seal_audit(self, *, batch: int = 2000) -> list[int]:
+        """Seal every committed event not sealed yet into the global chain; their seqs
+        (:func:`store.audit_seal.seal_pending`: replicas may call it at once)."""
+        return audit_seal.seal_pending(self._tx, key=self._audit_key, batch=batch)
+
+    def audit_checkpoint(self, database: str) -> checkpoint.Checkpoint:
+        """Seal what has committed, then the chain's head, signed with the audit key."""
+        self.seal_audit()
+        with self._tx(write=False) as s:
+            head = s.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1)).scalar_one()
+            cp = checkpoint.Checkpoint(seal=head.seq, hash=head.hash, at=self._now(s),
+                                       database=database, key_id=audit.key_id(self._audit_key))
+        return cp.signed(self._audit_key)

@@ -203,13 +203,19 @@ class Decision(_Frozen):
 
 class AuditEvent(_Frozen):
     seq: int
+    """Unique and increasing as events are written (not gapless, not the commit order)."""
     ticket_id: str | None
     kind: str
     actor: str
     at: datetime
     data: dict[str, Any]
     prev_hash: str
+    """The previous event of the same ticket (genesis for its first, and ticketless ones)."""
     hash: str
+    ticket_seq: int | None = None
+    """1, 2, 3… within the ticket."""
+    seal: int | None = None
+    """Its place in the global chain, once the sealer has sealed it."""
 
 
 def canonical_json(value: Any) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select, text, union, update
 from sqlalchemy.exc import IntegrityError
 
-from store import audit, step_writer, tickets
+from store import audit, audit_seal, step_writer, tickets
 from store.convert import to_step, to_ticket
 from store.db import Transactions, now_of
 from store.ledger import Ledger
@@ -51,6 +51,10 @@ class SweepStore:
         self._tx: Transactions = ledger.transactions
         self._audit_key = ledger.audit_key
         self.db_now = ledger.db_now
+
+    def seal_audit(self) -> list[int]:
+        """Seal committed audit events into the global chain (the scheduler's seal job)."""
+        return audit_seal.seal_pending(self._tx, key=self._audit_key)
 
     # -- claiming -------------------------------------------------------------------------
 
@@ -120,10 +124,13 @@ class SweepStore:
         One transaction and a handful of statements for the whole batch."""
         if not deliveries:
             return
+        failed = sorted({d.ticket_id for d in deliveries if d.failed})
         with self._tx() as s:
+            # Each audited ticket's row lock first (id order, as every batch takes them):
+            # one writer at a time on each ticket's audit chain, and no lock cycles.
+            step_writer.lock_rows(s, failed)
             now = now_of(s)
             step_writer.finish(s, deliveries, now)
-            # The audit chain's head is the last lock every writer takes: no lock cycles.
             audit.append_many(s, [
                 audit.PendingEvent(d.ticket_id, "delivery_failed", SWEEP_ACTOR, {
                     "step_id": d.step_id, "target": target, "error": error,

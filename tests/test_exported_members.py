@@ -9,9 +9,9 @@ import bot
 DOCUMENTED = {
     "ApprovalCancelled", "ApprovalClient", "ApprovalConsumed", "ApprovalDenied", "ApprovalError",
     "ApprovalExpired", "ApprovalNeedsInfo", "ApprovalPending", "ApprovalRejected",
-    "ApprovalTakenOver", "ArgumentsMismatch", "ConfigError", "Evidence", "GatedTool",
-    "InvalidArguments", "RevalidationFailed", "SignoffError", "StoreError", "StoreUnavailable",
-    "Ticket", "TicketNotFound", "TicketStatus",
+    "ApprovalTakenOver", "ApprovalUnverifiable", "ArgumentsMismatch", "ConfigError", "Evidence",
+    "GatedTool", "InvalidArguments", "RevalidationFailed", "SignoffError", "StoreError",
+    "StoreUnavailable", "Ticket", "TicketNotFound", "TicketStatus",
 }
 
 

@@ -17,11 +17,11 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 from slack_sdk import WebClient
 
-from bot.agent.argmodel import schema_of
 from bot.agent.backend import ApprovalBackend, ApprovalRequest
 from bot.agent.errors import InvalidArguments
 from bot.agent.gate import Enforcer, GatedTool
 from bot.agent.inprocess import InProcessBackend
+from bot.render.argmodel import schema_of
 from bot.settings import Settings, load_settings
 from bot.slack.webapi import make_web_client
 from escalation.config import SignoffConfig, load_config

@@ -3,6 +3,7 @@ config, tickets in the ledger, cards and thread replies through the bot's Slack 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -17,9 +18,13 @@ from bot.slack.surfaces import Surfaces
 from escalation.config import SignoffConfig
 from escalation.deadlines import deadlines
 from escalation.policy import Policy, PolicyOutcome, Proposal
+from escalation.shadow import ShadowPolicy
+from store.errors import SignoffError
 from store.ledger import Ledger
 from store.models import DecisionKind, Evidence, NewTicket, Ticket, TicketStatus
+from store.policies import apply_policy
 
+log = logging.getLogger(__name__)
 _FAST_POLL_FOR_S = 600.0  # poll quickly for the first ten minutes, then back off
 
 
@@ -32,6 +37,9 @@ class InProcessBackend:
         self.config = config
         self.slack = slack
         self.policy = Policy(config)
+        self.shadow = ShadowPolicy.of(config)
+        # The rules every ticket's policy_version names are kept in the ledger.
+        apply_policy(ledger, config.policy_version, config.policy.model_dump(mode="json"))
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
         # The same card and thread updates the bot makes (DM copies included).
@@ -55,13 +63,32 @@ class InProcessBackend:
                                      action=request.action, args=request.args, rule=outcome.rule,
                                      reason=outcome.reason, requested_by=request.requested_by,
                                      policy_version=outcome.policy_version)
+            self._shadow(request, outcome, None)
             raise ApprovalDenied(request.action, outcome.rule, outcome.reason,
                                  policy_version=outcome.policy_version)
         ticket, created = self.ledger.create_ticket(
             lambda created_at: self._new_ticket(outcome, request, created_at))
+        if created:
+            self._shadow(request, outcome, ticket.id)
         if created and ticket.status == TicketStatus.PENDING:
             ticket = self.surfaces.post_card(ticket)
         return ticket
+
+    def _shadow(self, request: ApprovalRequest, outcome: PolicyOutcome,
+                ticket_id: str | None) -> None:
+        """Record where the candidate policy would have decided otherwise. It decides
+        nothing, so a failure here is logged and never reaches the request."""
+        if self.shadow is None:
+            return
+        proposal = Proposal(action=request.action, args=request.args,
+                            requested_by=request.requested_by, confidence=request.confidence)
+        try:
+            found = self.shadow.disagreement(proposal, outcome)
+            if found is not None:
+                self.ledger.record_event(ticket_id, "shadow_disagreement", actor="policy",
+                                         ticket=ticket_id, **found)
+        except SignoffError as exc:
+            log.warning("shadow policy not recorded for %s: %s", request.action, exc)
 
     def _new_ticket(self, outcome: PolicyOutcome, request: ApprovalRequest,
                     created_at: datetime) -> NewTicket:

@@ -48,6 +48,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                         "expect: {decision, tier, route, approvals, review, rule}}]")
     _config_option(p)
     p.set_defaults(func=cmd_policy_test)
+    from bot.commands.policy_cmds import register_policy  # needs the ledger: imported late
+    register_policy(psub)
 
 
 def _config_option(parser: argparse.ArgumentParser) -> None:

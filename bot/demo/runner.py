@@ -35,6 +35,9 @@ class DemoOptions:
     fast: bool = False
     agent: bool = True
     say: Say = print
+    #: Seconds before the agent proposes a decided (or expired) request again; None: the
+    #: default for the speed (fast: 15 s, normal: 45 s, so the demo is never left empty).
+    again_after: float | None = None
 
 
 @dataclass
@@ -86,7 +89,10 @@ class Demo:
         self.client = client = service.agent_client(poll_interval=0.1, max_poll_interval=0.5)
         if opts.agent:
             assert client.slack is not None
-            self.agent = DemoAgent(client, client.slack, say=opts.say).start()
+            again = opts.again_after if opts.again_after is not None else (
+                15.0 if opts.fast else 45.0)
+            self.agent = DemoAgent(client, client.slack, say=opts.say, again_after=again,
+                                   decisions=ledger.decisions).start()
 
     def close(self) -> None:
         if self.agent is not None:

@@ -22,6 +22,12 @@ def not_an_approver(route: Route) -> str:
             "was escalated to can decide this request.")
 
 
+def rate_limited(wait: float) -> str:
+    """Slack is rate-limiting the lookup of who may decide (a user group)."""
+    return (f"Slack is rate-limiting signoff right now, so who may decide could not be "
+            f"checked and nothing was recorded. Try again in {wait:.0f} s.")
+
+
 def edit_denied(policy_version: str, rule: str, reason: str | None) -> str:
     """Policy would deny the edited arguments outright."""
     return (f"Policy {policy_version} would deny this edit "

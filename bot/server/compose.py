@@ -47,17 +47,20 @@ class SlackAccess:
     app_token: str | None = None  # Socket Mode only
 
     @classmethod
-    def of(cls, settings: Settings) -> SlackAccess:
+    def of(cls, settings: Settings, *, socket_mode: bool = False) -> SlackAccess:
+        """In Socket Mode nothing reaches the app over HTTP: no signing secret is needed."""
         token = require(settings.slack_bot_token, "SLACK_BOT_TOKEN",
                         "set it to the app's Bot User OAuth Token (xoxb-…)")
-        secret = require(settings.slack_signing_secret, "SLACK_SIGNING_SECRET",
-                         "copy it from the app's Basic Information page")
+        secret = "" if socket_mode and settings.slack_signing_secret is None else require(
+            settings.slack_signing_secret, "SLACK_SIGNING_SECRET",
+            "copy it from the app's Basic Information page")
         app_token = (settings.slack_app_token.get_secret_value()
                      if settings.slack_app_token is not None else None)
         return cls(token, settings.slack_api_url, secret, app_token)
 
-    def web_client(self, *, server_error_retries: int = 2) -> WebClient:
-        return make_web_client(self.token, self.api_url,
+    def web_client(self, *, server_error_retries: int = 2,
+                   rate_limit_retries: int = 3) -> WebClient:
+        return make_web_client(self.token, self.api_url, rate_limit_retries=rate_limit_retries,
                                server_error_retries=server_error_retries)
 
 
@@ -126,7 +129,8 @@ def compose(config: SignoffConfig, ledger: Ledger, access: SlackAccess, *,
             owns_ledger: bool = True) -> Service:
     """Wire the bot on an open ledger: the Bolt app with its decision pool behind the
     ack-first front door. ``close()`` drains the pool, then closes the ledger if owned."""
-    slack = access.web_client()
+    # The app's threads never sleep through a 429: the bot queues those (bot.slack.retry).
+    slack = access.web_client(rate_limit_retries=0)
     acks = AckFirst()
     pool = AckFirstExecutor(ThreadPoolExecutor(max_workers=DECISION_WORKERS,
                                                thread_name_prefix="signoff-decide"), acks)
@@ -140,9 +144,10 @@ def compose(config: SignoffConfig, ledger: Ledger, access: SlackAccess, *,
     return service
 
 
-def build_service(settings: Settings, *, check_auth: bool = True) -> Service:
+def build_service(settings: Settings, *, check_auth: bool = True,
+                  socket_mode: bool = False) -> Service:
     """``signoff serve``: load config, open the ledger, check the Slack token, compose."""
-    access = SlackAccess.of(settings)
+    access = SlackAccess.of(settings, socket_mode=socket_mode)
     config = load_config(settings.config_path)
     ledger = Ledger.open(settings.database_url, audit_key=settings.audit_key_bytes)
     service = compose(config, ledger, access)

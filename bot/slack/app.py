@@ -8,14 +8,16 @@ holds whatever the database is doing. Modal submissions are validated before the
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Executor
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.agent.argmodel import model_from_schema
 from bot.render import (
     ACTION_APPROVE,
     ACTION_EDIT,
@@ -24,19 +26,25 @@ from bot.render import (
     ACTION_REQUEST_INFO,
     ACTION_SHOW_ALL,
     ACTION_TAKE_OVER,
+    modal_failed_text,
     parse_button_value,
     render_edit_modal,
     render_guidance_modal,
+    render_notice_modal,
     render_reject_modal,
     render_request_info_modal,
     render_show_all_modal,
 )
+from bot.render.argmodel import model_from_schema
 from bot.slack.authz import Authorizer
 from bot.slack.home import publish_home
+from bot.slack.retry import RetryQueue
 from bot.slack.reviews import Reviews
 from bot.slack.surfaces import Surfaces
 from bot.slack.views import register_views
+from bot.slack.webapi import slack_error
 from escalation.config import SignoffConfig
+from store.errors import TicketNotFound
 from store.ledger import Ledger
 from store.models import DecisionKind, Ticket
 from store.sweep import SweepStore
@@ -75,7 +83,7 @@ def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
     """The Bolt app. Decisions run on ``pool`` after the ack (``compose`` gives it)."""
     app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
               process_before_response=False, raise_error_for_unhandled_request=False)
-    surfaces = Surfaces(client, ledger)
+    surfaces = Surfaces(client, ledger, RetryQueue())
     authz = authz or Authorizer(client, oncall=SweepStore(ledger).oncall_targets,
                                 config=lambda: config)
     reviews = Reviews(ledger, config, authz, surfaces, pool)
@@ -84,7 +92,9 @@ def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
 
     @app.event("app_home_opened")
     def on_home(event: dict[str, Any]) -> None:
-        publish_home(reviews, event["user"])
+        # Slack sends this for the Messages tab too; only the Home tab shows the queue.
+        if event.get("tab", "home") == "home":
+            publish_home(reviews, event["user"])
 
     @app.event("subteam_members_changed")
     def on_group_change(event: dict[str, Any]) -> None:
@@ -123,20 +133,18 @@ def _register_buttons(app: App, reviews: Reviews) -> None:
     def edit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         c = Click.of(body)
-        ticket = _started(reviews, c, DecisionKind.EDIT)
-        if ticket is None:
-            return
-        model = model_from_schema(ticket.args_schema) if ticket.args_schema else None
-        view = render_edit_modal(ticket, model,
-                                 origin=c.origin)
-        client.views_open(trigger_id=c.trigger_id, view=view)
+
+        def form(ticket: Ticket) -> dict[str, Any]:
+            model = model_from_schema(ticket.args_schema) if ticket.args_schema else None
+            return render_edit_modal(ticket, model, origin=c.origin)
+
+        open_form(reviews, client, c, DecisionKind.EDIT, form)
 
     @app.action(ACTION_SHOW_ALL)
     def show_all(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         c = Click.of(body)
-        ticket = reviews.ledger.get_ticket(c.ticket_id)
-        client.views_open(trigger_id=c.trigger_id, view=render_show_all_modal(
+        open_form(reviews, client, c, None, lambda ticket: render_show_all_modal(
             ticket, origin=c.origin))
 
 
@@ -144,13 +152,59 @@ def _modal_opener(reviews: Reviews, kind: DecisionKind, render: Any) -> Any:
     def open_modal(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         c = Click.of(body)
-        ticket = _started(reviews, c, kind)
-        if ticket is None:
-            return
-        client.views_open(trigger_id=c.trigger_id, view=render(ticket, origin=c.origin))
+        open_form(reviews, client, c, kind, lambda ticket: render(ticket, origin=c.origin))
 
     open_modal.__name__ = f"open_{kind.value}_modal"
     return open_modal
+
+
+#: How long the "may this person start this decision" check may hold a modal back. Slack's
+#: trigger_id lives 3 s from the click; past this budget the form opens first and is
+#: replaced if the check then refuses.
+CHECK_BUDGET_S = 1.0
+_checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="signoff-authz")
+
+
+def open_form(reviews: Reviews, client: WebClient, c: Click, kind: DecisionKind | None,
+              form: Callable[[Ticket], dict[str, Any]]) -> None:
+    """Open a modal from a click, refusing people who may not start the decision.
+
+    The check comes first, so nobody types a reason that cannot count; but it may wait on
+    Slack (user groups, rate limits) or the database, and the click's trigger_id expires 3 s
+    after it. So the check gets :data:`CHECK_BUDGET_S`; when it takes longer the form opens
+    at once and a late refusal replaces it. A form Slack would not open is told to the
+    reviewer, never lost in a log."""
+    check = _checks.submit(_started, reviews, c, kind) if kind is not None else None
+    ticket: Ticket | None = None
+    try:
+        if check is not None:
+            ticket = check.result(timeout=CHECK_BUDGET_S)
+            if ticket is None:
+                return  # refused, and told why
+    except FutureTimeout:
+        log.info("the check for %s is slow: opening the form first", c.ticket_id)
+    try:
+        ticket = ticket or reviews.ledger.get_ticket(c.ticket_id)
+    except TicketNotFound:
+        reviews.surfaces.tell(c.user, c.channel, "This request no longer exists.")
+        return
+    try:
+        view_id = str(client.views_open(trigger_id=c.trigger_id, view=form(ticket))["view"]["id"])
+    except (SlackApiError, SlackClientError, OSError) as exc:
+        log.warning("modal for ticket %s not opened: %s", ticket.id, slack_error(exc))
+        reviews.surfaces.tell(c.user, c.channel, modal_failed_text(slack_error(exc)), ticket)
+        return
+    if check is not None and check.result() is None:  # a late refusal (already told why)
+        try:
+            client.views_update(view_id=view_id, view=render_notice_modal(REFUSED_LATE))
+        except (SlackApiError, SlackClientError, OSError) as exc:  # closed meanwhile
+            log.info("refused form for ticket %s not replaced: %s", ticket.id,
+                     slack_error(exc))
+
+
+#: Replaces a form opened before the check refused (the refusal itself went to the person).
+REFUSED_LATE = ("You can't make this decision, so this form was closed: signoff has told "
+                "you why in the conversation you clicked in.")
 
 
 def _started(reviews: Reviews, c: Click, kind: DecisionKind) -> Ticket | None:

@@ -17,12 +17,22 @@ from collections.abc import Callable, Iterable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.render.refusals import OWN_REQUEST, not_an_approver
+from bot.render.refusals import OWN_REQUEST, not_an_approver, rate_limited
 from bot.slack.authority import CurrentAuthority
+from bot.slack.retry import retry_after
 from escalation.config import SignoffConfig
 from store.models import DecisionKind, Ticket, is_user_group
 
 GROUP_CACHE_S = 60.0
+
+
+class GroupsBusy(Exception):
+    """Slack answered a user-group lookup with 429: ask again after ``wait`` seconds."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"rate limited for {wait} s")
+        self.wait = wait
+
 _APPROVING = (DecisionKind.APPROVE, DecisionKind.EDIT)
 
 
@@ -59,7 +69,10 @@ class Authorizer:
             resp = self._slack.usergroups_users_list(usergroup=group_id)
             listed: list[str] = resp.get("users", []) or []
             users = frozenset(str(u) for u in listed)
-        except (SlackApiError, SlackClientError, OSError):
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            wait = retry_after(exc)
+            if wait is not None:  # rate limited: say so, rather than sleep in a click's thread
+                raise GroupsBusy(wait) from exc
             # Fail closed: an unreadable group authorises nobody (and is not cached).
             return frozenset()
         with self._lock:
@@ -100,6 +113,9 @@ class Authorizer:
         ``fresh=False`` may use cached group members (for display, never for a decision)."""
         if user == ticket.requested_by and kind in _APPROVING:
             return OWN_REQUEST
-        if user in self.approvers(ticket, oncall=oncall, fresh=fresh):
-            return None
+        try:
+            if user in self.approvers(ticket, oncall=oncall, fresh=fresh):
+                return None
+        except GroupsBusy as busy:
+            return rate_limited(busy.wait)
         return not_an_approver(ticket.route)

@@ -101,12 +101,13 @@ class Reviews:
                               reroute=reroute, expected_version=seen)
         if ticket is None:
             return None
+        if kind == DecisionKind.REQUEST_INFO and reason:
+            # The question first: the agent may answer before the card is re-rendered.
+            self.surfaces.reply(ticket, render_info_request(ticket, user, reason))
         if reroute is not None and _moved(before, ticket):
             ticket = self.surfaces.move(ticket, before.card, user)
         else:
             self.surfaces.refresh(ticket)
-        if kind == DecisionKind.REQUEST_INFO and reason:
-            self.surfaces.reply(ticket, render_info_request(ticket, user, reason))
         return ticket
 
     def _record(self, ticket: Ticket, user: str, kind: DecisionKind, channel: str | None,

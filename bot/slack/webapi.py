@@ -15,6 +15,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from bot.slack.retry import RetryQueue, retry_after
 from store.ledger import Ledger
 from store.models import SlackRef, Ticket
 
@@ -61,11 +62,15 @@ class WebApi:
     channel (``moved``), or that it could not post (``delivery_failed``, so the escalation
     engine takes over at once: a card is never left silently waiting).
 
-    ``slack`` None (no token configured) delivers nothing and records that.
+    ``slack`` None (no token configured) delivers nothing and records that. With
+    ``retries``, a best-effort call Slack answered 429 is tried again on that queue's thread
+    after Slack's wait, never by sleeping in the caller's (a click's, the decision pool's).
     """
 
-    def __init__(self, slack: WebClient | None, ledger: Ledger) -> None:
+    def __init__(self, slack: WebClient | None, ledger: Ledger,
+                 retries: RetryQueue | None = None) -> None:
         self.slack, self.ledger = slack, ledger
+        self.retries = retries
 
     def post(self, channel: str, message: Mapping[str, Any], **extra: Any) -> Any:
         """``chat.postMessage``; Slack's errors are raised, for the caller to judge."""
@@ -103,18 +108,29 @@ class WebApi:
         return moved, True
 
     def update(self, ticket: Ticket, ref: SlackRef, message: Mapping[str, Any]) -> bool:
-        """``chat.update`` of a message showing ``ticket``; False only for a failure a later
-        attempt may overcome (a message that is gone or cannot be edited will never show
-        more, so it counts as done)."""
+        """``chat.update`` of a message showing ``ticket``. False when it did not take but a
+        later attempt may (a 429 is queued for its ``Retry-After`` like any other update;
+        the sweep repairs what stays behind); a message that is gone or cannot be edited will
+        never show more, so that counts as done."""
         if self.slack is None:
             return True
+        slack, key = self.slack, ("chat_update", ref.channel, ref.ts)
+
+        def call() -> Any:
+            return slack.chat_update(channel=ref.channel, ts=ref.ts, text=message["text"],
+                                     blocks=message["blocks"])
+
         try:
-            self.slack.chat_update(channel=ref.channel, ts=ref.ts, text=message["text"],
-                                   blocks=message["blocks"])
+            call()
         except (SlackApiError, SlackClientError, OSError) as exc:
-            error = slack_error(exc)
-            log.warning("chat_update for ticket %s failed: %s", ticket.id, error)
-            return error in _GONE
+            wait = retry_after(exc)
+            if wait is not None and self.retries is not None:
+                self.retries.later(key, call, wait)
+                return False
+            log.warning("chat_update for ticket %s failed: %s", ticket.id, slack_error(exc))
+            return slack_error(exc) in _GONE
+        if self.retries is not None:  # a queued older version must not overwrite this one
+            self.retries.cancel(key)
         return True
 
     def best_effort(self, method: str, ticket: Ticket | None, **kwargs: Any) -> Any:
@@ -122,12 +138,23 @@ class WebApi:
         ledger is the record, so a failure is logged, never raised."""
         if self.slack is None:
             return None
+        call = getattr(self.slack, method)
+        # A message has one latest version: its updates share a key, so the newest one wins.
+        key: Any = ((method, kwargs.get("channel"), kwargs.get("ts")) if method == "chat_update"
+                    else (method, id(kwargs)))
         try:
-            return getattr(self.slack, method)(**kwargs)
+            result = call(**kwargs)
         except (SlackApiError, SlackClientError, OSError) as exc:
+            wait = retry_after(exc)
+            if wait is not None and self.retries is not None:
+                self.retries.later(key, lambda: call(**kwargs), wait)
+                return None
             log.warning("%s for ticket %s failed: %s", method,
                         ticket.id if ticket else "-", slack_error(exc))
             return None
+        if self.retries is not None and method == "chat_update":
+            self.retries.cancel(key)  # a queued older version must not overwrite this one
+        return result
 
     def _undelivered(self, ticket: Ticket, error: str) -> Ticket:
         return self.ledger.mark_delivery_failed(ticket.id, target=ticket.route.channel,

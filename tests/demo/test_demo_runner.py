@@ -156,3 +156,45 @@ def test_the_command_is_registered_and_says_what_to_try(demo: Demo) -> None:
     assert (args.port, args.no_browser, args.fast) == (0, True, True)
     text = welcome(demo)
     assert demo.url in text and "Rita Gomez" in text and "approve" in text
+
+
+def test_the_agent_keeps_proposing_so_the_demo_never_runs_dry() -> None:
+    with Demo(DemoOptions(port=0, fast=True, again_after=0.2, say=lambda _line: None)) as demo:
+        sb = demo.sandbox
+        assert sb is not None
+        first = sb.wait_until(lambda: next(
+            (m for m in sb.messages(PAYMENTS) if "cus_ada" in m.text), None), timeout=10)
+        assert sb.click(REVIEWER.id, action_id=ACTION_APPROVE, channel=PAYMENTS,
+                        message_ts=first.ts).ok
+        try:
+            again = sb.wait_until(lambda: [m for m in sb.messages(PAYMENTS)
+                                           if "cus_ada" in m.text and m.ts != first.ts],
+                                  timeout=10)
+        except TimeoutError:
+            raise AssertionError(log_texts(demo)) from None
+        assert demo.ledger is not None
+        waiting = demo.ledger.list_tickets([TicketStatus.PENDING], limit=100)
+        assert any(t.args.get("customer") == "cus_ada" for t in waiting), again
+        # what was allowed or denied by policy is not made again and again
+        assert sum("drop_database" in t for t in log_texts(demo)) == 1
+
+
+def test_guidance_reaches_the_agent_as_guidance(demo: Demo) -> None:
+    from bot.render import ACTION_GUIDANCE, GUIDANCE_ACTION, GUIDANCE_BLOCK
+
+    sb = demo.sandbox
+    assert sb is not None
+    card = sb.wait_until(lambda: next(
+        (m for m in sb.messages(APPROVALS) if "Merge two customer accounts" in m.text), None),
+        timeout=10)
+    sb.click(REVIEWER.id, action_id=ACTION_GUIDANCE, channel=APPROVALS, message_ts=card.ts)
+    sb.wait_until(lambda: sb.views(REVIEWER.id))
+    advice = "Merge only if the billing addresses match; otherwise leave both."
+    sb.submit(REVIEWER.id, {GUIDANCE_BLOCK: {GUIDANCE_ACTION: advice}})
+    note = sb.wait_until(lambda: next(
+        (m for m in sb.thread(APPROVALS, card.ts) if "gave the agent guidance" in m.text), None))
+    assert advice in str(note.blocks) and "asked the agent" not in str(note.blocks)
+    answer = sb.wait_until(lambda: next(
+        (m for m in sb.thread(APPROVALS, card.ts) if "agent answered" in m.text), None))
+    assert "follow your guidance" in str(answer.blocks) and advice in str(answer.blocks)
+    assert advice in wait_log(demo, "took a reviewer's guidance")

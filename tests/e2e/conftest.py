@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from slack_sdk import WebClient
 
 from bot.agent.client import ApprovalClient
@@ -21,6 +22,10 @@ from store.ledger import Ledger
 
 EXAMPLE = Path(__file__).parents[1] / "fixtures" / "signoff.example.yml"
 SECRET = "e2e-signing-secret"
+MANIFEST = Path(__file__).parents[2] / "manifest.yml"
+#: The bot token has exactly the scopes manifest.yml asks for, as after a real install, so
+#: every end-to-end test also proves the manifest is enough.
+MANIFEST_SCOPES = tuple(yaml.safe_load(MANIFEST.read_text())["oauth_config"]["scopes"]["bot"])
 
 USERS = {
     "U0PAYLEAD": "paylead", "U0FINOPS": "finops", "U0REQUESTER": "requester",
@@ -31,6 +36,7 @@ USERS = {
 
 def workspace() -> Workspace:
     return Workspace(
+        bot_name="signoff", bot_scopes=MANIFEST_SCOPES,
         users=[User(uid, name, name.title(), f"{name}@example.com")
                for uid, name in USERS.items()],
         usergroups={"S0SREGROUP": ["U0SRE1", "U0SRE2"]},

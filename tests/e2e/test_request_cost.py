@@ -36,7 +36,9 @@ def agent(rig: Rig, db_url: str) -> Iterator[tuple[ApprovalClient, list[str]]]:
         begun.append("write" if conn.get_execution_options().get(WRITE_OPTION) else "read")
 
     try:
-        yield ApprovalClient(ledger, rig.config, slack=rig.client.slack), begun
+        client = ApprovalClient(ledger, rig.config, slack=rig.client.slack)
+        begun.clear()  # starting up records the policy version once; requests are counted
+        yield client, begun
     finally:
         ledger.close()
 

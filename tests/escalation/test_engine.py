@@ -273,8 +273,8 @@ def test_scheduler_runs_one_interval_job_that_ticks(ledger: Ledger) -> None:
     scheduler = start_scheduler(engine, timedelta(seconds=30))
     try:
         assert ticked.wait(timeout=10)  # the first tick runs at once
-        (job,) = scheduler.get_jobs()
-        assert job.id == JOB_ID and job.max_instances == 1 and job.coalesce is True
+        job = scheduler.get_job(JOB_ID)
+        assert job.max_instances == 1 and job.coalesce is True
         assert job.trigger.interval == timedelta(seconds=30)
     finally:
         scheduler.shutdown(wait=True)
