@@ -5,8 +5,11 @@ Agents use :class:`ApprovalClient` and catch the :class:`ApprovalError` family::
     from bot import ApprovalClient, ApprovalRejected
 """
 
+from bot.agent.aio import AsyncApprovalClient
 from bot.agent.client import ApprovalClient
 from bot.agent.errors import (
+    ActionNotAllowed,
+    AgentUnauthorized,
     ApprovalCancelled,
     ApprovalConsumed,
     ApprovalDenied,
@@ -16,10 +19,14 @@ from bot.agent.errors import (
     ApprovalPending,
     ApprovalRejected,
     ApprovalTakenOver,
+    GatewayRefused,
     InvalidArguments,
     RevalidationFailed,
+    TooManyPending,
 )
 from bot.agent.gate import GatedTool
+from bot.agent.http import HttpBackend
+from bot.agent.wire import current_receipt
 from store.errors import (
     ApprovalUnverifiable,
     ArgumentsMismatch,
@@ -32,6 +39,8 @@ from store.errors import (
 from store.models import Evidence, Ticket, TicketStatus
 
 __all__ = [
+    "ActionNotAllowed",
+    "AgentUnauthorized",
     "ApprovalCancelled",
     "ApprovalClient",
     "ApprovalConsumed",
@@ -44,9 +53,12 @@ __all__ = [
     "ApprovalTakenOver",
     "ApprovalUnverifiable",
     "ArgumentsMismatch",
+    "AsyncApprovalClient",
     "ConfigError",
     "Evidence",
     "GatedTool",
+    "GatewayRefused",
+    "HttpBackend",
     "InvalidArguments",
     "RevalidationFailed",
     "SignoffError",
@@ -55,4 +67,6 @@ __all__ = [
     "Ticket",
     "TicketNotFound",
     "TicketStatus",
+    "TooManyPending",
+    "current_receipt",
 ]

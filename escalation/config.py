@@ -39,7 +39,7 @@ from escalation.config_errors import (
 )
 from escalation.durations import Duration, format_duration
 from escalation.predicates import ArgPath, Number, Predicate
-from escalation.quality import QualityConfig
+from escalation.quality import CanaryRoute, QualityConfig
 from escalation.schedules import Schedule
 from escalation.yaml_marks import Marks, load_yaml
 from store.errors import ConfigError
@@ -242,6 +242,18 @@ class SignoffConfig(_Strict):
     suggest: SuggestConfig = SuggestConfig()
     """Evidence thresholds for ``signoff policy suggest``."""
     """Rubber-stamp thresholds for ``signoff stats`` (see docs/quality.md)."""
+    canaries: dict[Name, CanaryRoute] = Field(default_factory=dict)
+    """Per route: test requests that must be rejected, injected among real ones."""
+
+    @model_validator(mode="after")
+    def _canary_routes(self) -> SignoffConfig:
+        unknown = sorted(set(self.canaries) - set(self.routes))
+        if unknown:
+            raise PydanticCustomError("signoff", "{message}", {
+                "message": f"canaries for unknown route(s) {', '.join(unknown)}",
+                "fix": f"use a route defined under routes: "
+                       f"({', '.join(sorted(self.routes)) or 'none'})"})
+        return self
 
     @model_validator(mode="after")
     def _known_schedules(self) -> SignoffConfig:

@@ -67,6 +67,8 @@ def to_ticket(row: TicketRow, messages: Sequence[MessageRow] = ()) -> Ticket:
             for m in messages
         ),
         outcome=outcome,
+        canary=row.canary,
+        canary_lesson=row.canary_lesson,
         shown_version=row.shown_version,
     )
 

@@ -80,11 +80,12 @@ class Ledger:
             return self._now(s)
 
     @staticmethod
-    def _lock(session: Session, ticket_id: str) -> TicketRow:
+    def _lock(session: Session, ticket_id: str, *, for_agent: bool = False) -> TicketRow:
+        """Lock the row; ``for_agent``: an agent's write, which never finds a canary."""
         row = session.execute(
             select(TicketRow).where(TicketRow.id == ticket_id).with_for_update()
         ).scalar_one_or_none()
-        if row is None:
+        if row is None or (for_agent and row.canary is not None):
             raise TicketNotFound(ticket_id)
         return row
 
@@ -143,18 +144,21 @@ class Ledger:
             )).scalar_one_or_none()
             return None if row is None else to_ticket(row, self._messages(s, row.id))
 
-    def get_ticket(self, ticket_id: str) -> Ticket:
+    def get_ticket(self, ticket_id: str, *, for_agent: bool = False) -> Ticket:
+        """``for_agent``: an agent's read, which never finds a canary."""
         with self._tx(write=False) as s:
             row = s.get(TicketRow, ticket_id)
-            if row is None:
+            if row is None or (for_agent and row.canary is not None):
                 raise TicketNotFound(ticket_id)
             return to_ticket(row, self._messages(s, ticket_id))
 
-    def status_of(self, ticket_id: str) -> tuple[TicketStatus, int]:
+    def status_of(self, ticket_id: str, *, for_agent: bool = False) -> tuple[TicketStatus, int]:
         """Cheapest possible read (for ``wait()`` polling): status and version."""
+        stmt = select(TicketRow.status, TicketRow.version).where(TicketRow.id == ticket_id)
+        if for_agent:
+            stmt = stmt.where(TicketRow.canary.is_(None))
         with self._tx(write=False) as s:
-            found = s.execute(select(TicketRow.status, TicketRow.version)
-                              .where(TicketRow.id == ticket_id)).one_or_none()
+            found = s.execute(stmt).one_or_none()
             if found is None:
                 raise TicketNotFound(ticket_id)
             return TicketStatus(found[0]), found[1]
@@ -227,7 +231,7 @@ class Ledger:
                     evidence: Sequence[Evidence] = ()) -> Ticket:
         """The agent answers a reviewer's question; the ticket is pending again."""
         with self._tx() as s:
-            row = self._lock(s, ticket_id)
+            row = self._lock(s, ticket_id, for_agent=True)
             now = self._now(s)
             merged = list(row.evidence) + [e.model_dump(mode="json") for e in evidence]
             self._transition(s, row, Event.ANSWER, evidence=merged)
@@ -236,8 +240,9 @@ class Ledger:
             return to_ticket(row, self._messages(s, ticket_id))
 
     def cancel(self, ticket_id: str, *, actor: str, reason: str) -> Ticket:
+        """The agent withdraws its request (never a canary: no agent made one)."""
         with self._tx() as s:
-            row = self._lock(s, ticket_id)
+            row = self._lock(s, ticket_id, for_agent=True)
             now = self._now(s)
             self._transition(s, row, Event.CANCEL, decided_by=actor, decided_at=now)
             self._audit(s, ticket_id, "cancelled", actor, now, reason=reason)
@@ -262,15 +267,20 @@ class Ledger:
 
     def start_execution(self, ticket_id: str, *, args: dict[str, Any], actor: str) -> Ticket:
         """Consume the approval once. Refuses arguments that are not the approved ones, and
-        an approval its own audit events do not show (:class:`ApprovalUnverifiable`)."""
+        an approval its own audit events do not show (:class:`ApprovalUnverifiable`), and
+        canaries outright: there is no tool behind a test request, whatever its status."""
         offered = args_hash(args)
-        refused: ArgumentsMismatch | ApprovalUnverifiable
+        refused: ArgumentsMismatch | ApprovalUnverifiable | TicketNotFound
         with self._tx() as s:
             row = self._lock(s, ticket_id)
             now = self._now(s)
             unbacked = (audit_verify.backing_problems(s, row, self._audit_key)
                         if row.status == TicketStatus.APPROVED else [])
-            if row.status == TicketStatus.APPROVED and offered != row.final_args_hash:
+            if row.canary is not None:
+                self._audit(s, ticket_id, "execution_refused", actor, now, offered_hash=offered,
+                            canary=row.canary, note="a canary (test request) never executes")
+                refused = TicketNotFound(ticket_id)
+            elif row.status == TicketStatus.APPROVED and offered != row.final_args_hash:
                 self._audit(s, ticket_id, "execution_refused", actor, now,
                             offered_hash=offered, approved_hash=row.final_args_hash)
                 refused = ArgumentsMismatch(ticket_id, row.final_args_hash, offered)

@@ -62,8 +62,16 @@ class ApprovalClient:
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> ApprovalClient:
-        """Database, config, Slack token and API URL from the environment (see README)."""
-        return cls.from_settings(load_settings(), **kwargs)
+        """With ``SIGNOFF_URL`` and ``SIGNOFF_AGENT_TOKEN`` set: over HTTP to ``signoff
+        serve``, holding nothing but the token. Otherwise embedded: database, config, Slack
+        token and API URL from the environment (see README)."""
+        settings = load_settings()
+        if settings.signoff_url and settings.agent_token is not None:
+            from bot.agent.http import HttpBackend
+
+            return cls(backend=HttpBackend(settings.signoff_url,
+                                           settings.agent_token.get_secret_value()))
+        return cls.from_settings(settings, **kwargs)
 
     def close(self) -> None:
         self.backend.close()

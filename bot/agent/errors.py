@@ -6,6 +6,8 @@ invalid arguments, revalidation failed). The whole tree is defined and drawn in
 from __future__ import annotations
 
 from store.errors import (
+    ActionNotAllowed,
+    AgentUnauthorized,
     ApprovalCancelled,
     ApprovalConsumed,
     ApprovalDenied,
@@ -15,13 +17,28 @@ from store.errors import (
     ApprovalPending,
     ApprovalRejected,
     ApprovalTakenOver,
+    GatewayRefused,
     InvalidArguments,
     RevalidationFailed,
     SignoffError,
+    TooManyPending,
 )
 
 __all__ = [
-    "ApprovalCancelled", "ApprovalConsumed", "ApprovalDenied", "ApprovalError",
-    "ApprovalExpired", "ApprovalNeedsInfo", "ApprovalPending", "ApprovalRejected",
-    "ApprovalTakenOver", "InvalidArguments", "RevalidationFailed", "SignoffError",
+    "ActionNotAllowed",
+    "AgentUnauthorized",
+    "ApprovalCancelled",
+    "ApprovalConsumed",
+    "ApprovalDenied",
+    "ApprovalError",
+    "ApprovalExpired",
+    "ApprovalNeedsInfo",
+    "ApprovalPending",
+    "ApprovalRejected",
+    "ApprovalTakenOver",
+    "GatewayRefused",
+    "InvalidArguments",
+    "RevalidationFailed",
+    "SignoffError",
+    "TooManyPending",
 ]

@@ -19,6 +19,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("serve", help="run the Slack bot (HTTP or Socket Mode) and the sweep")
     p.add_argument("--host", default="0.0.0.0", help="interface to listen on (default 0.0.0.0)")
     p.add_argument("--port", type=int, default=3000, help="port (default 3000)")
+    p.add_argument("--api-port", type=int,
+                   help="port of the agent API /v1 (default: --port + 1; 0 picks a free one)")
     p.add_argument("--threads", type=int, default=16, help="HTTP worker threads")
     p.add_argument("--socket-mode", action="store_true",
                    help="connect to Slack over Socket Mode (needs SLACK_APP_TOKEN)")
@@ -50,9 +52,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _check_channels(service)
         if not args.no_scheduler:
             service.start_scheduler()
+        service.start_webhooks()
+        api_port = args.api_port if args.api_port is not None else (
+            args.port + 1 if args.port else 0)
+        api = service.serve_api(args.host, api_port, settings=args.settings).start()
         if args.socket_mode:
+            print(f"signoff: agent API on {api.url}/v1", flush=True)
             return _socket_mode(service)
-        return _http(service, args)
+        return _http(service, args, api.url)
     finally:
         service.close()
 
@@ -76,7 +83,7 @@ def _check_channels(service: Service) -> None:
                           + "\n  - ".join(check.problems))
 
 
-def _http(service: Service, args: argparse.Namespace) -> int:
+def _http(service: Service, args: argparse.Namespace, api_url: str) -> int:
     server = service.serve_http(args.host, args.port, threads=args.threads)
     stopping = threading.Event()
 
@@ -90,7 +97,8 @@ def _http(service: Service, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     print(f"signoff: serving as bot {service.bot_user} on {server.url} "
-          f"(POST /slack/events, GET /healthz); config {service.config.policy_version}; "
+          f"(POST /slack/events, GET /healthz, GET /metrics); agent API on {api_url}/v1; "
+          f"config {service.config.policy_version}; "
           f"sweep {'on' if service.scheduler else 'off'}", flush=True)
     server.serve_forever()
     return 0

@@ -30,6 +30,7 @@ from bot.agent.errors import (
 )
 from bot.demo.config import AGENT_LOG, REQUESTER
 from store.models import Decision, DecisionKind, ReviewType, Ticket, TicketStatus
+from store.tickets import SYSTEM_ACTOR
 
 log = logging.getLogger(__name__)
 AGENT = "support-agent"
@@ -193,8 +194,10 @@ class DemoAgent:
             summary=proposal.summary, evidence=proposal.evidence, confidence=proposal.confidence,
             agent=AGENT, args_model=proposal.model)
         self.tickets.append(ticket.id)
-        # Reviewed unless policy allowed it; a quick reviewer may have decided already.
-        reviewed = ticket.status != TicketStatus.APPROVED or ticket.decided_by is not None
+        # Reviewed unless policy allowed it (approved by signoff itself); a quick reviewer
+        # may have decided already.
+        reviewed = (ticket.status != TicketStatus.APPROVED
+                    or ticket.decided_by not in (None, SYSTEM_ACTOR))
         if reviewed:
             self.report(f":hourglass: `{proposal.action}` is waiting for review "
                         f"(ticket `{ticket.id}`, {ticket.tier.value} tier).")

@@ -11,6 +11,8 @@ OWN_REQUEST = ("You can't approve a request made on your behalf: another reviewe
                "decide it.")
 ALREADY_APPROVED_BY_YOU = ("You already approved this request; it needs another approver, a "
                            "different person.")
+FORM_REFUSED_LATE = ("You can't make this decision, so this form was closed: signoff has told "
+                     "you why in the conversation you clicked in.")
 EXPIRED_CLICK = ("This request expired: nobody decided in time, so nothing was executed. Your "
                  "click changed nothing.")
 

@@ -1,5 +1,6 @@
-"""The HTTP front door: ``POST /slack/events`` and ``GET /healthz`` on waitress, a
-production WSGI server with a thread pool (Bolt's ``app.start()`` is single-threaded)."""
+"""The HTTP front door: ``POST /slack/events``, ``GET /healthz`` and ``GET /metrics`` on
+waitress, a production WSGI server with a thread pool (Bolt's ``app.start()`` is
+single-threaded)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
+from bot.counters import count_http
 from bot.server.ackfirst import AckFirst
+from bot.server.metrics import METRICS_PATH, metrics_app
 from store.errors import StoreError
 from store.ledger import Ledger
 
@@ -24,7 +27,7 @@ StartResponse = Callable[..., Any]
 
 
 class Router:
-    """A WSGI app with exactly the two routes signoff serves."""
+    """A WSGI app with exactly the routes signoff serves."""
 
     def __init__(self, app: App, ledger: Ledger, policy_version: str,
                  acks: AckFirst | None = None) -> None:
@@ -32,15 +35,27 @@ class Router:
         self._ledger = ledger
         self._policy_version = policy_version
         self._acks = acks or AckFirst()
+        self._metrics = metrics_app(ledger)
 
     def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         path, verb = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+
+        def counted(status: str, *rest: Any) -> Any:
+            count_http(path, status)
+            return start(status, *rest)
+
+        return self._route(environ, counted, path, verb)
+
+    def _route(self, environ: dict[str, Any], start: StartResponse, path: str,
+               verb: str) -> Iterable[bytes]:
         if path == EVENTS_PATH and verb == "POST":
             with self._acks.serving():  # decisions wait while a request awaits its ack
                 result: Iterable[bytes] = self._bolt(environ, start)
             return result
         if path == HEALTH_PATH and verb in ("GET", "HEAD"):
             return self._health(start)
+        if path == METRICS_PATH and verb == "GET":
+            return self._metrics(environ, start)
         return _json(start, "404 Not Found", {"ok": False, "error": "not_found"})
 
     def _health(self, start: StartResponse) -> Iterable[bytes]:
@@ -64,8 +79,11 @@ class HttpServer:
 
     def __init__(self, wsgi: Callable[..., Iterable[bytes]], *, host: str = "127.0.0.1",
                  port: int = 3000, threads: int = 16) -> None:
+        # poll(), not select(): the process also holds the agent API's long-polls, and
+        # select() fails on any file descriptor above 1024.
         self._server: Any = create_server(wsgi, host=host, port=port, threads=threads,
-                                          ident="signoff", clear_untrusted_proxy_headers=True)
+                                          ident="signoff", clear_untrusted_proxy_headers=True,
+                                          asyncore_use_poll=True)
         self.host = host
         self.port = int(self._server.effective_port)
         self._thread: threading.Thread | None = None

@@ -36,6 +36,7 @@ from bot.render import (
     render_show_all_modal,
 )
 from bot.render.argmodel import model_from_schema
+from bot.render.refusals import FORM_REFUSED_LATE, NO_SUCH_REQUEST
 from bot.slack.authz import Authorizer
 from bot.slack.home import publish_home
 from bot.slack.retry import RetryQueue
@@ -87,7 +88,10 @@ def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
     authz = authz or Authorizer(client, oncall=SweepStore(ledger).oncall_targets,
                                 config=lambda: config)
     reviews = Reviews(ledger, config, authz, surfaces, pool)
-    _register_buttons(app, reviews)
+    # Who-may-decide checks before a modal opens run here, so a slow one has a time budget
+    # (open_form) without holding a Bolt listener or a decision worker.
+    checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="signoff-authz")
+    _register_buttons(app, reviews, checks)
     register_views(app, reviews)
 
     @app.event("app_home_opened")
@@ -111,7 +115,7 @@ _MODALS = {
 }
 
 
-def _register_buttons(app: App, reviews: Reviews) -> None:
+def _register_buttons(app: App, reviews: Reviews, checks: Executor) -> None:
     @app.action(ACTION_APPROVE)
     def approve(ack: Ack, body: dict[str, Any]) -> None:
         ack()
@@ -127,7 +131,7 @@ def _register_buttons(app: App, reviews: Reviews) -> None:
                              seen=c.seen, reason="taken over by a human")
 
     for action_id, (kind, render) in _MODALS.items():
-        app.action(action_id)(_modal_opener(reviews, kind, render))
+        app.action(action_id)(_modal_opener(reviews, checks, kind, render))
 
     @app.action(ACTION_EDIT)
     def edit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -138,21 +142,22 @@ def _register_buttons(app: App, reviews: Reviews) -> None:
             model = model_from_schema(ticket.args_schema) if ticket.args_schema else None
             return render_edit_modal(ticket, model, origin=c.origin)
 
-        open_form(reviews, client, c, DecisionKind.EDIT, form)
+        open_form(reviews, checks, client, c, DecisionKind.EDIT, form)
 
     @app.action(ACTION_SHOW_ALL)
     def show_all(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         c = Click.of(body)
-        open_form(reviews, client, c, None, lambda ticket: render_show_all_modal(
+        open_form(reviews, checks, client, c, None, lambda ticket: render_show_all_modal(
             ticket, origin=c.origin))
 
 
-def _modal_opener(reviews: Reviews, kind: DecisionKind, render: Any) -> Any:
+def _modal_opener(reviews: Reviews, checks: Executor, kind: DecisionKind, render: Any) -> Any:
     def open_modal(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         c = Click.of(body)
-        open_form(reviews, client, c, kind, lambda ticket: render(ticket, origin=c.origin))
+        open_form(reviews, checks, client, c, kind,
+                  lambda ticket: render(ticket, origin=c.origin))
 
     open_modal.__name__ = f"open_{kind.value}_modal"
     return open_modal
@@ -162,11 +167,10 @@ def _modal_opener(reviews: Reviews, kind: DecisionKind, render: Any) -> Any:
 #: trigger_id lives 3 s from the click; past this budget the form opens first and is
 #: replaced if the check then refuses.
 CHECK_BUDGET_S = 1.0
-_checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="signoff-authz")
 
 
-def open_form(reviews: Reviews, client: WebClient, c: Click, kind: DecisionKind | None,
-              form: Callable[[Ticket], dict[str, Any]]) -> None:
+def open_form(reviews: Reviews, checks: Executor, client: WebClient, c: Click,
+              kind: DecisionKind | None, form: Callable[[Ticket], dict[str, Any]]) -> None:
     """Open a modal from a click, refusing people who may not start the decision.
 
     The check comes first, so nobody types a reason that cannot count; but it may wait on
@@ -174,7 +178,7 @@ def open_form(reviews: Reviews, client: WebClient, c: Click, kind: DecisionKind 
     after it. So the check gets :data:`CHECK_BUDGET_S`; when it takes longer the form opens
     at once and a late refusal replaces it. A form Slack would not open is told to the
     reviewer, never lost in a log."""
-    check = _checks.submit(_started, reviews, c, kind) if kind is not None else None
+    check = checks.submit(_started, reviews, c, kind) if kind is not None else None
     ticket: Ticket | None = None
     try:
         if check is not None:
@@ -186,7 +190,7 @@ def open_form(reviews: Reviews, client: WebClient, c: Click, kind: DecisionKind 
     try:
         ticket = ticket or reviews.ledger.get_ticket(c.ticket_id)
     except TicketNotFound:
-        reviews.surfaces.tell(c.user, c.channel, "This request no longer exists.")
+        reviews.surfaces.tell(c.user, c.channel, NO_SUCH_REQUEST)
         return
     try:
         view_id = str(client.views_open(trigger_id=c.trigger_id, view=form(ticket))["view"]["id"])
@@ -196,15 +200,10 @@ def open_form(reviews: Reviews, client: WebClient, c: Click, kind: DecisionKind 
         return
     if check is not None and check.result() is None:  # a late refusal (already told why)
         try:
-            client.views_update(view_id=view_id, view=render_notice_modal(REFUSED_LATE))
+            client.views_update(view_id=view_id, view=render_notice_modal(FORM_REFUSED_LATE))
         except (SlackApiError, SlackClientError, OSError) as exc:  # closed meanwhile
             log.info("refused form for ticket %s not replaced: %s", ticket.id,
                      slack_error(exc))
-
-
-#: Replaces a form opened before the check refused (the refusal itself went to the person).
-REFUSED_LATE = ("You can't make this decision, so this form was closed: signoff has told "
-                "you why in the conversation you clicked in.")
 
 
 def _started(reviews: Reviews, c: Click, kind: DecisionKind) -> Ticket | None:

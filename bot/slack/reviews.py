@@ -15,6 +15,7 @@ from bot.render.refusals import (
     edit_denied,
 )
 from bot.slack.authz import Authorizer
+from bot.slack.canary import settle_canary
 from bot.slack.surfaces import Surfaces
 from escalation.config import SignoffConfig
 from escalation.deadlines import deadlines
@@ -108,6 +109,8 @@ class Reviews:
             ticket = self.surfaces.move(ticket, before.card, user)
         else:
             self.surfaces.refresh(ticket)
+        if ticket.canary is not None:  # a test request: a catch or a miss, said privately
+            ticket = settle_canary(self.surfaces, ticket, user, kind, channel)
         return ticket
 
     def _record(self, ticket: Ticket, user: str, kind: DecisionKind, channel: str | None,

@@ -15,6 +15,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from bot.counters import SlackErrorCounter
 from bot.slack.retry import RetryQueue, retry_after
 from store.ledger import Ledger
 from store.models import SlackRef, Ticket
@@ -39,6 +40,7 @@ def make_web_client(token: str, base_url: str, *, rate_limit_retries: int = 3,
         base_url=base_url,
         timeout=DEFAULT_TIMEOUT_S,
         retry_handlers=[
+            SlackErrorCounter(),  # counts 429s and 5xx for GET /metrics; never retries
             RateLimitErrorRetryHandler(max_retry_count=rate_limit_retries),
             ServerErrorRetryHandler(max_retry_count=server_error_retries),
             ConnectionErrorRetryHandler(max_retry_count=server_error_retries),

@@ -36,6 +36,7 @@ from bot.render import (
     REASON_BLOCK,
 )
 from store.models import TicketStatus
+from tests.demo.conftest import agent_cards
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def demo() -> Iterator[Demo]:
     with Demo(DemoOptions(port=0, fast=True, say=lambda _line: None)) as running:
         assert running.sandbox is not None
         sandbox = running.sandbox
-        sandbox.wait_until(lambda: len(sandbox.messages(PAYMENTS)) >= 2
+        sandbox.wait_until(lambda: len(agent_cards(sandbox, PAYMENTS)) >= 2
                            and len(sandbox.messages(APPROVALS)) >= 2, timeout=10)
         yield running
 
@@ -82,15 +83,26 @@ def test_the_agent_proposes_a_mix_and_policy_sorts_it(demo: Demo) -> None:
     assert demo.ledger is not None
     wait_log(demo, "search_orders")
     wait_log(demo, "drop_database")
-    tickets = {t.action: t for t in demo.ledger.list_tickets(limit=50)}
+    ledger = demo.ledger
+    # An allowed search runs at once; its log line may come a moment before its outcome.
+    assert demo.sandbox is not None and demo.sandbox.wait_until(lambda: any(
+        t.action == "search_orders" and t.status == TicketStatus.EXECUTED
+        for t in ledger.list_tickets(limit=50)), timeout=10)
+    tickets = {t.action: t for t in demo.ledger.list_tickets(limit=50) if t.canary is None}
     assert "drop_database" not in tickets  # denied before any ticket existed
-    assert tickets["search_orders"].status == TicketStatus.EXECUTED
-    refunds = [t for t in demo.ledger.list_tickets(limit=50) if t.action == "issue_refund"]
+    refunds = [t for t in demo.ledger.list_tickets(limit=50)
+               if t.action == "issue_refund" and t.canary is None]  # the agent's own
     assert sorted(t.route.approvals_required for t in refunds) == [1, 2]
     assert tickets["send_email"].review_type.value == "edit"
     assert tickets["merge_customer_accounts"].review_type.value == "escalation"
     assert all(t.requested_by == REQUESTER.id for t in tickets.values())
     assert any("denied by policy" in t for t in log_texts(demo))
+
+
+def test_what_policy_allows_runs_without_waiting_for_review(demo: Demo) -> None:
+    ran = wait_log(demo, "`search_orders` ran without review")
+    assert "policy: allow" in ran
+    assert not any("`search_orders` is waiting" in t for t in log_texts(demo))
 
 
 def test_the_demo_runs_the_composition_serve_runs(demo: Demo) -> None:

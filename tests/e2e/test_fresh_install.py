@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+from dataclasses import replace
 
 from bot.sandbox import Channel, SlackSandbox, Workspace
 from escalation.config import load_config
@@ -19,11 +20,11 @@ from tests.e2e.test_serve import _env
 
 
 def fresh_workspace() -> Workspace:
+    """The e2e workspace right after the install: the bot user is in no channel."""
     ws = workspace()
-    humans = tuple(USERS)
-    ws.channels = [Channel("C0APPROVALS", "approvals", bot_member=False),
-                   Channel("C0PAYMENTS", "payments", humans, is_private=True)]
-    return Workspace(**{**ws.__dict__, "users": [u for u in ws.users if not u.is_bot]})
+    return replace(ws, users=list(ws.humans()), channels=[
+        Channel("C0APPROVALS", "approvals", bot_member=False),
+        Channel("C0PAYMENTS", "payments", tuple(USERS), is_private=True)])
 
 
 def _serve(sandbox: SlackSandbox, db_url: str) -> subprocess.CompletedProcess[str]:
