@@ -21,6 +21,7 @@ from bot.agent.errors import (
     ApprovalTakenOver,
     GatewayRefused,
     InvalidArguments,
+    OutcomeUnknown,
     RevalidationFailed,
     TooManyPending,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "GatewayRefused",
     "HttpBackend",
     "InvalidArguments",
+    "OutcomeUnknown",
     "RevalidationFailed",
     "SignoffError",
     "StoreError",

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SIGNOFF_CONFIG", "config_path"))
     audit_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("SIGNOFF_AUDIT_KEY", "audit_key"))
+    test_hold_clicks: float = Field(
+        default=0.0, ge=0.0, le=60.0,
+        validation_alias=AliasChoices("SIGNOFF_TEST_HOLD_CLICKS", "test_hold_clicks"))
+    """Test-only (crash tests): seconds each decision click waits after its ack. Never set
+    it in production: it only delays decisions."""
 
     signoff_url: str | None = Field(
         default=None, validation_alias=AliasChoices("SIGNOFF_URL", "signoff_url"))
@@ -91,6 +96,7 @@ _ENV_NAMES = {
     "agent_token": "SIGNOFF_AGENT_TOKEN",
     "keys_passphrase": "SIGNOFF_KEYS_PASSPHRASE",
     "receipt_ttl_s": "SIGNOFF_RECEIPT_TTL",
+    "test_hold_clicks": "SIGNOFF_TEST_HOLD_CLICKS",
 }
 
 

@@ -38,6 +38,7 @@ from escalation.config_errors import (
     yaml_problem,
 )
 from escalation.durations import Duration, format_duration
+from escalation.mcp_config import McpConfig
 from escalation.predicates import ArgPath, Number, Predicate
 from escalation.quality import CanaryRoute, QualityConfig
 from escalation.schedules import Schedule
@@ -231,6 +232,10 @@ class SignoffConfig(_Strict):
     """Recorded on every ticket and decision; when left out, a hash of the configuration."""
     sweep_every: Duration = Field(default=timedelta(seconds=15),
                                   json_schema_extra={"default": "15s"})
+    execution_lease: Duration = Field(default=timedelta(minutes=15),
+                                      json_schema_extra={"default": "15m"})
+    """How long an approved action may run before, with no outcome reported, the sweep marks
+    its ticket ``outcome_unknown`` for a human to resolve (it never re-runs)."""
     reviewers: dict[Name, tuple[SlackPrincipal, ...]] = Field(default_factory=dict)
     routes: dict[Name, RouteConfig] = Field(default_factory=dict)
     chains: dict[Name, Chain] = Field(default_factory=dict)
@@ -244,6 +249,8 @@ class SignoffConfig(_Strict):
     """Rubber-stamp thresholds for ``signoff stats`` (see docs/quality.md)."""
     canaries: dict[Name, CanaryRoute] = Field(default_factory=dict)
     """Per route: test requests that must be rejected, injected among real ones."""
+    mcp: McpConfig = McpConfig()
+    """The MCP servers ``signoff mcp-proxy`` fronts."""
 
     @model_validator(mode="after")
     def _canary_routes(self) -> SignoffConfig:

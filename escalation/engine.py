@@ -87,6 +87,8 @@ class TickReport:
     """Tickets another sweeper had already moved on, or that were decided meanwhile."""
     repaired: int = 0
     """Tickets whose card or DM copies showed an older version, re-rendered."""
+    outcomes_unknown: int = 0
+    """Executions whose lease ran out with no outcome, now ``outcome_unknown``."""
 
 
 @dataclass
@@ -134,6 +136,7 @@ class EscalationEngine:
             released = self._batch(batch, at, db_now, report)
             self.store.release_claims([t.id for t in batch if t.id not in released],
                                        owner=self.owner, hold_until=at)
+        self._lost_executions(at, report)
         self._repair(report)
         return report
 
@@ -157,6 +160,26 @@ class EscalationEngine:
             except Exception:  # one card must not stop the sweep
                 log.exception("repairing the card of ticket %s failed", ticket.id)
                 report.failures += 1
+
+    def _lost_executions(self, at: datetime, report: TickReport) -> None:
+        """Executions that never reported back within their lease: say so, once (the
+        transition is the claim); they never run again by themselves."""
+        for _ in range(self.max_batches):
+            try:
+                lost = self.store.lose_executions(at=at, limit=self.batch_size)
+            except StoreError:
+                log.exception("could not mark lost executions")
+                report.failures += 1
+                return
+            for ticket in lost:
+                report.outcomes_unknown += 1
+                try:
+                    self.notifier.outcome_unknown(ticket)
+                except Exception as exc:  # the ledger is the record; the note is a courtesy
+                    log.warning("outcome_unknown note for %s failed: %s", ticket.id, exc)
+                    report.failures += 1
+            if len(lost) < self.batch_size:
+                return
 
     def _batch(self, batch: list[Ticket], at: datetime, db_now: datetime,
                report: TickReport) -> set[str]:

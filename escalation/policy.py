@@ -35,6 +35,10 @@ class Proposal(BaseModel):
     args: dict[str, Any] = Field(default_factory=dict)
     requested_by: str
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    annotations: dict[str, Any] = Field(default_factory=dict)
+    """What the tool's server says about it (MCP ``readOnlyHint``, ``destructiveHint``...),
+    set by ``signoff mcp-proxy`` from the upstream's tools/list, never from the arguments.
+    Rules read it as ``annotations.<name>``."""
 
 
 class PolicyOutcome(BaseModel):
@@ -61,12 +65,30 @@ class PolicyOutcome(BaseModel):
         return None if value is None else format_duration(value)
 
 
+ANNOTATIONS = "annotations."
+ANNOTATIONS_KEY = "x-mcp-annotations"
+"""Where a ticket keeps the annotations policy saw: in its ``args_schema`` (a JSON Schema
+extension keyword), so an edit is re-checked against the same annotations."""
+
+
+def recorded_annotations(args_schema: dict[str, Any] | None) -> dict[str, Any]:
+    found = (args_schema or {}).get(ANNOTATIONS_KEY)
+    return dict(found) if isinstance(found, dict) else {}
+
+
+def with_annotations(args_schema: dict[str, Any] | None,
+                     annotations: dict[str, Any]) -> dict[str, Any] | None:
+    if not annotations:
+        return args_schema
+    return {**(args_schema or {}), ANNOTATIONS_KEY: annotations}
+
+
 def mismatch(rule: Rule, proposal: Proposal) -> str | None:
     """``None`` when every condition of ``rule`` holds for ``proposal``, else why not."""
     if rule.action is not None and not fnmatchcase(proposal.action, rule.action):
         return f"action {proposal.action!r} does not match {rule.action!r}"
     for path, predicate in rule.when.items():
-        why = predicate.mismatch(path, lookup(proposal.args, path))
+        why = predicate.mismatch(path, _value(proposal, path))
         if why:
             return why
     if rule.requested_by is not None:
@@ -74,6 +96,14 @@ def mismatch(rule: Rule, proposal: Proposal) -> str | None:
         if why:
             return why
     return _confidence_mismatch(rule, proposal)
+
+
+def _value(proposal: Proposal, path: str) -> Any:
+    """``annotations.*`` reads the tool's annotations, so an argument named ``annotations``
+    cannot pose as them; every other path reads the arguments."""
+    if path.startswith(ANNOTATIONS):
+        return lookup(proposal.annotations, path[len(ANNOTATIONS):])
+    return lookup(proposal.args, path)
 
 
 def _confidence_mismatch(rule: Rule, proposal: Proposal) -> str | None:

@@ -45,3 +45,5 @@ class SweepLedger(Protocol):
 
     def mark_shown(self, ticket_id: str, version: int) -> bool:
         """Record that the ticket's surfaces show ``version`` (if it is still at it)."""
+    def lose_executions(self, *, at: datetime, limit: int = 50) -> list[Ticket]:
+        """Mark executions whose lease ended before ``at`` ``outcome_unknown`` (once)."""

@@ -20,9 +20,10 @@ from typing import Any, Protocol
 
 from store.models import TicketStatus as S
 
-_APPROVED_OR_LATER = {S.APPROVED, S.EXECUTING, S.EXECUTED, S.FAILED}
+_APPROVED_OR_LATER = {S.APPROVED, S.EXECUTING, S.EXECUTED, S.FAILED, S.OUTCOME_UNKNOWN}
 _BY_KIND = {"info_requested": S.NEEDS_INFO, "answered": S.PENDING, "cancelled": S.CANCELLED,
-            "expired": S.EXPIRED, "executed": S.EXECUTED, "failed": S.FAILED}
+            "expired": S.EXPIRED, "executed": S.EXECUTED, "failed": S.FAILED,
+            "outcome_unknown": S.OUTCOME_UNKNOWN}
 _BY_DECISION = {"reject": S.REJECTED, "take_over": S.TAKEN_OVER,
                 "request_info": S.NEEDS_INFO}
 
@@ -102,6 +103,8 @@ def _apply(out: Replayed, row: EventRow, data: dict[str, Any]) -> None:
         out.status = S.EXECUTING
     elif row.kind in _BY_KIND:
         out.status = _BY_KIND[row.kind]
+    elif row.kind == "outcome_resolved":  # a human settled a lost execution
+        out.status = S.EXECUTED if data.get("outcome") == "succeeded" else S.FAILED
     elif "status" in data and data["status"] in S.__members__.values():
         new = S(data["status"])
         if new in _APPROVED_OR_LATER and out.status not in _APPROVED_OR_LATER:

@@ -70,6 +70,7 @@ def to_ticket(row: TicketRow, messages: Sequence[MessageRow] = ()) -> Ticket:
         canary=row.canary,
         canary_lesson=row.canary_lesson,
         shown_version=row.shown_version,
+        execution_lease_until=row.execution_lease_until,
     )
 
 

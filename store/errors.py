@@ -22,6 +22,8 @@ ApprovalRejected``); ``bot.agent.errors`` and ``escalation.config`` re-export th
     │   ├── ArgumentsMismatch            executor asked to run arguments nobody approved
     │   ├── ApprovalUnverifiable         approved, but its audit events do not back it
     │   ├── CheckpointInvalid            an audit checkpoint file that cannot be read
+    │   ├── ClickSettled                 a reviewer's click already ended (decided or told)
+    │   ├── ClickTooOld                  a click not recorded in time never counts
     │   ├── AgentExists / AgentNotFound  `signoff agents add` / `revoke` of a name
     ├── GatewayRefused                   signoff serve refused an agent's HTTP call (``code``)
     │   ├── AgentUnauthorized            401: token missing, unknown or revoked
@@ -39,6 +41,7 @@ ApprovalRejected``); ``bot.agent.errors`` and ``escalation.config`` re-export th
         ├── ApprovalTakenOver            a human owns the task now
         ├── ApprovalCancelled            the request was withdrawn
         ├── ApprovalConsumed             this approval already ran once (``outcome``)
+        │   └── OutcomeUnknown           it started and never reported back: a human resolves
         ├── InvalidArguments             the arguments do not fit the tool's model
         └── RevalidationFailed           the revalidate hook said the facts went stale
 """
@@ -47,7 +50,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from store.models import Outcome, Ticket
@@ -210,6 +213,24 @@ class CheckpointInvalid(StoreError):
     """An audit checkpoint file has a line that is not a checkpoint (names file and line)."""
 
 
+class ClickSettled(StoreError):
+    """The click already ended (decided, or its clicker told): processing it again is moot."""
+
+    def __init__(self, click_id: int) -> None:
+        super().__init__(f"click {click_id} has already been handled")
+        self.click_id = click_id
+
+
+class ClickTooOld(StoreError):
+    """The click could not be recorded in time, so it does not count (its clicker is told)."""
+
+    def __init__(self, click_id: int, max_age: timedelta) -> None:
+        super().__init__(f"click {click_id} was not recorded within "
+                         f"{int(max_age.total_seconds())} s of being made")
+        self.click_id = click_id
+        self.max_age = max_age
+
+
 class AgentExists(StoreError):
     def __init__(self, name: str) -> None:
         super().__init__(f"an agent named {name!r} already exists (names are never "
@@ -337,6 +358,20 @@ class ApprovalConsumed(ApprovalError):
         super().__init__(f"ticket {ticket.id} ({ticket.action}) was already executed "
                          f"(status {ticket.status.value})", ticket=ticket)
         self.outcome: Outcome | None = ticket.outcome
+
+
+class OutcomeUnknown(ApprovalConsumed):
+    """The approved action started but never reported an outcome within its lease (the
+    executor was killed, say). It may or may not have happened, so it never runs again; a
+    human must check and resolve the ticket."""
+
+    def __init__(self, ticket: Ticket) -> None:
+        ApprovalError.__init__(
+            self, f"ticket {ticket.id} ({ticket.action}) started executing but never reported "
+            "an outcome, so nobody knows whether it happened; it will not run again. Check "
+            f"what happened, then record it: signoff tickets resolve {ticket.id} --outcome "
+            "succeeded|failed --note '...' --by YOU", ticket=ticket)
+        self.outcome = None
 
 
 class RevalidationFailed(ApprovalError):

@@ -7,26 +7,36 @@ appends its audit event, so a change and its audit record commit together or not
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import datetime
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from store import audit, audit_seal, audit_verify, checkpoint, tickets
 from store.convert import to_decision, to_ticket
-from store.db import Transactions, check_schema, make_engine, now_of
+from store.db import (
+    WRITE_OPTION,
+    Transactions,
+    check_schema,
+    make_engine,
+    now_of,
+    quick_engine,
+)
 from store.decisions import Reroute, decision_update
 from store.errors import (
     ApprovalUnverifiable,
     ArgumentsMismatch,
     ChangedSinceSeen,
     DeadlinePassed,
+    StoreUnavailable,
     TicketNotFound,
     TransitionRefused,
 )
+from store.executions import EXECUTION_LEASE, ExecutionMixin
+from store.inbox import CLICK_MAX_AGE, InboxMixin, settle
 from store.models import (
     AuditEvent,
     Decision,
@@ -43,8 +53,10 @@ from store.tables import AuditHeadRow, AuditRow, DecisionRow, MessageRow, Ticket
 from store.tickets import SYSTEM_ACTOR, Draft
 from store.transition import transition, transition_refused
 
+T = TypeVar("T")
 
-class Ledger:
+
+class Ledger(InboxMixin, ExecutionMixin):
     """The store's public face. Thread-safe; share one per process."""
 
     def __init__(self, engine: Engine, *, audit_key: bytes | None = None,
@@ -55,6 +67,7 @@ class Ledger:
         #: ``with self._tx() as session``: one transaction (shared with :class:`SweepStore`).
         self.transactions = self._tx = Transactions(engine)
         self._audit_key = audit_key
+        self._quick_engine = quick_engine(engine)
 
     @classmethod
     def open(cls, url: str, *, audit_key: bytes | None = None, check: bool = True) -> Ledger:
@@ -62,6 +75,7 @@ class Ledger:
 
     def close(self) -> None:
         self.engine.dispose()
+        self._quick_engine.dispose()
 
     @property
     def dialect(self) -> str:
@@ -74,6 +88,21 @@ class Ledger:
         return self._audit_key
 
     _now = staticmethod(now_of)
+
+    def _quick(self, write: Callable[[Connection], T]) -> T:
+        """Run ``write`` as one transaction that gives up after :data:`store.db.QUICK_WRITE_MS`
+        instead of queueing (SQLite: a short busy timeout; PostgreSQL: a statement timeout,
+        and autocommit, so a single statement is one round trip)."""
+        try:
+            if self.dialect == "sqlite":
+                with self._quick_engine.execution_options(**{WRITE_OPTION: True}).begin() as c:
+                    return write(c)
+            with self._quick_engine.connect() as c:
+                return write(c)
+        except DBAPIError as exc:
+            raise StoreUnavailable(f"database error: {exc.orig}") from exc
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"database error: {exc}") from exc
 
     def db_now(self) -> datetime:
         with self._tx(write=False) as s:
@@ -188,7 +217,8 @@ class Ledger:
                         reason: str | None = None, args: dict[str, Any] | None = None,
                         policy_version: str | None = None,
                         reroute: Reroute | None = None,
-                        expected_version: int | None = None) -> tuple[Ticket, Decision]:
+                        expected_version: int | None = None, click_id: int | None = None,
+                        click_max_age: timedelta = CLICK_MAX_AGE) -> tuple[Ticket, Decision]:
         """A reviewer's decision. The first valid one wins; losers get a typed error.
 
         ``reroute`` (edits only) applies what policy says about the edited arguments: a new
@@ -220,6 +250,8 @@ class Ledger:
             )
             s.add(decision)
             s.flush()
+            if click_id is not None:
+                settle(s, click_id, now, decision.id, click_max_age)
             self._audit(s, ticket_id, update.audit_kind, reviewer, now, decision=kind.value,
                         reason=reason, args=update.decision_args, args_hash=update.decision_hash,
                         status=row.status, approvals=list(row.approvals),
@@ -265,10 +297,14 @@ class Ledger:
 
     # -- execution --------------------------------------------------------------------
 
-    def start_execution(self, ticket_id: str, *, args: dict[str, Any], actor: str) -> Ticket:
+    def start_execution(self, ticket_id: str, *, args: dict[str, Any], actor: str,
+                        lease: timedelta = EXECUTION_LEASE) -> Ticket:
         """Consume the approval once. Refuses arguments that are not the approved ones, and
         an approval its own audit events do not show (:class:`ApprovalUnverifiable`), and
-        canaries outright: there is no tool behind a test request, whatever its status."""
+        canaries outright: there is no tool behind a test request, whatever its status.
+
+        The executor has ``lease`` to report the outcome; after it the sweep marks the ticket
+        ``outcome_unknown`` (:meth:`lose_executions`) for a human to resolve."""
         offered = args_hash(args)
         refused: ArgumentsMismatch | ApprovalUnverifiable | TicketNotFound
         with self._tx() as s:
@@ -289,8 +325,10 @@ class Ledger:
                             offered_hash=offered, approval_unverifiable=unbacked)
                 refused = ApprovalUnverifiable(ticket_id, unbacked)
             else:
-                self._transition(s, row, Event.START_EXECUTION)
-                self._audit(s, ticket_id, "executing", actor, now, args_hash=offered)
+                self._transition(s, row, Event.START_EXECUTION,
+                                 execution_lease_until=now + lease)
+                self._audit(s, ticket_id, "executing", actor, now, args_hash=offered,
+                            lease_until=(now + lease).isoformat())
                 return to_ticket(row, self._messages(s, ticket_id))
         raise refused  # after commit, so the refusal stays on the record
 
@@ -300,10 +338,11 @@ class Ledger:
             row = self._lock(s, ticket_id)
             now = self._now(s)
             event = Event.FINISH_OK if ok else Event.FINISH_FAILED
+            late = row.status == TicketStatus.OUTCOME_UNKNOWN  # reported after its lease
             self._transition(s, row, event, outcome_ok=ok, outcome_summary=summary,
                              outcome_error=error, outcome_at=now)
             self._audit(s, ticket_id, "executed" if ok else "failed", actor, now,
-                        summary=summary, error=error)
+                        summary=summary, error=error, **({"late": True} if late else {}))
             return to_ticket(row, self._messages(s, ticket_id))
 
     # -- Slack delivery and free-form audit ---------------------------------------------

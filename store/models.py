@@ -28,6 +28,9 @@ class TicketStatus(StrEnum):
     EXECUTING = "executing"
     EXECUTED = "executed"
     FAILED = "failed"
+    OUTCOME_UNKNOWN = "outcome_unknown"
+    """Execution started and never reported back within its lease: a human must find out
+    what happened and resolve it. Never run again automatically."""
 
     @property
     def is_open(self) -> bool:
@@ -188,6 +191,8 @@ class Ticket(_Frozen):
     shown_version: int | None = None
     """The ticket version every live surface (the card, the current chain's DMs) was last
     rendered at; behind ``version`` means a surface is stale and the sweep re-renders it."""
+    execution_lease_until: datetime | None = None
+    """While executing: when the executor's time to report its outcome runs out."""
 
     @property
     def edited(self) -> bool:

@@ -25,6 +25,9 @@ class Event(StrEnum):
     START_EXECUTION = "start_execution"
     FINISH_OK = "finish_ok"
     FINISH_FAILED = "finish_failed"
+    LOSE_EXECUTION = "lose_execution"  # the execution lease ran out with no outcome
+    RESOLVE_OK = "resolve_ok"  # a human found that the lost execution succeeded
+    RESOLVE_FAILED = "resolve_failed"  # ... or that it failed (or never happened)
 
 
 _OPEN = (S.PENDING, S.NEEDS_INFO)
@@ -50,6 +53,13 @@ TRANSITIONS[(S.APPROVED, Event.CANCEL)] = S.CANCELLED
 TRANSITIONS[(S.APPROVED, Event.START_EXECUTION)] = S.EXECUTING
 TRANSITIONS[(S.EXECUTING, Event.FINISH_OK)] = S.EXECUTED
 TRANSITIONS[(S.EXECUTING, Event.FINISH_FAILED)] = S.FAILED
+# A killed executor leaves no outcome: after its lease the sweep says so, and only a human
+# (or the executor's own late report) settles it. Nothing runs again by itself.
+TRANSITIONS[(S.EXECUTING, Event.LOSE_EXECUTION)] = S.OUTCOME_UNKNOWN
+TRANSITIONS[(S.OUTCOME_UNKNOWN, Event.RESOLVE_OK)] = S.EXECUTED
+TRANSITIONS[(S.OUTCOME_UNKNOWN, Event.RESOLVE_FAILED)] = S.FAILED
+TRANSITIONS[(S.OUTCOME_UNKNOWN, Event.FINISH_OK)] = S.EXECUTED
+TRANSITIONS[(S.OUTCOME_UNKNOWN, Event.FINISH_FAILED)] = S.FAILED
 
 #: Events that are a reviewer's decision: refused after the deadline, by the database's clock.
 DECISION_EVENTS = frozenset(

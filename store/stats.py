@@ -43,7 +43,7 @@ GroupBy = Literal["action", "route", "agent"]
 ALL = "all"
 NO_AGENT = "-"
 _APPROVED = {TicketStatus.APPROVED, TicketStatus.EXECUTING, TicketStatus.EXECUTED,
-             TicketStatus.FAILED}
+             TicketStatus.FAILED, TicketStatus.OUTCOME_UNKNOWN}
 CATCH_KINDS = frozenset({DecisionKind.REJECT, DecisionKind.TAKE_OVER})
 MISS_KINDS = frozenset({DecisionKind.APPROVE, DecisionKind.EDIT})
 CORRECTION_KINDS = frozenset({DecisionKind.EDIT, DecisionKind.REJECT, DecisionKind.TAKE_OVER,

@@ -51,6 +51,7 @@ class SweepStore:
         self._tx: Transactions = ledger.transactions
         self._audit_key = ledger.audit_key
         self.db_now = ledger.db_now
+        self.lose_executions = ledger.lose_executions
 
     def seal_audit(self) -> list[int]:
         """Seal committed audit events into the global chain (the scheduler's seal job)."""

@@ -119,6 +119,8 @@ class TicketRow(Base):
     canary_drawn: Mapped[bool | None] = mapped_column(Boolean)
     # The version the card and DM copies were last rendered at (NULL: nothing shown yet).
     shown_version: Mapped[int | None] = mapped_column(Integer)
+    # Set when execution starts: past it, the sweep calls the outcome unknown.
+    execution_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class DecisionRow(Base):
@@ -291,3 +293,33 @@ class PolicyVersionRow(Base):
     """SHA-256 of the canonical policy JSON: a version reused for other rules shows up."""
     policy: Mapped[dict[str, Any]] = mapped_column(JSON)
     first_applied_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ClickRow(Base):
+    """A reviewer's decision click, written before Slack gets its ack (the click inbox).
+
+    Every row ends ``decided`` (in the same transaction as its decision) or ``told`` (the
+    clicker was told it did not count, and why); ``pending`` rows are replayed.
+    """
+
+    __tablename__ = "click_inbox"
+    __table_args__ = (Index("ix_click_inbox_status_claim", "status", "claimed_until"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(String(64))
+    user: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text)
+    args: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    shown_version: Mapped[int | None] = mapped_column(Integer)
+    channel: Mapped[str | None] = mapped_column(String(64))
+    message_ts: Mapped[str | None] = mapped_column(String(64))
+    response_url: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_id: Mapped[int | None] = mapped_column(Integer)
+    note: Mapped[str | None] = mapped_column(Text)

@@ -12,6 +12,9 @@ DOCUMENTED = {
     "ApprovalTakenOver", "ApprovalUnverifiable", "ArgumentsMismatch", "ConfigError", "Evidence",
     "GatedTool", "InvalidArguments", "RevalidationFailed", "SignoffError", "StoreError",
     "StoreUnavailable", "Ticket", "TicketNotFound", "TicketStatus",
+    # the agent gateway: the HTTP transport, the async client and what the gateway refuses
+    "ActionNotAllowed", "AgentUnauthorized", "AsyncApprovalClient", "GatewayRefused",
+    "HttpBackend", "OutcomeUnknown", "TooManyPending", "current_receipt",
 }
 
 

@@ -9,7 +9,7 @@ can stand beside it without touching the client or the gate.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from escalation.policy import PolicyOutcome
@@ -31,6 +31,8 @@ class ApprovalRequest:
     run_id: str | None = None
     idempotency_key: str | None = None
     args_schema: dict[str, Any] | None = None
+    annotations: dict[str, Any] = field(default_factory=dict)
+    """The tool's MCP annotations, from its server (``signoff mcp-proxy``); rules read them."""
 
 
 class ApprovalBackend(Protocol):

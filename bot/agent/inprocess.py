@@ -17,7 +17,7 @@ from bot.render import render_execution_result, render_info_answer
 from bot.slack.surfaces import Surfaces
 from escalation.config import SignoffConfig
 from escalation.deadlines import deadlines
-from escalation.policy import Policy, PolicyOutcome, Proposal
+from escalation.policy import Policy, PolicyOutcome, Proposal, with_annotations
 from escalation.shadow import ShadowPolicy
 from store.errors import SignoffError
 from store.ledger import Ledger
@@ -51,13 +51,16 @@ class InProcessBackend:
     # -- Detect and Escalate ----------------------------------------------------------------
 
     def evaluate(self, action: str, args: dict[str, Any], *, requested_by: str,
-                 confidence: float | None) -> PolicyOutcome:
+                 confidence: float | None,
+                 annotations: dict[str, Any] | None = None) -> PolicyOutcome:
         return self.policy.evaluate(Proposal(action=action, args=args,
-                                             requested_by=requested_by, confidence=confidence))
+                                             requested_by=requested_by, confidence=confidence,
+                                             annotations=annotations or {}))
 
     def request(self, request: ApprovalRequest) -> Ticket:
         outcome = self.evaluate(request.action, request.args, requested_by=request.requested_by,
-                                confidence=request.confidence)
+                                confidence=request.confidence,
+                                annotations=request.annotations)
         if outcome.decision == "deny":
             self.ledger.record_event(None, "denied", actor=request.agent or request.requested_by,
                                      action=request.action, args=request.args, rule=outcome.rule,
@@ -81,7 +84,8 @@ class InProcessBackend:
         if self.shadow is None:
             return
         proposal = Proposal(action=request.action, args=request.args,
-                            requested_by=request.requested_by, confidence=request.confidence)
+                            requested_by=request.requested_by, confidence=request.confidence,
+                            annotations=request.annotations)
         try:
             found = self.shadow.disagreement(proposal, outcome)
             if found is not None:
@@ -108,7 +112,8 @@ class InProcessBackend:
             status=TicketStatus.APPROVED if allowed else TicketStatus.PENDING,
             expires_at=fixed.expires_at if fixed else created_at,
             next_action_at=fixed.next_action_at if fixed else None,
-            escalation=fixed.snapshot if fixed else None, args_schema=request.args_schema,
+            escalation=fixed.snapshot if fixed else None,
+            args_schema=with_annotations(request.args_schema, request.annotations),
         )
 
     # -- Resume -------------------------------------------------------------------------
@@ -151,7 +156,8 @@ class InProcessBackend:
     # -- Enforce --------------------------------------------------------------------------
 
     def start_execution(self, ticket_id: str, *, args: dict[str, Any], actor: str) -> Ticket:
-        return self.ledger.start_execution(ticket_id, args=args, actor=actor)
+        return self.ledger.start_execution(ticket_id, args=args, actor=actor,
+                                           lease=self.config.execution_lease)
 
     def finish_execution(self, ticket_id: str, *, ok: bool, actor: str,
                          summary: str | None = None, error: str | None = None) -> Ticket:

@@ -50,6 +50,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     service = build_service(args.settings, socket_mode=args.socket_mode)
     try:
         _check_channels(service)
+        service.replay_clicks()
         if not args.no_scheduler:
             service.start_scheduler()
         service.start_webhooks()

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from store.db import current_revision, head_revision, make_engine, migrate
+from store.errors import ConfigError
 from store.ledger import Ledger
 from store.models import Decision, Ticket, TicketStatus
 
@@ -28,6 +29,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("ticket_id")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_tickets_show)
+    p = tsub.add_parser("resolve", help="record what happened to an execution whose outcome "
+                        "is unknown (it never reported back; signoff never re-runs it)")
+    p.add_argument("ticket_id")
+    p.add_argument("--outcome", required=True, choices=["succeeded", "failed"],
+                   help="what checking the target system showed")
+    p.add_argument("--note", required=True, help="how you know (kept in the audit trail)")
+    p.add_argument("--by", required=True, metavar="WHO",
+                   help="who resolves it (a Slack user id or a name; audited)")
+    p.set_defaults(func=cmd_tickets_resolve)
 
 
 def parse_time(text: str) -> datetime:
@@ -107,6 +117,16 @@ def cmd_tickets_show(args: argparse.Namespace) -> int:
     for e in events:
         sealed = f"seal {e.seal}" if e.seal is not None else "not sealed yet"
         print(f"  #{e.seq}  {_short(e.at)}  {e.kind}  by {e.actor}  ({sealed})")
+    return 0
+
+
+def cmd_tickets_resolve(args: argparse.Namespace) -> int:
+    if not args.note.strip() or not args.by.strip():
+        raise ConfigError("--note and --by must not be empty: the audit trail records who "
+                          "resolved the outcome and how they know")
+    ticket = open_ledger(args).resolve_outcome(args.ticket_id, ok=args.outcome == "succeeded",
+                                               actor=args.by.strip(), note=args.note.strip())
+    print(f"{ticket.id}: {ticket.status.value} (resolved by {args.by.strip()})")
     return 0
 
 

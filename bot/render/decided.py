@@ -26,6 +26,7 @@ _LABELS = {
     TicketStatus.EXECUTING: "⏳ Approved, running",
     TicketStatus.EXECUTED: "⚙️ Executed",
     TicketStatus.FAILED: "💥 Failed",
+    TicketStatus.OUTCOME_UNKNOWN: "❔ Outcome unknown — a human must check",
     TicketStatus.PENDING: "⏳ Waiting for a decision",
     TicketStatus.NEEDS_INFO: "❓ Waiting for more information",
 }
@@ -36,7 +37,8 @@ _REASON_KINDS = {
     TicketStatus.EXPIRED: (),
 }
 _APPROVE_KINDS = (DecisionKind.APPROVE, DecisionKind.EDIT)
-_RAN = (TicketStatus.APPROVED, TicketStatus.EXECUTING, TicketStatus.EXECUTED, TicketStatus.FAILED)
+_RAN = (TicketStatus.APPROVED, TicketStatus.EXECUTING, TicketStatus.EXECUTED, TicketStatus.FAILED,
+        TicketStatus.OUTCOME_UNKNOWN)
 
 
 def decided_lead(ctx: CardContext) -> str:

@@ -98,6 +98,21 @@ def render_execution_result(ticket: Ticket) -> Message:
     return _note(ctx, text)
 
 
+def render_outcome_unknown(ticket: Ticket) -> Message:
+    """The executor started the approved action and never reported back within its lease."""
+    ctx = CardContext.build(ticket)
+    since = (f" (its time to report ended {slack_date(ticket.execution_lease_until)})"
+             if ticket.execution_lease_until else "")
+    text = (
+        f"❔ *Outcome unknown*: {code_inline(ticket.action, 200)} started but never reported "
+        f"a result{since}. It may or may not have happened, so signoff will not run it "
+        "again. Someone must check and record what happened: "
+        f"{code_inline(f'signoff tickets resolve {ticket.id} --outcome succeeded|failed', 300)}"
+    )
+    return _note(ctx, text, "Outcome unknown: the execution never reported back; a human "
+                            "must check what happened.")
+
+
 def render_info_request(ticket: Ticket, reviewer: str, question: str) -> Message:
     """A reviewer asked the agent for more information (on an escalation review, where the
     agent asked for a human: gave it guidance)."""
@@ -140,6 +155,7 @@ _VERBS = {
     TicketStatus.EXECUTING: "approved",
     TicketStatus.EXECUTED: "approved",
     TicketStatus.FAILED: "approved",
+    TicketStatus.OUTCOME_UNKNOWN: "approved",
     TicketStatus.REJECTED: "rejected",
     TicketStatus.TAKEN_OVER: "taken over",
     TicketStatus.CANCELLED: "cancelled",

@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from apscheduler.executors.pool import ThreadPoolExecutor as JobThreads
 from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -26,6 +28,7 @@ from bot.server.asgi import AsgiServer
 from bot.server.http import HttpServer, Router
 from bot.settings import Settings
 from bot.slack.app import build_app
+from bot.slack.clicks import ClickInbox
 from bot.slack.notifier import SlackNotifier
 from bot.slack.reviews import DECISION_WORKERS
 from bot.slack.surfaces import Surfaces
@@ -40,6 +43,8 @@ from store.ledger import Ledger
 from store.sweep import SweepStore
 
 log = logging.getLogger(__name__)
+#: How often each sweeping replica replays clicks whose processing stopped (a dead replica).
+CLICK_REPLAY_EVERY = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,7 @@ class Service:
     acks: AckFirst
     owner: str
     bot_user: str = "?"
+    inbox: ClickInbox | None = None
     server: HttpServer | None = None
     api: AsgiServer | None = None
     scheduler: Any = None
@@ -120,6 +126,18 @@ class Service:
 
     def start_scheduler(self) -> None:
         self.scheduler = start_scheduler(self.sweep(), self.config.sweep_every)
+        if self.inbox is not None:  # clicks whose replica died after the ack
+            self.scheduler.add_executor(JobThreads(max_workers=1), alias="clicks")
+            self.scheduler.add_job(self.inbox.replay, "interval",
+                                   seconds=CLICK_REPLAY_EVERY.total_seconds(),
+                                   id="signoff-click-replay", executor="clicks",
+                                   max_instances=1, coalesce=True)
+
+    def replay_clicks(self) -> None:
+        """Decide, in the background, the clicks acknowledged before a crash or restart."""
+        if self.inbox is not None:
+            threading.Thread(target=self.inbox.replay, name="signoff-click-replay",
+                             daemon=True).start()
 
     def sweep(self) -> EscalationEngine | SweepWithCanaries:
         """What each scheduler tick runs: the escalation engine, then any canary draw."""
@@ -167,7 +185,7 @@ def require(value: Any, name: str, fix: str) -> str:
 
 def compose(config: SignoffConfig, ledger: Ledger, access: SlackAccess, *,
             owner: str | None = None, bot_user: str = "?",
-            owns_ledger: bool = True) -> Service:
+            owns_ledger: bool = True, hold_clicks: float = 0.0) -> Service:
     """Wire the bot on an open ledger: the Bolt app with its decision pool behind the
     ack-first front door. ``close()`` drains the pool, then closes the ledger if owned."""
     # The app's threads never sleep through a 429: the bot queues those (bot.slack.retry).
@@ -175,11 +193,12 @@ def compose(config: SignoffConfig, ledger: Ledger, access: SlackAccess, *,
     acks = AckFirst()
     pool = AckFirstExecutor(ThreadPoolExecutor(max_workers=DECISION_WORKERS,
                                                thread_name_prefix="signoff-decide"), acks)
-    app = build_app(ledger=ledger, config=config, client=slack,
-                    signing_secret=access.signing_secret, pool=pool)
-    service = Service(config, ledger, access, slack, app, acks, owner or default_owner(),
-                      bot_user)
-    service._closers.append(lambda: pool.shutdown(wait=True))
+    owner = owner or default_owner()
+    app, inbox = build_app(ledger=ledger, config=config, client=slack,
+                           signing_secret=access.signing_secret, pool=pool, owner=owner,
+                           hold_clicks=hold_clicks)
+    service = Service(config, ledger, access, slack, app, acks, owner, bot_user, inbox)
+    service._closers += [inbox.close, lambda: pool.shutdown(wait=True)]
     if owns_ledger:
         service._closers.append(ledger.close)
     return service
@@ -191,7 +210,7 @@ def build_service(settings: Settings, *, check_auth: bool = True,
     access = SlackAccess.of(settings, socket_mode=socket_mode)
     config = load_config(settings.config_path)
     ledger = Ledger.open(settings.database_url, audit_key=settings.audit_key_bytes)
-    service = compose(config, ledger, access)
+    service = compose(config, ledger, access, hold_clicks=settings.test_hold_clicks)
     if check_auth:
         try:
             service.bot_user = str(service.slack.auth_test()["user_id"])

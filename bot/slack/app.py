@@ -1,8 +1,12 @@
 """The Bolt app: thin handlers that ack first, parse, call the domain, re-render.
 
-Buttons are acknowledged before any database or Slack work, so Slack's 3-second limit
-holds whatever the database is doing. Modal submissions are validated before the ack
-(their errors must travel in the ack), which reads but never writes.
+A decision click (Approve, Take over, a modal submission) is written to the click inbox
+before its ack, in one small time-bounded transaction, and decided after it
+(:mod:`bot.slack.clicks`), so no acknowledged click is ever lost. Other buttons are
+acknowledged before any database or Slack work, which runs lazily after the answer. Modal
+submissions are validated before the ack (their errors must travel in the ack). Bolt
+answers each request as soon as its listener returns (``process_before_response``), so an
+ack never waits for Bolt's polling.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from bot.render import (
 from bot.render.argmodel import model_from_schema
 from bot.render.refusals import FORM_REFUSED_LATE, NO_SUCH_REQUEST
 from bot.slack.authz import Authorizer
+from bot.slack.clicks import ClickInbox
 from bot.slack.home import publish_home
 from bot.slack.retry import RetryQueue
 from bot.slack.reviews import Reviews
@@ -46,11 +51,14 @@ from bot.slack.views import register_views
 from bot.slack.webapi import slack_error
 from escalation.config import SignoffConfig
 from store.errors import TicketNotFound
+from store.inbox import NewClick
 from store.ledger import Ledger
 from store.models import DecisionKind, Ticket
 from store.sweep import SweepStore
 
 log = logging.getLogger(__name__)
+#: Bolt's threads for lazy listener work (opening modals, App Home).
+LISTENER_THREADS = 8
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,7 @@ class Click:
     channel: str | None
     ts: str | None
     trigger_id: str | None
+    response_url: str | None = None
 
     @classmethod
     def of(cls, body: dict[str, Any]) -> Click:
@@ -72,7 +81,12 @@ class Click:
         value = parse_button_value(str(body["actions"][0].get("value", "")))
         return cls(user=body["user"]["id"], ticket_id=value.ticket_id, seen=value.version,
                    channel=channel, ts=container.get("message_ts"),
-                   trigger_id=body.get("trigger_id"))
+                   trigger_id=body.get("trigger_id"), response_url=body.get("response_url"))
+
+    def decision(self, kind: DecisionKind, reason: str | None = None) -> NewClick:
+        return NewClick(ticket_id=self.ticket_id, user=self.user, kind=kind, reason=reason,
+                        shown_version=self.seen, channel=self.channel, message_ts=self.ts,
+                        response_url=self.response_url)
 
     @property
     def origin(self) -> tuple[str, str] | None:
@@ -80,32 +94,42 @@ class Click:
 
 
 def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
-              signing_secret: str, pool: Executor, authz: Authorizer | None = None) -> App:
-    """The Bolt app. Decisions run on ``pool`` after the ack (``compose`` gives it)."""
+              signing_secret: str, pool: Executor, owner: str,
+              authz: Authorizer | None = None,
+              hold_clicks: float = 0.0) -> tuple[App, ClickInbox]:
+    """The Bolt app and its click inbox. Decisions run on ``pool`` after the ack
+    (``compose`` gives it); ``owner`` names this replica in the inbox's leases."""
+    # A request is answered as soon as its listener returns (``process_before_response``):
+    # decision listeners write their click, ack and return; other listeners only ack, and
+    # their Slack work (opening a modal, publishing App Home) runs lazily on Bolt's threads.
     app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
-              process_before_response=False, raise_error_for_unhandled_request=False)
+              process_before_response=True, raise_error_for_unhandled_request=False,
+              listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS,
+                                                   thread_name_prefix="signoff-listener"))
     surfaces = Surfaces(client, ledger, RetryQueue())
     authz = authz or Authorizer(client, oncall=SweepStore(ledger).oncall_targets,
                                 config=lambda: config)
     reviews = Reviews(ledger, config, authz, surfaces, pool)
+    inbox = ClickInbox(reviews, pool, owner, hold=hold_clicks)
     # Who-may-decide checks before a modal opens run here, so a slow one has a time budget
     # (open_form) without holding a Bolt listener or a decision worker.
     checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="signoff-authz")
-    _register_buttons(app, reviews, checks)
-    register_views(app, reviews)
+    _register_buttons(app, reviews, inbox, checks)
+    register_views(app, reviews, inbox)
 
-    @app.event("app_home_opened")
     def on_home(event: dict[str, Any]) -> None:
         # Slack sends this for the Messages tab too; only the Home tab shows the queue.
         if event.get("tab", "home") == "home":
             publish_home(reviews, event["user"])
+
+    app.event("app_home_opened")(ack=_ack, lazy=[on_home])
 
     @app.event("subteam_members_changed")
     def on_group_change(event: dict[str, Any]) -> None:
         # Decisions read membership fresh anyway; this keeps App Home's cache honest.
         authz.forget(str(event.get("subteam_id") or "") or None)
 
-    return app
+    return app, inbox
 
 
 _MODALS = {
@@ -115,27 +139,20 @@ _MODALS = {
 }
 
 
-def _register_buttons(app: App, reviews: Reviews, checks: Executor) -> None:
+def _register_buttons(app: App, reviews: Reviews, inbox: ClickInbox, checks: Executor) -> None:
     @app.action(ACTION_APPROVE)
     def approve(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-        c = Click.of(body)
-        reviews.decide_later(c.ticket_id, c.user, DecisionKind.APPROVE, channel=c.channel,
-                             seen=c.seen)
+        _decision(inbox, ack, Click.of(body).decision(DecisionKind.APPROVE))
 
     @app.action(ACTION_TAKE_OVER)
     def take_over(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
-        c = Click.of(body)
-        reviews.decide_later(c.ticket_id, c.user, DecisionKind.TAKE_OVER, channel=c.channel,
-                             seen=c.seen, reason="taken over by a human")
+        _decision(inbox, ack, Click.of(body).decision(DecisionKind.TAKE_OVER,
+                                                      reason="taken over by a human"))
 
     for action_id, (kind, render) in _MODALS.items():
-        app.action(action_id)(_modal_opener(reviews, checks, kind, render))
+        app.action(action_id)(ack=_ack, lazy=[_modal_opener(reviews, checks, kind, render)])
 
-    @app.action(ACTION_EDIT)
-    def edit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def edit(body: dict[str, Any], client: WebClient) -> None:
         c = Click.of(body)
 
         def form(ticket: Ticket) -> dict[str, Any]:
@@ -144,17 +161,31 @@ def _register_buttons(app: App, reviews: Reviews, checks: Executor) -> None:
 
         open_form(reviews, checks, client, c, DecisionKind.EDIT, form)
 
-    @app.action(ACTION_SHOW_ALL)
-    def show_all(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def show_all(body: dict[str, Any], client: WebClient) -> None:
         c = Click.of(body)
         open_form(reviews, checks, client, c, None, lambda ticket: render_show_all_modal(
             ticket, origin=c.origin))
 
+    app.action(ACTION_EDIT)(ack=_ack, lazy=[edit])
+    app.action(ACTION_SHOW_ALL)(ack=_ack, lazy=[show_all])
+
+
+def _ack(ack: Ack) -> None:
+    """Answer Slack at once; the listener's work runs lazily, after the answer."""
+    ack()
+
+
+def _decision(inbox: ClickInbox, ack: Ack, new: NewClick) -> None:
+    """Write the click, then ack; decide it after the ack. A click that could not be written
+    was answered already (or raises, so Slack shows the clicker an error)."""
+    click = inbox.receive(new)
+    ack()
+    if click is not None:
+        inbox.process_later(click)
+
 
 def _modal_opener(reviews: Reviews, checks: Executor, kind: DecisionKind, render: Any) -> Any:
-    def open_modal(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    def open_modal(body: dict[str, Any], client: WebClient) -> None:
         c = Click.of(body)
         open_form(reviews, checks, client, c, kind,
                   lambda ticket: render(ticket, origin=c.origin))

@@ -20,6 +20,7 @@ from bot.render import (
     render_expired_notice,
     render_reminder,
 )
+from bot.render.thread import render_outcome_unknown
 from bot.slack.surfaces import Surfaces
 from bot.slack.webapi import slack_error
 from escalation.notifier import DeliveryResult
@@ -70,6 +71,12 @@ class SlackNotifier:
             self._post(ticket.card.channel, notice, thread_ts=ticket.card.ts)
         channel = self._open_dm(ticket.requested_by)
         self._post(channel, notice)
+
+    def outcome_unknown(self, ticket: Ticket) -> None:
+        self.surfaces.refresh(ticket)
+        if ticket.card is not None:
+            self._post(ticket.card.channel, render_outcome_unknown(ticket),
+                       thread_ts=ticket.card.ts)
 
     def _dm(self, ticket: Ticket, level: int, target: str) -> DeliveryResult:
         try:

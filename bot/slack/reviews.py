@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from bot.render import render_already_decided, render_changed_since_seen, render_info_request
+from bot.render.clicks import render_click_too_old
 from bot.render.refusals import (
     ALREADY_APPROVED_BY_YOU,
     EXPIRED_CLICK,
@@ -19,16 +21,19 @@ from bot.slack.canary import settle_canary
 from bot.slack.surfaces import Surfaces
 from escalation.config import SignoffConfig
 from escalation.deadlines import deadlines
-from escalation.policy import Policy, PolicyOutcome, Proposal
+from escalation.policy import Policy, PolicyOutcome, Proposal, recorded_annotations
 from store.decisions import Replan, Reroute
 from store.errors import (
     AlreadyDecided,
     ChangedSinceSeen,
+    ClickSettled,
+    ClickTooOld,
     DeadlinePassed,
     DuplicateApproval,
     TicketNotFound,
     TransitionRefused,
 )
+from store.inbox import CLICK_MAX_AGE, Click
 from store.ledger import Ledger
 from store.models import DecisionKind, Ticket
 
@@ -46,6 +51,8 @@ class Reviews:
     surfaces: Surfaces
     pool: Executor
     """Where decisions run after the ack (the composition root gives the ack-first pool)."""
+    click_max_age: timedelta = CLICK_MAX_AGE
+    """A click not recorded within this long of its receipt does not count."""
 
     def decide_later(self, *args: Any, **kwargs: Any) -> Future[Ticket | None]:
         """:meth:`decide` on the decision pool, so the handler's thread is free at once."""
@@ -68,37 +75,42 @@ class Reviews:
             self.surfaces.tell(user, channel, NO_SUCH_REQUEST)
             return None
         if not ticket.status.is_open:
-            self._already_decided(ticket, user, channel)
+            self._already_decided(ticket, _Teller(self, user, channel, None))
             return None
         refusal = self.authz.refusal(user, ticket, kind)
         if refusal is not None:
             self.surfaces.tell(user, channel, refusal, ticket)
             return None
         if seen != ticket.version:
-            self._changed(ticket, user, channel)
+            self._changed(ticket, _Teller(self, user, channel, None))
             return None
         return ticket
 
     def decide(self, ticket_id: str, user: str, kind: DecisionKind, *, channel: str | None,
                seen: int | None, reason: str | None = None,
                args: dict[str, Any] | None = None,
-               reroute: Reroute | None = None) -> Ticket | None:
+               reroute: Reroute | None = None, click: Click | None = None) -> Ticket | None:
         """Record the decision made on version ``seen`` of the ticket and update the card;
         refusals go to ``user`` privately. A decision on an older version than the ticket's
-        binds something the reviewer never saw: it is refused, and the card refreshed."""
+        binds something the reviewer never saw: it is refused, and the card refreshed.
+
+        ``click`` is the inbox row the decision comes from: it ends with the decision (same
+        transaction) or with the message that says why it did not count.
+        """
+        said = _Teller(self, user, channel, click)
         try:
             before = self.ledger.get_ticket(ticket_id)
         except TicketNotFound:
-            self.surfaces.tell(user, channel, NO_SUCH_REQUEST)
+            said(NO_SUCH_REQUEST)
             return None
         refusal = self.authz.refusal(user, before, kind)
         if refusal is not None:
-            self.surfaces.tell(user, channel, refusal, before)
+            said(refusal, before)
             return None
         if before.status.is_open and seen != before.version:
-            self._changed(before, user, channel)
+            self._changed(before, said)
             return None
-        ticket = self._record(before, user, kind, channel, reason=reason, args=args,
+        ticket = self._record(before, user, kind, said, reason=reason, args=args,
                               reroute=reroute, expected_version=seen)
         if ticket is None:
             return None
@@ -113,46 +125,73 @@ class Reviews:
             ticket = settle_canary(self.surfaces, ticket, user, kind, channel)
         return ticket
 
-    def _record(self, ticket: Ticket, user: str, kind: DecisionKind, channel: str | None,
+    def decide_click(self, click: Click) -> Ticket | None:
+        """:meth:`decide` for a click from the inbox (an edit is re-checked by policy now)."""
+        said = _Teller(self, click.user, click.channel, click)
+        reroute = None
+        if click.kind == DecisionKind.EDIT and click.args is not None:
+            try:
+                ticket = self.ledger.get_ticket(click.ticket_id)
+            except TicketNotFound:
+                said(NO_SUCH_REQUEST)
+                return None
+            refusal, reroute = self.recheck_edit(ticket, click.user, click.args)
+            if refusal is not None:
+                said(refusal, ticket)
+                return None
+        return self.decide(click.ticket_id, click.user, click.kind, channel=click.channel,
+                           seen=click.shown_version, reason=click.reason, args=click.args,
+                           reroute=reroute, click=click)
+
+    def _record(self, ticket: Ticket, user: str, kind: DecisionKind, said: _Teller,
                 **what: Any) -> Ticket | None:
         """The ledger's verdict on the decision; a refused one is explained to ``user``."""
+        click = said.click
         try:
-            return self.ledger.record_decision(ticket.id, reviewer=user, kind=kind, **what)[0]
+            return self.ledger.record_decision(
+                ticket.id, reviewer=user, kind=kind, click_id=click.id if click else None,
+                click_max_age=self.click_max_age, **what)[0]
         except DeadlinePassed:
-            self._expired(ticket, user, channel)
+            self._expired(ticket, said)
         except DuplicateApproval:
-            self.surfaces.tell(user, channel, ALREADY_APPROVED_BY_YOU, ticket)
+            said(ALREADY_APPROVED_BY_YOU, ticket)
         except ChangedSinceSeen:
-            self._changed(self.ledger.get_ticket(ticket.id), user, channel)
+            self._changed(self.ledger.get_ticket(ticket.id), said)
         except (AlreadyDecided, TransitionRefused):
-            self._already_decided(self.ledger.get_ticket(ticket.id), user, channel)
+            self._already_decided(self.ledger.get_ticket(ticket.id), said)
+        except ClickTooOld as exc:
+            said(render_click_too_old(kind, exc.max_age), ticket)
+        except ClickSettled:
+            log.info("click %s was already handled", click.id if click else "-")
         return None
 
-    def _changed(self, current: Ticket, user: str, channel: str | None) -> None:
+    def _changed(self, current: Ticket, said: _Teller) -> None:
         """Refuse a click on an older view, and bring every view of the request up to date."""
         self.surfaces.refresh(current)
-        self.surfaces.tell(user, channel, render_changed_since_seen(current)["text"], current)
+        said(render_changed_since_seen(current)["text"], current)
 
-    def _already_decided(self, current: Ticket, user: str, channel: str | None) -> None:
+    def _already_decided(self, current: Ticket, said: _Teller) -> None:
         """A late click: the card it came from was stale, so repair it, and say what won."""
         self.surfaces.refresh(current)
-        self.surfaces.tell(user, channel, render_already_decided(current)["text"], current)
+        said(render_already_decided(current)["text"], current)
 
-    def _expired(self, ticket: Ticket, user: str, channel: str | None) -> None:
+    def _expired(self, ticket: Ticket, said: _Teller) -> None:
         """A click after the deadline: refuse it, and show the card as it really is."""
         try:
             ticket = self.ledger.expire(ticket.id)
         except TransitionRefused:
             ticket = self.ledger.get_ticket(ticket.id)
         self.surfaces.refresh(ticket)
-        self.surfaces.tell(user, channel, EXPIRED_CLICK, ticket)
+        said(EXPIRED_CLICK, ticket)
 
     def recheck_edit(self, ticket: Ticket, user: str, args: dict[str, Any]
                      ) -> tuple[str | None, Reroute | None]:
         """Policy's view of edited arguments: a refusal text, or where they must go now."""
         outcome = self.policy.evaluate(Proposal(action=ticket.action, args=args,
                                                 requested_by=ticket.requested_by,
-                                                confidence=ticket.confidence))
+                                                confidence=ticket.confidence,
+                                                annotations=recorded_annotations(
+                                                    ticket.args_schema)))
         if outcome.decision == "deny":
             return edit_denied(outcome.policy_version, outcome.rule, outcome.reason), None
         if not _stricter(ticket, outcome):
@@ -176,6 +215,31 @@ class Reviews:
         return Replan(fixed.expires_at, fixed.next_action_at, fixed.snapshot)
 
 
+class NotTold(Exception):
+    """Slack took neither the ephemeral message nor the ``response_url`` post: the click
+    stays pending, to be told on a later attempt."""
+
+
+@dataclass
+class _Teller:
+    """Says why a decision did not count, and ends its click (if any) as ``told``."""
+
+    reviews: Reviews
+    user: str
+    channel: str | None
+    click: Click | None
+
+    def __call__(self, text: str, ticket: Ticket | None = None) -> None:
+        surfaces = self.reviews.surfaces
+        if self.click is None:
+            surfaces.tell(self.user, self.channel, text, ticket)
+            return
+        if not surfaces.tell_clicker(self.user, self.channel, self.click.response_url, text,
+                                     ticket):
+            raise NotTold(f"could not tell {self.user} about click {self.click.id}")
+        self.reviews.ledger.tell_click(self.click.id, text)
+
+
 def _moved(before: Ticket, after: Ticket) -> bool:
     """Did an edit send a still-open request to a route reviewed in another channel?"""
     return after.status.is_open and after.route.channel != before.route.channel
@@ -190,7 +254,7 @@ def _stricter(ticket: Ticket, outcome: PolicyOutcome) -> bool:
             or outcome.route.name != ticket.route.name)
 
 
-__all__ = ["Reviews"]
+__all__ = ["NotTold", "Reviews"]
 
 
 def _log_failure(future: Future[Ticket | None]) -> None:

@@ -3,17 +3,21 @@ the record, and a failed update is logged, never allowed to undo a decision)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
+from slack_sdk.webhook import WebhookClient
 
 from bot.render import Message, render_card, render_escalation_dm, render_refusal
 from bot.render.moved import render_moved_away_note, render_moved_card, render_moved_here_note
 from bot.slack.retry import RetryQueue
-from bot.slack.webapi import WebApi
+from bot.slack.webapi import WebApi, slack_error
 from store.ledger import Ledger
 from store.models import SlackRef, Ticket
 
+log = logging.getLogger(__name__)
 REFRESH_ROUNDS = 3
 
 
@@ -109,6 +113,27 @@ class Surfaces:
         if where is None:
             return
         self._send("chat_postEphemeral", ticket, msg, channel=where, user=user)
+
+    def tell_clicker(self, user: str, channel: str | None, response_url: str | None,
+                     text: str, ticket: Ticket | None = None) -> bool:
+        """:meth:`tell`, falling back to the click's ``response_url`` (ephemeral, valid 30
+        minutes, 5 uses); True once one of them reached Slack."""
+        msg = render_refusal(text)
+        where = channel or (ticket.card.channel if ticket and ticket.card else None)
+        if where is not None and self.api.best_effort(
+                "chat_postEphemeral", ticket, channel=where, user=user, text=msg["text"],
+                blocks=msg["blocks"]) is not None:
+            return True
+        if response_url is None:
+            return False
+        try:
+            resp = WebhookClient(response_url, timeout=5).send(
+                text=msg["text"], blocks=msg["blocks"], response_type="ephemeral",
+                replace_original=False)
+        except (SlackClientError, OSError) as exc:
+            log.warning("response_url for %s failed: %s", user, slack_error(exc))
+            return False
+        return bool(resp.status_code == 200)
 
     def permalink(self, ref: SlackRef) -> str | None:
         """The link to a message signoff posted, from where it was posted (channel and ts):

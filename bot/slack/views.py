@@ -1,5 +1,5 @@
-"""Modal submissions: validated before the ack (errors are shown in the modal), recorded
-after it."""
+"""Modal submissions: validated before the ack (errors are shown in the modal), written to
+the click inbox before it (a failed write is shown in the modal too), decided after it."""
 
 from __future__ import annotations
 
@@ -23,9 +23,13 @@ from bot.render import (
     parse_reason_submission,
 )
 from bot.render.argmodel import model_from_schema
+from bot.render.clicks import render_click_field_error
+from bot.render.modals import ModalOrigin
 from bot.render.refusals import MISSING_GUIDANCE, MISSING_QUESTION, MISSING_REASON
+from bot.slack.clicks import ClickInbox
 from bot.slack.reviews import Reviews
 from store.errors import TicketNotFound
+from store.inbox import NewClick
 from store.models import DecisionKind
 
 _TEXT_MODALS = {
@@ -38,9 +42,9 @@ _TEXT_MODALS = {
 }
 
 
-def register_views(app: App, reviews: Reviews) -> None:
+def register_views(app: App, reviews: Reviews, inbox: ClickInbox) -> None:
     for callback_id, spec in _TEXT_MODALS.items():
-        app.view(callback_id)(_text_submission(reviews, *spec))
+        app.view(callback_id)(_text_submission(inbox, *spec))
 
     @app.view(CALLBACK_EDIT)
     def edit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -64,28 +68,45 @@ def register_views(app: App, reviews: Reviews) -> None:
             ack(response_action="errors", errors=parsed.errors)
             return
         assert parsed.args is not None
-        refusal, reroute = reviews.recheck_edit(ticket, user, parsed.args)
+        refusal, _reroute = reviews.recheck_edit(ticket, user, parsed.args)
         if refusal is not None:
             first = next(iter(_input_blocks(view)), None)
             ack(response_action="errors", errors={first: refusal} if first else {})
             return
-        ack()
-        reviews.decide_later(ticket.id, user, DecisionKind.EDIT, channel=origin.channel,
-                             seen=origin.version, args=parsed.args, reason="edited",
-                             reroute=reroute)
+        # Policy looks at the edit again when it is decided (what it says then counts).
+        _submit(inbox, ack, body, _new(body, origin, DecisionKind.EDIT, reason="edited",
+                                       args=parsed.args), next(iter(_input_blocks(view)), None))
 
 
-def _text_submission(reviews: Reviews, kind: DecisionKind, parse: Any, block: str,
+def _new(body: dict[str, Any], origin: ModalOrigin, kind: DecisionKind, **what: Any
+         ) -> NewClick:
+    urls = body.get("response_urls") or []
+    return NewClick(ticket_id=origin.ticket_id, user=body["user"]["id"], kind=kind,
+                    channel=origin.channel, message_ts=origin.ts, shown_version=origin.version,
+                    response_url=urls[0].get("response_url") if urls else None, **what)
+
+
+def _submit(inbox: ClickInbox, ack: Ack, body: dict[str, Any], new: NewClick,
+            block: str | None) -> None:
+    """Write the submission, then ack; a failed write is an error in the modal."""
+    click = inbox.receive(new, tell=False)
+    if click is None:
+        ack(response_action="errors",
+            errors={block: render_click_field_error()} if block else {})
+        return
+    ack()
+    inbox.process_later(click)
+
+
+def _text_submission(inbox: ClickInbox, kind: DecisionKind, parse: Any, block: str,
                      missing: str) -> Any:
     def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         text = (parse(view["state"]["values"]) or "").strip()
         if not text:
             ack(response_action="errors", errors={block: missing})
             return
-        ack()
         origin = parse_private_metadata(view.get("private_metadata", ""))
-        reviews.decide_later(origin.ticket_id, body["user"]["id"], kind,
-                             channel=origin.channel, seen=origin.version, reason=text)
+        _submit(inbox, ack, body, _new(body, origin, kind, reason=text), block)
 
     submit.__name__ = f"submit_{kind.value}"
     return submit

@@ -27,6 +27,8 @@ class RecordingNotifier:
     """``(ticket id, level, user)`` for every DM delivered."""
     notes: list[tuple[str, int]] = field(default_factory=list)
     expiries: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)
+    """Tickets announced as ``outcome_unknown``."""
     attempts: list[tuple[str, str]] = field(default_factory=list)
     refreshed: list[str] = field(default_factory=list)
 
@@ -56,6 +58,10 @@ class RecordingNotifier:
             return False
         self.refreshed.append(ticket.id)
         return True
+
+    def outcome_unknown(self, ticket: Ticket) -> None:
+        self._maybe_fail("outcome_unknown", ticket.id)
+        self.unknown.append(ticket.id)
 
     def _dm(self, ticket: Ticket, level: int, target: str) -> DeliveryResult:
         try:

@@ -45,6 +45,11 @@ class PlainSlackNotifier:
                    text=f"{ticket.id} is {ticket.status.value}")
         return True
 
+    def outcome_unknown(self, ticket: Ticket) -> None:
+        card = _card(ticket)
+        self._call(self.client.chat_postMessage, channel=card.channel, thread_ts=card.ts,
+                   text=f"{ticket.id}: outcome unknown")
+
     def _dm(self, ticket: Ticket, level: int, user: str) -> DeliveryResult:
         try:
             channel = self.client.conversations_open(users=user)["channel"]["id"]

@@ -73,6 +73,11 @@ APPLY: dict[Event, Apply] = {
     Event.FINISH_OK: lambda led, tid: led.finish_execution(tid, ok=True, actor="agent"),
     Event.FINISH_FAILED: lambda led, tid: led.finish_execution(tid, ok=False, actor="agent",
                                                                error="boom"),
+    Event.LOSE_EXECUTION: lambda led, tid: led.lose_execution(tid, at=led.db_now()),
+    Event.RESOLVE_OK: lambda led, tid: led.resolve_outcome(tid, ok=True, actor="U0OPS",
+                                                           note="the refund is in Stripe"),
+    Event.RESOLVE_FAILED: lambda led, tid: led.resolve_outcome(tid, ok=False, actor="U0OPS",
+                                                               note="no refund in Stripe"),
 }
 
 PAIRS = [(s, e) for s in TicketStatus for e in Event]

@@ -33,7 +33,8 @@ from store.ledger import Ledger
 from store.models import DecisionKind, Ticket, TicketStatus
 
 RETRY_AFTER_S = 30
-CLAIMED = (TicketStatus.EXECUTING, TicketStatus.EXECUTED, TicketStatus.FAILED)
+CLAIMED = (TicketStatus.EXECUTING, TicketStatus.EXECUTED, TicketStatus.FAILED,
+           TicketStatus.OUTCOME_UNKNOWN)
 
 
 @dataclass
@@ -98,7 +99,8 @@ class Gateway:
                 action=body.action, args=body.args, reason=body.reason,
                 requested_by=body.requested_by, summary=body.summary,
                 evidence=tuple(body.evidence), confidence=body.confidence, agent=agent.name,
-                run_id=body.run_id, idempotency_key=key, args_schema=body.args_schema))
+                run_id=body.run_id, idempotency_key=key, args_schema=body.args_schema,
+                annotations=body.annotations))
         except ApprovalDenied as exc:
             return DeniedOut(action=exc.action, rule=exc.rule, reason=exc.reason,
                              policy_version=exc.policy_version)
@@ -115,7 +117,8 @@ class Gateway:
             raise ApiError(409, "not_approved",
                            f"request {ticket.id} is {ticket.status.value}, not approved")
         offered = ticket.final_args if args is None else args
-        ticket = self.ledger.start_execution(ticket.id, args=offered, actor=agent.name)
+        ticket = self.ledger.start_execution(ticket.id, args=offered, actor=agent.name,
+                                             lease=self.backend.config.execution_lease)
         now = datetime.now(UTC)
         kid, pem = self.signing_key()
         token = receipts.issue(ticket, kid=kid, private_pem=pem, agent=agent.name, now=now,

@@ -29,6 +29,9 @@ class RequestIn(_Body):
     idempotency_key: str | None = Field(default=None, max_length=150)
     args_schema: dict[str, Any] | None = Field(
         default=None, description="JSON Schema of the tool's arguments: the edit form's fields")
+    annotations: dict[str, Any] = Field(
+        default_factory=dict, description="The tool's MCP annotations (destructiveHint...), "
+        "for rules on annotations.*; set by signoff mcp-proxy from the tool's server")
 
 
 class TicketOut(Ticket):

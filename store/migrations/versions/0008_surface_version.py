@@ -9,7 +9,7 @@ so DMs of a chain an edit replaced stay pointers and are never re-rendered as li
 Existing tickets are taken to show their current version (nothing to repair on upgrade).
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0004
 Create Date: 2026-11-26
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

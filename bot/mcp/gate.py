@@ -1,0 +1,145 @@
+"""One proxied tools/call through signoff: policy, the card and a bounded wait, then exactly
+the approved arguments forwarded upstream once, the outcome recorded.
+
+Runs in a worker thread (the approval client is synchronous); the upstream call itself is
+made back on the event loop, where the MCP client sessions live."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import mcp_types as types
+
+from bot.agent.backend import ApprovalRequest
+from bot.agent.client import ApprovalClient
+from bot.agent.errors import ApprovalConsumed, ApprovalDenied, ApprovalError
+from bot.mcp.upstreams import ProxiedTool
+from bot.render.mcp_text import (
+    as_text,
+    mcp_denied,
+    mcp_not_run,
+    mcp_pending,
+    mcp_upstream_failed,
+)
+from store.errors import AlreadyDecided
+from store.models import Ticket, TicketStatus, canonical_json
+
+Forward = Callable[[ProxiedTool, dict[str, Any]], types.CallToolResult]
+"""Sends one call upstream (blocking this worker thread until the upstream answers)."""
+#: Tickets whose outcome (run, or the reason it did not run) the client already has; the
+#: same call again is then a new request.
+_SPENT = (TicketStatus.EXECUTED, TicketStatus.FAILED, TicketStatus.EXECUTING)
+_MAX_REPEATS = 1000
+_RACES = 3
+
+
+class _LostRace(Exception):
+    """Another client of the same person claimed this approval first; nothing ran here."""
+
+
+class UpstreamFailed(Exception):
+    """The upstream answered the forwarded call with a protocol error or went away."""
+
+
+@dataclass
+class McpGate:
+    client: ApprovalClient
+    requested_by: str
+    wait_s: float
+    agent: str = "mcp-proxy"
+    delivered: set[str] = field(default_factory=set)
+
+    def key(self, tool: ProxiedTool, args: dict[str, Any], n: int) -> str:
+        """Same person, same tool, same arguments: the same ticket (until it is spent)."""
+        digest = hashlib.sha256(canonical_json(
+            [tool.action, args, self.requested_by]).encode()).hexdigest()[:40]
+        return f"mcp:{digest}:{n}"
+
+    def ticket_for(self, tool: ProxiedTool, args: dict[str, Any]) -> Ticket:
+        """Raises ``ApprovalDenied`` when policy denies."""
+        for n in range(_MAX_REPEATS):
+            ticket = self.client.backend.request(ApprovalRequest(
+                action=tool.action, args=args, requested_by=self.requested_by,
+                reason=f"an MCP client called {tool.tool.name} on {tool.upstream}",
+                summary=(tool.tool.description or tool.tool.title or None),
+                agent=self.agent, idempotency_key=self.key(tool, args, n),
+                args_schema=tool.tool.input_schema or None, annotations=tool.annotations))
+            if ticket.status not in _SPENT and ticket.id not in self.delivered:
+                return ticket
+        raise ApprovalError(f"{tool.action} was asked {_MAX_REPEATS} times with these arguments")
+
+    def call(self, tool: ProxiedTool, args: dict[str, Any],
+             forward: Forward) -> types.CallToolResult:
+        for _ in range(_RACES):
+            try:
+                ticket = self.ticket_for(tool, args)
+            except ApprovalDenied as exc:
+                return error(mcp_denied(tool.action, exc.rule, exc.reason))
+            try:
+                return self.settle(ticket, tool, forward)
+            except _LostRace:
+                # Another client of the same person ran this very approval a moment ago:
+                # this call is a new request (the next key), not a second run of that one.
+                continue
+        return error(mcp_not_run(tool.action, "the same call kept being run by other clients"))
+
+    def resume(self, ticket: Ticket, tool: ProxiedTool,
+               forward: Forward) -> types.CallToolResult:
+        """``signoff_status``: the decision on a ticket asked for earlier."""
+        try:
+            return self.settle(ticket, tool, forward)
+        except _LostRace as exc:
+            return error(mcp_not_run(tool.action, str(exc.__cause__)))
+
+    def settle(self, ticket: Ticket, tool: ProxiedTool,
+               forward: Forward) -> types.CallToolResult:
+        """Wait (bounded) for the decision, then run the approved arguments or say why not."""
+        started = time.monotonic()
+        if ticket.status.is_open:
+            ticket = self.client.wait(ticket.id, self.wait_s)
+        if ticket.status.is_open:
+            doc = mcp_pending(ticket.id, tool.name, time.monotonic() - started)
+            return types.CallToolResult(content=[types.TextContent(text=as_text(doc))],
+                                        structured_content=doc)
+        # Approved and not yet claimed when read: losing the claim means a concurrent run.
+        lost_race = ticket.status == TicketStatus.APPROVED and ticket.id not in self.delivered
+        self.delivered.add(ticket.id)
+        sent: list[types.CallToolResult | None] = []
+
+        def run(**approved: Any) -> str:
+            sent.append(None)  # from here on, the upstream may have acted
+            result = forward(tool, approved)
+            sent[0] = result
+            if result.is_error:
+                raise UpstreamFailed(_text(result))
+            return _text(result)[:500]
+
+        try:
+            self.client.execute(ticket.id, run, actor=self.agent)
+        except Exception as exc:
+            return self._failed(exc, sent, tool, lost_race=lost_race)
+        assert sent[0] is not None
+        return sent[0]
+
+    def _failed(self, exc: Exception, sent: list[types.CallToolResult | None],
+                tool: ProxiedTool, *, lost_race: bool) -> types.CallToolResult:
+        if sent and sent[0] is not None:  # the upstream's own error result, as it gave it
+            return sent[0]
+        if sent:  # sent, and the upstream went away or broke the protocol: never resent
+            return error(mcp_upstream_failed(tool.action, tool.upstream,
+                                             f"{type(exc).__name__}: {exc}"))
+        if lost_race and isinstance(exc, (ApprovalConsumed, AlreadyDecided)):
+            raise _LostRace from exc
+        return error(mcp_not_run(tool.action, str(exc)))
+
+
+def error(text: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(text=text)], is_error=True)
+
+
+def _text(result: types.CallToolResult) -> str:
+    return " ".join(c.text for c in result.content if isinstance(c, types.TextContent))
