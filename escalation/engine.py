@@ -85,6 +85,8 @@ class TickReport:
     """Deliveries that failed, and tickets whose processing raised."""
     lost: int = 0
     """Tickets another sweeper had already moved on, or that were decided meanwhile."""
+    repaired: int = 0
+    """Tickets whose card or DM copies showed an older version, re-rendered."""
     outcomes_unknown: int = 0
     """Executions whose lease ran out with no outcome, now ``outcome_unknown``."""
 
@@ -135,7 +137,29 @@ class EscalationEngine:
             self.store.release_claims([t.id for t in batch if t.id not in released],
                                        owner=self.owner, hold_until=at)
         self._lost_executions(at, report)
+        self._repair(report)
         return report
+
+    def _repair(self, report: TickReport) -> None:
+        """Re-render cards whose shown version is behind their ticket: a ``chat.update`` that
+        failed, or a crash between a decision and its update, is healed within a tick.
+        Re-rendering is idempotent, so two replicas repairing the same card do no harm."""
+        try:
+            behind = self.store.behind_surfaces(limit=self.batch_size)
+        except StoreError:
+            log.exception("could not read the cards to repair")
+            report.failures += 1
+            return
+        for ticket in behind:
+            try:
+                if self.notifier.refresh(ticket):
+                    self.store.mark_shown(ticket.id, ticket.version)
+                    report.repaired += 1
+                else:
+                    report.failures += 1
+            except Exception:  # one card must not stop the sweep
+                log.exception("repairing the card of ticket %s failed", ticket.id)
+                report.failures += 1
 
     def _lost_executions(self, at: datetime, report: TickReport) -> None:
         """Executions that never reported back within their lease: say so, once (the

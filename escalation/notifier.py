@@ -59,6 +59,9 @@ class Notifier(Protocol):
         the requester."""
         ...
 
+    def refresh(self, ticket: Ticket) -> bool:
+        """Re-render the ticket's card and DM copies as the ledger has them now (their shown
+        version fell behind); True when every one of them now shows it."""
     def outcome_unknown(self, ticket: Ticket) -> None:
         """Say on the card and in its thread that the execution never reported back, will
         not run again, and needs a human to resolve it."""

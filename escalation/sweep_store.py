@@ -40,5 +40,10 @@ class SweepLedger(Protocol):
     def begin_retry(self, step_id: int, *, attempts: int, abandon: bool = False) -> bool:
         """Take a due retry (False if another sweeper took it), or drop it."""
 
+    def behind_surfaces(self, *, limit: int = 50) -> list[Ticket]:
+        """Tickets whose card or DM copies show an older version than the ticket's."""
+
+    def mark_shown(self, ticket_id: str, version: int) -> bool:
+        """Record that the ticket's surfaces show ``version`` (if it is still at it)."""
     def lose_executions(self, *, at: datetime, limit: int = 50) -> list[Ticket]:
         """Mark executions whose lease ended before ``at`` ``outcome_unknown`` (once)."""

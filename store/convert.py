@@ -63,11 +63,13 @@ def to_ticket(row: TicketRow, messages: Sequence[MessageRow] = ()) -> Ticket:
         args_schema=row.args_schema,
         card=card,
         messages=tuple(
-            SlackRef(role=m.role, channel=m.channel, ts=m.ts, user=m.user) for m in messages
+            SlackRef(role=m.role, channel=m.channel, ts=m.ts, user=m.user, epoch=m.epoch)
+            for m in messages
         ),
         outcome=outcome,
         canary=row.canary,
         canary_lesson=row.canary_lesson,
+        shown_version=row.shown_version,
         execution_lease_until=row.execution_lease_until,
     )
 

@@ -353,13 +353,16 @@ class Ledger(InboxMixin, ExecutionMixin):
     # -- Slack delivery and free-form audit ---------------------------------------------
 
     def record_message(self, ticket_id: str, ref: SlackRef, *, actor: str = SYSTEM_ACTOR,
-                       audit_kind: str = "posted", **data: Any) -> Ticket:
-        """Remember a message posted about a ticket (the card, a DM, a thread reply)."""
+                       audit_kind: str = "posted", shown_version: int | None = None,
+                       **data: Any) -> Ticket:
+        """Remember a message posted about a ticket (the card, a DM, a thread reply).
+        A new card records ``shown_version``: the ticket version it was rendered from."""
         with self._tx() as s:
             row = self._lock(s, ticket_id)
             now = self._now(s)
             if ref.role == "card":
                 row.card_channel, row.card_ts = ref.channel, ref.ts
+                row.shown_version = shown_version
             tickets.insert_message(s, ticket_id, ref, now)
             self._audit_message(s, ticket_id, ref, audit_kind, actor, now, **data)
             s.flush()
@@ -378,7 +381,8 @@ class Ledger(InboxMixin, ExecutionMixin):
             now, unchanged = tickets.set_card(s, ticket, ref)
             tickets.insert_message(s, ticket.id, ref, now)
             if unchanged:
-                out = ticket.model_copy(update={"card": ref, "messages": (*ticket.messages, ref)})
+                out = ticket.model_copy(update={"card": ref, "messages": (*ticket.messages, ref),
+                                                "shown_version": ticket.version})
             else:
                 out = to_ticket(self._lock(s, ticket.id), self._messages(s, ticket.id))
             self._audit_message(s, ticket.id, ref, "posted", actor, now)
@@ -388,6 +392,14 @@ class Ledger(InboxMixin, ExecutionMixin):
                        now: datetime, **data: Any) -> None:
         self._audit(s, ticket_id, kind, actor, now, role=ref.role, channel=ref.channel,
                     ts=ref.ts, user=ref.user, **data)
+
+    def mark_shown(self, ticket_id: str, version: int) -> bool:
+        """The card and the current chain's DM copies now show ``version``: recorded only
+        while the ticket is still at that version. False when it has moved on since it was
+        rendered (a ``chat.update`` of that render may have landed after a newer one, so the
+        caller renders again); the sweep re-renders whatever stays behind."""
+        with self._tx() as s:
+            return tickets.mark_shown(s, ticket_id, version)
 
     def mark_delivery_failed(self, ticket_id: str, *, target: str, error: str,
                              actor: str = SYSTEM_ACTOR) -> Ticket:

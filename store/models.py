@@ -102,6 +102,9 @@ class SlackRef(_Frozen):
     channel: str
     ts: str
     user: str | None = None
+    epoch: int | None = None
+    """For an on-call DM: the escalation epoch whose chain sent it (an edit that moved the
+    ticket turned older DMs into pointers, which are never re-rendered as live cards)."""
 
 
 class Outcome(_Frozen):
@@ -185,6 +188,9 @@ class Ticket(_Frozen):
     must not be able to tell, and never receives a canary anyway."""
     canary_lesson: str | None = Field(default=None, exclude=True)
     """What a reviewer should have noticed, told privately after a missed canary."""
+    shown_version: int | None = None
+    """The ticket version every live surface (the card, the current chain's DMs) was last
+    rendered at; behind ``version`` means a surface is stale and the sweep re-renders it."""
     execution_lease_until: datetime | None = None
     """While executing: when the executor's time to report its outcome runs out."""
 

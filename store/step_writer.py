@@ -172,7 +172,7 @@ def finish(s: Session, deliveries: Sequence[Delivery], now: datetime) -> None:
                           retry_at=bindparam("b_retry_at"), error=bindparam("b_error")),
                   others)
     messages = [{"ticket_id": d.ticket_id, "role": ref.role, "channel": ref.channel,
-                 "ts": ref.ts, "user": ref.user, "at": now}
+                 "ts": ref.ts, "user": ref.user, "epoch": ref.epoch, "at": now}
                 for d in deliveries for ref in d.messages]
     if messages:
         s.execute(insert(cast(Table, MessageRow.__table__)), messages)

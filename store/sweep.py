@@ -23,10 +23,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, union, update
+from sqlalchemy import Select, func, or_, select, text, union, update
 from sqlalchemy.exc import IntegrityError
 
-from store import audit, audit_seal, step_writer
+from store import audit, audit_seal, step_writer, tickets
 from store.convert import to_step, to_ticket
 from store.db import Transactions, now_of
 from store.ledger import Ledger
@@ -41,7 +41,7 @@ from store.steps import (
     StepPlan,
     StepStatus,
 )
-from store.tables import EscalationStepRow, TicketRow
+from store.tables import SHOWN_BEHIND, EscalationStepRow, TicketRow
 
 
 class SweepStore:
@@ -166,6 +166,22 @@ class SweepStore:
                         retry_at=None),
                 execution_options={"synchronize_session": False})
             return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    # -- surfaces behind their ticket -------------------------------------------------------
+
+    def mark_shown(self, ticket_id: str, version: int) -> bool:
+        """See :meth:`store.ledger.Ledger.mark_shown`."""
+        with self._tx() as s:
+            return tickets.mark_shown(s, ticket_id, version)
+
+    def behind_surfaces(self, *, limit: int = 50) -> list[Ticket]:
+        """Tickets whose card or DM copies show an older version than the ticket's (a failed
+        ``chat.update``, or a crash between a decision and its update), oldest first. Read
+        through a partial index that holds only those tickets."""
+        with self._tx(write=False) as s:
+            rows = s.execute(select(TicketRow).where(text(SHOWN_BEHIND))
+                             .order_by(TicketRow.id).limit(limit)).scalars()
+            return [to_ticket(r) for r in rows]
 
     # -- reading ----------------------------------------------------------------------------
 

@@ -22,6 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+SHOWN_BEHIND = "shown_version < version"
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on every backend.
@@ -64,6 +66,9 @@ class TicketRow(Base):
         Index("ix_tickets_status_expires", "status", "expires_at"),
         Index("ix_tickets_agent_status", "agent", "status"),
         Index("ix_tickets_canary_drawn", "canary_drawn"),
+        # Only the few tickets whose surfaces are behind: what the sweep repairs.
+        Index("ix_tickets_shown_behind", "id", sqlite_where=text(SHOWN_BEHIND),
+              postgresql_where=text(SHOWN_BEHIND)),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -112,6 +117,8 @@ class TicketRow(Base):
     canary_lesson: Mapped[str | None] = mapped_column(Text)
     # Real requests the canary draw has considered (each is drawn for once).
     canary_drawn: Mapped[bool | None] = mapped_column(Boolean)
+    # The version the card and DM copies were last rendered at (NULL: nothing shown yet).
+    shown_version: Mapped[int | None] = mapped_column(Integer)
     # Set when execution starts: past it, the sweep calls the outcome unknown.
     execution_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -140,6 +147,7 @@ class MessageRow(Base):
     ts: Mapped[str] = mapped_column(String(64))
     user: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+    epoch: Mapped[int | None] = mapped_column(Integer)
 
 
 class EscalationStepRow(Base):

@@ -92,7 +92,8 @@ _WATCHED = (TICKETS.c.status, TICKETS.c.version, TICKETS.c.escalation_level,
 # Built once: a statement object also memoises its cache key, so reuse skips both steps.
 _SET_CARD = (
     update(TICKETS).where(TICKETS.c.id == bindparam("tid"))
-    .values(card_channel=bindparam("channel"), card_ts=bindparam("ts"))
+    .values(card_channel=bindparam("channel"), card_ts=bindparam("ts"),
+            shown_version=bindparam("shown"))
     .returning(db_now(), select(func.count()).select_from(MESSAGES)
                .where(MESSAGES.c.ticket_id == bindparam("tid")).scalar_subquery(), *_WATCHED)
 )
@@ -105,8 +106,8 @@ def set_card(s: Session, ticket: Ticket, ref: SlackRef) -> tuple[datetime, bool]
     Returns the database's clock and whether the row is still as ``ticket`` shows it (same
     status, version, escalation cursor and messages), read by the same statement.
     """
-    found = s.execute(_SET_CARD, {"tid": ticket.id, "channel": ref.channel,
-                                  "ts": ref.ts}).one_or_none()
+    found = s.execute(_SET_CARD, {"tid": ticket.id, "channel": ref.channel, "ts": ref.ts,
+                                  "shown": ticket.version}).one_or_none()
     if found is None:
         raise TicketNotFound(ticket.id)
     now, count, *current = found
@@ -115,7 +116,15 @@ def set_card(s: Session, ticket: Ticket, ref: SlackRef) -> tuple[datetime, bool]
     return now, count == len(ticket.messages) and tuple(current) == seen
 
 
+def mark_shown(s: Session, ticket_id: str, version: int) -> bool:
+    """Record that the ticket's live surfaces show ``version``, if it is still at it."""
+    result = s.execute(update(TICKETS).where(TICKETS.c.id == ticket_id,
+                                             TICKETS.c.version == version)
+                       .values(shown_version=version))
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
 def insert_message(s: Session, ticket_id: str, ref: SlackRef, now: datetime) -> None:
     s.execute(_INSERT_MESSAGE, {"ticket_id": ticket_id, "role": ref.role,
                                 "channel": ref.channel, "ts": ref.ts, "user": ref.user,
-                                "at": now})
+                                "epoch": ref.epoch, "at": now})

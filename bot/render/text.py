@@ -17,9 +17,20 @@ ELLIPSIS = "…"
 
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _ESCAPE_RE = re.compile(r"[&<>]")
-# Control characters (except tab and newline) and bidirectional overrides, which could make a
-# value read differently from what will actually run.
-_INVISIBLE_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+# Characters that show as nothing (or reorder what follows) would make a value read
+# differently from what will actually run: control characters (except tab and newline), every
+# format character (Unicode category Cf: zero-width space and joiners, word joiner, BOM,
+# direction marks and overrides, soft hyphen, tag characters...), line and paragraph
+# separators, and the blank-looking Hangul fillers and combining grapheme joiner. Each is
+# shown as a visible token naming its code point (``⟨U+200B⟩``), never dropped, so that
+# ``ad⟨U+200B⟩min`` does not pass for ``admin``.
+_INVISIBLE_RE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u034f\u0600-\u0605\u061c\u06dd\u070f"
+    "\u0890\u0891\u08e2\u115f\u1160\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064"
+    "\u2066-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb\U000110bd\U000110cd"
+    "\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0000-\U000e007f]"
+)
 _BROADCAST_RE = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
 _USER_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,40}$")
 _ENTITY_TAIL_RE = re.compile(r"&[a-z#0-9]{0,6}$")
@@ -68,9 +79,17 @@ def clip_mrkdwn(text: str, limit: int) -> str:
     return head + ELLIPSIS
 
 
+def visible_code(char: str) -> str:
+    """How an invisible character is shown: ``⟨U+200B⟩``."""
+    return f"⟨U+{ord(char):04X}⟩"
+
+
 def clean(text: str) -> str:
-    """Drop control characters and direction overrides; keep newlines and tabs."""
-    return _INVISIBLE_RE.sub("", text)
+    """Show invisible and direction-changing characters as visible tokens; keep newlines
+    and tabs."""
+    if text.isascii() and text.isprintable():
+        return text
+    return _INVISIBLE_RE.sub(lambda m: visible_code(m.group()), text)
 
 
 def escape(text: str) -> str:

@@ -69,6 +69,11 @@ def render_escalation_dm(
 ) -> Message:
     """The interactive card, sent privately to the person on call, with why they got it."""
     ctx = CardContext.build(ticket, decisions, masked, now)
+    if not ticket.status.is_open:  # decided or expired: say so, and no buttons below
+        intro = (f"📟 You were on call for *{esc(ticket.action, 200)}* (level {level}). "
+                 "This request is no longer waiting for anyone:")
+        blocks = [section(BLOCK_ONCALL, intro), *card_blocks(ctx)]
+        return message(fallback(ctx, f"No longer waiting (level {level})"), blocks)
     waiting = (f"has waited *{duration(waited)}* without a decision" if waited is not None
                else "is still waiting for a decision")
     intro = (

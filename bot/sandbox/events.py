@@ -60,6 +60,23 @@ class Events:
             event["view"] = home.slack_view()
         return self.send(event, forgery=forgery)
 
+    def usergroup_members(self, group: str, users: list[str], *,
+                          forgery: Forgery | None = None) -> AppResponse:
+        """An admin sets a user group's members: Slack sends ``subteam_members_changed``
+        with the delta (counts as strings, as in Slack's published example)."""
+        with self.state.lock:
+            before = list(self.state.workspace.usergroups.get(group, []))
+            self.state.workspace.usergroups[group] = list(users)
+            now = int(self.state.clock())
+        added = [u for u in users if u not in before]
+        removed = [u for u in before if u not in users]
+        event: Json = {"type": "subteam_members_changed", "subteam_id": group,
+                       "team_id": self.state.workspace.team_id,
+                       "date_previous_update": now - 1, "date_update": now,
+                       "added_users": added, "added_users_count": str(len(added)),
+                       "removed_users": removed, "removed_users_count": str(len(removed))}
+        return self.send(event, forgery=forgery)
+
     def user_message(self, user: str, channel: str, text: str, *, thread_ts: str | None = None,
                      forgery: Forgery | None = None) -> tuple[Message, AppResponse]:
         """A user types a message: it is recorded, and a ``message`` event goes to the app."""

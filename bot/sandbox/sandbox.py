@@ -269,6 +269,11 @@ class SlackSandbox:
                       forgery: Forgery | None = None) -> AppResponse:
         return self.events.app_home_opened(user, tab=tab, forgery=forgery)
 
+    def set_usergroup_members(self, group: str, users: list[str], *,
+                              forgery: Forgery | None = None) -> AppResponse:
+        """Change a user group's members, and deliver ``subteam_members_changed``."""
+        return self.events.usergroup_members(group, users, forgery=forgery)
+
     def post_as_user(self, user: str, channel: str, text: str, *, thread_ts: str | None = None,
                      forgery: Forgery | None = None) -> tuple[Message, AppResponse]:
         return self.events.user_message(user, channel, text, thread_ts=thread_ts,

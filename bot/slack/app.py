@@ -108,7 +108,8 @@ def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
               listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS,
                                                    thread_name_prefix="signoff-listener"))
     surfaces = Surfaces(client, ledger, RetryQueue())
-    authz = authz or Authorizer(client, oncall=SweepStore(ledger).oncall_targets)
+    authz = authz or Authorizer(client, oncall=SweepStore(ledger).oncall_targets,
+                                config=lambda: config)
     refresher = Refresher(refresh_pool, surfaces.refresh) if refresh_pool else None
     reviews = Reviews(ledger, config, authz, surfaces, pool, refresher=refresher)
     inbox = ClickInbox(reviews, pool, owner, hold=hold_clicks)
@@ -124,6 +125,12 @@ def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
             publish_home(reviews, event["user"])
 
     app.event("app_home_opened")(ack=_ack, lazy=[on_home])
+
+    @app.event("subteam_members_changed")
+    def on_group_change(event: dict[str, Any]) -> None:
+        # Decisions read membership fresh anyway; this keeps App Home's cache honest.
+        authz.forget(str(event.get("subteam_id") or "") or None)
+
     return app, inbox
 
 

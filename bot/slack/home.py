@@ -17,7 +17,7 @@ def publish_home(reviews: Reviews, user: str) -> None:
     open_tickets = reviews.ledger.list_tickets([TicketStatus.PENDING, TicketStatus.NEEDS_INFO],
                                                limit=SCAN_LIMIT)
     mine = [t for t in open_tickets
-            if reviews.authz.refusal(user, t, DecisionKind.APPROVE) is None]
+            if reviews.authz.refusal(user, t, DecisionKind.APPROVE, fresh=False) is None]
     mine.sort(key=lambda t: t.expires_at)
     # Card links from where each card was posted: no chat.getPermalink per ticket per view.
     listed = [(t, reviews.surfaces.permalink(t.card) if t.card else None) for t in mine]

@@ -24,7 +24,7 @@ def routes_approved_by(reviews: Reviews, user: str) -> list[str]:
     out = []
     for name in sorted(reviews.config.routes):
         principals = reviews.config.route(name).approvers
-        if any(p == user or (is_user_group(p) and user in reviews.authz.members(p))
+        if any(p == user or (is_user_group(p) and user in reviews.authz.members(p, fresh=False))
                for p in principals):
             out.append(name)
     return out

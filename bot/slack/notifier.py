@@ -60,8 +60,12 @@ class SlackNotifier:
                            thread_ts=ticket.card.ts)
         return results
 
+    def refresh(self, ticket: Ticket) -> bool:
+        """Re-render the ticket's card and DM copies as the ledger has them now."""
+        return self.surfaces.refresh(self.ledger.get_ticket(ticket.id))
+
     def expired(self, ticket: Ticket) -> None:
-        self.surfaces.refresh(ticket)
+        self.refresh(ticket)  # the card and every DM copy: no live buttons left
         notice = render_expired_notice(ticket)
         if ticket.card is not None:
             self._post(ticket.card.channel, notice, thread_ts=ticket.card.ts)
@@ -83,7 +87,8 @@ class SlackNotifier:
         except DeliveryError as exc:
             return DeliveryResult(target, False, str(exc), exc.retryable, exc.retry_after)
         return DeliveryResult(target, True,
-                              message=SlackRef(role="dm", channel=channel, ts=ts, user=target))
+                              message=SlackRef(role="dm", channel=channel, ts=ts, user=target,
+                                               epoch=ticket.escalation_epoch))
 
     def _open_dm(self, user: str) -> str:
         try:

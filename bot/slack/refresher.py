@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 class Refresher:
     """Runs ``refresh(ticket)`` on ``pool``: per ticket in order, newest version wins."""
 
-    def __init__(self, pool: Executor, refresh: Callable[[Ticket], None]) -> None:
+    def __init__(self, pool: Executor, refresh: Callable[[Ticket], object]) -> None:
         self.pool = pool
         self.refresh = refresh
         self._lock = threading.Lock()

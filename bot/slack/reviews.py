@@ -126,14 +126,15 @@ class Reviews:
                               reroute=reroute, expected_version=seen)
         if ticket is None:
             return None
+        if kind == DecisionKind.REQUEST_INFO and reason:
+            # The question first: the agent may answer before the card is re-rendered.
+            self.surfaces.reply(ticket, render_info_request(ticket, user, reason))
         if reroute is not None and _moved(before, ticket):
             ticket = self.surfaces.move(ticket, before.card, user)
         elif self.refresher is not None:
             self.refresher.submit(ticket)
         else:
             self.surfaces.refresh(ticket)
-        if kind == DecisionKind.REQUEST_INFO and reason:
-            self.surfaces.reply(ticket, render_info_request(ticket, user, reason))
         if ticket.canary is not None:  # a test request: a catch or a miss, said privately
             ticket = settle_canary(self.surfaces, ticket, user, kind, channel)
         return ticket
@@ -212,7 +213,7 @@ class Reviews:
         assert outcome.route is not None
         # Under the new route only its approvers count: the editor's authority from the old
         # route or the old chain's DM does not travel, and the new chain has DM'd nobody yet.
-        probe = ticket.model_copy(update={"route": outcome.route})
+        probe = ticket.model_copy(update={"route": outcome.route, "final_args": args})
         counts = self.authz.refusal(user, probe, DecisionKind.EDIT, oncall=False) is None
         return None, Reroute(route=outcome.route, tier=outcome.tier,
                              policy_rule=outcome.rule, counts=counts,

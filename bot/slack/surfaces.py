@@ -18,6 +18,7 @@ from store.ledger import Ledger
 from store.models import SlackRef, Ticket
 
 log = logging.getLogger(__name__)
+REFRESH_ROUNDS = 3
 
 
 class Surfaces:
@@ -32,20 +33,43 @@ class Surfaces:
     def card_message(self, ticket: Ticket) -> Message:
         return render_card(ticket, decisions=self.ledger.decisions(ticket.id))
 
-    def refresh(self, ticket: Ticket) -> None:
-        """Re-render the channel card and every DM copy of it in place (``chat.update``)."""
+    def refresh(self, ticket: Ticket) -> bool:
+        """Re-render the channel card and the current chain's DM copies in place
+        (``chat.update``), and record the version they now show. DMs of a chain an edit
+        replaced stay the pointers they became. False when an update failed in a way worth
+        trying again (the sweep repairs the card later).
+
+        Two refreshes of one card can reach Slack out of order. The version shown is only
+        recorded while the ticket is still at the version rendered; otherwise this render
+        may have overwritten a newer one, so the newest is rendered again."""
+        for _ in range(REFRESH_ROUNDS):
+            shown = self._render(ticket)
+            if shown is None:
+                return True  # nothing is shown anywhere
+            if not shown:
+                return False  # an update failed: the sweep repairs the card later
+            if self.ledger.mark_shown(ticket.id, ticket.version):
+                return True
+            ticket = self.ledger.get_ticket(ticket.id)
+        return False  # still moving: the sweep will catch up
+
+    def _render(self, ticket: Ticket) -> bool | None:
+        """Update every live surface; None when there is none, else whether all took it."""
         refs = ([ticket.card] if ticket.card else []) + [
-            m for m in ticket.messages if m.role == "dm"]
+            m for m in ticket.messages if m.role == "dm"
+            and m.epoch in (None, ticket.escalation_epoch)]
         if not refs:
-            return  # nothing shown anywhere (e.g. an allowed call): skip the read
+            return None  # nothing shown anywhere (e.g. an allowed call): skip the read
         decisions = self.ledger.decisions(ticket.id)
+        shown = True
         for ref in refs:
             if ref.role == "dm":
                 msg = render_escalation_dm(ticket, ticket.escalation_level,
                                            decisions=decisions)
             else:
                 msg = render_card(ticket, decisions=decisions)
-            self._send("chat_update", ticket, msg, channel=ref.channel, ts=ref.ts)
+            shown &= self.api.update(ticket, ref, msg)
+        return shown
 
     def post_card(self, ticket: Ticket) -> Ticket:
         """Post a new request's card (recorded, or its failure, by :class:`WebApi`)."""

@@ -23,6 +23,10 @@ from store.models import SlackRef, Ticket
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 10
+# chat.update errors after which the message will never be updated (nothing to retry).
+_GONE = frozenset({"message_not_found", "channel_not_found", "cant_update_message",
+                   "edit_window_closed", "is_archived", "not_in_channel", "account_inactive",
+                   "invalid_auth", "msg_too_long", "invalid_blocks"})
 
 
 def make_web_client(token: str, base_url: str, *, rate_limit_retries: int = 3,
@@ -99,10 +103,37 @@ class WebApi:
                         slack_error(exc))
             return self._undelivered(ticket, slack_error(exc)), False
         moved = self.ledger.record_message(
-            ticket.id, _card_ref(resp), audit_kind="moved", editor=editor,
+            ticket.id, _card_ref(resp), audit_kind="moved", shown_version=ticket.version,
+            editor=editor,
             route=ticket.route.name, tier=ticket.tier.value, policy_rule=ticket.policy_rule,
             from_channel=old.channel if old else None, from_ts=old.ts if old else None)
         return moved, True
+
+    def update(self, ticket: Ticket, ref: SlackRef, message: Mapping[str, Any]) -> bool:
+        """``chat.update`` of a message showing ``ticket``. False when it did not take but a
+        later attempt may (a 429 is queued for its ``Retry-After`` like any other update;
+        the sweep repairs what stays behind); a message that is gone or cannot be edited will
+        never show more, so that counts as done."""
+        if self.slack is None:
+            return True
+        slack, key = self.slack, ("chat_update", ref.channel, ref.ts)
+
+        def call() -> Any:
+            return slack.chat_update(channel=ref.channel, ts=ref.ts, text=message["text"],
+                                     blocks=message["blocks"])
+
+        try:
+            call()
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            wait = retry_after(exc)
+            if wait is not None and self.retries is not None:
+                self.retries.later(key, call, wait)
+                return False
+            log.warning("chat_update for ticket %s failed: %s", ticket.id, slack_error(exc))
+            return slack_error(exc) in _GONE
+        if self.retries is not None:  # a queued older version must not overwrite this one
+            self.retries.cancel(key)
+        return True
 
     def best_effort(self, method: str, ticket: Ticket | None, **kwargs: Any) -> Any:
         """Any other Web API call about a ticket (updates, thread replies, ephemerals): the

@@ -254,3 +254,30 @@ def test_an_oncall_editor_whose_edit_moves_the_request_does_not_approve_it_alone
     wait_ephemeral(rig, "U0PAYONCALL", "route *finance*")
     assert len(rig.ledger.decisions(ticket.id)) == 1
     assert rig.ledger.get_ticket(ticket.id).status == TicketStatus.PENDING
+
+
+@pytest.fixture
+def override_rig(ledger: Ledger, tmp_path: Path) -> Iterator[Rig]:
+    """Large refunds go to the finance channel, still decided by the payments approvers."""
+    path = tmp_path / "signoff.yml"
+    path.write_text(CONFIG.replace("      route: finance\n",
+                                   "      route: finance\n      approvers: payments-approvers\n"),
+                    encoding="utf-8")
+    ws = workspace()
+    ws.users += [User("U0CFO", "cfo", "Cfo"), User("U0TREASURER", "treasurer", "Treasurer"),
+                 User("U0FINONCALL", "finoncall", "Finoncall")]
+    ws.channels.append(Channel("C0FINANCE", "finance"))
+    with running_rig(ledger, load_config(path), ws) as r:
+        yield r
+
+
+def test_an_editor_the_new_rule_names_as_approver_still_approves_with_the_edit(
+        override_rig: Rig) -> None:
+    rig = override_rig
+    ticket = rig.client.request("issue_refund", {"amount": 120, "customer": "cus_42"},
+                                reason="double charge", requested_by="U0REQUESTER",
+                                args_model=RefundArgs)
+    edit_amount(rig, "U0FINOPS", 5000)
+    done = settled(rig, ticket.id)
+    assert done.route.name == "finance" and done.route.approvers == ("U0PAYLEAD", "U0FINOPS")
+    assert done.status == TicketStatus.APPROVED and done.approvals == ("U0FINOPS",)

@@ -158,8 +158,12 @@ def test_request_info_and_answer(rig: Rig) -> None:
     assert rig.client.wait(ticket.id, 1).status == TicketStatus.NEEDS_INFO
     back = rig.client.answer(ticket.id, "order 1234", evidence=[{"title": "ledger export"}])
     assert back.status == TicketStatus.PENDING
-    thread = rig.sandbox.thread("C0PAYMENTS", rig.card_ts(ticket.id))
-    texts = " ".join(m.text + str(m.blocks) for m in thread)
+    def thread_text() -> str:  # the question is posted after the decision's ack
+        thread = rig.sandbox.thread("C0PAYMENTS", rig.card_ts(ticket.id))
+        return " ".join(m.text + str(m.blocks) for m in thread)
+
+    texts = rig.sandbox.wait_until(
+        lambda: next((t for t in [thread_text()] if "Which order" in t), None))
     assert "Which order" in texts and "order 1234" in texts
 
 

@@ -6,6 +6,7 @@ Real sandbox, the real Bolt app behind a real HTTP server, signed clicks, a real
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -162,3 +163,72 @@ def block_text(msg: Message, block_id: str) -> str:
 
 def shown(msg: Message) -> str:
     return msg.text + str(msg.blocks)
+
+
+def test_invisible_characters_in_arguments_are_visible_on_the_card(rig: Rig) -> None:
+    args = {"customer": "cus\u200b_42\u202e", "to": "a\u00adb"}
+    ticket = rig.client.request("send_invoice", args, reason="monthly invoice",
+                                requested_by="U0REQUESTER")
+    card = rig.sandbox.wait_until(lambda: rig.sandbox.message("C0APPROVALS",
+                                                              rig.card_ts(ticket.id)))
+    text = shown(card)
+    assert "cus⟨U+200B⟩_42⟨U+202E⟩" in text and "a⟨U+00AD⟩b" in text
+    assert not any(c in text for c in "\u200b\u202e\u00ad")
+
+
+def test_an_oncall_dm_copy_that_missed_an_edit_cannot_approve_it(rig: Rig) -> None:
+    ticket = refund(rig, amount=5000)
+    engine(rig).tick(at=ticket.created_at + timedelta(minutes=10, seconds=1))
+    dm = rig.sandbox.dm_channel("U0PAYONCALL")
+    (copy,) = rig.sandbox.messages(dm)
+    assert approve_version(copy) == ticket.version
+    # The edit's updates of the card and of the DM copy both fail.
+    rig.sandbox.inject_fault("chat.update", times=2, error="internal_error")
+    edit_amount(rig, "U0PAYLEAD", 4000, rig.card_ts(ticket.id))
+    edited = settled(rig, ticket.id)
+    rig.sandbox.wait_until(lambda: len(rig.sandbox.calls("chat.update")) >= 2)
+    stale = rig.sandbox.message(dm, copy.ts)
+    assert stale is not None and "4000" not in str(stale.blocks)
+
+    rig.sandbox.click("U0PAYONCALL", action_id=ACTION_APPROVE, channel=dm, message_ts=copy.ts)
+    wait_ephemeral(rig, "U0PAYONCALL", CHANGED)
+    assert len(rig.ledger.decisions(ticket.id)) == 1
+    fresh = rig.sandbox.wait_until(lambda: next(
+        (m for m in [rig.sandbox.message(dm, copy.ts)]
+         if m is not None and approve_version(m) == edited.version), None))
+    assert "4000" in str(fresh.blocks)
+
+
+def test_an_edit_and_an_approval_of_the_same_version_never_both_count(
+        ledger: Ledger, make_ticket: TicketFactory) -> None:
+    for _ in range(8):
+        ticket = make_ticket(approvals_required=2)
+        outcomes = race(ledger, ticket.id, ticket.version)
+        assert sorted(outcomes) in (["edit", "refused"], ["approve", "refused"])
+        assert len(ledger.decisions(ticket.id)) == 1
+        assert ledger.get_ticket(ticket.id).status == TicketStatus.PENDING
+
+
+def race(ledger: Ledger, ticket_id: str, seen: int) -> list[str]:
+    """An edit and an approval, both made on version ``seen``, at the same moment."""
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def decide(reviewer: str, args: dict[str, object] | None) -> None:
+        kind = DecisionKind.EDIT if args else DecisionKind.APPROVE
+        start.wait()
+        try:
+            ledger.record_decision(ticket_id, reviewer=reviewer, kind=kind, args=args,
+                                   expected_version=seen)
+            outcomes.append(kind.value)
+        except ChangedSinceSeen:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=decide, args=("U0LEAD", {"amount": 90,
+                                                                "customer": "cus_42"})),
+               threading.Thread(target=decide, args=("U0FINOPS", None))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes

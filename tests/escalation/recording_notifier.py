@@ -30,6 +30,7 @@ class RecordingNotifier:
     unknown: list[str] = field(default_factory=list)
     """Tickets announced as ``outcome_unknown``."""
     attempts: list[tuple[str, str]] = field(default_factory=list)
+    refreshed: list[str] = field(default_factory=list)
 
     def resolve_group(self, group_id: str) -> Sequence[str]:
         if group_id not in self.groups:
@@ -49,6 +50,14 @@ class RecordingNotifier:
     def expired(self, ticket: Ticket) -> None:
         self._maybe_fail("expired", ticket.id)
         self.expiries.append(ticket.id)
+
+    def refresh(self, ticket: Ticket) -> bool:
+        try:
+            self._maybe_fail("refresh", ticket.id)
+        except DeliveryError:
+            return False
+        self.refreshed.append(ticket.id)
+        return True
 
     def outcome_unknown(self, ticket: Ticket) -> None:
         self._maybe_fail("outcome_unknown", ticket.id)

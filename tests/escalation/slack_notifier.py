@@ -39,6 +39,12 @@ class PlainSlackNotifier:
         self._call(self.client.chat_update, channel=card.channel, ts=card.ts,
                    text=f"{ticket.id} expired — nobody decided in time; nothing was executed")
 
+    def refresh(self, ticket: Ticket) -> bool:
+        card = _card(ticket)
+        self._call(self.client.chat_update, channel=card.channel, ts=card.ts,
+                   text=f"{ticket.id} is {ticket.status.value}")
+        return True
+
     def outcome_unknown(self, ticket: Ticket) -> None:
         card = _card(ticket)
         self._call(self.client.chat_postMessage, channel=card.channel, thread_ts=card.ts,

@@ -42,16 +42,29 @@ def test_the_requester_may_reject_but_never_approve_or_edit(
     assert authz.refusal("U0REQUESTER", ticket, DecisionKind.REJECT) is None
 
 
-def test_membership_is_cached_for_its_ttl_then_read_again(
+def test_membership_is_cached_for_display_for_its_ttl_then_read_again(
         slack: WebClient, sandbox: SlackSandbox, make_ticket: TicketFactory) -> None:
     ticket = make_ticket(route=route(GROUP))
     clock = Clock()
     authz = Authorizer(slack, ttl=60.0, clock=clock)
     for _ in range(3):
-        assert authz.refusal("U0SRE1", ticket, DecisionKind.APPROVE) is None
+        assert authz.refusal("U0SRE1", ticket, DecisionKind.APPROVE, fresh=False) is None
     assert len(sandbox.calls("usergroups.users.list")) == 1
     clock.now = 61.0
-    assert authz.refusal("U0SRE1", ticket, DecisionKind.APPROVE) is None
+    assert authz.refusal("U0SRE1", ticket, DecisionKind.APPROVE, fresh=False) is None
+    assert len(sandbox.calls("usergroups.users.list")) == 2
+    authz.forget(GROUP)  # Slack said the group changed
+    assert authz.refusal("U0SRE1", ticket, DecisionKind.APPROVE, fresh=False) is None
+    assert len(sandbox.calls("usergroups.users.list")) == 3
+
+
+def test_a_decision_reads_membership_fresh(
+        slack: WebClient, sandbox: SlackSandbox, make_ticket: TicketFactory) -> None:
+    ticket = make_ticket(route=route(GROUP))
+    authz = Authorizer(slack, ttl=60.0, clock=Clock())
+    assert authz.refusal("U0SRE1", ticket, DecisionKind.APPROVE, fresh=False) is None
+    sandbox.workspace.usergroups[GROUP] = ["U0SRE2"]  # no app subscribed: no event
+    assert authz.refusal("U0SRE1", ticket, DecisionKind.APPROVE) is not None
     assert len(sandbox.calls("usergroups.users.list")) == 2
 
 
