@@ -21,8 +21,10 @@ from bot.agent.errors import (
 )
 from bot.agent.gate import GatedTool
 from store.errors import (
+    ActionMismatch,
     ArgumentsMismatch,
     ConfigError,
+    IdempotencyConflict,
     SignoffError,
     StoreError,
     StoreUnavailable,
@@ -31,6 +33,7 @@ from store.errors import (
 from store.models import Evidence, Ticket, TicketStatus
 
 __all__ = [
+    "ActionMismatch",
     "ApprovalCancelled",
     "ApprovalClient",
     "ApprovalConsumed",
@@ -45,6 +48,7 @@ __all__ = [
     "ConfigError",
     "Evidence",
     "GatedTool",
+    "IdempotencyConflict",
     "InvalidArguments",
     "RevalidationFailed",
     "SignoffError",

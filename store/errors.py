@@ -14,7 +14,9 @@ errors live here because ``store`` is the innermost package; the policy/config e
     │   │   ├── AlreadyDecided           somebody else decided first
     │   │   ├── DeadlinePassed           decision after expires_at (database clock)
     │   │   └── DuplicateApproval        the same reviewer approved twice
-    │   └── ArgumentsMismatch            executor asked to run arguments nobody approved
+    │   ├── ArgumentsMismatch            executor asked to run arguments nobody approved
+    │   └── ActionMismatch               executor asked to run another tool than the approved one
+    ├── IdempotencyConflict              an idempotency key reused for another action or args
     └── ApprovalError (bot)              what an agent sees: denied, rejected, expired, ...
 """
 
@@ -99,3 +101,33 @@ class ArgumentsMismatch(StoreError):
         self.ticket_id = ticket_id
         self.expected = expected
         self.got = got
+
+
+class ActionMismatch(StoreError):
+    """The tool offered for execution is not the action the ticket approved (or names none)."""
+
+    def __init__(self, ticket_id: str, expected: str, got: str | None) -> None:
+        if got is None:
+            msg = (f"ticket {ticket_id} approved {expected!r}; name the action the tool "
+                   f"performs (execute(ticket_id, tool, action=...) or pass the gated tool)")
+        else:
+            msg = (f"ticket {ticket_id}: refusing to run {got!r} on an approval for "
+                   f"{expected!r}; request approval for {got!r} itself")
+        super().__init__(msg)
+        self.ticket_id = ticket_id
+        self.expected = expected
+        self.got = got
+
+
+class IdempotencyConflict(SignoffError):
+    """An idempotency key came back with another action or other arguments.
+
+    The key names one request: reusing it for something else would hand back (and let run)
+    a ticket nobody approved for that. Use a fresh key for a different request.
+    """
+
+    def __init__(self, key: str, ticket_id: str, what: str) -> None:
+        super().__init__(f"idempotency key {key!r} was already used for ticket {ticket_id} "
+                         f"with {what}; use a new key for a different request")
+        self.key = key
+        self.ticket_id = ticket_id

@@ -21,8 +21,11 @@ from store.convert import to_decision, to_ticket
 from store.db import WRITE_OPTION, check_schema, db_now, make_engine
 from store.decisions import Reroute, plan_decision
 from store.errors import (
+    ActionMismatch,
     ArgumentsMismatch,
     DeadlinePassed,
+    IdempotencyConflict,
+    StoreError,
     StoreUnavailable,
     TicketNotFound,
     TransitionRefused,
@@ -132,10 +135,13 @@ class Ledger(SweepMixin):
                 return self._create(s, resolved, now)
         except IntegrityError:
             # A concurrent request with the same key won; hand back its ticket.
-            existing = None if resolved is None else self.find_by_idempotency_key(
-                resolved.requested_by, resolved.idempotency_key)
+            if resolved is None:
+                raise
+            existing = self.find_by_idempotency_key(resolved.requested_by,
+                                                    resolved.idempotency_key)
             if existing is None:
                 raise
+            _same_request(existing.action, existing.args_hash, existing.id, resolved)
             return existing, False
 
     def _create(self, s: Session, new: NewTicket, now: datetime) -> tuple[Ticket, bool]:
@@ -145,6 +151,7 @@ class Ledger(SweepMixin):
                 TicketRow.idempotency_key == new.idempotency_key,
             )).scalar_one_or_none()
             if found is not None:
+                _same_request(found.action, found.args_hash, found.id, new)
                 return to_ticket(found, self._messages(s, found.id)), False
         ticket = tickets.insert_ticket(s, new, now)
         self._audit(s, ticket.id, "created", new.agent or new.requested_by, now,
@@ -267,13 +274,20 @@ class Ledger(SweepMixin):
 
     # -- execution --------------------------------------------------------------------
 
-    def start_execution(self, ticket_id: str, *, args: dict[str, Any], actor: str) -> Ticket:
-        """Consume the approval once. Refuses arguments that are not the approved ones."""
+    def start_execution(self, ticket_id: str, *, action: str, args: dict[str, Any],
+                        actor: str) -> Ticket:
+        """Consume the approval once. Refuses another action than the approved one, and
+        arguments that are not the approved ones; a refusal is audited and consumes nothing."""
         offered = args_hash(args)
         with self._tx() as s:
             row = self._lock(s, ticket_id)
             now = self._now(s)
-            if row.status == TicketStatus.APPROVED and offered != row.final_args_hash:
+            refused: StoreError
+            if row.status == TicketStatus.APPROVED and action != row.action:
+                self._audit(s, ticket_id, "execution_refused", actor, now,
+                            offered_action=action, approved_action=row.action)
+                refused = ActionMismatch(ticket_id, row.action, action)
+            elif row.status == TicketStatus.APPROVED and offered != row.final_args_hash:
                 self._audit(s, ticket_id, "execution_refused", actor, now,
                             offered_hash=offered, approved_hash=row.final_args_hash)
                 refused = ArgumentsMismatch(ticket_id, row.final_args_hash, offered)
@@ -375,3 +389,13 @@ class Ledger(SweepMixin):
     def verify_audit(self) -> audit.VerifyReport:
         with self._tx(write=False) as s:
             return audit.verify(s, key=self._audit_key)
+
+
+def _same_request(action: str, digest: str, ticket_id: str, new: NewTicket) -> None:
+    """A reused idempotency key must name the same request: same action, same arguments
+    (by their canonical hash). Anything else is refused, as payment APIs do."""
+    key = new.idempotency_key or ""
+    if action != new.action:
+        raise IdempotencyConflict(key, ticket_id, f"action {action!r}, not {new.action!r}")
+    if digest != args_hash(new.args):
+        raise IdempotencyConflict(key, ticket_id, "other arguments")

@@ -13,16 +13,24 @@
         ├── InvalidArguments           the arguments do not fit the tool's model
         └── RevalidationFailed         the revalidate hook said the facts went stale
 
-Ledger errors (``TicketNotFound``, ``ArgumentsMismatch``, ``StoreUnavailable``...) come
-from :mod:`store.errors` and share the ``SignoffError`` root.
+Ledger errors (``TicketNotFound``, ``ArgumentsMismatch``, ``ActionMismatch``,
+``StoreUnavailable``...) and ``IdempotencyConflict`` come from :mod:`store.errors` (the ledger
+enforces them) and share the ``SignoffError`` root.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from store.errors import SignoffError
+from store.errors import ActionMismatch, IdempotencyConflict, SignoffError
 from store.models import Outcome, Ticket
+
+__all__ = [
+    "ActionMismatch", "ApprovalCancelled", "ApprovalConsumed", "ApprovalDenied", "ApprovalError",
+    "ApprovalExpired", "ApprovalNeedsInfo", "ApprovalPending", "ApprovalRejected",
+    "ApprovalTakenOver", "IdempotencyConflict", "InvalidArguments", "RevalidationFailed",
+    "SignoffError",
+]
 
 
 class ApprovalError(SignoffError):

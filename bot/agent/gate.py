@@ -21,6 +21,7 @@ from bot.agent.errors import (
 )
 from bot.render import render_execution_result, render_info_answer
 from bot.slack.surfaces import Surfaces
+from store.errors import ActionMismatch
 from store.ledger import Ledger
 from store.models import DecisionKind, Ticket, TicketStatus
 
@@ -64,21 +65,34 @@ class Executor:
         return reasons[-1] if reasons else None
 
     def execute(self, ticket_id: str, tool: Callable[..., T], args: dict[str, Any] | None = None,
-                *, revalidate: Callable[[dict[str, Any]], bool] | None = None,
+                *, action: str | None = None,
+                revalidate: Callable[[dict[str, Any]], bool] | None = None,
                 args_model: type[BaseModel] | None = None, actor: str = "agent") -> T:
         """Run ``tool`` once with the approved arguments (``args``, if given, must match them
-        by hash). An approval is consumed by its first execution."""
-        return self._execute(self.ledger.get_ticket(ticket_id), tool, args,
-                             revalidate=revalidate, args_model=args_model, actor=actor)
+        by hash). An approval is consumed by its first execution, and only by the action it
+        approved: ``tool`` is a :class:`GatedTool` (its action, model and revalidate hook
+        apply) or a plain callable, and then ``action`` must say which action it performs."""
+        ticket = self.ledger.get_ticket(ticket_id)
+        if isinstance(tool, GatedTool):
+            if action is not None and action != tool.action:
+                raise ActionMismatch(ticket.id, tool.action, action)
+            return self._execute(ticket, tool.tool, args, action=tool.action,
+                                 revalidate=revalidate or tool.revalidate,
+                                 args_model=args_model or tool.args_model, actor=actor)
+        if action is None:
+            raise ActionMismatch(ticket.id, ticket.action, None)
+        return self._execute(ticket, tool, args, action=action, revalidate=revalidate,
+                             args_model=args_model, actor=actor)
 
     def _execute(self, ticket: Ticket, tool: Callable[..., T], args: dict[str, Any] | None,
-                 *, revalidate: Callable[[dict[str, Any]], bool] | None,
+                 *, action: str, revalidate: Callable[[dict[str, Any]], bool] | None,
                  args_model: type[BaseModel] | None, actor: str) -> T:
-        """``execute`` for a ticket just read (the approval itself is re-checked, under lock,
-        by ``start_execution``)."""
+        """``execute`` for a ticket just read (the approval itself, its action and its
+        arguments are re-checked, under lock, by ``start_execution``)."""
         self.raise_unless_approved(ticket)
         offered = ticket.final_args if args is None else args
-        ticket = self.ledger.start_execution(ticket.id, args=offered, actor=actor)
+        ticket = self.ledger.start_execution(ticket.id, action=action, args=offered,
+                                             actor=actor)
         try:
             call_args = _check_model(ticket, offered, args_model)
             if revalidate is not None and not revalidate(dict(offered)):
@@ -94,11 +108,14 @@ class Executor:
         self._finish(ticket, ok=True, summary=_summary(result))
         return result
 
-    def resume(self, ticket_id: str, tool: Callable[..., T], *,
+    def resume(self, ticket_id: str, tool: Callable[..., T], *, action: str | None = None,
                revalidate: Callable[[dict[str, Any]], bool] | None = None,
                args_model: type[BaseModel] | None = None) -> T:
-        """Pick a deferred request up again, in any process: run it if approved, else raise."""
-        return self.execute(ticket_id, tool, revalidate=revalidate, args_model=args_model)
+        """Pick a deferred request up again, in any process: run it if approved, else raise.
+        ``tool`` is the gated tool (or a plain callable with ``action=``), as for
+        :meth:`execute`."""
+        return self.execute(ticket_id, tool, action=action, revalidate=revalidate,
+                            args_model=args_model)
 
     def _finish(self, ticket: Ticket, *, ok: bool, summary: str | None = None,
                 error: str | None = None) -> None:
@@ -169,9 +186,12 @@ class GatedTool(Generic[T]):
                 raise ApprovalPending(ticket)
             ticket = self.client.wait(ticket.id, self.timeout)
         # Both request() and wait() hand back the ticket as just read: no need to read it again.
-        return self.client._execute(ticket, self.tool, None, revalidate=self.revalidate,
-                                    args_model=self.args_model, actor="agent")
+        return self.client._execute(ticket, self.tool, None, action=self.action,
+                                    revalidate=self.revalidate, args_model=self.args_model,
+                                    actor="agent")
 
     def resume(self, ticket_id: str) -> T:
-        return self.client.execute(ticket_id, self.tool, revalidate=self.revalidate,
-                                   args_model=self.args_model)
+        """Run a deferred request of this tool once it is approved (in any process); raises
+        the matching :class:`ApprovalError` otherwise, and refuses a ticket for another
+        action."""
+        return self.client.execute(ticket_id, self)

@@ -66,11 +66,12 @@ def test_altered_arguments_are_refused_by_hash(rig: Rig) -> None:
     ran: list[Any] = []
     with pytest.raises(ArgumentsMismatch):
         rig.client.execute(ticket.id, lambda **kw: ran.append(kw),
-                           args={"amount": 9999, "customer": "cus_42"})
+                           args={"amount": 9999, "customer": "cus_42"}, action="issue_refund")
     assert ran == []
     assert rig.ledger.get_ticket(ticket.id).status == TicketStatus.APPROVED
     assert "execution_refused" in [e.kind for e in rig.ledger.audit_events(ticket_id=ticket.id)]
-    assert rig.client.execute(ticket.id, lambda **kw: kw, args=dict(ARGS)) == ARGS
+    assert rig.client.execute(ticket.id, lambda **kw: kw, args=dict(ARGS),
+                              action="issue_refund") == ARGS
 
 
 def test_revalidate_false_fails_closed(rig: Rig) -> None:
@@ -79,13 +80,14 @@ def test_revalidate_false_fails_closed(rig: Rig) -> None:
     settled(rig, ticket.id)
     ran: list[Any] = []
     with pytest.raises(RevalidationFailed):
-        rig.client.resume(ticket.id, lambda **kw: ran.append(kw), revalidate=lambda a: False)
+        rig.client.resume(ticket.id, lambda **kw: ran.append(kw), action="issue_refund",
+                          revalidate=lambda a: False)
     assert ran == []
     after = rig.ledger.get_ticket(ticket.id)
     assert after.status == TicketStatus.FAILED and after.outcome is not None
     assert not after.outcome.ok and "revalidation" in (after.outcome.error or "")
     with pytest.raises(ApprovalConsumed):
-        rig.client.resume(ticket.id, lambda **kw: ran.append(kw))
+        rig.client.resume(ticket.id, lambda **kw: ran.append(kw), action="issue_refund")
     assert ran == []
 
 
