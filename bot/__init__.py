@@ -17,6 +17,7 @@ from bot.agent.errors import (
     ApprovalRejected,
     ApprovalTakenOver,
     InvalidArguments,
+    InvalidRequest,
     RevalidationFailed,
 )
 from bot.agent.gate import GatedTool
@@ -50,6 +51,7 @@ __all__ = [
     "GatedTool",
     "IdempotencyConflict",
     "InvalidArguments",
+    "InvalidRequest",
     "RevalidationFailed",
     "SignoffError",
     "StoreError",

@@ -18,12 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer
 from escalation.config import Rule, SignoffConfig
 from escalation.config_checks import DEFAULT_ROUTE
 from escalation.durations import format_duration
-from escalation.predicates import lookup
+from escalation.predicates import Predicate, lookup
 from store.models import ReviewType, RiskTier, Route
 
 Decision = Literal["allow", "require_approval", "deny"]
 SEVERITY: dict[str, int] = {"allow": 0, "require_approval": 1, "deny": 2}
 DEFAULT_RULE = "policy.default"
+REQUESTED_BY = "requested_by"
 
 
 class Proposal(BaseModel):
@@ -62,18 +63,41 @@ class PolicyOutcome(BaseModel):
 
 
 def mismatch(rule: Rule, proposal: Proposal) -> str | None:
-    """``None`` when every condition of ``rule`` holds for ``proposal``, else why not."""
+    """``None`` when every condition of ``rule`` holds for ``proposal``, else why not.
+
+    Restrictive rules (deny, require_approval) fail closed: a condition that cannot compare
+    its value (``"1e400"`` against ``gt: 1000``) holds for them, and never for ``allow``.
+    """
     if rule.action is not None and not fnmatchcase(proposal.action, rule.action):
         return f"action {proposal.action!r} does not match {rule.action!r}"
-    for path, predicate in rule.when.items():
-        why = predicate.mismatch(path, lookup(proposal.args, path))
-        if why:
-            return why
-    if rule.requested_by is not None:
-        why = rule.requested_by.mismatch("requested_by", proposal.requested_by)
+    fail_closed = rule.decide != "allow"
+    for path, predicate in _conditions(rule, proposal):
+        why = predicate.mismatch(path, _value(proposal, path), fail_closed=fail_closed)
         if why:
             return why
     return _confidence_mismatch(rule, proposal)
+
+
+def _conditions(rule: Rule, proposal: Proposal) -> list[tuple[str, Predicate]]:
+    """The rule's argument conditions and its requested_by condition, by subject."""
+    found = list(rule.when.items())
+    if rule.requested_by is not None:
+        found.append((REQUESTED_BY, rule.requested_by))
+    return found
+
+
+def _value(proposal: Proposal, path: str) -> Any:
+    return proposal.requested_by if path == REQUESTED_BY else lookup(proposal.args, path)
+
+
+def fail_closed_notes(rule: Rule, proposal: Proposal) -> list[str]:
+    """For a restrictive rule that matched: conditions counted as holding because they
+    could not compare their value (what ``policy explain`` shows)."""
+    if rule.decide == "allow":
+        return []
+    notes = [predicate.uncomparable(path, _value(proposal, path))
+             for path, predicate in _conditions(rule, proposal)]
+    return [f"{note}: counted as a match (fail closed)" for note in notes if note]
 
 
 def _confidence_mismatch(rule: Rule, proposal: Proposal) -> str | None:
@@ -157,14 +181,26 @@ class Policy:
             return override
         return self.config.chain(route.chain).expire_after if route.chain else None
 
+    def fail_closed(self, proposal: Proposal) -> dict[str, list[str]]:
+        """Matched restrictive rules that matched only because a value could not be
+        compared, with what could not be (by rule name)."""
+        found = {}
+        for name, rule in zip(self._names, self._rules, strict=True):
+            notes = fail_closed_notes(rule, proposal)
+            if notes and mismatch(rule, proposal) is None:
+                found[name] = notes
+        return found
+
     def explain(self, proposal: Proposal) -> str:
         """A human-readable account of the decision and of every rule checked."""
         outcome = self.evaluate(proposal)
         lines = [*_describe_proposal(proposal), *describe_outcome(outcome),
                  "rules, in file order (the most severe match wins: deny > require_approval > "
                  "allow, then the highest tier, then the earlier rule):"]
+        notes = self.fail_closed(proposal)
         for (name, why), rule in zip(self.check(proposal), self._rules, strict=True):
             lines.append(_rule_line(name, why, rule, name == outcome.rule))
+            lines += [f"          {note}" for note in notes.get(name, ())]
         if not self._rules:
             lines.append("  (none)")
         return "\n".join(lines)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from slack_sdk import WebClient
 
 from bot.agent.argmodel import masked_fields, schema_of
+from bot.agent.door import RequestIn, checked_args, checked_evidence, checked_request, readable
 from bot.agent.errors import ApprovalDenied, InvalidArguments
 from bot.agent.gate import Executor, GatedTool
 from bot.render import render_card
@@ -68,8 +69,11 @@ class ApprovalClient(Executor):
     def evaluate(self, action: str, args: dict[str, Any], *, requested_by: str,
                  confidence: float | None = None) -> PolicyOutcome:
         """What policy says about an action, without creating anything."""
-        return self.policy.evaluate(Proposal(action=action, args=args,
-                                             requested_by=requested_by, confidence=confidence))
+        req = checked_request(action, requested_by=requested_by, confidence=confidence)
+        return self.policy.evaluate(Proposal(action=req.action,
+                                             args=checked_args(req.action, args),
+                                             requested_by=req.requested_by,
+                                             confidence=req.confidence))
 
     # -- Escalate -----------------------------------------------------------------------
 
@@ -80,23 +84,26 @@ class ApprovalClient(Executor):
                 args_model: type[BaseModel] | None = None) -> Ticket:
         """Ask for approval. Returns at once: ``approved`` (policy allows) or ``pending``.
 
-        Raises :class:`ApprovalDenied` when policy denies. The same idempotency key (per
-        requester) returns the same ticket and posts no second card.
+        Raises :class:`ApprovalDenied` when policy denies, :class:`InvalidRequest` (or
+        :class:`InvalidArguments`) before anything is stored when the request is malformed.
+        The same idempotency key (per requester) with the same action and arguments returns
+        the same ticket and posts no second card; with others it raises IdempotencyConflict.
         """
-        args = _validated(action, args, args_model)
-        outcome = self.evaluate(action, args, requested_by=requested_by, confidence=confidence)
+        req = checked_request(action, reason=reason, requested_by=requested_by,
+                              summary=summary, evidence=evidence, confidence=confidence,
+                              agent=agent, run_id=run_id, idempotency_key=idempotency_key)
+        args = _validated(req.action, args, args_model)
+        outcome = self.policy.evaluate(Proposal(action=req.action, args=args,
+                                                requested_by=req.requested_by,
+                                                confidence=req.confidence))
         if outcome.decision == "deny":
-            self.ledger.record_event(None, "denied", actor=agent or requested_by, action=action,
-                                     args=args, rule=outcome.rule, reason=outcome.reason,
-                                     requested_by=requested_by,
+            self.ledger.record_event(None, "denied", actor=req.agent or req.requested_by,
+                                     action=req.action, args=args, rule=outcome.rule,
+                                     reason=outcome.reason, requested_by=req.requested_by,
                                      policy_version=outcome.policy_version)
-            raise ApprovalDenied(action, outcome.rule, outcome.reason,
+            raise ApprovalDenied(req.action, outcome.rule, outcome.reason,
                                  policy_version=outcome.policy_version)
-        draft = partial(self._new_ticket, outcome, action, args, reason=reason,
-                        requested_by=requested_by, summary=summary,
-                        evidence=tuple(Evidence.model_validate(e) for e in evidence),
-                        confidence=confidence, agent=agent, run_id=run_id,
-                        idempotency_key=idempotency_key,
+        draft = partial(self._new_ticket, outcome, req, args,
                         args_schema=_schema(args_model) if args_model else None)
         ticket, created = self.ledger.create_ticket(draft)
         if created and ticket.status == TicketStatus.PENDING:
@@ -104,12 +111,8 @@ class ApprovalClient(Executor):
                                dict(render_card(ticket, masked=masked_fields(ticket.args_schema))))
         return ticket
 
-    def _new_ticket(self, outcome: PolicyOutcome, action: str, args: dict[str, Any],
-                    created_at: datetime, *, reason: str, requested_by: str,
-                    summary: str | None, evidence: tuple[Evidence, ...],
-                    confidence: float | None, agent: str | None, run_id: str | None,
-                    idempotency_key: str | None, args_schema: dict[str, Any] | None,
-                    ) -> NewTicket:
+    def _new_ticket(self, outcome: PolicyOutcome, req: RequestIn, args: dict[str, Any],
+                    created_at: datetime, *, args_schema: dict[str, Any] | None) -> NewTicket:
         """The ticket, its deadlines planned from ``created_at`` (the database's clock, read
         by ``create_ticket`` in the transaction that creates it)."""
         allowed = outcome.decision == "allow"
@@ -117,10 +120,10 @@ class ApprovalClient(Executor):
         plan = None if allowed else deadlines(self.config, outcome.chain, created_at=created_at,
                                               expire_after=outcome.expire_after)
         return NewTicket(
-            action=action, args=args, review_type=outcome.review, summary=summary,
-            reason=reason, evidence=evidence, confidence=confidence,
-            requested_by=requested_by, agent=agent, run_id=run_id,
-            idempotency_key=idempotency_key, tier=outcome.tier, route=route,
+            action=req.action, args=args, review_type=outcome.review, summary=req.summary,
+            reason=req.reason, evidence=req.evidence, confidence=req.confidence,
+            requested_by=req.requested_by, agent=req.agent, run_id=req.run_id,
+            idempotency_key=req.idempotency_key, tier=outcome.tier, route=route,
             policy_version=outcome.policy_version, policy_rule=outcome.rule,
             status=TicketStatus.APPROVED if allowed else TicketStatus.PENDING,
             expires_at=plan.expires_at if plan else created_at,
@@ -159,7 +162,7 @@ class ApprovalClient(Executor):
                evidence: Sequence[Evidence | dict[str, Any]] = (),
                actor: str = "agent") -> Ticket:
         """Answer a reviewer's question; the ticket goes back to ``pending``."""
-        items = [Evidence.model_validate(e) for e in evidence]
+        items = checked_evidence("answer", evidence)
         ticket = self.ledger.answer_info(ticket_id, actor=actor, text=text, evidence=items)
         self.thread_reply(ticket, "answer", text=text)
         self.refresh_card(ticket)
@@ -202,14 +205,11 @@ def _schema(model: type[BaseModel]) -> dict[str, Any]:
     return parsed
 
 
-def _validated(action: str, args: dict[str, Any],
-               model: type[BaseModel] | None) -> dict[str, Any]:
-    if model is None:
-        return dict(args)
-    try:
-        return model.model_validate(args).model_dump(mode="json")
-    except ValidationError as exc:
-        raise InvalidArguments(action, exc) from exc
-
-
-
+def _validated(action: str, args: Any, model: type[BaseModel] | None) -> dict[str, Any]:
+    """The arguments as the tool's model reads them (when there is one), as plain JSON."""
+    if model is not None:
+        try:
+            args = model.model_validate(args).model_dump(mode="json")
+        except ValidationError as exc:
+            raise InvalidArguments(action, readable(exc)) from None
+    return checked_args(action, args)

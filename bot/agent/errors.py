@@ -10,7 +10,8 @@
         ├── ApprovalTakenOver          a human owns the task now
         ├── ApprovalCancelled          the request was withdrawn
         ├── ApprovalConsumed           this approval already ran once (``outcome``)
-        ├── InvalidArguments           the arguments do not fit the tool's model
+        ├── InvalidRequest             the request itself is malformed (says what to change)
+        │   └── InvalidArguments       the arguments are not plain JSON or do not fit the model
         └── RevalidationFailed         the revalidate hook said the facts went stale
 
 Ledger errors (``TicketNotFound``, ``ArgumentsMismatch``, ``ActionMismatch``,
@@ -28,8 +29,8 @@ from store.models import Outcome, Ticket
 __all__ = [
     "ActionMismatch", "ApprovalCancelled", "ApprovalConsumed", "ApprovalDenied", "ApprovalError",
     "ApprovalExpired", "ApprovalNeedsInfo", "ApprovalPending", "ApprovalRejected",
-    "ApprovalTakenOver", "IdempotencyConflict", "InvalidArguments", "RevalidationFailed",
-    "SignoffError",
+    "ApprovalTakenOver", "IdempotencyConflict", "InvalidArguments", "InvalidRequest",
+    "RevalidationFailed", "SignoffError",
 ]
 
 
@@ -110,10 +111,19 @@ class RevalidationFailed(ApprovalError):
                          "nothing was executed", ticket=ticket)
 
 
-class InvalidArguments(ApprovalError):
-    """The proposed (or approved) arguments do not fit the tool's argument model."""
+class InvalidRequest(ApprovalError):
+    """Refused at the door, before anything was evaluated or stored: the message says
+    which field is wrong and what to change."""
 
-    def __init__(self, action: str, detail: Any) -> None:
-        super().__init__(f"{action}: invalid arguments: {detail}")
+    def __init__(self, action: str, detail: Any, *, what: str = "invalid request") -> None:
+        super().__init__(f"{action}: {what}: {detail}")
         self.action = action
         self.detail = detail
+
+
+class InvalidArguments(InvalidRequest):
+    """The proposed (or approved) arguments are not plain JSON or do not fit the tool's
+    argument model."""
+
+    def __init__(self, action: str, detail: Any) -> None:
+        super().__init__(action, detail, what="invalid arguments")

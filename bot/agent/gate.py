@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 from slack_sdk import WebClient
 
+from bot.agent.door import checked_args, readable
 from bot.agent.errors import (
     ApprovalCancelled,
     ApprovalConsumed,
@@ -17,6 +18,7 @@ from bot.agent.errors import (
     ApprovalRejected,
     ApprovalTakenOver,
     InvalidArguments,
+    InvalidRequest,
     RevalidationFailed,
 )
 from bot.render import render_execution_result, render_info_answer
@@ -90,7 +92,7 @@ class Executor:
         """``execute`` for a ticket just read (the approval itself, its action and its
         arguments are re-checked, under lock, by ``start_execution``)."""
         self.raise_unless_approved(ticket)
-        offered = ticket.final_args if args is None else args
+        offered = ticket.final_args if args is None else checked_args(ticket.action, args)
         ticket = self.ledger.start_execution(ticket.id, action=action, args=offered,
                                              actor=actor)
         try:
@@ -145,7 +147,7 @@ def _check_model(ticket: Ticket, args: dict[str, Any],
         try:
             model.model_validate(args)
         except ValidationError as exc:
-            raise InvalidArguments(ticket.action, exc) from exc
+            raise InvalidArguments(ticket.action, readable(exc)) from exc
     return dict(args)
 
 
@@ -176,7 +178,8 @@ class GatedTool(Generic[T]):
 
     def call(self, args: dict[str, Any], *, reason: str, requested_by: str, **meta: Any) -> T:
         if not requested_by:
-            raise ValueError("requested_by (the Slack user the agent acts for) is required")
+            raise InvalidRequest(self.action, "requested_by (the Slack user the agent acts "
+                                 "for) is required: pass _requested_by= or set it on the gate")
         meta.setdefault("agent", self.agent)
         ticket = self.client.request(self.action, args, reason=reason,
                                      requested_by=requested_by, args_model=self.args_model,

@@ -90,7 +90,9 @@ def cmd_policy_explain(args: argparse.Namespace) -> int:
     policy = Policy(config)
     if args.json:
         data = policy.evaluate(proposal).model_dump(mode="json")
-        data["checks"] = [{"rule": name, "matched": why is None, "why_not": why}
+        notes = policy.fail_closed(proposal)
+        data["checks"] = [{"rule": name, "matched": why is None, "why_not": why,
+                           "fail_closed": notes.get(name, [])}
                           for name, why in policy.check(proposal)]
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:

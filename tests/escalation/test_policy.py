@@ -178,8 +178,10 @@ def test_default_deny() -> None:
     ("{currency: {in: [EUR, GBP]}}", {"currency": "GBP"}, True),
     ("{amount: {gte: 10, lt: 20}}", {"amount": 10}, True),
     ("{amount: {gte: 10, lt: 20}}", {"amount": 20}, False),
-    ("{amount: {lte: 5}}", {"amount": True}, False),  # booleans are not numbers
-    ("{amount: {gt: 5}}", {"amount": "lots"}, False),
+    # Booleans and text are not numbers: a deny rule fails closed on them (see
+    # tests/escalation/test_fail_closed.py for allow rules, where they never match).
+    ("{amount: {lte: 5}}", {"amount": True}, True),
+    ("{amount: {gt: 5}}", {"amount": "lots"}, True),
     ("{to: {matches: '.*@example\\.com'}}", {"to": "a@example.com"}, True),
     ("{to: {matches: '.*@example\\.com'}}", {"to": "a@example.com.evil.org"}, False),
     ("{to: {matches: 'example'}}", {"to": "a@example.com"}, False),  # whole value must match
