@@ -1,4 +1,6 @@
-"""The local Slack-compatible server and an agent-side client, wired like the e2e tests."""
+"""The local Slack-compatible server and an agent-side client, built from settings as an
+agent process builds it (``ApprovalClient.from_settings``); the bot itself is the real
+``signoff serve`` process (see :mod:`benchmarks.procs`)."""
 
 from __future__ import annotations
 
@@ -13,8 +15,7 @@ from benchmarks.procs import signoff_env
 from benchmarks.slackreq import approve_payload, form_body
 from bot.agent.client import ApprovalClient
 from bot.sandbox import SlackSandbox
-from bot.slack.webapi import make_web_client
-from escalation.config import load_config
+from bot.settings import load_settings
 from store.ledger import Ledger
 from store.models import Ticket
 
@@ -52,10 +53,10 @@ class AgentSide:
 @contextmanager
 def agent_side(bench: Bench, database_url: str) -> Iterator[AgentSide]:
     with SlackSandbox(workspace(), signing_secret=SECRET) as sandbox:
-        ledger = Ledger.open(database_url)
-        slack = make_web_client(sandbox.bot_token, sandbox.api_url)
-        client = ApprovalClient(ledger, load_config(bench.config_path), slack=slack)
+        settings = load_settings(database_url=database_url, slack_bot_token=sandbox.bot_token,
+                                 slack_api_url=sandbox.api_url, config_path=bench.config_path)
+        client = ApprovalClient.from_settings(settings)
         try:
-            yield AgentSide(sandbox, ledger, client, database_url, bench.config_path)
+            yield AgentSide(sandbox, client.ledger, client, database_url, bench.config_path)
         finally:
-            ledger.close()
+            client.close()

@@ -6,11 +6,20 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot.commands import config_cmds, demo_cmds, oncall_cmds, serve_cmds, store_cmds
+from bot.commands import (
+    config_cmds,
+    demo_cmds,
+    eval_cmds,
+    oncall_cmds,
+    serve_cmds,
+    stats_cmds,
+    store_cmds,
+)
 from bot.settings import load_settings
 from store.errors import SignoffError
 
-COMMAND_MODULES = [demo_cmds, serve_cmds, store_cmds, config_cmds, oncall_cmds]
+COMMAND_MODULES = [demo_cmds, serve_cmds, store_cmds, config_cmds, oncall_cmds, stats_cmds,
+                   eval_cmds]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -39,6 +39,7 @@ from escalation.config_errors import (
 )
 from escalation.durations import Duration, format_duration
 from escalation.predicates import ArgPath, Number, Predicate
+from escalation.quality import QualityConfig
 from escalation.schedules import Schedule
 from escalation.yaml_marks import Marks, load_yaml
 from store.errors import ConfigError
@@ -212,6 +213,8 @@ class SignoffConfig(_Strict):
     chains: dict[Name, Chain] = Field(default_factory=dict)
     schedules: dict[Name, Schedule] = Field(default_factory=dict)
     policy: PolicyConfig = PolicyConfig()
+    quality: QualityConfig = QualityConfig()
+    """Rubber-stamp thresholds for ``signoff stats`` (see docs/quality.md)."""
 
     @model_validator(mode="after")
     def _known_schedules(self) -> SignoffConfig:
@@ -237,7 +240,8 @@ class SignoffConfig(_Strict):
                     "fix": "see each problem",
                 })
         if not self.policy_version:
-            digest = hashlib.sha256(canonical_json(self.model_dump(mode="json")).encode())
+            digest = hashlib.sha256(canonical_json(self.model_dump(
+                mode="json", exclude={"quality"})).encode())
             object.__setattr__(self, "policy_version", "sha256:" + digest.hexdigest()[:12])
         return self
 

@@ -13,7 +13,8 @@ errors live here because ``store`` is the innermost package; the policy/config e
     │   ├── TransitionRefused            guarded update lost: says current status and who decided
     │   │   ├── AlreadyDecided           somebody else decided first
     │   │   ├── DeadlinePassed           decision after expires_at (database clock)
-    │   │   └── DuplicateApproval        the same reviewer approved twice
+    │   │   ├── DuplicateApproval        the same reviewer approved twice
+    │   │   └── ChangedSinceSeen         the request changed after the reviewer's view of it
     │   ├── ArgumentsMismatch            executor asked to run arguments nobody approved
     │   └── ActionMismatch               executor asked to run another tool than the approved one
     ├── IdempotencyConflict              an idempotency key reused for another action or args
@@ -88,6 +89,19 @@ class DeadlinePassed(TransitionRefused):
 
 class DuplicateApproval(TransitionRefused):
     """This reviewer already approved these arguments; a second person is needed."""
+
+
+class ChangedSinceSeen(TransitionRefused):
+    """The decision was made on an older version of the request than the current one
+    (other arguments, route or approvals): it would bind something the reviewer never saw."""
+
+    def __init__(self, ticket_id: str, event: str, status: str, *, seen: int | None,
+                 current: int) -> None:
+        super().__init__(ticket_id, event, status, detail=(
+            f"the reviewer saw version {seen if seen is not None else 'unknown'}, "
+            f"it is now at version {current}"))
+        self.seen = seen
+        self.current = current
 
 
 class ArgumentsMismatch(StoreError):

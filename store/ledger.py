@@ -23,6 +23,7 @@ from store.decisions import Reroute, plan_decision
 from store.errors import (
     ActionMismatch,
     ArgumentsMismatch,
+    ChangedSinceSeen,
     DeadlinePassed,
     IdempotencyConflict,
     StoreError,
@@ -205,11 +206,15 @@ class Ledger(SweepMixin):
     def record_decision(self, ticket_id: str, *, reviewer: str, kind: DecisionKind,
                         reason: str | None = None, args: dict[str, Any] | None = None,
                         policy_version: str | None = None,
-                        reroute: Reroute | None = None) -> tuple[Ticket, Decision]:
+                        reroute: Reroute | None = None,
+                        expected_version: int | None = None) -> tuple[Ticket, Decision]:
         """A reviewer's decision. The first valid one wins; losers get a typed error.
 
         ``reroute`` (edits only) applies what policy says about the edited arguments: a new
         route, tier and rule, and whether this reviewer's approval still counts under it.
+        ``expected_version`` is the ticket version the reviewer's card or form showed: when
+        the ticket has moved on since (other arguments, route or approvals), the decision is
+        refused with :class:`ChangedSinceSeen`, checked under the same row lock as the write.
         """
         with self._tx() as s:
             row = self._lock(s, ticket_id)
@@ -220,6 +225,9 @@ class Ledger(SweepMixin):
             plan = plan_decision(row, reviewer, kind, args, reroute)
             if next_status(TicketStatus(row.status), plan.event) is None:
                 raise refusal(row, plan.event)
+            if expected_version is not None and expected_version != row.version:
+                raise ChangedSinceSeen(row.id, plan.event.value, row.status,
+                                       seen=expected_version, current=row.version)
             values = dict(plan.values)
             if plan.final:
                 values.update(decided_by=reviewer, decided_at=now)

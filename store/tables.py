@@ -61,6 +61,7 @@ class TicketRow(Base):
         UniqueConstraint("requested_by", "idempotency_key", name="uq_tickets_idempotency"),
         Index("ix_tickets_status_next_action", "status", "next_action_at"),
         Index("ix_tickets_status_expires", "status", "expires_at"),
+        Index("ix_tickets_canary_drawn", "canary_drawn"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -104,6 +105,11 @@ class TicketRow(Base):
     outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A canary (a test request that must be rejected) names itself here; NULL otherwise.
+    canary: Mapped[str | None] = mapped_column(String(100))
+    canary_lesson: Mapped[str | None] = mapped_column(Text)
+    # Real requests the canary draw has considered (each is drawn for once).
+    canary_drawn: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class DecisionRow(Base):

@@ -9,43 +9,48 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
-from functools import lru_cache, partial
+from datetime import timedelta
+from functools import lru_cache
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from slack_sdk import WebClient
 
-from bot.agent.argmodel import masked_fields, schema_of
-from bot.agent.door import RequestIn, checked_args, checked_evidence, checked_request, readable
-from bot.agent.errors import ApprovalDenied, InvalidArguments
-from bot.agent.gate import Executor, GatedTool
-from bot.render import render_card
+from bot.agent.argmodel import schema_of
+from bot.agent.backend import ApprovalBackend, ApprovalRequest
+from bot.agent.door import checked, checked_args, checked_evidence, checked_request, readable
+from bot.agent.errors import InvalidArguments
+from bot.agent.gate import Enforcer, GatedTool
+from bot.agent.inprocess import InProcessBackend
 from bot.settings import Settings, load_settings
-from bot.slack.webapi import make_web_client, post_card
+from bot.slack.webapi import make_web_client
 from escalation.config import SignoffConfig, load_config
-from escalation.plan import deadlines
-from escalation.policy import Policy, PolicyOutcome, Proposal
+from escalation.policy import PolicyOutcome
 from store.ledger import Ledger
-from store.models import Evidence, NewTicket, Ticket, TicketStatus
+from store.models import Evidence, Ticket
 
 T = TypeVar("T")
 Mode = Literal["wait", "defer"]
-_FAST_POLL_FOR_S = 600.0  # poll quickly for the first ten minutes, then back off
 
 
-class ApprovalClient(Executor):
-    """Thread-safe; one per agent process is enough."""
+class ApprovalClient:
+    """Thread-safe; one per agent process is enough.
 
-    def __init__(self, ledger: Ledger, config: SignoffConfig, *, slack: WebClient | None = None,
-                 poll_interval: float = 0.02, max_poll_interval: float = 1.0) -> None:
-        super().__init__(ledger, slack)
-        self.config = config
-        self.policy = Policy(config)
-        self.poll_interval = poll_interval
-        self.max_poll_interval = max_poll_interval
+    ``ApprovalClient(ledger, config, slack=...)`` works in this process; any other
+    :class:`~bot.agent.backend.ApprovalBackend` can be given as ``backend=``.
+    """
+
+    def __init__(self, ledger: Ledger | None = None, config: SignoffConfig | None = None, *,
+                 slack: WebClient | None = None, poll_interval: float = 0.02,
+                 max_poll_interval: float = 1.0, backend: ApprovalBackend | None = None) -> None:
+        if backend is None:
+            if ledger is None or config is None:
+                raise TypeError("ApprovalClient needs a ledger and a config, or a backend")
+            backend = InProcessBackend(ledger, config, slack=slack, poll_interval=poll_interval,
+                                       max_poll_interval=max_poll_interval)
+        self.backend = backend
+        self.enforcer = Enforcer(backend)
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> ApprovalClient:
@@ -62,7 +67,27 @@ class ApprovalClient(Executor):
         return cls.from_settings(load_settings(), **kwargs)
 
     def close(self) -> None:
-        self.ledger.close()
+        self.backend.close()
+
+    @property
+    def local(self) -> InProcessBackend:
+        """The in-process backend (its ledger, config and Slack client)."""
+        if not isinstance(self.backend, InProcessBackend):
+            raise TypeError("this client talks to signoff through "
+                            f"{type(self.backend).__name__}, not in process")
+        return self.backend
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.local.ledger
+
+    @property
+    def config(self) -> SignoffConfig:
+        return self.local.config
+
+    @property
+    def slack(self) -> WebClient | None:
+        return self.local.slack
 
     # -- Detect -------------------------------------------------------------------------
 
@@ -70,10 +95,8 @@ class ApprovalClient(Executor):
                  confidence: float | None = None) -> PolicyOutcome:
         """What policy says about an action, without creating anything."""
         req = checked_request(action, requested_by=requested_by, confidence=confidence)
-        return self.policy.evaluate(Proposal(action=req.action,
-                                             args=checked_args(req.action, args),
-                                             requested_by=req.requested_by,
-                                             confidence=req.confidence))
+        return self.backend.evaluate(req.action, checked_args(req.action, args),
+                                     requested_by=req.requested_by, confidence=req.confidence)
 
     # -- Escalate -----------------------------------------------------------------------
 
@@ -89,84 +112,58 @@ class ApprovalClient(Executor):
         The same idempotency key (per requester) with the same action and arguments returns
         the same ticket and posts no second card; with others it raises IdempotencyConflict.
         """
-        req = checked_request(action, reason=reason, requested_by=requested_by,
-                              summary=summary, evidence=evidence, confidence=confidence,
-                              agent=agent, run_id=run_id, idempotency_key=idempotency_key)
-        args = _validated(req.action, args, args_model)
-        outcome = self.policy.evaluate(Proposal(action=req.action, args=args,
-                                                requested_by=req.requested_by,
-                                                confidence=req.confidence))
-        if outcome.decision == "deny":
-            self.ledger.record_event(None, "denied", actor=req.agent or req.requested_by,
-                                     action=req.action, args=args, rule=outcome.rule,
-                                     reason=outcome.reason, requested_by=req.requested_by,
-                                     policy_version=outcome.policy_version)
-            raise ApprovalDenied(req.action, outcome.rule, outcome.reason,
-                                 policy_version=outcome.policy_version)
-        draft = partial(self._new_ticket, outcome, req, args,
-                        args_schema=_schema(args_model) if args_model else None)
-        ticket, created = self.ledger.create_ticket(draft)
-        if created and ticket.status == TicketStatus.PENDING:
-            ticket = post_card(self.slack, self.ledger, ticket,
-                               dict(render_card(ticket, masked=masked_fields(ticket.args_schema))))
-        return ticket
-
-    def _new_ticket(self, outcome: PolicyOutcome, req: RequestIn, args: dict[str, Any],
-                    created_at: datetime, *, args_schema: dict[str, Any] | None) -> NewTicket:
-        """The ticket, its deadlines planned from ``created_at`` (the database's clock, read
-        by ``create_ticket`` in the transaction that creates it)."""
-        allowed = outcome.decision == "allow"
-        route = outcome.route or self.config.route()
-        plan = None if allowed else deadlines(self.config, outcome.chain, created_at=created_at,
-                                              expire_after=outcome.expire_after)
-        return NewTicket(
-            action=req.action, args=args, review_type=outcome.review, summary=req.summary,
-            reason=req.reason, evidence=req.evidence, confidence=req.confidence,
-            requested_by=req.requested_by, agent=req.agent, run_id=req.run_id,
-            idempotency_key=req.idempotency_key, tier=outcome.tier, route=route,
-            policy_version=outcome.policy_version, policy_rule=outcome.rule,
-            status=TicketStatus.APPROVED if allowed else TicketStatus.PENDING,
-            expires_at=plan.expires_at if plan else created_at,
-            next_action_at=plan.next_action_at if plan else None,
-            escalation=plan.snapshot if plan else None, args_schema=args_schema,
-        )
+        name = str(action)
+        return self.backend.request(checked(ApprovalRequest(
+            action=action, args=_validated(name, args, args_model), reason=reason,
+            requested_by=requested_by, summary=summary,
+            evidence=checked_evidence(name, evidence), confidence=confidence, agent=agent,
+            run_id=run_id, idempotency_key=idempotency_key,
+            args_schema=_schema(args_model) if args_model else None)))
 
     # -- Resume -------------------------------------------------------------------------
 
     def get(self, ticket_id: str) -> Ticket:
-        return self.ledger.get_ticket(ticket_id)
+        return self.backend.get(ticket_id)
 
     def wait(self, ticket_id: str, timeout: float | timedelta | None = None) -> Ticket:
         """Block until the ticket leaves ``pending`` (or ``timeout`` passes); return it."""
         limit = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
-        start = time.monotonic()
-        interval = self.poll_interval
-        while True:
-            status, _version = self.ledger.status_of(ticket_id)
-            if status != TicketStatus.PENDING:
-                return self.ledger.get_ticket(ticket_id)
-            waited = time.monotonic() - start
-            if limit is not None and waited >= limit:
-                return self.ledger.get_ticket(ticket_id)
-            if waited > _FAST_POLL_FOR_S:
-                interval = min(interval * 2, self.max_poll_interval)
-            pause = interval if limit is None else min(interval, max(limit - waited, 0.0))
-            time.sleep(pause)
+        return self.backend.wait(ticket_id, limit)
 
     def cancel(self, ticket_id: str, reason: str, *, actor: str = "agent") -> Ticket:
-        ticket = self.ledger.cancel(ticket_id, actor=actor, reason=reason)
-        self.refresh_card(ticket)
-        return ticket
+        return self.backend.cancel(ticket_id, reason, actor=actor)
 
     def answer(self, ticket_id: str, text: str, *,
                evidence: Sequence[Evidence | dict[str, Any]] = (),
                actor: str = "agent") -> Ticket:
         """Answer a reviewer's question; the ticket goes back to ``pending``."""
         items = checked_evidence("answer", evidence)
-        ticket = self.ledger.answer_info(ticket_id, actor=actor, text=text, evidence=items)
-        self.thread_reply(ticket, "answer", text=text)
-        self.refresh_card(ticket)
-        return ticket
+        return self.backend.answer(ticket_id, text, evidence=items, actor=actor)
+
+    # -- Enforce ------------------------------------------------------------------------
+
+    def raise_unless_approved(self, ticket: Ticket) -> None:
+        self.enforcer.raise_unless_approved(ticket)
+
+    def execute(self, ticket_id: str, tool: Callable[..., T], args: dict[str, Any] | None = None,
+                *, action: str | None = None,
+                revalidate: Callable[[dict[str, Any]], bool] | None = None,
+                args_model: type[BaseModel] | None = None, actor: str = "agent") -> T:
+        """Run ``tool`` once with the approved arguments (``args``, if given, must match them
+        by hash). An approval is consumed by its first execution, and only by the action it
+        approved: ``tool`` is a :class:`GatedTool` (its action, model and revalidate hook
+        apply) or a plain callable, and then ``action`` must say which action it performs."""
+        return self.enforcer.execute(self.backend.get(ticket_id), tool, args, action=action,
+                                     revalidate=revalidate, args_model=args_model, actor=actor)
+
+    def resume(self, ticket_id: str, tool: Callable[..., T], *, action: str | None = None,
+               revalidate: Callable[[dict[str, Any]], bool] | None = None,
+               args_model: type[BaseModel] | None = None) -> T:
+        """Pick a deferred request up again, in any process: run it if approved, else raise.
+        ``tool`` is the gated tool (or a plain callable with ``action=``), as for
+        :meth:`execute`."""
+        return self.execute(ticket_id, tool, action=action, revalidate=revalidate,
+                            args_model=args_model)
 
     # -- the gate -----------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from bot.agent.backend import ApprovalRequest
 from bot.agent.errors import InvalidArguments, InvalidRequest
 from store.jsonargs import NotJson, json_args
 from store.models import Evidence
@@ -68,6 +69,18 @@ class RequestIn(BaseModel):
     agent: Text | None = None
     run_id: Text | None = None
     idempotency_key: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
+
+
+def checked(request: ApprovalRequest) -> ApprovalRequest:
+    """The whole request checked, ``requested_by`` normalised; :class:`InvalidRequest` (or
+    :class:`InvalidArguments`) otherwise. Checking a checked request changes nothing."""
+    fields = checked_request(request.action, reason=request.reason,
+                             requested_by=request.requested_by, summary=request.summary,
+                             evidence=request.evidence, confidence=request.confidence,
+                             agent=request.agent, run_id=request.run_id,
+                             idempotency_key=request.idempotency_key)
+    return ApprovalRequest(**dict(fields), args=checked_args(fields.action, request.args),
+                           args_schema=request.args_schema)
 
 
 def checked_request(action: Any, **fields: Any) -> RequestIn:

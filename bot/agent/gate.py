@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from slack_sdk import WebClient
 
+from bot.agent.backend import ApprovalBackend
 from bot.agent.door import checked_args, readable
 from bot.agent.errors import (
     ApprovalCancelled,
@@ -21,27 +21,18 @@ from bot.agent.errors import (
     InvalidRequest,
     RevalidationFailed,
 )
-from bot.render import render_execution_result, render_info_answer
-from bot.slack.surfaces import Surfaces
 from store.errors import ActionMismatch
-from store.ledger import Ledger
 from store.models import DecisionKind, Ticket, TicketStatus
-
-if TYPE_CHECKING:
-    from bot.agent.client import ApprovalClient
 
 T = TypeVar("T")
 SUMMARY_LIMIT = 500
 
 
-class Executor:
+class Enforcer:
     """Turns a decided ticket into either a run of the tool or the matching typed error."""
 
-    def __init__(self, ledger: Ledger, slack: WebClient | None) -> None:
-        self.ledger = ledger
-        self.slack = slack
-        # The same card and thread updates the bot makes (DM copies included).
-        self.surfaces = Surfaces(slack, ledger) if slack is not None else None
+    def __init__(self, backend: ApprovalBackend) -> None:
+        self.backend = backend
 
     def raise_unless_approved(self, ticket: Ticket) -> None:
         status = ticket.status
@@ -50,10 +41,11 @@ class Executor:
         if status == TicketStatus.PENDING:
             raise ApprovalPending(ticket)
         if status == TicketStatus.NEEDS_INFO:
-            raise ApprovalNeedsInfo(ticket, self._last_reason(ticket, DecisionKind.REQUEST_INFO))
+            raise ApprovalNeedsInfo(ticket, self.backend.last_reason(ticket.id,
+                                                                     DecisionKind.REQUEST_INFO))
         if status == TicketStatus.REJECTED:
             raise ApprovalRejected(ticket, ticket.decided_by,
-                                   self._last_reason(ticket, DecisionKind.REJECT))
+                                   self.backend.last_reason(ticket.id, DecisionKind.REJECT))
         if status == TicketStatus.EXPIRED:
             raise ApprovalExpired(ticket)
         if status == TicketStatus.TAKEN_OVER:
@@ -62,39 +54,33 @@ class Executor:
             raise ApprovalCancelled(ticket)
         raise ApprovalConsumed(ticket)
 
-    def _last_reason(self, ticket: Ticket, kind: DecisionKind) -> str | None:
-        reasons = [d.reason for d in self.ledger.decisions(ticket.id) if d.kind == kind]
-        return reasons[-1] if reasons else None
-
-    def execute(self, ticket_id: str, tool: Callable[..., T], args: dict[str, Any] | None = None,
-                *, action: str | None = None,
-                revalidate: Callable[[dict[str, Any]], bool] | None = None,
-                args_model: type[BaseModel] | None = None, actor: str = "agent") -> T:
-        """Run ``tool`` once with the approved arguments (``args``, if given, must match them
-        by hash). An approval is consumed by its first execution, and only by the action it
-        approved: ``tool`` is a :class:`GatedTool` (its action, model and revalidate hook
-        apply) or a plain callable, and then ``action`` must say which action it performs."""
-        ticket = self.ledger.get_ticket(ticket_id)
+    def execute(self, ticket: Ticket, tool: Callable[..., T], args: dict[str, Any] | None,
+                *, action: str | None, revalidate: Callable[[dict[str, Any]], bool] | None,
+                args_model: type[BaseModel] | None, actor: str) -> T:
+        """:meth:`run` for ``tool`` as an agent hands it over: a :class:`GatedTool` brings
+        its action (and its model and revalidate hook, unless given); a plain callable must
+        name its action, or nothing runs (:class:`ActionMismatch`)."""
         if isinstance(tool, GatedTool):
             if action is not None and action != tool.action:
                 raise ActionMismatch(ticket.id, tool.action, action)
-            return self._execute(ticket, tool.tool, args, action=tool.action,
-                                 revalidate=revalidate or tool.revalidate,
-                                 args_model=args_model or tool.args_model, actor=actor)
+            return self.run(ticket, tool.tool, args, action=tool.action,
+                            revalidate=revalidate or tool.revalidate,
+                            args_model=args_model or tool.args_model, actor=actor)
         if action is None:
             raise ActionMismatch(ticket.id, ticket.action, None)
-        return self._execute(ticket, tool, args, action=action, revalidate=revalidate,
-                             args_model=args_model, actor=actor)
+        return self.run(ticket, tool, args, action=action, revalidate=revalidate,
+                        args_model=args_model, actor=actor)
 
-    def _execute(self, ticket: Ticket, tool: Callable[..., T], args: dict[str, Any] | None,
-                 *, action: str, revalidate: Callable[[dict[str, Any]], bool] | None,
-                 args_model: type[BaseModel] | None, actor: str) -> T:
-        """``execute`` for a ticket just read (the approval itself, its action and its
-        arguments are re-checked, under lock, by ``start_execution``)."""
+    def run(self, ticket: Ticket, tool: Callable[..., T], args: dict[str, Any] | None,
+            *, action: str, revalidate: Callable[[dict[str, Any]], bool] | None,
+            args_model: type[BaseModel] | None, actor: str) -> T:
+        """Run ``tool``, which performs ``action``, once with the approved arguments of a
+        ticket just read (the approval, its action and its arguments are re-checked, under
+        lock, by ``start_execution``)."""
         self.raise_unless_approved(ticket)
         offered = ticket.final_args if args is None else checked_args(ticket.action, args)
-        ticket = self.ledger.start_execution(ticket.id, action=action, args=offered,
-                                             actor=actor)
+        ticket = self.backend.start_execution(ticket.id, action=action, args=offered,
+                                              actor=actor)
         try:
             call_args = _check_model(ticket, offered, args_model)
             if revalidate is not None and not revalidate(dict(offered)):
@@ -110,34 +96,10 @@ class Executor:
         self._finish(ticket, ok=True, summary=_summary(result))
         return result
 
-    def resume(self, ticket_id: str, tool: Callable[..., T], *, action: str | None = None,
-               revalidate: Callable[[dict[str, Any]], bool] | None = None,
-               args_model: type[BaseModel] | None = None) -> T:
-        """Pick a deferred request up again, in any process: run it if approved, else raise.
-        ``tool`` is the gated tool (or a plain callable with ``action=``), as for
-        :meth:`execute`."""
-        return self.execute(ticket_id, tool, action=action, revalidate=revalidate,
-                            args_model=args_model)
-
     def _finish(self, ticket: Ticket, *, ok: bool, summary: str | None = None,
                 error: str | None = None) -> None:
-        done = self.ledger.finish_execution(ticket.id, ok=ok, actor="agent", summary=summary,
-                                            error=error)
-        self.thread_reply(done, "execution")
-        self.refresh_card(done)
-
-    # -- Slack side effects, best effort: the ledger is the record --------------------------
-
-    def refresh_card(self, ticket: Ticket) -> None:
-        if self.surfaces is not None:
-            self.surfaces.refresh(ticket)
-
-    def thread_reply(self, ticket: Ticket, kind: str, text: str = "") -> None:
-        if self.surfaces is None:
-            return
-        message = (render_execution_result(ticket) if kind == "execution"
-                   else render_info_answer(ticket, text))
-        self.surfaces.reply(ticket, message)
+        self.backend.finish_execution(ticket.id, ok=ok, actor="agent", summary=summary,
+                                      error=error)
 
 
 def _check_model(ticket: Ticket, args: dict[str, Any],
@@ -156,11 +118,28 @@ def _summary(result: Any) -> str:
     return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1] + "…"
 
 
+class Requester(Protocol):
+    """What a gated tool needs of its client (:class:`~bot.agent.client.ApprovalClient`)."""
+
+    enforcer: Enforcer
+
+    def request(self, action: str, args: dict[str, Any], *, reason: str, requested_by: str,
+                args_model: type[BaseModel] | None = None, agent: str | None = None
+                ) -> Ticket: ...
+
+    def wait(self, ticket_id: str, timeout: float | None = None) -> Ticket: ...
+
+    def execute(self, ticket_id: str, tool: Callable[..., T], args: dict[str, Any] | None = None,
+                *, action: str | None = None,
+                revalidate: Callable[[dict[str, Any]], bool] | None = None,
+                args_model: type[BaseModel] | None = None, actor: str = "agent") -> T: ...
+
+
 class GatedTool(Generic[T]):
     """A tool behind the gate. Call it with the tool's own keyword arguments plus
     ``_reason=`` and ``_requested_by=`` (or set ``requested_by`` on the gate)."""
 
-    def __init__(self, client: ApprovalClient, tool: Callable[..., T], *, action: str,
+    def __init__(self, client: Requester, tool: Callable[..., T], *, action: str,
                  args_model: type[BaseModel] | None, mode: Literal["wait", "defer"],
                  revalidate: Callable[[dict[str, Any]], bool] | None, timeout: float | None,
                  requested_by: str | None = None, agent: str | None = None) -> None:
@@ -189,9 +168,9 @@ class GatedTool(Generic[T]):
                 raise ApprovalPending(ticket)
             ticket = self.client.wait(ticket.id, self.timeout)
         # Both request() and wait() hand back the ticket as just read: no need to read it again.
-        return self.client._execute(ticket, self.tool, None, action=self.action,
-                                    revalidate=self.revalidate, args_model=self.args_model,
-                                    actor="agent")
+        return self.client.enforcer.run(ticket, self.tool, None, action=self.action,
+                                        revalidate=self.revalidate, args_model=self.args_model,
+                                        actor="agent")
 
     def resume(self, ticket_id: str) -> T:
         """Run a deferred request of this tool once it is approved (in any process); raises

@@ -72,7 +72,7 @@ def _http(service: Service, args: argparse.Namespace) -> int:
 def _socket_mode(service: Service) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    app_token = require(service.settings.slack_app_token, "SLACK_APP_TOKEN",
+    app_token = require(service.access.app_token, "SLACK_APP_TOKEN",
                         "create an app-level token with connections:write (xapp-…)")
     SocketModeHandler(service.app, app_token).start()
     return 0

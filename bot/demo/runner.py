@@ -19,13 +19,9 @@ from bot.agent.client import ApprovalClient
 from bot.demo.agent import DemoAgent, Say
 from bot.demo.config import demo_config, demo_workspace
 from bot.demo.web import DemoSandbox
-from bot.server.http import HttpServer, Router
-from bot.slack.app import build_app
-from bot.slack.notifier import SlackNotifier
-from bot.slack.webapi import make_web_client
+from bot.server.compose import Service, SlackAccess, compose
+from bot.server.http import HttpServer
 from escalation.config import SignoffConfig
-from escalation.engine import EscalationEngine
-from escalation.scheduler import start_scheduler
 from store.db import migrate_url
 from store.ledger import Ledger
 
@@ -50,7 +46,7 @@ class Demo:
     ledger: Ledger | None = None
     client: ApprovalClient | None = None
     agent: DemoAgent | None = None
-    scheduler: Any = None
+    service: Service | None = None
     _tmp: tempfile.TemporaryDirectory[str] | None = None
 
     @property
@@ -80,40 +76,30 @@ class Demo:
         self.sandbox = sandbox = DemoSandbox(demo_workspace(), host=opts.host, port=opts.port,
                                              signing_secret=secret, fast=opts.fast)
         sandbox.start()
-        slack = make_web_client(sandbox.bot_token, sandbox.api_url)
-        app = build_app(ledger=ledger, config=config, client=slack, signing_secret=secret)
-        self.server = HttpServer(Router(app, ledger, config.policy_version),
-                                 host="127.0.0.1", port=0, threads=8).start()
+        # The same composition as ``signoff serve``: ack-first front door, sweep and all.
+        self.service = service = compose(
+            config, ledger, SlackAccess(sandbox.bot_token, sandbox.api_url, secret),
+            owner="signoff-demo")
+        self.server = service.serve_http("127.0.0.1", 0, threads=8).start()
         sandbox.set_request_url(f"{self.server.url}/slack/events")
-        self.scheduler = self._start_scheduler(ledger, config, sandbox)
-        agent_slack = make_web_client(sandbox.bot_token, sandbox.api_url)
-        self.client = ApprovalClient(ledger, config, slack=agent_slack,
-                                     poll_interval=0.1, max_poll_interval=0.5)
+        service.start_scheduler()
+        self.client = client = service.agent_client(poll_interval=0.1, max_poll_interval=0.5)
         if opts.agent:
-            self.agent = DemoAgent(self.client, agent_slack, say=opts.say).start()
-
-    @staticmethod
-    def _start_scheduler(ledger: Ledger, config: SignoffConfig, sandbox: DemoSandbox) -> Any:
-        """The escalation sweep, as ``signoff serve`` runs it: reminders, on-call DMs, expiry."""
-        # As in serve: the sweep's client leaves retries of posts to the engine.
-        slack = make_web_client(sandbox.bot_token, sandbox.api_url, server_error_retries=0)
-        engine = EscalationEngine(ledger, config, SlackNotifier(slack, ledger),
-                                  owner="signoff-demo")
-        return start_scheduler(engine, config.sweep_every)
+            assert client.slack is not None
+            self.agent = DemoAgent(client, client.slack, say=opts.say).start()
 
     def close(self) -> None:
         if self.agent is not None:
             self.agent.stop(timeout=2.0)
-        if self.scheduler is not None:
-            self.scheduler.shutdown(wait=True)
-        for part in (self.server, self.sandbox):
-            if part is not None:
-                _quietly(part.close if isinstance(part, HttpServer) else part.stop)
-        if self.ledger is not None:
+        if self.service is not None:
+            _quietly(self.service.close)  # sweep, server, decisions in flight, the ledger
+        elif self.ledger is not None:
             self.ledger.close()
+        if self.sandbox is not None:
+            _quietly(self.sandbox.stop)
         if self._tmp is not None:
             self._tmp.cleanup()
-        self.agent = self.scheduler = self.server = self.sandbox = self.ledger = None
+        self.agent = self.service = self.server = self.sandbox = self.ledger = None
         self._tmp = None
 
     def __enter__(self) -> Demo:

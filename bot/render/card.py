@@ -20,6 +20,7 @@ from bot.render.ids import (
     BLOCK_IF_APPROVED,
     BLOCK_INTRO,
     BLOCK_NEEDS,
+    button_value,
 )
 from bot.render.parts import (
     CardContext,
@@ -28,6 +29,7 @@ from bot.render.parts import (
     evidence_block,
     facts_block,
     fallback,
+    happens,
     header_block,
     more_block,
     progress_block,
@@ -36,7 +38,7 @@ from bot.render.parts import (
     ticket_block,
     tier_label,
 )
-from bot.render.text import code_inline, esc, quote_block
+from bot.render.text import esc, quote_block
 from bot.render.values import MASK, inline
 from store.models import Decision, ReviewType, RiskTier, Ticket, TicketStatus
 
@@ -66,14 +68,9 @@ def card_blocks(ctx: CardContext) -> list[Block]:
 
 def _approval(ctx: CardContext) -> list[Block]:
     t = ctx.ticket
-    if t.summary:
-        happens = ctx.text(t.summary, 1200)
-    else:
-        which = "the edited arguments" if t.edited else "these arguments"
-        happens = f"{code_inline(t.action, 200)} runs with {which}."
     blocks: list[Block | None] = [
         header_block(t),
-        section(BLOCK_IF_APPROVED, f"*If you approve:* {happens}"),
+        section(BLOCK_IF_APPROVED, f"*If you approve:* {happens(ctx, 1200)}"),
         *args_blocks(ctx, t.final_args, clipped=_clipped(ctx)),
         diff_block(ctx),
         reason_block(ctx),
@@ -88,8 +85,10 @@ def _edit(ctx: CardContext) -> list[Block]:
     content, clipped = _content(ctx, args)
     clipped = clipped or _clipped(ctx)
     intro = "✏️ *Generated content to review.* Edit it before it is used, or approve it as is."
-    if t.summary:
+    if t.summary and not t.edited:
         intro += f"\n{ctx.text(t.summary, 1000)}"
+    elif t.edited:
+        intro += f"\n*Edited by a reviewer:* {happens(ctx, 1000)}"
     blocks: list[Block | None] = [header_block(t), section(BLOCK_INTRO, intro)]
     if content:
         blocks.append(section(BLOCK_CONTENT, content))
@@ -153,12 +152,17 @@ def _approve_button(ctx: CardContext, label: str, primary: bool) -> Block:
             "This cannot be undone from Slack.",
             "Approve",
         )
-    return button(label, ACTION_APPROVE, t.id, style="primary" if primary else None,
+    return button(label, ACTION_APPROVE, _value(ctx), style="primary" if primary else None,
                   confirm_dialog=dialog)
 
 
+def _value(ctx: CardContext) -> str:
+    """Every decision button names the ticket version this card shows."""
+    return button_value(ctx.ticket.id, ctx.ticket.version)
+
+
 def _approval_buttons(ctx: CardContext) -> list[Block]:
-    tid = ctx.ticket.id
+    tid = _value(ctx)
     return [
         _approve_button(ctx, "Approve", primary=True),
         button("Edit", ACTION_EDIT, tid),
@@ -168,7 +172,7 @@ def _approval_buttons(ctx: CardContext) -> list[Block]:
 
 
 def _edit_buttons(ctx: CardContext) -> list[Block]:
-    tid = ctx.ticket.id
+    tid = _value(ctx)
     return [
         button("Edit", ACTION_EDIT, tid, style="primary"),
         _approve_button(ctx, "Approve as is", primary=False),
@@ -177,7 +181,7 @@ def _edit_buttons(ctx: CardContext) -> list[Block]:
 
 
 def _escalation_buttons(ctx: CardContext) -> list[Block]:
-    tid = ctx.ticket.id
+    tid = _value(ctx)
     return [
         button("Take over", ACTION_TAKE_OVER, tid, style="primary"),
         button("Give guidance", ACTION_GUIDANCE, tid),

@@ -14,7 +14,7 @@ from bot.render.blocks import (
     header,
     section,
 )
-from bot.render.parts import CardContext, tier_label
+from bot.render.parts import CardContext, happens, tier_label
 from bot.render.text import as_utc, duration, esc, link, mention, slack_date
 from store.models import ReviewType, Ticket, TicketStatus
 
@@ -63,7 +63,7 @@ def _summary(user_id: str, count: int, now: datetime) -> str:
 def _item(ticket: Ticket, permalink: str | None, now: datetime) -> str:
     ctx = CardContext.build(ticket)
     title = f"{tier_label(ticket)} · *{esc(ticket.action, 200)}* · {_KIND[ticket.review_type]}"
-    about = ctx.text(ticket.summary or ticket.reason, 500)
+    about = happens(ctx, 500) if ticket.edited else ctx.text(ticket.summary or ticket.reason, 500)
     left = as_utc(ticket.expires_at) - as_utc(now)
     due = (f"⏳ {duration(left)} left, until {slack_date(ticket.expires_at)}"
            if left.total_seconds() > 0 else "⏳ *deadline passed*")

@@ -5,9 +5,10 @@ Changing one of these breaks buttons on cards already posted, so treat them as a
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, NamedTuple
 
-# Buttons on cards (every button's value is the ticket id).
+# Buttons on cards (every button's value is ``button_value``: the ticket id and the version
+# of the ticket the card shows).
 ACTION_APPROVE: Final = "signoff_approve"
 ACTION_EDIT: Final = "signoff_edit"
 ACTION_REJECT: Final = "signoff_reject"
@@ -57,3 +58,23 @@ EDIT_PART_PREFIX: Final = "argpart"
 """Parts 2, 3, … of a value split across several inputs: ``argpart2:`` + the field's key."""
 EDIT_REST_BLOCK: Final = "signoff_edit_rest"
 EDIT_VALUE_ACTION: Final = "signoff_edit_value"
+
+
+class ButtonValue(NamedTuple):
+    """What a card's button carries: the ticket, and the version of it the card shows."""
+
+    ticket_id: str
+    version: int | None
+
+
+def button_value(ticket_id: str, version: int) -> str:
+    """``<ticket id>@<version>``: a click is bound to the version its card showed."""
+    return f"{ticket_id}@{version}"
+
+
+def parse_button_value(value: str) -> ButtonValue:
+    """The inverse of ``button_value``; a bare ticket id (older cards) has no version."""
+    ticket_id, sep, version = value.partition("@")
+    if sep and version.isdigit():
+        return ButtonValue(ticket_id, int(version))
+    return ButtonValue(ticket_id if not sep else value, None)

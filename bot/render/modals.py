@@ -37,23 +37,26 @@ from store.models import Ticket
 
 
 class ModalOrigin(NamedTuple):
-    """What a modal's ``private_metadata`` carries: the ticket and the card it came from."""
+    """What a modal's ``private_metadata`` carries: the ticket, the version of it the modal
+    was opened on, and the card it came from."""
 
     ticket_id: str
     channel: str | None = None
     ts: str | None = None
+    version: int | None = None
 
 
 def encode_private_metadata(ticket: Ticket, origin: tuple[str, str] | None = None) -> str:
-    """Compact JSON ``{"t": id, "c": channel, "ts": ts}``; the card defaults to ``ticket.card``."""
+    """Compact JSON ``{"t": id, "v": version, "c": channel, "ts": ts}``; the card defaults to
+    ``ticket.card``. The version binds a submission to what the reviewer saw."""
     if origin is None and ticket.card is not None:
         origin = (ticket.card.channel, ticket.card.ts)
-    data: dict[str, str] = {"t": ticket.id}
+    data: dict[str, str | int] = {"t": ticket.id, "v": ticket.version}
     if origin is not None:
         data["c"], data["ts"] = origin
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
     if len(text) > PRIVATE_METADATA:  # never cut JSON in half: keep the ticket id alone
-        text = json.dumps({"t": ticket.id[:2900]}, separators=(",", ":"))
+        text = json.dumps({"t": ticket.id[:2900], "v": ticket.version}, separators=(",", ":"))
     return text
 
 
@@ -62,11 +65,12 @@ def parse_private_metadata(text: str) -> ModalOrigin:
     data = json.loads(text or "null")
     if not isinstance(data, dict) or not isinstance(data.get("t"), str):
         raise ValueError("private_metadata does not name a ticket")
-    channel, ts = data.get("c"), data.get("ts")
+    channel, ts, version = data.get("c"), data.get("ts"), data.get("v")
     return ModalOrigin(
         data["t"],
         channel if isinstance(channel, str) else None,
         ts if isinstance(ts, str) else None,
+        version if isinstance(version, int) and not isinstance(version, bool) else None,
     )
 
 
@@ -147,7 +151,8 @@ def render_show_all_modal(
     ctx = CardContext.build(ticket, masked=masked)
     budget = MAX_VIEW_BLOCKS - 1  # the first block says which ticket this is
     texts: list[tuple[str, list[str]]] = []
-    for title, raw in (("What happens", ticket.summary), ("Why", ticket.reason)):
+    what = "What the agent proposed (before the edit)" if ticket.edited else "What happens"
+    for title, raw in ((what, ticket.summary), ("Why", ticket.reason)):
         if raw and raw.strip():
             texts.append((title, _capped(_text_chunks(ctx.red.text(raw)), TEXT_CHUNKS)))
     budget -= sum(1 + len(chunks) for _, chunks in texts)

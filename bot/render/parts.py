@@ -93,6 +93,26 @@ def header_block(ticket: Ticket) -> Block:
     return header(BLOCK_HEADER, f"{tier_label(ticket)} · {ticket.action}")
 
 
+def happens(ctx: CardContext, limit: int) -> str:
+    """What approving does. The agent's summary describes the arguments it proposed, so once a
+    reviewer has edited them the line is built from the arguments that will run instead."""
+    t = ctx.ticket
+    if t.summary and not t.edited:
+        return ctx.text(t.summary, limit)
+    if not t.edited:
+        return f"{code_inline(t.action, 200)} runs with these arguments."
+    return f"{code_inline(t.action, 200)} runs with the edited arguments: {key_args(ctx)}."
+
+
+def key_args(ctx: CardContext, count: int = 4, each: int = 100) -> str:
+    """The first few final arguments, target-like ones first, as ``*key* value`` pairs."""
+    args = ctx.ticket.final_args
+    keys = ordered_keys(args)
+    pairs = [f"*{esc(k, 50)}* {inline(ctx.red.arg(k, args[k]), each)[0]}" for k in keys[:count]]
+    more = f" (+{len(keys) - count} more)" if len(keys) > count else ""
+    return (", ".join(pairs) or "_no arguments_") + more
+
+
 def show_all_button(ticket: Ticket) -> Block:
     return button("Show all", ACTION_SHOW_ALL, ticket.id)
 
@@ -229,7 +249,9 @@ def ticket_block(ctx: CardContext) -> Block:
 
 
 def fallback(ctx: CardContext, lead: str) -> str:
-    """Notification text: the lead plus the summary or reason, never an argument value."""
+    """Notification text: the lead plus the summary or reason, never an argument value. After
+    an edit the agent's summary no longer describes what would run, so it is left out."""
     t = ctx.ticket
-    about, _ = esc_flag(ctx.red.text(t.summary or t.reason or ""), 300)
-    return f"{lead}: {esc(t.action, 200)}" + (f" — {about}" if about.strip() else "")
+    about, _ = esc_flag(ctx.red.text((None if t.edited else t.summary) or t.reason or ""), 300)
+    what = esc(t.action, 200) + (" (edited by a reviewer)" if t.edited else "")
+    return f"{lead}: {what}" + (f" — {about}" if about.strip() else "")

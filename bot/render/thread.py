@@ -25,6 +25,10 @@ from bot.render.text import (
 from store.models import Decision, Ticket, TicketStatus
 
 NOTE_LIMIT = 2800
+CHANGED_SINCE_FORM = (
+    "This request changed since you opened this form (its arguments, route or approvals were "
+    "updated), so it was not submitted. Close it, check the card, and edit again."
+)
 
 
 def _note(ctx: CardContext, text: str, fallback_text: str | None = None) -> Message:
@@ -147,3 +151,12 @@ def render_already_decided(ticket: Ticket) -> Message:
     if ticket.decided_at is not None:
         text += f" {slack_date(ticket.decided_at)}"
     return render_refusal(text + ". Your click changed nothing.")
+
+
+def render_changed_since_seen(ticket: Ticket) -> Message:
+    """The refusal for a click on an older view of a request that is still open."""
+    return render_refusal(
+        f"This request ({code_inline(ticket.action, 200)}) changed since you saw it: its "
+        "arguments, route or approvals were updated, so your click changed nothing. The card "
+        "now shows the request as it stands: check it and decide again."
+    )

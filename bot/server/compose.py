@@ -1,4 +1,10 @@
-"""The composition root of ``signoff serve``: settings in, a running service out."""
+"""The composition root: one place that wires the bot, used by every entry point.
+
+``signoff serve`` (:func:`build_service`), ``signoff demo`` and the end-to-end tests all call
+:func:`compose`, so what the tests exercise is what production runs: the Bolt app, its
+decision pool behind the ack-first front door, the HTTP router, the escalation sweep and an
+agent-side client on the same ledger and config.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.agent.client import ApprovalClient
 from bot.server.ackfirst import AckFirst, AckFirstExecutor
 from bot.server.http import HttpServer, Router
 from bot.settings import Settings
@@ -29,21 +36,54 @@ from store.ledger import Ledger
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class SlackAccess:
+    """Where the bot reaches Slack's Web API, and the secret Slack signs its requests with."""
+
+    token: str
+    api_url: str
+    signing_secret: str
+    app_token: str | None = None  # Socket Mode only
+
+    @classmethod
+    def of(cls, settings: Settings) -> SlackAccess:
+        token = require(settings.slack_bot_token, "SLACK_BOT_TOKEN",
+                        "set it to the app's Bot User OAuth Token (xoxb-…)")
+        secret = require(settings.slack_signing_secret, "SLACK_SIGNING_SECRET",
+                         "copy it from the app's Basic Information page")
+        app_token = (settings.slack_app_token.get_secret_value()
+                     if settings.slack_app_token is not None else None)
+        return cls(token, settings.slack_api_url, secret, app_token)
+
+    def web_client(self, *, server_error_retries: int = 2) -> WebClient:
+        return make_web_client(self.token, self.api_url,
+                               server_error_retries=server_error_retries)
+
+
+def default_owner() -> str:
+    """Who claims sweep work in the ledger: this host and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 @dataclass
 class Service:
-    settings: Settings
+    """The running bot: what :func:`compose` built, and what to stop at the end."""
+
     config: SignoffConfig
     ledger: Ledger
+    access: SlackAccess
     slack: WebClient
     app: App
-    bot_user: str
+    acks: AckFirst
+    owner: str
+    bot_user: str = "?"
     server: HttpServer | None = None
     scheduler: Any = None
-    gate: AckFirst = field(default_factory=AckFirst)
     _closers: list[Any] = field(default_factory=list)
 
     def serve_http(self, host: str, port: int, *, threads: int = 16) -> HttpServer:
-        router = Router(self.app, self.ledger, self.config.policy_version, self.gate)
+        """The HTTP front door (not started: call ``start()`` or ``serve_forever()``)."""
+        router = Router(self.app, self.ledger, self.config.policy_version, self.acks)
         self.server = HttpServer(router, host=host, port=port, threads=threads)
         return self.server
 
@@ -53,11 +93,14 @@ class Service:
     def engine(self) -> EscalationEngine:
         # The sweep's own client does not retry 5xx on posts: the engine decides what is
         # safe to retry, so a message Slack did post is never sent twice.
-        token = require(self.settings.slack_bot_token, "SLACK_BOT_TOKEN", "")
-        slack = make_web_client(token, self.settings.slack_api_url, server_error_retries=0)
-        owner = f"{socket.gethostname()}:{os.getpid()}"
+        slack = self.access.web_client(server_error_retries=0)
         return EscalationEngine(self.ledger, self.config, SlackNotifier(slack, self.ledger),
-                                owner=owner)
+                                owner=self.owner)
+
+    def agent_client(self, **kwargs: Any) -> ApprovalClient:
+        """An agent-side client on this ledger and config, with its own Slack client."""
+        return ApprovalClient(self.ledger, self.config, slack=self.access.web_client(),
+                              **kwargs)
 
     def close(self) -> None:
         if self.scheduler is not None:
@@ -69,7 +112,6 @@ class Service:
         for close in self._closers:  # decisions already acked finish before the ledger closes
             close()
         self._closers.clear()
-        self.ledger.close()
 
 
 def require(value: Any, name: str, fix: str) -> str:
@@ -78,28 +120,37 @@ def require(value: Any, name: str, fix: str) -> str:
     return str(value.get_secret_value() if hasattr(value, "get_secret_value") else value)
 
 
+def compose(config: SignoffConfig, ledger: Ledger, access: SlackAccess, *,
+            owner: str | None = None, bot_user: str = "?",
+            owns_ledger: bool = True) -> Service:
+    """Wire the bot on an open ledger: the Bolt app with its decision pool behind the
+    ack-first front door. ``close()`` drains the pool, then closes the ledger if owned."""
+    slack = access.web_client()
+    acks = AckFirst()
+    pool = AckFirstExecutor(ThreadPoolExecutor(max_workers=DECISION_WORKERS,
+                                               thread_name_prefix="signoff-decide"), acks)
+    app = build_app(ledger=ledger, config=config, client=slack,
+                    signing_secret=access.signing_secret, pool=pool)
+    service = Service(config, ledger, access, slack, app, acks, owner or default_owner(),
+                      bot_user)
+    service._closers.append(lambda: pool.shutdown(wait=True))
+    if owns_ledger:
+        service._closers.append(ledger.close)
+    return service
+
+
 def build_service(settings: Settings, *, check_auth: bool = True) -> Service:
-    """Load config, open the ledger, check the Slack token, build the Bolt app."""
-    token = require(settings.slack_bot_token, "SLACK_BOT_TOKEN",
-                    "set it to the app's Bot User OAuth Token (xoxb-…)")
-    secret = require(settings.slack_signing_secret, "SLACK_SIGNING_SECRET",
-                     "copy it from the app's Basic Information page")
+    """``signoff serve``: load config, open the ledger, check the Slack token, compose."""
+    access = SlackAccess.of(settings)
     config = load_config(settings.config_path)
     ledger = Ledger.open(settings.database_url, audit_key=settings.audit_key_bytes)
-    slack = make_web_client(token, settings.slack_api_url)
-    bot_user = "?"
+    service = compose(config, ledger, access)
     if check_auth:
         try:
-            bot_user = str(slack.auth_test()["user_id"])
+            service.bot_user = str(service.slack.auth_test()["user_id"])
         except (SlackApiError, SlackClientError, OSError) as exc:
-            ledger.close()
+            service.close()
             raise ConfigError(
                 f"Slack refused SLACK_BOT_TOKEN at {settings.slack_api_url} (auth.test: "
                 f"{slack_error(exc)}); check the token and SLACK_API_URL") from exc
-    gate = AckFirst()
-    pool = AckFirstExecutor(ThreadPoolExecutor(max_workers=DECISION_WORKERS,
-                                               thread_name_prefix="signoff-decide"), gate)
-    app = build_app(ledger=ledger, config=config, client=slack, signing_secret=secret, pool=pool)
-    service = Service(settings, config, ledger, slack, app, bot_user, gate=gate)
-    service._closers.append(lambda: pool.shutdown(wait=True))
     return service

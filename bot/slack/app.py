@@ -24,6 +24,7 @@ from bot.render import (
     ACTION_REQUEST_INFO,
     ACTION_SHOW_ALL,
     ACTION_TAKE_OVER,
+    parse_button_value,
     render_edit_modal,
     render_guidance_modal,
     render_reject_modal,
@@ -36,9 +37,8 @@ from bot.slack.reviews import Reviews, shared_pool
 from bot.slack.surfaces import Surfaces
 from bot.slack.views import register_views
 from escalation.config import SignoffConfig
-from store.errors import TicketNotFound
 from store.ledger import Ledger
-from store.models import DecisionKind
+from store.models import DecisionKind, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,8 @@ class Click:
 
     user: str
     ticket_id: str
+    seen: int | None
+    """The ticket version the clicked card showed (None on cards from before versions)."""
     channel: str | None
     ts: str | None
     trigger_id: str | None
@@ -57,7 +59,8 @@ class Click:
     def of(cls, body: dict[str, Any]) -> Click:
         container = body.get("container") or {}
         channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
-        return cls(user=body["user"]["id"], ticket_id=str(body["actions"][0].get("value", "")),
+        value = parse_button_value(str(body["actions"][0].get("value", "")))
+        return cls(user=body["user"]["id"], ticket_id=value.ticket_id, seen=value.version,
                    channel=channel, ts=container.get("message_ts"),
                    trigger_id=body.get("trigger_id"))
 
@@ -98,14 +101,15 @@ def _register_buttons(app: App, reviews: Reviews) -> None:
     def approve(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         c = Click.of(body)
-        reviews.decide_later(c.ticket_id, c.user, DecisionKind.APPROVE, channel=c.channel)
+        reviews.decide_later(c.ticket_id, c.user, DecisionKind.APPROVE, channel=c.channel,
+                             seen=c.seen)
 
     @app.action(ACTION_TAKE_OVER)
     def take_over(ack: Ack, body: dict[str, Any]) -> None:
         ack()
         c = Click.of(body)
         reviews.decide_later(c.ticket_id, c.user, DecisionKind.TAKE_OVER, channel=c.channel,
-                       reason="taken over by a human")
+                             seen=c.seen, reason="taken over by a human")
 
     for action_id, (kind, render) in _MODALS.items():
         app.action(action_id)(_modal_opener(reviews, kind, render))
@@ -114,9 +118,9 @@ def _register_buttons(app: App, reviews: Reviews) -> None:
     def edit(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         c = Click.of(body)
-        if _refused(reviews, c, DecisionKind.EDIT):
+        ticket = _started(reviews, c, DecisionKind.EDIT)
+        if ticket is None:
             return
-        ticket = reviews.ledger.get_ticket(c.ticket_id)
         model = model_from_schema(ticket.args_schema) if ticket.args_schema else None
         view = render_edit_modal(ticket, model, masked=masked_fields(ticket.args_schema),
                                  origin=c.origin)
@@ -135,24 +139,15 @@ def _modal_opener(reviews: Reviews, kind: DecisionKind, render: Any) -> Any:
     def open_modal(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         c = Click.of(body)
-        if _refused(reviews, c, kind):
+        ticket = _started(reviews, c, kind)
+        if ticket is None:
             return
-        ticket = reviews.ledger.get_ticket(c.ticket_id)
         client.views_open(trigger_id=c.trigger_id, view=render(ticket, origin=c.origin))
 
     open_modal.__name__ = f"open_{kind.value}_modal"
     return open_modal
 
 
-def _refused(reviews: Reviews, c: Click, kind: DecisionKind) -> bool:
-    """Refuse before a modal opens, so nobody types a reason that cannot count."""
-    refusal = reviews.refusal(c.user, c.ticket_id, kind)
-    if refusal is None:
-        return False
-    ticket = None
-    try:
-        ticket = reviews.ledger.get_ticket(c.ticket_id)
-    except TicketNotFound:
-        log.debug("ticket %s unreadable while refusing", c.ticket_id)
-    reviews.surfaces.tell(c.user, c.channel, refusal, ticket)
-    return True
+def _started(reviews: Reviews, c: Click, kind: DecisionKind) -> Ticket | None:
+    """The ticket, if ``c`` may start this decision; refused clicks are told why."""
+    return reviews.start(c.user, c.ticket_id, kind, channel=c.channel, seen=c.seen)

@@ -44,7 +44,8 @@ class Authorizer:
             self._cache[group_id] = (now, users)
         return users
 
-    def approvers(self, ticket: Ticket) -> frozenset[str]:
+    def approvers(self, ticket: Ticket, *, oncall: bool = True) -> frozenset[str]:
+        """The route's approvers, and (``oncall``) the people its current chain DM'd."""
         users: set[str] = set()
         for principal in ticket.route.approvers:
             if principal.startswith("S"):
@@ -53,16 +54,18 @@ class Authorizer:
                 users.add(principal)
         # Only the current chain's DMs give authority (an edit that re-routed the ticket
         # took it from the old chain's people), so DM messages themselves are not consulted.
-        for target in self._oncall(ticket.id):
+        for target in self._oncall(ticket.id) if oncall else ():
             users |= self.members(target) if target.startswith("S") else {target}
         return frozenset(users)
 
-    def refusal(self, user: str, ticket: Ticket, kind: DecisionKind) -> str | None:
-        """None when ``user`` may make this decision, else the explanation to show them."""
+    def refusal(self, user: str, ticket: Ticket, kind: DecisionKind, *,
+                oncall: bool = True) -> str | None:
+        """None when ``user`` may make this decision, else the explanation to show them.
+        ``oncall=False`` leaves the on-call people out (a route the ticket is not on yet)."""
         if user == ticket.requested_by and kind in _APPROVING:
             return ("You can't approve a request made on your behalf: another reviewer "
                     "has to decide it.")
-        if user in self.approvers(ticket):
+        if user in self.approvers(ticket, oncall=oncall):
             return None
         who = ", ".join(f"<@{p}>" if not p.startswith("S") else f"<!subteam^{p}>"
                         for p in ticket.route.approvers) or "nobody"

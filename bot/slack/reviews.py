@@ -8,7 +8,7 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.render import render_already_decided, render_info_request
+from bot.render import render_already_decided, render_changed_since_seen, render_info_request
 from bot.slack.authz import Authorizer
 from bot.slack.surfaces import Surfaces
 from escalation.config import SignoffConfig
@@ -17,6 +17,7 @@ from escalation.policy import Policy, PolicyOutcome, Proposal
 from store.decisions import Replan, Reroute
 from store.errors import (
     AlreadyDecided,
+    ChangedSinceSeen,
     DeadlinePassed,
     DuplicateApproval,
     TicketNotFound,
@@ -63,20 +64,35 @@ class Reviews:
     def policy(self) -> Policy:
         return Policy(self.config)
 
-    def refusal(self, user: str, ticket_id: str, kind: DecisionKind) -> str | None:
-        """Why ``user`` may not start this decision (checked before opening a modal)."""
+    def start(self, user: str, ticket_id: str, kind: DecisionKind, *, channel: str | None,
+              seen: int | None) -> Ticket | None:
+        """The ticket, when ``user`` may start this decision from a view of version ``seen``
+        (checked before a modal opens, so nobody types a reason that cannot count); else
+        None, and ``user`` has been told why."""
         try:
             ticket = self.ledger.get_ticket(ticket_id)
         except TicketNotFound:
-            return "This request no longer exists."
+            self.surfaces.tell(user, channel, "This request no longer exists.")
+            return None
         if not ticket.status.is_open:
-            return render_already_decided(ticket)["text"]
-        return self.authz.refusal(user, ticket, kind)
+            self._already_decided(ticket, user, channel)
+            return None
+        refusal = self.authz.refusal(user, ticket, kind)
+        if refusal is not None:
+            self.surfaces.tell(user, channel, refusal, ticket)
+            return None
+        if seen != ticket.version:
+            self._changed(ticket, user, channel)
+            return None
+        return ticket
 
     def decide(self, ticket_id: str, user: str, kind: DecisionKind, *, channel: str | None,
-               reason: str | None = None, args: dict[str, Any] | None = None,
+               seen: int | None, reason: str | None = None,
+               args: dict[str, Any] | None = None,
                reroute: Reroute | None = None) -> Ticket | None:
-        """Record the decision and update the card; refusals go to ``user`` privately."""
+        """Record the decision made on version ``seen`` of the ticket and update the card;
+        refusals go to ``user`` privately. A decision on an older version than the ticket's
+        binds something the reviewer never saw: it is refused, and the card refreshed."""
         try:
             before = self.ledger.get_ticket(ticket_id)
         except TicketNotFound:
@@ -86,8 +102,11 @@ class Reviews:
         if refusal is not None:
             self.surfaces.tell(user, channel, refusal, before)
             return None
+        if before.status.is_open and seen != before.version:
+            self._changed(before, user, channel)
+            return None
         ticket = self._record(before, user, kind, channel, reason=reason, args=args,
-                              reroute=reroute)
+                              reroute=reroute, expected_version=seen)
         if ticket is None:
             return None
         if reroute is not None and _moved(before, ticket):
@@ -108,10 +127,21 @@ class Reviews:
         except DuplicateApproval:
             self.surfaces.tell(user, channel, "You already approved this request; it needs "
                                "another approver, a different person.", ticket)
+        except ChangedSinceSeen:
+            self._changed(self.ledger.get_ticket(ticket.id), user, channel)
         except (AlreadyDecided, TransitionRefused):
-            current = self.ledger.get_ticket(ticket.id)
-            self.surfaces.tell(user, channel, render_already_decided(current)["text"], current)
+            self._already_decided(self.ledger.get_ticket(ticket.id), user, channel)
         return None
+
+    def _changed(self, current: Ticket, user: str, channel: str | None) -> None:
+        """Refuse a click on an older view, and bring every view of the request up to date."""
+        self.surfaces.refresh(current)
+        self.surfaces.tell(user, channel, render_changed_since_seen(current)["text"], current)
+
+    def _already_decided(self, current: Ticket, user: str, channel: str | None) -> None:
+        """A late click: the card it came from was stale, so repair it, and say what won."""
+        self.surfaces.refresh(current)
+        self.surfaces.tell(user, channel, render_already_decided(current)["text"], current)
 
     def _expired(self, ticket: Ticket, user: str, channel: str | None) -> None:
         """A click after the deadline: refuse it, and show the card as it really is."""
@@ -135,8 +165,10 @@ class Reviews:
         if not _stricter(ticket, outcome):
             return None, None
         assert outcome.route is not None
+        # Under the new route only its approvers count: the editor's authority from the old
+        # route or the old chain's DM does not travel, and the new chain has DM'd nobody yet.
         probe = ticket.model_copy(update={"route": outcome.route})
-        counts = self.authz.refusal(user, probe, DecisionKind.EDIT) is None
+        counts = self.authz.refusal(user, probe, DecisionKind.EDIT, oncall=False) is None
         return None, Reroute(route=outcome.route, tier=outcome.tier,
                              policy_rule=outcome.rule, counts=counts,
                              replan=self._replan(ticket, outcome))

@@ -13,6 +13,7 @@ from bot.render import (
     CALLBACK_GUIDANCE,
     CALLBACK_REJECT,
     CALLBACK_REQUEST_INFO,
+    CHANGED_SINCE_FORM,
     GUIDANCE_BLOCK,
     QUESTION_BLOCK,
     REASON_BLOCK,
@@ -49,6 +50,13 @@ def register_views(app: App, reviews: Reviews) -> None:
         except TicketNotFound:
             ack()
             return
+        if ticket.status.is_open and origin.version != ticket.version:
+            # The form was filled in on an older version: refuse it before anything counts.
+            first = next(iter(_input_blocks(view)), None)
+            ack(response_action="errors",
+                errors={first: CHANGED_SINCE_FORM} if first else {})
+            reviews.surfaces.refresh(ticket)
+            return
         model = model_from_schema(ticket.args_schema) if ticket.args_schema else None
         parsed = parse_edit_submission(ticket, model, view["state"]["values"],
                                        masked=masked_fields(ticket.args_schema))
@@ -63,7 +71,8 @@ def register_views(app: App, reviews: Reviews) -> None:
             return
         ack()
         reviews.decide_later(ticket.id, user, DecisionKind.EDIT, channel=origin.channel,
-                       args=parsed.args, reason="edited", reroute=reroute)
+                             seen=origin.version, args=parsed.args, reason="edited",
+                             reroute=reroute)
 
 
 def _text_submission(reviews: Reviews, kind: DecisionKind, parse: Any, block: str,
@@ -76,8 +85,7 @@ def _text_submission(reviews: Reviews, kind: DecisionKind, parse: Any, block: st
         ack()
         origin = parse_private_metadata(view.get("private_metadata", ""))
         reviews.decide_later(origin.ticket_id, body["user"]["id"], kind,
-                             channel=origin.channel,
-                       reason=text)
+                             channel=origin.channel, seen=origin.version, reason=text)
 
     submit.__name__ = f"submit_{kind.value}"
     return submit

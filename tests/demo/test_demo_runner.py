@@ -93,6 +93,13 @@ def test_the_agent_proposes_a_mix_and_policy_sorts_it(demo: Demo) -> None:
     assert any("denied by policy" in t for t in log_texts(demo))
 
 
+def test_the_demo_runs_the_composition_serve_runs(demo: Demo) -> None:
+    service = demo.service
+    assert service is not None and service.server is demo.server
+    assert service.scheduler is not None, "the escalation sweep runs, as in serve"
+    assert demo.client is not None and demo.client.ledger is service.ledger
+
+
 def test_approved_actions_run_through_the_gate(demo: Demo) -> None:
     sb = demo.sandbox
     assert sb is not None

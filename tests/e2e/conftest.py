@@ -1,5 +1,6 @@
-"""End-to-end rig: the local Slack-compatible server, the real Bolt app behind waitress,
-the real ApprovalClient, a real database. Nothing is mocked."""
+"""End-to-end rig: the local Slack-compatible server, the bot composed as ``signoff serve``
+composes it (Bolt app, ack-first front door, waitress), the real ApprovalClient, a real
+database. Nothing is mocked."""
 
 from __future__ import annotations
 
@@ -13,9 +14,8 @@ from slack_sdk import WebClient
 
 from bot.agent.client import ApprovalClient
 from bot.sandbox import Channel, SlackSandbox, User, Workspace
-from bot.server.http import HttpServer, Router
-from bot.slack.app import build_app
-from bot.slack.webapi import make_web_client
+from bot.server.compose import Service, SlackAccess, compose
+from bot.server.http import HttpServer
 from escalation.config import SignoffConfig, load_config
 from store.ledger import Ledger
 
@@ -46,6 +46,7 @@ class Rig:
     config: SignoffConfig
     client: ApprovalClient
     slack: WebClient
+    service: Service
 
     def card_ts(self, ticket_id: str) -> str:
         ticket = self.ledger.get_ticket(ticket_id)
@@ -57,16 +58,15 @@ class Rig:
 def running_rig(ledger: Ledger, config: SignoffConfig, ws: Workspace) -> Iterator[Rig]:
     """The sandbox for ``ws``, the bot behind a real server, and an agent-side client."""
     with SlackSandbox(ws, signing_secret=SECRET) as sandbox:
-        slack = WebClient(base_url=sandbox.api_url, token=sandbox.bot_token)
-        app = build_app(ledger=ledger, config=config, client=slack, signing_secret=SECRET)
-        server = HttpServer(Router(app, ledger, config.policy_version), port=0).start()
+        service = compose(config, ledger, SlackAccess(sandbox.bot_token, sandbox.api_url, SECRET),
+                          owner="e2e", owns_ledger=False)
+        server = service.serve_http("127.0.0.1", 0).start()
         sandbox.set_request_url(f"{server.url}/slack/events")
-        agent_slack = make_web_client(sandbox.bot_token, sandbox.api_url)
-        client = ApprovalClient(ledger, config, slack=agent_slack, poll_interval=0.01)
+        client = service.agent_client(poll_interval=0.01)
         try:
-            yield Rig(sandbox, server, ledger, config, client, slack)
+            yield Rig(sandbox, server, ledger, config, client, service.slack, service)
         finally:
-            server.close()
+            service.close()
 
 
 @pytest.fixture

@@ -6,7 +6,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from bot.render import ACTION_APPROVE
 from bot.server.ackfirst import AckFirst, AckFirstExecutor
+from store.models import TicketStatus
+from tests.e2e.conftest import Rig
+from tests.e2e.test_reviews import refund, settled
 
 
 def test_a_job_waits_for_the_requests_in_flight() -> None:
@@ -35,3 +39,18 @@ def test_when_quiet_a_job_starts_at_once() -> None:
     gate = AckFirst(max_delay=30.0, settle=0.0)
     with ThreadPoolExecutor(1) as inner:
         assert AckFirstExecutor(inner, gate).submit(lambda: 42).result(timeout=5) == 42
+
+
+def test_the_rig_runs_the_ack_first_front_door_that_serve_runs(rig: Rig) -> None:
+    """The e2e rig is composed like ``signoff serve``: a decision waits while other requests
+    are still awaiting their acks at the front door, and runs once the door is quiet."""
+    acks = rig.service.acks
+    acks.max_delay = 30.0
+    ticket = refund(rig)
+    # Two other requests still in flight (a job tolerates one: its own, finishing its ack).
+    with acks.serving(), acks.serving():
+        assert rig.sandbox.click("U0PAYLEAD", action_id=ACTION_APPROVE,
+                                 channel="C0PAYMENTS").ok
+        time.sleep(0.3)
+        assert rig.ledger.get_ticket(ticket.id).status == TicketStatus.PENDING
+    assert settled(rig, ticket.id).status == TicketStatus.APPROVED

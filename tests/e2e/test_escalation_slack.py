@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.render import ACTION_APPROVE
-from bot.slack.notifier import SlackNotifier
 from escalation.engine import EscalationEngine
 from store.models import TicketStatus
 from tests.e2e.conftest import Rig
@@ -14,8 +13,7 @@ from tests.e2e.test_reviews import refund, settled
 
 
 def engine(rig: Rig) -> EscalationEngine:
-    return EscalationEngine(rig.ledger, rig.config, SlackNotifier(rig.slack, rig.ledger),
-                            owner="e2e")
+    return rig.service.engine()  # the sweep as serve builds it
 
 
 def test_reminder_then_oncall_dm_then_a_decision_from_the_dm(rig: Rig) -> None:

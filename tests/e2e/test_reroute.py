@@ -228,3 +228,28 @@ def test_a_move_restarts_the_escalation_and_the_old_oncall_loses_authority(rig: 
     approved = settled(rig, ticket.id, decisions=2)
     assert approved.status == TicketStatus.APPROVED and approved.decided_by == "U0FINONCALL"
     assert rig.ledger.verify_audit().ok
+
+
+def test_an_oncall_editor_whose_edit_moves_the_request_does_not_approve_it_alone(
+        rig: Rig) -> None:
+    ticket = rig.client.request("issue_refund", {"amount": 120, "customer": "cus_42"},
+                                reason="double charge", requested_by="U0REQUESTER",
+                                args_model=RefundArgs)
+    engine(rig).tick(at=ticket.created_at + timedelta(minutes=10, seconds=1))
+    dm = rig.sandbox.dm_channel("U0PAYONCALL")
+    assert rig.sandbox.click("U0PAYONCALL", action_id=ACTION_EDIT, channel=dm).ok
+    rig.sandbox.wait_until(lambda: rig.sandbox.views("U0PAYONCALL"))
+    done = rig.sandbox.submit("U0PAYONCALL", {"arg:amount": {"signoff_edit_value": "5000"}})
+    assert done.ok and done.response_action is None, done.errors
+    new = card_in(rig, "C0FINANCE")
+    moved = settled(rig, ticket.id)
+    # The payments chain's DM let them edit a payments refund; the finance route is not theirs.
+    assert moved.route.name == "finance" and moved.status == TicketStatus.PENDING
+    assert moved.approvals == () and moved.final_args["amount"] == 5000
+    assert rig.ledger.decisions(ticket.id)[0].kind == DecisionKind.EDIT
+    # Nor can they approve it afterwards, from the new card.
+    rig.sandbox.click("U0PAYONCALL", action_id=ACTION_APPROVE, channel="C0FINANCE",
+                      message_ts=new.ts)
+    wait_ephemeral(rig, "U0PAYONCALL", "route *finance*")
+    assert len(rig.ledger.decisions(ticket.id)) == 1
+    assert rig.ledger.get_ticket(ticket.id).status == TicketStatus.PENDING

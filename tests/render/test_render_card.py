@@ -72,14 +72,15 @@ def test_approval_card_shows_everything_a_reviewer_needs() -> None:
     assert blocks[-1]["block_id"] == "signoff_ticket"
 
 
-def test_approval_buttons_carry_the_ticket_id_and_critical_approve_asks_to_confirm() -> None:
+def test_approval_buttons_carry_the_ticket_and_its_version_and_critical_approve_asks_to_confirm(
+) -> None:
     ticket = make_ticket(tier=RiskTier.CRITICAL)
     actions = block(render_card(ticket)["blocks"], "signoff_actions")["elements"]
     assert [b["action_id"] for b in actions] == [
         ACTION_APPROVE, ACTION_EDIT, ACTION_REJECT, ACTION_REQUEST_INFO,
     ]
     assert [b["text"]["text"] for b in actions] == ["Approve", "Edit", "Reject", "Request info"]
-    assert {b["value"] for b in actions} == {ticket.id}
+    assert {b["value"] for b in actions} == {f"{ticket.id}@{ticket.version}"}
     assert actions[0]["style"] == "primary" and actions[2]["style"] == "danger"
     assert "issue_refund" in actions[0]["confirm"]["text"]["text"]
 

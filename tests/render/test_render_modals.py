@@ -59,7 +59,7 @@ def test_text_modals(
     assert element["type"] == "plain_text_input" and element["multiline"] is True
     assert element["action_id"] == action_id
     assert parse_private_metadata(view["private_metadata"]) == ModalOrigin(
-        ticket.id, "C0REVIEWS", "1741080600.000100")
+        ticket.id, "C0REVIEWS", "1741080600.000100", ticket.version)
     state = {block_id: {action_id: {"type": "plain_text_input", "value": "  Too much.  "}}}
     assert parse(state) == "Too much."
     assert parse({}) == ""
@@ -67,10 +67,12 @@ def test_text_modals(
 
 def test_private_metadata_is_compact_json_and_can_name_another_message() -> None:
     view = render_reject_modal(make_ticket(), origin=("D0ONCALL", "1.2"))
+    version = make_ticket().version
     assert view["private_metadata"] == json.dumps(
-        {"t": make_ticket().id, "c": "D0ONCALL", "ts": "1.2"}, separators=(",", ":"))
+        {"t": make_ticket().id, "v": version, "c": "D0ONCALL", "ts": "1.2"},
+        separators=(",", ":"))
     assert parse_private_metadata(render_reject_modal(make_ticket(card=None))[
-        "private_metadata"]) == ModalOrigin(make_ticket().id)
+        "private_metadata"]) == ModalOrigin(make_ticket().id, version=version)
     with pytest.raises(ValueError):
         parse_private_metadata("[]")
 

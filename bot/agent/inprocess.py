@@ -1,0 +1,154 @@
+"""The :class:`~bot.agent.backend.ApprovalBackend` in the agent's own process: policy from the
+config, tickets in the ledger, cards and thread replies through the bot's Slack surfaces."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot.agent.argmodel import masked_fields
+from bot.agent.backend import ApprovalRequest
+from bot.agent.door import checked
+from bot.agent.errors import ApprovalDenied
+from bot.render import render_card, render_execution_result, render_info_answer
+from bot.slack.surfaces import Surfaces
+from bot.slack.webapi import post_card
+from escalation.config import SignoffConfig
+from escalation.plan import deadlines
+from escalation.policy import Policy, PolicyOutcome, Proposal
+from store.ledger import Ledger
+from store.models import DecisionKind, Evidence, NewTicket, Ticket, TicketStatus
+
+_FAST_POLL_FOR_S = 600.0  # poll quickly for the first ten minutes, then back off
+
+
+class InProcessBackend:
+    """Thread-safe; holds the ledger, the config and (optionally) a Slack client."""
+
+    def __init__(self, ledger: Ledger, config: SignoffConfig, *, slack: WebClient | None = None,
+                 poll_interval: float = 0.02, max_poll_interval: float = 1.0) -> None:
+        self.ledger = ledger
+        self.config = config
+        self.slack = slack
+        self.policy = Policy(config)
+        self.poll_interval = poll_interval
+        self.max_poll_interval = max_poll_interval
+        # The same card and thread updates the bot makes (DM copies included).
+        self.surfaces = Surfaces(slack, ledger) if slack is not None else None
+
+    def close(self) -> None:
+        self.ledger.close()
+
+    # -- Detect and Escalate ----------------------------------------------------------------
+
+    def evaluate(self, action: str, args: dict[str, Any], *, requested_by: str,
+                 confidence: float | None) -> PolicyOutcome:
+        return self.policy.evaluate(Proposal(action=action, args=args,
+                                             requested_by=requested_by, confidence=confidence))
+
+    def request(self, request: ApprovalRequest) -> Ticket:
+        request = checked(request)  # whoever calls, nothing unchecked reaches the ledger
+        outcome = self.evaluate(request.action, request.args, requested_by=request.requested_by,
+                                confidence=request.confidence)
+        if outcome.decision == "deny":
+            self.ledger.record_event(None, "denied", actor=request.agent or request.requested_by,
+                                     action=request.action, args=request.args, rule=outcome.rule,
+                                     reason=outcome.reason, requested_by=request.requested_by,
+                                     policy_version=outcome.policy_version)
+            raise ApprovalDenied(request.action, outcome.rule, outcome.reason,
+                                 policy_version=outcome.policy_version)
+        ticket, created = self.ledger.create_ticket(
+            lambda created_at: self._new_ticket(outcome, request, created_at))
+        if created and ticket.status == TicketStatus.PENDING:
+            ticket = post_card(self.slack, self.ledger, ticket,
+                               dict(render_card(ticket, masked=masked_fields(ticket.args_schema))))
+        return ticket
+
+    def _new_ticket(self, outcome: PolicyOutcome, request: ApprovalRequest,
+                    created_at: datetime) -> NewTicket:
+        """The ticket, its deadlines planned from ``created_at`` (the database's clock, read
+        by ``create_ticket`` in the transaction that creates it)."""
+        allowed = outcome.decision == "allow"
+        route = outcome.route or self.config.route()
+        plan = None if allowed else deadlines(self.config, outcome.chain, created_at=created_at,
+                                              expire_after=outcome.expire_after)
+        return NewTicket(
+            action=request.action, args=request.args, review_type=outcome.review,
+            summary=request.summary, reason=request.reason, evidence=request.evidence,
+            confidence=request.confidence, requested_by=request.requested_by,
+            agent=request.agent, run_id=request.run_id,
+            idempotency_key=request.idempotency_key, tier=outcome.tier, route=route,
+            policy_version=outcome.policy_version, policy_rule=outcome.rule,
+            status=TicketStatus.APPROVED if allowed else TicketStatus.PENDING,
+            expires_at=plan.expires_at if plan else created_at,
+            next_action_at=plan.next_action_at if plan else None,
+            escalation=plan.snapshot if plan else None, args_schema=request.args_schema,
+        )
+
+    # -- Resume -------------------------------------------------------------------------
+
+    def get(self, ticket_id: str) -> Ticket:
+        return self.ledger.get_ticket(ticket_id)
+
+    def wait(self, ticket_id: str, timeout: float | None) -> Ticket:
+        start = time.monotonic()
+        interval = self.poll_interval
+        while True:
+            status, _version = self.ledger.status_of(ticket_id)
+            if status != TicketStatus.PENDING:
+                return self.ledger.get_ticket(ticket_id)
+            waited = time.monotonic() - start
+            if timeout is not None and waited >= timeout:
+                return self.ledger.get_ticket(ticket_id)
+            if waited > _FAST_POLL_FOR_S:
+                interval = min(interval * 2, self.max_poll_interval)
+            pause = interval if timeout is None else min(interval, max(timeout - waited, 0.0))
+            time.sleep(pause)
+
+    def last_reason(self, ticket_id: str, kind: DecisionKind) -> str | None:
+        reasons = [d.reason for d in self.ledger.decisions(ticket_id) if d.kind == kind]
+        return reasons[-1] if reasons else None
+
+    def cancel(self, ticket_id: str, reason: str, *, actor: str) -> Ticket:
+        ticket = self.ledger.cancel(ticket_id, actor=actor, reason=reason)
+        self.refresh_card(ticket)
+        return ticket
+
+    def answer(self, ticket_id: str, text: str, *, evidence: Sequence[Evidence],
+               actor: str) -> Ticket:
+        ticket = self.ledger.answer_info(ticket_id, actor=actor, text=text,
+                                         evidence=list(evidence))
+        self.thread_reply(ticket, "answer", text=text)
+        self.refresh_card(ticket)
+        return ticket
+
+    # -- Enforce --------------------------------------------------------------------------
+
+    def start_execution(self, ticket_id: str, *, action: str, args: dict[str, Any],
+                        actor: str) -> Ticket:
+        return self.ledger.start_execution(ticket_id, action=action, args=args, actor=actor)
+
+    def finish_execution(self, ticket_id: str, *, ok: bool, actor: str,
+                         summary: str | None = None, error: str | None = None) -> Ticket:
+        done = self.ledger.finish_execution(ticket_id, ok=ok, actor=actor, summary=summary,
+                                            error=error)
+        self.thread_reply(done, "execution")
+        self.refresh_card(done)
+        return done
+
+    # -- Slack side effects, best effort: the ledger is the record --------------------------
+
+    def refresh_card(self, ticket: Ticket) -> None:
+        if self.surfaces is not None:
+            self.surfaces.refresh(ticket)
+
+    def thread_reply(self, ticket: Ticket, kind: str, text: str = "") -> None:
+        if self.surfaces is None:
+            return
+        message = (render_execution_result(ticket) if kind == "execution"
+                   else render_info_answer(ticket, text))
+        self.surfaces.reply(ticket, message)
