@@ -41,7 +41,7 @@ from escalation.durations import Duration, format_duration
 from escalation.predicates import ArgPath, Number, Predicate
 from escalation.quality import QualityConfig
 from escalation.schedules import Schedule
-from escalation.yaml_marks import Marks, load_yaml
+from escalation.yaml_marks import Marks, YamlLimit, load_yaml, path_text
 from store.errors import ConfigError
 from store.models import ReviewType, RiskTier, Route, canonical_json
 
@@ -272,6 +272,9 @@ def parse_config(text: str, source: str = "<string>") -> SignoffConfig:
     """Validate configuration text; ``source`` names it in error messages."""
     try:
         data, marks = load_yaml(text)
+    except YamlLimit as exc:
+        raise ConfigInvalid([Problem(source, exc.line, path_text(exc.path), exc.message,
+                                     exc.fix)]) from None
     except yaml.YAMLError as exc:
         raise ConfigInvalid([yaml_problem(source, exc)]) from None
     if not isinstance(data, dict):
