@@ -62,16 +62,17 @@ def normalise_url(url: str) -> str:
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalise_url(url)
-    if url.startswith("sqlite"):
-        engine = create_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
-        )
-        _tune_sqlite(engine)
-        return engine
     try:
+        if url.startswith("sqlite"):
+            engine = create_engine(
+                url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
+            )
+            _tune_sqlite(engine)
+            return engine
         return create_engine(url, pool_pre_ping=True, **kwargs)
     except (SQLAlchemyError, ImportError) as exc:
-        raise StoreUnavailable(f"cannot use database URL {url!r}: {exc}") from exc
+        raise StoreUnavailable(f"cannot use database URL {url!r}: {exc}; write "
+                               "sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB") from exc
 
 
 def _tune_sqlite(engine: Engine) -> None:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -49,6 +49,7 @@ from store.tickets import SYSTEM_ACTOR, Draft
 from store.transition import refusal, transition
 
 _NOW = select(db_now())
+_PROBE = text("UPDATE alembic_version SET version_num = version_num")
 
 
 class Ledger(SweepMixin):
@@ -97,6 +98,14 @@ class Ledger(SweepMixin):
 
     def db_now(self) -> datetime:
         with self._tx(write=False) as s:
+            return self._now(s)
+
+    def probe_write(self) -> datetime:
+        """The database's clock, read in a write transaction that rewrites one row (the
+        schema's version row, unchanged) and commits: a ledger that can read but not write
+        (read-only file or replica, full disk) fails here, not on the next decision."""
+        with self._tx() as s:
+            s.execute(_PROBE)
             return self._now(s)
 
     @staticmethod
