@@ -268,8 +268,10 @@ class SignoffConfig(_Strict):
         return self.chains[name]
 
 
-def parse_config(text: str, source: str = "<string>") -> SignoffConfig:
-    """Validate configuration text; ``source`` names it in error messages."""
+def parse_config(text: str, source: str = "<string>",
+                 warnings: list[Problem] | None = None) -> SignoffConfig:
+    """Validate configuration text; ``source`` names it in error messages. ``warnings``, if
+    given, receives what is valid but probably not meant (placed like problems)."""
     try:
         data, marks = load_yaml(text)
     except YamlLimit as exc:
@@ -293,6 +295,10 @@ def parse_config(text: str, source: str = "<string>") -> SignoffConfig:
         findings = from_validation(exc.errors(), SignoffConfig) + findings
     if findings:
         raise ConfigInvalid(_placed(findings, source, marks))
+    if warnings is not None:
+        from escalation.plan import expiry_findings  # plan builds on this module
+
+        warnings += _placed(expiry_findings(config), source, marks)
     return config
 
 
@@ -301,8 +307,9 @@ def _placed(findings: list[Finding], source: str, marks: Marks) -> list[Problem]
     return sorted(problems, key=lambda p: p.line if p.line is not None else 0)
 
 
-def load_config(path: str | Path) -> SignoffConfig:
-    """Read and validate a configuration file (``SIGNOFF_CONFIG``, ``signoff.yml`` by default)."""
+def load_config(path: str | Path, warnings: list[Problem] | None = None) -> SignoffConfig:
+    """Read and validate a configuration file (``SIGNOFF_CONFIG``, ``signoff.yml`` by default);
+    ``warnings``, if given, receives the file's warnings."""
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -312,7 +319,7 @@ def load_config(path: str | Path) -> SignoffConfig:
         reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
         raise ConfigInvalid([Problem(str(file), None, "", f"cannot read the file: {reason}",
                                      "check the path, its permissions and its encoding")]) from None
-    return parse_config(text, str(file))
+    return parse_config(text, str(file), warnings)
 
 
 def config_json_schema() -> dict[str, Any]:

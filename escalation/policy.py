@@ -15,9 +15,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from escalation.chains import effective_expiry
 from escalation.config import Rule, SignoffConfig
 from escalation.config_checks import DEFAULT_ROUTE
 from escalation.durations import format_duration
+from escalation.plan import ends_first
 from escalation.predicates import Predicate, lookup
 from store.models import ReviewType, RiskTier, Route
 
@@ -55,6 +57,10 @@ class PolicyOutcome(BaseModel):
     """Resolved route (approvers expanded, approvals_required set); only for require_approval."""
     chain: str | None = None
     expire_after: timedelta | None = None
+    """The real deadline, counted from creation: the earlier of expire_after and the end of
+    the chain (what the ticket is given)."""
+    expiry_note: str | None = None
+    """Set when the end of the chain pre-empts expire_after, saying so."""
     policy_version: str
 
     @field_serializer("expire_after", when_used="json")
@@ -151,7 +157,7 @@ class Policy:
         route = self.config.route(DEFAULT_ROUTE)
         return PolicyOutcome(
             decision="require_approval", rule=DEFAULT_RULE, matched=matched, reason=reason,
-            route=route, chain=route.chain, expire_after=self._expiry(route, None),
+            route=route, chain=route.chain, **self._expiry(route, None),
             policy_version=self.version,
         )
 
@@ -165,7 +171,7 @@ class Policy:
         return PolicyOutcome(
             decision="require_approval", rule=name, matched=matched, reason=rule.reason,
             tier=tier, review=rule.review or ReviewType.APPROVAL, route=route, chain=route.chain,
-            expire_after=self._expiry(route, rule.expire_after), policy_version=self.version,
+            **self._expiry(route, rule.expire_after), policy_version=self.version,
         )
 
     def _route(self, rule: Rule) -> Route:
@@ -176,10 +182,16 @@ class Policy:
             approvals_required=rule.approvals or base.approvals_required,
         )
 
-    def _expiry(self, route: Route, override: timedelta | None) -> timedelta | None:
-        if override is not None:
-            return override
-        return self.config.chain(route.chain).expire_after if route.chain else None
+    def _expiry(self, route: Route, override: timedelta | None) -> dict[str, Any]:
+        """``expire_after`` (the real deadline) and ``expiry_note`` for an outcome."""
+        if route.chain is None:
+            return {"expire_after": override}
+        chain = self.config.chain(route.chain)
+        length = ends_first(chain, override)
+        hard = format_duration(override or chain.expire_after)
+        return {"expire_after": effective_expiry(chain, override),
+                "expiry_note": None if length is None else
+                f"chain {route.chain} ends first; expire_after {hard}"}
 
     def fail_closed(self, proposal: Proposal) -> dict[str, list[str]]:
         """Matched restrictive rules that matched only because a value could not be
@@ -227,7 +239,8 @@ def describe_outcome(outcome: PolicyOutcome) -> list[str]:
                   f"{', '.join(route.approvers)})",
                   f"approvals: {route.approvals_required}", f"chain: {outcome.chain}"]
     if outcome.expire_after is not None:
-        lines.append(f"expires after: {format_duration(outcome.expire_after)}")
+        note = f" ({outcome.expiry_note})" if outcome.expiry_note else ""
+        lines.append(f"expires after: {format_duration(outcome.expire_after)}{note}")
     lines.append(f"policy_version: {outcome.policy_version}")
     return lines
 
