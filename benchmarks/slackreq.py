@@ -27,7 +27,8 @@ def approve_payload(sandbox: SlackSandbox, user: str, ticket_id: str, channel: s
     found = sandbox.message(channel, ts)
     message = copy.deepcopy(found.data) if found is not None else {"ts": ts}
     action = {"type": "button", "action_id": ACTION_APPROVE, "block_id": "actions",
-              "value": ticket_id, "style": "primary", "action_ts": f"{time.time():.6f}",
+              "value": _shown_value(message, ticket_id), "style": "primary",
+              "action_ts": f"{time.time():.6f}",
               "text": {"type": "plain_text", "text": "Approve", "emoji": True}}
     return {
         "type": "block_actions", "api_app_id": ws.api_app_id, "token": "verification-token",
@@ -42,6 +43,16 @@ def approve_payload(sandbox: SlackSandbox, user: str, ticket_id: str, channel: s
         "state": {"values": {}}, "message": message,
         "response_url": f"{sandbox.base_url}/response/none", "actions": [action],
     }
+
+
+def _shown_value(message: dict[str, Any], ticket_id: str) -> str:
+    """The Approve button's value on the card as posted: it names the version the reviewer
+    saw, which the bot checks, so a benchmark click carries it like a real one."""
+    for block in message.get("blocks", []):
+        for element in block.get("elements", []) if block.get("type") == "actions" else []:
+            if element.get("action_id") == ACTION_APPROVE:
+                return str(element.get("value", ticket_id))
+    return ticket_id
 
 
 def form_body(payload: dict[str, Any]) -> bytes:
