@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from functools import lru_cache
@@ -20,7 +21,7 @@ from slack_sdk import WebClient
 from bot.agent.argmodel import schema_of
 from bot.agent.backend import ApprovalBackend, ApprovalRequest
 from bot.agent.door import checked, checked_args, checked_evidence, checked_request, readable
-from bot.agent.errors import InvalidArguments
+from bot.agent.errors import InvalidArguments, InvalidRequest
 from bot.agent.gate import Enforcer, GatedTool
 from bot.agent.inprocess import InProcessBackend
 from bot.settings import Settings, load_settings
@@ -128,6 +129,10 @@ class ApprovalClient:
     def wait(self, ticket_id: str, timeout: float | timedelta | None = None) -> Ticket:
         """Block until the ticket leaves ``pending`` (or ``timeout`` passes); return it."""
         limit = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int | float)
+                                  or math.isnan(limit)):
+            raise InvalidRequest("wait", f"timeout must be seconds or a timedelta, not "
+                                         f"{timeout!r}")
         return self.backend.wait(ticket_id, limit)
 
     def cancel(self, ticket_id: str, reason: str, *, actor: str = "agent") -> Ticket:

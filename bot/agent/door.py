@@ -27,7 +27,7 @@ from bot.agent.errors import InvalidArguments, InvalidRequest
 from store.jsonargs import NotJson, json_args
 from store.models import Evidence
 
-SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,63}")
 """A Slack user id as Slack spells it (``U…`` or, on Enterprise Grid, ``W…``)."""
 
 
@@ -44,14 +44,28 @@ def slack_user_id(value: Any) -> str:
     return normal
 
 
-def _no_nul(value: str) -> str:
+def _plain_text(value: str) -> str:
+    """Text both databases store alike: no NUL, no unpaired surrogates."""
     if "\x00" in value:
         raise PydanticCustomError("signoff", "{message}", {"message": (
             "contains a NUL character (\\x00), which text cannot hold; remove it")})
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PydanticCustomError("signoff", "{message}", {"message": (
+            "contains an unpaired surrogate, which is not text; decode it properly")}) from None
     return value
 
 
-Text = Annotated[StrictStr, AfterValidator(_no_nul)]
+def _plain_evidence(items: tuple[Evidence, ...]) -> tuple[Evidence, ...]:
+    for item in items:
+        for text in (item.title, item.url, item.detail):
+            if text is not None:
+                _plain_text(text)
+    return items
+
+
+Text = Annotated[StrictStr, AfterValidator(_plain_text)]
 SlackUser = Annotated[str, BeforeValidator(slack_user_id)]
 
 
@@ -64,10 +78,10 @@ class RequestIn(BaseModel):
     reason: Text = ""
     requested_by: SlackUser
     summary: Text | None = None
-    evidence: tuple[Evidence, ...] = ()
+    evidence: Annotated[tuple[Evidence, ...], AfterValidator(_plain_evidence)] = ()
     confidence: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
-    agent: Text | None = None
-    run_id: Text | None = None
+    agent: Annotated[Text, Field(max_length=200)] | None = None
+    run_id: Annotated[Text, Field(max_length=200)] | None = None
     idempotency_key: Annotated[Text, Field(min_length=1, max_length=200)] | None = None
 
 

@@ -83,8 +83,7 @@ class Enforcer:
                                               actor=actor)
         try:
             call_args = _check_model(ticket, offered, args_model)
-            if revalidate is not None and not revalidate(dict(offered)):
-                raise RevalidationFailed(ticket)
+            _revalidate(ticket, offered, revalidate)
         except (InvalidArguments, RevalidationFailed) as exc:
             self._finish(ticket, ok=False, error=str(exc))
             raise
@@ -104,13 +103,30 @@ class Enforcer:
 
 def _check_model(ticket: Ticket, args: dict[str, Any],
                  model: type[BaseModel] | None) -> dict[str, Any]:
-    """The tool receives exactly the approved values; a model only checks them."""
+    """The tool receives exactly the approved values; a model only checks them. Whatever
+    the model raises refuses the run (the approval is consumed, the outcome recorded)."""
     if model is not None:
         try:
             model.model_validate(args)
         except ValidationError as exc:
             raise InvalidArguments(ticket.action, readable(exc)) from exc
+        except Exception as exc:  # a validator that raised something else: fail closed
+            raise InvalidArguments(ticket.action, f"{type(exc).__name__}: {exc}") from exc
     return dict(args)
+
+
+def _revalidate(ticket: Ticket, args: dict[str, Any],
+                hook: Callable[[dict[str, Any]], bool] | None) -> None:
+    """The agent's last look before the run: a false answer refuses it, and so does an error
+    in the hook, so a crashing check never leaves the ticket executing."""
+    if hook is None:
+        return
+    try:
+        fresh = hook(dict(args))
+    except Exception as exc:
+        raise RevalidationFailed(ticket, f"the hook raised {type(exc).__name__}: {exc}") from exc
+    if not fresh:
+        raise RevalidationFailed(ticket)
 
 
 def _summary(result: Any) -> str:

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import BaseModel, field_validator
 
 from bot import (
     ApprovalClient,
@@ -123,7 +124,8 @@ def test_requested_by_is_normalised(client: ApprovalClient, given: str, stored: 
 
 
 @pytest.mark.parametrize("requested_by", ["", "   ", "alice", "@alice", "C0PAYMENTS",
-                                          "S0SREGROUP", "U", "U0 X", "U0X\x00", None, 7])
+                                          "S0SREGROUP", "U", "U0 X", "U0X\x00", None, 7,
+                                          "U" + "A" * 64])
 def test_requested_by_must_be_a_slack_user_id(client: ApprovalClient, ledger: Ledger,
                                               requested_by: Any) -> None:
     with pytest.raises(InvalidRequest) as info:
@@ -136,12 +138,22 @@ def test_requested_by_must_be_a_slack_user_id(client: ApprovalClient, ledger: Le
     ("reason", "refund\x00now"), ("summary", "a\x00"), ("confidence", 1.5),
     ("confidence", float("nan")), ("idempotency_key", "k" * 201), ("idempotency_key", ""),
     ("evidence", [{"url": "https://example.com"}]), ("evidence", 5), ("agent", 42),
+    ("agent", "a" * 201), ("run_id", "r" * 201), ("reason", "bad \ud800 text"),
+    ("evidence", [{"title": "bad \ud800 text"}]),
 ])
 def test_every_other_field_is_checked_before_anything_is_stored(
         client: ApprovalClient, ledger: Ledger, field: str, value: Any) -> None:
     with pytest.raises(InvalidRequest) as info:
         _refund(client, 120, **{field: value})
     assert field in str(info.value)
+    _nothing_stored(ledger)
+
+
+@pytest.mark.parametrize("action", ["", "a" * 201, "a\x00b", None])
+def test_the_action_name_is_checked(client: ApprovalClient, ledger: Ledger, action: Any) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        client.request(action, {}, reason="r", requested_by="U0REQUESTER")
+    assert "action" in str(info.value)
     _nothing_stored(ledger)
 
 
@@ -155,6 +167,36 @@ def test_offered_arguments_must_be_json_and_consume_nothing(client: ApprovalClie
     assert client.execute(ticket.id, lambda q: q, action="search_orders") == "{1}"
 
 
+class _Crashes(BaseModel):
+    q: str
+
+    @field_validator("q")
+    @classmethod
+    def _boom(cls, value: str) -> str:
+        raise TypeError("validator bug")
+
+
+def _boom(args: dict[str, Any]) -> bool:
+    raise KeyError("stock level")
+
+
+@pytest.mark.parametrize("hook", ["revalidate", "args_model"])
+def test_a_crashing_check_refuses_the_run_and_records_it(client: ApprovalClient,
+                                                         ledger: Ledger, hook: str) -> None:
+    ticket = client.request("search_orders", {"q": "x"}, reason="lookup",
+                            requested_by="U0REQUESTER")
+    ran: list[str] = []
+    kwargs: dict[str, Any] = ({"revalidate": _boom} if hook == "revalidate"
+                              else {"args_model": _Crashes})
+    with pytest.raises(SignoffError) as info:
+        client.execute(ticket.id, lambda q: ran.append(q), action="search_orders", **kwargs)
+    assert "stock level" in str(info.value) or "validator bug" in str(info.value)
+    assert ran == []
+    after = ledger.get_ticket(ticket.id)
+    assert after.status == TicketStatus.FAILED  # decided and recorded, never left executing
+    assert after.outcome is not None and not after.outcome.ok
+
+
 def test_every_refusal_is_a_signoff_error(client: ApprovalClient) -> None:
     for value, _fix in REFUSED.values():
         with pytest.raises(SignoffError):
@@ -164,6 +206,10 @@ def test_every_refusal_is_a_signoff_error(client: ApprovalClient) -> None:
                        reason="r", requested_by="U0REQUESTER")
     with pytest.raises(SignoffError):
         client.call(lambda: None, {}, action="search_orders", reason="r", requested_by="")
+    ticket = client.request("search_orders", {}, reason="r", requested_by="U0REQUESTER")
+    for timeout in ("soon", float("nan"), [1]):
+        with pytest.raises(SignoffError):
+            client.wait(ticket.id, timeout)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("spelling", ["u0paylead", "U0PAYLEAD ", " u0PayLead"])
