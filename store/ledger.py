@@ -25,7 +25,6 @@ from store.errors import (
     ArgumentsMismatch,
     ChangedSinceSeen,
     DeadlinePassed,
-    IdempotencyConflict,
     StoreError,
     StoreUnavailable,
     TicketNotFound,
@@ -151,7 +150,7 @@ class Ledger(SweepMixin):
                                                     resolved.idempotency_key)
             if existing is None:
                 raise
-            _same_request(existing.action, existing.args_hash, existing.id, resolved)
+            tickets.same_request(existing.action, existing.args_hash, existing.id, resolved)
             return existing, False
 
     def _create(self, s: Session, new: NewTicket, now: datetime) -> tuple[Ticket, bool]:
@@ -161,7 +160,7 @@ class Ledger(SweepMixin):
                 TicketRow.idempotency_key == new.idempotency_key,
             )).scalar_one_or_none()
             if found is not None:
-                _same_request(found.action, found.args_hash, found.id, new)
+                tickets.same_request(found.action, found.args_hash, found.id, new)
                 return to_ticket(found, self._messages(s, found.id)), False
         ticket = tickets.insert_ticket(s, new, now)
         self._audit(s, ticket.id, "created", new.agent or new.requested_by, now,
@@ -407,12 +406,3 @@ class Ledger(SweepMixin):
         with self._tx(write=False) as s:
             return audit.verify(s, key=self._audit_key)
 
-
-def _same_request(action: str, digest: str, ticket_id: str, new: NewTicket) -> None:
-    """A reused idempotency key must name the same request: same action, same arguments
-    (by their canonical hash). Anything else is refused, as payment APIs do."""
-    key = new.idempotency_key or ""
-    if action != new.action:
-        raise IdempotencyConflict(key, ticket_id, f"action {action!r}, not {new.action!r}")
-    if digest != args_hash(new.args):
-        raise IdempotencyConflict(key, ticket_id, "other arguments")
