@@ -14,6 +14,7 @@ from benchmarks.report import Row, ScenarioResult, Summary
 from benchmarks.rig import AgentSide, agent_side
 from benchmarks.slackreq import burst
 from escalation.config import load_config
+from store.sweep import SweepStore
 
 NAME = "memory"
 TITLE = "Memory: peak RSS of signoff serve"
@@ -75,7 +76,7 @@ def _wait_swept(side: AgentSide, due: int, timeout: float = 600) -> None:
     """Until the sweep has recorded a reminder for every due ticket."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        counts = side.ledger.step_counts()
+        counts = SweepStore(side.ledger).step_counts()
         if sum(n for (kind, _status), n in counts.items() if kind == "remind") >= due:
             return
         time.sleep(0.2)

@@ -101,6 +101,6 @@ def _baseline(bench: Bench, side: AgentSide, *, audited: bool = False) -> Callab
             audit.append(s, ticket_id=row["id"], kind="created", actor=row["agent"],
                          data={**{k: row[k] for k in _AUDIT_FIELDS},
                                "expires_at": row["expires_at"].isoformat()},
-                         at=datetime.now(UTC), key=None)
+                         at=datetime.now(UTC), key=None, new_ticket=True)
 
     return once

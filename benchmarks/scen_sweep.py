@@ -38,10 +38,12 @@ def run(bench: Bench) -> ScenarioResult:
 
 def _engine_tick() -> Tick:
     from escalation.engine import EscalationEngine
-    from escalation.notifier import RecordingNotifier
+    from store.sweep import SweepStore
+    from tests.escalation.recording_notifier import RecordingNotifier
 
     def tick(ledger: Ledger, config: SignoffConfig) -> int:
-        engine = EscalationEngine(ledger, config, RecordingNotifier(), owner="bench-sweeper")
+        engine = EscalationEngine(SweepStore(ledger), config, RecordingNotifier(),
+                                  owner="bench-sweeper")
         report = engine.tick(at=ledger.db_now())
         return report.reminders
 

@@ -23,6 +23,7 @@ from bot.agent.errors import (
 from bot.agent.gate import GatedTool
 from store.errors import (
     ActionMismatch,
+    ApprovalUnverifiable,
     ArgumentsMismatch,
     ConfigError,
     IdempotencyConflict,
@@ -45,6 +46,7 @@ __all__ = [
     "ApprovalPending",
     "ApprovalRejected",
     "ApprovalTakenOver",
+    "ApprovalUnverifiable",
     "ArgumentsMismatch",
     "ConfigError",
     "Evidence",

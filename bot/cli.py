@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.commands import (
+    audit_cmds,
     config_cmds,
     demo_cmds,
     eval_cmds,
@@ -18,8 +19,8 @@ from bot.commands import (
 from bot.settings import load_settings
 from store.errors import SignoffError
 
-COMMAND_MODULES = [demo_cmds, serve_cmds, store_cmds, config_cmds, oncall_cmds, stats_cmds,
-                   eval_cmds]
+COMMAND_MODULES = [demo_cmds, serve_cmds, store_cmds, audit_cmds, config_cmds, oncall_cmds,
+                   stats_cmds, eval_cmds]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,7 +17,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.agent.argmodel import masked_fields
 from bot.render.values import MASK, Redactor
 from store.models import DecisionKind, Ticket, TicketStatus
 from store.stats import Correction
@@ -110,7 +109,7 @@ class EvalCase(_Case):
 
 def eval_case(correction: Correction, *, redact: bool = False) -> EvalCase:
     t = correction.ticket
-    red = Redactor.for_ticket(t, masked_fields(t.args_schema))
+    red = Redactor.for_ticket(t)
 
     def text(value: str | None) -> str | None:
         return None if redact or value is None else red.text(value)

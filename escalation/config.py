@@ -194,6 +194,13 @@ class PolicyConfig(_Strict):
         return tuple(rule_label(i, r.name, r.action) for i, r in enumerate(self.rules))
 
 
+class CandidatePolicy(PolicyConfig):
+    """A policy evaluated beside the live one on every request, never deciding anything
+    (``signoff policy shadow-report`` shows where the two disagree)."""
+
+    policy_version: str = "candidate"
+
+
 def _version_text(value: Any) -> Any:
     if isinstance(value, date) or (isinstance(value, int | float) and not isinstance(value, bool)):
         return value.isoformat() if isinstance(value, date) else str(value)
@@ -213,6 +220,8 @@ class SignoffConfig(_Strict):
     chains: dict[Name, Chain] = Field(default_factory=dict)
     schedules: dict[Name, Schedule] = Field(default_factory=dict)
     policy: PolicyConfig = PolicyConfig()
+    policy_candidate: CandidatePolicy | None = None
+    """A candidate policy, shadow-evaluated on every request; it never decides."""
     quality: QualityConfig = QualityConfig()
     """Rubber-stamp thresholds for ``signoff stats`` (see docs/quality.md)."""
 
@@ -241,7 +250,7 @@ class SignoffConfig(_Strict):
                 })
         if not self.policy_version:
             digest = hashlib.sha256(canonical_json(self.model_dump(
-                mode="json", exclude={"quality"})).encode())
+                mode="json", exclude={"quality", "policy_candidate"})).encode())
             object.__setattr__(self, "policy_version", "sha256:" + digest.hexdigest()[:12])
         return self
 
@@ -296,7 +305,7 @@ def parse_config(text: str, source: str = "<string>",
     if findings:
         raise ConfigInvalid(_placed(findings, source, marks))
     if warnings is not None:
-        from escalation.plan import expiry_findings  # plan builds on this module
+        from escalation.deadlines import expiry_findings  # it builds on this module
 
         warnings += _placed(expiry_findings(config), source, marks)
     return config

@@ -32,6 +32,11 @@ def cross_check(data: Any) -> list[Finding]:
     chains = _mapping(data.get("chains"))
     findings = _check_routes(routes, reviewers, chains)
     findings += _check_policy(_mapping(data.get("policy")), routes, reviewers)
+    if isinstance(data.get("policy_candidate"), Mapping):
+        # The candidate is checked like the live policy; its findings name its own keys.
+        candidate = _check_policy(data["policy_candidate"], routes, reviewers)
+        findings += [Finding(("policy_candidate", *f.path[1:]) if f.path[:1] == ("policy",)
+                             else f.path, f.message, f.fix) for f in candidate]
     return findings
 
 

@@ -14,24 +14,9 @@ from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
 from escalation.yaml_marks import Marks, Path, path_text
-from store.errors import ConfigError
+from store.errors import ConfigError, ConfigInvalid, ConfigNotFound, Problem
 
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a configuration file."""
-
-    file: str
-    line: int | None
-    key: str
-    message: str
-    fix: str | None = None
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        key = f" {self.key}" if self.key else ""
-        fix = f" — {self.fix}" if self.fix else ""
-        return f"{where}{key}: {self.message}{fix}"
+__all__ = ["ConfigError", "ConfigInvalid", "ConfigNotFound", "Problem"]  # defined in store.errors
 
 
 @dataclass(frozen=True)
@@ -45,30 +30,6 @@ class Finding:
     def place(self, file: str, marks: Marks | None) -> Problem:
         line = marks.line(self.path) if marks else None
         return Problem(file, line, path_text(self.path), self.message, self.fix)
-
-
-class ConfigInvalid(ConfigError):
-    """The configuration has problems; ``problems`` lists every one found."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = list(problems)
-        if len(self.problems) == 1:
-            text = str(self.problems[0])
-        else:
-            head = f"{self.problems[0].file}: {len(self.problems)} problems in the configuration"
-            text = head + "".join(f"\n  {p}" for p in self.problems)
-        super().__init__(text)
-
-
-class ConfigNotFound(ConfigInvalid):
-    """The configuration file does not exist."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        super().__init__([Problem(
-            path, None, "", "configuration file not found",
-            "create it, or point SIGNOFF_CONFIG (or --config) at your signoff.yml",
-        )])
 
 
 def closest(word: str, choices: Iterable[str]) -> str:

@@ -36,12 +36,12 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from escalation.chains import ChainSpec, PlannedLevel, Step, StepKind, Timeline, plan
-from escalation.notifier import DeliveryError, DeliveryResult, Notifier
+from escalation.notifier import DeliveryResult, Notifier
 from escalation.schedules import Schedule
-from store.errors import ConfigError, StoreError
-from store.ledger import Ledger
-from store.models import Ticket
-from store.sweep import (
+from escalation.sweep_store import SweepLedger
+from store.errors import ConfigError, DeliveryError, StoreError
+from store.models import Ticket, is_user_group
+from store.steps import (
     Cursor,
     Delivery,
     EscalationStep,
@@ -101,11 +101,11 @@ class _Work:
 
 
 class EscalationEngine:
-    def __init__(self, ledger: Ledger, chains: ChainSource, notifier: Notifier, *,
+    def __init__(self, store: SweepLedger, chains: ChainSource, notifier: Notifier, *,
                  owner: str, batch_size: int = 50, lease: timedelta = timedelta(seconds=60),
                  retry_backoff: timedelta = timedelta(seconds=30), max_attempts: int = 4,
                  max_batches: int = 200) -> None:
-        self.ledger = ledger
+        self.store = store
         self.chains = chains
         self.notifier = notifier
         self.owner = owner
@@ -121,16 +121,16 @@ class EscalationEngine:
         """Handle everything due at ``at`` (an aware instant; the caller's clock, read once)."""
         if at.tzinfo is None:
             raise ValueError("tick(at=...) needs an aware datetime")
-        db_now = self.ledger.db_now()
+        db_now = self.store.db_now()
         report = TickReport()
         for _ in range(self.max_batches):
-            batch = self.ledger.claim_due(owner=self.owner, at=at, limit=self.batch_size,
+            batch = self.store.claim_due(owner=self.owner, at=at, limit=self.batch_size,
                                           lease=self.lease)
             if not batch:
                 break  # a short batch is no proof: other sweepers may hold due tickets' locks
             report.claimed += len(batch)
             released = self._batch(batch, at, db_now, report)
-            self.ledger.release_claims([t.id for t in batch if t.id not in released],
+            self.store.release_claims([t.id for t in batch if t.id not in released],
                                        owner=self.owner, hold_until=at)
         return report
 
@@ -138,7 +138,7 @@ class EscalationEngine:
                report: TickReport) -> set[str]:
         """Work one claimed batch; returns the tickets whose claims recording released."""
         deliveries: list[Delivery] = []
-        retries = self.ledger.due_retries([t.id for t in batch], at)
+        retries = self.store.due_retries([t.id for t in batch], at)
         plans: list[tuple[StepPlan, _Work]] = []
         for ticket in batch:
             try:
@@ -154,7 +154,7 @@ class EscalationEngine:
 
     def _finish(self, deliveries: list[Delivery], report: TickReport) -> None:
         try:
-            self.ledger.finish_steps(deliveries)
+            self.store.finish_steps(deliveries)
         except StoreError:
             log.exception("could not record the outcome of %d deliveries", len(deliveries))
             report.failures += 1
@@ -224,7 +224,7 @@ class EscalationEngine:
         if not plans:
             return set()
         try:
-            results = self.ledger.record_batch([p for p, _ in plans], owner=self.owner,
+            results = self.store.record_batch([p for p, _ in plans], owner=self.owner,
                                                release_at=at)
         except StoreError:
             log.exception("could not record the steps of %d tickets", len(plans))
@@ -250,7 +250,7 @@ class EscalationEngine:
         failed: list[tuple[str, str]] = [(s, "nobody on call") for s in planned.nobody]
         for target in planned.targets:
             try:
-                members = self.notifier.resolve_group(target) if target[:1] == "S" else [target]
+                members = self.notifier.resolve_group(target) if is_user_group(target) else [target]
             except Exception as exc:  # a Slack failure must not stop the other targets
                 failed.append((target, f"could not list the user group: {exc}"))
                 continue
@@ -324,7 +324,7 @@ class EscalationEngine:
             # A DM is moot once the ticket is decided, or re-routed away from its chain.
             abandon = step.kind == StepKind.NOTIFY.value and (
                 not ticket.status.is_open or step.epoch != ticket.escalation_epoch)
-            if not self.ledger.begin_retry(step.id, attempts=step.attempts, abandon=abandon):
+            if not self.store.begin_retry(step.id, attempts=step.attempts, abandon=abandon):
                 continue
             if not abandon:
                 report.retries += 1

@@ -12,11 +12,14 @@ would be a second message. Permanent failures (``user_not_found``, ``channel_not
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
 
+from store.errors import DeliveryError
 from store.models import SlackRef, Ticket
+
+__all__ = ["DeliveryError", "DeliveryResult", "Notifier"]
 
 
 @dataclass(frozen=True)
@@ -31,16 +34,6 @@ class DeliveryResult:
     """Seconds, from Slack's ``Retry-After`` header on a 429."""
     message: SlackRef | None = None
     """The DM posted (role ``dm``): kept with the ticket so the bot can update it later."""
-
-
-class DeliveryError(Exception):
-    """A reminder or an expiry notice could not be delivered."""
-
-    def __init__(self, message: str, *, retryable: bool = False,
-                 retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.retry_after = retry_after
 
 
 class Notifier(Protocol):
@@ -65,63 +58,3 @@ class Notifier(Protocol):
         """Show the card as "expired — nobody decided in time; nothing was executed" and tell
         the requester."""
         ...
-
-
-@dataclass
-class RecordingNotifier:
-    """A notifier that remembers what it was asked to send (tests, ``signoff demo``).
-
-    ``fail`` maps a target (or ``"remind"``/``"expired"``) to an error and whether it is
-    retryable; ``fail_times`` limits how many times each of those fails.
-    """
-
-    groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    fail: dict[str, tuple[str, bool]] = field(default_factory=dict)
-    fail_times: dict[str, int] = field(default_factory=dict)
-    reminders: list[tuple[str, timedelta]] = field(default_factory=list)
-    dms: list[tuple[str, int, str]] = field(default_factory=list)
-    """``(ticket id, level, user)`` for every DM delivered."""
-    notes: list[tuple[str, int]] = field(default_factory=list)
-    expiries: list[str] = field(default_factory=list)
-    attempts: list[tuple[str, str]] = field(default_factory=list)
-
-    def resolve_group(self, group_id: str) -> Sequence[str]:
-        if group_id not in self.groups:
-            raise DeliveryError(f"no_such_subteam: {group_id}")
-        return self.groups[group_id]
-
-    def remind(self, ticket: Ticket, waited: timedelta) -> None:
-        self._maybe_fail("remind", ticket.id)
-        self.reminders.append((ticket.id, waited))
-
-    def escalate(self, ticket: Ticket, level: int, targets: Sequence[str], *,
-                 retry: bool = False) -> Sequence[DeliveryResult]:
-        if not retry:
-            self.notes.append((ticket.id, level))
-        return [self._dm(ticket, level, target) for target in targets]
-
-    def expired(self, ticket: Ticket) -> None:
-        self._maybe_fail("expired", ticket.id)
-        self.expiries.append(ticket.id)
-
-    def _dm(self, ticket: Ticket, level: int, target: str) -> DeliveryResult:
-        try:
-            self._maybe_fail(target, ticket.id)
-        except DeliveryError as exc:
-            return DeliveryResult(target, False, str(exc), exc.retryable, exc.retry_after)
-        self.dms.append((ticket.id, level, target))
-        ref = SlackRef(role="dm", channel=f"D{target}", ts=f"{len(self.dms)}.000000",
-                       user=target)
-        return DeliveryResult(target, True, message=ref)
-
-    def _maybe_fail(self, what: str, ticket_id: str) -> None:
-        self.attempts.append((ticket_id, what))
-        if what not in self.fail:
-            return
-        left = self.fail_times.get(what)
-        if left is not None:
-            if left <= 0:
-                return
-            self.fail_times[what] = left - 1
-        error, retryable = self.fail[what]
-        raise DeliveryError(error, retryable=retryable)

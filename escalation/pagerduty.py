@@ -31,15 +31,11 @@ from typing import Any
 from escalation.chains import SCHEDULE_PREFIX, ChainSpec
 from escalation.durations import format_duration
 from escalation.schedules import Schedule
-from store.errors import ConfigError
+from store.errors import ImportProblem
 
 USER_TYPES = ("user_reference", "user")
 SCHEDULE_TYPES = ("schedule_reference", "schedule")
 MAX_LOOPS = 10
-
-
-class ImportProblem(ConfigError):
-    """The PagerDuty JSON or the identity map cannot be turned into a chain."""
 
 
 # -- reading PagerDuty's JSON ------------------------------------------------------------------

@@ -18,8 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer
 from escalation.chains import effective_expiry
 from escalation.config import Rule, SignoffConfig
 from escalation.config_checks import DEFAULT_ROUTE
+from escalation.deadlines import ends_first
 from escalation.durations import format_duration
-from escalation.plan import ends_first
 from escalation.predicates import Predicate, lookup
 from store.models import ReviewType, RiskTier, Route
 

@@ -17,9 +17,14 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from escalation.engine import EscalationEngine
+from escalation.sweep_store import SweepLedger
 
 log = logging.getLogger("signoff.escalation")
 JOB_ID = "signoff-escalation-sweep"
+SEAL_JOB_ID = "signoff-audit-sealer"
+#: How often each replica seals committed audit events into the global chain: an event is
+#: sealed within about this long after its commit (docs/audit.md, seal lag).
+SEAL_EVERY = timedelta(milliseconds=250)
 
 
 def utc_now() -> datetime:
@@ -28,7 +33,9 @@ def utc_now() -> datetime:
 
 def start_scheduler(engine: EscalationEngine, every: timedelta, *,
                     clock: Callable[[], datetime] = utc_now) -> BackgroundScheduler:
-    """Start a background scheduler that ticks ``engine`` every ``every`` (first tick now).
+    """Start a background scheduler that ticks ``engine`` every ``every`` (first tick now),
+    and seals the audit trail every ``SEAL_EVERY`` on its own thread (a long tick never
+    delays sealing).
 
     At most one tick runs at a time (``max_instances=1``); ticks missed while one ran long
     collapse into one (``coalesce``). Stop it with ``scheduler.shutdown()``.
@@ -37,13 +44,19 @@ def start_scheduler(engine: EscalationEngine, every: timedelta, *,
         raise ValueError("the sweep interval must be positive")
     scheduler = BackgroundScheduler(
         jobstores={"default": MemoryJobStore()},
-        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        executors={"default": ThreadPoolExecutor(max_workers=1),
+                   "sealer": ThreadPoolExecutor(max_workers=1)},
         timezone=UTC,
     )
     scheduler.add_job(
         sweep_once, "interval", seconds=every.total_seconds(), args=(engine, clock),
         id=JOB_ID, name="signoff escalation sweep", max_instances=1, coalesce=True,
         misfire_grace_time=None, next_run_time=clock(),
+    )
+    scheduler.add_job(
+        seal_once, "interval", seconds=SEAL_EVERY.total_seconds(), args=(engine.store,),
+        id=SEAL_JOB_ID, name="signoff audit sealer", executor="sealer", max_instances=1,
+        coalesce=True, misfire_grace_time=None,
     )
     scheduler.start()
     return scheduler
@@ -59,3 +72,11 @@ def sweep_once(engine: EscalationEngine, clock: Callable[[], datetime] = utc_now
         return
     if report.claimed:
         log.info("escalation sweep: %s", report)
+
+
+def seal_once(store: SweepLedger) -> None:
+    """Seal what has committed; errors are logged (the next interval tries again)."""
+    try:
+        store.seal_audit()
+    except Exception:
+        log.exception("audit sealer failed; retrying at the next interval")

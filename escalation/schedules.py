@@ -24,7 +24,6 @@ Date-times written without an offset are read in the schedule's time zone.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -230,9 +229,3 @@ def _instant(value: datetime, zone: tzinfo) -> datetime:
 def _require_aware(at: datetime) -> None:
     if at.tzinfo is None:
         raise ValueError("schedules answer for aware instants only (got a naive datetime)")
-
-
-def who_is_on_call(schedule: Schedule, at: datetime) -> Sequence[str]:
-    """``[user]`` or ``[]``: the shape chain resolution wants."""
-    user = schedule.on_call(at)
-    return [] if user is None else [user]

@@ -1,63 +1,41 @@
-"""The tamper-evident audit chain.
+"""The tamper-evident audit trail: per-ticket chains, sealed into one global chain.
 
-Each event stores the hash of the previous one; the hash covers the event's own fields
-in canonical JSON. With ``audit_key`` set the hashes are HMACs, so rewriting the chain
-also needs the key. A single ``audit_head`` row holds the newest seq and hash: locking
-it serialises appends, and comparing it with the last event exposes a cut-off tail.
+Writing takes no global lock. Each event links to the previous event *of its ticket*
+(``ticket_seq``, ``prev_hash``), read under the ticket's row lock, which every ticket write
+holds anyway; so writes for unrelated tickets never wait on each other. A background sealer
+(:mod:`store.audit_seal`) then gives committed events their place in a global hash chain
+(``seal``, ``seal_hash``), which is what a checkpoint outside the database anchors. On
+SQLite, which has one writer at a time anyway, the writing transaction seals its own events
+before it commits: the same chain, no lag, and no second writer queueing for the lock.
+
+The hashes cover each event's fields in canonical JSON; with ``audit_key`` set they are
+HMACs, so rewriting an event also needs the key. docs/audit.md has the design and its
+threat model.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, and_, func, insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from store.audit_hash import FORMAT, GENESIS, event_hash, key_id
+from store.audit_seal import insert_sealed
 from store.models import AuditEvent, canonical_json
-from store.tables import AuditHeadRow, AuditRow
+from store.tables import AuditRow
 
-GENESIS = "0" * 64
+__all__ = ["GENESIS", "PendingEvent", "append", "append_many", "event_hash", "key_id",
+           "to_event"]
 
-# Built once: every audited write runs these, and the head is held until the commit.
-_HEAD_TABLE = cast(Table, AuditHeadRow.__table__)
-_LOCK_HEAD = (select(_HEAD_TABLE.c.seq, _HEAD_TABLE.c.hash).where(_HEAD_TABLE.c.id == 1)
-              .with_for_update())
-_INSERT_EVENTS = insert(cast(Table, AuditRow.__table__))
-_MOVE_HEAD = (update(_HEAD_TABLE).where(_HEAD_TABLE.c.id == 1)
-              .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")))
-
-
-def event_hash(
-    *,
-    seq: int,
-    ticket_id: str | None,
-    kind: str,
-    actor: str,
-    at: datetime,
-    data_json: str,
-    prev_hash: str,
-    key: bytes | None,
-) -> str:
-    body = canonical_json(
-        {
-            "seq": seq,
-            "ticket_id": ticket_id,
-            "kind": kind,
-            "actor": actor,
-            "at": at.astimezone(UTC).isoformat(timespec="microseconds"),
-            "data": data_json,
-            "prev_hash": prev_hash,
-        }
-    ).encode("utf-8")
-    if key:
-        return hmac.new(key, body, hashlib.sha256).hexdigest()
-    return hashlib.sha256(body).hexdigest()
+_EVENTS = cast(Table, AuditRow.__table__)
+# Built once: every audited write runs it.
+_INSERT_EVENTS = insert(_EVENTS).returning(_EVENTS.c.seq, sort_by_parameter_order=True)
 
 
 @dataclass(frozen=True)
@@ -70,114 +48,78 @@ class PendingEvent:
     data: dict[str, Any]
 
 
-def append(
-    session: Session,
-    *,
-    ticket_id: str | None,
-    kind: str,
-    actor: str,
-    data: dict[str, Any],
-    at: datetime,
-    key: bytes | None,
-) -> AuditEvent:
+def append(session: Session, *, ticket_id: str | None, kind: str, actor: str,
+           data: dict[str, Any], at: datetime, key: bytes | None,
+           new_ticket: bool = False) -> AuditEvent:
     """Append one event inside the caller's transaction (commit makes it durable)."""
-    (event,) = append_many(session, [PendingEvent(ticket_id, kind, actor, data)], at=at, key=key)
+    (event,) = append_many(session, [PendingEvent(ticket_id, kind, actor, data)], at=at,
+                           key=key, new_tickets=(ticket_id,) if new_ticket else ())
     return event
 
 
-def append_many(
-    session: Session, events: Sequence[PendingEvent], *, at: datetime, key: bytes | None,
-) -> list[AuditEvent]:
-    """Append ``events`` in order, in the caller's transaction, under one lock of the head.
+def append_many(session: Session, events: Sequence[PendingEvent], *, at: datetime,
+                key: bytes | None, new_tickets: Collection[str | None] = ()
+                ) -> list[AuditEvent]:
+    """Append ``events`` in order, in the caller's transaction.
 
-    Plain Core statements (no ORM objects): the head is the last lock every writer takes and
-    is held until the commit, so the less work after taking it, the shorter the queue behind.
+    The caller holds the row lock of every ticket named (the transition it audits took it),
+    so each ticket's chain has one writer at a time; ``new_tickets`` were inserted by this
+    transaction and have no events yet. The unique ``(ticket_id, ticket_seq)`` key turns a
+    forgotten lock into an error instead of a fork. Ticketless events stand alone.
     """
     if not events:
         return []
-    conn = session.connection()  # plain Core: no ORM work while the head is locked
-    head = conn.execute(_LOCK_HEAD).one()
+    conn = session.connection()  # plain Core: no ORM work on the write path
     at = at.astimezone(UTC)
-    seq, prev = head.seq, head.hash
-    out: list[AuditEvent] = []
+    kid = key_id(key)
+    tails = _tails(conn, {e.ticket_id for e in events
+                          if e.ticket_id is not None and e.ticket_id not in new_tickets})
     rows: list[dict[str, Any]] = []
     for e in events:
-        seq += 1
+        ticket_seq, prev = None, GENESIS
+        if e.ticket_id is not None:
+            last_seq, prev = tails.get(e.ticket_id, (0, GENESIS))
+            ticket_seq = last_seq + 1
         data_json = canonical_json(e.data)
-        digest = event_hash(seq=seq, ticket_id=e.ticket_id, kind=e.kind, actor=e.actor, at=at,
-                            data_json=data_json, prev_hash=prev, key=key)
-        rows.append({"seq": seq, "ticket_id": e.ticket_id, "kind": e.kind, "actor": e.actor,
-                     "at": at, "data": data_json, "prev_hash": prev, "hash": digest})
-        out.append(AuditEvent(seq=seq, ticket_id=e.ticket_id, kind=e.kind, actor=e.actor,
-                              at=at, data=e.data, prev_hash=prev, hash=digest))
-        prev = digest
-    conn.execute(_INSERT_EVENTS, rows[0] if len(rows) == 1 else rows)
-    conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev})
-    return out
+        digest = event_hash(ticket_id=e.ticket_id, ticket_seq=ticket_seq, kind=e.kind,
+                            actor=e.actor, at=at, data_json=data_json, prev_hash=prev, key=key)
+        if e.ticket_id is not None:
+            tails[e.ticket_id] = (ticket_seq or 0, digest)
+        rows.append({"ticket_id": e.ticket_id, "ticket_seq": ticket_seq, "kind": e.kind,
+                     "actor": e.actor, "at": at, "data": data_json, "prev_hash": prev,
+                     "hash": digest, "key_id": kid, "chain_format": FORMAT})
+    if conn.dialect.name == "sqlite":  # this transaction holds the database's only write lock
+        insert_sealed(conn, rows, key=key, at=at)
+        seqs = [r["seq"] for r in rows]
+    else:
+        seqs = list(conn.execute(_INSERT_EVENTS, rows[0] if len(rows) == 1 else rows)
+                    .scalars())
+    return [AuditEvent(seq=seq, ticket_id=r["ticket_id"], ticket_seq=r["ticket_seq"],
+                       kind=r["kind"], actor=r["actor"], at=at, data=e.data,
+                       prev_hash=r["prev_hash"], hash=r["hash"], seal=r.get("seal"))
+            for seq, r, e in zip(seqs, rows, events, strict=True)]
+
+
+def _tails(conn: Connection, ticket_ids: Iterable[str]) -> dict[str, tuple[int, str]]:
+    """The newest event (ticket_seq, hash) of each ticket: one indexed query."""
+    ids = sorted(ticket_ids)
+    if not ids:
+        return {}
+    e = _EVENTS.c
+    if len(ids) == 1:
+        found = conn.execute(select(e.ticket_seq, e.hash).where(e.ticket_id == ids[0])
+                             .order_by(e.ticket_seq.desc()).limit(1)).one_or_none()
+        return {} if found is None else {ids[0]: (found.ticket_seq, found.hash)}
+    newest = (select(e.ticket_id, func.max(e.ticket_seq).label("top"))
+              .where(e.ticket_id.in_(ids)).group_by(e.ticket_id).subquery())
+    rows = conn.execute(select(e.ticket_id, e.ticket_seq, e.hash).select_from(_EVENTS.join(
+        newest, and_(e.ticket_id == newest.c.ticket_id, e.ticket_seq == newest.c.top))))
+    return {r.ticket_id: (r.ticket_seq, r.hash) for r in rows}
 
 
 def to_event(row: AuditRow) -> AuditEvent:
     return AuditEvent(
-        seq=row.seq, ticket_id=row.ticket_id, kind=row.kind, actor=row.actor, at=row.at,
-        data=json.loads(row.data), prev_hash=row.prev_hash, hash=row.hash,
+        seq=row.seq, ticket_id=row.ticket_id, ticket_seq=row.ticket_seq, kind=row.kind,
+        actor=row.actor, at=row.at, data=json.loads(row.data), prev_hash=row.prev_hash,
+        hash=row.hash, seal=row.seal,
     )
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    ok: bool
-    checked: int
-    bad_seq: int | None = None
-    problem: str | None = None
-
-    def __str__(self) -> str:
-        if self.ok:
-            return f"audit chain intact: {self.checked} events verified"
-        return f"audit chain BROKEN at event seq {self.bad_seq}: {self.problem}"
-
-
-def verify(session: Session, *, key: bytes | None, batch: int = 1000) -> VerifyReport:
-    """Walk the whole chain in seq order; report the first event that does not fit."""
-    prev_hash, expected_seq, checked = GENESIS, 1, 0
-    for row in _rows(session, batch):
-        if row.seq != expected_seq:
-            return VerifyReport(
-                False, checked, expected_seq,
-                f"missing: the next event present is seq {row.seq} (events were deleted)",
-            )
-        problem = _check_row(row, prev_hash, key)
-        if problem:
-            return VerifyReport(False, checked, row.seq, problem)
-        prev_hash, expected_seq, checked = row.hash, row.seq + 1, checked + 1
-    head = session.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1)).scalar_one()
-    if head.seq != checked or head.hash != prev_hash:
-        return VerifyReport(
-            False, checked, checked + 1 if head.seq > checked else head.seq,
-            f"the chain head records {head.seq} events but {checked} are present "
-            "(events were deleted from the end, or appended outside signoff)",
-        )
-    return VerifyReport(True, checked)
-
-
-def _check_row(row: AuditRow, prev_hash: str, key: bytes | None) -> str | None:
-    if row.prev_hash != prev_hash:
-        return "prev_hash does not match the previous event (events deleted, inserted or reordered)"
-    digest = event_hash(
-        seq=row.seq, ticket_id=row.ticket_id, kind=row.kind, actor=row.actor, at=row.at,
-        data_json=row.data, prev_hash=row.prev_hash, key=key,
-    )
-    if not hmac.compare_digest(digest, row.hash):
-        return f"hash mismatch: the {row.kind!r} event was modified after it was written"
-    return None
-
-
-def _rows(session: Session, batch: int) -> Iterator[AuditRow]:
-    last = 0
-    while True:
-        rows = session.execute(
-            select(AuditRow).where(AuditRow.seq > last).order_by(AuditRow.seq).limit(batch)
-        ).scalars().all()
-        if not rows:
-            return
-        yield from rows
-        last = rows[-1].seq

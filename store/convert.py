@@ -16,7 +16,8 @@ from store.models import (
     Ticket,
     TicketStatus,
 )
-from store.tables import DecisionRow, MessageRow, TicketRow
+from store.steps import EscalationStep
+from store.tables import DecisionRow, EscalationStepRow, MessageRow, TicketRow
 
 
 def to_ticket(row: TicketRow, messages: Sequence[MessageRow] = ()) -> Ticket:
@@ -80,3 +81,11 @@ def to_decision(row: DecisionRow) -> Decision:
         at=row.at,
         policy_version=row.policy_version,
     )
+
+
+def to_step(row: EscalationStepRow) -> EscalationStep:
+    return EscalationStep(
+        id=row.id, ticket_id=row.ticket_id, loop=row.loop, level=row.level, step=row.step,
+        kind=row.kind, due_at=row.due_at, recorded_at=row.recorded_at, owner=row.owner,
+        status=row.status, targets=tuple(row.targets), pending=tuple(row.pending),
+        attempts=row.attempts, retry_at=row.retry_at, error=row.error, epoch=row.epoch or 0)

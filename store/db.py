@@ -10,13 +10,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -50,6 +52,38 @@ def _db_now_pg(element: db_now, compiler: SQLCompiler, **kw: Any) -> str:
 def _db_now_sqlite(element: db_now, compiler: SQLCompiler, **kw: Any) -> str:
     # Same text layout as stored datetimes, so comparisons are plain string order.
     return "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+
+
+_NOW = select(db_now())
+
+
+def now_of(session: Session) -> datetime:
+    """The database's clock, read in ``session``'s transaction."""
+    now = session.execute(_NOW).scalar_one()
+    assert isinstance(now, datetime)
+    return now
+
+
+class Transactions:
+    """Transactions on one engine: ``with tx() as session`` (writes take the write lock
+    first, see :data:`WRITE_OPTION`); driver errors become :class:`StoreUnavailable`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
+
+    @contextmanager
+    def __call__(self, *, write: bool = True) -> Iterator[Session]:
+        try:
+            with Session(self._write_engine if write else self.engine,
+                         expire_on_commit=False) as session, session.begin():
+                yield session
+        except IntegrityError:
+            raise
+        except DBAPIError as exc:
+            raise StoreUnavailable(f"database error: {exc.orig}") from exc
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"database error: {exc}") from exc
 
 
 def normalise_url(url: str) -> str:
@@ -140,10 +174,6 @@ def check_schema(engine: Engine) -> None:
             f"the database {engine.url.render_as_string(hide_password=True)} {where}; "
             f"run `signoff migrate` (needs revision {head_revision()})"
         )
-
-
-def table_names(engine: Engine) -> list[str]:
-    return sorted(inspect(engine).get_table_names())
 
 
 def migrate_url(url: str) -> None:

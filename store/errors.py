@@ -1,11 +1,15 @@
 """The one exception tree of signoff.
 
-Everything signoff raises on purpose derives from :class:`SignoffError`. The ledger's
-errors live here because ``store`` is the innermost package; the policy/config errors
-(``escalation``) and the agent-facing approval errors (``bot``) subclass these bases.
+Everything signoff raises on purpose derives from :class:`SignoffError`, and every class of
+the tree is defined here, in the innermost package, so that ``store``, ``escalation`` and
+``bot`` all raise from it. Agents import the names from ``bot`` (``from bot import
+ApprovalRejected``); ``bot.agent.errors`` and ``escalation.config`` re-export theirs.
 
     SignoffError
     ├── ConfigError                      bad settings or signoff.yml (names file, key, fix)
+    │   ├── ConfigInvalid                signoff.yml has problems (``problems``: every one)
+    │   │   └── ConfigNotFound           the configuration file does not exist
+    │   └── ImportProblem                a PagerDuty policy cannot become a chain
     ├── StoreError                       the ledger refused or failed
     │   ├── StoreUnavailable             the database could not be reached / driver error
     │   ├── SchemaOutOfDate              run `signoff migrate`
@@ -16,14 +20,33 @@ errors live here because ``store`` is the innermost package; the policy/config e
     │   │   ├── DuplicateApproval        the same reviewer approved twice
     │   │   └── ChangedSinceSeen         the request changed after the reviewer's view of it
     │   ├── ArgumentsMismatch            executor asked to run arguments nobody approved
-    │   └── ActionMismatch               executor asked to run another tool than the approved one
+    │   ├── ActionMismatch               executor asked to run another tool than the approved one
+    │   ├── ApprovalUnverifiable         approved, but its audit events do not back it
+    │   └── CheckpointInvalid            an audit checkpoint file that cannot be read
+    ├── DeliveryError                    Slack did not take a reminder, DM or notice (retryable?)
     ├── IdempotencyConflict              an idempotency key reused for another action or args
-    └── ApprovalError (bot)              what an agent sees: denied, rejected, expired, ...
+    └── ApprovalError                    what an agent sees: the action did not run as asked
+        ├── ApprovalDenied               policy says never (``outcome`` has the rule)
+        ├── ApprovalPending              waiting for a human (``ticket_id`` to resume later)
+        ├── ApprovalNeedsInfo            a reviewer asked a question (answer, then wait again)
+        ├── ApprovalRejected             a reviewer said no (``reviewer``, ``reason`` to re-plan)
+        ├── ApprovalExpired              nobody decided in time: a denial, nothing ran
+        ├── ApprovalTakenOver            a human owns the task now
+        ├── ApprovalCancelled            the request was withdrawn
+        ├── ApprovalConsumed             this approval already ran once (``outcome``)
+        ├── InvalidRequest               refused at the door (says which field, what to change)
+        │   └── InvalidArguments         arguments not plain JSON or not fitting the tool's model
+        └── RevalidationFailed           the revalidate hook said the facts went stale
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from store.models import Outcome, Ticket
 
 
 class SignoffError(Exception):
@@ -32,6 +55,51 @@ class SignoffError(Exception):
 
 class ConfigError(SignoffError):
     """Invalid settings or configuration. The message names the file, the key and the fix."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a configuration file."""
+
+    file: str
+    line: int | None
+    key: str
+    message: str
+    fix: str | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        key = f" {self.key}" if self.key else ""
+        fix = f" — {self.fix}" if self.fix else ""
+        return f"{where}{key}: {self.message}{fix}"
+
+
+class ConfigInvalid(ConfigError):
+    """The configuration has problems; ``problems`` lists every one found."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        if len(self.problems) == 1:
+            text = str(self.problems[0])
+        else:
+            head = f"{self.problems[0].file}: {len(self.problems)} problems in the configuration"
+            text = head + "".join(f"\n  {p}" for p in self.problems)
+        super().__init__(text)
+
+
+class ConfigNotFound(ConfigInvalid):
+    """The configuration file does not exist."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        super().__init__([Problem(
+            path, None, "", "configuration file not found",
+            "create it, or point SIGNOFF_CONFIG (or --config) at your signoff.yml",
+        )])
+
+
+class ImportProblem(ConfigError):
+    """The PagerDuty JSON or the identity map cannot be turned into a chain."""
 
 
 class StoreError(SignoffError):
@@ -133,6 +201,38 @@ class ActionMismatch(StoreError):
         self.got = got
 
 
+class ApprovalUnverifiable(StoreError):
+    """The ticket says approved, but its audit events do not show that approval.
+
+    Execution refuses it: the row was changed outside signoff (or its events were), so no
+    authorised human can be shown to have approved these arguments.
+    """
+
+    def __init__(self, ticket_id: str, problems: list[str]) -> None:
+        shown = "; ".join(problems[:3]) + ("; …" if len(problems) > 3 else "")
+        super().__init__(
+            f"ticket {ticket_id}: refusing to execute: its approval is not backed by its "
+            f"audit events ({shown}); run `signoff audit verify` and ask for a new approval"
+        )
+        self.ticket_id = ticket_id
+        self.problems = problems
+
+
+class CheckpointInvalid(StoreError):
+    """An audit checkpoint file has a line that is not a checkpoint (names file and line)."""
+
+
+class DeliveryError(SignoffError):
+    """A reminder, an on-call DM or an expiry notice could not be delivered. ``retryable``
+    only when Slack certainly posted nothing; ``retry_after`` from a 429's header."""
+
+    def __init__(self, message: str, *, retryable: bool = False,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
 class IdempotencyConflict(SignoffError):
     """An idempotency key came back with another action or other arguments.
 
@@ -145,3 +245,98 @@ class IdempotencyConflict(SignoffError):
                          f"with {what}; use a new key for a different request")
         self.key = key
         self.ticket_id = ticket_id
+
+
+class ApprovalError(SignoffError):
+    """Base for every outcome in which the requested action did not run as asked."""
+
+    def __init__(self, message: str, *, ticket: Ticket | None = None) -> None:
+        super().__init__(message)
+        self.ticket = ticket
+
+    @property
+    def ticket_id(self) -> str | None:
+        return self.ticket.id if self.ticket else None
+
+
+class ApprovalDenied(ApprovalError):
+    def __init__(self, action: str, rule: str, reason: str | None, *,
+                 policy_version: str, ticket: Ticket | None = None) -> None:
+        super().__init__(f"{action} is denied by policy {policy_version} ({rule})"
+                         + (f": {reason}" if reason else ""), ticket=ticket)
+        self.action, self.rule, self.reason = action, rule, reason
+        self.policy_version = policy_version
+
+
+class ApprovalPending(ApprovalError):
+    """Raised by ``mode="defer"`` gates: store ``ticket_id`` and call ``resume`` later."""
+
+    def __init__(self, ticket: Ticket) -> None:
+        super().__init__(f"ticket {ticket.id} ({ticket.action}) is waiting for a reviewer",
+                         ticket=ticket)
+
+
+class ApprovalNeedsInfo(ApprovalError):
+    def __init__(self, ticket: Ticket, question: str | None) -> None:
+        super().__init__(f"ticket {ticket.id}: a reviewer asks: {question or '(no text)'}",
+                         ticket=ticket)
+        self.question = question
+
+
+class ApprovalRejected(ApprovalError):
+    def __init__(self, ticket: Ticket, reviewer: str | None, reason: str | None) -> None:
+        super().__init__(f"ticket {ticket.id} ({ticket.action}) was rejected by {reviewer}: "
+                         f"{reason or 'no reason given'}", ticket=ticket)
+        self.reviewer, self.reason = reviewer, reason
+
+
+class ApprovalExpired(ApprovalError):
+    def __init__(self, ticket: Ticket) -> None:
+        super().__init__(f"ticket {ticket.id} ({ticket.action}) expired: nobody decided by "
+                         f"{ticket.expires_at.isoformat()}; nothing was executed", ticket=ticket)
+
+
+class ApprovalTakenOver(ApprovalError):
+    def __init__(self, ticket: Ticket) -> None:
+        super().__init__(f"ticket {ticket.id} ({ticket.action}) was taken over by "
+                         f"{ticket.decided_by}; a human owns this task now", ticket=ticket)
+        self.owner = ticket.decided_by
+
+
+class ApprovalCancelled(ApprovalError):
+    def __init__(self, ticket: Ticket) -> None:
+        super().__init__(f"ticket {ticket.id} ({ticket.action}) was cancelled", ticket=ticket)
+
+
+class ApprovalConsumed(ApprovalError):
+    """The approval was already used: a second resume never runs the tool again."""
+
+    def __init__(self, ticket: Ticket) -> None:
+        super().__init__(f"ticket {ticket.id} ({ticket.action}) was already executed "
+                         f"(status {ticket.status.value})", ticket=ticket)
+        self.outcome: Outcome | None = ticket.outcome
+
+
+class RevalidationFailed(ApprovalError):
+    def __init__(self, ticket: Ticket, detail: Any = None) -> None:
+        super().__init__(f"ticket {ticket.id} ({ticket.action}): revalidation refused the "
+                         f"approved arguments{': ' + str(detail) if detail else ''}; "
+                         "nothing was executed", ticket=ticket)
+
+
+class InvalidRequest(ApprovalError):
+    """Refused at the door, before anything was evaluated or stored: the message says
+    which field is wrong and what to change."""
+
+    def __init__(self, action: str, detail: Any, *, what: str = "invalid request") -> None:
+        super().__init__(f"{action}: {what}: {detail}")
+        self.action = action
+        self.detail = detail
+
+
+class InvalidArguments(InvalidRequest):
+    """The proposed (or approved) arguments are not plain JSON or do not fit the tool's
+    argument model."""
+
+    def __init__(self, action: str, detail: Any) -> None:
+        super().__init__(action, detail, what="invalid arguments")

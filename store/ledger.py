@@ -8,25 +8,23 @@ appends its audit event, so a change and its audit record commit together or not
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select, text
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store import audit, tickets
+from store import audit, audit_seal, audit_verify, checkpoint, tickets
 from store.convert import to_decision, to_ticket
-from store.db import WRITE_OPTION, check_schema, db_now, make_engine
+from store.db import Transactions, check_schema, make_engine, now_of
 from store.decisions import Reroute, plan_decision
 from store.errors import (
     ActionMismatch,
+    ApprovalUnverifiable,
     ArgumentsMismatch,
     ChangedSinceSeen,
     DeadlinePassed,
-    StoreError,
-    StoreUnavailable,
     TicketNotFound,
     TransitionRefused,
 )
@@ -42,16 +40,14 @@ from store.models import (
     args_hash,
 )
 from store.states import Event, next_status
-from store.sweep import SweepMixin
-from store.tables import AuditRow, DecisionRow, MessageRow, TicketRow
+from store.tables import AuditHeadRow, AuditRow, DecisionRow, MessageRow, TicketRow
 from store.tickets import SYSTEM_ACTOR, Draft
-from store.transition import refusal, transition
+from store.transition import transition, transition_refused
 
-_NOW = select(db_now())
 _PROBE = text("UPDATE alembic_version SET version_num = version_num")
 
 
-class Ledger(SweepMixin):
+class Ledger:
     """The store's public face. Thread-safe; share one per process."""
 
     def __init__(self, engine: Engine, *, audit_key: bytes | None = None,
@@ -59,7 +55,8 @@ class Ledger(SweepMixin):
         if check:
             check_schema(engine)
         self.engine = engine
-        self._write_engine = engine.execution_options(**{WRITE_OPTION: True})
+        #: ``with self._tx() as session``: one transaction (shared with :class:`SweepStore`).
+        self.transactions = self._tx = Transactions(engine)
         self._audit_key = audit_key
 
     @classmethod
@@ -75,25 +72,11 @@ class Ledger(SweepMixin):
 
     # -- plumbing ---------------------------------------------------------------------
 
-    @contextmanager
-    def _tx(self, *, write: bool = True) -> Iterator[Session]:
-        """One transaction; driver errors become :class:`StoreUnavailable`."""
-        try:
-            with Session(self._write_engine if write else self.engine,
-                         expire_on_commit=False) as session, session.begin():
-                yield session
-        except IntegrityError:
-            raise
-        except DBAPIError as exc:
-            raise StoreUnavailable(f"database error: {exc.orig}") from exc
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"database error: {exc}") from exc
+    @property
+    def audit_key(self) -> bytes | None:
+        return self._audit_key
 
-    @staticmethod
-    def _now(session: Session) -> datetime:
-        now = session.execute(_NOW).scalar_one()
-        assert isinstance(now, datetime)
-        return now
+    _now = staticmethod(now_of)
 
     def db_now(self) -> datetime:
         with self._tx(write=False) as s:
@@ -117,9 +100,10 @@ class Ledger(SweepMixin):
         return row
 
     def _audit(self, s: Session, ticket_id: str | None, kind: str, actor: str,
-               at: datetime, **data: Any) -> AuditEvent:
+               at: datetime, *, new_ticket: bool = False, **data: Any) -> AuditEvent:
+        """Append to ``ticket_id``'s chain: the caller holds its row lock (or created it)."""
         return audit.append(s, ticket_id=ticket_id, kind=kind, actor=actor, data=data,
-                            at=at, key=self._audit_key)
+                            at=at, key=self._audit_key, new_ticket=new_ticket)
 
     def _transition(self, s: Session, row: TicketRow, event: Event, **values: Any) -> None:
         """The guarded UPDATE (:func:`store.transition.transition`); ``row`` then reloads."""
@@ -164,7 +148,7 @@ class Ledger(SweepMixin):
                 return to_ticket(found, self._messages(s, found.id)), False
         ticket = tickets.insert_ticket(s, new, now)
         self._audit(s, ticket.id, "created", new.agent or new.requested_by, now,
-                    **tickets.created_data(new, ticket))
+                    new_ticket=True, **tickets.created_data(new, ticket))
         return ticket, True
 
     def find_by_idempotency_key(self, requested_by: str, key: str | None) -> Ticket | None:
@@ -232,7 +216,7 @@ class Ledger(SweepMixin):
                                      detail=f"its deadline {row.expires_at.isoformat()} has passed")
             plan = plan_decision(row, reviewer, kind, args, reroute)
             if next_status(TicketStatus(row.status), plan.event) is None:
-                raise refusal(row, plan.event)
+                raise transition_refused(row, plan.event)
             if expected_version is not None and expected_version != row.version:
                 raise ChangedSinceSeen(row.id, plan.event.value, row.status,
                                        seen=expected_version, current=row.version)
@@ -250,6 +234,7 @@ class Ledger(SweepMixin):
             self._audit(s, ticket_id, plan.audit_kind, reviewer, now, decision=kind.value,
                         reason=reason, args=plan.decision_args, args_hash=plan.decision_hash,
                         status=row.status, approvals=list(row.approvals),
+                        approvals_required=int(row.route.get("approvals_required", 1)),
                         policy_version=decision.policy_version)
             return to_ticket(row, self._messages(s, ticket_id)), to_decision(decision)
 
@@ -292,13 +277,16 @@ class Ledger(SweepMixin):
 
     def start_execution(self, ticket_id: str, *, action: str, args: dict[str, Any],
                         actor: str) -> Ticket:
-        """Consume the approval once. Refuses another action than the approved one, and
-        arguments that are not the approved ones; a refusal is audited and consumes nothing."""
+        """Consume the approval once. Refuses another action than the approved one,
+        arguments that are not the approved ones, and an approval its own audit events do
+        not show (:class:`ApprovalUnverifiable`); a refusal is audited and consumes nothing."""
         offered = args_hash(args)
+        refused: ActionMismatch | ArgumentsMismatch | ApprovalUnverifiable
         with self._tx() as s:
             row = self._lock(s, ticket_id)
             now = self._now(s)
-            refused: StoreError
+            unbacked = (audit_verify.backing_problems(s, row, self._audit_key)
+                        if row.status == TicketStatus.APPROVED else [])
             if row.status == TicketStatus.APPROVED and action != row.action:
                 self._audit(s, ticket_id, "execution_refused", actor, now,
                             offered_action=action, approved_action=row.action)
@@ -307,6 +295,10 @@ class Ledger(SweepMixin):
                 self._audit(s, ticket_id, "execution_refused", actor, now,
                             offered_hash=offered, approved_hash=row.final_args_hash)
                 refused = ArgumentsMismatch(ticket_id, row.final_args_hash, offered)
+            elif unbacked:
+                self._audit(s, ticket_id, "execution_refused", actor, now,
+                            offered_hash=offered, approval_unverifiable=unbacked)
+                refused = ApprovalUnverifiable(ticket_id, unbacked)
             else:
                 self._transition(s, row, Event.START_EXECUTION)
                 self._audit(s, ticket_id, "executing", actor, now, args_hash=offered)
@@ -381,6 +373,8 @@ class Ledger(SweepMixin):
                      **data: Any) -> AuditEvent:
         """Append an audit event that changes no ticket (delivery_failed, reminded...)."""
         with self._tx() as s:
+            if ticket_id is not None:
+                self._lock(s, ticket_id)  # one writer at a time on the ticket's chain
             return self._audit(s, ticket_id, kind, actor, self._now(s), **data)
 
     # -- audit --------------------------------------------------------------------------
@@ -402,7 +396,28 @@ class Ledger(SweepMixin):
             yield from events
             last = events[-1].seq
 
-    def verify_audit(self) -> audit.VerifyReport:
+    def verify_audit(self, checkpoints: Sequence[checkpoint.Checkpoint] = ()
+                     ) -> audit_verify.VerifyReport:
+        """Check the whole trail (see :mod:`store.audit_verify`), and that each checkpoint's
+        seal is still in the chain with the same hash. Reads one snapshot on PostgreSQL."""
         with self._tx(write=False) as s:
-            return audit.verify(s, key=self._audit_key)
+            if self.dialect == "postgresql":
+                s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            report = audit_verify.verify(s, key=self._audit_key)
+            if report.key_missing is None:
+                checkpoint.check(s, checkpoints, key=self._audit_key, report=report)
+            return report
 
+    def seal_audit(self, *, batch: int = 2000) -> list[int]:
+        """Seal every committed event not sealed yet into the global chain; their seqs
+        (:func:`store.audit_seal.seal_pending`: replicas may call it at once)."""
+        return audit_seal.seal_pending(self._tx, key=self._audit_key, batch=batch)
+
+    def audit_checkpoint(self, database: str) -> checkpoint.Checkpoint:
+        """Seal what has committed, then the chain's head, signed with the audit key."""
+        self.seal_audit()
+        with self._tx(write=False) as s:
+            head = s.execute(select(AuditHeadRow).where(AuditHeadRow.id == 1)).scalar_one()
+            cp = checkpoint.Checkpoint(seal=head.seq, hash=head.hash, at=self._now(s),
+                                       database=database, key_id=audit.key_id(self._audit_key))
+        return cp.signed(self._audit_key)

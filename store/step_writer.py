@@ -1,7 +1,7 @@
 """Recording a whole claimed batch of escalation steps in one transaction.
 
 A sweep tick claims tickets in batches. Recording each ticket in its own transaction cost a
-round trip per statement per ticket and a lock of the audit chain's head per ticket, which
+round trip per statement per ticket and an audit append per ticket, which
 on PostgreSQL made 1,000 due tickets take seconds. Here one transaction per batch:
 
 1. locks the batch's tickets (id order, so two sweepers never deadlock) and reads only the
@@ -10,7 +10,7 @@ on PostgreSQL made 1,000 due tickets take seconds. Here one transaction per batc
    key still guards against a second sweeper (the caller retries the batch ticket by ticket);
 3. moves the cursors in one executemany, and expires the tickets whose plans say so through
    the state machine's guarded UPDATE;
-4. appends all audit events last, under one lock of the chain's head.
+4. appends all audit events last, to each ticket's chain (the rows locked in 1).
 
 Nothing is read back except expired tickets: the other tickets are the claimed ones with
 their new cursor.
@@ -36,14 +36,13 @@ from store.steps import (
     SWEEP_ACTOR,
     Cursor,
     Delivery,
-    EscalationStepRow,
     Recorded,
     Refused,
     StepPlan,
     StepStatus,
     outcome_values,
 )
-from store.tables import MessageRow, TicketRow
+from store.tables import EscalationStepRow, MessageRow, TicketRow
 from store.transition import transition
 
 Outcome = Recorded | Refused | None
@@ -78,7 +77,6 @@ def write(s: Session, plans: Sequence[StepPlan], *, owner: str, release_at: date
             "escalation_loop": plan.cursor.loop, "escalation_level": plan.cursor.level,
             "next_action_at": plan.cursor.next_action_at})
         out[plan.ticket.id] = Recorded(ticket, ids.get(plan.ticket.id, {}))
-    # Last, so the audit chain's head is locked only briefly before the commit.
     audit.append_many(s, _events(winners, owner), at=now, key=audit_key)
     return out
 
@@ -90,6 +88,13 @@ def _lock(s: Session, ids: list[str]) -> dict[str, Any]:
                _T.c.expires_at, _T.c.decided_by, _T.c.decided_at)
         .where(_T.c.id.in_(sorted(ids))).order_by(_T.c.id).with_for_update()).all()
     return {r.id: r for r in rows}
+
+
+def lock_rows(s: Session, ids: list[str]) -> None:
+    """Lock these tickets' rows, in id order (as :func:`_lock` does)."""
+    if ids:
+        s.execute(select(_T.c.id).where(_T.c.id.in_(sorted(ids))).order_by(_T.c.id)
+                  .with_for_update())
 
 
 def _still(row: Row[Any], claimed: Ticket) -> bool:

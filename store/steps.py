@@ -1,6 +1,7 @@
-"""The escalation sweep's records: step rows, cursors, and what a sweep writes and reads.
+"""The escalation sweep's records: steps, cursors, and what a sweep writes and reads.
 
-Plain data, shared by :mod:`store.sweep` (which writes and reads them) and the engine.
+Plain data, shared by :mod:`store.sweep` (which writes and reads them) and the engine. The
+table is :class:`store.tables.EscalationStepRow`.
 """
 
 from __future__ import annotations
@@ -9,11 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
-
 from store.models import SlackRef, Ticket, TicketStatus
-from store.tables import Base, UTCDateTime
 
 SWEEP_ACTOR = "signoff"
 OPEN_STATUSES = (TicketStatus.PENDING.value, TicketStatus.NEEDS_INFO.value)
@@ -27,32 +24,6 @@ class StepStatus:
     SENDING = "sending"  # a retry is under way
     FAILED = "failed"  # some targets could not be reached; given up
     ABANDONED = "abandoned"  # a retry no longer needed: the ticket was decided
-
-
-class EscalationStepRow(Base):
-    __tablename__ = "escalation_steps"
-    __table_args__ = (
-        UniqueConstraint("ticket_id", "epoch", "loop", "level", "step",
-                         name="uq_escalation_steps_key"),
-        Index("ix_escalation_steps_retry", "status", "retry_at"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), index=True)
-    epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    loop: Mapped[int] = mapped_column(Integer)
-    level: Mapped[int] = mapped_column(Integer)
-    step: Mapped[str] = mapped_column(String(32))
-    kind: Mapped[str] = mapped_column(String(16))
-    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    owner: Mapped[str] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(16))
-    targets: Mapped[list[str]] = mapped_column(JSON)
-    pending: Mapped[list[str]] = mapped_column(JSON)
-    attempts: Mapped[int] = mapped_column(Integer, default=1)
-    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    error: Mapped[str | None] = mapped_column(Text)
 
 
 @dataclass(frozen=True)
@@ -161,11 +132,3 @@ def outcome_values(d: Delivery) -> dict[str, Any]:
         return {"status": StepStatus.FAILED, "pending": [t for t, _ in d.failed],
                 "retry_at": None, "error": "; ".join(f"{t}: {e}" for t, e in d.failed)[:2000]}
     return {"status": StepStatus.SENT, "pending": [], "retry_at": None, "error": None}
-
-
-def to_step(row: EscalationStepRow) -> EscalationStep:
-    return EscalationStep(
-        id=row.id, ticket_id=row.ticket_id, loop=row.loop, level=row.level, step=row.step,
-        kind=row.kind, due_at=row.due_at, recorded_at=row.recorded_at, owner=row.owner,
-        status=row.status, targets=tuple(row.targets), pending=tuple(row.pending),
-        attempts=row.attempts, retry_at=row.retry_at, error=row.error, epoch=row.epoch or 0)

@@ -1,4 +1,7 @@
-"""Claiming due tickets and recording escalation steps exactly once (mixed into ``Ledger``).
+"""The sweep's store: claiming due tickets and recording escalation steps exactly once.
+
+:class:`SweepStore` works on a :class:`~store.ledger.Ledger`'s database; the escalation
+engine receives it through the protocol it declares (``escalation.sweep_store``).
 
 Any number of sweepers (threads, processes, replicas) may run at once:
 
@@ -8,7 +11,7 @@ Any number of sweepers (threads, processes, replicas) may run at once:
   sweeper's claims fall back to the pool when the lease runs out. Leases only spread work;
   correctness never depends on them.
 - **Steps** are rows of ``escalation_steps`` with a unique
-  ``(ticket, epoch, loop, level, step)``. :meth:`SweepMixin.record_batch` writes a claimed
+  ``(ticket, epoch, loop, level, step)``. :meth:`SweepStore.record_batch` writes a claimed
   batch's step rows, their audit events and the tickets' new cursors in one transaction,
   each ticket only if its cursor is still the one the sweeper read. Two sweepers that raced
   on the same step cannot both commit it: the loser gets no step and performs no effect.
@@ -17,45 +20,41 @@ Any number of sweepers (threads, processes, replicas) may run at once:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select, union, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from store import audit, step_writer
-from store.convert import to_ticket
+from store import audit, audit_seal, step_writer
+from store.convert import to_step, to_ticket
+from store.db import Transactions, now_of
+from store.ledger import Ledger
 from store.models import Ticket
 from store.steps import (
     OPEN_STATUSES,
     SWEEP_ACTOR,
-    Cursor,
     Delivery,
     EscalationStep,
-    EscalationStepRow,
     Recorded,
     Refused,
     StepPlan,
-    StepRecord,
     StepStatus,
-    to_step,
 )
-from store.tables import TicketRow
-
-__all__ = ["SWEEP_ACTOR", "Cursor", "Delivery", "EscalationStep", "EscalationStepRow",
-           "Recorded", "Refused", "StepPlan", "StepRecord", "StepStatus", "SweepMixin"]
+from store.tables import EscalationStepRow, TicketRow
 
 
-class SweepMixin:
-    """The sweep's half of the ledger. ``Ledger`` supplies the plumbing below."""
+class SweepStore:
+    """The sweep's reads and writes, on the ledger's database. Thread-safe."""
 
-    if TYPE_CHECKING:
-        _audit_key: bytes | None
+    def __init__(self, ledger: Ledger) -> None:
+        self._tx: Transactions = ledger.transactions
+        self._audit_key = ledger.audit_key
+        self.db_now = ledger.db_now
 
-        def _tx(self, *, write: bool = True) -> AbstractContextManager[Session]: ...
-        def _now(self, session: Session) -> datetime: ...
+    def seal_audit(self) -> list[int]:
+        """Seal committed audit events into the global chain (the scheduler's seal job)."""
+        return audit_seal.seal_pending(self._tx, key=self._audit_key)
 
     # -- claiming -------------------------------------------------------------------------
 
@@ -125,10 +124,13 @@ class SweepMixin:
         One transaction and a handful of statements for the whole batch."""
         if not deliveries:
             return
+        failed = sorted({d.ticket_id for d in deliveries if d.failed})
         with self._tx() as s:
-            now = self._now(s)
+            # Each audited ticket's row lock first (id order, as every batch takes them):
+            # one writer at a time on each ticket's audit chain, and no lock cycles.
+            step_writer.lock_rows(s, failed)
+            now = now_of(s)
             step_writer.finish(s, deliveries, now)
-            # The audit chain's head is the last lock every writer takes: no lock cycles.
             audit.append_many(s, [
                 audit.PendingEvent(d.ticket_id, "delivery_failed", SWEEP_ACTOR, {
                     "step_id": d.step_id, "target": target, "error": error,

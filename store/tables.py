@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -138,25 +139,84 @@ class MessageRow(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
-class AuditRow(Base):
-    __tablename__ = "audit_events"
+class EscalationStepRow(Base):
+    """One step of a ticket's escalation, unique per (ticket, epoch, loop, level, step)."""
 
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    ticket_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    __tablename__ = "escalation_steps"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "epoch", "loop", "level", "step",
+                         name="uq_escalation_steps_key"),
+        Index("ix_escalation_steps_retry", "status", "retry_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), index=True)
+    epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    loop: Mapped[int] = mapped_column(Integer)
+    level: Mapped[int] = mapped_column(Integer)
+    step: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    owner: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16))
+    targets: Mapped[list[str]] = mapped_column(JSON)
+    pending: Mapped[list[str]] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditRow(Base):
+    """One audit event. ``seq`` is given at insert (a sequence: unique, not gapless, not in
+    commit order); ``ticket_seq``/``prev_hash`` chain the events of one ticket, taken under
+    the ticket's row lock; ``seal``/``seal_hash`` place the event in the global chain, given
+    later by the sealer (see docs/audit.md)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "ticket_seq", name="uq_audit_events_ticket_seq"),
+        UniqueConstraint("seal", name="uq_audit_events_seal"),
+        Index("ix_audit_events_unsealed", "seq", postgresql_where=text("seal IS NULL"),
+              sqlite_where=text("seal IS NULL")),
+    )
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str | None] = mapped_column(String(32))
+    ticket_seq: Mapped[int | None] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(40))
     actor: Mapped[str] = mapped_column(String(100))
     at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     data: Mapped[str] = mapped_column(Text)  # canonical JSON, exactly what was hashed
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(16))
+    """Which ``SIGNOFF_AUDIT_KEY`` made ``hash`` an HMAC (None: plain SHA-256)."""
+    chain_format: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
+    """1: written before per-ticket chains (``prev_hash`` is the global predecessor)."""
+    seal: Mapped[int | None] = mapped_column(Integer)
+    seal_hash: Mapped[str | None] = mapped_column(String(64))
+    sealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class AuditHeadRow(Base):
-    """One row: the newest event's seq and hash. Locking it serialises appends,
-    and comparing it with the last event exposes a truncated tail."""
+    """One row: the newest seal's position and hash. The sealer locks it (one sealer at a
+    time, across replicas); comparing it with the last seal exposes a cut-off tail."""
 
     __tablename__ = "audit_head"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class PolicyVersionRow(Base):
+    """Every policy that decided requests, by version: the exact rules an audit can show."""
+
+    __tablename__ = "policy_versions"
+
+    version: Mapped[str] = mapped_column(String(100), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the canonical policy JSON: a version reused for other rules shows up."""
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON)
+    first_applied_at: Mapped[datetime] = mapped_column(UTCDateTime)

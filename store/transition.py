@@ -36,7 +36,7 @@ def transition(s: Session, row: TicketState, event: Event, **values: Any) -> Non
     """The guarded UPDATE of a locked row. Zero rows means the guard failed: nothing changed."""
     new = next_status(TicketStatus(row.status), event)
     if new is None:
-        raise refusal(row, event)
+        raise transition_refused(row, event)
     stmt = update(TicketRow).where(
         TicketRow.id == row.id,
         TicketRow.status == row.status,
@@ -54,7 +54,7 @@ def transition(s: Session, row: TicketState, event: Event, **values: Any) -> Non
                              detail=f"its deadline {row.expires_at.isoformat()} has passed")
 
 
-def refusal(row: TicketState, event: Event) -> TransitionRefused:
+def transition_refused(row: TicketState, event: Event) -> TransitionRefused:
     cls = AlreadyDecided if not TicketStatus(row.status).is_open else TransitionRefused
     return cls(row.id, event.value, row.status, decided_by=row.decided_by,
                decided_at=row.decided_at)

@@ -1,4 +1,8 @@
-"""Shared fixtures: real SQLite files and real PostgreSQL schemas, one per test."""
+"""Shared fixtures (real SQLite files and real PostgreSQL schemas, one per test) and the test
+tiers, marked by folder so a loop can pick one: ``pytest -m unit`` (pure functions, no I/O
+beyond files), ``-m integration`` (a real database or the local Slack server), ``-m e2e``
+(the composed bot behind its HTTP server, or the demo), ``-m browser`` (Chromium). A test
+in a unit folder that opens a database counts as integration."""
 
 from __future__ import annotations
 
@@ -14,6 +18,28 @@ import pytest
 from store.db import migrate_url, scratch_schema
 from store.ledger import Ledger
 from store.models import NewTicket, Route, Ticket
+
+TESTS = Path(__file__).parent
+TIERS = ("unit", "integration", "e2e", "browser")
+FOLDER_TIER = {"render": "unit", "escalation": "unit", "store": "integration",
+               "sandbox": "integration", "slack": "integration", "quality": "integration",
+               "e2e": "e2e", "demo": "e2e"}
+FILE_TIER = {"demo/test_demo_page.py": "browser", "test_benchmarks_smoke.py": "e2e"}
+DATABASE_FIXTURES = {"db_url", "ledger"}
+
+
+def tier(item: pytest.Item) -> str:
+    rel = Path(str(item.path)).relative_to(TESTS)
+    named = FILE_TIER.get(rel.as_posix()) or FOLDER_TIER.get(rel.parts[0], "unit")
+    if named == "unit" and DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return "integration"
+    return named
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(getattr(pytest.mark, tier(item)))
+
 
 PG_ENV = "SIGNOFF_TEST_POSTGRES_URL"
 PG_SKIP = (

@@ -12,25 +12,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from bot.render.values import marked_secret
+
 SECRET_MARK = "secret"
 
 
 def schema_of(model: type[BaseModel]) -> dict[str, Any]:
     return model.model_json_schema()
-
-
-def masked_fields(schema: dict[str, Any] | None) -> frozenset[str]:
-    """Fields the agent marked secret (``SecretStr``, ``format: password`` or ``secret``)."""
-    if not schema:
-        return frozenset()
-    props = schema.get("properties", {})
-    return frozenset(name for name, prop in props.items() if _is_secret(prop))
-
-
-def _is_secret(prop: dict[str, Any]) -> bool:
-    variants = [prop, *prop.get("anyOf", ())]
-    return any(v.get("writeOnly") or v.get("format") == "password" or v.get(SECRET_MARK)
-               for v in variants)
 
 
 def model_from_schema(schema: dict[str, Any], name: str = "Args") -> type[BaseModel]:
@@ -41,7 +29,7 @@ def model_from_schema(schema: dict[str, Any], name: str = "Args") -> type[BaseMo
     for field_name, prop in schema.get("properties", {}).items():
         annotation, constraints = _annotation(prop, defs)
         extra = {k: prop[k] for k in ("title", "description") if k in prop}
-        if _is_secret(prop):
+        if marked_secret(prop):  # the bot masks it on every surface
             extra["json_schema_extra"] = {SECRET_MARK: True}
         if field_name in required:
             fields[field_name] = (annotation, Field(..., **constraints, **extra))

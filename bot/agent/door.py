@@ -24,8 +24,7 @@ from pydantic_core import PydanticCustomError
 
 from bot.agent.backend import ApprovalRequest
 from bot.agent.errors import InvalidArguments, InvalidRequest
-from store.jsonargs import NotJson, json_args
-from store.models import Evidence
+from store.models import Evidence, NotJson, json_args
 
 SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,63}")
 """A Slack user id as Slack spells it (``U…`` or, on Enterprise Grid, ``W…``)."""

@@ -3,6 +3,7 @@ config, tickets in the ledger, cards and thread replies through the bot's Slack 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -10,19 +11,21 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.agent.argmodel import masked_fields
 from bot.agent.backend import ApprovalRequest
 from bot.agent.door import checked
 from bot.agent.errors import ApprovalDenied
-from bot.render import render_card, render_execution_result, render_info_answer
+from bot.render import render_execution_result, render_info_answer
 from bot.slack.surfaces import Surfaces
-from bot.slack.webapi import post_card
 from escalation.config import SignoffConfig
-from escalation.plan import deadlines
+from escalation.deadlines import deadlines
 from escalation.policy import Policy, PolicyOutcome, Proposal
+from escalation.shadow import ShadowPolicy
+from store.errors import SignoffError
 from store.ledger import Ledger
 from store.models import DecisionKind, Evidence, NewTicket, Ticket, TicketStatus
+from store.policies import apply_policy
 
+log = logging.getLogger(__name__)
 _FAST_POLL_FOR_S = 600.0  # poll quickly for the first ten minutes, then back off
 
 
@@ -35,10 +38,13 @@ class InProcessBackend:
         self.config = config
         self.slack = slack
         self.policy = Policy(config)
+        self.shadow = ShadowPolicy.of(config)
+        # The rules every ticket's policy_version names are kept in the ledger.
+        apply_policy(ledger, config.policy_version, config.policy.model_dump(mode="json"))
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
         # The same card and thread updates the bot makes (DM copies included).
-        self.surfaces = Surfaces(slack, ledger) if slack is not None else None
+        self.surfaces = Surfaces(slack, ledger)
 
     def close(self) -> None:
         self.ledger.close()
@@ -59,14 +65,32 @@ class InProcessBackend:
                                      action=request.action, args=request.args, rule=outcome.rule,
                                      reason=outcome.reason, requested_by=request.requested_by,
                                      policy_version=outcome.policy_version)
+            self._shadow(request, outcome, None)
             raise ApprovalDenied(request.action, outcome.rule, outcome.reason,
                                  policy_version=outcome.policy_version)
         ticket, created = self.ledger.create_ticket(
             lambda created_at: self._new_ticket(outcome, request, created_at))
+        if created:
+            self._shadow(request, outcome, ticket.id)
         if created and ticket.status == TicketStatus.PENDING:
-            ticket = post_card(self.slack, self.ledger, ticket,
-                               dict(render_card(ticket, masked=masked_fields(ticket.args_schema))))
+            ticket = self.surfaces.post_card(ticket)
         return ticket
+
+    def _shadow(self, request: ApprovalRequest, outcome: PolicyOutcome,
+                ticket_id: str | None) -> None:
+        """Record where the candidate policy would have decided otherwise. It decides
+        nothing, so a failure here is logged and never reaches the request."""
+        if self.shadow is None:
+            return
+        proposal = Proposal(action=request.action, args=request.args,
+                            requested_by=request.requested_by, confidence=request.confidence)
+        try:
+            found = self.shadow.disagreement(proposal, outcome)
+            if found is not None:
+                self.ledger.record_event(ticket_id, "shadow_disagreement", actor="policy",
+                                         ticket=ticket_id, **found)
+        except SignoffError as exc:
+            log.warning("shadow policy not recorded for %s: %s", request.action, exc)
 
     def _new_ticket(self, outcome: PolicyOutcome, request: ApprovalRequest,
                     created_at: datetime) -> NewTicket:
@@ -74,7 +98,7 @@ class InProcessBackend:
         by ``create_ticket`` in the transaction that creates it)."""
         allowed = outcome.decision == "allow"
         route = outcome.route or self.config.route()
-        plan = None if allowed else deadlines(self.config, outcome.chain, created_at=created_at,
+        fixed = None if allowed else deadlines(self.config, outcome.chain, created_at=created_at,
                                               expire_after=outcome.expire_after)
         return NewTicket(
             action=request.action, args=request.args, review_type=outcome.review,
@@ -84,9 +108,9 @@ class InProcessBackend:
             idempotency_key=request.idempotency_key, tier=outcome.tier, route=route,
             policy_version=outcome.policy_version, policy_rule=outcome.rule,
             status=TicketStatus.APPROVED if allowed else TicketStatus.PENDING,
-            expires_at=plan.expires_at if plan else created_at,
-            next_action_at=plan.next_action_at if plan else None,
-            escalation=plan.snapshot if plan else None, args_schema=request.args_schema,
+            expires_at=fixed.expires_at if fixed else created_at,
+            next_action_at=fixed.next_action_at if fixed else None,
+            escalation=fixed.snapshot if fixed else None, args_schema=request.args_schema,
         )
 
     # -- Resume -------------------------------------------------------------------------
@@ -143,11 +167,11 @@ class InProcessBackend:
     # -- Slack side effects, best effort: the ledger is the record --------------------------
 
     def refresh_card(self, ticket: Ticket) -> None:
-        if self.surfaces is not None:
+        if self.slack is not None:
             self.surfaces.refresh(ticket)
 
     def thread_reply(self, ticket: Ticket, kind: str, text: str = "") -> None:
-        if self.surfaces is None:
+        if self.slack is None:
             return
         message = (render_execution_result(ticket) if kind == "execution"
                    else render_info_answer(ticket, text))

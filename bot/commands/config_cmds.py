@@ -21,9 +21,10 @@ from escalation.config import (
     load_config,
 )
 from escalation.config_checks import DEFAULT_ROUTE
+from escalation.deadlines import expiry_text
 from escalation.durations import format_duration
-from escalation.plan import expiry_text
 from escalation.policy import Policy, Proposal
+from escalation.policy_cases import load_cases, report, run_cases
 from store.models import RiskTier
 
 PROPOSAL_KEYS = ("action", "args", "requested_by", "confidence")
@@ -34,6 +35,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("config_file", nargs="?", metavar="PATH",
                    help="the configuration file (default: SIGNOFF_CONFIG, else signoff.yml)")
     _config_option(p)
+    p.add_argument("--cases", metavar="FILE",
+                   help="also run the policy unit cases in FILE (see `signoff policy test`)")
     p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("config-schema", help="print the JSON Schema of signoff.yml")
@@ -48,6 +51,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _config_option(p)
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
     p.set_defaults(func=cmd_policy_explain)
+    p = psub.add_parser("test", help="run policy unit cases; exit 1 if an outcome changed")
+    p.add_argument("cases_file", metavar="FILE",
+                   help="a YAML file: cases: [{name, action, args, requested_by, confidence, "
+                        "expect: {decision, tier, route, approvals, review, rule}}]")
+    _config_option(p)
+    p.set_defaults(func=cmd_policy_test)
+    from bot.commands.policy_cmds import register_policy  # needs the ledger: imported late
+    register_policy(psub)
 
 
 def _config_option(parser: argparse.ArgumentParser) -> None:
@@ -87,7 +98,30 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         print(f"\nWarnings ({len(warnings)}; the configuration is valid)")
         for warning in warnings:
             print(f"  {warning}")
+    if getattr(args, "cases", None):
+        print()
+        return _run_cases(config, args.cases)
     return 0
+
+
+def cmd_policy_test(args: argparse.Namespace) -> int:
+    config = _load(args)
+    if config is None:
+        return 2
+    return _run_cases(config, args.cases_file)
+
+
+def _run_cases(config: SignoffConfig, source: str) -> int:
+    """0 when every case holds, 1 when an outcome changed, 2 when the file is unusable."""
+    try:
+        cases = load_cases(source)
+    except ConfigInvalid as exc:
+        for problem in exc.problems:
+            print(problem)
+        return 2
+    results = run_cases(config, cases)
+    print("\n".join(report(results, source)))
+    return 0 if all(r.passed for r in results) else 1
 
 
 def cmd_config_schema(args: argparse.Namespace) -> int:

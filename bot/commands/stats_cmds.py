@@ -6,8 +6,8 @@ import argparse
 import json
 from datetime import timedelta
 
+from bot.commands.stats_text import render_stats_text
 from bot.commands.store_cmds import open_ledger
-from bot.render.quality import render_stats_text
 from escalation.config import ConfigNotFound, load_config
 from escalation.durations import DurationError, parse_duration
 from escalation.quality import QualityConfig, quality_report

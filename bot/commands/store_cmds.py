@@ -1,10 +1,9 @@
-"""``signoff migrate``, ``signoff tickets …`` and ``signoff audit …``."""
+"""``signoff migrate`` and ``signoff tickets …`` (``signoff audit …``: audit_cmds)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,18 +29,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_tickets_show)
 
-    aud = sub.add_parser("audit", help="verify or export the audit trail")
-    asub = aud.add_subparsers(dest="audit_cmd", required=True)
-    p = asub.add_parser("verify", help="check the hash chain; exit 1 naming the first bad event")
-    p.set_defaults(func=cmd_audit_verify)
-    p = asub.add_parser("export", help="export audit events for auditors")
-    p.add_argument("--format", choices=["jsonl"], default="jsonl")
-    p.add_argument("--since", type=_parse_time, help="ISO time, e.g. 2026-11-01T00:00:00Z")
-    p.add_argument("--ticket", help="only this ticket's events")
-    p.set_defaults(func=cmd_audit_export)
 
-
-def _parse_time(text: str) -> datetime:
+def parse_time(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -127,19 +116,6 @@ def _ticket_json(t: Ticket, decisions: list[Decision]) -> dict[str, Any]:
     keep = {"reviewer", "kind", "reason", "args", "args_hash", "at", "policy_version"}
     doc["decisions"] = [d.model_dump(mode="json", include=keep) for d in decisions]
     return doc
-
-
-def cmd_audit_verify(args: argparse.Namespace) -> int:
-    report = open_ledger(args).verify_audit()
-    print(report, file=sys.stdout if report.ok else sys.stderr)
-    return 0 if report.ok else 1
-
-
-def cmd_audit_export(args: argparse.Namespace) -> int:
-    ledger = open_ledger(args)
-    for event in ledger.audit_events(ticket_id=args.ticket, since=args.since):
-        print(json.dumps(event.model_dump(mode="json"), sort_keys=True, ensure_ascii=False))
-    return 0
 
 
 def _short(value: datetime | None) -> str:

@@ -87,10 +87,6 @@ def context(bid: str, elements: list[str]) -> Block:
     return {"type": "context", "block_id": bid, "elements": items}
 
 
-def divider(bid: str) -> Block:
-    return {"type": "divider", "block_id": bid}
-
-
 def confirm(title: str, text: str, ok: str, deny: str = "Cancel") -> dict[str, Any]:
     return {
         "title": pt(title, 100),

@@ -23,8 +23,7 @@ from bot.render.edit_plan import (
 from bot.render.ids import EDIT_REST_BLOCK, EDIT_VALUE_ACTION
 from bot.render.text import clip
 from bot.render.values import MASK, MAX_DEPTH, Redactor
-from store.jsonargs import SAFE_INTEGER, NotJson, json_args, json_value
-from store.models import Ticket
+from store.models import SAFE_INTEGER, NotJson, Ticket, json_args, json_value
 
 ERROR_LIMIT = 300
 _REMOVE: Any = object()

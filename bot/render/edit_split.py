@@ -13,7 +13,6 @@ import unicodedata
 
 from bot.render.blocks import INPUT_MAX, block_id
 from bot.render.ids import EDIT_FIELD_PREFIX, EDIT_PART_PREFIX
-from bot.render.text import slen
 
 PART_SIZE = 2_500
 """Units each part starts with at most: the other 500 of a box's 3,000 are room to type."""
@@ -99,7 +98,3 @@ def part_block_id(field_block_id: str, number: int) -> str:
 
 def part_label(name: str, number: int, count: int) -> str:
     return f"{name} (part {number} of {count})"
-
-
-def total_units(parts: list[str] | tuple[str, ...]) -> int:
-    return sum(slen(p) for p in parts)

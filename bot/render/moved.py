@@ -13,7 +13,7 @@ from bot.render.blocks import Message, context, message, section
 from bot.render.ids import BLOCK_NOTE, BLOCK_TICKET
 from bot.render.parts import CardContext, diff_block, header_block, ticket_block, tier_label
 from bot.render.text import code_inline, esc, fit_lines, mention, mention_any
-from store.models import Ticket
+from store.models import Ticket, is_user_group
 
 BLOCK_MOVED: Final = "signoff_moved"
 
@@ -34,7 +34,7 @@ def needs_line(ticket: Ticket) -> str:
     people = who.replace("\n", ", ") or "nobody (the route lists no approvers)"
     if route.approvals_required > 1:
         return f"needs {route.approvals_required} approvals from distinct people among {people}"
-    if len(route.approvers) > 1 or any(a.startswith("S") for a in route.approvers):
+    if len(route.approvers) > 1 or any(is_user_group(a) for a in route.approvers):
         return f"needs approval by one of {people}"
     return f"needs approval by {people}"
 

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlsplit
 
+from store.models import is_user_group
+
 ELLIPSIS = "…"
 
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
@@ -20,7 +22,6 @@ _ESCAPE_RE = re.compile(r"[&<>]")
 _INVISIBLE_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 _BROADCAST_RE = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
 _USER_ID_RE = re.compile(r"^[UW][A-Z0-9]{2,40}$")
-_GROUP_ID_RE = re.compile(r"^S[A-Z0-9]{2,40}$")
 _ENTITY_TAIL_RE = re.compile(r"&[a-z#0-9]{0,6}$")
 
 
@@ -164,7 +165,7 @@ def mention(user: str | None) -> str:
 
 def mention_any(principal: str) -> str:
     """A user (``<@U…>``) or a user group (``<!subteam^S…>``) from route config."""
-    if _GROUP_ID_RE.match(principal):
+    if is_user_group(principal):
         return f"<!subteam^{principal}>"
     return mention(principal)
 
@@ -219,7 +220,3 @@ def link(url: str | None, title: str, limit: int = 300) -> str:
     label = esc(title, limit).replace("|", "¦") or "link"
     target = safe_url(url)
     return f"<{target}|{label}>" if target else label
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

@@ -56,15 +56,17 @@ def schema_secrets(schema: Mapping[str, Any] | None) -> frozenset[str]:
     props = schema.get("properties") if schema else None
     if not isinstance(props, Mapping):
         return frozenset()
-    return frozenset(name for name, prop in props.items() if _marked_secret(prop))
+    return frozenset(name for name, prop in props.items() if marked_secret(prop))
 
 
-def _marked_secret(prop: Any) -> bool:
+def marked_secret(prop: Any) -> bool:
+    """Whether one property of a JSON Schema is marked secret (any mark counts: masking
+    more is the safe side)."""
     if not isinstance(prop, Mapping):
         return False
     variants = [prop, *(v for v in prop.get("anyOf", ()) if isinstance(v, Mapping))]
     return any(
-        v.get("writeOnly") is True or v.get("format") == "password" or v.get("secret") is True
+        bool(v.get("writeOnly")) or v.get("format") == "password" or bool(v.get("secret"))
         for v in variants
     )
 

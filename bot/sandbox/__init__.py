@@ -11,17 +11,17 @@ from bot.sandbox.clock import Clock, ManualClock
 from bot.sandbox.delivery import Forgery, sign
 from bot.sandbox.errors import ElementNotFound, InvalidInput, SandboxError
 from bot.sandbox.faults import Fault
-from bot.sandbox.records import ApiCall, DeliveryResult, Message, SubmissionResult, View
+from bot.sandbox.records import ApiCall, AppResponse, Message, SubmissionResult, View
 from bot.sandbox.routes import Request, file_reply
 from bot.sandbox.sandbox import SlackSandbox
 from bot.sandbox.workspace import Channel, User, Workspace
 
 __all__ = [
     "ApiCall",
+    "AppResponse",
     "BlockKitError",
     "Channel",
     "Clock",
-    "DeliveryResult",
     "ElementNotFound",
     "Fault",
     "Forgery",

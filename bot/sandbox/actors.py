@@ -15,7 +15,7 @@ from bot.sandbox import payloads
 from bot.sandbox.api_base import ApiContext
 from bot.sandbox.delivery import Deliverer, Forgery
 from bot.sandbox.errors import ElementNotFound, InvalidInput
-from bot.sandbox.records import DeliveryResult, Json, Message, View
+from bot.sandbox.records import AppResponse, Json, Message, View
 from bot.sandbox.responder import response_url_for
 from bot.sandbox.surface import STATE_KEYS, Located, elements, initial_state, state_value
 
@@ -43,7 +43,7 @@ class Actors:
 
     def click(self, user: str, *, action_id: str | None = None, text: str | None = None,
               block_id: str | None = None, where: Where = Where(),
-              forgery: Forgery | None = None) -> DeliveryResult:
+              forgery: Forgery | None = None) -> AppResponse:
         """Click a button found by action_id and/or its visible text (and block_id)."""
         if action_id is None and text is None:
             raise ValueError("name the button by action_id or by text")
@@ -59,7 +59,7 @@ class Actors:
         return self._dispatch(user, surface, loc, None, forgery)
 
     def select(self, user: str, action_id: str, value: Any, *, block_id: str | None = None,
-               where: Where = Where(), forgery: Forgery | None = None) -> DeliveryResult | None:
+               where: Where = Where(), forgery: Forgery | None = None) -> AppResponse | None:
         """Choose in a select, checkboxes, date picker, overflow...; None if nothing is sent.
 
         Elements inside input blocks only change the view's state unless ``dispatch_action``.
@@ -127,7 +127,7 @@ class Actors:
     # -- delivering --------------------------------------------------------------------------
 
     def _dispatch(self, user: str, surface: Surface, loc: Located, selection: Json | None,
-                  forgery: Forgery | None) -> DeliveryResult:
+                  forgery: Forgery | None) -> AppResponse:
         with self.state.lock:
             action = payloads.action_json(loc, self.state.new_ts(), selection)
             trigger_id = self.state.issue_trigger(user)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -17,13 +16,12 @@ from bot.sandbox.api_base import HttpReply
 from bot.sandbox.clock import ManualClock
 from bot.sandbox.delivery import Forgery
 from bot.sandbox.errors import ApiError, ElementNotFound, SandboxError
-from bot.sandbox.records import DeliveryResult, Json, Message
+from bot.sandbox.records import AppResponse, Json, Message
 
 if TYPE_CHECKING:
     from bot.sandbox.sandbox import SlackSandbox
 
 PREFIX = "/_sandbox/"
-STATIC = Path(__file__).with_name("static")
 MAX_WAIT = 30.0
 
 Endpoint = Callable[["SlackSandbox", dict[str, Any]], Any]
@@ -76,7 +74,7 @@ class Control:
 
     def handle(self, verb: str, path: str, query: str, body: bytes) -> HttpReply:
         if verb == "GET" and not path.startswith(PREFIX):
-            return _static(path)
+            return _root(path)
         name = path[len(PREFIX):].strip("/")
         table = self.get if verb == "GET" else self.post
         endpoint = table.get(name)
@@ -108,16 +106,12 @@ def _jsonable(value: Any) -> Any:
     return to_json() if callable(to_json) else value
 
 
-def _static(path: str) -> HttpReply:
-    name = "index.html" if path in ("", "/") else path.removeprefix("/static/")
-    file = (STATIC / name).resolve()
-    if STATIC.resolve() not in file.parents or not file.is_file():
-        if path in ("", "/"):
-            return HttpReply.json(200, {"ok": True, "api": "/api/", "control": PREFIX})
-        return HttpReply.json(404, {"ok": False, "error": "not_found"})
-    kinds = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
-    kind = kinds.get(file.suffix, "application/octet-stream")
-    return HttpReply(200, file.read_bytes(), {"Content-Type": f"{kind}; charset=utf-8"})
+def _root(path: str) -> HttpReply:
+    """``/`` says where the APIs are; the sandbox serves no files of its own (the demo
+    mounts its page with ``SlackSandbox.mount_static``)."""
+    if path in ("", "/"):
+        return HttpReply.json(200, {"ok": True, "api": "/api/", "control": PREFIX})
+    return HttpReply.json(404, {"ok": False, "error": "not_found"})
 
 
 # -- GET endpoints ---------------------------------------------------------------------------
@@ -165,12 +159,12 @@ def _where(args: dict[str, Any]) -> dict[str, Any]:
     return {k: args.get(k) for k in ("block_id", "channel", "message_ts", "view_id")}
 
 
-def _click(sb: SlackSandbox, args: dict[str, Any]) -> DeliveryResult:
+def _click(sb: SlackSandbox, args: dict[str, Any]) -> AppResponse:
     return sb.click(args["user"], action_id=args.get("action_id"), text=args.get("text"),
                     forgery=_forgery(args), **_where(args))
 
 
-def _select(sb: SlackSandbox, args: dict[str, Any]) -> DeliveryResult | None:
+def _select(sb: SlackSandbox, args: dict[str, Any]) -> AppResponse | None:
     return sb.select(args["user"], args["action_id"], args.get("value"),
                      forgery=_forgery(args), **_where(args))
 
@@ -179,21 +173,21 @@ def _fill(sb: SlackSandbox, args: dict[str, Any]) -> Any:
     return sb.fill(args["user"], args.get("values") or {}, view_id=args.get("view_id"))
 
 
-def _submit(sb: SlackSandbox, args: dict[str, Any]) -> DeliveryResult:
+def _submit(sb: SlackSandbox, args: dict[str, Any]) -> AppResponse:
     return sb.submit(args["user"], args.get("values"), view_id=args.get("view_id"),
                      forgery=_forgery(args))
 
 
-def _close(sb: SlackSandbox, args: dict[str, Any]) -> DeliveryResult | None:
+def _close(sb: SlackSandbox, args: dict[str, Any]) -> AppResponse | None:
     return sb.close_view(args["user"], view_id=args.get("view_id"),
                          clear=bool(args.get("clear")), forgery=_forgery(args))
 
 
-def _event(sb: SlackSandbox, args: dict[str, Any]) -> DeliveryResult:
+def _event(sb: SlackSandbox, args: dict[str, Any]) -> AppResponse:
     return sb.send_event(args["event"], forgery=_forgery(args))
 
 
-def _home(sb: SlackSandbox, args: dict[str, Any]) -> DeliveryResult:
+def _home(sb: SlackSandbox, args: dict[str, Any]) -> AppResponse:
     return sb.open_app_home(args["user"], forgery=_forgery(args))
 
 
@@ -203,12 +197,12 @@ def _message(sb: SlackSandbox, args: dict[str, Any]) -> Json:
     return {"message": msg.to_json(), "delivery": result.to_json()}
 
 
-def _command(sb: SlackSandbox, args: dict[str, Any]) -> DeliveryResult:
+def _command(sb: SlackSandbox, args: dict[str, Any]) -> AppResponse:
     return sb.slash_command(args["user"], args["command"], args.get("text", ""),
                             channel=args.get("channel"), forgery=_forgery(args))
 
 
-def _verification(sb: SlackSandbox, args: dict[str, Any]) -> DeliveryResult:
+def _verification(sb: SlackSandbox, args: dict[str, Any]) -> AppResponse:
     return sb.url_verification(args.get("challenge"), forgery=_forgery(args))
 
 

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 
 from bot.sandbox.clock import Clock
 from bot.sandbox.errors import SandboxError
-from bot.sandbox.records import DeliveryResult, Json
+from bot.sandbox.records import AppResponse, Json
 
 ACK_TIMEOUT = 3.0  # Slack: interactivity and events must be acknowledged within 3 seconds
 USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
@@ -53,27 +53,27 @@ class Deliverer:
         self.events_url: str | None = None
 
     def interaction(self, kind: str, user: str | None, payload: Json,
-                    forgery: Forgery | None = None) -> DeliveryResult:
+                    forgery: Forgery | None = None) -> AppResponse:
         """Interactivity: ``payload=<json>`` form-encoded, to the request URL."""
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return self.post(kind, user, payload, body, "application/x-www-form-urlencoded",
                          self._url(self.request_url), forgery)
 
-    def event(self, kind: str, payload: Json, forgery: Forgery | None = None) -> DeliveryResult:
+    def event(self, kind: str, payload: Json, forgery: Forgery | None = None) -> AppResponse:
         """Events API: a JSON body, to the events URL (the request URL unless set apart)."""
         body = json.dumps(payload).encode()
         url = self._url(self.events_url or self.request_url)
         return self.post(kind, None, payload, body, "application/json", url, forgery)
 
     def form(self, kind: str, user: str | None, fields: dict[str, str],
-             forgery: Forgery | None = None) -> DeliveryResult:
+             forgery: Forgery | None = None) -> AppResponse:
         """A plain form post (slash commands)."""
         body = urlencode(fields).encode()
         return self.post(kind, user, dict(fields), body, "application/x-www-form-urlencoded",
                          self._url(self.request_url), forgery)
 
     def post(self, kind: str, user: str | None, payload: Json | None, body: bytes,
-             content_type: str, url: str, forgery: Forgery | None = None) -> DeliveryResult:
+             content_type: str, url: str, forgery: Forgery | None = None) -> AppResponse:
         headers = self.signed_headers(body, forgery or Forgery())
         headers.update({"Content-Type": content_type, "User-Agent": USER_AGENT})
         if forgery is not None and forgery.tamper:
@@ -84,7 +84,7 @@ class Deliverer:
         elapsed = time.perf_counter() - started
         if error is None and elapsed > self.ack_timeout:
             error = "ack_timeout"
-        return DeliveryResult(kind, user, payload, status, text, elapsed, error, reply_headers)
+        return AppResponse(kind, user, payload, status, text, elapsed, error, reply_headers)
 
     def signed_headers(self, body: bytes, forgery: Forgery) -> dict[str, str]:
         timestamp = str(int(self.signing_clock() - forgery.age))

@@ -9,7 +9,7 @@ from bot.sandbox import payloads
 from bot.sandbox.actors import Actors
 from bot.sandbox.delivery import Forgery
 from bot.sandbox.errors import SandboxError
-from bot.sandbox.records import DeliveryResult, Json, Message
+from bot.sandbox.records import AppResponse, Json, Message
 from bot.sandbox.responder import response_url_for
 
 
@@ -18,7 +18,7 @@ class Events:
         self.actors = actors
         self.state = actors.state
 
-    def send(self, event: Json, *, forgery: Forgery | None = None) -> DeliveryResult:
+    def send(self, event: Json, *, forgery: Forgery | None = None) -> AppResponse:
         """Wrap an event in Slack's ``event_callback`` envelope and deliver it."""
         event = {**event, "event_ts": event.get("event_ts") or self.state.new_ts()}
         envelope = payloads.event_callback(
@@ -28,7 +28,7 @@ class Events:
         result.user = event.get("user") if isinstance(event.get("user"), str) else None
         return self.state.record_delivery(result)
 
-    def app_home_opened(self, user: str, *, forgery: Forgery | None = None) -> DeliveryResult:
+    def app_home_opened(self, user: str, *, forgery: Forgery | None = None) -> AppResponse:
         self._known_user(user)
         event: Json = {"type": "app_home_opened", "user": user,
                        "channel": self.state.dm_for((user,)), "tab": "home"}
@@ -38,7 +38,7 @@ class Events:
         return self.send(event, forgery=forgery)
 
     def user_message(self, user: str, channel: str, text: str, *, thread_ts: str | None = None,
-                     forgery: Forgery | None = None) -> tuple[Message, DeliveryResult]:
+                     forgery: Forgery | None = None) -> tuple[Message, AppResponse]:
         """A user types a message: it is recorded, and a ``message`` event goes to the app."""
         self._known_user(user)
         channel_id = self.state.resolve_channel(channel)
@@ -53,7 +53,7 @@ class Events:
         return msg, self.send(event, forgery=forgery)
 
     def url_verification(self, challenge: str | None = None, *,
-                         forgery: Forgery | None = None) -> DeliveryResult:
+                         forgery: Forgery | None = None) -> AppResponse:
         """Slack's handshake when a Request URL is saved: the app must echo the challenge."""
         challenge = challenge or secrets.token_urlsafe(24)
         body = payloads.url_verification(self.actors.token, challenge)
@@ -64,7 +64,7 @@ class Events:
 
     def slash_command(self, user: str, command: str, text: str = "", *,
                       channel: str | None = None,
-                      forgery: Forgery | None = None) -> DeliveryResult:
+                      forgery: Forgery | None = None) -> AppResponse:
         self._known_user(user)
         channel_id = self.state.resolve_channel(channel or user)
         with self.state.lock:

@@ -12,7 +12,7 @@ from bot.sandbox.actors import Actors
 from bot.sandbox.api_base import check_view
 from bot.sandbox.delivery import Forgery
 from bot.sandbox.errors import ApiError, ElementNotFound
-from bot.sandbox.records import DeliveryResult, Json, SubmissionResult, View
+from bot.sandbox.records import AppResponse, Json, SubmissionResult, View
 from bot.sandbox.state import MAX_VIEW_STACK
 from bot.sandbox.surface import client_side_errors
 
@@ -53,7 +53,7 @@ class Modals:
         return self.state.record_delivery(result)
 
     def close(self, user: str, *, view_id: str | None = None, clear: bool = False,
-              forgery: Forgery | None = None) -> DeliveryResult | None:
+              forgery: Forgery | None = None) -> AppResponse | None:
         """Close the top modal (or all, when ``clear`` or the view asks to clear on close).
 
         ``view_closed`` reaches the app only when the view set ``notify_on_close``.
@@ -119,5 +119,5 @@ def _checked_errors(view: View, errors: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in errors.items()}
 
 
-def _fields(result: DeliveryResult) -> dict[str, Any]:
+def _fields(result: AppResponse) -> dict[str, Any]:
     return {k: v for k, v in asdict(result).items() if k != "seq"}

@@ -106,7 +106,7 @@ class View:
 
 
 @dataclass
-class DeliveryResult:
+class AppResponse:
     """One request the sandbox sent to the app, and how the app answered.
 
     ``error`` is None when Slack would be satisfied: HTTP 200 within the ack deadline. Otherwise it
@@ -139,7 +139,7 @@ class DeliveryResult:
 
 
 @dataclass
-class SubmissionResult(DeliveryResult):
+class SubmissionResult(AppResponse):
     """A ``view_submission`` and the ``response_action`` the sandbox applied.
 
     ``delivered`` is False when Slack's client would have refused to submit (a required field is

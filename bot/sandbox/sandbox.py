@@ -24,7 +24,7 @@ from bot.sandbox.errors import ApiError, SandboxError
 from bot.sandbox.events import Events
 from bot.sandbox.faults import Fault, FaultInjector, RateLimiter
 from bot.sandbox.modals import Modals
-from bot.sandbox.records import ApiCall, DeliveryResult, Json, Message, SubmissionResult, View
+from bot.sandbox.records import ApiCall, AppResponse, Json, Message, SubmissionResult, View
 from bot.sandbox.responder import RESPONSE_PATH, handle_response_url
 from bot.sandbox.routes import Handler, Request, Routes
 from bot.sandbox.server import SandboxHTTPServer
@@ -161,7 +161,7 @@ class SlackSandbox:
     def home(self, user: str) -> View | None:
         return self.actors.home(user)
 
-    def interactions(self, kind: str | None = None) -> list[DeliveryResult]:
+    def interactions(self, kind: str | None = None) -> list[AppResponse]:
         with self.state.lock:
             return [d for d in self.state.deliveries if kind in (None, d.kind)]
 
@@ -203,7 +203,7 @@ class SlackSandbox:
     def click(self, user: str, *, action_id: str | None = None, text: str | None = None,
               block_id: str | None = None, channel: str | None = None,
               message_ts: str | None = None, view_id: str | None = None,
-              forgery: Forgery | None = None) -> DeliveryResult:
+              forgery: Forgery | None = None) -> AppResponse:
         where = Where(self._channel(channel) if channel else None, message_ts, view_id)
         return self.actors.click(user, action_id=action_id, text=text, block_id=block_id,
                                  where=where, forgery=forgery)
@@ -211,7 +211,7 @@ class SlackSandbox:
     def select(self, user: str, action_id: str, value: Any, *, block_id: str | None = None,
                channel: str | None = None, message_ts: str | None = None,
                view_id: str | None = None,
-               forgery: Forgery | None = None) -> DeliveryResult | None:
+               forgery: Forgery | None = None) -> AppResponse | None:
         where = Where(self._channel(channel) if channel else None, message_ts, view_id)
         return self.actors.select(user, action_id, value, block_id=block_id, where=where,
                                   forgery=forgery)
@@ -224,27 +224,27 @@ class SlackSandbox:
         return self.modals.submit(user, values, view_id=view_id, forgery=forgery)
 
     def close_view(self, user: str, *, view_id: str | None = None, clear: bool = False,
-                   forgery: Forgery | None = None) -> DeliveryResult | None:
+                   forgery: Forgery | None = None) -> AppResponse | None:
         return self.modals.close(user, view_id=view_id, clear=clear, forgery=forgery)
 
-    def send_event(self, event: Json, *, forgery: Forgery | None = None) -> DeliveryResult:
+    def send_event(self, event: Json, *, forgery: Forgery | None = None) -> AppResponse:
         return self.events.send(event, forgery=forgery)
 
-    def open_app_home(self, user: str, *, forgery: Forgery | None = None) -> DeliveryResult:
+    def open_app_home(self, user: str, *, forgery: Forgery | None = None) -> AppResponse:
         return self.events.app_home_opened(user, forgery=forgery)
 
     def post_as_user(self, user: str, channel: str, text: str, *, thread_ts: str | None = None,
-                     forgery: Forgery | None = None) -> tuple[Message, DeliveryResult]:
+                     forgery: Forgery | None = None) -> tuple[Message, AppResponse]:
         return self.events.user_message(user, channel, text, thread_ts=thread_ts,
                                         forgery=forgery)
 
     def slash_command(self, user: str, command: str, text: str = "", *,
                       channel: str | None = None,
-                      forgery: Forgery | None = None) -> DeliveryResult:
+                      forgery: Forgery | None = None) -> AppResponse:
         return self.events.slash_command(user, command, text, channel=channel, forgery=forgery)
 
     def url_verification(self, challenge: str | None = None, *,
-                         forgery: Forgery | None = None) -> DeliveryResult:
+                         forgery: Forgery | None = None) -> AppResponse:
         return self.events.url_verification(challenge, forgery=forgery)
 
     def issue_trigger(self, user: str) -> str:

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from bot.sandbox.clock import Clock
 from bot.sandbox.errors import ApiError
-from bot.sandbox.records import ApiCall, DeliveryResult, Json, Message, View
+from bot.sandbox.records import ApiCall, AppResponse, Json, Message, View
 from bot.sandbox.surface import fill_ids, initial_state, is_empty
 from bot.sandbox.workspace import Workspace
 
@@ -26,7 +26,7 @@ RESPONSE_URL_TTL = 30 * 60.0  # Slack: a response_url may be used for 30 minutes
 RESPONSE_URL_USES = 5  # ... and at most 5 times
 MAX_VIEW_STACK = 3  # Slack: views.push can stack at most 3 modals
 
-_Result = TypeVar("_Result", bound=DeliveryResult)
+_Result = TypeVar("_Result", bound=AppResponse)
 
 
 @dataclass
@@ -67,7 +67,7 @@ class SandboxState:
             self.homes: dict[str, str] = {}
             self.triggers: dict[str, Trigger] = {}
             self.response_urls: dict[str, ResponseUrl] = {}
-            self.deliveries: list[DeliveryResult] = []
+            self.deliveries: list[AppResponse] = []
             self.message_values: dict[tuple[str, str, str], dict[str, dict[str, Json]]] = {}
             self._last_ts_us = 0
             self._counter = 0

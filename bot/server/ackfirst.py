@@ -74,15 +74,15 @@ class AckFirst:
 class AckFirstExecutor(Executor):
     """An executor whose jobs start once :class:`AckFirst` says the front door is quiet."""
 
-    def __init__(self, inner: Executor, gate: AckFirst) -> None:
+    def __init__(self, inner: Executor, acks: AckFirst) -> None:
         self.inner = inner
-        self.gate = gate
+        self.acks = acks
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         # Jobs are submitted by a handler right after its ack, while its own request is still
         # in flight (Bolt's HTTP thread notices the ack a little later): that one may stay.
         def job() -> T:
-            self.gate.wait_quiet(allow=1)
+            self.acks.wait_quiet(allow=1)
             return fn(*args, **kwargs)
 
         return self.inner.submit(job)

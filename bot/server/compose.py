@@ -32,6 +32,7 @@ from escalation.engine import EscalationEngine
 from escalation.scheduler import start_scheduler
 from store.errors import ConfigError
 from store.ledger import Ledger
+from store.sweep import SweepStore
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +95,8 @@ class Service:
         # The sweep's own client does not retry 5xx on posts: the engine decides what is
         # safe to retry, so a message Slack did post is never sent twice.
         slack = self.access.web_client(server_error_retries=0)
-        return EscalationEngine(self.ledger, self.config, SlackNotifier(slack, self.ledger),
-                                owner=self.owner)
+        return EscalationEngine(SweepStore(self.ledger), self.config,
+                                SlackNotifier(slack, self.ledger), owner=self.owner)
 
     def agent_client(self, **kwargs: Any) -> ApprovalClient:
         """An agent-side client on this ledger and config, with its own Slack client."""

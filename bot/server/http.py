@@ -29,11 +29,11 @@ class Router:
     """A WSGI app with exactly the two routes signoff serves."""
 
     def __init__(self, app: App, ledger: Ledger, policy_version: str,
-                 gate: AckFirst | None = None) -> None:
+                 acks: AckFirst | None = None) -> None:
         self._bolt = SlackRequestHandler(app, path=EVENTS_PATH)
         self._ledger = ledger
         self._policy_version = policy_version
-        self._gate = gate or AckFirst()
+        self._acks = acks or AckFirst()
 
     def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         path, verb = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
@@ -42,7 +42,7 @@ class Router:
                 # Slack sends whole seconds; anything else is forged (Bolt would raise on it).
                 return _json(start, "401 Unauthorized", {"ok": False,
                                                          "error": "invalid_request_timestamp"})
-            with self._gate.serving():  # decisions wait while a request awaits its ack
+            with self._acks.serving():  # decisions wait while a request awaits its ack
                 result: Iterable[bytes] = self._bolt(environ, start)
             return result
         if path == HEALTH_PATH and verb in ("GET", "HEAD"):

@@ -15,7 +15,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.agent.argmodel import masked_fields, model_from_schema
+from bot.agent.argmodel import model_from_schema
 from bot.render import (
     ACTION_APPROVE,
     ACTION_EDIT,
@@ -33,12 +33,13 @@ from bot.render import (
 )
 from bot.slack.authz import Authorizer
 from bot.slack.home import publish_home
-from bot.slack.reviews import Reviews, shared_pool
+from bot.slack.reviews import Reviews
 from bot.slack.surfaces import Surfaces
 from bot.slack.views import register_views
 from escalation.config import SignoffConfig
 from store.ledger import Ledger
 from store.models import DecisionKind, Ticket
+from store.sweep import SweepStore
 
 log = logging.getLogger(__name__)
 
@@ -70,15 +71,13 @@ class Click:
 
 
 def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
-              signing_secret: str, authz: Authorizer | None = None,
-              pool: Executor | None = None) -> App:
-    """The Bolt app. Decisions run on ``pool`` after the ack (default: one shared pool)."""
+              signing_secret: str, pool: Executor, authz: Authorizer | None = None) -> App:
+    """The Bolt app. Decisions run on ``pool`` after the ack (``compose`` gives it)."""
     app = App(client=client, signing_secret=signing_secret, token_verification_enabled=False,
               process_before_response=False, raise_error_for_unhandled_request=False)
     surfaces = Surfaces(client, ledger)
-    reviews = Reviews(ledger, config,
-                      authz or Authorizer(client, oncall=ledger.oncall_targets), surfaces,
-                      pool or shared_pool())
+    authz = authz or Authorizer(client, oncall=SweepStore(ledger).oncall_targets)
+    reviews = Reviews(ledger, config, authz, surfaces, pool)
     _register_buttons(app, reviews)
     register_views(app, reviews)
 
@@ -122,7 +121,7 @@ def _register_buttons(app: App, reviews: Reviews) -> None:
         if ticket is None:
             return
         model = model_from_schema(ticket.args_schema) if ticket.args_schema else None
-        view = render_edit_modal(ticket, model, masked=masked_fields(ticket.args_schema),
+        view = render_edit_modal(ticket, model,
                                  origin=c.origin)
         client.views_open(trigger_id=c.trigger_id, view=view)
 
@@ -132,7 +131,7 @@ def _register_buttons(app: App, reviews: Reviews) -> None:
         c = Click.of(body)
         ticket = reviews.ledger.get_ticket(c.ticket_id)
         client.views_open(trigger_id=c.trigger_id, view=render_show_all_modal(
-            ticket, masked=masked_fields(ticket.args_schema), origin=c.origin))
+            ticket, origin=c.origin))
 
 
 def _modal_opener(reviews: Reviews, kind: DecisionKind, render: Any) -> Any:

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from store.models import DecisionKind, Ticket
+from bot.render.refusals import OWN_REQUEST, not_an_approver
+from store.models import DecisionKind, Ticket, is_user_group
 
 GROUP_CACHE_S = 60.0
 _APPROVING = (DecisionKind.APPROVE, DecisionKind.EDIT)
@@ -48,14 +49,14 @@ class Authorizer:
         """The route's approvers, and (``oncall``) the people its current chain DM'd."""
         users: set[str] = set()
         for principal in ticket.route.approvers:
-            if principal.startswith("S"):
+            if is_user_group(principal):
                 users |= self.members(principal)
             else:
                 users.add(principal)
         # Only the current chain's DMs give authority (an edit that re-routed the ticket
         # took it from the old chain's people), so DM messages themselves are not consulted.
         for target in self._oncall(ticket.id) if oncall else ():
-            users |= self.members(target) if target.startswith("S") else {target}
+            users |= self.members(target) if is_user_group(target) else {target}
         return frozenset(users)
 
     def refusal(self, user: str, ticket: Ticket, kind: DecisionKind, *,
@@ -63,11 +64,7 @@ class Authorizer:
         """None when ``user`` may make this decision, else the explanation to show them.
         ``oncall=False`` leaves the on-call people out (a route the ticket is not on yet)."""
         if user == ticket.requested_by and kind in _APPROVING:
-            return ("You can't approve a request made on your behalf: another reviewer "
-                    "has to decide it.")
+            return OWN_REQUEST
         if user in self.approvers(ticket, oncall=oncall):
             return None
-        who = ", ".join(f"<@{p}>" if not p.startswith("S") else f"<!subteam^{p}>"
-                        for p in ticket.route.approvers) or "nobody"
-        return (f"Only the approvers of route *{ticket.route.name}* ({who}) or the on-call "
-                "engineers it was escalated to can decide this request.")
+        return not_an_approver(ticket.route)

@@ -14,7 +14,6 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.agent.argmodel import masked_fields
 from bot.render import (
     render_escalation_dm,
     render_escalation_note,
@@ -23,7 +22,8 @@ from bot.render import (
 )
 from bot.slack.surfaces import Surfaces
 from bot.slack.webapi import slack_error
-from escalation.notifier import DeliveryError, DeliveryResult
+from escalation.notifier import DeliveryResult
+from store.errors import DeliveryError
 from store.ledger import Ledger
 from store.models import SlackRef, Ticket
 
@@ -71,8 +71,7 @@ class SlackNotifier:
         try:
             channel = self._open_dm(target)
             message = render_escalation_dm(ticket, level,
-                                           decisions=self.ledger.decisions(ticket.id),
-                                           masked=masked_fields(ticket.args_schema))
+                                           decisions=self.ledger.decisions(ticket.id))
             ts = self._post(channel, message)
         except DeliveryError as exc:
             return DeliveryResult(target, False, str(exc), exc.retryable, exc.retry_after)
@@ -87,8 +86,7 @@ class SlackNotifier:
 
     def _post(self, channel: str, message: Any, *, thread_ts: str | None = None) -> str:
         try:
-            resp = self.slack.chat_postMessage(channel=channel, text=message["text"],
-                                               blocks=message["blocks"], thread_ts=thread_ts)
+            resp = self.surfaces.api.post(channel, message, thread_ts=thread_ts)
         except (SlackApiError, SlackClientError, OSError) as exc:
             raise _error(exc, posting=True) from exc
         return str(resp["ts"])

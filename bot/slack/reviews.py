@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
-import threading
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
 from typing import Any
 
 from bot.render import render_already_decided, render_changed_since_seen, render_info_request
+from bot.render.refusals import (
+    ALREADY_APPROVED_BY_YOU,
+    EXPIRED_CLICK,
+    NO_SUCH_REQUEST,
+    edit_denied,
+)
 from bot.slack.authz import Authorizer
 from bot.slack.surfaces import Surfaces
 from escalation.config import SignoffConfig
-from escalation.plan import deadlines
+from escalation.deadlines import deadlines
 from escalation.policy import Policy, PolicyOutcome, Proposal
 from store.decisions import Replan, Reroute
 from store.errors import (
@@ -32,27 +37,14 @@ log = logging.getLogger(__name__)
 #: starving Bolt's listener threads, which must stay free to ack within 3 seconds.
 DECISION_WORKERS = 2
 
-_shared_pool: ThreadPoolExecutor | None = None
-_shared_lock = threading.Lock()
-
-
-def shared_pool() -> ThreadPoolExecutor:
-    """The default pool for decisions taken after an ack (one per process)."""
-    global _shared_pool
-    with _shared_lock:
-        if _shared_pool is None:
-            _shared_pool = ThreadPoolExecutor(max_workers=DECISION_WORKERS,
-                                              thread_name_prefix="signoff-decide")
-        return _shared_pool
-
-
 @dataclass
 class Reviews:
     ledger: Ledger
     config: SignoffConfig
     authz: Authorizer
     surfaces: Surfaces
-    pool: Executor = field(default_factory=shared_pool)
+    pool: Executor
+    """Where decisions run after the ack (the composition root gives the ack-first pool)."""
 
     def decide_later(self, *args: Any, **kwargs: Any) -> Future[Ticket | None]:
         """:meth:`decide` on the decision pool, so the handler's thread is free at once."""
@@ -72,7 +64,7 @@ class Reviews:
         try:
             ticket = self.ledger.get_ticket(ticket_id)
         except TicketNotFound:
-            self.surfaces.tell(user, channel, "This request no longer exists.")
+            self.surfaces.tell(user, channel, NO_SUCH_REQUEST)
             return None
         if not ticket.status.is_open:
             self._already_decided(ticket, user, channel)
@@ -96,7 +88,7 @@ class Reviews:
         try:
             before = self.ledger.get_ticket(ticket_id)
         except TicketNotFound:
-            self.surfaces.tell(user, channel, "This request no longer exists.")
+            self.surfaces.tell(user, channel, NO_SUCH_REQUEST)
             return None
         refusal = self.authz.refusal(user, before, kind)
         if refusal is not None:
@@ -125,8 +117,7 @@ class Reviews:
         except DeadlinePassed:
             self._expired(ticket, user, channel)
         except DuplicateApproval:
-            self.surfaces.tell(user, channel, "You already approved this request; it needs "
-                               "another approver, a different person.", ticket)
+            self.surfaces.tell(user, channel, ALREADY_APPROVED_BY_YOU, ticket)
         except ChangedSinceSeen:
             self._changed(self.ledger.get_ticket(ticket.id), user, channel)
         except (AlreadyDecided, TransitionRefused):
@@ -150,8 +141,7 @@ class Reviews:
         except TransitionRefused:
             ticket = self.ledger.get_ticket(ticket.id)
         self.surfaces.refresh(ticket)
-        self.surfaces.tell(user, channel, "This request expired: nobody decided in time, so "
-                           "nothing was executed. Your click changed nothing.", ticket)
+        self.surfaces.tell(user, channel, EXPIRED_CLICK, ticket)
 
     def recheck_edit(self, ticket: Ticket, user: str, args: dict[str, Any]
                      ) -> tuple[str | None, Reroute | None]:
@@ -160,8 +150,7 @@ class Reviews:
                                                 requested_by=ticket.requested_by,
                                                 confidence=ticket.confidence))
         if outcome.decision == "deny":
-            return (f"Policy {outcome.policy_version} would deny this edit "
-                    f"({outcome.rule}{': ' + outcome.reason if outcome.reason else ''})."), None
+            return edit_denied(outcome.policy_version, outcome.rule, outcome.reason), None
         if not _stricter(ticket, outcome):
             return None, None
         assert outcome.route is not None

@@ -3,29 +3,26 @@ the record, and a failed update is logged, never allowed to undo a decision)."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.agent.argmodel import masked_fields
 from bot.render import Message, render_card, render_escalation_dm, render_refusal
 from bot.render.moved import render_moved_away_note, render_moved_card, render_moved_here_note
-from bot.slack.webapi import slack_error
+from bot.slack.webapi import WebApi
 from store.ledger import Ledger
 from store.models import SlackRef, Ticket
 
-log = logging.getLogger(__name__)
-
 
 class Surfaces:
-    def __init__(self, slack: WebClient, ledger: Ledger) -> None:
+    """Which message shows a ticket where; every call to Slack goes through :class:`WebApi`."""
+
+    def __init__(self, slack: WebClient | None, ledger: Ledger) -> None:
         self.slack, self.ledger = slack, ledger
+        self.api = WebApi(slack, ledger)
 
     def card_message(self, ticket: Ticket) -> Message:
-        return render_card(ticket, decisions=self.ledger.decisions(ticket.id),
-                           masked=masked_fields(ticket.args_schema))
+        return render_card(ticket, decisions=self.ledger.decisions(ticket.id))
 
     def refresh(self, ticket: Ticket) -> None:
         """Re-render the channel card and every DM copy of it in place (``chat.update``)."""
@@ -34,36 +31,25 @@ class Surfaces:
         if not refs:
             return  # nothing shown anywhere (e.g. an allowed call): skip the read
         decisions = self.ledger.decisions(ticket.id)
-        masked = masked_fields(ticket.args_schema)
         for ref in refs:
             if ref.role == "dm":
                 msg = render_escalation_dm(ticket, ticket.escalation_level,
-                                           decisions=decisions, masked=masked)
+                                           decisions=decisions)
             else:
-                msg = render_card(ticket, decisions=decisions, masked=masked)
-            self._call("chat_update", ticket, channel=ref.channel, ts=ref.ts,
-                       text=msg["text"], blocks=msg["blocks"])
+                msg = render_card(ticket, decisions=decisions)
+            self._send("chat_update", ticket, msg, channel=ref.channel, ts=ref.ts)
+
+    def post_card(self, ticket: Ticket) -> Ticket:
+        """Post a new request's card (recorded, or its failure, by :class:`WebApi`)."""
+        return self.api.post_card(ticket, render_card(ticket))
 
     def move(self, ticket: Ticket, old: SlackRef | None, editor: str) -> Ticket:
         """An edit sent the request to another route's channel: post the card there, make it
         the ticket's card, and turn the old card into a pointer to it (no buttons left)."""
-        message = self.card_message(ticket)
-        try:
-            resp = self.slack.chat_postMessage(channel=ticket.route.channel,
-                                               text=message["text"], blocks=message["blocks"],
-                                               unfurl_links=False)
-        except (SlackApiError, SlackClientError, OSError) as exc:
-            log.warning("moved card for ticket %s not delivered: %s", ticket.id,
-                        slack_error(exc))
-            failed = self.ledger.mark_delivery_failed(ticket.id, target=ticket.route.channel,
-                                                      error=slack_error(exc))
-            self.refresh(failed)  # the old card stays, as the request now stands
-            return failed
-        ref = SlackRef(role="card", channel=str(resp["channel"]), ts=str(resp["ts"]))
-        moved = self.ledger.record_message(
-            ticket.id, ref, audit_kind="moved", editor=editor, route=ticket.route.name,
-            tier=ticket.tier.value, policy_rule=ticket.policy_rule,
-            from_channel=old.channel if old else None, from_ts=old.ts if old else None)
+        moved, posted = self.api.move_card(ticket, self.card_message(ticket), old, editor)
+        if not posted:
+            self.refresh(moved)  # the old card stays, as the request now stands
+            return moved
         if old is not None:
             self.reply(moved, render_moved_here_note(moved, editor, old.channel))
         self._leave_pointers(moved, old, editor)
@@ -72,22 +58,20 @@ class Surfaces:
     def _leave_pointers(self, ticket: Ticket, old: SlackRef | None, editor: str) -> None:
         """The old card and the old chain's DMs point to the new card, with no buttons:
         the people the old chain DM'd may no longer decide (their chain stopped)."""
-        pointer = render_moved_card(ticket, editor, masked=masked_fields(ticket.args_schema))
+        pointer = render_moved_card(ticket, editor)
         dms = [m for m in ticket.messages if m.role == "dm"]
         for ref in ([old] if old is not None else []) + dms:
-            self._call("chat_update", ticket, channel=ref.channel, ts=ref.ts,
-                       text=pointer["text"], blocks=pointer["blocks"])
+            self._send("chat_update", ticket, pointer, channel=ref.channel, ts=ref.ts)
         if old is not None:
             note = render_moved_away_note(ticket, editor)
-            self._call("chat_postMessage", ticket, channel=old.channel, thread_ts=old.ts,
-                       text=note["text"], blocks=note["blocks"])
+            self._send("chat_postMessage", ticket, note, channel=old.channel, thread_ts=old.ts)
 
     def reply(self, ticket: Ticket, message: Message) -> None:
         """A reply in the card's thread (reminders, questions, results...)."""
         if ticket.card is None:
             return
-        self._call("chat_postMessage", ticket, channel=ticket.card.channel,
-                   thread_ts=ticket.card.ts, text=message["text"], blocks=message["blocks"])
+        self._send("chat_postMessage", ticket, message, channel=ticket.card.channel,
+                   thread_ts=ticket.card.ts)
 
     def tell(self, user: str, channel: str | None, text: str, ticket: Ticket | None = None
              ) -> None:
@@ -96,16 +80,8 @@ class Surfaces:
         where = channel or (ticket.card.channel if ticket and ticket.card else None)
         if where is None:
             return
-        self._call("chat_postEphemeral", ticket, channel=where, user=user, text=msg["text"],
-                   blocks=msg["blocks"])
+        self._send("chat_postEphemeral", ticket, msg, channel=where, user=user)
 
-    def remember(self, ticket: Ticket, ref: SlackRef, kind: str) -> None:
-        self.ledger.record_message(ticket.id, ref, audit_kind=kind)
-
-    def _call(self, method: str, ticket: Ticket | None, **kwargs: Any) -> Any:
-        try:
-            return getattr(self.slack, method)(**kwargs)
-        except (SlackApiError, SlackClientError, OSError) as exc:
-            log.warning("%s for ticket %s failed: %s", method,
-                        ticket.id if ticket else "-", slack_error(exc))
-            return None
+    def _send(self, method: str, ticket: Ticket | None, message: Message, **where: Any) -> None:
+        self.api.best_effort(method, ticket, text=message["text"], blocks=message["blocks"],
+                             **where)

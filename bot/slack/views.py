@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.agent.argmodel import masked_fields, model_from_schema
+from bot.agent.argmodel import model_from_schema
 from bot.render import (
     CALLBACK_EDIT,
     CALLBACK_GUIDANCE,
@@ -23,17 +23,18 @@ from bot.render import (
     parse_question_submission,
     parse_reason_submission,
 )
+from bot.render.refusals import MISSING_GUIDANCE, MISSING_QUESTION, MISSING_REASON
 from bot.slack.reviews import Reviews
 from store.errors import TicketNotFound
 from store.models import DecisionKind
 
 _TEXT_MODALS = {
     CALLBACK_REJECT: (DecisionKind.REJECT, parse_reason_submission, REASON_BLOCK,
-                      "Say why, so the agent can plan again."),
+                      MISSING_REASON),
     CALLBACK_REQUEST_INFO: (DecisionKind.REQUEST_INFO, parse_question_submission,
-                            QUESTION_BLOCK, "Ask the agent something."),
+                            QUESTION_BLOCK, MISSING_QUESTION),
     CALLBACK_GUIDANCE: (DecisionKind.REQUEST_INFO, parse_guidance_submission, GUIDANCE_BLOCK,
-                        "Write the guidance for the agent."),
+                        MISSING_GUIDANCE),
 }
 
 
@@ -58,8 +59,7 @@ def register_views(app: App, reviews: Reviews) -> None:
             reviews.surfaces.refresh(ticket)
             return
         model = model_from_schema(ticket.args_schema) if ticket.args_schema else None
-        parsed = parse_edit_submission(ticket, model, view["state"]["values"],
-                                       masked=masked_fields(ticket.args_schema))
+        parsed = parse_edit_submission(ticket, model, view["state"]["values"])
         if not parsed.ok:
             ack(response_action="errors", errors=parsed.errors)
             return

@@ -1,8 +1,10 @@
-"""Slack Web API access shared by the bot and the agent-side client."""
+"""Slack's Web API: the client signoff uses, and :class:`WebApi`, the one seam through which
+the bot and the agent-side client show tickets in Slack and record what they posted."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from slack_sdk import WebClient
@@ -49,24 +51,68 @@ def slack_error(exc: Exception) -> str:
     return type(exc).__name__
 
 
-def post_card(slack: WebClient | None, ledger: Ledger, ticket: Ticket,
-              message: dict[str, Any]) -> Ticket:
-    """Post the review card to the route's channel and record it.
+class WebApi:
+    """The one place the bot posts or updates what it shows about a ticket, and the one that
+    records what it posted: the card (``record_card``), a card moved to another route's
+    channel (``moved``), or that it could not post (``delivery_failed``, so the escalation
+    engine takes over at once: a card is never left silently waiting).
 
-    A card that cannot be delivered is never left silently waiting: the failure goes to
-    the audit trail as ``delivery_failed`` and the escalation engine takes over at once.
+    ``slack`` None (no token configured) delivers nothing and records that.
     """
-    if slack is None:
-        return _undelivered(ledger, ticket, "no Slack token configured (SLACK_BOT_TOKEN)")
-    try:
-        resp = slack.chat_postMessage(channel=ticket.route.channel, text=message["text"],
-                                      blocks=message["blocks"], unfurl_links=False)
-    except (SlackApiError, SlackClientError, OSError) as exc:
-        log.warning("card for ticket %s not delivered: %s", ticket.id, slack_error(exc))
-        return _undelivered(ledger, ticket, slack_error(exc))
-    ref = SlackRef(role="card", channel=str(resp["channel"]), ts=str(resp["ts"]))
-    return ledger.record_card(ticket, ref)
+
+    def __init__(self, slack: WebClient | None, ledger: Ledger) -> None:
+        self.slack, self.ledger = slack, ledger
+
+    def post(self, channel: str, message: Mapping[str, Any], **extra: Any) -> Any:
+        """``chat.postMessage``; Slack's errors are raised, for the caller to judge."""
+        if self.slack is None:
+            raise SlackClientError("no Slack token configured (SLACK_BOT_TOKEN)")
+        return self.slack.chat_postMessage(channel=channel, text=message["text"],
+                                           blocks=message["blocks"], **extra)
+
+    def post_card(self, ticket: Ticket, message: Mapping[str, Any]) -> Ticket:
+        """Post the review card to the route's channel and record it (or its failure)."""
+        if self.slack is None:
+            return self._undelivered(ticket, "no Slack token configured (SLACK_BOT_TOKEN)")
+        try:
+            resp = self.post(ticket.route.channel, message, unfurl_links=False)
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            log.warning("card for ticket %s not delivered: %s", ticket.id, slack_error(exc))
+            return self._undelivered(ticket, slack_error(exc))
+        return self.ledger.record_card(ticket, _card_ref(resp))
+
+    def move_card(self, ticket: Ticket, message: Mapping[str, Any], old: SlackRef | None,
+                  editor: str) -> tuple[Ticket, bool]:
+        """Post the card in the (new) route's channel and record the move; ``(ticket,
+        False)`` when it could not be posted (recorded as ``delivery_failed``)."""
+        try:
+            resp = self.post(ticket.route.channel, message, unfurl_links=False)
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            log.warning("moved card for ticket %s not delivered: %s", ticket.id,
+                        slack_error(exc))
+            return self._undelivered(ticket, slack_error(exc)), False
+        moved = self.ledger.record_message(
+            ticket.id, _card_ref(resp), audit_kind="moved", editor=editor,
+            route=ticket.route.name, tier=ticket.tier.value, policy_rule=ticket.policy_rule,
+            from_channel=old.channel if old else None, from_ts=old.ts if old else None)
+        return moved, True
+
+    def best_effort(self, method: str, ticket: Ticket | None, **kwargs: Any) -> Any:
+        """Any other Web API call about a ticket (updates, thread replies, ephemerals): the
+        ledger is the record, so a failure is logged, never raised."""
+        if self.slack is None:
+            return None
+        try:
+            return getattr(self.slack, method)(**kwargs)
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            log.warning("%s for ticket %s failed: %s", method,
+                        ticket.id if ticket else "-", slack_error(exc))
+            return None
+
+    def _undelivered(self, ticket: Ticket, error: str) -> Ticket:
+        return self.ledger.mark_delivery_failed(ticket.id, target=ticket.route.channel,
+                                                error=error)
 
 
-def _undelivered(ledger: Ledger, ticket: Ticket, error: str) -> Ticket:
-    return ledger.mark_delivery_failed(ticket.id, target=ticket.route.channel, error=error)
+def _card_ref(resp: Any) -> SlackRef:
+    return SlackRef(role="card", channel=str(resp["channel"]), ts=str(resp["ts"]))

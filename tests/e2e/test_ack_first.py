@@ -14,31 +14,31 @@ from tests.e2e.test_reviews import refund, settled
 
 
 def test_a_job_waits_for_the_requests_in_flight() -> None:
-    gate = AckFirst(max_delay=30.0)
+    acks = AckFirst(max_delay=30.0)
     started = threading.Event()
     with ThreadPoolExecutor(1) as inner:
-        pool = AckFirstExecutor(inner, gate)
-        with gate.serving():  # the request whose handler submits the job
-            with gate.serving():  # another request, still awaiting its ack
+        pool = AckFirstExecutor(inner, acks)
+        with acks.serving():  # the request whose handler submits the job
+            with acks.serving():  # another request, still awaiting its ack
                 future = pool.submit(started.set)
                 assert not started.wait(0.2)
-                assert gate.in_flight == 2
+                assert acks.in_flight == 2
             future.result(timeout=5)  # its own request need not end first
-    assert started.is_set() and gate.in_flight == 0
+    assert started.is_set() and acks.in_flight == 0
 
 
 def test_a_steady_stream_of_requests_cannot_starve_a_job() -> None:
-    gate = AckFirst(max_delay=0.1)
-    with gate.serving():
+    acks = AckFirst(max_delay=0.1)
+    with acks.serving():
         began = time.monotonic()
-        waited = gate.wait_quiet()
+        waited = acks.wait_quiet()
     assert waited >= 0.1 and time.monotonic() - began < 5
 
 
 def test_when_quiet_a_job_starts_at_once() -> None:
-    gate = AckFirst(max_delay=30.0, settle=0.0)
+    acks = AckFirst(max_delay=30.0, settle=0.0)
     with ThreadPoolExecutor(1) as inner:
-        assert AckFirstExecutor(inner, gate).submit(lambda: 42).result(timeout=5) == 42
+        assert AckFirstExecutor(inner, acks).submit(lambda: 42).result(timeout=5) == 42
 
 
 def test_the_rig_runs_the_ack_first_front_door_that_serve_runs(rig: Rig) -> None:

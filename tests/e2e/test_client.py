@@ -15,6 +15,7 @@ import pytest
 from bot import (
     ApprovalConsumed,
     ApprovalDenied,
+    ApprovalUnverifiable,
     ArgumentsMismatch,
     RevalidationFailed,
 )
@@ -53,10 +54,31 @@ def test_allow_is_audited_and_deny_raises(rig: Rig) -> None:
         rig.client.request("drop_database", {"name": "prod"}, reason="cleanup",
                            requested_by="U0REQUESTER")
     assert info.value.reason == "never from an agent"
-    kinds = [e.kind for e in rig.ledger.audit_events()]
+    kinds = [e.kind for e in rig.ledger.audit_events() if e.kind != "policy_applied"]
     assert kinds == ["created", "denied"]
     assert rig.client.call(lambda q: f"found {q}", {"q": "x"}, action="search_orders",
                            reason="lookup", requested_by="U0REQUESTER") == "found x"
+
+
+def test_a_ticket_approved_by_sql_never_runs(rig: Rig) -> None:
+    """Nobody clicked: the row was set to approved behind signoff's back. The agent's wait
+    returns (the row says approved), and the execution refuses: no approval event backs it."""
+    from sqlalchemy import update
+
+    from store.tables import TicketRow
+
+    ticket = _request(rig)
+    with rig.ledger.engine.begin() as conn:
+        conn.execute(update(TicketRow).where(TicketRow.id == ticket.id)
+                     .values(status="approved", approvals=["U0PAYLEAD"]))
+    assert rig.client.wait(ticket.id, timeout=5).status == TicketStatus.APPROVED
+    ran: list[Any] = []
+    with pytest.raises(ApprovalUnverifiable, match="signoff audit verify"):
+        rig.client.execute(ticket.id, lambda **kw: ran.append(kw), args=dict(ARGS),
+                           action="issue_refund")
+    assert ran == []
+    assert rig.ledger.get_ticket(ticket.id).status == TicketStatus.APPROVED
+    assert not rig.ledger.verify_audit().ok
 
 
 def test_altered_arguments_are_refused_by_hash(rig: Rig) -> None:

@@ -19,9 +19,9 @@ from sqlalchemy.engine import make_url
 
 from bot.cli import main
 from bot.sandbox import sign
-from escalation.config import load_config
+from bot.server.http import HttpServer, Router
 from store.ledger import Ledger
-from tests.e2e.conftest import EXAMPLE, SECRET, Rig, running_rig, workspace
+from tests.e2e.conftest import SECRET, Rig
 from tests.e2e.test_reviews import refund
 
 
@@ -73,30 +73,35 @@ def _read_only(url: str, tmp_path: Path) -> str:
 
 
 @contextmanager
-def _served(url: str) -> Iterator[Rig]:
-    ledger = Ledger.open(url)
+def _front_door(rig: Rig, ledger: Ledger) -> Iterator[str]:
+    """The bot's own front door (its Bolt app), on a real server, over ``ledger``."""
+    server = HttpServer(Router(rig.service.app, ledger, rig.config.policy_version),
+                        port=0).start()
     try:
-        with running_rig(ledger, load_config(EXAMPLE), workspace()) as rig:
-            yield rig
+        yield server.url
     finally:
-        ledger.close()
+        server.close()
 
 
-def _health(rig: Rig) -> tuple[int, dict[str, Any]]:
+def _health(url: str) -> tuple[int, dict[str, Any]]:
     try:
-        with urllib.request.urlopen(f"{rig.server.url}/healthz", timeout=10) as resp:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=10) as resp:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read())
 
 
-def test_healthz_is_503_when_the_ledger_cannot_write(db_url: str, tmp_path: Path) -> None:
-    with _served(db_url) as writable:
-        status, doc = _health(writable)
-        assert status == 200 and doc["ok"], doc
-        refund(writable)  # the file exists, with its write-ahead log, before it is read-only
-    with _served(_read_only(db_url, tmp_path)) as read_only:
-        assert read_only.ledger.list_tickets()  # it still reads ...
-        status, doc = _health(read_only)  # ... but cannot record a decision
-        assert status == 503 and not doc["ok"]
-        assert doc["database"].startswith("cannot write") and "read" in doc["database"].lower()
+def test_healthz_is_503_when_the_ledger_cannot_write(rig: Rig, db_url: str,
+                                                     tmp_path: Path) -> None:
+    status, doc = _health(rig.server.url)
+    assert status == 200 and doc["ok"], doc
+    refund(rig)  # the file exists, with its write-ahead log, before it is opened read-only
+    read_only = Ledger.open(_read_only(db_url, tmp_path))
+    try:
+        with _front_door(rig, read_only) as url:
+            assert read_only.list_tickets()  # it still reads ...
+            status, doc = _health(url)  # ... but could not record a decision
+    finally:
+        read_only.close()
+    assert status == 503 and not doc["ok"]
+    assert doc["database"].startswith("cannot write") and "read" in doc["database"].lower()

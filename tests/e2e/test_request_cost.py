@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, SecretStr
 from sqlalchemy import Connection, event
 
 from bot.agent.client import ApprovalClient
-from escalation.plan import deadlines
+from escalation.deadlines import deadlines
 from store.db import WRITE_OPTION
 from store.ledger import Ledger
 from store.models import TicketStatus
@@ -36,7 +36,9 @@ def agent(rig: Rig, db_url: str) -> Iterator[tuple[ApprovalClient, list[str]]]:
         begun.append("write" if conn.get_execution_options().get(WRITE_OPTION) else "read")
 
     try:
-        yield ApprovalClient(ledger, rig.config, slack=rig.client.slack), begun
+        client = ApprovalClient(ledger, rig.config, slack=rig.client.slack)
+        begun.clear()  # starting up records the policy version once; requests are counted
+        yield client, begun
     finally:
         ledger.close()
 

@@ -19,6 +19,7 @@ from bot.sandbox import Channel, ElementNotFound, Message, User
 from escalation.config import load_config
 from store.ledger import Ledger
 from store.models import DecisionKind, RiskTier, TicketStatus
+from store.sweep import SweepStore
 from tests.e2e.conftest import Rig, running_rig, workspace
 from tests.e2e.test_escalation_slack import engine
 from tests.e2e.test_reviews import RefundArgs, settled, wait_ephemeral
@@ -198,7 +199,7 @@ def test_a_move_restarts_the_escalation_and_the_old_oncall_loses_authority(rig: 
     sweep.tick(at=ticket.created_at + timedelta(minutes=10, seconds=1))  # payments on-call
     old_dm = rig.sandbox.dm_channel("U0PAYONCALL")
     assert ACTION_APPROVE in buttons(rig.sandbox.messages(old_dm)[0])
-    assert rig.ledger.oncall_targets(ticket.id) == {"U0PAYONCALL"}
+    assert SweepStore(rig.ledger).oncall_targets(ticket.id) == {"U0PAYONCALL"}
 
     edit_amount(rig, "U0FINOPS", 5000)
     card_in(rig, "C0FINANCE")
@@ -206,7 +207,7 @@ def test_a_move_restarts_the_escalation_and_the_old_oncall_loses_authority(rig: 
     assert (moved.escalation_epoch, moved.escalation_loop, moved.escalation_level) == (1, 0, 0)
     assert moved.escalation is not None and moved.escalation["chain"] == "finance-oncall"
     assert moved.next_action_at is not None and moved.next_action_at > ticket.next_action_at
-    assert rig.ledger.oncall_targets(ticket.id) == set()
+    assert SweepStore(rig.ledger).oncall_targets(ticket.id) == set()
     # The old chain's DM now points to the new card, without buttons.
     pointer = rig.sandbox.wait_until(lambda: next(
         (m for m in rig.sandbox.messages(old_dm) if "Moved to" in shown(m)), None))
@@ -221,7 +222,7 @@ def test_a_move_restarts_the_escalation_and_the_old_oncall_loses_authority(rig: 
     new_dm = rig.sandbox.dm_channel("U0FINONCALL")
     assert ACTION_APPROVE in buttons(rig.sandbox.messages(new_dm)[0])
     assert len(rig.sandbox.messages(old_dm)) == 1, "the old chain sent nothing more"
-    steps = rig.ledger.escalation_steps(ticket.id)
+    steps = SweepStore(rig.ledger).escalation_steps(ticket.id)
     assert [(s.epoch, s.kind, s.targets) for s in steps if s.kind == "notify"] == [
         (0, "notify", ("U0PAYONCALL",)), (1, "notify", ("U0FINONCALL",))]
     rig.sandbox.click("U0FINONCALL", action_id=ACTION_APPROVE, channel=new_dm)

@@ -13,11 +13,12 @@ from datetime import timedelta
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from escalation.notifier import DeliveryError, DeliveryResult
+from escalation.notifier import DeliveryResult
+from store.errors import DeliveryError
 from store.models import SlackRef, Ticket
 
 
-class SlackNotifier:
+class PlainSlackNotifier:
     def __init__(self, client: WebClient) -> None:
         self.client = client
 

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from escalation.engine import EscalationEngine, TickReport
-from escalation.notifier import RecordingNotifier
 from store.db import make_engine, migrate
 from store.ledger import Ledger
 from store.models import DecisionKind, TicketStatus
+from store.sweep import SweepStore
 from tests.escalation.engine_support import GROUPS, MIN, audit_kinds, config, open_ticket
+from tests.escalation.recording_notifier import RecordingNotifier
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def notifier() -> RecordingNotifier:
 
 @pytest.fixture
 def engine(ledger: Ledger, notifier: RecordingNotifier) -> EscalationEngine:
-    return EscalationEngine(ledger, config(), notifier, owner="replica-1")
+    return EscalationEngine(SweepStore(ledger), config(), notifier, owner="replica-1")
 
 
 def run(engine: EscalationEngine, start: datetime, minutes: range) -> TickReport:
@@ -70,7 +71,7 @@ def test_whole_chain_reminds_escalates_loops_and_expires(
     assert done.next_action_at is None
     kinds = audit_kinds(ledger, ticket.id)
     assert (kinds["reminded"], kinds["escalated"], kinds["expired"]) == (9, 4, 1)
-    assert ledger.oncall_targets(ticket.id) == {"U0ONE", "U0TWO", "U0THREE"}
+    assert SweepStore(ledger).oncall_targets(ticket.id) == {"U0ONE", "U0TWO", "U0THREE"}
     assert [m.user for m in done.messages if m.role == "dm"] == [u for _, _, u in notifier.dms]
     assert ledger.verify_audit().ok
 
@@ -112,7 +113,8 @@ def test_restart_after_a_long_outage_sends_each_overdue_level_once(
         (1, "U0ONE"), (1, "U0ONE"), (2, "U0TWO"), (2, "U0THREE")]
     assert len(notifier.reminders) == 1
     assert report.skipped == 1 + 8  # the team's first-pass DM; reminders 15-25, 35, 45-55, 65
-    steps = {(s.loop, s.level, s.step): s.status for s in ledger.escalation_steps(ticket.id)}
+    steps = {(s.loop, s.level, s.step): s.status
+             for s in SweepStore(ledger).escalation_steps(ticket.id)}
     assert steps[(0, 2, "notify")] == "skipped" and steps[(1, 2, "notify")] == "sent"
     run(engine, created, range(66, 72))
     assert notifier.expiries == [ticket.id] and len(notifier.dms) == 4
@@ -168,7 +170,8 @@ def test_transient_dm_failure_is_retried_and_never_doubled(
     assert notifier.notes == [(ticket.id, 1), (ticket.id, 2)]  # the retry adds no thread note
     run(engine, created, range(31, 36))
     assert Counter(u for _, _, u in notifier.dms) == {"U0ONE": 1, "U0TWO": 1, "U0THREE": 1}
-    step = [s for s in ledger.escalation_steps(ticket.id) if s.level == 2 and s.kind == "notify"]
+    step = [s for s in SweepStore(ledger).escalation_steps(ticket.id)
+            if s.level == 2 and s.kind == "notify"]
     assert step[0].status == "sent" and step[0].attempts == 2
 
 
@@ -180,7 +183,8 @@ def test_permanent_dm_failure_is_recorded_and_the_chain_goes_on(
     report = run(engine, created, range(0, 35))
     assert [u for _, _, u in notifier.dms] == ["U0TWO", "U0THREE"]
     assert report.failures == 1 and report.retries == 0
-    statuses = [s.status for s in ledger.escalation_steps(ticket.id) if s.kind == "notify"]
+    statuses = [s.status for s in SweepStore(ledger).escalation_steps(ticket.id)
+                if s.kind == "notify"]
     assert statuses == ["failed", "sent"]
 
 
@@ -191,7 +195,7 @@ def test_round_robin_takes_turns_across_passes(
     run(engine, created, range(0, 35))
     users = [u for _, _, u in notifier.dms]
     assert len(users) == 3 and sorted(users) == ["U0A", "U0B", "U0C"]
-    assert ledger.oncall_targets(ticket.id) == set(users)
+    assert SweepStore(ledger).oncall_targets(ticket.id) == set(users)
 
 
 def test_requester_is_never_asked_to_approve_their_own_request(
@@ -269,8 +273,8 @@ def test_scheduler_runs_one_interval_job_that_ticks(ledger: Ledger) -> None:
     scheduler = start_scheduler(engine, timedelta(seconds=30))
     try:
         assert ticked.wait(timeout=10)  # the first tick runs at once
-        (job,) = scheduler.get_jobs()
-        assert job.id == JOB_ID and job.max_instances == 1 and job.coalesce is True
+        job = scheduler.get_job(JOB_ID)
+        assert job.max_instances == 1 and job.coalesce is True
         assert job.trigger.interval == timedelta(seconds=30)
     finally:
         scheduler.shutdown(wait=True)

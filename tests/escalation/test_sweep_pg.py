@@ -19,11 +19,12 @@ from slack_sdk import WebClient
 
 from bot.sandbox import Channel, SlackSandbox, User, Workspace
 from escalation.engine import EscalationEngine, TickReport
-from escalation.notifier import RecordingNotifier
 from store.ledger import Ledger
 from store.models import DecisionKind, SlackRef, Ticket, TicketStatus
+from store.sweep import SweepStore
 from tests.escalation.engine_support import GROUPS, MIN, config, open_ticket
-from tests.escalation.slack_notifier import SlackNotifier
+from tests.escalation.recording_notifier import RecordingNotifier
+from tests.escalation.slack_notifier import PlainSlackNotifier
 
 SWEEPERS = 3
 SECOND = timedelta(seconds=1)
@@ -81,7 +82,7 @@ def test_three_sweepers_do_every_step_exactly_once(
                for i in range(n)]
     for ticket in tickets:
         post_card(ledger, slack, ticket)
-    engines = [EscalationEngine(led, config(), SlackNotifier(client(sandbox)),
+    engines = [EscalationEngine(SweepStore(led), config(), PlainSlackNotifier(client(sandbox)),
                                 owner=f"replica-{i}", batch_size=25)
                for i, led in enumerate(replicas)]
     total = TickReport()
@@ -103,7 +104,7 @@ def test_three_sweepers_do_every_step_exactly_once(
     assert set(reminders) == ids and set(reminders.values()) == {1}
     updates = Counter(c.args["channel"] + c.args["ts"] for c in sandbox.calls("chat.update"))
     assert len(updates) == n and set(updates.values()) == {1}
-    assert ledger.step_counts() == {("remind", "sent"): n, ("notify", "sent"): 2 * n,
+    assert SweepStore(ledger).step_counts() == {("remind", "sent"): n, ("notify", "sent"): 2 * n,
                                     ("expire", "sent"): n}
     assert (total.reminders, total.escalations, total.dms, total.expiries) == (n, 2 * n, 2 * n, n)
     assert total.failures == 0 and total.skipped == 0
@@ -117,10 +118,10 @@ def test_claims_of_a_dead_sweeper_return_after_the_lease(ledger: Ledger,
     tickets = [open_ticket(ledger, created=created) for _ in range(12)]
     at = created + 5 * MIN  # every ticket's first reminder is due
     lease = timedelta(seconds=60)
-    dead = replicas[0].claim_due(owner="dead-replica", at=at, limit=5, lease=lease)
+    dead = SweepStore(replicas[0]).claim_due(owner="dead-replica", at=at, limit=5, lease=lease)
     assert len(dead) == 5  # claimed, then the replica dies without doing anything
     notifier = RecordingNotifier(groups=dict(GROUPS))
-    live = EscalationEngine(replicas[1], config(), notifier, owner="live", lease=lease)
+    live = EscalationEngine(SweepStore(replicas[1]), config(), notifier, owner="live", lease=lease)
     first = live.tick(at=at)
     assert first.reminders == 7 and {t for t, _ in notifier.reminders}.isdisjoint(
         {t.id for t in dead})
@@ -135,8 +136,8 @@ def test_a_claimed_ticket_is_not_claimed_twice(ledger: Ledger, replicas: list[Le
     for _ in range(10):
         open_ticket(ledger, created=created)
     at = created + 5 * MIN
-    a = replicas[0].claim_due(owner="a", at=at, limit=6)
-    b = replicas[1].claim_due(owner="b", at=at, limit=6)
+    a = SweepStore(replicas[0]).claim_due(owner="a", at=at, limit=6)
+    b = SweepStore(replicas[1]).claim_due(owner="b", at=at, limit=6)
     assert len(a) == 6 and len(b) == 4
     assert {t.id for t in a}.isdisjoint({t.id for t in b})
 
@@ -148,7 +149,7 @@ def test_decisions_racing_the_sweepers_stop_chains_without_errors(
     tickets = [open_ticket(ledger, "fast", created=base) for _ in range(n)]
     rejected = {t.id for t in tickets[::2]}
     notifier = RecordingNotifier(groups=dict(GROUPS))
-    engines = [EscalationEngine(led, config(), notifier, owner=f"r{i}", batch_size=10)
+    engines = [EscalationEngine(SweepStore(led), config(), notifier, owner=f"r{i}", batch_size=10)
                for i, led in enumerate(replicas[:2])]
     total = TickReport()
 

@@ -8,24 +8,27 @@ import sys
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 
 from store.audit import event_hash
 from store.ledger import Ledger
 from store.models import DecisionKind
-from store.tables import AuditHeadRow, AuditRow
+from store.tables import AuditRow
 from tests.conftest import TicketFactory
 
 
 @pytest.fixture
 def chain(ledger: Ledger, make_ticket: TicketFactory) -> Ledger:
-    """Five events: two tickets created, a decision, a note, an execution start."""
+    """Five events, sealed: two tickets created, a decision, a note, an execution start."""
     first = make_ticket()
     make_ticket(action="send_email", args={"to": "a@example.com"})
     ledger.record_decision(first.id, reviewer="U0LEAD", kind=DecisionKind.APPROVE)
     ledger.record_event(first.id, "reminded", waited_s=600)
     ledger.start_execution(first.id, action=first.action, args=first.args, actor="agent")
-    assert ledger.verify_audit().ok and ledger.verify_audit().checked == 5
+    ledger.seal_audit()  # PostgreSQL; SQLite's writers sealed their own events
+    assert [(r["seq"], r["seal"]) for r in _rows(ledger)] == [(n, n) for n in range(1, 6)]
+    report = ledger.verify_audit()
+    assert report.ok and report.checked == 5 and report.sealed == 5, report
     return ledger
 
 
@@ -41,6 +44,15 @@ def _exec(ledger: Ledger, *stmts: Any) -> None:
             conn.execute(stmt)
 
 
+def _forge(row: dict[str, Any], key: bytes | None = None, **changes: Any) -> dict[str, Any]:
+    """``row`` changed, with its hash recomputed as a forger without the key would."""
+    out = dict(row, **changes)
+    out["hash"] = event_hash(ticket_id=out["ticket_id"], ticket_seq=out["ticket_seq"],
+                             kind=out["kind"], actor=out["actor"], at=out["at"],
+                             data_json=out["data"], prev_hash=out["prev_hash"], key=key)
+    return out
+
+
 def test_modified_row(chain: Ledger) -> None:
     _exec(chain, update(AuditRow).where(AuditRow.seq == 3)
           .values(actor="U0MALLORY"))
@@ -53,31 +65,45 @@ def test_modified_data(chain: Ledger) -> None:
     assert chain.verify_audit().bad_seq == 1
 
 
+def test_modified_row_with_its_hash_recomputed_breaks_both_chains(chain: Ledger) -> None:
+    row = _rows(chain)[2]  # the decision
+    _exec(chain, update(AuditRow).where(AuditRow.seq == 3).values(
+        actor="U0MALLORY", hash=_forge(row, actor="U0MALLORY")["hash"]))
+    report = chain.verify_audit()
+    assert not report.ok and (report.bad_seq, report.bad_seal) == (3, 3)
+    assert any(p.seq == 4 and "link" in p.text for p in report.problems)  # the ticket's next
+
+
 def test_deleted_row(chain: Ledger) -> None:
     _exec(chain, delete(AuditRow).where(AuditRow.seq == 2))
     report = chain.verify_audit()
-    assert not report.ok and report.bad_seq == 2 and "deleted" in str(report)
+    assert not report.ok and report.bad_seal == 2 and "deleted" in str(report)
+
+
+def test_deleted_row_inside_a_ticket_chain(chain: Ledger) -> None:
+    _exec(chain, delete(AuditRow).where(AuditRow.seq == 3))
+    report = chain.verify_audit()
+    assert not report.ok and report.bad_seal == 3 and "deleted" in str(report)
+    assert any(p.seq == 4 and "missing" in p.text for p in report.problems)
 
 
 def test_deleted_tail(chain: Ledger) -> None:
     _exec(chain, delete(AuditRow).where(AuditRow.seq == 5))
     report = chain.verify_audit()
-    assert not report.ok and report.bad_seq == 5
+    assert not report.ok and report.bad_seal == 5 and "deleted from the end" in str(report)
 
 
 def test_inserted_row_shifts_the_chain(chain: Ledger) -> None:
     rows = _rows(chain)
-    forged = dict(rows[1], seq=3, kind="decided", actor="U0MALLORY", data="{}",
-                  prev_hash=rows[1]["hash"])
-    forged["hash"] = event_hash(seq=3, ticket_id=forged["ticket_id"], kind="decided",
-                                actor="U0MALLORY", at=forged["at"], data_json="{}",
-                                prev_hash=rows[1]["hash"], key=None)
-    shifted = [dict(r, seq=r["seq"] + 1) for r in rows[2:]]
-    _exec(chain, delete(AuditRow).where(AuditRow.seq >= 3),
-          *[AuditRow.__table__.insert().values(**r) for r in [forged, *shifted]],
-          update(AuditHeadRow).values(seq=6))
+    created, decided = rows[0], rows[2]  # ticket 1's events 1 and 2
+    forged = _forge(dict(decided, seq=6, seal=None, seal_hash=None, sealed_at=None),
+                    ticket_seq=2, actor="U0MALLORY", prev_hash=created["hash"])
+    shifted = [dict(r, ticket_seq=r["ticket_seq"] + 1) for r in rows
+               if r["ticket_id"] == created["ticket_id"] and r["ticket_seq"] >= 2]
+    _exec(chain, delete(AuditRow).where(AuditRow.seq.in_([r["seq"] for r in shifted])),
+          *[insert(AuditRow.__table__).values(**r) for r in [forged, *shifted]])
     report = chain.verify_audit()
-    assert not report.ok and report.bad_seq == 4  # the forged link breaks the next one
+    assert not report.ok and report.bad_seq == 3  # the forged link breaks the next one
 
 
 def test_inserted_row_is_caught_at_once_with_a_key(db_url: str) -> None:
@@ -85,24 +111,28 @@ def test_inserted_row_is_caught_at_once_with_a_key(db_url: str) -> None:
     keyed.record_event(None, "note", n=1)
     keyed.record_event(None, "note", n=2)
     row = _rows(keyed)[1]
-    forged = dict(row, seq=3, data='{"n":3}', prev_hash=row["hash"])
-    forged["hash"] = event_hash(seq=3, ticket_id=None, kind="note", actor=row["actor"],
-                                at=row["at"], data_json='{"n":3}', prev_hash=row["hash"],
-                                key=None)  # the forger has no key
-    _exec(keyed, AuditRow.__table__.insert().values(**forged),
-          update(AuditHeadRow).values(seq=3, hash=forged["hash"]))
+    forged = _forge(dict(row, seq=3, data='{"n":3}', seal=None, seal_hash=None,
+                         sealed_at=None))  # the forger has no key
+    _exec(keyed, insert(AuditRow.__table__).values(**forged))
     assert keyed.verify_audit().bad_seq == 3
     assert not Ledger.open(db_url, audit_key=b"wrong").verify_audit().ok
 
 
-def test_reordered_rows(chain: Ledger) -> None:
-    rows = _rows(chain)
-    a, b = rows[1], rows[2]
-    _exec(chain, delete(AuditRow).where(AuditRow.seq.in_([2, 3])),
-          AuditRow.__table__.insert().values(**dict(b, seq=2)),
-          AuditRow.__table__.insert().values(**dict(a, seq=3)))
+def test_reordered_seals(chain: Ledger) -> None:
+    _exec(chain, update(AuditRow).where(AuditRow.seq == 2).values(seal=-2),
+          update(AuditRow).where(AuditRow.seq == 3).values(seal=2),
+          update(AuditRow).where(AuditRow.seq == 2).values(seal=3))
     report = chain.verify_audit()
-    assert not report.ok and report.bad_seq == 2
+    assert not report.ok and report.bad_seal == 2
+
+
+def test_reordered_events_of_a_ticket(chain: Ledger) -> None:
+    """Ticket 1's events 2 and 3 (the decision and the reminder) swap places."""
+    _exec(chain, update(AuditRow).where(AuditRow.seq == 3).values(ticket_seq=-1),
+          update(AuditRow).where(AuditRow.seq == 4).values(ticket_seq=2),
+          update(AuditRow).where(AuditRow.seq == 3).values(ticket_seq=3))
+    report = chain.verify_audit()
+    assert not report.ok and report.bad_seq == 4
 
 
 def test_cli_verify_exit_codes(chain: Ledger, db_url: str) -> None:

@@ -13,8 +13,7 @@ from sqlalchemy import Insert, column, insert, inspect, select, table
 from sqlalchemy.exc import IntegrityError
 
 from store.db import current_revision, head_revision, make_engine, migrate
-from store.steps import EscalationStepRow
-from store.tables import Base, TicketRow
+from store.tables import Base, EscalationStepRow, TicketRow
 from tests.conftest import PG_SKIP, pg_base_url, pg_schema_url, sqlite_url
 
 AT = datetime(2026, 11, 1, 12, tzinfo=UTC)

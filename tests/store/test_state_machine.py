@@ -35,6 +35,13 @@ def _open(led: Ledger, status: TicketStatus, *, required: int, expired: bool) ->
         route=Route(channel="C1", approvals_required=required), policy_version="v1",
         expires_at=led.db_now() + offset,
     ))
+    if status == TicketStatus.APPROVED and not expired:
+        # Approved for real: execution refuses an approval its audit events do not show.
+        for reviewer in ("U0FIRST", "U0SECOND")[:required]:
+            approved, _ = led.record_decision(ticket.id, reviewer=reviewer,
+                                              kind=DecisionKind.APPROVE)
+        assert approved.status == status
+        return approved
     with led.engine.begin() as conn:  # put the ticket straight into the status under test
         conn.execute(update(TicketRow).where(TicketRow.id == ticket.id)
                      .values(status=status.value))
