@@ -17,6 +17,7 @@ from typing import Any
 from benchmarks import (
     scen_ack,
     scen_audit,
+    scen_gateway,
     scen_memory,
     scen_overhead,
     scen_peers,
@@ -40,6 +41,7 @@ SCENARIOS: dict[str, Runner] = {
     scen_sweep.NAME: scen_sweep.run,
     scen_peers.NAME: scen_peers.run,
     scen_memory.NAME: scen_memory.run,
+    scen_gateway.NAME: scen_gateway.run,
     scen_audit.NAME: scen_audit.run,
 }
 

@@ -46,6 +46,8 @@ class Server:
     proc: subprocess.Popen[bytes]
     url: str
     log: Path
+    api_url: str = ""
+    """The agent API of ``signoff serve`` (``/v1`` under it)."""
 
     @property
     def events_url(self) -> str:
@@ -67,12 +69,14 @@ def status_kb(pid: int, field: str) -> int:
 
 
 @contextmanager
-def serving(argv: Sequence[str], env: dict[str, str], port: int, log: Path) -> Iterator[Server]:
+def serving(argv: Sequence[str], env: dict[str, str], port: int, log: Path, *,
+            api_port: int | None = None) -> Iterator[Server]:
     """Start an HTTP server process and wait until ``GET /healthz`` answers 200."""
     with open(log, "wb") as out:
         proc = subprocess.Popen(list(argv), env=env, stdout=out, stderr=subprocess.STDOUT,
                                 cwd=str(REPO))
-    server = Server(proc, f"http://127.0.0.1:{port}", log)
+    server = Server(proc, f"http://127.0.0.1:{port}", log,
+                    f"http://127.0.0.1:{api_port}" if api_port else "")
     try:
         _wait_healthy(server)
         yield server
@@ -108,12 +112,14 @@ def _wait_healthy(server: Server) -> None:
 def serve_bot(env: dict[str, str], log: Path, *, scheduler: bool = False,
               threads: int = 16) -> AbstractContextManager[Server]:
     """The real ``signoff serve`` (same entry point users run)."""
-    port = free_port()
+    port, api_port = free_port(), free_port()
     argv = [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port",
             str(port), "--threads", str(threads)]
+    if (REPO / "bot" / "server" / "api").exists():  # this checkout serves the agent API
+        argv += ["--api-port", str(api_port)]
     if not scheduler:
         argv.append("--no-scheduler")
-    return serving(argv, env, port, log)
+    return serving(argv, env, port, log, api_port=api_port)
 
 
 def serve_baseline(env: dict[str, str], log: Path, *,

@@ -5,8 +5,11 @@ Agents use :class:`ApprovalClient` and catch the :class:`ApprovalError` family::
     from bot import ApprovalClient, ApprovalRejected
 """
 
+from bot.agent.aio import AsyncApprovalClient
 from bot.agent.client import ApprovalClient
 from bot.agent.errors import (
+    ActionNotAllowed,
+    AgentUnauthorized,
     ApprovalCancelled,
     ApprovalConsumed,
     ApprovalDenied,
@@ -16,11 +19,15 @@ from bot.agent.errors import (
     ApprovalPending,
     ApprovalRejected,
     ApprovalTakenOver,
+    GatewayRefused,
     InvalidArguments,
     InvalidRequest,
     RevalidationFailed,
+    TooManyPending,
 )
 from bot.agent.gate import GatedTool
+from bot.agent.http import HttpBackend
+from bot.agent.wire import current_receipt
 from store.errors import (
     ActionMismatch,
     ApprovalUnverifiable,
@@ -36,6 +43,8 @@ from store.models import Evidence, Ticket, TicketStatus
 
 __all__ = [
     "ActionMismatch",
+    "ActionNotAllowed",
+    "AgentUnauthorized",
     "ApprovalCancelled",
     "ApprovalClient",
     "ApprovalConsumed",
@@ -48,9 +57,12 @@ __all__ = [
     "ApprovalTakenOver",
     "ApprovalUnverifiable",
     "ArgumentsMismatch",
+    "AsyncApprovalClient",
     "ConfigError",
     "Evidence",
     "GatedTool",
+    "GatewayRefused",
+    "HttpBackend",
     "IdempotencyConflict",
     "InvalidArguments",
     "InvalidRequest",
@@ -61,4 +73,6 @@ __all__ = [
     "Ticket",
     "TicketNotFound",
     "TicketStatus",
+    "TooManyPending",
+    "current_receipt",
 ]

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.commands import (
+    agents_cmds,
     audit_cmds,
     config_cmds,
     demo_cmds,
@@ -20,7 +21,7 @@ from bot.settings import load_settings
 from store.errors import SignoffError
 
 COMMAND_MODULES = [demo_cmds, serve_cmds, store_cmds, audit_cmds, config_cmds, oncall_cmds,
-                   stats_cmds, eval_cmds]
+                   stats_cmds, eval_cmds, agents_cmds]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -39,6 +39,17 @@ class Settings(BaseSettings):
     audit_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("SIGNOFF_AUDIT_KEY", "audit_key"))
 
+    signoff_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("SIGNOFF_URL", "signoff_url"))
+    agent_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SIGNOFF_AGENT_TOKEN", "agent_token"))
+    keys_passphrase: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SIGNOFF_KEYS_PASSPHRASE",
+                                                    "keys_passphrase"))
+    receipt_ttl_s: float = Field(
+        default=300.0, gt=0, le=86_400,
+        validation_alias=AliasChoices("SIGNOFF_RECEIPT_TTL", "receipt_ttl_s"))
+
     @field_validator("slack_api_url")
     @classmethod
     def _api_url(cls, value: str) -> str:
@@ -72,6 +83,10 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def keys_passphrase_bytes(self) -> bytes | None:
+        return self.keys_passphrase.get_secret_value().encode() if self.keys_passphrase else None
+
+    @property
     def audit_key_bytes(self) -> bytes | None:
         return self.audit_key.get_secret_value().encode() if self.audit_key else None
 
@@ -84,6 +99,10 @@ _ENV_NAMES = {
     "database_url": "SIGNOFF_DATABASE_URL",
     "config_path": "SIGNOFF_CONFIG",
     "audit_key": "SIGNOFF_AUDIT_KEY",
+    "signoff_url": "SIGNOFF_URL",
+    "agent_token": "SIGNOFF_AGENT_TOKEN",
+    "keys_passphrase": "SIGNOFF_KEYS_PASSPHRASE",
+    "receipt_ttl_s": "SIGNOFF_RECEIPT_TTL",
 }
 
 

@@ -39,7 +39,7 @@ from escalation.config_errors import (
 )
 from escalation.durations import Duration, format_duration
 from escalation.predicates import ArgPath, Number, Predicate
-from escalation.quality import QualityConfig
+from escalation.quality import CanaryRoute, QualityConfig
 from escalation.schedules import Schedule
 from escalation.yaml_marks import Marks, YamlLimit, load_yaml, path_text
 from store.errors import ConfigError
@@ -183,6 +183,8 @@ class Rule(_Strict):
     reason: str | None = None
     approvers: Name | None = None
     expire_after: Duration | None = None
+    relax: Literal["never"] | None = None
+    """``never``: ``signoff policy suggest`` never proposes relaxing this rule."""
 
 
 class PolicyConfig(_Strict):
@@ -192,6 +194,20 @@ class PolicyConfig(_Strict):
 
     def rule_names(self) -> tuple[str, ...]:
         return tuple(rule_label(i, r.name, r.action) for i, r in enumerate(self.rules))
+
+
+class SuggestConfig(_Strict):
+    """``suggest:``: how much evidence ``signoff policy suggest`` needs before proposing."""
+
+    min_samples: Annotated[StrictInt, Field(ge=5)] = 50
+    """Reviewed requests, all approved unchanged, before relaxing a rule is proposed."""
+    recent: Duration = Field(default=timedelta(days=7), json_schema_extra={"default": "7d"})
+    """The recent window compared with the rest when looking for rising rejections."""
+    tighten_rate: Annotated[float, Field(gt=0, le=1)] = 0.10
+    tighten_factor: Annotated[float, Field(ge=1)] = 2.0
+    """Tightening is proposed when the recent edit-or-reject rate is at least
+    ``tighten_rate`` and ``tighten_factor`` times the rate before."""
+    tighten_min_samples: Annotated[StrictInt, Field(ge=1)] = 10
 
 
 class CandidatePolicy(PolicyConfig):
@@ -223,7 +239,21 @@ class SignoffConfig(_Strict):
     policy_candidate: CandidatePolicy | None = None
     """A candidate policy, shadow-evaluated on every request; it never decides."""
     quality: QualityConfig = QualityConfig()
+    suggest: SuggestConfig = SuggestConfig()
+    """Evidence thresholds for ``signoff policy suggest``."""
     """Rubber-stamp thresholds for ``signoff stats`` (see docs/quality.md)."""
+    canaries: dict[Name, CanaryRoute] = Field(default_factory=dict)
+    """Per route: test requests that must be rejected, injected among real ones."""
+
+    @model_validator(mode="after")
+    def _canary_routes(self) -> SignoffConfig:
+        unknown = sorted(set(self.canaries) - set(self.routes))
+        if unknown:
+            raise PydanticCustomError("signoff", "{message}", {
+                "message": f"canaries for unknown route(s) {', '.join(unknown)}",
+                "fix": f"use a route defined under routes: "
+                       f"({', '.join(sorted(self.routes)) or 'none'})"})
+        return self
 
     @model_validator(mode="after")
     def _known_schedules(self) -> SignoffConfig:
@@ -250,7 +280,7 @@ class SignoffConfig(_Strict):
                 })
         if not self.policy_version:
             digest = hashlib.sha256(canonical_json(self.model_dump(
-                mode="json", exclude={"quality", "policy_candidate"})).encode())
+                mode="json", exclude={"quality", "policy_candidate", "suggest"})).encode())
             object.__setattr__(self, "policy_version", "sha256:" + digest.hexdigest()[:12])
         return self
 

@@ -8,9 +8,10 @@ reviewer on a route of routine requests may approve quickly and rightly.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic_core import PydanticCustomError
 
 from store.stats import (
     CanaryFigures,
@@ -39,6 +40,47 @@ class QualityConfig(BaseModel):
     ``never_disagrees``."""
     canary_misses: StrictInt = Field(default=1, ge=1)
     """This many approved canaries in the window raise ``canary_missed``."""
+
+
+def _rate(value: Any) -> Any:
+    """``1/200`` or a share such as ``0.005``."""
+    if isinstance(value, str) and "/" in value:
+        num, _, den = value.partition("/")
+        try:
+            value = int(num) / int(den)
+        except (ValueError, ZeroDivisionError):
+            raise PydanticCustomError("signoff", "{message}", {
+                "message": f"{value!r} is not a rate",
+                "fix": "write it as 1/200 (one canary per 200 real requests) or 0.005"}) from None
+    return value
+
+
+class CanaryRequest(BaseModel):
+    """One test request that must be rejected, as the team wrote it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    action: Annotated[str, Field(min_length=1, max_length=200)]
+    args: dict[str, Any] = Field(default_factory=dict)
+    reason: str = ""
+    summary: str | None = None
+    evidence: tuple[dict[str, Any], ...] = ()
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    agent: str | None = None
+    requested_by: Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,}$")]
+    lesson: Annotated[str, Field(min_length=1, max_length=1000)]
+    """What the reviewer should have noticed; told privately after a missed canary."""
+
+
+class CanaryRoute(BaseModel):
+    """``canaries: ROUTE:`` in signoff.yml: how often, and which test requests."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rate: Annotated[float, BeforeValidator(_rate), Field(gt=0, le=1)]
+    """The share of the route's real requests followed by a canary (``1/200``)."""
+    requests: tuple[CanaryRequest, ...] = Field(min_length=1)
 
 
 class Flag(BaseModel):
@@ -106,15 +148,22 @@ def quality_report(stats: QualityStats, config: QualityConfig, *, since: datetim
                    route: str | None = None) -> QualityReport:
     """The figures since ``since``; ``route`` limits reviewers and canaries to one route
     (what a route's approvers may see on App Home)."""
-    group = None if by in (None, "reviewer") else by
-    queue = stats.queue_figures(since, group)  # type: ignore[arg-type]
     if route is not None:
         queue = [q for q in stats.queue_figures(since, "route") if q.group == route]
+    else:
+        queue = stats.queue_figures(since, None if by == "reviewer" else by)
     reviewers = stats.reviewer_figures(since, route=route)
     canaries = [c for c in stats.canary_figures(since) if route is None or c.route == route]
     return QualityReport(since=since, until=until, by=by, queue=queue, reviewers=reviewers,
                          canaries=canaries, flags=rubber_stamp_flags(reviewers, config))
 
 
-__all__ = ["Flag", "FlagKind", "QualityConfig", "QualityReport", "quality_report",
-           "rubber_stamp_flags"]
+def route_reports(stats: QualityStats, config: QualityConfig, routes: list[str], *,
+                  since: datetime, until: datetime) -> list[tuple[str, QualityReport]]:
+    """One report per route (App Home, the digest)."""
+    return [(r, quality_report(stats, config, since=since, until=until, route=r))
+            for r in routes]
+
+
+__all__ = ["CanaryRequest", "CanaryRoute", "Flag", "FlagKind", "QualityConfig",
+           "QualityReport", "quality_report", "route_reports", "rubber_stamp_flags"]

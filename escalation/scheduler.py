@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from escalation.engine import EscalationEngine
+from escalation.engine import TickReport
 from escalation.sweep_store import SweepLedger
 
 log = logging.getLogger("signoff.escalation")
@@ -27,11 +28,20 @@ SEAL_JOB_ID = "signoff-audit-sealer"
 SEAL_EVERY = timedelta(milliseconds=250)
 
 
+class Sweep(Protocol):
+    """What a tick runs: the escalation engine (and, with canaries, their draw), and the
+    store the audit sealer works on."""
+
+    @property
+    def store(self) -> SweepLedger: ...
+    def tick(self, at: datetime) -> TickReport: ...
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def start_scheduler(engine: EscalationEngine, every: timedelta, *,
+def start_scheduler(engine: Sweep, every: timedelta, *,
                     clock: Callable[[], datetime] = utc_now) -> BackgroundScheduler:
     """Start a background scheduler that ticks ``engine`` every ``every`` (first tick now),
     and seals the audit trail every ``SEAL_EVERY`` on its own thread (a long tick never
@@ -62,7 +72,7 @@ def start_scheduler(engine: EscalationEngine, every: timedelta, *,
     return scheduler
 
 
-def sweep_once(engine: EscalationEngine, clock: Callable[[], datetime] = utc_now) -> None:
+def sweep_once(engine: Sweep, clock: Callable[[], datetime] = utc_now) -> None:
     """One tick, with the clock read once; errors are logged, never raised into the
     scheduler (the next interval tries again)."""
     try:

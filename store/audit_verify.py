@@ -7,6 +7,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import groupby
 from typing import Any
 
@@ -45,6 +46,8 @@ class VerifyReport:
     """Events whose hash and links were checked."""
     sealed: int = 0
     unsealed: int = 0
+    oldest_unsealed: datetime | None = None
+    """When the oldest event not sealed yet was written (a stopped sealer shows here)."""
     tickets: int = 0
     checkpoints: int = 0
     problems: list[Problem] = field(default_factory=list)
@@ -81,7 +84,12 @@ class VerifyReport:
         counts = (f"{self.checked} events verified ({self.sealed} sealed, {self.unsealed} not "
                   f"sealed yet), {self.tickets} tickets replayed")
         if self.checkpoints:
-            counts += f", {self.checkpoints} checkpoints matched"
+            counts += (f", {self.checkpoints} checkpoint{'s' if self.checkpoints > 1 else ''} "
+                       "matched")
+        if self.oldest_unsealed is not None:
+            counts += (f"; the oldest event not sealed yet was written "
+                       f"{self.oldest_unsealed.isoformat(timespec='seconds')} (events are "
+                       "sealed by `signoff serve`'s scheduler and by `signoff audit checkpoint`)")
         if self.ok:
             return f"audit trail intact: {counts}"
         lines = [f"audit trail BROKEN at {self.problems[0]}"]
@@ -126,8 +134,8 @@ def _seals(session: Session, key: bytes | None, report: VerifyReport, batch: int
             f"the chain head records {head.seq} sealed events but the chain ends at "
             f"{expected - 1} (events were deleted from the end, or sealed outside signoff)",
             seal=max(head.seq, expected - 1)))
-    report.unsealed = session.execute(select(func.count()).select_from(_E)
-                                      .where(_E.seal.is_(None))).scalar_one()
+    report.unsealed, report.oldest_unsealed = session.execute(
+        select(func.count(), func.min(_E.at)).where(_E.seal.is_(None))).one()
 
 
 def _seal_fits(row: AuditRow, prev: str, key: bytes | None) -> bool:

@@ -66,6 +66,8 @@ def to_ticket(row: TicketRow, messages: Sequence[MessageRow] = ()) -> Ticket:
             SlackRef(role=m.role, channel=m.channel, ts=m.ts, user=m.user) for m in messages
         ),
         outcome=outcome,
+        canary=row.canary,
+        canary_lesson=row.canary_lesson,
     )
 
 

@@ -42,7 +42,7 @@ class Reroute:
 
 
 @dataclass(frozen=True)
-class DecisionPlan:
+class DecisionUpdate:
     event: Event
     audit_kind: str
     final: bool
@@ -52,12 +52,12 @@ class DecisionPlan:
     decision_hash: str | None = None
 
 
-def plan_decision(row: TicketRow, reviewer: str, kind: DecisionKind,
-                  args: dict[str, Any] | None, reroute: Reroute | None = None) -> DecisionPlan:
+def decision_update(row: TicketRow, reviewer: str, kind: DecisionKind,
+                  args: dict[str, Any] | None, reroute: Reroute | None = None) -> DecisionUpdate:
     """What a decision would do to ``row``; raises for a second approval by one person."""
     if kind in _SIMPLE:
         event, audit_kind, final = _SIMPLE[kind]
-        return DecisionPlan(event, audit_kind, final)
+        return DecisionUpdate(event, audit_kind, final)
     required = int(row.route.get("approvals_required", 1))
     if kind == DecisionKind.EDIT and args is not None:
         digest = args_hash(args)
@@ -72,14 +72,14 @@ def plan_decision(row: TicketRow, reviewer: str, kind: DecisionKind,
         )
     approvals = [*row.approvals, reviewer]
     done = len(approvals) >= required
-    return DecisionPlan(
+    return DecisionUpdate(
         Event.APPROVE if done else Event.APPROVE_PARTIAL, "decided", done,
         values={"approvals": approvals}, decision_hash=row.final_args_hash,
     )
 
 
 def _edit(row: TicketRow, args: dict[str, Any], digest: str, reviewer: str, required: int,
-          reroute: Reroute | None) -> DecisionPlan:
+          reroute: Reroute | None) -> DecisionUpdate:
     # Changed arguments void earlier approvals: they approved something else.
     values: dict[str, Any] = {"final_args": args, "final_args_hash": digest}
     counts = True
@@ -89,7 +89,7 @@ def _edit(row: TicketRow, args: dict[str, Any], digest: str, reviewer: str, requ
                       policy_rule=reroute.policy_rule, **_restart(row, reroute.replan))
     values["approvals"] = [reviewer] if counts else []
     done = counts and required <= 1
-    return DecisionPlan(Event.EDIT if done else Event.EDIT_PARTIAL, "edited", done,
+    return DecisionUpdate(Event.EDIT if done else Event.EDIT_PARTIAL, "edited", done,
                         values=values, decision_args=args, decision_hash=digest)
 
 

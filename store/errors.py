@@ -22,7 +22,14 @@ ApprovalRejected``); ``bot.agent.errors`` and ``escalation.config`` re-export th
     │   ├── ArgumentsMismatch            executor asked to run arguments nobody approved
     │   ├── ActionMismatch               executor asked to run another tool than the approved one
     │   ├── ApprovalUnverifiable         approved, but its audit events do not back it
-    │   └── CheckpointInvalid            an audit checkpoint file that cannot be read
+    │   ├── CheckpointInvalid            an audit checkpoint file that cannot be read
+    │   ├── AgentExists / AgentNotFound  `signoff agents add` / `revoke` of a name
+    ├── GatewayRefused                   signoff serve refused an agent's HTTP call (``code``)
+    │   ├── AgentUnauthorized            401: token missing, unknown or revoked
+    │   ├── ActionNotAllowed             403: the action is outside the token's globs
+    │   └── TooManyPending               429: too many open requests (``retry_after``)
+    ├── ReceiptInvalid                   a tool service refuses an approval receipt (``code``)
+    ├── WebhookInvalid                   a webhook's signature or timestamp does not check out
     ├── DeliveryError                    Slack did not take a reminder, DM or notice (retryable?)
     ├── IdempotencyConflict              an idempotency key reused for another action or args
     └── ApprovalError                    what an agent sees: the action did not run as asked
@@ -220,6 +227,54 @@ class ApprovalUnverifiable(StoreError):
 
 class CheckpointInvalid(StoreError):
     """An audit checkpoint file has a line that is not a checkpoint (names file and line)."""
+
+
+class AgentExists(StoreError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"an agent named {name!r} already exists (names are never "
+                         "reused, even after a revocation); pick another name")
+
+
+class AgentNotFound(StoreError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no agent named {name!r} (see `signoff agents list`)")
+
+
+class GatewayRefused(SignoffError):
+    """``signoff serve`` refused an agent's HTTP call; ``code`` is the API's stable code."""
+
+    def __init__(self, code: str, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.code, self.status = code, status
+
+
+class AgentUnauthorized(GatewayRefused):
+    """The agent token is missing, unknown or revoked (HTTP 401)."""
+
+
+class ActionNotAllowed(GatewayRefused):
+    """The agent's token does not cover this action (HTTP 403)."""
+
+
+class TooManyPending(GatewayRefused):
+    """The agent has as many open requests as it may (HTTP 429); retry after ``retry_after``."""
+
+    def __init__(self, code: str, message: str, *, status: int,
+                 retry_after: float | None = None) -> None:
+        super().__init__(code, message, status=status)
+        self.retry_after = retry_after
+
+
+class ReceiptInvalid(SignoffError):
+    """The receipt does not allow this call. ``code`` says why (stable, for logs)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"approval receipt refused ({code}): {message}")
+        self.code = code
+
+
+class WebhookInvalid(SignoffError):
+    """The webhook's signature or timestamp does not check out: ignore the request."""
 
 
 class DeliveryError(SignoffError):

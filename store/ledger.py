@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from store import audit, audit_seal, audit_verify, checkpoint, tickets
 from store.convert import to_decision, to_ticket
 from store.db import Transactions, check_schema, make_engine, now_of
-from store.decisions import Reroute, plan_decision
+from store.decisions import Reroute, decision_update
 from store.errors import (
     ActionMismatch,
     ApprovalUnverifiable,
@@ -91,11 +91,12 @@ class Ledger:
             return self._now(s)
 
     @staticmethod
-    def _lock(session: Session, ticket_id: str) -> TicketRow:
+    def _lock(session: Session, ticket_id: str, *, for_agent: bool = False) -> TicketRow:
+        """Lock the row; ``for_agent``: an agent's write, which never finds a canary."""
         row = session.execute(
             select(TicketRow).where(TicketRow.id == ticket_id).with_for_update()
         ).scalar_one_or_none()
-        if row is None:
+        if row is None or (for_agent and row.canary is not None):
             raise TicketNotFound(ticket_id)
         return row
 
@@ -158,18 +159,21 @@ class Ledger:
             )).scalar_one_or_none()
             return None if row is None else to_ticket(row, self._messages(s, row.id))
 
-    def get_ticket(self, ticket_id: str) -> Ticket:
+    def get_ticket(self, ticket_id: str, *, for_agent: bool = False) -> Ticket:
+        """``for_agent``: an agent's read, which never finds a canary."""
         with self._tx(write=False) as s:
             row = s.get(TicketRow, ticket_id)
-            if row is None:
+            if row is None or (for_agent and row.canary is not None):
                 raise TicketNotFound(ticket_id)
             return to_ticket(row, self._messages(s, ticket_id))
 
-    def status_of(self, ticket_id: str) -> tuple[TicketStatus, int]:
+    def status_of(self, ticket_id: str, *, for_agent: bool = False) -> tuple[TicketStatus, int]:
         """Cheapest possible read (for ``wait()`` polling): status and version."""
+        stmt = select(TicketRow.status, TicketRow.version).where(TicketRow.id == ticket_id)
+        if for_agent:
+            stmt = stmt.where(TicketRow.canary.is_(None))
         with self._tx(write=False) as s:
-            found = s.execute(select(TicketRow.status, TicketRow.version)
-                              .where(TicketRow.id == ticket_id)).one_or_none()
+            found = s.execute(stmt).one_or_none()
             if found is None:
                 raise TicketNotFound(ticket_id)
             return TicketStatus(found[0]), found[1]
@@ -214,25 +218,25 @@ class Ledger:
             if TicketStatus(row.status).is_open and now >= row.expires_at:
                 raise DeadlinePassed(row.id, kind.value, row.status,
                                      detail=f"its deadline {row.expires_at.isoformat()} has passed")
-            plan = plan_decision(row, reviewer, kind, args, reroute)
-            if next_status(TicketStatus(row.status), plan.event) is None:
-                raise transition_refused(row, plan.event)
+            update = decision_update(row, reviewer, kind, args, reroute)
+            if next_status(TicketStatus(row.status), update.event) is None:
+                raise transition_refused(row, update.event)
             if expected_version is not None and expected_version != row.version:
-                raise ChangedSinceSeen(row.id, plan.event.value, row.status,
+                raise ChangedSinceSeen(row.id, update.event.value, row.status,
                                        seen=expected_version, current=row.version)
-            values = dict(plan.values)
-            if plan.final:
+            values = dict(update.values)
+            if update.final:
                 values.update(decided_by=reviewer, decided_at=now)
-            self._transition(s, row, plan.event, **values)
+            self._transition(s, row, update.event, **values)
             decision = DecisionRow(
                 ticket_id=ticket_id, reviewer=reviewer, kind=kind.value, reason=reason,
-                args=plan.decision_args, args_hash=plan.decision_hash, at=now,
+                args=update.decision_args, args_hash=update.decision_hash, at=now,
                 policy_version=policy_version or row.policy_version,
             )
             s.add(decision)
             s.flush()
-            self._audit(s, ticket_id, plan.audit_kind, reviewer, now, decision=kind.value,
-                        reason=reason, args=plan.decision_args, args_hash=plan.decision_hash,
+            self._audit(s, ticket_id, update.audit_kind, reviewer, now, decision=kind.value,
+                        reason=reason, args=update.decision_args, args_hash=update.decision_hash,
                         status=row.status, approvals=list(row.approvals),
                         approvals_required=int(row.route.get("approvals_required", 1)),
                         policy_version=decision.policy_version)
@@ -242,7 +246,7 @@ class Ledger:
                     evidence: Sequence[Evidence] = ()) -> Ticket:
         """The agent answers a reviewer's question; the ticket is pending again."""
         with self._tx() as s:
-            row = self._lock(s, ticket_id)
+            row = self._lock(s, ticket_id, for_agent=True)
             now = self._now(s)
             merged = list(row.evidence) + [e.model_dump(mode="json") for e in evidence]
             self._transition(s, row, Event.ANSWER, evidence=merged)
@@ -251,8 +255,9 @@ class Ledger:
             return to_ticket(row, self._messages(s, ticket_id))
 
     def cancel(self, ticket_id: str, *, actor: str, reason: str) -> Ticket:
+        """The agent withdraws its request (never a canary: no agent made one)."""
         with self._tx() as s:
-            row = self._lock(s, ticket_id)
+            row = self._lock(s, ticket_id, for_agent=True)
             now = self._now(s)
             self._transition(s, row, Event.CANCEL, decided_by=actor, decided_at=now)
             self._audit(s, ticket_id, "cancelled", actor, now, reason=reason)
@@ -277,17 +282,22 @@ class Ledger:
 
     def start_execution(self, ticket_id: str, *, action: str, args: dict[str, Any],
                         actor: str) -> Ticket:
-        """Consume the approval once. Refuses another action than the approved one,
-        arguments that are not the approved ones, and an approval its own audit events do
-        not show (:class:`ApprovalUnverifiable`); a refusal is audited and consumes nothing."""
+        """Consume the approval once. Refuses canaries outright (there is no tool behind a
+        test request), another action than the approved one, arguments that are not the
+        approved ones, and an approval its own audit events do not show
+        (:class:`ApprovalUnverifiable`); a refusal is audited and consumes nothing."""
         offered = args_hash(args)
-        refused: ActionMismatch | ArgumentsMismatch | ApprovalUnverifiable
+        refused: ActionMismatch | ArgumentsMismatch | ApprovalUnverifiable | TicketNotFound
         with self._tx() as s:
             row = self._lock(s, ticket_id)
             now = self._now(s)
             unbacked = (audit_verify.backing_problems(s, row, self._audit_key)
                         if row.status == TicketStatus.APPROVED else [])
-            if row.status == TicketStatus.APPROVED and action != row.action:
+            if row.canary is not None:
+                self._audit(s, ticket_id, "execution_refused", actor, now, offered_hash=offered,
+                            canary=row.canary, note="a canary (test request) never executes")
+                refused = TicketNotFound(ticket_id)
+            elif row.status == TicketStatus.APPROVED and action != row.action:
                 self._audit(s, ticket_id, "execution_refused", actor, now,
                             offered_action=action, approved_action=row.action)
                 refused = ActionMismatch(ticket_id, row.action, action)

@@ -179,6 +179,11 @@ class Ticket(_Frozen):
     card: SlackRef | None
     messages: tuple[SlackRef, ...] = ()
     outcome: Outcome | None = None
+    canary: str | None = Field(default=None, exclude=True)
+    """The canary this test request is (None for real requests). Never serialised: an agent
+    must not be able to tell, and never receives a canary anyway."""
+    canary_lesson: str | None = Field(default=None, exclude=True)
+    """What a reviewer should have noticed, told privately after a missed canary."""
 
     @property
     def edited(self) -> bool:

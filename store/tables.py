@@ -62,6 +62,7 @@ class TicketRow(Base):
         UniqueConstraint("requested_by", "idempotency_key", name="uq_tickets_idempotency"),
         Index("ix_tickets_status_next_action", "status", "next_action_at"),
         Index("ix_tickets_status_expires", "status", "expires_at"),
+        Index("ix_tickets_agent_status", "agent", "status"),
         Index("ix_tickets_canary_drawn", "canary_drawn"),
     )
 
@@ -208,6 +209,68 @@ class AuditHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AgentRow(Base):
+    """An agent allowed to call the HTTP API: its token only as a SHA-256, its scope."""
+
+    __tablename__ = "agents"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    actions: Mapped[list[str]] = mapped_column(JSON)
+    max_pending: Mapped[int] = mapped_column(Integer)
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    webhook_secret: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SigningKeyRow(Base):
+    """An Ed25519 key that signs approval receipts. ``private_pem`` is PKCS#8, encrypted
+    with ``SIGNOFF_KEYS_PASSPHRASE`` when that is set. Retired keys stop signing and,
+    once retired, no longer verify."""
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    private_pem: Mapped[str] = mapped_column(Text)
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    active: Mapped[bool] = mapped_column(Boolean)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RedemptionRow(Base):
+    """A receipt redeemed online: the primary key makes the second redemption fail."""
+
+    __tablename__ = "receipt_redemptions"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(String(32))
+    redeemed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class WebhookDeliveryRow(Base):
+    """One event for one agent's webhook; delivered from the database by any replica."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    agent: Mapped[str] = mapped_column(String(100), index=True)
+    ticket_id: Mapped[str] = mapped_column(String(32))
+    event: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class PolicyVersionRow(Base):

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from store.changes import changed
 from store.db import db_now
 from store.errors import AlreadyDecided, DeadlinePassed, TransitionRefused
 from store.models import TicketStatus
@@ -52,6 +53,7 @@ def transition(s: Session, row: TicketState, event: Event, **values: Any) -> Non
         # The row is locked, so only the deadline guard can have failed.
         raise DeadlinePassed(row.id, event.value, row.status,
                              detail=f"its deadline {row.expires_at.isoformat()} has passed")
+    changed(s, row.id)
 
 
 def transition_refused(row: TicketState, event: Event) -> TransitionRefused:

@@ -7,12 +7,14 @@ import inspect
 import bot
 
 DOCUMENTED = {
-    "ActionMismatch", "ApprovalCancelled", "ApprovalClient", "ApprovalConsumed",
-    "ApprovalDenied", "ApprovalError", "ApprovalExpired", "ApprovalNeedsInfo", "ApprovalPending",
-    "ApprovalRejected", "ApprovalTakenOver", "ApprovalUnverifiable", "ArgumentsMismatch",
-    "ConfigError", "Evidence", "GatedTool", "IdempotencyConflict", "InvalidArguments",
-    "InvalidRequest", "RevalidationFailed", "SignoffError", "StoreError", "StoreUnavailable",
-    "Ticket", "TicketNotFound", "TicketStatus",
+    "ActionMismatch", "ActionNotAllowed", "AgentUnauthorized", "ApprovalCancelled",
+    "ApprovalClient", "ApprovalConsumed", "ApprovalDenied", "ApprovalError", "ApprovalExpired",
+    "ApprovalNeedsInfo", "ApprovalPending", "ApprovalRejected", "ApprovalTakenOver",
+    "ApprovalUnverifiable", "ArgumentsMismatch", "AsyncApprovalClient", "ConfigError",
+    "Evidence", "GatedTool", "GatewayRefused", "HttpBackend", "IdempotencyConflict",
+    "InvalidArguments", "InvalidRequest", "RevalidationFailed", "SignoffError", "StoreError",
+    "StoreUnavailable", "Ticket", "TicketNotFound", "TicketStatus", "TooManyPending",
+    "current_receipt",
 }
 
 

@@ -18,12 +18,12 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 from slack_sdk import WebClient
 
-from bot.agent.argmodel import schema_of
 from bot.agent.backend import ApprovalBackend, ApprovalRequest
 from bot.agent.door import checked, checked_args, checked_evidence, checked_request, readable
 from bot.agent.errors import InvalidArguments, InvalidRequest
 from bot.agent.gate import Enforcer, GatedTool
 from bot.agent.inprocess import InProcessBackend
+from bot.render.argmodel import schema_of
 from bot.settings import Settings, load_settings
 from bot.slack.webapi import make_web_client
 from escalation.config import SignoffConfig, load_config
@@ -64,8 +64,16 @@ class ApprovalClient:
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> ApprovalClient:
-        """Database, config, Slack token and API URL from the environment (see README)."""
-        return cls.from_settings(load_settings(), **kwargs)
+        """With ``SIGNOFF_URL`` and ``SIGNOFF_AGENT_TOKEN`` set: over HTTP to ``signoff
+        serve``, holding nothing but the token. Otherwise embedded: database, config, Slack
+        token and API URL from the environment (see README)."""
+        settings = load_settings()
+        if settings.signoff_url and settings.agent_token is not None:
+            from bot.agent.http import HttpBackend
+
+            return cls(backend=HttpBackend(settings.signoff_url,
+                                           settings.agent_token.get_secret_value()))
+        return cls.from_settings(settings, **kwargs)
 
     def close(self) -> None:
         self.backend.close()

@@ -28,6 +28,28 @@ T = TypeVar("T")
 SUMMARY_LIMIT = 500
 
 
+def raise_unless_approved(ticket: Ticket,
+                          reason_of: Callable[[DecisionKind], str | None]) -> None:
+    """The typed error for a ticket that may not run (``reason_of`` finds the reviewer's
+    latest reason of a kind); nothing for an approved one."""
+    status = ticket.status
+    if status == TicketStatus.APPROVED:
+        return
+    if status == TicketStatus.PENDING:
+        raise ApprovalPending(ticket)
+    if status == TicketStatus.NEEDS_INFO:
+        raise ApprovalNeedsInfo(ticket, reason_of(DecisionKind.REQUEST_INFO))
+    if status == TicketStatus.REJECTED:
+        raise ApprovalRejected(ticket, ticket.decided_by, reason_of(DecisionKind.REJECT))
+    if status == TicketStatus.EXPIRED:
+        raise ApprovalExpired(ticket)
+    if status == TicketStatus.TAKEN_OVER:
+        raise ApprovalTakenOver(ticket)
+    if status == TicketStatus.CANCELLED:
+        raise ApprovalCancelled(ticket)
+    raise ApprovalConsumed(ticket)
+
+
 class Enforcer:
     """Turns a decided ticket into either a run of the tool or the matching typed error."""
 
@@ -35,24 +57,7 @@ class Enforcer:
         self.backend = backend
 
     def raise_unless_approved(self, ticket: Ticket) -> None:
-        status = ticket.status
-        if status == TicketStatus.APPROVED:
-            return
-        if status == TicketStatus.PENDING:
-            raise ApprovalPending(ticket)
-        if status == TicketStatus.NEEDS_INFO:
-            raise ApprovalNeedsInfo(ticket, self.backend.last_reason(ticket.id,
-                                                                     DecisionKind.REQUEST_INFO))
-        if status == TicketStatus.REJECTED:
-            raise ApprovalRejected(ticket, ticket.decided_by,
-                                   self.backend.last_reason(ticket.id, DecisionKind.REJECT))
-        if status == TicketStatus.EXPIRED:
-            raise ApprovalExpired(ticket)
-        if status == TicketStatus.TAKEN_OVER:
-            raise ApprovalTakenOver(ticket)
-        if status == TicketStatus.CANCELLED:
-            raise ApprovalCancelled(ticket)
-        raise ApprovalConsumed(ticket)
+        raise_unless_approved(ticket, lambda kind: self.backend.last_reason(ticket.id, kind))
 
     def execute(self, ticket: Ticket, tool: Callable[..., T], args: dict[str, Any] | None,
                 *, action: str | None, revalidate: Callable[[dict[str, Any]], bool] | None,

@@ -116,18 +116,18 @@ class InProcessBackend:
     # -- Resume -------------------------------------------------------------------------
 
     def get(self, ticket_id: str) -> Ticket:
-        return self.ledger.get_ticket(ticket_id)
+        return self.ledger.get_ticket(ticket_id, for_agent=True)
 
     def wait(self, ticket_id: str, timeout: float | None) -> Ticket:
         start = time.monotonic()
         interval = self.poll_interval
         while True:
-            status, _version = self.ledger.status_of(ticket_id)
+            status, _version = self.ledger.status_of(ticket_id, for_agent=True)
             if status != TicketStatus.PENDING:
-                return self.ledger.get_ticket(ticket_id)
+                return self.ledger.get_ticket(ticket_id, for_agent=True)
             waited = time.monotonic() - start
             if timeout is not None and waited >= timeout:
-                return self.ledger.get_ticket(ticket_id)
+                return self.ledger.get_ticket(ticket_id, for_agent=True)
             if waited > _FAST_POLL_FOR_S:
                 interval = min(interval * 2, self.max_poll_interval)
             pause = interval if timeout is None else min(interval, max(timeout - waited, 0.0))

@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bot.commands.options import config_option, config_path
+from escalation.canaries import canary_problems
 from escalation.chains import effective_expiry
 from escalation.config import (
     ConfigInvalid,
@@ -34,7 +36,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("check-config", help="validate signoff.yml and show what it sets up")
     p.add_argument("config_file", nargs="?", metavar="PATH",
                    help="the configuration file (default: SIGNOFF_CONFIG, else signoff.yml)")
-    _config_option(p)
+    config_option(p)
     p.add_argument("--cases", metavar="FILE",
                    help="also run the policy unit cases in FILE (see `signoff policy test`)")
     p.set_defaults(func=cmd_check_config)
@@ -48,31 +50,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("action_file", metavar="ACTION.json",
                    help='a JSON file ("-" for stdin): {"action": ..., "args": {...}, '
                         '"requested_by": ..., "confidence": ...}; other keys are ignored')
-    _config_option(p)
+    config_option(p)
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
     p.set_defaults(func=cmd_policy_explain)
     p = psub.add_parser("test", help="run policy unit cases; exit 1 if an outcome changed")
     p.add_argument("cases_file", metavar="FILE",
                    help="a YAML file: cases: [{name, action, args, requested_by, confidence, "
                         "expect: {decision, tier, route, approvals, review, rule}}]")
-    _config_option(p)
+    config_option(p)
     p.set_defaults(func=cmd_policy_test)
     from bot.commands.policy_cmds import register_policy  # needs the ledger: imported late
     register_policy(psub)
-
-
-def _config_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", dest="config_path", metavar="PATH", default=argparse.SUPPRESS,
-                        help="the configuration file (default: SIGNOFF_CONFIG, else signoff.yml)")
-
-
-def config_path(args: argparse.Namespace) -> str:
-    """PATH argument, else --config, else the caller's default (from SIGNOFF_CONFIG)."""
-    for name in ("config_file", "config_path", "default_config"):
-        value = getattr(args, name, None)
-        if value:
-            return str(value)
-    return "signoff.yml"
 
 
 def _load(args: argparse.Namespace,
@@ -92,6 +80,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     warnings: list[Problem] = []
     config = _load(args, warnings)
     if config is None:
+        return 1
+    problems = canary_problems(config)
+    if problems:
+        print(f"{config_path(args)}: " + "\n  ".join(["canaries that would give themselves "
+                                                      "away:", *problems]), file=sys.stderr)
         return 1
     print(render_config(config, config_path(args)))
     if warnings:
@@ -185,7 +178,15 @@ def render_config(config: SignoffConfig, path: str) -> str:
              "", "Chains (level times count from the request)", *_chains(config), "",
              f"Rules (the most severe match wins; actions no rule matches: {default}{via})",
              *_rules(config)]
+    if config.canaries:
+        lines += ["", "Canaries (test requests that must be rejected)", *_canaries(config)]
     return "\n".join(lines)
+
+
+def _canaries(config: SignoffConfig) -> list[str]:
+    rows = [[route, f"1 in {round(1 / spec.rate):g}", ", ".join(r.name for r in spec.requests)]
+            for route, spec in config.canaries.items()]
+    return table(["ROUTE", "RATE", "REQUESTS"], rows)
 
 
 def _routes(config: SignoffConfig) -> list[str]:

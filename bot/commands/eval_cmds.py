@@ -6,8 +6,8 @@ import argparse
 import json
 from datetime import UTC, datetime, timedelta
 
+from bot.commands.evalcases import eval_case, eval_case_schema
 from bot.commands.store_cmds import open_ledger
-from bot.evalcases import eval_case, eval_case_schema
 from escalation.durations import DurationError, parse_duration
 from store.stats import QualityStats
 

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from bot.commands.options import config_option, config_path
 from escalation.chains import EscalationPlan, PlannedLevel, plan
 from escalation.config import Chain, ConfigInvalid, load_config
 from escalation.durations import DurationError, format_duration, parse_duration
@@ -30,7 +31,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--at", metavar="TIME", default=None,
                    help="when the request is created: ISO 8601, e.g. 2026-03-08T09:00-05:00 "
                         "(without an offset: UTC; default: now)")
-    _config_option(p)
+    config_option(p)
     p.set_defaults(func=cmd_who)
 
     p = osub.add_parser("import-pagerduty",
@@ -48,16 +49,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--remind-every", metavar="DURATION", help="thread reminders (default: none)")
     p.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     p.set_defaults(func=cmd_import_pagerduty)
-
-
-def _config_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", dest="config_path", metavar="PATH", default=None,
-                        help="the configuration file (default: SIGNOFF_CONFIG, else signoff.yml)")
-
-
-def config_path(args: argparse.Namespace) -> str:
-    return str(getattr(args, "config_path", None)
-               or getattr(args, "default_config", None) or "signoff.yml")
 
 
 # -- who ----------------------------------------------------------------------------------------

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from bot.commands.config_cmds import config_path
-from bot.commands.stats_cmds import _window
+from bot.commands.options import config_path, window
 from bot.commands.store_cmds import open_ledger
 from escalation.config import ConfigInvalid, SignoffConfig, load_config
 from escalation.policy import Proposal
+from escalation.quality import rubber_stamp_flags
 from escalation.shadow import ActionReport, candidate_config, from_events, replay, summarise
+from escalation.suggest import suggest
+from escalation.suggest_diff import apply as apply_suggestions
+from escalation.suggest_diff import unified
+from escalation.yaml_marks import load_yaml
 from store.ledger import Ledger
 from store.policies import policy_version, policy_versions
-from store.proposals import recorded_proposals
+from store.proposals import recorded_proposals, reviewed_requests
+from store.stats import QualityStats
 
 
 def register_policy(psub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,12 +32,20 @@ def register_policy(psub: argparse._SubParsersAction[argparse.ArgumentParser]) -
                    help="a complete signoff.yml to compare: every recorded request since "
                         "--since is replayed through both (default: the disagreements "
                         "recorded live by policy_candidate: in signoff.yml)")
-    p.add_argument("--since", type=_window, default=timedelta(days=30), metavar="DURATION",
+    p.add_argument("--since", type=window, default=timedelta(days=30), metavar="DURATION",
                    help="how far back to look, e.g. 7d (default 30d)")
     p.add_argument("--config", dest="config_path", metavar="PATH", default=argparse.SUPPRESS,
                    help="the live configuration (default: SIGNOFF_CONFIG, else signoff.yml)")
     p.add_argument("--json", action="store_true", help="the report as JSON")
     p.set_defaults(func=cmd_shadow_report)
+    p = psub.add_parser("suggest", help="propose relaxing or tightening rules from the "
+                        "decision record, as a diff of signoff.yml (never written)")
+    p.add_argument("--since", type=window, default=timedelta(days=30), metavar="DURATION",
+                   help="how far back to read decisions, e.g. 14d (default 30d)")
+    p.add_argument("--config", dest="config_path", metavar="PATH", default=argparse.SUPPRESS,
+                   help="the configuration (default: SIGNOFF_CONFIG, else signoff.yml)")
+    p.add_argument("--json", action="store_true", help="the suggestions as JSON")
+    p.set_defaults(func=cmd_suggest)
     p = psub.add_parser("versions", help="the policy versions that have decided requests")
     p.set_defaults(func=cmd_versions)
     p = psub.add_parser("show", help="the exact rules of a recorded policy version, as JSON")
@@ -144,3 +159,39 @@ def _example(example: dict[str, Any]) -> str:
     ticket = example.get("ticket") or "(denied, no ticket)"
     return (f"{ticket} {args}  [live rule {example['live_rule']}, "
             f"candidate rule {example['candidate_rule']}]")
+
+
+def cmd_suggest(args: argparse.Namespace) -> int:
+    path = config_path(args)
+    config = _config(path)
+    if config is None:
+        return 2
+    text = Path(path).read_text(encoding="utf-8")
+    ledger = open_ledger(args)
+    try:
+        until = ledger.db_now()
+        since = until - args.since
+        reviewed = reviewed_requests(ledger, since)
+        figures = QualityStats(ledger.engine).reviewer_figures(since)
+    finally:
+        ledger.close()
+    weak = {flag.reviewer for flag in rubber_stamp_flags(figures, config.quality)}
+    found = suggest(config, reviewed, weak=weak, since=since, until=until)
+    if args.json:
+        print(json.dumps({"since": since.isoformat(), "weak_reviewers": sorted(weak),
+                          "suggestions": [asdict(s) for s in found]}, indent=2,
+                         ensure_ascii=False, default=str))
+        return 0
+    if not found:
+        print(f"no suggestions from {len(reviewed)} reviewed requests since "
+              f"{since:%Y-%m-%d} (thresholds under suggest: in signoff.yml)")
+        return 0
+    for s in found:
+        print(f"- {s.evidence}")
+    edited, notes = apply_suggestions(text, load_yaml(text)[1], found)
+    print()
+    print(unified(text, edited, path), end="")
+    for note in notes:
+        print(f"note: {note}")
+    print("\nNothing was changed: review the diff and apply it to signoff.yml yourself.")
+    return 0

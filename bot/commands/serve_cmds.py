@@ -9,13 +9,18 @@ import sys
 import threading
 from types import FrameType
 
+from slack_sdk.errors import SlackApiError, SlackClientError
+
 from bot.server.compose import Service, build_service, require
+from store.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("serve", help="run the Slack bot (HTTP or Socket Mode) and the sweep")
     p.add_argument("--host", default="0.0.0.0", help="interface to listen on (default 0.0.0.0)")
     p.add_argument("--port", type=int, default=3000, help="port (default 3000)")
+    p.add_argument("--api-port", type=int,
+                   help="port of the agent API /v1 (default: --port + 1; 0 picks a free one)")
     p.add_argument("--threads", type=int, default=16, help="HTTP worker threads")
     p.add_argument("--socket-mode", action="store_true",
                    help="connect to Slack over Socket Mode (needs SLACK_APP_TOKEN)")
@@ -23,33 +28,62 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="do not run the escalation sweep in this replica")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("sandbox", add_help=False,
-                       help="run the local Slack-compatible server (see: signoff sandbox -h)")
-    p.add_argument("rest", nargs=argparse.REMAINDER)
+    # The sandbox's own options, declared once (argparse.REMAINDER would swallow nothing on
+    # Python 3.11 when the first argument is an option: "unrecognized arguments").
+    from bot.sandbox import cli as sandbox_cli
+
+    p = sub.add_parser("sandbox", help="run the local Slack-compatible server",
+                       description=sandbox_cli.DESCRIPTION)
+    sandbox_cli.add_arguments(p)
     p.set_defaults(func=cmd_sandbox)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from bot.sandbox.cli import main as sandbox_main
+    from bot.sandbox.cli import run_args
 
-    return sandbox_main(args.rest)
+    return run_args(args)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s")
-    service = build_service(args.settings)
+    service = build_service(args.settings, socket_mode=args.socket_mode)
     try:
+        _check_channels(service)
         if not args.no_scheduler:
             service.start_scheduler()
+        service.start_webhooks()
+        api_port = args.api_port if args.api_port is not None else (
+            args.port + 1 if args.port else 0)
+        api = service.serve_api(args.host, api_port, settings=args.settings).start()
         if args.socket_mode:
+            print(f"signoff: agent API on {api.url}/v1", flush=True)
             return _socket_mode(service)
-        return _http(service, args)
+        return _http(service, args, api.url)
     finally:
         service.close()
 
 
-def _http(service: Service, args: argparse.Namespace) -> int:
+def _check_channels(service: Service) -> None:
+    """Refuse to start while a route's channel cannot receive cards, saying what to do."""
+    from bot.slack.channels import check_route_channels
+
+    try:
+        bot_name = str(service.slack.auth_test().get("user") or "signoff")
+    except (SlackApiError, SlackClientError, OSError):
+        bot_name = "signoff"
+    routes = {name: route.channel for name, route in service.config.routes.items()}
+    check = check_route_channels(service.slack, routes, bot_name=bot_name)
+    for where in check.joined:
+        print(f"signoff: joined {where} to post review cards there", file=sys.stderr)
+    for line in check.unchecked:
+        print(f"signoff: warning: {line}", file=sys.stderr)
+    if not check.ok:
+        raise ConfigError("review cards cannot be posted in every route's channel:\n  - "
+                          + "\n  - ".join(check.problems))
+
+
+def _http(service: Service, args: argparse.Namespace, api_url: str) -> int:
     server = service.serve_http(args.host, args.port, threads=args.threads)
     stopping = threading.Event()
 
@@ -63,16 +97,38 @@ def _http(service: Service, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     print(f"signoff: serving as bot {service.bot_user} on {server.url} "
-          f"(POST /slack/events, GET /healthz); config {service.config.policy_version}; "
+          f"(POST /slack/events, GET /healthz, GET /metrics); agent API on {api_url}/v1; "
+          f"config {service.config.policy_version}; "
           f"sweep {'on' if service.scheduler else 'off'}", flush=True)
     server.serve_forever()
     return 0
 
 
 def _socket_mode(service: Service) -> int:
+    """Serve over Socket Mode until SIGTERM/SIGINT, then stop as HTTP mode does: no new
+    envelopes, handlers already running (and acknowledged) finish, then the ledger closes."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     app_token = require(service.access.app_token, "SLACK_APP_TOKEN",
                         "create an app-level token with connections:write (xapp-…)")
-    SocketModeHandler(service.app, app_token).start()
+    handler = SocketModeHandler(service.app, app_token)
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        if not stopping.is_set():
+            print(f"signoff: received signal {signum}, shutting down", file=sys.stderr)
+            stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    handler.connect()
+    print(f"signoff: serving as bot {service.bot_user} over Socket Mode; config "
+          f"{service.config.policy_version}; sweep {'on' if service.scheduler else 'off'}",
+          flush=True)
+    while not stopping.wait(0.5):
+        pass
+    handler.close()  # disconnects, and waits for the envelopes being handled
+    # Work a handler left after its ack (e.g. a decision to submit) finishes before the
+    # decision pool and the ledger close (Service.close).
+    service.app.listener_runner.listener_executor.shutdown(wait=True)
     return 0

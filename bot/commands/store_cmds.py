@@ -105,7 +105,8 @@ def cmd_tickets_show(args: argparse.Namespace) -> int:
         print(f"  {_short(d.at)}  {d.reviewer}  {d.kind.value}  {d.reason or ''}".rstrip())
     print("audit:")
     for e in events:
-        print(f"  #{e.seq}  {_short(e.at)}  {e.kind}  by {e.actor}")
+        sealed = f"seal {e.seal}" if e.seal is not None else "not sealed yet"
+        print(f"  #{e.seq}  {_short(e.at)}  {e.kind}  by {e.actor}  ({sealed})")
     return 0
 
 

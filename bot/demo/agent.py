@@ -29,7 +29,8 @@ from bot.agent.errors import (
     ApprovalTakenOver,
 )
 from bot.demo.config import AGENT_LOG, REQUESTER
-from store.models import Ticket, TicketStatus
+from store.models import Decision, DecisionKind, ReviewType, Ticket, TicketStatus
+from store.tickets import SYSTEM_ACTOR
 
 log = logging.getLogger(__name__)
 AGENT = "support-agent"
@@ -122,12 +123,20 @@ def _result_of(action: str, args: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class DemoAgent:
-    """Runs every proposal in its own daemon thread until ``stop()``."""
+    """Runs every proposal in its own daemon thread until ``stop()``.
+
+    A proposal that needed a reviewer is made again ``again_after`` seconds after it ended
+    (approved, rejected, expired...), as a support agent keeps working its queue: someone who
+    comes back to the demo later still finds requests waiting. None: each proposal once."""
 
     client: ApprovalClient
     slack: WebClient | None = None
     say: Say = print
     proposals: tuple[Proposal, ...] = PROPOSALS
+    again_after: float | None = None
+    #: What reviewers wrote when they asked a question or gave guidance (the ledger's
+    #: decisions): the agent answers what was said, not a line of its own.
+    decisions: Callable[[str], list[Decision]] | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
     tickets: list[str] = field(default_factory=list)
@@ -146,11 +155,21 @@ class DemoAgent:
             thread.join(timeout)
 
     def _run(self, proposal: Proposal) -> None:
+        while not self.stopping.is_set():
+            reviewed = self._run_once(proposal)
+            if not reviewed or self.again_after is None:
+                return
+            if self.stopping.wait(self.again_after):
+                return
+
+    def _run_once(self, proposal: Proposal) -> bool:
+        """Make the proposal and see it through; True when a reviewer had to decide."""
         try:
-            self._propose(proposal)
+            return self._propose(proposal)
         except ApprovalDenied as exc:
             self.report(f":no_entry: `{proposal.action}` was denied by policy "
                         f"({exc.reason or exc.rule}); it never ran.")
+            return False
         except ApprovalRejected as exc:
             who = f"<@{exc.reviewer}>" if exc.reviewer else "a reviewer"
             self.report(f":leftwards_arrow_with_hook: `{proposal.action}` was rejected by {who}: "
@@ -163,38 +182,62 @@ class DemoAgent:
                         "it expired, which is a denial. Nothing ran.")
         except ApprovalError as exc:
             self.report(f":warning: `{proposal.action}` did not run: {exc}")
+            return False
         except Exception:  # one failed proposal must not stop the demo
             log.exception("demo proposal %s failed", proposal.action)
+            return False
+        return True  # rejected, taken over or expired: a reviewer's request all the same
 
-    def _propose(self, proposal: Proposal) -> None:
+    def _propose(self, proposal: Proposal) -> bool:
         ticket = self.client.request(
             proposal.action, proposal.args, reason=proposal.reason, requested_by=REQUESTER.id,
             summary=proposal.summary, evidence=proposal.evidence, confidence=proposal.confidence,
             agent=AGENT, args_model=proposal.model)
         self.tickets.append(ticket.id)
-        reviewed = ticket.status == TicketStatus.PENDING
+        # Reviewed unless policy allowed it (approved by signoff itself); a quick reviewer
+        # may have decided already.
+        reviewed = (ticket.status != TicketStatus.APPROVED
+                    or ticket.decided_by not in (None, SYSTEM_ACTOR))
         if reviewed:
             self.report(f":hourglass: `{proposal.action}` is waiting for review "
                         f"(ticket `{ticket.id}`, {ticket.tier.value} tier).")
             decided = self._await_decision(ticket, proposal)
             if decided is None:
-                return
+                return False
             ticket = decided
         result = self.client.execute(ticket.id, _tool(proposal.action), action=proposal.action,
                                      args_model=proposal.model)
         how = "was approved and ran" if reviewed else "ran without review (policy: allow)"
         self.report(f":white_check_mark: `{proposal.action}` {how}: `{result}`")
+        return reviewed
 
     def _await_decision(self, ticket: Ticket, proposal: Proposal) -> Ticket | None:
         """Wait for reviewers, answering their questions; None when the demo stops."""
         while not self.stopping.is_set():
             ticket = self.client.wait(ticket.id, timeout=0.5)
             if ticket.status == TicketStatus.NEEDS_INFO:
-                self.client.answer(ticket.id, proposal.answer, actor=AGENT)
-                self.report(f":speech_balloon: answered a reviewer's question on `{ticket.id}`.")
+                self._reply(ticket, proposal)
             elif ticket.status != TicketStatus.PENDING:
                 return ticket
         return None
+
+    def _reply(self, ticket: Ticket, proposal: Proposal) -> None:
+        """Answer a question; take guidance as guidance (on an escalation review, where
+        the agent asked for a human, that is what the reviewer's words are)."""
+        said = self._last_request(ticket.id)
+        if ticket.review_type == ReviewType.ESCALATION and said:
+            self.client.answer(ticket.id, f"Understood. I will follow your guidance: {said}",
+                               actor=AGENT)
+            self.report(f":compass: took a reviewer's guidance on `{ticket.id}`: _{said}_")
+            return
+        self.client.answer(ticket.id, proposal.answer, actor=AGENT)
+        self.report(f":speech_balloon: answered a reviewer's question on `{ticket.id}`.")
+
+    def _last_request(self, ticket_id: str) -> str | None:
+        if self.decisions is None:
+            return None
+        asked = [d for d in self.decisions(ticket_id) if d.kind == DecisionKind.REQUEST_INFO]
+        return asked[-1].reason if asked else None
 
     def report(self, text: str) -> None:
         self.say("agent: " + re.sub(r":[a-z_]+: ", "", text))

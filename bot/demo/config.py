@@ -133,6 +133,21 @@ policy:
     - confidence_below: 0.5
       decide: require_approval
       review: escalation
+canaries:
+  payments:
+    rate: 1/2
+    requests:
+      - name: closed-account-refund
+        action: issue_refund
+        args: {{amount: 640, currency: EUR, customer: cus_zed, notify_customer: false,
+                note: "goodwill refund, customer unreachable"}}
+        reason: "Goodwill refund requested in a support ticket."
+        summary: Refund EUR 640 to cus_zed
+        agent: support-agent
+        confidence: 0.91
+        requested_by: {REQUESTER.id}
+        lesson: "cus_zed closed their account last year and the note says the customer is
+          unreachable: a refund nobody can receive, with no order behind it, must be rejected."
 """
 
 

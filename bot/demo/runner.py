@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -22,6 +23,7 @@ from bot.demo.web import DemoSandbox
 from bot.server.compose import Service, SlackAccess, compose
 from bot.server.http import HttpServer
 from escalation.config import SignoffConfig
+from escalation.quality import CanaryRequest
 from store.db import migrate_url
 from store.ledger import Ledger
 
@@ -35,6 +37,9 @@ class DemoOptions:
     fast: bool = False
     agent: bool = True
     say: Say = print
+    #: Seconds before the agent proposes a decided (or expired) request again; None: the
+    #: default for the speed (fast: 15 s, normal: 45 s, so the demo is never left empty).
+    again_after: float | None = None
 
 
 @dataclass
@@ -82,11 +87,15 @@ class Demo:
             owner="signoff-demo")
         self.server = service.serve_http("127.0.0.1", 0, threads=8).start()
         sandbox.set_request_url(f"{self.server.url}/slack/events")
+        service.canary_rng = OneCanary()
         service.start_scheduler()
         self.client = client = service.agent_client(poll_interval=0.1, max_poll_interval=0.5)
         if opts.agent:
             assert client.slack is not None
-            self.agent = DemoAgent(client, client.slack, say=opts.say).start()
+            again = opts.again_after if opts.again_after is not None else (
+                15.0 if opts.fast else 45.0)
+            self.agent = DemoAgent(client, client.slack, say=opts.say, again_after=again,
+                                   decisions=ledger.decisions).start()
 
     def close(self) -> None:
         if self.agent is not None:
@@ -108,6 +117,20 @@ class Demo:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+class OneCanary:
+    """The demo's canary draw: a canary follows the first payments request, and no other."""
+
+    def __init__(self) -> None:
+        self.drawn = 0
+
+    def random(self) -> float:
+        self.drawn += 1
+        return 0.0 if self.drawn == 1 else 1.0
+
+    def choice(self, seq: Sequence[CanaryRequest]) -> CanaryRequest:
+        return seq[0]
 
 
 def _open_ledger(url: str) -> Ledger:

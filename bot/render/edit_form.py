@@ -18,12 +18,12 @@ from bot.render.blocks import (
     section,
     text_input,
 )
-from bot.render.edit_plan import (
+from bot.render.edit_layout import (
     FieldSpec,
     initial_repr,
+    layout_edit,
     number_range,
     option_index,
-    plan_edit,
     rest_json,
 )
 from bot.render.edit_split import part_label
@@ -44,23 +44,23 @@ def render_edit_modal(
 ) -> View:
     """One input per argument, filled with the arguments that would run now."""
     red = Redactor.for_ticket(ticket, masked)
-    plan = plan_edit(ticket, arg_model, red)
+    layout = layout_edit(ticket, arg_model, red)
     intro = (
         f"{tier_label(ticket)} · *{esc(ticket.action, 200)}* · ticket {code_inline(ticket.id, 300)}"
         "\nSubmitting approves the request with your changes. They are checked again "
         "(argument rules and policy) before anything runs."
     )
     blocks: list[Block] = [section("signoff_edit_intro", intro)]
-    for spec in plan.fields:
+    for spec in layout.fields:
         blocks += _part_blocks(spec) if spec.parts else [_field_block(spec, red)]
-    if plan.rest_block:
-        values = {k: ticket.final_args[k] for k in plan.rest_keys}
-        label = "More arguments (JSON)" if plan.rest_keys else "Arguments (JSON)"
-        element = text_input(EDIT_VALUE_ACTION, initial=rest_json(plan.rest_keys, values, red),
+    if layout.rest_block:
+        values = {k: ticket.final_args[k] for k in layout.rest_keys}
+        label = "More arguments (JSON)" if layout.rest_keys else "Arguments (JSON)"
+        element = text_input(EDIT_VALUE_ACTION, initial=rest_json(layout.rest_keys, values, red),
                              multiline=True)
         blocks.append(input_block(EDIT_REST_BLOCK, label, element, hint=JSON_HINT))
-    if plan.kept:
-        names, _ = fit_lines([code_inline(k, 100) for k in plan.kept], 2000, "+{n} more")
+    if layout.kept:
+        names, _ = fit_lines([code_inline(k, 100) for k in layout.kept], 2000, "+{n} more")
         note = "Kept as they are (secret or too long to edit here): " + names.replace("\n", ", ")
         blocks.append(context("signoff_edit_kept", [note]))
     return modal(CALLBACK_EDIT, "Edit and approve", blocks, submit="Approve edits",

@@ -12,12 +12,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from bot.render.edit_plan import (
+from bot.render.edit_layout import (
     MISSING,
-    EditPlan,
+    EditLayout,
     FieldSpec,
     initial_repr,
-    plan_edit,
+    layout_edit,
     rest_json,
 )
 from bot.render.ids import EDIT_REST_BLOCK, EDIT_VALUE_ACTION
@@ -57,12 +57,12 @@ def parse_edit_submission(
     submitting the modal unchanged returns ``ticket.final_args`` itself.
     """
     red = Redactor.for_ticket(ticket, masked)
-    plan = plan_edit(ticket, arg_model, red)
+    layout = layout_edit(ticket, arg_model, red)
     args = dict(ticket.final_args)
     errors: dict[str, str] = {}
     touched: list[str] = []
     split_at: dict[str, str] = {}
-    for spec in plan.fields:
+    for spec in layout.fields:
         try:
             if _apply_field(spec, red, state_values, args):
                 touched.append(spec.key)
@@ -70,19 +70,19 @@ def parse_edit_submission(
                     split_at[spec.key] = _first_changed_part(spec, state_values)
         except FieldError as exc:
             errors[spec.block_id] = clip(str(exc), ERROR_LIMIT)
-    if plan.rest_block:
+    if layout.rest_block:
         try:
-            touched += _apply_rest(plan, red, state_values, args)
+            touched += _apply_rest(layout, red, state_values, args)
         except FieldError as exc:
             errors[EDIT_REST_BLOCK] = clip(str(exc), ERROR_LIMIT)
     if errors:
         return EditResult(errors=errors)
     if arg_model is not None and touched:
         try:
-            args = _validated(arg_model, args, touched, plan)
+            args = _validated(arg_model, args, touched, layout)
         except ValidationError as exc:
-            return EditResult(errors=_map_errors(exc, plan, split_at))
-    if touched and (not_json := _not_json(args, plan)):
+            return EditResult(errors=_map_errors(exc, layout, split_at))
+    if touched and (not_json := _not_json(args, layout)):
         return EditResult(errors=not_json)
     old = ticket.final_args
     changed = tuple(k for k in {**old, **args} if old.get(k, MISSING) != args.get(k, MISSING))
@@ -113,10 +113,26 @@ def submitted_repr(spec: FieldSpec, state: Mapping[str, Any]) -> Any:
 
 
 def _submitted(spec: FieldSpec, state_values: Mapping[str, Any]) -> Any:
-    """What the reviewer left in the field's input, or in all its parts joined as typed."""
+    """What the reviewer left in the field's input, or in all its parts joined as typed; a
+    part the reviewer did not change keeps its exact text, whatever the client did to it."""
     if spec.parts:
-        return "".join(submitted_repr(spec, _state(state_values, bid)) for bid in spec.part_ids)
+        pieces = (submitted_repr(spec, _state(state_values, bid)) for bid in spec.part_ids)
+        return "".join(before if client_same(got, before) else got
+                       for got, before in zip(pieces, spec.parts, strict=True))
     return submitted_repr(spec, _state(state_values, spec.block_id))
+
+
+def client_same(submitted: Any, shown: Any) -> bool:
+    """Is ``submitted`` what a Slack client sends back for ``shown`` left alone? Clients may
+    turn CRLF into LF and trim trailing whitespace, so an untouched value is not always
+    returned byte for byte; such a value counts as unchanged (and keeps its exact text)."""
+    if not isinstance(submitted, str) or not isinstance(shown, str):
+        return submitted == shown
+    return _as_client_sends(submitted) == _as_client_sends(shown)
+
+
+def _as_client_sends(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").rstrip()
 
 
 def _first_changed_part(spec: FieldSpec, state_values: Mapping[str, Any]) -> str:
@@ -133,8 +149,9 @@ def _apply_field(
     if spec.kind == "readonly":
         return False
     raw = _submitted(spec, state_values)
-    if raw == initial_repr(spec, red):
-        return False  # parts untouched, or text only moved between them
+    initial = initial_repr(spec, red)
+    if raw == initial or (spec.kind in ("text", "json") and client_same(raw, initial)):
+        return False  # untouched (as a client returns it), or text only moved between parts
     if spec.parts and raw == "" and not spec.optional:
         raise FieldError("This field is required: the parts are all empty.")
     value = _read(spec, raw, red)
@@ -224,15 +241,15 @@ def _no_constant(name: str) -> Any:
     raise FieldError(f"Not valid JSON: {name} is not a number; enter a finite number.")
 
 
-def _not_json(args: dict[str, Any], plan: EditPlan) -> dict[str, str]:
+def _not_json(args: dict[str, Any], layout: EditLayout) -> dict[str, str]:
     """The model may coerce text into what JSON cannot hold ("1e400" into a float, inf):
     such a value is an error under its field, never stored."""
     try:
         json_args(args)
     except NotJson as exc:
-        blocks = {s.key: s.block_id for s in plan.fields if s.kind != "readonly"}
+        blocks = {s.key: s.block_id for s in layout.fields if s.kind != "readonly"}
         head = exc.path.split(".")[0]
-        block = blocks.get(head, EDIT_REST_BLOCK if plan.rest_block else
+        block = blocks.get(head, EDIT_REST_BLOCK if layout.rest_block else
                            next(iter(blocks.values()), EDIT_REST_BLOCK))
         return {block: clip(f"Not allowed: {exc}.", ERROR_LIMIT)}
     return {}
@@ -255,49 +272,49 @@ def unmask(new: Any, old: Any, red: Redactor, depth: int = 0) -> Any:
 
 
 def _apply_rest(
-    plan: EditPlan, red: Redactor, state_values: Mapping[str, Any], args: dict[str, Any],
+    layout: EditLayout, red: Redactor, state_values: Mapping[str, Any], args: dict[str, Any],
 ) -> list[str]:
-    current = {k: args[k] for k in plan.rest_keys}
+    current = {k: args[k] for k in layout.rest_keys}
     raw = _state(state_values, EDIT_REST_BLOCK).get("value") or ""
-    if raw == rest_json(plan.rest_keys, current, red):
+    if raw == rest_json(layout.rest_keys, current, red):
         return []
     parsed = _json(raw) if raw.strip() else {}
     if not isinstance(parsed, dict):
         raise FieldError('Enter a JSON object, e.g. {"name": "value"}.')
     parsed = unmask(parsed, current, red)
-    for key in plan.rest_keys:
+    for key in layout.rest_keys:
         args.pop(key)
     args.update(parsed)
-    return sorted(set(plan.rest_keys) | set(parsed))
+    return sorted(set(layout.rest_keys) | set(parsed))
 
 
 def _validated(
-    model: type[BaseModel], args: dict[str, Any], touched: list[str], plan: EditPlan,
+    model: type[BaseModel], args: dict[str, Any], touched: list[str], layout: EditLayout,
 ) -> dict[str, Any]:
     """Validate all arguments; the changed ones are stored as the model's JSON form."""
     dumped = model.model_validate(args).model_dump(mode="json")
     out = dict(args)
     for key in touched:
-        name = plan.model_names.get(key, key)
+        name = layout.model_names.get(key, key)
         if key in out and name in dumped:
             out[key] = dumped[name]
     return out
 
 
 def _map_errors(
-    exc: ValidationError, plan: EditPlan, split_at: Mapping[str, str],
+    exc: ValidationError, layout: EditLayout, split_at: Mapping[str, str],
 ) -> dict[str, str]:
     """Each error under the input of its argument (a split value's first changed part)."""
-    blocks = {s.key: s.block_id for s in plan.fields if s.kind != "readonly"} | dict(split_at)
-    blocks |= {plan_name: blocks[key] for key, plan_name in plan.model_names.items()
+    blocks = {s.key: s.block_id for s in layout.fields if s.kind != "readonly"} | dict(split_at)
+    blocks |= {plan_name: blocks[key] for key, plan_name in layout.model_names.items()
                if key in blocks}
     fallback = next(iter(blocks.values()), EDIT_REST_BLOCK)
-    split = set(split_at) | {plan.model_names.get(key, key) for key in split_at}
+    split = set(split_at) | {layout.model_names.get(key, key) for key in split_at}
     errors: dict[str, list[str]] = {}
     for error in exc.errors():
         loc = [str(p) for p in error.get("loc", ())]
         head = loc[0] if loc else ""
-        target = blocks.get(head) or (EDIT_REST_BLOCK if plan.rest_block else fallback)
+        target = blocks.get(head) or (EDIT_REST_BLOCK if layout.rest_block else fallback)
         where = ".".join(loc[1:]) if head in blocks else ".".join(loc)
         notes = (["all parts together"] if head in split else []) + ([f"at {where}"] if where
                                                                         else [])

@@ -45,6 +45,7 @@ CALLBACK_REQUEST_INFO: Final = "signoff_request_info_modal"
 CALLBACK_GUIDANCE: Final = "signoff_guidance_modal"
 CALLBACK_EDIT: Final = "signoff_edit_modal"
 CALLBACK_SHOW_ALL: Final = "signoff_show_all_modal"
+CALLBACK_NOTICE: Final = "signoff_notice_modal"
 
 # Modals: input blocks and their elements.
 REASON_BLOCK: Final = "signoff_reason_input"

@@ -20,6 +20,7 @@ from bot.render.blocks import (
 )
 from bot.render.ids import (
     CALLBACK_GUIDANCE,
+    CALLBACK_NOTICE,
     CALLBACK_REJECT,
     CALLBACK_REQUEST_INFO,
     CALLBACK_SHOW_ALL,
@@ -32,6 +33,7 @@ from bot.render.ids import (
 )
 from bot.render.parts import CardContext, tier_label
 from bot.render.text import code_inline, esc
+from bot.render.thread import render_refusal
 from bot.render.values import code_chunks, json_text
 from store.models import Ticket
 
@@ -189,3 +191,16 @@ def _json_chunks(ctx: CardContext, args: Mapping[str, Any]) -> list[str]:
 
 def _text_chunks(raw: str) -> list[str]:
     return [c[4:-4] for c in code_chunks(raw, SECTION_TEXT)]
+
+
+def render_notice_modal(reason_text: str) -> View:
+    """A modal that only explains (a form opened at once, then refused: e.g. this person may
+    not decide the request). Same text rules as :func:`render_refusal`."""
+    return modal(CALLBACK_NOTICE, "signoff", render_refusal(reason_text)["blocks"],
+                 close="Close")
+
+
+def modal_failed_text(error: str) -> str:
+    """Told privately when Slack would not open a form, so the click is not silently lost."""
+    return (f"Slack could not open the form ({error}), so nothing was recorded. "
+            "Click the button again.")

@@ -11,6 +11,8 @@ OWN_REQUEST = ("You can't approve a request made on your behalf: another reviewe
                "decide it.")
 ALREADY_APPROVED_BY_YOU = ("You already approved this request; it needs another approver, a "
                            "different person.")
+FORM_REFUSED_LATE = ("You can't make this decision, so this form was closed: signoff has told "
+                     "you why in the conversation you clicked in.")
 EXPIRED_CLICK = ("This request expired: nobody decided in time, so nothing was executed. Your "
                  "click changed nothing.")
 
@@ -20,6 +22,12 @@ def not_an_approver(route: Route) -> str:
     who = ", ".join(mention_any(p) for p in route.approvers) or "nobody"
     return (f"Only the approvers of route *{route.name}* ({who}) or the on-call engineers it "
             "was escalated to can decide this request.")
+
+
+def rate_limited(wait: float) -> str:
+    """Slack is rate-limiting the lookup of who may decide (a user group)."""
+    return (f"Slack is rate-limiting signoff right now, so who may decide could not be "
+            f"checked and nothing was recorded. Try again in {wait:.0f} s.")
 
 
 def edit_denied(policy_version: str, rule: str, reason: str | None) -> str:

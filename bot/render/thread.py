@@ -22,7 +22,7 @@ from bot.render.text import (
     sanitize,
     slack_date,
 )
-from store.models import Decision, Ticket, TicketStatus
+from store.models import Decision, ReviewType, Ticket, TicketStatus
 
 NOTE_LIMIT = 2800
 CHANGED_SINCE_FORM = (
@@ -94,9 +94,14 @@ def render_execution_result(ticket: Ticket) -> Message:
 
 
 def render_info_request(ticket: Ticket, reviewer: str, question: str) -> Message:
-    """A reviewer asked the agent for more information."""
+    """A reviewer asked the agent for more information (on an escalation review, where the
+    agent asked for a human: gave it guidance)."""
     ctx = CardContext.build(ticket)
     quoted, _ = quote_block(ctx.red.text(question), NOTE_LIMIT - 300)
+    if ticket.review_type == ReviewType.ESCALATION:
+        text = (f"🧭 {mention(reviewer)} gave the agent guidance:\n{quoted}\n"
+                "_The agent goes on with it; anyone who may decide can still take over._")
+        return _note(ctx, text, f"{mention(reviewer)} gave the agent guidance")
     text = (
         f"❓ {mention(reviewer)} asked the agent for more information:\n{quoted}\n"
         "_The request stays open; anyone who may decide can still do so._"

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl
 
 from bot.sandbox.blockkit import validate_message_blocks, validate_view
 from bot.sandbox.errors import ApiError
-from bot.sandbox.faults import RateLimiter
+from bot.sandbox.faults import RateLimiter, TierLimiter
 from bot.sandbox.records import Json
 from bot.sandbox.state import SandboxState
 
@@ -26,6 +26,7 @@ class ApiContext:
     state: SandboxState
     limiter: RateLimiter
     base_url: str
+    tiers: TierLimiter | None = None
 
 
 class Args:
@@ -67,6 +68,54 @@ class Args:
             return json.loads(value)
         except json.JSONDecodeError:
             raise ApiError(error, [f"[ERROR] invalid JSON [json-pointer:/{name}]"]) from None
+
+
+#: The bot scope each method needs, as Slack's method docs list them. Methods whose scope
+#: depends on the kind of conversation check it themselves (:func:`require_scope`).
+SCOPES: dict[str, tuple[str, ...]] = {
+    "chat.postMessage": ("chat:write",), "chat.update": ("chat:write",),
+    "chat.delete": ("chat:write",), "chat.postEphemeral": ("chat:write",),
+    "conversations.join": ("channels:join",), "users.info": ("users:read",),
+    "users.lookupByEmail": ("users:read.email",),
+    "usergroups.users.list": ("usergroups:read",),
+}
+#: Scopes by kind of conversation for the read methods: public, private, DM, group DM.
+READ_SCOPES = {"info": ("channels:read", "groups:read", "im:read", "mpim:read"),
+               "history": ("channels:history", "groups:history", "im:history",
+                           "mpim:history")}
+
+
+def has_scope(ctx: ApiContext, scope: str) -> bool:
+    granted = ctx.state.workspace.bot_scopes
+    return granted is None or scope in granted
+
+
+def require_scope(ctx: ApiContext, *needed: str) -> None:
+    """Slack's ``missing_scope``, naming what was ``needed`` and what the token has."""
+    granted = ctx.state.workspace.bot_scopes
+    if granted is None or any(scope in granted for scope in needed):
+        return
+    raise ApiError("missing_scope", needed=",".join(needed), provided=",".join(granted))
+
+
+def require_read_scope(ctx: ApiContext, channel: str, kind: str) -> None:
+    """The read scope for ``channel``'s kind of conversation (``kind``: info or history)."""
+    public, private, im, mpim = READ_SCOPES[kind]
+    found = ctx.state.workspace.channel(channel)
+    if found is not None:
+        require_scope(ctx, private if found.is_private else public)
+    else:
+        require_scope(ctx, im if channel.startswith("D") else mpim)
+
+
+def bot_channel(ctx: ApiContext, value: str | None) -> str:
+    """A conversation the app can see: Slack answers ``channel_not_found`` for a private
+    channel the app's bot user is not in, as for one that does not exist."""
+    channel = ctx.state.resolve_channel(value)
+    found = ctx.state.workspace.channel(channel)
+    if found is not None and found.is_private and not ctx.state.bot_in(channel):
+        raise ApiError("channel_not_found")
+    return channel
 
 
 Handler = Callable[[ApiContext, Args], Json]

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.sandbox.api_base import ApiContext, Args, message_content, method
+from bot.sandbox.api_base import (
+    ApiContext,
+    Args,
+    bot_channel,
+    has_scope,
+    message_content,
+    method,
+)
 from bot.sandbox.errors import ApiError, RateLimited
 from bot.sandbox.records import Json, Message
 
@@ -22,8 +29,8 @@ def auth_test(ctx: ApiContext, args: Args) -> Json:
 
 @method("chat.postMessage")
 def post_message(ctx: ApiContext, args: Args) -> Json:
-    channel = ctx.state.resolve_channel(args.string("channel"))
-    _require_bot_in(ctx, channel)
+    channel = bot_channel(ctx, args.string("channel"))
+    _require_postable(ctx, channel, public_ok=has_scope(ctx, "chat:write.public"))
     text, blocks, attachments = message_content(args, MAX_POST_TEXT)
     wait = ctx.limiter.retry_after(channel)
     if wait is not None:
@@ -36,7 +43,7 @@ def post_message(ctx: ApiContext, args: Args) -> Json:
 
 @method("chat.update")
 def update_message(ctx: ApiContext, args: Args) -> Json:
-    channel = ctx.state.resolve_channel(args.string("channel"))
+    channel = bot_channel(ctx, args.string("channel"))
     msg = _own_message(ctx, channel, args.string("ts"))
     merged = Args({"text": msg.text, "blocks": msg.data.get("blocks"),
                    "attachments": msg.data.get("attachments"),
@@ -53,7 +60,7 @@ def update_message(ctx: ApiContext, args: Args) -> Json:
 
 @method("chat.delete")
 def delete_message(ctx: ApiContext, args: Args) -> Json:
-    channel = ctx.state.resolve_channel(args.string("channel"))
+    channel = bot_channel(ctx, args.string("channel"))
     msg = _own_message(ctx, channel, args.string("ts"), error="cant_delete_message")
     ctx.state.delete_message(msg)
     return {"channel": channel, "ts": msg.ts}
@@ -61,14 +68,14 @@ def delete_message(ctx: ApiContext, args: Args) -> Json:
 
 @method("chat.postEphemeral")
 def post_ephemeral(ctx: ApiContext, args: Args) -> Json:
-    channel = ctx.state.resolve_channel(args.string("channel"))
+    channel = bot_channel(ctx, args.string("channel"))
     user = args.string("user")
-    if user is None or ctx.state.workspace.user(user) is None:
-        raise ApiError("user_not_found")
     members = ctx.state.channel_members(channel)
-    if members is not None and user not in members:
+    # Slack answers an unknown user as one who is not in the channel.
+    if user is None or ctx.state.workspace.user(user) is None or (
+            members is not None and user not in members):
         raise ApiError("user_not_in_channel")
-    _require_bot_in(ctx, channel)
+    _require_postable(ctx, channel, public_ok=False)
     text, blocks, attachments = message_content(args, MAX_POST_TEXT)
     data = bot_message(ctx, text, blocks, attachments)
     if args.string("thread_ts"):
@@ -79,7 +86,7 @@ def post_ephemeral(ctx: ApiContext, args: Args) -> Json:
 
 @method("chat.getPermalink")
 def get_permalink(ctx: ApiContext, args: Args) -> Json:
-    channel = ctx.state.resolve_channel(args.string("channel"))
+    channel = bot_channel(ctx, args.string("channel"))
     msg = ctx.state.message(channel, args.string("message_ts") or "")
     if msg is None:
         raise ApiError("message_not_found")
@@ -129,9 +136,15 @@ def _own_message(ctx: ApiContext, channel: str, ts: str | None,
     return msg
 
 
-def _require_bot_in(ctx: ApiContext, channel: str) -> None:
-    members = ctx.state.channel_members(channel)
-    if members is not None and ctx.state.workspace.bot_user_id not in members:
+def _require_postable(ctx: ApiContext, channel: str, *, public_ok: bool) -> None:
+    """Slack's rules for posting: not in an archived channel, and only where the bot user is
+    a member, except in public channels with ``chat:write.public`` (``public_ok``)."""
+    found = ctx.state.workspace.channel(channel)
+    if found is not None and found.is_archived:
+        raise ApiError("is_archived")
+    if ctx.state.bot_in(channel):
+        return
+    if not (public_ok and found is not None and not found.is_private):
         raise ApiError("not_in_channel")
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 
-from bot.sandbox.api_base import ApiContext, Args, method
+from bot.sandbox.api_base import (
+    ApiContext,
+    Args,
+    bot_channel,
+    method,
+    require_read_scope,
+    require_scope,
+)
 from bot.sandbox.errors import ApiError
 from bot.sandbox.records import Json, Message
 
@@ -23,32 +30,54 @@ def conversations_open(ctx: ApiContext, args: Args) -> Json:
         raise ApiError("users_list_not_supplied")
     if len(users) > MAX_DM_USERS:
         raise ApiError("too_many_users")
+    require_scope(ctx, "im:write" if len(set(users)) == 1 else "mpim:write")
     if any(ctx.state.workspace.user(u) is None for u in users):
         raise ApiError("user_not_found")
     already = tuple(sorted(set(users))) in ctx.state.dms
     channel = ctx.state.dm_for(tuple(users))
     info: Json = {"id": channel}
-    if len(set(users)) == 1:
+    if args.flag("return_im") and len(set(users)) == 1:
         info.update(is_im=True, user=users[0])
-    return {"no_op": already, "already_open": already, "channel": info}
+    if not already:
+        return {"channel": info}  # Slack adds no_op/already_open only when it was open
+    return {"no_op": True, "already_open": True, "channel": info}
 
 
 @method("conversations.info")
 def conversations_info(ctx: ApiContext, args: Args) -> Json:
-    channel = ctx.state.resolve_channel(args.string("channel"))
+    channel = bot_channel(ctx, args.string("channel"))
+    require_read_scope(ctx, channel, "info")
     found = ctx.state.workspace.channel(channel)
     info: Json = {"id": channel, "is_im": channel.startswith("D"),
                   "is_mpim": channel.startswith("G") and found is None}
     if found is not None:
         info.update(name=found.name, is_channel=not found.is_private,
-                    is_private=found.is_private, is_member=found.has_member(
-                        ctx.state.workspace.bot_user_id))
+                    is_group=found.is_private, is_private=found.is_private,
+                    is_archived=found.is_archived, is_member=ctx.state.bot_in(channel))
+    return {"channel": info}
+
+
+@method("conversations.join")
+def conversations_join(ctx: ApiContext, args: Args) -> Json:
+    channel = bot_channel(ctx, args.string("channel"))
+    found = ctx.state.workspace.channel(channel)
+    if found is None or found.is_private:
+        raise ApiError("method_not_supported_for_channel_type")
+    if found.is_archived:
+        raise ApiError("is_archived")
+    info: Json = {"id": channel, "name": found.name, "is_channel": True, "is_private": False,
+                  "is_archived": False, "is_member": True}
+    if ctx.state.bot_in(channel):
+        return {"channel": info, "warning": "already_in_channel",
+                "response_metadata": {"warnings": ["already_in_channel"]}}
+    ctx.state.add_bot(channel)
     return {"channel": info}
 
 
 @method("conversations.history")
 def conversations_history(ctx: ApiContext, args: Args) -> Json:
-    channel = ctx.state.resolve_channel(args.string("channel"))
+    channel = bot_channel(ctx, args.string("channel"))
+    require_read_scope(ctx, channel, "history")
     messages = [m for m in ctx.state.top_level(channel) if _in_range(m, args)]
     messages.reverse()  # Slack lists history newest first
     return _page(messages, args, default_limit=100)
@@ -56,7 +85,8 @@ def conversations_history(ctx: ApiContext, args: Args) -> Json:
 
 @method("conversations.replies")
 def conversations_replies(ctx: ApiContext, args: Args) -> Json:
-    channel = ctx.state.resolve_channel(args.string("channel"))
+    channel = bot_channel(ctx, args.string("channel"))
+    require_read_scope(ctx, channel, "history")
     msg = ctx.state.message(channel, args.string("ts") or "")
     if msg is None:
         raise ApiError("thread_not_found")

@@ -49,7 +49,8 @@ def views_publish(ctx: ApiContext, args: Args) -> Json:
     view = check_view(args.json("view"), ("home",))
     user = args.string("user_id")
     if user is None or ctx.state.workspace.user(user) is None:
-        raise ApiError("user_not_found")
+        # Slack answers an unknown user_id as a bad argument, not user_not_found.
+        raise ApiError("invalid_arguments", ["[ERROR] invalid user_id [json-pointer:/user_id]"])
     with ctx.state.lock:
         home_id = ctx.state.homes.get(user)
         if home_id is None:

@@ -234,10 +234,16 @@ def _timepicker(chk: Checker, el: Json, ptr: str) -> None:
         chk.fail(f"{ptr}/initial_time", "must be a time in the format HH:mm")
 
 
+#: Slack: a UNIX timestamp "in the format of 10 digits" (slack_sdk checks 0..9999999999).
+MAX_DATE_TIME = 9_999_999_999
+
+
 def _datetimepicker(chk: Checker, el: Json, ptr: str) -> None:
     value = el.get("initial_date_time")
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-        chk.fail(f"{ptr}/initial_date_time", "must be a UNIX timestamp in seconds")
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                              or not 0 <= value <= MAX_DATE_TIME):
+        chk.fail(f"{ptr}/initial_date_time",
+                 "must be a UNIX timestamp in seconds of at most 10 digits")
 
 
 def _plain_text_input(chk: Checker, el: Json, ptr: str) -> None:

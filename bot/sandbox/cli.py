@@ -27,7 +27,7 @@ DEFAULT_PORT = 3001
 def run(port: int = DEFAULT_PORT, host: str = "127.0.0.1", *,
         workspace: Workspace | None = None, request_url: str | None = None,
         events_url: str | None = None, signing_secret: str = DEFAULT_SIGNING_SECRET,
-        rate_limit: int | None = None, rate_window: float = 1.0,
+        rate_limit: int | None = None, rate_window: float = 1.0, rate_tiers: bool = False,
         ack_timeout: float = ACK_TIMEOUT, manual_clock: bool = False,
         ready: Callable[[SlackSandbox], None] | None = None,
         stop: threading.Event | None = None, out: TextIO = sys.stdout) -> None:
@@ -36,7 +36,7 @@ def run(port: int = DEFAULT_PORT, host: str = "127.0.0.1", *,
                            request_url=request_url, events_url=events_url,
                            clock=ManualClock() if manual_clock else time.time,
                            ack_timeout=ack_timeout, rate_limit=rate_limit,
-                           rate_window=rate_window)
+                           rate_window=rate_window, rate_tiers=rate_tiers)
     stop = stop or threading.Event()
     with sandbox:
         _announce(sandbox, out)
@@ -47,11 +47,15 @@ def run(port: int = DEFAULT_PORT, host: str = "127.0.0.1", *,
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    return run_args(_parser().parse_args(argv))
+
+
+def run_args(args: argparse.Namespace) -> int:
+    """Run from arguments parsed by :func:`add_arguments` (``signoff sandbox`` uses this)."""
     workspace = load_workspace(args.workspace) if args.workspace else None
     run(args.port, args.host, workspace=workspace, request_url=args.request_url,
         events_url=args.events_url, signing_secret=args.signing_secret,
-        rate_limit=args.rate_limit, rate_window=args.rate_window,
+        rate_limit=args.rate_limit, rate_window=args.rate_window, rate_tiers=args.rate_tiers,
         ack_timeout=args.ack_timeout, manual_clock=args.manual_clock)
     return 0
 
@@ -65,8 +69,16 @@ def load_workspace(path: str | Path) -> Workspace:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="signoff sandbox",
-                                     description="A local Slack-compatible server.")
+    parser = argparse.ArgumentParser(prog="signoff sandbox", description=DESCRIPTION)
+    add_arguments(parser)
+    return parser
+
+
+DESCRIPTION = "A local Slack-compatible server."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The sandbox's options, on its own parser or on ``signoff sandbox``."""
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--request-url", help="the app's interactivity/events URL")
@@ -75,10 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--workspace", help="YAML/JSON file describing users and channels")
     parser.add_argument("--rate-limit", type=int, help="chat.postMessage posts per channel")
     parser.add_argument("--rate-window", type=float, default=1.0, help="seconds")
+    parser.add_argument("--rate-tiers", action="store_true",
+                        help="limit every method by Slack's tiers (429 + Retry-After)")
     parser.add_argument("--ack-timeout", type=float, default=ACK_TIMEOUT, help="seconds")
     parser.add_argument("--manual-clock", action="store_true",
                         help="freeze time; move it with POST /_sandbox/clock/advance")
-    return parser
 
 
 def _announce(sandbox: SlackSandbox, out: TextIO) -> None:

@@ -69,6 +69,8 @@ class Control:
             "close": _close, "event": _event, "app_home_opened": _home, "message": _message,
             "command": _command, "url_verification": _verification, "faults": _fault,
             "faults/clear": lambda s, a: s.clear_faults(), "rate_limit": _rate_limit,
+            "rate_tiers": lambda s, a: s.set_rate_tiers(bool(a.get("enabled", True)),
+                                                        float(a.get("window", 60.0))),
             "config": _config, "reset": lambda s, a: s.reset(), "clock/advance": _advance,
         }
 
@@ -188,7 +190,8 @@ def _event(sb: SlackSandbox, args: dict[str, Any]) -> AppResponse:
 
 
 def _home(sb: SlackSandbox, args: dict[str, Any]) -> AppResponse:
-    return sb.open_app_home(args["user"], forgery=_forgery(args))
+    return sb.open_app_home(args["user"], tab=str(args.get("tab", "home")),
+                            forgery=_forgery(args))
 
 
 def _message(sb: SlackSandbox, args: dict[str, Any]) -> Json:

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from bot.sandbox.clock import Clock
 from bot.sandbox.errors import SandboxError
 from bot.sandbox.records import AppResponse, Json
+from bot.sandbox.socket_mode import SocketLink
 
 ACK_TIMEOUT = 3.0  # Slack: interactivity and events must be acknowledged within 3 seconds
 USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
@@ -51,31 +52,49 @@ class Deliverer:
         self.ack_timeout = ack_timeout
         self.request_url: str | None = None
         self.events_url: str | None = None
+        #: While an app is connected over Socket Mode, everything goes there instead.
+        self.socket: SocketLink | None = None
+
+    def _over_socket(self) -> SocketLink | None:
+        return self.socket if self.socket is not None and self.socket.connected else None
 
     def interaction(self, kind: str, user: str | None, payload: Json,
                     forgery: Forgery | None = None) -> AppResponse:
         """Interactivity: ``payload=<json>`` form-encoded, to the request URL."""
+        if (link := self._over_socket()) is not None:
+            return link.deliver("interaction", kind, user, payload, self.ack_timeout)
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return self.post(kind, user, payload, body, "application/x-www-form-urlencoded",
                          self._url(self.request_url), forgery)
 
-    def event(self, kind: str, payload: Json, forgery: Forgery | None = None) -> AppResponse:
-        """Events API: a JSON body, to the events URL (the request URL unless set apart)."""
+    def event(self, kind: str, payload: Json, forgery: Forgery | None = None, *,
+              retry: tuple[int, str] | None = None) -> AppResponse:
+        """Events API: a JSON body, to the events URL (the request URL unless set apart).
+        ``retry``: (attempt, reason) of a redelivery, sent as ``X-Slack-Retry-Num`` and
+        ``X-Slack-Retry-Reason`` (over Socket Mode: ``retry_attempt``, ``retry_reason``)."""
+        if kind != "url_verification" and (link := self._over_socket()) is not None:
+            return link.deliver("event", kind, None, payload, self.ack_timeout, retry=retry)
         body = json.dumps(payload).encode()
         url = self._url(self.events_url or self.request_url)
-        return self.post(kind, None, payload, body, "application/json", url, forgery)
+        extra = {"X-Slack-Retry-Num": str(retry[0]), "X-Slack-Retry-Reason": retry[1]} if retry \
+            else {}
+        return self.post(kind, None, payload, body, "application/json", url, forgery, extra)
 
     def form(self, kind: str, user: str | None, fields: dict[str, str],
              forgery: Forgery | None = None) -> AppResponse:
         """A plain form post (slash commands)."""
+        if (link := self._over_socket()) is not None:
+            return link.deliver("form", kind, user, dict(fields), self.ack_timeout)
         body = urlencode(fields).encode()
         return self.post(kind, user, dict(fields), body, "application/x-www-form-urlencoded",
                          self._url(self.request_url), forgery)
 
     def post(self, kind: str, user: str | None, payload: Json | None, body: bytes,
-             content_type: str, url: str, forgery: Forgery | None = None) -> AppResponse:
+             content_type: str, url: str, forgery: Forgery | None = None,
+             extra_headers: dict[str, str] | None = None) -> AppResponse:
         headers = self.signed_headers(body, forgery or Forgery())
-        headers.update({"Content-Type": content_type, "User-Agent": USER_AGENT})
+        headers.update({"Content-Type": content_type, "User-Agent": USER_AGENT,
+                        **(extra_headers or {})})
         if forgery is not None and forgery.tamper:
             body = _tampered(body, content_type)
         request = urllib.request.Request(url, data=body, headers=headers, method="POST")

@@ -12,28 +12,51 @@ from bot.sandbox.errors import SandboxError
 from bot.sandbox.records import AppResponse, Json, Message
 from bot.sandbox.responder import response_url_for
 
+MAX_EVENT_RETRIES = 3  # Slack: retried 3 times (at once, after 1 minute, after 5 minutes)
+
 
 class Events:
     def __init__(self, actors: Actors) -> None:
         self.actors = actors
         self.state = actors.state
 
-    def send(self, event: Json, *, forgery: Forgery | None = None) -> AppResponse:
-        """Wrap an event in Slack's ``event_callback`` envelope and deliver it."""
+    def send(self, event: Json, *, forgery: Forgery | None = None,
+             retries: int = 0) -> AppResponse:
+        """Wrap an event in Slack's ``event_callback`` envelope and deliver it.
+
+        Slack redelivers an event the app did not acknowledge (HTTP 200 within 3 s) up to
+        3 times, marking each retry with ``X-Slack-Retry-Num``/``X-Slack-Retry-Reason``;
+        ``retries`` (at most 3) does the same, at once rather than over minutes."""
         event = {**event, "event_ts": event.get("event_ts") or self.state.new_ts()}
         envelope = payloads.event_callback(
             self.state.workspace, self.actors.token, event,
             event_id=f"Ev{secrets.token_hex(5).upper()}", event_time=int(self.state.clock()))
-        result = self.actors.deliverer.event("event_callback", envelope, forgery)
-        result.user = event.get("user") if isinstance(event.get("user"), str) else None
+        user = event.get("user") if isinstance(event.get("user"), str) else None
+        result = self._deliver(envelope, user, forgery, None)
+        for attempt in range(1, min(retries, MAX_EVENT_RETRIES) + 1):
+            if result.ok:
+                break
+            reason = "http_timeout" if result.error == "ack_timeout" else (
+                "http_error" if result.status else "connection_failed")
+            result = self._deliver(envelope, user, forgery, (attempt, reason))
+        return result
+
+    def _deliver(self, envelope: Json, user: Any, forgery: Forgery | None,
+                 retry: tuple[int, str] | None) -> AppResponse:
+        result = self.actors.deliverer.event("event_callback", envelope, forgery, retry=retry)
+        result.user = user
         return self.state.record_delivery(result)
 
-    def app_home_opened(self, user: str, *, forgery: Forgery | None = None) -> AppResponse:
+    def app_home_opened(self, user: str, *, tab: str = "home",
+                        forgery: Forgery | None = None) -> AppResponse:
+        """The user opens the app's Home tab (``tab="home"``) or its Messages tab."""
         self._known_user(user)
+        if tab not in ("home", "messages"):
+            raise SandboxError(f"an app has a home and a messages tab, not {tab!r}")
         event: Json = {"type": "app_home_opened", "user": user,
-                       "channel": self.state.dm_for((user,)), "tab": "home"}
+                       "channel": self.state.dm_for((user,)), "tab": tab}
         home = self.actors.home(user)
-        if home is not None:
+        if home is not None and tab == "home":
             event["view"] = home.slack_view()
         return self.send(event, forgery=forgery)
 

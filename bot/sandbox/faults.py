@@ -105,3 +105,50 @@ class RateLimiter:
                 return max(1, math.ceil(self.window - (now - posts[0])))
             posts.append(now)
             return None
+
+
+#: Slack's rate-limit tiers (calls per minute, per method, per workspace; short bursts are
+#: tolerated) and the tier of each method the sandbox serves, from Slack's method docs.
+#: chat.postMessage is "special": about one message per second per channel (RateLimiter).
+TIER_LIMITS = {1: 1, 2: 20, 3: 50, 4: 100}
+METHOD_TIERS = {
+    "usergroups.users.list": 2,
+    "chat.update": 3, "chat.delete": 3, "conversations.open": 3, "conversations.info": 3,
+    "conversations.history": 3, "conversations.replies": 3, "conversations.join": 3,
+    "users.lookupByEmail": 3,
+    "chat.postEphemeral": 4, "views.open": 4, "views.push": 4, "views.update": 4,
+    "views.publish": 4, "users.info": 4, "chat.getPermalink": 4,
+}
+
+
+class TierLimiter:
+    """Per-method limits by Slack's tiers over a sliding ``window`` (60 s, like Slack's
+    per-minute limits; shorter to test quickly). Off until :meth:`configure` turns it on."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._calls: dict[str, deque[float]] = {}
+        self.enabled, self.window = False, 60.0
+
+    def configure(self, enabled: bool, window: float = 60.0) -> None:
+        if window <= 0:
+            raise ValueError("window must be positive")
+        with self._lock:
+            self.enabled, self.window = enabled, window
+            self._calls.clear()
+
+    def retry_after(self, method: str) -> int | None:
+        """Record a call, or return the whole seconds to wait when its tier is used up."""
+        tier = METHOD_TIERS.get(method)
+        with self._lock:
+            if not self.enabled or tier is None:
+                return None
+            now = self._clock()
+            calls = self._calls.setdefault(method, deque())
+            while calls and now - calls[0] >= self.window:
+                calls.popleft()
+            if len(calls) >= TIER_LIMITS[tier]:
+                return max(1, math.ceil(self.window - (now - calls[0])))
+            calls.append(now)
+            return None

@@ -21,6 +21,8 @@ class Modals:
     def __init__(self, actors: Actors) -> None:
         self.actors = actors
         self.state = actors.state
+        #: Send text inputs back as some clients do: CRLF as LF, trailing whitespace trimmed.
+        self.normalise_text = False
 
     def modal(self, user: str, view_id: str | None = None) -> View:
         """The modal a user can act on: the top of their stack (the others are hidden)."""
@@ -43,6 +45,8 @@ class Modals:
             self.state.touch()
             return SubmissionResult("view_submission", user, None, 0, "", 0.0,
                                     errors=refused, view=view, delivered=False)
+        if self.normalise_text:
+            _normalise_text_inputs(view)
         with self.state.lock:
             payload = payloads.view_submission(self.state.workspace, self.actors.token, user,
                                                view, trigger_id=self.state.issue_trigger(user))
@@ -121,3 +125,12 @@ def _checked_errors(view: View, errors: Any) -> dict[str, str]:
 
 def _fields(result: AppResponse) -> dict[str, Any]:
     return {k: v for k, v in asdict(result).items() if k != "seq"}
+
+
+def _normalise_text_inputs(view: View) -> None:
+    """What a client that tidies text does to a modal's plain-text inputs before sending."""
+    for entries in view.values.values():
+        for entry in entries.values():
+            value = entry.get("value")
+            if entry.get("type") == "plain_text_input" and isinstance(value, str):
+                entry["value"] = value.replace("\r\n", "\n").replace("\r", "\n").rstrip()

@@ -22,12 +22,13 @@ from bot.sandbox.control import Control, snapshot
 from bot.sandbox.delivery import ACK_TIMEOUT, Deliverer, Forgery
 from bot.sandbox.errors import ApiError, SandboxError
 from bot.sandbox.events import Events
-from bot.sandbox.faults import Fault, FaultInjector, RateLimiter
+from bot.sandbox.faults import Fault, FaultInjector, RateLimiter, TierLimiter
 from bot.sandbox.modals import Modals
 from bot.sandbox.records import ApiCall, AppResponse, Json, Message, SubmissionResult, View
 from bot.sandbox.responder import RESPONSE_PATH, handle_response_url
 from bot.sandbox.routes import Handler, Request, Routes
 from bot.sandbox.server import SandboxHTTPServer
+from bot.sandbox.socket_mode import SocketLink
 from bot.sandbox.state import SandboxState
 from bot.sandbox.webapi import WebApi
 from bot.sandbox.workspace import Workspace
@@ -44,7 +45,7 @@ class SlackSandbox:
                  request_url: str | None = None, events_url: str | None = None,
                  clock: Clock = time.time, signing_clock: Clock = time.time,
                  ack_timeout: float = ACK_TIMEOUT, rate_limit: int | None = None,
-                 rate_window: float = 1.0,
+                 rate_window: float = 1.0, rate_tiers: bool = False,
                  verification_token: str = DEFAULT_VERIFICATION_TOKEN) -> None:
         self.workspace = workspace or Workspace.default()
         self.clock = clock
@@ -52,13 +53,17 @@ class SlackSandbox:
         self.state = SandboxState(self.workspace, clock)
         self.faults = FaultInjector()
         self.limiter = RateLimiter(clock, rate_limit, rate_window)
-        self.ctx = ApiContext(self.state, self.limiter, base_url="")
+        self.tiers = TierLimiter(clock)
+        self.tiers.configure(rate_tiers)
+        self.ctx = ApiContext(self.state, self.limiter, base_url="", tiers=self.tiers)
         self.deliverer = Deliverer(signing_secret, signing_clock, ack_timeout)
         self.set_request_url(request_url, events_url)
         self.actors = Actors(self.ctx, self.deliverer, verification_token)
         self.modals = Modals(self.actors)
         self.events = Events(self.actors)
-        self.web_api = WebApi(self.ctx, self.faults)
+        self.socket = SocketLink(host, self.workspace.api_app_id)
+        self.deliverer.socket = self.socket
+        self.web_api = WebApi(self.ctx, self.faults, self.socket)
         self._control = Control(self)
         self._routes = Routes(("/api/", CONTROL_PREFIX, RESPONSE_PATH))
         self._address = (host, port)
@@ -74,6 +79,7 @@ class SlackSandbox:
         return self
 
     def stop(self) -> None:
+        self.socket.stop()
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -99,6 +105,11 @@ class SlackSandbox:
     @property
     def bot_token(self) -> str:
         return self.workspace.bot_tokens[0]
+
+    @property
+    def app_token(self) -> str:
+        """An app-level token (``xapp-…``) for Socket Mode's ``apps.connections.open``."""
+        return self.workspace.app_tokens[0]
 
     @property
     def ack_timeout(self) -> float:
@@ -128,6 +139,16 @@ class SlackSandbox:
     def set_rate_limit(self, limit: int | None, window: float = 1.0) -> None:
         """chat.postMessage: at most ``limit`` posts per channel per ``window`` s (None: off)."""
         self.limiter.configure(limit, window)
+
+    def set_client_text_normalisation(self, enabled: bool) -> None:
+        """Submit text inputs as a tidying client might: CRLF turned into LF and trailing
+        whitespace trimmed (off by default: values go back byte for byte)."""
+        self.modals.normalise_text = enabled
+
+    def set_rate_tiers(self, enabled: bool, window: float = 60.0) -> None:
+        """Slack's per-method tiers (Tier 2: 20, Tier 3: 50, Tier 4: 100 calls per ``window``
+        seconds), answered with 429 and ``Retry-After`` like Slack. Off by default."""
+        self.tiers.configure(enabled, window)
 
     # -- what happened -----------------------------------------------------------------------
 
@@ -164,6 +185,17 @@ class SlackSandbox:
     def interactions(self, kind: str | None = None) -> list[AppResponse]:
         with self.state.lock:
             return [d for d in self.state.deliveries if kind in (None, d.kind)]
+
+    def invite_bot(self, channel: str) -> None:
+        """Someone types ``/invite @app`` in ``channel``: the bot user becomes a member."""
+        self.state.add_bot(self._channel(channel))
+
+    def remove_bot(self, channel: str) -> None:
+        """The bot user is removed from ``channel`` (``/remove @app``)."""
+        self.state.remove_bot(self._channel(channel))
+
+    def bot_in(self, channel: str) -> bool:
+        return self.state.bot_in(self._channel(channel))
 
     def dm_channel(self, user: str) -> str:
         return self.state.dm_for((user,))
@@ -227,11 +259,15 @@ class SlackSandbox:
                    forgery: Forgery | None = None) -> AppResponse | None:
         return self.modals.close(user, view_id=view_id, clear=clear, forgery=forgery)
 
-    def send_event(self, event: Json, *, forgery: Forgery | None = None) -> AppResponse:
-        return self.events.send(event, forgery=forgery)
+    def send_event(self, event: Json, *, forgery: Forgery | None = None,
+                   retries: int = 0) -> AppResponse:
+        """Deliver an event; ``retries``: redeliver up to that many times (Slack: 3) while
+        the app does not acknowledge it, with Slack's retry headers."""
+        return self.events.send(event, forgery=forgery, retries=retries)
 
-    def open_app_home(self, user: str, *, forgery: Forgery | None = None) -> AppResponse:
-        return self.events.app_home_opened(user, forgery=forgery)
+    def open_app_home(self, user: str, *, tab: str = "home",
+                      forgery: Forgery | None = None) -> AppResponse:
+        return self.events.app_home_opened(user, tab=tab, forgery=forgery)
 
     def post_as_user(self, user: str, channel: str, text: str, *, thread_ts: str | None = None,
                      forgery: Forgery | None = None) -> tuple[Message, AppResponse]:

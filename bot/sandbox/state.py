@@ -71,6 +71,9 @@ class SandboxState:
             self.message_values: dict[tuple[str, str, str], dict[str, dict[str, Json]]] = {}
             self._last_ts_us = 0
             self._counter = 0
+            bot = self.workspace.bot_user_id
+            #: Channels the bot user is in (invited, or joined with conversations.join).
+            self.bot_channels = {c.id for c in self.workspace.channels if c.bot_is_member(bot)}
             self.touch()
 
     # -- change tracking ---------------------------------------------------------------------
@@ -127,6 +130,22 @@ class SandboxState:
                 digest = hashlib.sha1(",".join(key).encode()).hexdigest().upper()[:10]
                 self.dms[key] = ("D" if len(key) == 1 else "G") + digest
             return self.dms[key]
+
+    def bot_in(self, channel: str) -> bool:
+        """Is the app's bot user in this conversation? (Always in its own DMs.)"""
+        with self.lock:
+            return channel in self.bot_channels or channel in self.dms.values()
+
+    def add_bot(self, channel: str) -> None:
+        """The bot joins (``conversations.join``) or is invited (``/invite @app``)."""
+        with self.lock:
+            self.bot_channels.add(channel)
+            self.touch()
+
+    def remove_bot(self, channel: str) -> None:
+        with self.lock:
+            self.bot_channels.discard(channel)
+            self.touch()
 
     def channel_members(self, channel: str) -> tuple[str, ...] | None:
         """Members of a channel, or None for a public channel everyone is in."""

@@ -10,16 +10,19 @@ from typing import Any
 from bot.sandbox import api_chat, api_directory, api_views
 from bot.sandbox.api_base import (
     HANDLERS,
+    SCOPES,
     ApiContext,
     Args,
     HttpReply,
     bearer_token,
     parse_body,
     readable_args,
+    require_scope,
 )
 from bot.sandbox.errors import ApiError, RateLimited
 from bot.sandbox.faults import Fault, FaultInjector
 from bot.sandbox.records import ApiCall
+from bot.sandbox.socket_mode import SocketLink
 
 # The handler modules register themselves on import.
 __all__ = ["METHODS", "WebApi"]
@@ -28,9 +31,11 @@ METHODS = tuple(sorted(HANDLERS))
 
 
 class WebApi:
-    def __init__(self, ctx: ApiContext, faults: FaultInjector) -> None:
+    def __init__(self, ctx: ApiContext, faults: FaultInjector,
+                 socket: SocketLink | None = None) -> None:
         self.ctx = ctx
         self.faults = faults
+        self.socket = socket
 
     def handle(self, method: str, headers: Mapping[str, str], query: str, body: bytes) -> HttpReply:
         """Answer one Web API request and record it, whatever the outcome."""
@@ -53,10 +58,17 @@ class WebApi:
         if fault is not None and not fault.passes_through:
             return _fault_reply(fault)
         try:
+            if method == "apps.connections.open":
+                return HttpReply.json(200, {"ok": True, "url": self._socket_url(token)})
             self._authenticate(token)
             handler = HANDLERS.get(method)
             if handler is None:
                 raise ApiError("unknown_method")
+            if method in SCOPES:
+                require_scope(self.ctx, *SCOPES[method])
+            wait = self.ctx.tiers.retry_after(method) if self.ctx.tiers else None
+            if wait is not None:
+                raise RateLimited(wait)
             with self.ctx.state.lock:
                 result = handler(self.ctx, Args(raw))
             return HttpReply.json(200, {"ok": True, **result})
@@ -65,6 +77,16 @@ class WebApi:
         except RateLimited as limited:
             return HttpReply.json(429, {"ok": False, "error": "ratelimited"},
                                   {"Retry-After": str(limited.retry_after)})
+
+    def _socket_url(self, token: str | None) -> str:
+        """``apps.connections.open`` takes only an app-level token (``connections:write``)."""
+        if not token:
+            raise ApiError("not_authed")
+        if token in self.ctx.state.workspace.bot_tokens:
+            raise ApiError("not_allowed_token_type")
+        if token not in self.ctx.state.workspace.app_tokens or self.socket is None:
+            raise ApiError("invalid_auth")
+        return self.socket.open_url()
 
     def _authenticate(self, token: str | None) -> None:
         if not token:

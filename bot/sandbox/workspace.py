@@ -43,14 +43,32 @@ class User:
 
 @dataclass(frozen=True)
 class Channel:
+    """A channel. ``members=None`` means every person in the workspace is in it; whether the
+    app's bot user is in it is ``bot_member`` (as after ``/invite @app``). A fresh install is
+    in no channel: ``bot_member=False``; with an explicit ``members`` list the bot is a member
+    exactly when its user id is listed. Slack hides a private channel from an app that is not
+    in it (``channel_not_found``)."""
+
     id: str
     name: str
-    #: None means everyone in the workspace (the bot included) is a member.
     members: tuple[str, ...] | None = None
     is_private: bool = False
+    is_archived: bool = False
+    bot_member: bool = True
 
     def has_member(self, user_id: str) -> bool:
         return self.members is None or user_id in self.members
+
+    def bot_is_member(self, bot_user_id: str) -> bool:
+        return bot_user_id in self.members if self.members is not None else self.bot_member
+
+
+#: What the sandbox's app is granted unless told otherwise: every scope of the methods it
+#: serves, except ``chat:write.public`` (posting where the bot user was not invited).
+DEFAULT_SCOPES = ("chat:write", "channels:join", "channels:read", "groups:read", "im:read",
+                  "mpim:read", "channels:history", "groups:history", "im:history",
+                  "mpim:history", "im:write", "mpim:write", "users:read", "users:read.email",
+                  "usergroups:read")
 
 
 @dataclass
@@ -64,6 +82,10 @@ class Workspace:
     bot_id: str = "B0SANDBOT"
     bot_name: str = "sandbox-app"
     bot_tokens: tuple[str, ...] = ("xoxb-sandbox-token",)
+    #: The scopes the bot token was granted (None: every scope, so nothing is refused).
+    bot_scopes: tuple[str, ...] | None = DEFAULT_SCOPES
+    #: App-level tokens (``xapp-…``, scope ``connections:write``) for Socket Mode.
+    app_tokens: tuple[str, ...] = ("xapp-sandbox-token",)
     users: list[User] = field(default_factory=list)
     usergroups: dict[str, list[str]] = field(default_factory=dict)
     channels: list[Channel] = field(default_factory=list)
@@ -102,8 +124,9 @@ class Workspace:
     def from_dict(cls, data: Mapping[str, Any]) -> Workspace:
         """Build a workspace from plain data (e.g. a YAML or JSON file for the CLI)."""
         scalars = {k: v for k, v in data.items() if k not in ("users", "channels", "usergroups")}
-        if "bot_tokens" in scalars:
-            scalars["bot_tokens"] = tuple(scalars["bot_tokens"])
+        for key in ("bot_tokens", "bot_scopes", "app_tokens"):
+            if scalars.get(key) is not None:
+                scalars[key] = tuple(scalars[key])
         return cls(
             users=[User(**u) for u in data.get("users", [])],
             channels=[_channel_from_dict(c) for c in data.get("channels", [])],
@@ -133,6 +156,8 @@ def _channel_from_dict(data: Mapping[str, Any]) -> Channel:
         name=data["name"],
         members=None if members is None else tuple(members),
         is_private=bool(data.get("is_private", False)),
+        is_archived=bool(data.get("is_archived", False)),
+        bot_member=bool(data.get("bot_member", True)),
     )
 
 

@@ -13,6 +13,7 @@ import os
 import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt import App
@@ -21,15 +22,19 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.agent.client import ApprovalClient
 from bot.server.ackfirst import AckFirst, AckFirstExecutor
+from bot.server.asgi import AsgiServer
 from bot.server.http import HttpServer, Router
 from bot.settings import Settings
 from bot.slack.app import build_app
 from bot.slack.notifier import SlackNotifier
 from bot.slack.reviews import DECISION_WORKERS
+from bot.slack.surfaces import Surfaces
 from bot.slack.webapi import make_web_client, slack_error
+from escalation.canaries import CanaryInjector, SweepWithCanaries
 from escalation.config import SignoffConfig, load_config
 from escalation.engine import EscalationEngine
 from escalation.scheduler import start_scheduler
+from store.canaries import CanaryStore
 from store.errors import ConfigError
 from store.ledger import Ledger
 from store.sweep import SweepStore
@@ -47,17 +52,20 @@ class SlackAccess:
     app_token: str | None = None  # Socket Mode only
 
     @classmethod
-    def of(cls, settings: Settings) -> SlackAccess:
+    def of(cls, settings: Settings, *, socket_mode: bool = False) -> SlackAccess:
+        """In Socket Mode nothing reaches the app over HTTP: no signing secret is needed."""
         token = require(settings.slack_bot_token, "SLACK_BOT_TOKEN",
                         "set it to the app's Bot User OAuth Token (xoxb-…)")
-        secret = require(settings.slack_signing_secret, "SLACK_SIGNING_SECRET",
-                         "copy it from the app's Basic Information page")
+        secret = "" if socket_mode and settings.slack_signing_secret is None else require(
+            settings.slack_signing_secret, "SLACK_SIGNING_SECRET",
+            "copy it from the app's Basic Information page")
         app_token = (settings.slack_app_token.get_secret_value()
                      if settings.slack_app_token is not None else None)
         return cls(token, settings.slack_api_url, secret, app_token)
 
-    def web_client(self, *, server_error_retries: int = 2) -> WebClient:
-        return make_web_client(self.token, self.api_url,
+    def web_client(self, *, server_error_retries: int = 2,
+                   rate_limit_retries: int = 3) -> WebClient:
+        return make_web_client(self.token, self.api_url, rate_limit_retries=rate_limit_retries,
                                server_error_retries=server_error_retries)
 
 
@@ -79,7 +87,9 @@ class Service:
     owner: str
     bot_user: str = "?"
     server: HttpServer | None = None
+    api: AsgiServer | None = None
     scheduler: Any = None
+    canary_rng: Any = None  # the canary draw's random source (None: the system's)
     _closers: list[Any] = field(default_factory=list)
 
     def serve_http(self, host: str, port: int, *, threads: int = 16) -> HttpServer:
@@ -88,8 +98,39 @@ class Service:
         self.server = HttpServer(router, host=host, port=port, threads=threads)
         return self.server
 
+    def serve_api(self, host: str, port: int, *, settings: Settings) -> AsgiServer:
+        """The agent API (``/v1``) on uvicorn, beside the Slack front door (not started)."""
+        from bot.server.api import build_gateway
+        from bot.server.api.app import build_api
+
+        gateway = build_gateway(self.ledger, self.config, self.access.web_client(),
+                                receipt_ttl=timedelta(seconds=settings.receipt_ttl_s),
+                                passphrase=settings.keys_passphrase_bytes)
+        self.api = AsgiServer(build_api(gateway, database_url=settings.database_url),
+                              host=host, port=port)
+        return self.api
+
+    def start_webhooks(self) -> None:
+        """Deliver agents' decision webhooks from the ledger (every replica may)."""
+        from bot.server.webhooks import WebhookSender
+        from store.agents import WebhookStore
+
+        sender = WebhookSender(WebhookStore(self.ledger)).start()
+        self._closers.insert(0, sender.close)
+
     def start_scheduler(self) -> None:
-        self.scheduler = start_scheduler(self.engine(), self.config.sweep_every)
+        self.scheduler = start_scheduler(self.sweep(), self.config.sweep_every)
+
+    def sweep(self) -> EscalationEngine | SweepWithCanaries:
+        """What each scheduler tick runs: the escalation engine, then any canary draw."""
+        engine = self.engine()
+        if not self.config.canaries:
+            return engine
+        poster = Surfaces(self.access.web_client(server_error_retries=0), self.ledger)
+        store = CanaryStore(self.ledger)
+        injector = (CanaryInjector(store, self.config, poster) if self.canary_rng is None
+                    else CanaryInjector(store, self.config, poster, rng=self.canary_rng))
+        return SweepWithCanaries(engine, injector)
 
     def engine(self) -> EscalationEngine:
         # The sweep's own client does not retry 5xx on posts: the engine decides what is
@@ -110,6 +151,9 @@ class Service:
         if self.server is not None:
             self.server.close()
             self.server = None
+        if self.api is not None:
+            self.api.close()
+            self.api = None
         for close in self._closers:  # decisions already acked finish before the ledger closes
             close()
         self._closers.clear()
@@ -126,7 +170,8 @@ def compose(config: SignoffConfig, ledger: Ledger, access: SlackAccess, *,
             owns_ledger: bool = True) -> Service:
     """Wire the bot on an open ledger: the Bolt app with its decision pool behind the
     ack-first front door. ``close()`` drains the pool, then closes the ledger if owned."""
-    slack = access.web_client()
+    # The app's threads never sleep through a 429: the bot queues those (bot.slack.retry).
+    slack = access.web_client(rate_limit_retries=0)
     acks = AckFirst()
     pool = AckFirstExecutor(ThreadPoolExecutor(max_workers=DECISION_WORKERS,
                                                thread_name_prefix="signoff-decide"), acks)
@@ -140,9 +185,10 @@ def compose(config: SignoffConfig, ledger: Ledger, access: SlackAccess, *,
     return service
 
 
-def build_service(settings: Settings, *, check_auth: bool = True) -> Service:
+def build_service(settings: Settings, *, check_auth: bool = True,
+                  socket_mode: bool = False) -> Service:
     """``signoff serve``: load config, open the ledger, check the Slack token, compose."""
-    access = SlackAccess.of(settings)
+    access = SlackAccess.of(settings, socket_mode=socket_mode)
     config = load_config(settings.config_path)
     ledger = Ledger.open(settings.database_url, audit_key=settings.audit_key_bytes)
     service = compose(config, ledger, access)

@@ -1,5 +1,6 @@
-"""The HTTP front door: ``POST /slack/events`` and ``GET /healthz`` on waitress, a
-production WSGI server with a thread pool (Bolt's ``app.start()`` is single-threaded)."""
+"""The HTTP front door: ``POST /slack/events``, ``GET /healthz`` and ``GET /metrics`` on
+waitress, a production WSGI server with a thread pool (Bolt's ``app.start()`` is
+single-threaded)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
 
+from bot.counters import count_http
 from bot.server.ackfirst import AckFirst
+from bot.server.metrics import METRICS_PATH, metrics_app
 from store.errors import StoreError
 from store.ledger import Ledger
 
@@ -26,7 +29,7 @@ _TIMESTAMP = re.compile(r"[0-9]{1,15}")
 
 
 class Router:
-    """A WSGI app with exactly the two routes signoff serves."""
+    """A WSGI app with exactly the routes signoff serves."""
 
     def __init__(self, app: App, ledger: Ledger, policy_version: str,
                  acks: AckFirst | None = None) -> None:
@@ -34,9 +37,19 @@ class Router:
         self._ledger = ledger
         self._policy_version = policy_version
         self._acks = acks or AckFirst()
+        self._metrics = metrics_app(ledger)
 
     def __call__(self, environ: dict[str, Any], start: StartResponse) -> Iterable[bytes]:
         path, verb = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+
+        def counted(status: str, *rest: Any) -> Any:
+            count_http(path, status)
+            return start(status, *rest)
+
+        return self._route(environ, counted, path, verb)
+
+    def _route(self, environ: dict[str, Any], start: StartResponse, path: str,
+               verb: str) -> Iterable[bytes]:
         if path == EVENTS_PATH and verb == "POST":
             if not _TIMESTAMP.fullmatch(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")):
                 # Slack sends whole seconds; anything else is forged (Bolt would raise on it).
@@ -47,6 +60,8 @@ class Router:
             return result
         if path == HEALTH_PATH and verb in ("GET", "HEAD"):
             return self._health(start)
+        if path == METRICS_PATH and verb == "GET":
+            return self._metrics(environ, start)
         return _json(start, "404 Not Found", {"ok": False, "error": "not_found"})
 
     def _health(self, start: StartResponse) -> Iterable[bytes]:
@@ -71,8 +86,11 @@ class HttpServer:
 
     def __init__(self, wsgi: Callable[..., Iterable[bytes]], *, host: str = "127.0.0.1",
                  port: int = 3000, threads: int = 16) -> None:
+        # poll(), not select(): the process also holds the agent API's long-polls, and
+        # select() fails on any file descriptor above 1024.
         self._server: Any = create_server(wsgi, host=host, port=port, threads=threads,
-                                          ident="signoff", clear_untrusted_proxy_headers=True)
+                                          ident="signoff", clear_untrusted_proxy_headers=True,
+                                          asyncore_use_poll=True)
         self.host = host
         self.port = int(self._server.effective_port)
         self._thread: threading.Thread | None = None

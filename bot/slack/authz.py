@@ -10,10 +10,20 @@ from collections.abc import Callable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.render.refusals import OWN_REQUEST, not_an_approver
+from bot.render.refusals import OWN_REQUEST, not_an_approver, rate_limited
+from bot.slack.retry import retry_after
 from store.models import DecisionKind, Ticket, is_user_group
 
 GROUP_CACHE_S = 60.0
+
+
+class GroupsBusy(Exception):
+    """Slack answered a user-group lookup with 429: ask again after ``wait`` seconds."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"rate limited for {wait} s")
+        self.wait = wait
+
 _APPROVING = (DecisionKind.APPROVE, DecisionKind.EDIT)
 
 
@@ -38,7 +48,10 @@ class Authorizer:
             resp = self._slack.usergroups_users_list(usergroup=group_id)
             listed: list[str] = resp.get("users", []) or []
             users = frozenset(str(u) for u in listed)
-        except (SlackApiError, SlackClientError, OSError):
+        except (SlackApiError, SlackClientError, OSError) as exc:
+            wait = retry_after(exc)
+            if wait is not None:  # rate limited: say so, rather than sleep in a click's thread
+                raise GroupsBusy(wait) from exc
             # Fail closed: an unreadable group authorises nobody (and is not cached).
             return frozenset()
         with self._lock:
@@ -65,6 +78,9 @@ class Authorizer:
         ``oncall=False`` leaves the on-call people out (a route the ticket is not on yet)."""
         if user == ticket.requested_by and kind in _APPROVING:
             return OWN_REQUEST
-        if user in self.approvers(ticket, oncall=oncall):
-            return None
+        try:
+            if user in self.approvers(ticket, oncall=oncall):
+                return None
+        except GroupsBusy as busy:
+            return rate_limited(busy.wait)
         return not_an_approver(ticket.route)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.render import render_home
+from bot.render.blocks import MAX_VIEW_BLOCKS
+from bot.slack.home_quality import home_quality
 from bot.slack.reviews import Reviews
-from store.models import DecisionKind, Ticket, TicketStatus
+from store.models import DecisionKind, TicketStatus
 
 SCAN_LIMIT = 500
-LINK_LIMIT = 25  # one chat.getPermalink per listed ticket; the page shows few anyway
 
 
 def publish_home(reviews: Reviews, user: str) -> None:
@@ -18,16 +19,10 @@ def publish_home(reviews: Reviews, user: str) -> None:
     mine = [t for t in open_tickets
             if reviews.authz.refusal(user, t, DecisionKind.APPROVE) is None]
     mine.sort(key=lambda t: t.expires_at)
-    listed = [(t, _permalink(reviews, t) if i < LINK_LIMIT else None)
-              for i, t in enumerate(mine)]
+    # Card links from where each card was posted: no chat.getPermalink per ticket per view.
+    listed = [(t, reviews.surfaces.permalink(t.card) if t.card else None) for t in mine]
     view = render_home(user, listed, datetime.now(UTC))
+    extra = home_quality(reviews, user)  # the figures of the routes ``user`` approves for
+    if extra:
+        view["blocks"] = [*view["blocks"][: MAX_VIEW_BLOCKS - len(extra)], *extra]
     reviews.surfaces.api.best_effort("views_publish", None, user_id=user, view=view)
-
-
-def _permalink(reviews: Reviews, ticket: Ticket) -> str | None:
-    if ticket.card is None:
-        return None
-    resp = reviews.surfaces.api.best_effort("chat_getPermalink", ticket,
-                                            channel=ticket.card.channel,
-                                            message_ts=ticket.card.ts)
-    return str(resp["permalink"]) if resp is not None else None

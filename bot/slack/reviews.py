@@ -15,6 +15,7 @@ from bot.render.refusals import (
     edit_denied,
 )
 from bot.slack.authz import Authorizer
+from bot.slack.canary import settle_canary
 from bot.slack.surfaces import Surfaces
 from escalation.config import SignoffConfig
 from escalation.deadlines import deadlines
@@ -107,6 +108,8 @@ class Reviews:
             self.surfaces.refresh(ticket)
         if kind == DecisionKind.REQUEST_INFO and reason:
             self.surfaces.reply(ticket, render_info_request(ticket, user, reason))
+        if ticket.canary is not None:  # a test request: a catch or a miss, said privately
+            ticket = settle_canary(self.surfaces, ticket, user, kind, channel)
         return ticket
 
     def _record(self, ticket: Ticket, user: str, kind: DecisionKind, channel: str | None,

@@ -9,6 +9,7 @@ from slack_sdk import WebClient
 
 from bot.render import Message, render_card, render_escalation_dm, render_refusal
 from bot.render.moved import render_moved_away_note, render_moved_card, render_moved_here_note
+from bot.slack.retry import RetryQueue
 from bot.slack.webapi import WebApi
 from store.ledger import Ledger
 from store.models import SlackRef, Ticket
@@ -17,9 +18,11 @@ from store.models import SlackRef, Ticket
 class Surfaces:
     """Which message shows a ticket where; every call to Slack goes through :class:`WebApi`."""
 
-    def __init__(self, slack: WebClient | None, ledger: Ledger) -> None:
+    def __init__(self, slack: WebClient | None, ledger: Ledger,
+                 retries: RetryQueue | None = None) -> None:
         self.slack, self.ledger = slack, ledger
-        self.api = WebApi(slack, ledger)
+        self.api = WebApi(slack, ledger, retries)
+        self._workspace_url: str | None = None
 
     def card_message(self, ticket: Ticket) -> Message:
         return render_card(ticket, decisions=self.ledger.decisions(ticket.id))
@@ -81,6 +84,19 @@ class Surfaces:
         if where is None:
             return
         self._send("chat_postEphemeral", ticket, msg, channel=where, user=user)
+
+    def permalink(self, ref: SlackRef) -> str | None:
+        """The link to a message signoff posted, from where it was posted (channel and ts):
+        Slack's permalinks are the workspace URL + ``archives/<channel>/p<ts without the
+        dot>``, so no ``chat.getPermalink`` call per message is needed. The workspace URL
+        is read once (``auth.test``)."""
+        if self._workspace_url is None:
+            answer = self.api.best_effort("auth_test", None)
+            if not answer or not answer.get("url"):
+                return None
+            self._workspace_url = str(answer["url"])
+        base = self._workspace_url.rstrip("/")
+        return f"{base}/archives/{ref.channel}/p{ref.ts.replace('.', '')}"
 
     def _send(self, method: str, ticket: Ticket | None, message: Message, **where: Any) -> None:
         self.api.best_effort(method, ticket, text=message["text"], blocks=message["blocks"],

@@ -7,7 +7,6 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.agent.argmodel import model_from_schema
 from bot.render import (
     CALLBACK_EDIT,
     CALLBACK_GUIDANCE,
@@ -23,6 +22,7 @@ from bot.render import (
     parse_question_submission,
     parse_reason_submission,
 )
+from bot.render.argmodel import model_from_schema
 from bot.render.refusals import MISSING_GUIDANCE, MISSING_QUESTION, MISSING_REASON
 from bot.slack.reviews import Reviews
 from store.errors import TicketNotFound

@@ -15,6 +15,8 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from bot.counters import SlackErrorCounter
+from bot.slack.retry import RetryQueue, retry_after
 from store.ledger import Ledger
 from store.models import SlackRef, Ticket
 
@@ -34,6 +36,7 @@ def make_web_client(token: str, base_url: str, *, rate_limit_retries: int = 3,
         base_url=base_url,
         timeout=DEFAULT_TIMEOUT_S,
         retry_handlers=[
+            SlackErrorCounter(),  # counts 429s and 5xx for GET /metrics; never retries
             RateLimitErrorRetryHandler(max_retry_count=rate_limit_retries),
             ServerErrorRetryHandler(max_retry_count=server_error_retries),
             ConnectionErrorRetryHandler(max_retry_count=server_error_retries),
@@ -57,11 +60,15 @@ class WebApi:
     channel (``moved``), or that it could not post (``delivery_failed``, so the escalation
     engine takes over at once: a card is never left silently waiting).
 
-    ``slack`` None (no token configured) delivers nothing and records that.
+    ``slack`` None (no token configured) delivers nothing and records that. With
+    ``retries``, a best-effort call Slack answered 429 is tried again on that queue's thread
+    after Slack's wait, never by sleeping in the caller's (a click's, the decision pool's).
     """
 
-    def __init__(self, slack: WebClient | None, ledger: Ledger) -> None:
+    def __init__(self, slack: WebClient | None, ledger: Ledger,
+                 retries: RetryQueue | None = None) -> None:
         self.slack, self.ledger = slack, ledger
+        self.retries = retries
 
     def post(self, channel: str, message: Mapping[str, Any], **extra: Any) -> Any:
         """``chat.postMessage``; Slack's errors are raised, for the caller to judge."""
@@ -102,12 +109,23 @@ class WebApi:
         ledger is the record, so a failure is logged, never raised."""
         if self.slack is None:
             return None
+        call = getattr(self.slack, method)
+        # A message has one latest version: its updates share a key, so the newest one wins.
+        key: Any = ((method, kwargs.get("channel"), kwargs.get("ts")) if method == "chat_update"
+                    else (method, id(kwargs)))
         try:
-            return getattr(self.slack, method)(**kwargs)
+            result = call(**kwargs)
         except (SlackApiError, SlackClientError, OSError) as exc:
+            wait = retry_after(exc)
+            if wait is not None and self.retries is not None:
+                self.retries.later(key, lambda: call(**kwargs), wait)
+                return None
             log.warning("%s for ticket %s failed: %s", method,
                         ticket.id if ticket else "-", slack_error(exc))
             return None
+        if self.retries is not None and method == "chat_update":
+            self.retries.cancel(key)  # a queued older version must not overwrite this one
+        return result
 
     def _undelivered(self, ticket: Ticket, error: str) -> Ticket:
         return self.ledger.mark_delivery_failed(ticket.id, target=ticket.route.channel,

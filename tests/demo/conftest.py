@@ -45,12 +45,17 @@ def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+def agent_cards(sandbox: Any, channel: str) -> list[Any]:
+    """The agent's own cards in ``channel`` (the demo's canary is a test request, not one)."""
+    return [m for m in sandbox.messages(channel) if "cus_zed" not in m.text]
+
+
 @pytest.fixture
 def demo() -> Iterator[Demo]:
     with Demo(DemoOptions(port=0, fast=True, say=lambda _line: None)) as running:
         sandbox = running.sandbox
         assert sandbox is not None
-        sandbox.wait_until(lambda: len(sandbox.messages(PAYMENTS)) >= 2, timeout=10)
+        sandbox.wait_until(lambda: len(agent_cards(sandbox, PAYMENTS)) >= 2, timeout=10)
         yield running
 
 

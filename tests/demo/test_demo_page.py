@@ -193,3 +193,49 @@ def test_confirm_dialogs_and_selects_deliver_signed_actions(page: Any, demo: Dem
     assert chosen == ["demo_pause", "demo_speed"]
     assert actions[-1].payload is not None
     assert actions[-1].payload["actions"][0]["selected_option"]["value"] == "fast"
+
+
+def test_toasts_show_formatted_text_and_belong_to_the_viewer(page: Any, demo: Demo) -> None:
+    assert demo.sandbox is not None
+    open_as(page, demo, REVIEWER.id, PAYMENTS)
+    card(page, SMALL_REFUND)
+    slack = WebClient(base_url=demo.sandbox.api_url, token=demo.sandbox.bot_token)
+    slack.chat_postEphemeral(channel=PAYMENTS, user=REVIEWER.id,
+                             text="Decided <!date^1700000000^{date_short}|Nov 14, 2023> by *Bob*")
+    toast = page.locator("#toasts .toast", has_text="Only visible to you")
+    expect(toast).to_be_visible()
+    expect(toast).not_to_contain_text("<!date")
+    expect(toast).to_contain_text("Nov 14, 2023")
+    expect(toast.locator("strong")).to_have_text("Bob")
+    page.get_by_label("Viewing as").select_option(REQUESTER.id)
+    expect(page.locator("#toasts .toast")).to_have_count(0)  # not shown to someone else
+
+
+EMOJI_FONT_MISSING = "no emoji font installed (Debian: apt-get install fonts-noto-color-emoji)"
+
+
+def test_ci_installs_an_emoji_font() -> None:
+    from pathlib import Path
+
+    ci = (Path(__file__).parents[2] / ".ci" / "run").read_text()
+    assert "fonts-noto-color-emoji" in ci
+
+
+def test_emoji_render_in_colour_not_as_empty_boxes(page: Any, demo: Demo) -> None:
+    import shutil
+    import subprocess
+
+    fonts = subprocess.run(["fc-list"], capture_output=True, text=True).stdout \
+        if shutil.which("fc-list") else ""
+    if "emoji" not in fonts.lower():
+        pytest.skip(EMOJI_FONT_MISSING)
+    open_as(page, demo, REVIEWER.id, PAYMENTS)
+    # Draw an emoji the cards use and count coloured pixels: a missing glyph is a grey box.
+    coloured = page.evaluate("""() => {
+        const c = document.createElement("canvas"); c.width = 64; c.height = 64;
+        const g = c.getContext("2d"); g.font = "48px sans-serif"; g.textBaseline = "top";
+        g.fillStyle = "#000"; g.fillText("🔴", 4, 4);
+        const d = g.getImageData(0, 0, 64, 64).data; let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] > 150 && d[i + 1] < 100 && d[i + 3] > 0) n++;
+        return n; }""")
+    assert coloured > 200, "the emoji drew no red pixels: the browser has no emoji font"

@@ -36,6 +36,7 @@ from bot.render import (
     REASON_BLOCK,
 )
 from store.models import TicketStatus
+from tests.demo.conftest import agent_cards
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def demo() -> Iterator[Demo]:
     with Demo(DemoOptions(port=0, fast=True, say=lambda _line: None)) as running:
         assert running.sandbox is not None
         sandbox = running.sandbox
-        sandbox.wait_until(lambda: len(sandbox.messages(PAYMENTS)) >= 2
+        sandbox.wait_until(lambda: len(agent_cards(sandbox, PAYMENTS)) >= 2
                            and len(sandbox.messages(APPROVALS)) >= 2, timeout=10)
         yield running
 
@@ -82,15 +83,26 @@ def test_the_agent_proposes_a_mix_and_policy_sorts_it(demo: Demo) -> None:
     assert demo.ledger is not None
     wait_log(demo, "search_orders")
     wait_log(demo, "drop_database")
-    tickets = {t.action: t for t in demo.ledger.list_tickets(limit=50)}
+    ledger = demo.ledger
+    # An allowed search runs at once; its log line may come a moment before its outcome.
+    assert demo.sandbox is not None and demo.sandbox.wait_until(lambda: any(
+        t.action == "search_orders" and t.status == TicketStatus.EXECUTED
+        for t in ledger.list_tickets(limit=50)), timeout=10)
+    tickets = {t.action: t for t in demo.ledger.list_tickets(limit=50) if t.canary is None}
     assert "drop_database" not in tickets  # denied before any ticket existed
-    assert tickets["search_orders"].status == TicketStatus.EXECUTED
-    refunds = [t for t in demo.ledger.list_tickets(limit=50) if t.action == "issue_refund"]
+    refunds = [t for t in demo.ledger.list_tickets(limit=50)
+               if t.action == "issue_refund" and t.canary is None]  # the agent's own
     assert sorted(t.route.approvals_required for t in refunds) == [1, 2]
     assert tickets["send_email"].review_type.value == "edit"
     assert tickets["merge_customer_accounts"].review_type.value == "escalation"
     assert all(t.requested_by == REQUESTER.id for t in tickets.values())
     assert any("denied by policy" in t for t in log_texts(demo))
+
+
+def test_what_policy_allows_runs_without_waiting_for_review(demo: Demo) -> None:
+    ran = wait_log(demo, "`search_orders` ran without review")
+    assert "policy: allow" in ran
+    assert not any("`search_orders` is waiting" in t for t in log_texts(demo))
 
 
 def test_the_demo_runs_the_composition_serve_runs(demo: Demo) -> None:
@@ -156,3 +168,45 @@ def test_the_command_is_registered_and_says_what_to_try(demo: Demo) -> None:
     assert (args.port, args.no_browser, args.fast) == (0, True, True)
     text = welcome(demo)
     assert demo.url in text and "Rita Gomez" in text and "approve" in text
+
+
+def test_the_agent_keeps_proposing_so_the_demo_never_runs_dry() -> None:
+    with Demo(DemoOptions(port=0, fast=True, again_after=0.2, say=lambda _line: None)) as demo:
+        sb = demo.sandbox
+        assert sb is not None
+        first = sb.wait_until(lambda: next(
+            (m for m in sb.messages(PAYMENTS) if "cus_ada" in m.text), None), timeout=10)
+        assert sb.click(REVIEWER.id, action_id=ACTION_APPROVE, channel=PAYMENTS,
+                        message_ts=first.ts).ok
+        try:
+            again = sb.wait_until(lambda: [m for m in sb.messages(PAYMENTS)
+                                           if "cus_ada" in m.text and m.ts != first.ts],
+                                  timeout=10)
+        except TimeoutError:
+            raise AssertionError(log_texts(demo)) from None
+        assert demo.ledger is not None
+        waiting = demo.ledger.list_tickets([TicketStatus.PENDING], limit=100)
+        assert any(t.args.get("customer") == "cus_ada" for t in waiting), again
+        # what was allowed or denied by policy is not made again and again
+        assert sum("drop_database" in t for t in log_texts(demo)) == 1
+
+
+def test_guidance_reaches_the_agent_as_guidance(demo: Demo) -> None:
+    from bot.render import ACTION_GUIDANCE, GUIDANCE_ACTION, GUIDANCE_BLOCK
+
+    sb = demo.sandbox
+    assert sb is not None
+    card = sb.wait_until(lambda: next(
+        (m for m in sb.messages(APPROVALS) if "Merge two customer accounts" in m.text), None),
+        timeout=10)
+    sb.click(REVIEWER.id, action_id=ACTION_GUIDANCE, channel=APPROVALS, message_ts=card.ts)
+    sb.wait_until(lambda: sb.views(REVIEWER.id))
+    advice = "Merge only if the billing addresses match; otherwise leave both."
+    sb.submit(REVIEWER.id, {GUIDANCE_BLOCK: {GUIDANCE_ACTION: advice}})
+    note = sb.wait_until(lambda: next(
+        (m for m in sb.thread(APPROVALS, card.ts) if "gave the agent guidance" in m.text), None))
+    assert advice in str(note.blocks) and "asked the agent" not in str(note.blocks)
+    answer = sb.wait_until(lambda: next(
+        (m for m in sb.thread(APPROVALS, card.ts) if "agent answered" in m.text), None))
+    assert "follow your guidance" in str(answer.blocks) and advice in str(answer.blocks)
+    assert advice in wait_log(demo, "took a reviewer's guidance")

@@ -12,6 +12,7 @@ import pytest
 
 from bot import (
     ActionMismatch,
+    ApprovalClient,
     ApprovalPending,
     IdempotencyConflict,
     SignoffError,
@@ -134,3 +135,25 @@ def test_resume_with_the_gated_tool_runs_the_approved_arguments_once(rig: Rig) -
     cards = [c for c in rig.sandbox.calls("chat.postMessage") if "thread_ts" not in c.args]
     assert len(cards) == 1  # no second request was posted
     assert [t.id for t in rig.ledger.list_tickets()] == [ticket_id]
+
+
+def test_every_transport_binds_the_action_and_the_key(rig: Rig, client: ApprovalClient) -> None:
+    """The same guarantees through the HTTP gateway as in process (the ``client`` fixture
+    runs both)."""
+    search = client.request("search_orders", {"q": "cus_42"}, reason="lookup",
+                            requested_by="U0REQUESTER", idempotency_key="run-9:step-1")
+    ran: list[dict[str, Any]] = []
+    refund = client.gate("issue_refund", mode="defer", requested_by="U0REQUESTER")(
+        lambda **kw: ran.append(kw) or "refunded")
+    with pytest.raises(ActionMismatch):
+        refund.resume(search.id)
+    with pytest.raises(ActionMismatch):
+        client.execute(search.id, lambda **kw: ran.append(kw), action="issue_refund")
+    with pytest.raises(IdempotencyConflict):
+        client.request("issue_refund", dict(REFUND), reason="refund",
+                       requested_by="U0REQUESTER", idempotency_key="run-9:step-1")
+    assert ran == []
+    _refused_and_unconsumed(rig, search.id)
+    search_tool = client.gate("search_orders", requested_by="U0REQUESTER")(
+        lambda q: f"found {q}")
+    assert client.resume(search.id, search_tool) == "found cus_42"

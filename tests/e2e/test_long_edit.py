@@ -118,3 +118,32 @@ def test_untouched_long_value_round_trips_and_approves_as_is(rig: Rig) -> None:
     assert decision.args is None and decision.args_hash == ticket.args_hash
     kinds = [e.kind for e in rig.ledger.audit_events(ticket_id=ticket.id)]
     assert "decided" in kinds and "edited" not in kinds
+
+
+def test_a_client_that_tidies_text_does_not_turn_a_long_value_into_an_edit(rig: Rig) -> None:
+    # Every part ends in whitespace and holds CRLFs: a tidying client changes all three.
+    body = "Line one\r\n  indented 👨‍👩‍👧 e\u0301 \t\n" * 200 + "   \n\n"
+    ticket = request_email(rig, body)
+    rig.sandbox.set_client_text_normalisation(True)
+    view = open_edit(rig)
+    parts = parts_of(view)
+    assert len(parts) == 3
+    done = rig.sandbox.submit(REVIEWER)
+    sent = done.payload["view"]["state"]["values"] if done.payload else {}
+    assert sent[parts[0][0]][EDIT_VALUE_ACTION]["value"] != parts[0][2]  # really tidied
+    after = settled(rig, ticket.id)
+    assert after.status == TicketStatus.APPROVED and not after.edited
+    assert after.final_args["body"] == body
+
+
+def test_a_tidying_client_changes_only_the_part_the_reviewer_edited(rig: Rig) -> None:
+    body = "Line one\r\n  indented \t\n" * 300
+    ticket = request_email(rig, body)
+    rig.sandbox.set_client_text_normalisation(True)
+    parts = parts_of(open_edit(rig))
+    edited = parts[1][2].replace("Line one", "Line 1", 1)
+    rig.sandbox.submit(REVIEWER, typed(parts[1][0], edited))
+    after = settled(rig, ticket.id)
+    assert after.edited
+    tidied = edited.replace("\r\n", "\n").rstrip()
+    assert after.final_args["body"] == parts[0][2] + tidied + parts[2][2]

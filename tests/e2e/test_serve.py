@@ -38,6 +38,10 @@ def served(rig: Rig, db_url: str) -> Iterator[tuple[subprocess.Popen[str], str]]
     line = proc.stdout.readline()
     match = re.search(r"on (http://\S+) ", line)
     assert match, (line, proc.stderr.read() if proc.stderr else "")
+    api = re.search(r"agent API on (http://\S+)/v1", line)
+    assert api, line
+    with urllib.request.urlopen(f"{api.group(1)}/v1/openapi.json", timeout=5) as resp:
+        assert "/v1/requests" in json.loads(resp.read())["paths"]
     try:
         yield proc, match.group(1)
     finally:

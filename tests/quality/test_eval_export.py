@@ -15,9 +15,9 @@ import pytest
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, Field, SecretStr
 
-from bot.agent.argmodel import schema_of
 from bot.cli import main
-from bot.evalcases import eval_case_schema
+from bot.commands.evalcases import eval_case_schema
+from bot.render.argmodel import schema_of
 from store.ledger import Ledger
 from store.models import DecisionKind
 from tests.conftest import TicketFactory

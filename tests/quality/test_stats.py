@@ -105,3 +105,24 @@ def test_the_command_prints_the_same_figures(seeded: QualityStats, db_url: str,
     with pytest.raises(SystemExit):
         main(["stats", "--since", "soon"])
     assert "'soon' is not a duration" in capsys.readouterr().err
+
+
+def test_the_digest_is_posted_to_a_channel(seeded: QualityStats, db_url: str,
+                                           monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.sandbox import SlackSandbox
+    from tests.e2e.conftest import SECRET, workspace
+
+    with SlackSandbox(workspace(), signing_secret=SECRET) as sandbox:
+        for name, value in {"SIGNOFF_DATABASE_URL": db_url, "SIGNOFF_CONFIG": str(EXAMPLE),
+                            "SLACK_BOT_TOKEN": sandbox.bot_token,
+                            "SLACK_API_URL": sandbox.api_url}.items():
+            monkeypatch.setenv(name, value)
+        assert main(["stats", "--post", "C0PAYMENTS"]) == 0
+        [digest] = sandbox.messages("C0PAYMENTS")
+        text = json.dumps(digest.blocks, ensure_ascii=False)
+        assert "Review quality · last 30 days" in text
+        assert "*payments*" in text and "*default*" in text
+        assert "⚠️ <@U0FAST> approved 100.0% of 20 decisions" in text
+        assert main(["stats", "--post", "C0NOWHERE"]) == 1
+    assert "could not post the digest to C0NOWHERE" in capsys.readouterr().err

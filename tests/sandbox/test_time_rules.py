@@ -170,7 +170,7 @@ def test_home_publish_and_hash(client: WebClient, sandbox: SlackSandbox) -> None
     client.views_publish(user_id="U0ALICE", view=home, hash=first["hash"])
     assert _error(client.views_publish, user_id="U0ALICE", view=home,
                   hash=first["hash"]) == "hash_conflict"
-    assert _error(client.views_publish, user_id="U0NOBODY", view=home) == "user_not_found"
+    assert _error(client.views_publish, user_id="U0NOBODY", view=home) == "invalid_arguments"
     published = sandbox.home("U0ALICE")
     assert published is not None and published.id == first["id"]
 

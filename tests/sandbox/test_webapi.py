@@ -165,8 +165,9 @@ def test_ephemeral(client: WebClient, sandbox: SlackSandbox) -> None:
     [eph] = sandbox.ephemerals("U0ALICE")
     assert eph.ts == resp["message_ts"] and eph.text == "only you"
     assert sandbox.ephemerals("U0BOB") == [] and sandbox.messages("C0GENERAL") == []
+    # Slack answers a user it does not know as one who is not in the channel.
     assert error_of(client.chat_postEphemeral, channel="C0GENERAL", user="U0NOBODY",
-                    text="x")["error"] == "user_not_found"
+                    text="x")["error"] == "user_not_in_channel"
 
 
 def test_permalink(client: WebClient) -> None:

@@ -123,13 +123,14 @@ def test_genuine_flows_replay_clean_and_execute(ledger: Ledger,
 
 def test_verify_reports_events_not_sealed_yet(ledger: Ledger,
                                               make_ticket: TicketFactory) -> None:
-    make_ticket()
+    ticket = make_ticket()
     if ledger.dialect == "sqlite":  # one writer at a time: each write seals its own events
         assert ledger.verify_audit().sealed == 1 and ledger.seal_audit() == []
         return
     report = ledger.verify_audit()
     assert report.ok and (report.sealed, report.unsealed) == (0, 1)
-    assert "1 not sealed yet" in str(report)
+    assert "1 not sealed yet" in str(report) and "oldest event not sealed yet" in str(report)
+    assert report.oldest_unsealed == ledger.get_ticket(ticket.id).created_at
     assert ledger.seal_audit() and ledger.seal_audit() == []  # sealed once, then nothing
     assert ledger.verify_audit().sealed == 1
 

@@ -105,3 +105,19 @@ def test_audit_export_since(db_url: str, ledger: Ledger, make_ticket: TicketFact
     assert main(["audit", "export", "--since", cut.isoformat()]) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [(x["kind"], x["ticket_id"]) for x in lines] == [("created", late.id)]
+
+
+def test_tickets_show_says_which_events_are_sealed(db_url: str, ledger: Ledger,
+                                                   make_ticket: TicketFactory,
+                                                   capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIGNOFF_DATABASE_URL", db_url)
+    ticket = make_ticket()
+    ledger.record_event(ticket.id, "reminded", waited_s=60)
+    ledger.seal_audit()
+    ledger.record_event(ticket.id, "reminded", waited_s=120)
+    assert main(["tickets", "show", ticket.id]) == 0
+    out = capsys.readouterr().out
+    assert "created  by U0REQUESTER  (seal 1)" in out and "(seal 2)" in out
+    last = "(seal 3)" if ledger.dialect == "sqlite" else "(not sealed yet)"  # SQLite: at once
+    assert out.rstrip().endswith(last)

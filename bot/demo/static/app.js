@@ -35,11 +35,19 @@ page.act = async (endpoint, args) => {
   }
 };
 
-function toast(text) {
+// A toast belongs to the person it was shown to: switching "Viewing as" clears them all.
+// Plain text by default; `html` (already escaped by mrkdwn()) for a message's own text.
+function toast(text, { html = null } = {}) {
   const box = $("#toasts");
-  const item = h("div", { class: "toast" }, text);
+  const item = html === null
+    ? h("div", { class: "toast", "data-for": page.me }, text)
+    : h("div", { class: "toast", "data-for": page.me, html });
   box.append(item);
   setTimeout(() => item.remove(), 6000);
+}
+
+function clearToasts() {
+  $("#toasts").replaceChildren();
 }
 page.toast = toast;
 
@@ -281,7 +289,9 @@ function announceEphemerals() {
     const key = `${m.channel}|${m.ts}`;
     if (page.announced.has(key)) continue;
     page.announced.add(key);
-    if (!page.firstSnap) toast(`Only visible to you: ${m.message.text || ""}`);
+    if (!page.firstSnap) {
+      toast("", { html: `Only visible to you: ${mrkdwn(m.message.text || "", context())}` });
+    }
   }
   page.firstSnap = false;
 }
@@ -294,6 +304,7 @@ function renderSwitcher() {
   select.addEventListener("change", () => {
     page.me = select.value;
     page.thread = null;
+    clearToasts();
     page.announced = new Set(page.snap.ephemerals.filter((m) => m.ephemeral_user === page.me).map((m) => `${m.channel}|${m.ts}`));
     go(page.where);
   });

@@ -1,6 +1,6 @@
-"""How each argument is edited: the plan both the edit modal and its parser follow.
+"""How each argument is edited: the layout both the edit modal and its parser follow.
 
-The plan is computed from the ticket's current arguments and the action's argument model, so
+The layout is computed from the ticket's current arguments and the action's argument model, so
 rendering and parsing always agree on which block holds which argument and what it shows.
 """
 
@@ -62,7 +62,7 @@ class FieldSpec:
 
 
 @dataclass
-class EditPlan:
+class EditLayout:
     fields: list[FieldSpec]
     rest_keys: list[str]
     """Arguments edited together as one JSON object (past the modal's field budget)."""
@@ -74,9 +74,9 @@ class EditPlan:
     """Argument key -> field name on the argument model."""
 
 
-def plan_edit(
+def layout_edit(
     ticket: Ticket, arg_model: type[BaseModel] | None, red: Redactor,
-) -> EditPlan:
+) -> EditLayout:
     args = ticket.final_args
     specs: list[FieldSpec] = []
     names: dict[str, str] = {}
@@ -91,7 +91,7 @@ def plan_edit(
 
 def _fold(
     shown: list[FieldSpec], overflow: list[FieldSpec], red: Redactor, names: dict[str, str],
-) -> EditPlan:
+) -> EditLayout:
     rest = [s.key for s in overflow if s.present and not red.is_secret(s.key)]
     kept = [s.key for s in overflow if s.present and red.is_secret(s.key)]
     rest_block = bool(overflow)
@@ -100,7 +100,7 @@ def _fold(
     _fit_parts(shown, MAX_VIEW_BLOCKS - 3 - len(shown))  # intro, rest and note keep room
     if not any(s.kind != "readonly" for s in shown) and not rest_block:
         rest_block = True  # always at least one input: lets a reviewer add arguments
-    return EditPlan(shown, rest, rest_block, kept, names)
+    return EditLayout(shown, rest, rest_block, kept, names)
 
 
 def _fit_parts(shown: list[FieldSpec], spare_blocks: int) -> None:
@@ -194,6 +194,9 @@ def _finish(spec: FieldSpec, red: Redactor) -> FieldSpec:
     plain_number = isinstance(value, int | float) and not isinstance(value, bool)
     if spec.kind in NUMBER_KINDS and plain_number and number_text(value) is None:
         spec.kind = "json"  # beyond what a number input holds exactly (huge, NaN, infinite)
+    if spec.kind == "datetime" and spec.present and value is not None and not _picker_holds(value):
+        # Slack's date-time picker takes 10-digit timestamps (1970 to 2286): edit as text.
+        spec.kind = "text" if isinstance(value, str) else "json"
     shown = initial_text(spec, red)
     if shown is not None and slen(shown) > INPUT_MAX:
         _too_long(spec, shown)
@@ -203,6 +206,15 @@ def _finish(spec: FieldSpec, red: Redactor) -> FieldSpec:
     if spec.kind == "json":
         spec.multiline = True
     return spec
+
+
+def _picker_holds(value: Any) -> bool:
+    epoch = as_epoch(value)
+    return epoch is not None and 0 <= epoch <= MAX_PICKER_EPOCH
+
+
+#: The largest ``initial_date_time`` Slack accepts ("10 digits").
+MAX_PICKER_EPOCH = 9_999_999_999
 
 
 def _too_long(spec: FieldSpec, shown: str) -> None:

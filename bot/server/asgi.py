@@ -1,0 +1,58 @@
+"""The agent API's server in ``signoff serve``: uvicorn running the ASGI app, bound to
+``host:port`` (port 0 picks a free one), started in a thread beside the Slack front door."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from typing import Any
+
+import uvicorn
+
+BACKLOG = 2048
+
+
+class AsgiServer:
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 3000) -> None:
+        # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say they are TCP;
+        # without it every response waited ~40 ms for the client's delayed ACK.
+        self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
+                                   socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, port))
+        self._sock.listen(BACKLOG)  # connections queue from now on, before the loop runs
+        self.host = host
+        self.port = int(self._sock.getsockname()[1])
+        config = uvicorn.Config(app, log_level="warning", lifespan="on",
+                                timeout_graceful_shutdown=10, backlog=BACKLOG)
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until :meth:`close` (or, in the main thread, SIGTERM/SIGINT)."""
+        asyncio.run(self._server.serve(sockets=[self._sock]))
+
+    def start(self) -> AsgiServer:
+        self._thread = threading.Thread(target=self.serve_forever, name="signoff-asgi",
+                                        daemon=True)
+        self._thread.start()
+        while not self._server.started and self._thread.is_alive():
+            threading.Event().wait(0.01)  # start-up only: uvicorn has no started event
+        return self
+
+    def close(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+        self._sock.close()
+
+    def __enter__(self) -> AsgiServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

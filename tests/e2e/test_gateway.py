@@ -1,0 +1,191 @@
+"""The agent gateway over plain HTTP (what curl sends): tokens, scopes, ownership, the cap on
+open requests, errors with stable codes, waiting by push, the execution claim and receipts."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.receipts import ReceiptInvalid, verify
+from bot.render import ACTION_APPROVE
+from store.agents import AgentStore
+from store.models import TicketStatus
+from tests.e2e.conftest import Gate, Rig, running_gateway
+
+ARGS = {"amount": 120, "customer": "cus_42"}
+BODY = {"action": "issue_refund", "args": ARGS, "reason": "double charge",
+        "requested_by": "U0REQUESTER"}
+
+
+def http(gate: Gate, token: str | None = None) -> httpx.Client:
+    headers = {} if token == "" else {"Authorization": f"Bearer {token or gate.token}"}
+    return httpx.Client(base_url=gate.url, headers=headers, timeout=30)
+
+
+def approve(rig: Rig, ticket_id: str) -> None:
+    rig.sandbox.click("U0PAYLEAD", action_id=ACTION_APPROVE, channel="C0PAYMENTS")
+    deadline = time.monotonic() + 10
+    while rig.ledger.get_ticket(ticket_id).status == TicketStatus.PENDING:
+        assert time.monotonic() < deadline, "the click was not recorded"
+        time.sleep(0.01)
+
+
+def test_tokens_missing_wrong_and_revoked_get_401(rig: Rig, gate: Gate) -> None:
+    for token in ("", "sgn_not-a-real-token"):
+        with http(gate, token) as c:
+            resp = c.post("/v1/requests", json=BODY)
+        assert resp.status_code == 401, resp.text
+        assert resp.json()["error"] == "unauthorized" and resp.json()["message"]
+        assert resp.headers["WWW-Authenticate"] == "Bearer"
+    with http(gate) as c:
+        assert c.post("/v1/requests", json=BODY).status_code == 200
+        AgentStore(rig.ledger).revoke(gate.agent)
+        resp = c.get("/v1/requests/t0000")
+    assert resp.status_code == 401 and resp.json()["error"] == "unauthorized"
+
+
+def test_an_action_outside_the_scope_is_403_and_creates_nothing(rig: Rig, db_url: str) -> None:
+    with running_gateway(rig, db_url, agent="search-bot", actions=("search_*",)) as g, \
+            http(g) as c:
+        resp = c.post("/v1/requests", json=BODY)
+        assert resp.status_code == 403 and resp.json()["error"] == "action_not_allowed"
+        assert "search_*" in resp.json()["message"]
+        ok = c.post("/v1/requests", json={**BODY, "action": "search_orders", "args": {}})
+        assert ok.status_code == 200 and ok.json()["status"] == "approved"
+    assert [t.action for t in rig.ledger.list_tickets()] == ["search_orders"]
+    assert rig.sandbox.calls("chat.postMessage") == []
+
+
+def test_another_agents_ticket_is_404_everywhere(rig: Rig, gate: Gate, db_url: str) -> None:
+    with http(gate) as c:
+        mine = c.post("/v1/requests", json=BODY).json()
+    assert rig.ledger.get_ticket(mine["id"]).agent == gate.agent
+    approve(rig, mine["id"])
+    with running_gateway(rig, db_url, agent="other-bot") as other, http(other) as c:
+        for method, path in [("GET", ""), ("POST", "/execution"), ("POST", "/cancel"),
+                             ("POST", "/outcome")]:
+            body = {"reason": "x"} if path == "/cancel" else (
+                {"ok": True} if path == "/outcome" else None)
+            resp = c.request(method, f"/v1/requests/{mine['id']}{path}", json=body)
+            assert resp.status_code == 404, (path, resp.text)
+            assert resp.json()["error"] == "not_found"
+        # The same idempotency key from another agent is another ticket, not a peek at ours.
+        key = {**BODY, "idempotency_key": "k1"}
+        theirs = c.post("/v1/requests", json=key).json()
+    with http(gate) as c:
+        again = c.post("/v1/requests", json=key).json()
+    assert theirs["id"] != again["id"] and again["idempotency_key"] == "k1"
+    assert rig.ledger.get_ticket(mine["id"]).status == TicketStatus.APPROVED
+
+
+def test_bad_input_is_422_with_field_errors(gate: Gate) -> None:
+    with http(gate) as c:
+        resp = c.post("/v1/requests", json={"action": "", "args": [], "requested_by": "U0X"})
+        doc = resp.json()
+        assert resp.status_code == 422 and doc["error"] == "invalid_request"
+        assert {tuple(f["loc"])[-1] for f in doc["fields"]} >= {"action", "args", "reason"}
+        wait = c.get("/v1/requests/t1?wait=61")
+        assert wait.status_code == 422 and wait.json()["fields"][0]["loc"] == ["query", "wait"]
+
+
+def test_past_max_pending_the_agent_gets_429_and_no_card(rig: Rig, db_url: str) -> None:
+    with running_gateway(rig, db_url, agent="loop-bot", max_pending=2) as g, http(g) as c:
+        for n in range(2):
+            assert c.post("/v1/requests", json={**BODY, "args": {**ARGS, "amount": n + 1}}
+                          ).json()["status"] == "pending"
+        resp = c.post("/v1/requests", json={**BODY, "args": {**ARGS, "amount": 3}})
+        assert resp.status_code == 429 and resp.json()["error"] == "too_many_pending"
+        assert int(resp.headers["Retry-After"]) > 0
+    assert len(rig.sandbox.calls("chat.postMessage")) == 2
+    assert len(rig.ledger.list_tickets()) == 2
+
+
+def test_long_poll_returns_as_soon_as_the_ticket_is_decided(rig: Rig, gate: Gate) -> None:
+    with http(gate) as c:
+        ticket = c.post("/v1/requests", json=BODY).json()
+        assert ticket["status"] == "pending"
+        began = time.monotonic()
+        quiet = c.get(f"/v1/requests/{ticket['id']}", params={"wait": 0.3}).json()
+        assert quiet["status"] == "pending" and time.monotonic() - began >= 0.3
+        clicked: list[float] = []
+
+        def click() -> None:
+            time.sleep(0.3)
+            clicked.append(time.monotonic())
+            rig.sandbox.click("U0PAYLEAD", action_id=ACTION_APPROVE, channel="C0PAYMENTS")
+
+        threading.Thread(target=click).start()
+        doc = c.get(f"/v1/requests/{ticket['id']}", params={"wait": 30}).json()
+        returned = time.monotonic()
+    assert doc["status"] == "approved"
+    assert returned - clicked[0] < 5  # a decision, not the 30 s timeout, ended the wait
+
+
+def test_execution_is_claimed_once_with_a_receipt_the_tool_can_verify(rig: Rig,
+                                                                      gate: Gate) -> None:
+    with http(gate) as c:
+        ticket = c.post("/v1/requests", json=BODY).json()
+        assert c.post(f"/v1/requests/{ticket['id']}/execution").json()["error"] == \
+            "not_approved"
+        approve(rig, ticket["id"])
+        claim = c.post(f"/v1/requests/{ticket['id']}/execution", json={"args": ARGS})
+        assert claim.status_code == 200, claim.text
+        second = c.post(f"/v1/requests/{ticket['id']}/execution")
+        assert second.status_code == 409 and second.json()["error"] == "already_claimed"
+        jwks = c.get("/v1/keys").json()
+        done = c.post(f"/v1/requests/{ticket['id']}/outcome", json={"ok": True,
+                                                                    "summary": "refunded"})
+    doc = claim.json()
+    assert doc["args"] == ARGS and doc["ticket"]["status"] == "executing"
+    claims = verify(doc["receipt"], action="issue_refund", args=ARGS, keys=jwks)
+    assert claims["sub"] == ticket["id"] and claims["approvers"] == ["U0PAYLEAD"]
+    assert claims["args_sha256"] == doc["args_sha256"] and claims["agent"] == gate.agent
+    with pytest.raises(ReceiptInvalid) as wrong:
+        verify(doc["receipt"], action="issue_refund", args={**ARGS, "amount": 9999}, keys=jwks)
+    assert wrong.value.code == "wrong_arguments"
+    with pytest.raises(ReceiptInvalid) as other:
+        verify(doc["receipt"], action="delete_customer", args=ARGS, keys=jwks)
+    assert other.value.code == "wrong_action"
+    assert done.json()["status"] == "executed"
+    kinds = [e.kind for e in rig.ledger.audit_events(ticket_id=ticket["id"])]
+    actors = {e.kind: e.actor for e in rig.ledger.audit_events(ticket_id=ticket["id"])}
+    assert "executing" in kinds and actors["created"] == actors["executed"] == gate.agent
+
+
+def test_a_receipt_is_redeemed_once_under_twenty_concurrent_redeemers(rig: Rig,
+                                                                      gate: Gate) -> None:
+    with http(gate) as c:
+        ticket = c.post("/v1/requests", json=BODY).json()
+        approve(rig, ticket["id"])
+        receipt = c.post(f"/v1/requests/{ticket['id']}/execution").json()["receipt"]
+
+    def redeem(_: int) -> tuple[int, Any]:
+        with httpx.Client(base_url=gate.url, timeout=30) as anon:
+            resp = anon.post("/v1/receipts/redeem", json={"receipt": receipt})
+            return resp.status_code, resp.json()
+
+    with ThreadPoolExecutor(20) as pool:
+        results = list(pool.map(redeem, range(20)))
+    codes = sorted(code for code, _ in results)
+    assert codes == [200] + [409] * 19, results
+    assert {d["error"] for code, d in results if code == 409} == {"already_redeemed"}
+    with httpx.Client(base_url=gate.url) as anon:
+        forged = anon.post("/v1/receipts/redeem", json={"receipt": receipt[:-4] + "AAAA"})
+    assert forged.status_code == 422 and forged.json()["error"].startswith("receipt_")
+
+
+def test_openapi_is_generated_from_the_models(gate: Gate) -> None:
+    with http(gate, "") as c:
+        doc = c.get("/v1/openapi.json").json()
+    assert {"/v1/requests", "/v1/requests/{ticket_id}", "/v1/requests/{ticket_id}/execution",
+            "/v1/keys", "/v1/receipts/redeem"} <= set(doc["paths"])
+    schemas = doc["components"]["schemas"]
+    assert set(schemas["RequestIn"]["required"]) == {"action", "reason", "requested_by"}
+    assert schemas["ErrorOut"]["required"] == ["error", "message"]
+    post = doc["paths"]["/v1/requests"]["post"]["responses"]
+    assert {"401", "403", "422", "429"} <= set(post)
