@@ -21,6 +21,7 @@ from bot.agent.errors import (
     ApprovalTakenOver,
     GatewayRefused,
     InvalidArguments,
+    InvalidRequest,
     OutcomeUnknown,
     RevalidationFailed,
     TooManyPending,
@@ -29,9 +30,11 @@ from bot.agent.gate import GatedTool
 from bot.agent.http import HttpBackend
 from bot.agent.wire import current_receipt
 from store.errors import (
+    ActionMismatch,
     ApprovalUnverifiable,
     ArgumentsMismatch,
     ConfigError,
+    IdempotencyConflict,
     SignoffError,
     StoreError,
     StoreUnavailable,
@@ -40,6 +43,7 @@ from store.errors import (
 from store.models import Evidence, Ticket, TicketStatus
 
 __all__ = [
+    "ActionMismatch",
     "ActionNotAllowed",
     "AgentUnauthorized",
     "ApprovalCancelled",
@@ -60,7 +64,9 @@ __all__ = [
     "GatedTool",
     "GatewayRefused",
     "HttpBackend",
+    "IdempotencyConflict",
     "InvalidArguments",
+    "InvalidRequest",
     "OutcomeUnknown",
     "RevalidationFailed",
     "SignoffError",

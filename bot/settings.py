@@ -9,6 +9,8 @@ from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from store.errors import ConfigError
 
@@ -63,9 +65,19 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _db_url(cls, value: str) -> str:
+        if value.startswith("sqlite:") and not value.startswith("sqlite:///"):
+            path = value.removeprefix("sqlite:").lstrip("/") or "signoff.db"
+            raise ValueError(f"{value!r} is not a SQLite URL: write sqlite:///{path} (a file in "
+                             f"the working directory) or sqlite:////{path} (the absolute path "
+                             f"/{path}); a SQLite URL has three slashes before the path")
         if not value.startswith(("sqlite:", "postgresql", "postgres:")):
             raise ValueError(
                 "must be sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB")
+        try:
+            make_url(value)
+        except ArgumentError:
+            raise ValueError(f"{value!r} is not a database URL: write sqlite:///PATH or "
+                             "postgresql+psycopg://USER@HOST:PORT/DB") from None
         return value
 
     @field_validator("slack_bot_token")
@@ -109,5 +121,7 @@ def load_settings(**overrides: object) -> Settings:
         for err in exc.errors():
             loc = str(err["loc"][0]) if err["loc"] else "?"
             name = _ENV_NAMES.get(loc, loc)
-            lines.append(f"{name}: {err['msg']}")
+            lines.append(f"{name}: {err['msg'].removeprefix('Value error, ')}")
+        if len(lines) == 1:
+            raise ConfigError(f"invalid environment: {lines[0]}") from None
         raise ConfigError("invalid environment:\n  " + "\n  ".join(lines)) from None

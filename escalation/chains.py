@@ -132,9 +132,9 @@ def plan(chain: ChainSpec, *, created_at: datetime,
     ``expire_override`` (a policy rule's ``expire_after``) replaces the chain's hard deadline.
     """
     _require_aware(created_at)
-    hard = created_at + (expire_override or chain.expire_after)
-    end = _end_of_chain(chain, created_at)
-    expires_at = hard if end is None else min(hard, end)
+    length = chain_length(chain)
+    end = None if length is None else created_at + length
+    expires_at = created_at + effective_expiry(chain, expire_override)
     levels = tuple(_planned_levels(chain, created_at, expires_at, schedules or {}))
     snapshot = {
         "v": SNAPSHOT_VERSION, "chain": name, "created_at": created_at.isoformat(),
@@ -149,11 +149,22 @@ def plan(chain: ChainSpec, *, created_at: datetime,
                           expires_at=expires_at, levels=levels, end_of_chain=end)
 
 
-def _end_of_chain(chain: ChainSpec, created_at: datetime) -> datetime | None:
+def chain_length(chain: ChainSpec) -> timedelta | None:
+    """How long after creation the chain is exhausted (``None`` for a chain without levels):
+    every pass through the levels, then one first-level wait after the last DM."""
     if not chain.levels:
         return None
     period = sum((level.after for level in chain.levels), timedelta(0))
-    return created_at + chain.loops * period + chain.levels[0].after
+    return chain.loops * period + chain.levels[0].after
+
+
+def effective_expiry(chain: ChainSpec, expire_override: timedelta | None = None) -> timedelta:
+    """The one deadline a request on ``chain`` gets, counted from its creation: the earlier
+    of ``expire_after`` (a rule's, else the chain's) and the end of the chain. Every
+    command and card shows this figure, and :func:`plan` fixes it into the ticket."""
+    hard = expire_override or chain.expire_after
+    length = chain_length(chain)
+    return hard if length is None else min(hard, length)
 
 
 def _planned_levels(chain: ChainSpec, created_at: datetime, expires_at: datetime,

@@ -42,7 +42,7 @@ from escalation.mcp_config import McpConfig
 from escalation.predicates import ArgPath, Number, Predicate
 from escalation.quality import CanaryRoute, QualityConfig
 from escalation.schedules import Schedule
-from escalation.yaml_marks import Marks, load_yaml
+from escalation.yaml_marks import Marks, YamlLimit, load_yaml, path_text
 from store.errors import ConfigError
 from store.models import ReviewType, RiskTier, Route, canonical_json
 
@@ -314,10 +314,15 @@ class SignoffConfig(_Strict):
         return self.chains[name]
 
 
-def parse_config(text: str, source: str = "<string>") -> SignoffConfig:
-    """Validate configuration text; ``source`` names it in error messages."""
+def parse_config(text: str, source: str = "<string>",
+                 warnings: list[Problem] | None = None) -> SignoffConfig:
+    """Validate configuration text; ``source`` names it in error messages. ``warnings``, if
+    given, receives what is valid but probably not meant (placed like problems)."""
     try:
         data, marks = load_yaml(text)
+    except YamlLimit as exc:
+        raise ConfigInvalid([Problem(source, exc.line, path_text(exc.path), exc.message,
+                                     exc.fix)]) from None
     except yaml.YAMLError as exc:
         raise ConfigInvalid([yaml_problem(source, exc)]) from None
     if not isinstance(data, dict):
@@ -336,6 +341,10 @@ def parse_config(text: str, source: str = "<string>") -> SignoffConfig:
         findings = from_validation(exc.errors(), SignoffConfig) + findings
     if findings:
         raise ConfigInvalid(_placed(findings, source, marks))
+    if warnings is not None:
+        from escalation.deadlines import expiry_findings  # it builds on this module
+
+        warnings += _placed(expiry_findings(config), source, marks)
     return config
 
 
@@ -344,8 +353,9 @@ def _placed(findings: list[Finding], source: str, marks: Marks) -> list[Problem]
     return sorted(problems, key=lambda p: p.line if p.line is not None else 0)
 
 
-def load_config(path: str | Path) -> SignoffConfig:
-    """Read and validate a configuration file (``SIGNOFF_CONFIG``, ``signoff.yml`` by default)."""
+def load_config(path: str | Path, warnings: list[Problem] | None = None) -> SignoffConfig:
+    """Read and validate a configuration file (``SIGNOFF_CONFIG``, ``signoff.yml`` by default);
+    ``warnings``, if given, receives the file's warnings."""
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -355,7 +365,7 @@ def load_config(path: str | Path) -> SignoffConfig:
         reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
         raise ConfigInvalid([Problem(str(file), None, "", f"cannot read the file: {reason}",
                                      "check the path, its permissions and its encoding")]) from None
-    return parse_config(text, str(file))
+    return parse_config(text, str(file), warnings)
 
 
 def config_json_schema() -> dict[str, Any]:

@@ -15,15 +15,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from escalation.chains import effective_expiry
 from escalation.config import Rule, SignoffConfig
 from escalation.config_checks import DEFAULT_ROUTE
+from escalation.deadlines import ends_first
 from escalation.durations import format_duration
-from escalation.predicates import lookup
+from escalation.predicates import Predicate, lookup
 from store.models import ReviewType, RiskTier, Route
 
 Decision = Literal["allow", "require_approval", "deny"]
 SEVERITY: dict[str, int] = {"allow": 0, "require_approval": 1, "deny": 2}
 DEFAULT_RULE = "policy.default"
+REQUESTED_BY = "requested_by"
 
 
 class Proposal(BaseModel):
@@ -58,6 +61,10 @@ class PolicyOutcome(BaseModel):
     """Resolved route (approvers expanded, approvals_required set); only for require_approval."""
     chain: str | None = None
     expire_after: timedelta | None = None
+    """The real deadline, counted from creation: the earlier of expire_after and the end of
+    the chain (what the ticket is given)."""
+    expiry_note: str | None = None
+    """Set when the end of the chain pre-empts expire_after, saying so."""
     policy_version: str
 
     @field_serializer("expire_after", when_used="json")
@@ -84,26 +91,48 @@ def with_annotations(args_schema: dict[str, Any] | None,
 
 
 def mismatch(rule: Rule, proposal: Proposal) -> str | None:
-    """``None`` when every condition of ``rule`` holds for ``proposal``, else why not."""
+    """``None`` when every condition of ``rule`` holds for ``proposal``, else why not.
+
+    Restrictive rules (deny, require_approval) fail closed: a condition that cannot compare
+    its value (``"1e400"`` against ``gt: 1000``) holds for them, and never for ``allow``.
+    """
     if rule.action is not None and not fnmatchcase(proposal.action, rule.action):
         return f"action {proposal.action!r} does not match {rule.action!r}"
-    for path, predicate in rule.when.items():
-        why = predicate.mismatch(path, _value(proposal, path))
-        if why:
-            return why
-    if rule.requested_by is not None:
-        why = rule.requested_by.mismatch("requested_by", proposal.requested_by)
+    fail_closed = rule.decide != "allow"
+    for path, predicate in _conditions(rule, proposal):
+        why = predicate.mismatch(path, _value(proposal, path), fail_closed=fail_closed)
         if why:
             return why
     return _confidence_mismatch(rule, proposal)
 
 
+def _conditions(rule: Rule, proposal: Proposal) -> list[tuple[str, Predicate]]:
+    """The rule's argument conditions and its requested_by condition, by subject."""
+    found = list(rule.when.items())
+    if rule.requested_by is not None:
+        found.append((REQUESTED_BY, rule.requested_by))
+    return found
+
+
 def _value(proposal: Proposal, path: str) -> Any:
     """``annotations.*`` reads the tool's annotations, so an argument named ``annotations``
-    cannot pose as them; every other path reads the arguments."""
+    cannot pose as them; the requested_by condition reads who the agent acts for; every
+    other path reads the arguments."""
+    if path == REQUESTED_BY:
+        return proposal.requested_by
     if path.startswith(ANNOTATIONS):
         return lookup(proposal.annotations, path[len(ANNOTATIONS):])
     return lookup(proposal.args, path)
+
+
+def fail_closed_notes(rule: Rule, proposal: Proposal) -> list[str]:
+    """For a restrictive rule that matched: conditions counted as holding because they
+    could not compare their value (what ``policy explain`` shows)."""
+    if rule.decide == "allow":
+        return []
+    notes = [predicate.uncomparable(path, _value(proposal, path))
+             for path, predicate in _conditions(rule, proposal)]
+    return [f"{note}: counted as a match (fail closed)" for note in notes if note]
 
 
 def _confidence_mismatch(rule: Rule, proposal: Proposal) -> str | None:
@@ -157,7 +186,7 @@ class Policy:
         route = self.config.route(DEFAULT_ROUTE)
         return PolicyOutcome(
             decision="require_approval", rule=DEFAULT_RULE, matched=matched, reason=reason,
-            route=route, chain=route.chain, expire_after=self._expiry(route, None),
+            route=route, chain=route.chain, **self._expiry(route, None),
             policy_version=self.version,
         )
 
@@ -171,7 +200,7 @@ class Policy:
         return PolicyOutcome(
             decision="require_approval", rule=name, matched=matched, reason=rule.reason,
             tier=tier, review=rule.review or ReviewType.APPROVAL, route=route, chain=route.chain,
-            expire_after=self._expiry(route, rule.expire_after), policy_version=self.version,
+            **self._expiry(route, rule.expire_after), policy_version=self.version,
         )
 
     def _route(self, rule: Rule) -> Route:
@@ -182,10 +211,26 @@ class Policy:
             approvals_required=rule.approvals or base.approvals_required,
         )
 
-    def _expiry(self, route: Route, override: timedelta | None) -> timedelta | None:
-        if override is not None:
-            return override
-        return self.config.chain(route.chain).expire_after if route.chain else None
+    def _expiry(self, route: Route, override: timedelta | None) -> dict[str, Any]:
+        """``expire_after`` (the real deadline) and ``expiry_note`` for an outcome."""
+        if route.chain is None:
+            return {"expire_after": override}
+        chain = self.config.chain(route.chain)
+        length = ends_first(chain, override)
+        hard = format_duration(override or chain.expire_after)
+        return {"expire_after": effective_expiry(chain, override),
+                "expiry_note": None if length is None else
+                f"chain {route.chain} ends first; expire_after {hard}"}
+
+    def fail_closed(self, proposal: Proposal) -> dict[str, list[str]]:
+        """Matched restrictive rules that matched only because a value could not be
+        compared, with what could not be (by rule name)."""
+        found = {}
+        for name, rule in zip(self._names, self._rules, strict=True):
+            notes = fail_closed_notes(rule, proposal)
+            if notes and mismatch(rule, proposal) is None:
+                found[name] = notes
+        return found
 
     def explain(self, proposal: Proposal) -> str:
         """A human-readable account of the decision and of every rule checked."""
@@ -193,8 +238,10 @@ class Policy:
         lines = [*_describe_proposal(proposal), *describe_outcome(outcome),
                  "rules, in file order (the most severe match wins: deny > require_approval > "
                  "allow, then the highest tier, then the earlier rule):"]
+        notes = self.fail_closed(proposal)
         for (name, why), rule in zip(self.check(proposal), self._rules, strict=True):
             lines.append(_rule_line(name, why, rule, name == outcome.rule))
+            lines += [f"          {note}" for note in notes.get(name, ())]
         if not self._rules:
             lines.append("  (none)")
         return "\n".join(lines)
@@ -221,7 +268,8 @@ def describe_outcome(outcome: PolicyOutcome) -> list[str]:
                   f"{', '.join(route.approvers)})",
                   f"approvals: {route.approvals_required}", f"chain: {outcome.chain}"]
     if outcome.expire_after is not None:
-        lines.append(f"expires after: {format_duration(outcome.expire_after)}")
+        note = f" ({outcome.expiry_note})" if outcome.expiry_note else ""
+        lines.append(f"expires after: {format_duration(outcome.expire_after)}{note}")
     lines.append(f"policy_version: {outcome.policy_version}")
     return lines
 

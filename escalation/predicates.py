@@ -9,9 +9,12 @@ Semantics, chosen so that a surprise makes a rule *not* match rather than crash:
   ``true != 1``.
 - ``gt``/``gte``/``lt``/``lte`` compare numbers; a string that spells a number (``"5000.00"``)
   is compared as that number, so an agent cannot slip past a threshold by quoting it.
-  Anything else (booleans, text, objects) does not match.
 - ``matches`` is a Python regular expression that must match the *whole* string value
-  (``re.fullmatch``); write ``.*word.*`` to search. Non-strings do not match.
+  (``re.fullmatch``); write ``.*word.*`` to search.
+- A value these operators cannot compare (``"1e400"``, ``"Infinity"``, ``"60_000"``, text,
+  booleans, null, objects for ``gt``...; a non-string for ``matches``) fails closed: it counts
+  as a match in ``deny`` and ``require_approval`` rules and as no match in ``allow`` rules, so
+  an odd spelling can never slip past a threshold. ``policy explain`` says when this happened.
 - All operators given in one condition must hold (they are AND-ed).
 """
 
@@ -55,6 +58,9 @@ def _custom(message: str, fix: str) -> PydanticCustomError:
 def number(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _custom(f"expected a number, got {value!r}", "write a plain number, e.g. 1000")
+    if as_number(value) is None:  # .inf / .nan: a threshold nothing can cross
+        raise _custom(f"expected a finite number, got {value!r}",
+                      "write a plain number, e.g. 1000")
     return value
 
 
@@ -93,15 +99,29 @@ def lookup(args: Mapping[str, Any], path: str) -> Any:
     return current
 
 
-def as_number(value: Any) -> float | None:
-    """A finite number from a number or a numeric string; ``None`` for anything else."""
+def as_number(value: Any) -> int | float | None:
+    """A finite number from a number or a numeric string; ``None`` for anything else.
+    Integers stay exact (Python compares them with floats exactly, however large)."""
     if isinstance(value, bool):
         return None
+    if isinstance(value, int):
+        return value
     numeric_text = isinstance(value, str) and _NUMERIC.fullmatch(value) is not None
-    if not (isinstance(value, int | float) or numeric_text):
+    if not (isinstance(value, float) or numeric_text):
         return None
     result = float(value)
     return result if math.isfinite(result) else None
+
+
+def comparable(op: str, value: Any) -> bool:
+    """Whether ``op`` can judge ``value`` at all (a missing value is judged: it is absent)."""
+    if value is MISSING:
+        return True
+    if op in _SYMBOLS:
+        return as_number(value) is not None
+    if op == "matches":
+        return isinstance(value, str)
+    return True
 
 
 def same(a: Any, b: Any) -> bool:
@@ -163,13 +183,28 @@ class Predicate(BaseModel):
     def describe(self, subject: str) -> str:
         return " and ".join(_describe(subject, op, operand) for op, operand in self.operators())
 
-    def mismatch(self, subject: str, value: Any) -> str | None:
-        """``None`` when every operator holds for ``value``, else why not (for explain)."""
+    def mismatch(self, subject: str, value: Any, *, fail_closed: bool = False) -> str | None:
+        """``None`` when every operator holds for ``value``, else why not (for explain).
+
+        ``fail_closed`` (deny and require_approval rules): an operator that cannot compare
+        ``value`` holds, so an uncomparable value never escapes a restrictive rule.
+        """
         for op, operand in self.operators():
+            if fail_closed and not comparable(op, value):
+                continue
             if not _holds(op, operand, value):
                 shown = "missing" if value is MISSING else f"{value!r}"
                 return f"{subject} is {shown}, not {_describe('', op, operand).strip()}"
         return None
+
+
+    def uncomparable(self, subject: str, value: Any) -> str | None:
+        """Which operators could not compare ``value`` (said by explain), else ``None``."""
+        ops = [_describe("", op, operand).strip() for op, operand in self.operators()
+               if not comparable(op, value)]
+        if not ops:
+            return None
+        return f"{subject} is {value!r}, which cannot be compared with {' and '.join(ops)}"
 
 
 def _describe(subject: str, op: str, operand: Any) -> str:

@@ -144,16 +144,17 @@ def make_engine(url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
                 **kwargs: Any) -> Engine:
     """An engine for ``url``. On SQLite, writers queue for the lock up to ``busy_timeout_ms``."""
     url = normalise_url(url)
-    if url.startswith("sqlite"):
-        engine = create_engine(
-            url, connect_args={"timeout": busy_timeout_ms / 1000}, **kwargs
-        )
-        _tune_sqlite(engine, busy_timeout_ms)
-        return engine
     try:
+        if url.startswith("sqlite"):
+            engine = create_engine(
+                url, connect_args={"timeout": busy_timeout_ms / 1000}, **kwargs
+            )
+            _tune_sqlite(engine, busy_timeout_ms)
+            return engine
         return create_engine(url, pool_pre_ping=True, **kwargs)
     except (SQLAlchemyError, ImportError) as exc:
-        raise StoreUnavailable(f"cannot use database URL {url!r}: {exc}") from exc
+        raise StoreUnavailable(f"cannot use database URL {url!r}: {exc}; write "
+                               "sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DB") from exc
 
 
 def _tune_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

@@ -20,6 +20,7 @@ ApprovalRejected``); ``bot.agent.errors`` and ``escalation.config`` re-export th
     │   │   ├── DuplicateApproval        the same reviewer approved twice
     │   │   └── ChangedSinceSeen         the request changed after the reviewer's view of it
     │   ├── ArgumentsMismatch            executor asked to run arguments nobody approved
+    │   ├── ActionMismatch               executor asked to run another tool than the approved one
     │   ├── ApprovalUnverifiable         approved, but its audit events do not back it
     │   ├── CheckpointInvalid            an audit checkpoint file that cannot be read
     │   ├── ClickSettled                 a reviewer's click already ended (decided or told)
@@ -32,6 +33,7 @@ ApprovalRejected``); ``bot.agent.errors`` and ``escalation.config`` re-export th
     ├── ReceiptInvalid                   a tool service refuses an approval receipt (``code``)
     ├── WebhookInvalid                   a webhook's signature or timestamp does not check out
     ├── DeliveryError                    Slack did not take a reminder, DM or notice (retryable?)
+    ├── IdempotencyConflict              an idempotency key reused for another action or args
     └── ApprovalError                    what an agent sees: the action did not run as asked
         ├── ApprovalDenied               policy says never (``outcome`` has the rule)
         ├── ApprovalPending              waiting for a human (``ticket_id`` to resume later)
@@ -42,7 +44,8 @@ ApprovalRejected``); ``bot.agent.errors`` and ``escalation.config`` re-export th
         ├── ApprovalCancelled            the request was withdrawn
         ├── ApprovalConsumed             this approval already ran once (``outcome``)
         │   └── OutcomeUnknown           it started and never reported back: a human resolves
-        ├── InvalidArguments             the arguments do not fit the tool's model
+        ├── InvalidRequest               refused at the door (says which field, what to change)
+        │   └── InvalidArguments         arguments not plain JSON or not fitting the tool's model
         └── RevalidationFailed           the revalidate hook said the facts went stale
 """
 
@@ -192,6 +195,22 @@ class ArgumentsMismatch(StoreError):
         self.got = got
 
 
+class ActionMismatch(StoreError):
+    """The tool offered for execution is not the action the ticket approved (or names none)."""
+
+    def __init__(self, ticket_id: str, expected: str, got: str | None) -> None:
+        if got is None:
+            msg = (f"ticket {ticket_id} approved {expected!r}; name the action the tool "
+                   f"performs (execute(ticket_id, tool, action=...) or pass the gated tool)")
+        else:
+            msg = (f"ticket {ticket_id}: refusing to run {got!r} on an approval for "
+                   f"{expected!r}; request approval for {got!r} itself")
+        super().__init__(msg)
+        self.ticket_id = ticket_id
+        self.expected = expected
+        self.got = got
+
+
 class ApprovalUnverifiable(StoreError):
     """The ticket says approved, but its audit events do not show that approval.
 
@@ -290,6 +309,20 @@ class DeliveryError(SignoffError):
         self.retry_after = retry_after
 
 
+class IdempotencyConflict(SignoffError):
+    """An idempotency key came back with another action or other arguments.
+
+    The key names one request: reusing it for something else would hand back (and let run)
+    a ticket nobody approved for that. Use a fresh key for a different request.
+    """
+
+    def __init__(self, key: str, ticket_id: str, what: str) -> None:
+        super().__init__(f"idempotency key {key!r} was already used for ticket {ticket_id} "
+                         f"with {what}; use a new key for a different request")
+        self.key = key
+        self.ticket_id = ticket_id
+
+
 class ApprovalError(SignoffError):
     """Base for every outcome in which the requested action did not run as asked."""
 
@@ -381,10 +414,19 @@ class RevalidationFailed(ApprovalError):
                          "nothing was executed", ticket=ticket)
 
 
-class InvalidArguments(ApprovalError):
-    """The proposed (or approved) arguments do not fit the tool's argument model."""
+class InvalidRequest(ApprovalError):
+    """Refused at the door, before anything was evaluated or stored: the message says
+    which field is wrong and what to change."""
 
-    def __init__(self, action: str, detail: Any) -> None:
-        super().__init__(f"{action}: invalid arguments: {detail}")
+    def __init__(self, action: str, detail: Any, *, what: str = "invalid request") -> None:
+        super().__init__(f"{action}: {what}: {detail}")
         self.action = action
         self.detail = detail
+
+
+class InvalidArguments(InvalidRequest):
+    """The proposed (or approved) arguments are not plain JSON or do not fit the tool's
+    argument model."""
+
+    def __init__(self, action: str, detail: Any) -> None:
+        super().__init__(action, detail, what="invalid arguments")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,7 @@ from store.db import (
 )
 from store.decisions import Reroute, decision_update
 from store.errors import (
+    ActionMismatch,
     ApprovalUnverifiable,
     ArgumentsMismatch,
     ChangedSinceSeen,
@@ -57,6 +58,7 @@ from store.tickets import SYSTEM_ACTOR, Draft
 from store.transition import transition, transition_refused
 
 T = TypeVar("T")
+_PROBE = text("UPDATE alembic_version SET version_num = version_num")
 
 
 class Ledger(InboxMixin, ExecutionMixin):
@@ -113,6 +115,14 @@ class Ledger(InboxMixin, ExecutionMixin):
         with self._tx(write=False) as s:
             return self._now(s)
 
+    def probe_write(self) -> datetime:
+        """The database's clock, read in a write transaction that rewrites one row (the
+        schema's version row, unchanged) and commits: a ledger that can read but not write
+        (read-only file or replica, full disk) fails here, not on the next decision."""
+        with self._tx() as s:
+            s.execute(_PROBE)
+            return self._now(s)
+
     @staticmethod
     def _lock(session: Session, ticket_id: str, *, for_agent: bool = False) -> TicketRow:
         """Lock the row; ``for_agent``: an agent's write, which never finds a canary."""
@@ -152,10 +162,13 @@ class Ledger(InboxMixin, ExecutionMixin):
                 return self._create(s, resolved, now)
         except IntegrityError:
             # A concurrent request with the same key won; hand back its ticket.
-            existing = None if resolved is None else self.find_by_idempotency_key(
-                resolved.requested_by, resolved.idempotency_key)
+            if resolved is None:
+                raise
+            existing = self.find_by_idempotency_key(resolved.requested_by,
+                                                    resolved.idempotency_key)
             if existing is None:
                 raise
+            tickets.same_request(existing.action, existing.args_hash, existing.id, resolved)
             return existing, False
 
     def _create(self, s: Session, new: NewTicket, now: datetime) -> tuple[Ticket, bool]:
@@ -165,6 +178,7 @@ class Ledger(InboxMixin, ExecutionMixin):
                 TicketRow.idempotency_key == new.idempotency_key,
             )).scalar_one_or_none()
             if found is not None:
+                tickets.same_request(found.action, found.args_hash, found.id, new)
                 return to_ticket(found, self._messages(s, found.id)), False
         ticket = tickets.insert_ticket(s, new, now)
         self._audit(s, ticket.id, "created", new.agent or new.requested_by, now,
@@ -302,16 +316,17 @@ class Ledger(InboxMixin, ExecutionMixin):
 
     # -- execution --------------------------------------------------------------------
 
-    def start_execution(self, ticket_id: str, *, args: dict[str, Any], actor: str,
-                        lease: timedelta = EXECUTION_LEASE) -> Ticket:
-        """Consume the approval once. Refuses arguments that are not the approved ones, and
-        an approval its own audit events do not show (:class:`ApprovalUnverifiable`), and
-        canaries outright: there is no tool behind a test request, whatever its status.
+    def start_execution(self, ticket_id: str, *, action: str, args: dict[str, Any],
+                        actor: str, lease: timedelta = EXECUTION_LEASE) -> Ticket:
+        """Consume the approval once. Refuses canaries outright (there is no tool behind a
+        test request), another action than the approved one, arguments that are not the
+        approved ones, and an approval its own audit events do not show
+        (:class:`ApprovalUnverifiable`); a refusal is audited and consumes nothing.
 
         The executor has ``lease`` to report the outcome; after it the sweep marks the ticket
         ``outcome_unknown`` (:meth:`lose_executions`) for a human to resolve."""
         offered = args_hash(args)
-        refused: ArgumentsMismatch | ApprovalUnverifiable | TicketNotFound
+        refused: ActionMismatch | ArgumentsMismatch | ApprovalUnverifiable | TicketNotFound
         with self._tx() as s:
             row = self._lock(s, ticket_id)
             now = self._now(s)
@@ -321,6 +336,10 @@ class Ledger(InboxMixin, ExecutionMixin):
                 self._audit(s, ticket_id, "execution_refused", actor, now, offered_hash=offered,
                             canary=row.canary, note="a canary (test request) never executes")
                 refused = TicketNotFound(ticket_id)
+            elif row.status == TicketStatus.APPROVED and action != row.action:
+                self._audit(s, ticket_id, "execution_refused", actor, now,
+                            offered_action=action, approved_action=row.action)
+                refused = ActionMismatch(ticket_id, row.action, action)
             elif row.status == TicketStatus.APPROVED and offered != row.final_args_hash:
                 self._audit(s, ticket_id, "execution_refused", actor, now,
                             offered_hash=offered, approved_hash=row.final_args_hash)

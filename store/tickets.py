@@ -16,7 +16,7 @@ from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from store.db import db_now
-from store.errors import TicketNotFound
+from store.errors import IdempotencyConflict, TicketNotFound
 from store.models import NewTicket, SlackRef, Ticket, TicketStatus, args_hash, new_ticket_id
 from store.tables import MessageRow, TicketRow
 
@@ -83,6 +83,16 @@ def _row_values(new: NewTicket, t: Ticket) -> dict[str, Any]:
         "next_action_at": t.next_action_at, "escalation_level": 0, "escalation_loop": 0,
         "escalation": new.escalation, "args_schema": new.args_schema,
     }
+
+
+def same_request(action: str, digest: str, ticket_id: str, new: NewTicket) -> None:
+    """A reused idempotency key must name the same request: same action, same arguments
+    (by their canonical hash). Anything else is refused, as payment APIs do."""
+    key = new.idempotency_key or ""
+    if action != new.action:
+        raise IdempotencyConflict(key, ticket_id, f"action {action!r}, not {new.action!r}")
+    if digest != args_hash(new.args):
+        raise IdempotencyConflict(key, ticket_id, "other arguments")
 
 
 # -- the card ---------------------------------------------------------------------------

@@ -7,14 +7,15 @@ import inspect
 import bot
 
 DOCUMENTED = {
-    "ApprovalCancelled", "ApprovalClient", "ApprovalConsumed", "ApprovalDenied", "ApprovalError",
-    "ApprovalExpired", "ApprovalNeedsInfo", "ApprovalPending", "ApprovalRejected",
-    "ApprovalTakenOver", "ApprovalUnverifiable", "ArgumentsMismatch", "ConfigError", "Evidence",
-    "GatedTool", "InvalidArguments", "RevalidationFailed", "SignoffError", "StoreError",
-    "StoreUnavailable", "Ticket", "TicketNotFound", "TicketStatus",
-    # the agent gateway: the HTTP transport, the async client and what the gateway refuses
-    "ActionNotAllowed", "AgentUnauthorized", "AsyncApprovalClient", "GatewayRefused",
-    "HttpBackend", "OutcomeUnknown", "TooManyPending", "current_receipt",
+    "ActionMismatch", "ActionNotAllowed", "AgentUnauthorized", "ApprovalCancelled",
+    "ApprovalClient", "ApprovalConsumed", "ApprovalDenied", "ApprovalError", "ApprovalExpired",
+    "ApprovalNeedsInfo", "ApprovalPending", "ApprovalRejected", "ApprovalTakenOver",
+    "ApprovalUnverifiable", "ArgumentsMismatch", "AsyncApprovalClient", "ConfigError",
+    "Evidence", "GatedTool", "GatewayRefused", "HttpBackend", "IdempotencyConflict",
+    "InvalidArguments", "InvalidRequest", "OutcomeUnknown", "RevalidationFailed", "SignoffError",
+    "StoreError",
+    "StoreUnavailable", "Ticket", "TicketNotFound", "TicketStatus", "TooManyPending",
+    "current_receipt",
 }
 
 

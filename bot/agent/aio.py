@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
@@ -19,12 +20,32 @@ import httpx
 from pydantic import BaseModel
 
 from bot.agent import wire
-from bot.agent.errors import ApprovalConsumed, ApprovalPending, GatewayRefused, InvalidArguments
+from bot.agent.errors import (
+    ActionMismatch,
+    ApprovalConsumed,
+    ApprovalPending,
+    GatewayRefused,
+    InvalidArguments,
+)
 from bot.agent.gate import raise_unless_approved
 from store.models import Evidence, Ticket, TicketStatus
 
 T = TypeVar("T")
 Tool = Callable[..., Any]
+
+
+GATE_INFO = "__signoff_gate__"
+
+
+@dataclass(frozen=True)
+class GateInfo:
+    """What a gated coroutine carries, so ``resume(ticket_id, gated)`` runs the tool behind
+    it, for its own action."""
+
+    tool: Tool
+    action: str
+    revalidate: Callable[[dict[str, Any]], bool] | None
+    args_model: type[BaseModel] | None
 
 
 class AsyncApprovalClient:
@@ -119,10 +140,11 @@ class AsyncApprovalClient:
             "POST", f"/v1/requests/{ticket_id}/answer",
             body={"text": text, "evidence": wire.evidence_list(evidence)}, ticket_id=ticket_id))
 
-    async def _claim(self, ticket: Ticket, args: dict[str, Any] | None) -> dict[str, Any]:
+    async def _claim(self, ticket: Ticket, args: dict[str, Any] | None,
+                     action: str) -> dict[str, Any]:
         try:
             return await self._call("POST", f"/v1/requests/{ticket.id}/execution",
-                                    body={"args": args}, ticket_id=ticket.id)
+                                    body={"args": args, "action": action}, ticket_id=ticket.id)
         except GatewayRefused as exc:
             if exc.code not in wire.CLAIM_REFUSED:
                 raise
@@ -137,23 +159,36 @@ class AsyncApprovalClient:
                          ticket_id=ticket_id)
 
     async def execute(self, ticket_id: str, tool: Tool, args: dict[str, Any] | None = None,
-                      *, revalidate: Callable[[dict[str, Any]], bool] | None = None,
+                      *, action: str | None = None,
+                      revalidate: Callable[[dict[str, Any]], bool] | None = None,
                       args_model: type[BaseModel] | None = None) -> Any:
-        """Run ``tool`` (sync or async) once with the approved arguments."""
-        return await self._execute(await self.get(ticket_id), tool, args,
-                                   revalidate=revalidate, args_model=args_model)
+        """Run ``tool`` (sync or async) once with the approved arguments, only for the action
+        it approved: a gated tool brings its action; a plain callable names it (``action=``).
+        """
+        ticket = await self.get(ticket_id)
+        gated: GateInfo | None = getattr(tool, GATE_INFO, None)
+        if gated is not None:
+            if action is not None and action != gated.action:
+                raise ActionMismatch(ticket.id, gated.action, action)
+            return await self._execute(ticket, gated.tool, args, action=gated.action,
+                                       revalidate=revalidate or gated.revalidate,
+                                       args_model=args_model or gated.args_model)
+        if action is None:
+            raise ActionMismatch(ticket.id, ticket.action, None)
+        return await self._execute(ticket, tool, args, action=action, revalidate=revalidate,
+                                   args_model=args_model)
 
-    async def resume(self, ticket_id: str, tool: Tool, *,
+    async def resume(self, ticket_id: str, tool: Tool, *, action: str | None = None,
                      revalidate: Callable[[dict[str, Any]], bool] | None = None,
                      args_model: type[BaseModel] | None = None) -> Any:
-        return await self.execute(ticket_id, tool, revalidate=revalidate,
+        return await self.execute(ticket_id, tool, action=action, revalidate=revalidate,
                                   args_model=args_model)
 
     async def _execute(self, ticket: Ticket, tool: Tool, args: dict[str, Any] | None, *,
-                       revalidate: Callable[[dict[str, Any]], bool] | None,
+                       action: str, revalidate: Callable[[dict[str, Any]], bool] | None,
                        args_model: type[BaseModel] | None) -> Any:
         raise_unless_approved(ticket, lambda _k: self._reasons.get(ticket.id))
-        claimed = await self._claim(ticket, args)
+        claimed = await self._claim(ticket, args, action)
         ticket, _ = wire.ticket_of(claimed["ticket"])
         call_args: dict[str, Any] = dict(claimed["args"])
         try:
@@ -198,9 +233,10 @@ class AsyncApprovalClient:
                     if mode == "defer":
                         raise ApprovalPending(ticket)
                     ticket = await self.wait(ticket.id, timeout)
-                return await self._execute(ticket, tool, None, revalidate=revalidate,
-                                           args_model=args_model)
+                return await self._execute(ticket, tool, None, action=name,
+                                           revalidate=revalidate, args_model=args_model)
 
+            setattr(gated, GATE_INFO, GateInfo(tool, name, revalidate, args_model))
             gated.__name__ = getattr(tool, "__name__", name)
             gated.__doc__ = tool.__doc__
             return gated

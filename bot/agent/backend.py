@@ -64,8 +64,10 @@ class ApprovalBackend(Protocol):
                actor: str) -> Ticket:
         """Answer a reviewer's question; the ticket goes back to ``pending``."""
 
-    def start_execution(self, ticket_id: str, *, args: dict[str, Any], actor: str) -> Ticket:
-        """Consume the approval for exactly ``args`` (checked by hash), once."""
+    def start_execution(self, ticket_id: str, *, action: str, args: dict[str, Any],
+                        actor: str) -> Ticket:
+        """Consume the approval for exactly ``action`` and ``args`` (checked by hash), once;
+        ``ActionMismatch`` / ``ArgumentsMismatch`` otherwise, consuming nothing."""
 
     def finish_execution(self, ticket_id: str, *, ok: bool, actor: str,
                          summary: str | None = None, error: str | None = None) -> Ticket:

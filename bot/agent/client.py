@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, Literal, TypeVar
@@ -17,6 +18,8 @@ from slack_sdk import WebClient
 
 from bot.agent.arguments import schema, validated
 from bot.agent.backend import ApprovalBackend, ApprovalRequest
+from bot.agent.door import checked, checked_args, checked_evidence, checked_request
+from bot.agent.errors import InvalidRequest
 from bot.agent.gate import Enforcer, GatedTool
 from bot.agent.inprocess import InProcessBackend
 from bot.settings import Settings, load_settings
@@ -98,8 +101,9 @@ class ApprovalClient:
     def evaluate(self, action: str, args: dict[str, Any], *, requested_by: str,
                  confidence: float | None = None) -> PolicyOutcome:
         """What policy says about an action, without creating anything."""
-        return self.backend.evaluate(action, args, requested_by=requested_by,
-                                     confidence=confidence)
+        req = checked_request(action, requested_by=requested_by, confidence=confidence)
+        return self.backend.evaluate(req.action, checked_args(req.action, args),
+                                     requested_by=req.requested_by, confidence=req.confidence)
 
     # -- Escalate -----------------------------------------------------------------------
 
@@ -110,16 +114,19 @@ class ApprovalClient:
                 args_model: type[BaseModel] | None = None) -> Ticket:
         """Ask for approval. Returns at once: ``approved`` (policy allows) or ``pending``.
 
-        Raises :class:`ApprovalDenied` when policy denies. The same idempotency key (per
-        requester) returns the same ticket and posts no second card.
+        Raises :class:`ApprovalDenied` when policy denies, :class:`InvalidRequest` (or
+        :class:`InvalidArguments`) before anything is stored when the request is malformed.
+        The same idempotency key (per requester) with the same action and arguments returns
+        the same ticket and posts no second card; with others it raises IdempotencyConflict.
         """
-        return self.backend.request(ApprovalRequest(
-            action=action, args=validated(action, args, args_model), reason=reason,
+        name = str(action)
+        plain = validated(name, args, args_model) if args_model is not None else args
+        return self.backend.request(checked(ApprovalRequest(
+            action=action, args=checked_args(name, plain), reason=reason,
             requested_by=requested_by, summary=summary,
-            evidence=tuple(Evidence.model_validate(e) for e in evidence),
-            confidence=confidence, agent=agent, run_id=run_id,
-            idempotency_key=idempotency_key,
-            args_schema=schema(args_model) if args_model else None))
+            evidence=checked_evidence(name, evidence), confidence=confidence, agent=agent,
+            run_id=run_id, idempotency_key=idempotency_key,
+            args_schema=schema(args_model) if args_model else None)))
 
     # -- Resume -------------------------------------------------------------------------
 
@@ -129,6 +136,10 @@ class ApprovalClient:
     def wait(self, ticket_id: str, timeout: float | timedelta | None = None) -> Ticket:
         """Block until the ticket leaves ``pending`` (or ``timeout`` passes); return it."""
         limit = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int | float)
+                                  or math.isnan(limit)):
+            raise InvalidRequest("wait", f"timeout must be seconds or a timedelta, not "
+                                         f"{timeout!r}")
         return self.backend.wait(ticket_id, limit)
 
     def cancel(self, ticket_id: str, reason: str, *, actor: str = "agent") -> Ticket:
@@ -138,7 +149,7 @@ class ApprovalClient:
                evidence: Sequence[Evidence | dict[str, Any]] = (),
                actor: str = "agent") -> Ticket:
         """Answer a reviewer's question; the ticket goes back to ``pending``."""
-        items = [Evidence.model_validate(e) for e in evidence]
+        items = checked_evidence("answer", evidence)
         return self.backend.answer(ticket_id, text, evidence=items, actor=actor)
 
     # -- Enforce ------------------------------------------------------------------------
@@ -147,18 +158,24 @@ class ApprovalClient:
         self.enforcer.raise_unless_approved(ticket)
 
     def execute(self, ticket_id: str, tool: Callable[..., T], args: dict[str, Any] | None = None,
-                *, revalidate: Callable[[dict[str, Any]], bool] | None = None,
+                *, action: str | None = None,
+                revalidate: Callable[[dict[str, Any]], bool] | None = None,
                 args_model: type[BaseModel] | None = None, actor: str = "agent") -> T:
         """Run ``tool`` once with the approved arguments (``args``, if given, must match them
-        by hash). An approval is consumed by its first execution."""
-        return self.enforcer.run(self.backend.get(ticket_id), tool, args,
-                                 revalidate=revalidate, args_model=args_model, actor=actor)
+        by hash). An approval is consumed by its first execution, and only by the action it
+        approved: ``tool`` is a :class:`GatedTool` (its action, model and revalidate hook
+        apply) or a plain callable, and then ``action`` must say which action it performs."""
+        return self.enforcer.execute(self.backend.get(ticket_id), tool, args, action=action,
+                                     revalidate=revalidate, args_model=args_model, actor=actor)
 
-    def resume(self, ticket_id: str, tool: Callable[..., T], *,
+    def resume(self, ticket_id: str, tool: Callable[..., T], *, action: str | None = None,
                revalidate: Callable[[dict[str, Any]], bool] | None = None,
                args_model: type[BaseModel] | None = None) -> T:
-        """Pick a deferred request up again, in any process: run it if approved, else raise."""
-        return self.execute(ticket_id, tool, revalidate=revalidate, args_model=args_model)
+        """Pick a deferred request up again, in any process: run it if approved, else raise.
+        ``tool`` is the gated tool (or a plain callable with ``action=``), as for
+        :meth:`execute`."""
+        return self.execute(ticket_id, tool, action=action, revalidate=revalidate,
+                            args_model=args_model)
 
     # -- the gate -----------------------------------------------------------------------
 

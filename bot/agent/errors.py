@@ -1,11 +1,13 @@
 """What an agent sees when an action does not simply run: ``ApprovalError`` and its
 subclasses (denied, pending, needs info, rejected, expired, taken over, cancelled, consumed,
-invalid arguments, revalidation failed). The whole tree is defined and drawn in
+invalid request and invalid arguments, revalidation failed), plus ``ActionMismatch`` and
+``IdempotencyConflict``, which the ledger enforces. The whole tree is defined and drawn in
 :mod:`store.errors`; these names are re-exported here and from ``bot``."""
 
 from __future__ import annotations
 
 from store.errors import (
+    ActionMismatch,
     ActionNotAllowed,
     AgentUnauthorized,
     ApprovalCancelled,
@@ -18,7 +20,9 @@ from store.errors import (
     ApprovalRejected,
     ApprovalTakenOver,
     GatewayRefused,
+    IdempotencyConflict,
     InvalidArguments,
+    InvalidRequest,
     OutcomeUnknown,
     RevalidationFailed,
     SignoffError,
@@ -26,6 +30,7 @@ from store.errors import (
 )
 
 __all__ = [
+    "ActionMismatch",
     "ActionNotAllowed",
     "AgentUnauthorized",
     "ApprovalCancelled",
@@ -38,7 +43,9 @@ __all__ = [
     "ApprovalRejected",
     "ApprovalTakenOver",
     "GatewayRefused",
+    "IdempotencyConflict",
     "InvalidArguments",
+    "InvalidRequest",
     "OutcomeUnknown",
     "RevalidationFailed",
     "SignoffError",

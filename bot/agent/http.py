@@ -105,11 +105,13 @@ class HttpBackend:
             "POST", f"/v1/requests/{ticket_id}/answer",
             body={"text": text, "evidence": wire.evidence_list(evidence)}, ticket_id=ticket_id))
 
-    def start_execution(self, ticket_id: str, *, args: dict[str, Any], actor: str) -> Ticket:
-        """Claim the approval once. The receipt is then ``current_receipt()`` for the tool."""
+    def start_execution(self, ticket_id: str, *, action: str, args: dict[str, Any],
+                        actor: str) -> Ticket:
+        """Claim the approval once, for ``action`` only. The receipt is then
+        ``current_receipt()`` for the tool."""
         try:
             doc = self._call("POST", f"/v1/requests/{ticket_id}/execution",
-                             body={"args": args}, ticket_id=ticket_id)
+                             body={"args": args, "action": action}, ticket_id=ticket_id)
         except GatewayRefused as exc:
             if exc.code not in wire.CLAIM_REFUSED:
                 raise

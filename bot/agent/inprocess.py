@@ -12,6 +12,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.agent.backend import ApprovalRequest
+from bot.agent.door import checked
 from bot.agent.errors import ApprovalDenied
 from bot.render import render_execution_result, render_info_answer
 from bot.slack.surfaces import Surfaces
@@ -58,6 +59,7 @@ class InProcessBackend:
                                              annotations=annotations or {}))
 
     def request(self, request: ApprovalRequest) -> Ticket:
+        request = checked(request)  # whoever calls, nothing unchecked reaches the ledger
         outcome = self.evaluate(request.action, request.args, requested_by=request.requested_by,
                                 confidence=request.confidence,
                                 annotations=request.annotations)
@@ -155,8 +157,9 @@ class InProcessBackend:
 
     # -- Enforce --------------------------------------------------------------------------
 
-    def start_execution(self, ticket_id: str, *, args: dict[str, Any], actor: str) -> Ticket:
-        return self.ledger.start_execution(ticket_id, args=args, actor=actor,
+    def start_execution(self, ticket_id: str, *, action: str, args: dict[str, Any],
+                        actor: str) -> Ticket:
+        return self.ledger.start_execution(ticket_id, action=action, args=args, actor=actor,
                                            lease=self.config.execution_lease)
 
     def finish_execution(self, ticket_id: str, *, ok: bool, actor: str,

@@ -22,7 +22,13 @@ from bot.agent.errors import (
     TooManyPending,
 )
 from store import errors as store_errors
-from store.errors import ArgumentsMismatch, SignoffError, TicketNotFound, TransitionRefused
+from store.errors import (
+    ActionMismatch,
+    ArgumentsMismatch,
+    SignoffError,
+    TicketNotFound,
+    TransitionRefused,
+)
 from store.models import Evidence, Ticket
 
 #: The receipt of the execution in progress: a gated tool reads it with ``current_receipt()``
@@ -103,7 +109,7 @@ def _typed(code: str, message: str, ticket_id: str) -> SignoffError | None:
         return None
     exc: SignoffError = cls.__new__(cls)
     exc.args = (message,)
-    if isinstance(exc, TransitionRefused | ArgumentsMismatch):
+    if isinstance(exc, TransitionRefused | ArgumentsMismatch | ActionMismatch):
         exc.ticket_id = ticket_id
     return exc
 

@@ -13,8 +13,17 @@ from pydantic import ValidationError
 
 from bot.commands.options import config_option, config_path
 from escalation.canaries import canary_problems
-from escalation.config import ConfigInvalid, Rule, SignoffConfig, config_json_schema, load_config
+from escalation.chains import effective_expiry
+from escalation.config import (
+    ConfigInvalid,
+    Problem,
+    Rule,
+    SignoffConfig,
+    config_json_schema,
+    load_config,
+)
 from escalation.config_checks import DEFAULT_ROUTE
+from escalation.deadlines import expiry_text
 from escalation.durations import format_duration
 from escalation.policy import Policy, Proposal
 from escalation.policy_cases import load_cases, report, run_cases
@@ -54,9 +63,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     register_policy(psub)
 
 
-def _load(args: argparse.Namespace) -> SignoffConfig | None:
+def _load(args: argparse.Namespace,
+          warnings: list[Problem] | None = None) -> SignoffConfig | None:
     try:
-        return load_config(config_path(args))
+        return load_config(config_path(args), warnings)
     except ConfigInvalid as exc:
         for problem in exc.problems:
             print(problem)
@@ -67,7 +77,8 @@ def _load(args: argparse.Namespace) -> SignoffConfig | None:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    config = _load(args)
+    warnings: list[Problem] = []
+    config = _load(args, warnings)
     if config is None:
         return 1
     problems = canary_problems(config)
@@ -76,6 +87,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
                                                       "away:", *problems]), file=sys.stderr)
         return 1
     print(render_config(config, config_path(args)))
+    if warnings:
+        print(f"\nWarnings ({len(warnings)}; the configuration is valid)")
+        for warning in warnings:
+            print(f"  {warning}")
     if getattr(args, "cases", None):
         print()
         return _run_cases(config, args.cases)
@@ -117,7 +132,9 @@ def cmd_policy_explain(args: argparse.Namespace) -> int:
     policy = Policy(config)
     if args.json:
         data = policy.evaluate(proposal).model_dump(mode="json")
-        data["checks"] = [{"rule": name, "matched": why is None, "why_not": why}
+        notes = policy.fail_closed(proposal)
+        data["checks"] = [{"rule": name, "matched": why is None, "why_not": why,
+                           "fail_closed": notes.get(name, [])}
                           for name, why in policy.check(proposal)]
         print(json.dumps(data, indent=2, ensure_ascii=False))
     else:
@@ -190,16 +207,17 @@ def _chains(config: SignoffConfig) -> list[str]:
                            for at, level in zip(chain.level_offsets(), chain.levels, strict=True))
         remind = format_duration(chain.remind_every) if chain.remind_every else "-"
         cap = "-" if chain.remind_max is None else str(chain.remind_max)
-        rows.append([name, levels or "-", remind, format_duration(chain.expire_after),
-                     str(chain.loops), cap])
-    return table(["NAME", "LEVELS", "REMIND EVERY", "EXPIRE AFTER", "LOOPS", "REMIND MAX"], rows)
+        rows.append([name, levels or "-", remind, str(chain.loops), cap,
+                     expiry_text(name, chain)])
+    return table(["NAME", "LEVELS", "REMIND EVERY", "LOOPS", "REMIND MAX", "EXPIRES AFTER"],
+                 rows)
 
 
 def _rules(config: SignoffConfig) -> list[str]:
     rows = [[name, conditions(rule), rule.decide, *_effect(config, rule)]
             for name, rule in zip(config.policy.rule_names(), config.policy.rules, strict=True)]
     headers = ["NAME", "WHEN", "DECIDE", "TIER", "ROUTE", "APPROVERS", "APPROVALS", "REVIEW",
-               "EXPIRE AFTER", "REASON"]
+               "EXPIRES AFTER", "REASON"]
     return table(headers, rows) if rows else ["  (no rules)"]
 
 
@@ -209,10 +227,11 @@ def _effect(config: SignoffConfig, rule: Rule) -> list[str]:
     tier = str(rule.tier or RiskTier.MEDIUM)
     route_name = rule.route or DEFAULT_ROUTE
     route = config.routes[route_name]
-    expiry = rule.expire_after or config.chains[route.chain].expire_after
+    # The real deadline; the Chains table and the warnings say when the chain's end sets it.
+    expiry = format_duration(effective_expiry(config.chains[route.chain], rule.expire_after))
     return [tier, route_name, rule.approvers or route.approvers,
             str(rule.approvals or route.approvals), str(rule.review or "approval"),
-            format_duration(expiry), rule.reason or "-"]
+            expiry, rule.reason or "-"]
 
 
 def conditions(rule: Rule) -> str:

@@ -205,7 +205,8 @@ class DemoAgent:
             if decided is None:
                 return False
             ticket = decided
-        result = self.client.execute(ticket.id, _tool(proposal.action), args_model=proposal.model)
+        result = self.client.execute(ticket.id, _tool(proposal.action), action=proposal.action,
+                                     args_model=proposal.model)
         how = "was approved and ran" if reviewed else "ran without review (policy: allow)"
         self.report(f":white_check_mark: `{proposal.action}` {how}: `{result}`")
         return reviewed

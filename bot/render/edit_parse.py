@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -22,7 +23,7 @@ from bot.render.edit_layout import (
 from bot.render.ids import EDIT_REST_BLOCK, EDIT_VALUE_ACTION
 from bot.render.text import clip
 from bot.render.values import MASK, MAX_DEPTH, Redactor
-from store.models import Ticket
+from store.models import SAFE_INTEGER, NotJson, Ticket, json_args, json_value
 
 ERROR_LIMIT = 300
 _REMOVE: Any = object()
@@ -81,6 +82,8 @@ def parse_edit_submission(
             args = _validated(arg_model, args, touched, layout)
         except ValidationError as exc:
             return EditResult(errors=_map_errors(exc, layout, split_at))
+    if touched and (not_json := _not_json(args, layout)):
+        return EditResult(errors=not_json)
     old = ticket.final_args
     changed = tuple(k for k in {**old, **args} if old.get(k, MISSING) != args.get(k, MISSING))
     return EditResult(args=args, changed=changed)
@@ -196,8 +199,12 @@ def _number(spec: FieldSpec, raw: str) -> Any:
     if spec.kind == "int":
         if number != number.to_integral_value():
             raise FieldError("Enter a whole number.")
+        if abs(number) > SAFE_INTEGER:  # beyond what a JSON number holds exactly
+            raise FieldError(f"Must be between -{SAFE_INTEGER:,} and {SAFE_INTEGER:,}.")
         return int(number)
     if spec.kind == "float":
+        if not math.isfinite(float(number)):
+            raise FieldError("Enter a smaller number.")
         return float(number)
     return number
 
@@ -219,13 +226,33 @@ def _check_bounds(spec: FieldSpec, number: Decimal) -> None:
 
 def _json(raw: str) -> Any:
     try:
-        return json.loads(raw)
+        return json_value(json.loads(raw, parse_constant=_no_constant))
     except json.JSONDecodeError as exc:
         raise FieldError(
             f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
         ) from exc
+    except NotJson as exc:  # 1e400 (read as inf), integers beyond 2**53, deep nesting
+        raise FieldError(f"Not allowed: {exc}.") from exc
     except RecursionError as exc:
         raise FieldError("Not valid here: nested too deeply.") from exc
+
+
+def _no_constant(name: str) -> Any:
+    raise FieldError(f"Not valid JSON: {name} is not a number; enter a finite number.")
+
+
+def _not_json(args: dict[str, Any], layout: EditLayout) -> dict[str, str]:
+    """The model may coerce text into what JSON cannot hold ("1e400" into a float, inf):
+    such a value is an error under its field, never stored."""
+    try:
+        json_args(args)
+    except NotJson as exc:
+        blocks = {s.key: s.block_id for s in layout.fields if s.kind != "readonly"}
+        head = exc.path.split(".")[0]
+        block = blocks.get(head, EDIT_REST_BLOCK if layout.rest_block else
+                           next(iter(blocks.values()), EDIT_REST_BLOCK))
+        return {block: clip(f"Not allowed: {exc}.", ERROR_LIMIT)}
+    return {}
 
 
 def unmask(new: Any, old: Any, red: Redactor, depth: int = 0) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 StartResponse = Callable[..., Any]
+_TIMESTAMP = re.compile(r"[0-9]{1,15}")
 
 
 class Router:
@@ -49,6 +51,10 @@ class Router:
     def _route(self, environ: dict[str, Any], start: StartResponse, path: str,
                verb: str) -> Iterable[bytes]:
         if path == EVENTS_PATH and verb == "POST":
+            if not _TIMESTAMP.fullmatch(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")):
+                # Slack sends whole seconds; anything else is forged (Bolt would raise on it).
+                return _json(start, "401 Unauthorized", {"ok": False,
+                                                         "error": "invalid_request_timestamp"})
             with self._acks.serving():  # decisions wait while a request awaits its ack
                 result: Iterable[bytes] = self._bolt(environ, start)
             return result
@@ -60,10 +66,11 @@ class Router:
 
     def _health(self, start: StartResponse) -> Iterable[bytes]:
         try:
-            now = self._ledger.db_now()
+            now = self._ledger.probe_write()  # a ledger that only reads cannot record clicks
         except StoreError as exc:
             return _json(start, "503 Service Unavailable",
-                         {"ok": False, "database": str(exc), "config": self._policy_version})
+                         {"ok": False, "database": f"cannot write: {exc}",
+                          "config": self._policy_version})
         return _json(start, "200 OK", {"ok": True, "database": "ok", "db_time": now.isoformat(),
                                        "config": self._policy_version})
 

@@ -63,7 +63,7 @@ def test_waiting_rejections_and_denials_come_through_the_backend(
     ledger.record_decision(ticket.id, reviewer="U0PAYLEAD", kind=DecisionKind.REJECT,
                            reason="wrong customer")
     with pytest.raises(ApprovalRejected, match="wrong customer"):
-        client.execute(ticket.id, lambda **_: None)
+        client.execute(ticket.id, lambda **_: None, action="issue_refund")
     assert {"request", "wait", "get", "last_reason"} <= set(relay.calls)
     assert ledger.get_ticket(ticket.id).status == TicketStatus.REJECTED  # nothing ran
 

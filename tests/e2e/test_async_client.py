@@ -50,7 +50,7 @@ def test_a_gated_async_tool_waits_runs_once_with_a_receipt(rig: Rig, gate: Gate)
             clicker.join()
             ticket_id = rig.ledger.list_tickets()[0].id
             with pytest.raises(ApprovalConsumed):
-                await client.resume(ticket_id, issue_refund)
+                await client.resume(ticket_id, gated)  # the gated tool knows its action
             with pytest.raises(ApprovalDenied) as denied:
                 await client.request("drop_database", {"name": "prod"}, reason="cleanup",
                                      requested_by="U0REQUESTER")

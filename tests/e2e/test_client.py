@@ -77,7 +77,8 @@ def test_a_ticket_approved_by_sql_never_runs(rig: Rig, client: ApprovalClient) -
     assert client.wait(ticket.id, timeout=5).status == TicketStatus.APPROVED
     ran: list[Any] = []
     with pytest.raises(ApprovalUnverifiable, match="signoff audit verify"):
-        client.execute(ticket.id, lambda **kw: ran.append(kw), args=dict(ARGS))
+        client.execute(ticket.id, lambda **kw: ran.append(kw), args=dict(ARGS),
+                       action="issue_refund")
     assert ran == []
     assert rig.ledger.get_ticket(ticket.id).status == TicketStatus.APPROVED
     assert not rig.ledger.verify_audit().ok
@@ -90,11 +91,12 @@ def test_altered_arguments_are_refused_by_hash(rig: Rig, client: ApprovalClient)
     ran: list[Any] = []
     with pytest.raises(ArgumentsMismatch):
         client.execute(ticket.id, lambda **kw: ran.append(kw),
-                       args={"amount": 9999, "customer": "cus_42"})
+                       args={"amount": 9999, "customer": "cus_42"}, action="issue_refund")
     assert ran == []
     assert rig.ledger.get_ticket(ticket.id).status == TicketStatus.APPROVED
     assert "execution_refused" in [e.kind for e in rig.ledger.audit_events(ticket_id=ticket.id)]
-    assert client.execute(ticket.id, lambda **kw: kw, args=dict(ARGS)) == ARGS
+    assert client.execute(ticket.id, lambda **kw: kw, args=dict(ARGS),
+                          action="issue_refund") == ARGS
 
 
 def test_revalidate_false_fails_closed(rig: Rig, client: ApprovalClient) -> None:
@@ -103,13 +105,14 @@ def test_revalidate_false_fails_closed(rig: Rig, client: ApprovalClient) -> None
     settled(rig, ticket.id)
     ran: list[Any] = []
     with pytest.raises(RevalidationFailed):
-        client.resume(ticket.id, lambda **kw: ran.append(kw), revalidate=lambda a: False)
+        client.resume(ticket.id, lambda **kw: ran.append(kw), action="issue_refund",
+                      revalidate=lambda a: False)
     assert ran == []
     after = rig.ledger.get_ticket(ticket.id)
     assert after.status == TicketStatus.FAILED and after.outcome is not None
     assert not after.outcome.ok and "revalidation" in (after.outcome.error or "")
     with pytest.raises(ApprovalConsumed):
-        client.resume(ticket.id, lambda **kw: ran.append(kw))
+        client.resume(ticket.id, lambda **kw: ran.append(kw), action="issue_refund")
     assert ran == []
 
 

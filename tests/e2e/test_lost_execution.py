@@ -36,7 +36,8 @@ def approved(rig: Rig) -> Ticket:
 
 def started_and_killed(rig: Rig, ticket: Ticket) -> Ticket:
     """What an executor does before running the tool; then it dies (no finish)."""
-    return rig.ledger.start_execution(ticket.id, args=ticket.final_args, actor="agent",
+    return rig.ledger.start_execution(ticket.id, action=ticket.action, args=ticket.final_args,
+                                       actor="agent",
                                       lease=LEASE)
 
 
@@ -107,7 +108,8 @@ def test_only_lost_executions_can_be_resolved_by_hand(ledger: Ledger,
     with pytest.raises(TransitionRefused):
         ledger.resolve_outcome(ticket.id, ok=True, actor="ops", note="n")
     ledger.record_decision(ticket.id, reviewer="U0LEAD", kind=DecisionKind.APPROVE)
-    ledger.start_execution(ticket.id, args=ticket.args, actor="agent", lease=LEASE)
+    ledger.start_execution(ticket.id, action=ticket.action, args=ticket.args, actor="agent",
+                           lease=LEASE)
     with pytest.raises(AlreadyDecided):  # still within its lease: nobody may guess yet
         ledger.resolve_outcome(ticket.id, ok=False, actor="ops", note="n")
     with pytest.raises(TransitionRefused, match="lease runs until"):
@@ -118,7 +120,8 @@ def test_the_executor_reporting_late_settles_it(ledger: Ledger,
                                                 make_ticket: TicketFactory) -> None:
     ticket = make_ticket()
     ledger.record_decision(ticket.id, reviewer="U0LEAD", kind=DecisionKind.APPROVE)
-    ledger.start_execution(ticket.id, args=ticket.args, actor="agent", lease=LEASE)
+    ledger.start_execution(ticket.id, action=ticket.action, args=ticket.args, actor="agent",
+                           lease=LEASE)
     [lost] = ledger.lose_executions(at=ledger.db_now() + LEASE + timedelta(seconds=1))
     assert lost.status == TicketStatus.OUTCOME_UNKNOWN
     done = ledger.finish_execution(ticket.id, ok=True, actor="agent", summary="refunded")
@@ -132,7 +135,8 @@ def test_replicas_mark_each_lost_execution_exactly_once(db_url: str,
     for _ in range(30):
         t = make_ticket()
         ledger.record_decision(t.id, reviewer="U0LEAD", kind=DecisionKind.APPROVE)
-        ledger.start_execution(t.id, args=t.args, actor="agent", lease=LEASE)
+        ledger.start_execution(t.id, action=t.action, args=t.args, actor="agent",
+                               lease=LEASE)
     at = ledger.db_now() + 2 * LEASE
     replicas = [Ledger.open(db_url) for _ in range(3)]
     try:

@@ -69,7 +69,7 @@ def test_reject_needs_a_reason(rig: Rig) -> None:
     after = settled(rig, ticket.id)
     assert after.status == TicketStatus.REJECTED
     with pytest.raises(ApprovalRejected) as info:
-        rig.client.execute(ticket.id, lambda **kw: kw)
+        rig.client.execute(ticket.id, lambda **kw: kw, action="issue_refund")
     assert info.value.reason == "refund already issued" and info.value.reviewer == "U0PAYLEAD"
 
 

@@ -107,7 +107,8 @@ def test_policy_explain_text(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     for expected in ("decision: require_approval", "rule: rules[1] issue_refund",
                      "matched: rules[1] issue_refund, rules[2] issue_refund", "tier: critical",
                      "route: payments (channel C0PAYMENTS; approvers U0PAYLEAD, U0FINOPS)",
-                     "approvals: 2", "chain: payments-oncall", "expires after: 1h",
+                     "approvals: 2", "chain: payments-oncall",
+                     "expires after: 40m (chain payments-oncall ends first; expire_after 1h)",
                      "policy_version: 2026-11-20"):
         assert expected in out
 

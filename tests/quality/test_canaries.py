@@ -138,7 +138,7 @@ def test_no_agent_path_sees_or_runs_a_canary(ledger: Ledger, tmp_path: Path) -> 
     ledger.record_decision(canary.id, reviewer="U0PAYLEAD", kind=DecisionKind.APPROVE)
     assert ledger.get_ticket(canary.id).status == TicketStatus.APPROVED
     with pytest.raises(TicketNotFound):  # approved, yet nothing may run it
-        ledger.start_execution(canary.id, args=canary.args, actor="agent")
+        ledger.start_execution(canary.id, action=canary.action, args=canary.args, actor="agent")
     assert ledger.get_ticket(canary.id).status == TicketStatus.APPROVED
     refused = [e for e in ledger.audit_events(ticket_id=canary.id)
                if e.kind == "execution_refused"]
@@ -195,7 +195,7 @@ def test_an_approved_canary_is_a_miss_told_privately_and_runs_nothing(canary_rig
     with pytest.raises(TicketNotFound):
         rig.client.get(canary.id)
     with pytest.raises(TicketNotFound):
-        rig.ledger.start_execution(canary.id, args=canary.args, actor="agent")
+        rig.ledger.start_execution(canary.id, action=canary.action, args=canary.args, actor="agent")
     figures = QualityStats(rig.ledger.engine).canary_figures()
     assert [(f.route, f.reviewer, f.catches, f.misses) for f in figures] == [
         ("payments", "U0PAYLEAD", 0, 1)]

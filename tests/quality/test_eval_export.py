@@ -54,8 +54,8 @@ def cases(ledger: Ledger, make_ticket: TicketFactory, db_url: str,
     ledger.record_decision(secret.id, reviewer="U0LEAD", kind=DecisionKind.EDIT,
                            args={"endpoint": "/v1/refunds", "api_key": SECRET + "x",
                                  "note": f"uses {SECRET}"})
-    done = ledger.start_execution(secret.id, args=ledger.get_ticket(secret.id).final_args,
-                                  actor="agent")
+    done = ledger.start_execution(secret.id, action="call_api",
+                                  args=ledger.get_ticket(secret.id).final_args, actor="agent")
     ledger.finish_execution(done.id, ok=True, actor="agent", summary="refund re01 created")
     taken = make_ticket(action="close_account", args={"account": "acc_7"})
     ledger.record_decision(taken.id, reviewer="U0LEAD", kind=DecisionKind.TAKE_OVER,

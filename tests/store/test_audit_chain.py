@@ -24,7 +24,7 @@ def chain(ledger: Ledger, make_ticket: TicketFactory) -> Ledger:
     make_ticket(action="send_email", args={"to": "a@example.com"})
     ledger.record_decision(first.id, reviewer="U0LEAD", kind=DecisionKind.APPROVE)
     ledger.record_event(first.id, "reminded", waited_s=600)
-    ledger.start_execution(first.id, args=first.args, actor="agent")
+    ledger.start_execution(first.id, action=first.action, args=first.args, actor="agent")
     ledger.seal_audit()  # PostgreSQL; SQLite's writers sealed their own events
     assert [(r["seq"], r["seal"]) for r in _rows(ledger)] == [(n, n) for n in range(1, 6)]
     report = ledger.verify_audit()

@@ -45,7 +45,7 @@ def test_ticket_flipped_to_approved_is_named_and_never_executes(
     assert any(p.ticket_id == ticket.id and "its events lead to pending" in p.text
                for p in report.problems), report
     with pytest.raises(ApprovalUnverifiable, match=ticket.id):
-        ledger.start_execution(ticket.id, args=ticket.args, actor="agent")
+        ledger.start_execution(ticket.id, action=ticket.action, args=ticket.args, actor="agent")
     assert ledger.get_ticket(ticket.id).status is TicketStatus.APPROVED  # nothing ran
     assert _kinds(ledger, ticket.id)[-1] == "execution_refused"  # and it is on the record
 
@@ -57,7 +57,7 @@ def test_approved_arguments_swapped_after_the_approval_never_execute(
     other = {"amount": 40_000, "customer": "cus_42"}
     _flip(ledger, ticket.id, final_args=other, final_args_hash=args_hash(other))
     with pytest.raises(ApprovalUnverifiable):
-        ledger.start_execution(ticket.id, args=other, actor="agent")
+        ledger.start_execution(ticket.id, action=ticket.action, args=other, actor="agent")
     assert not ledger.verify_audit().ok
 
 
@@ -67,7 +67,7 @@ def test_a_second_approval_flipped_in_by_sql_never_executes(
     ledger.record_decision(ticket.id, reviewer="U0LEAD", kind=DecisionKind.APPROVE)
     _flip(ledger, ticket.id, status="approved", approvals=["U0LEAD", "U0FINOPS"])
     with pytest.raises(ApprovalUnverifiable, match="approvals"):
-        ledger.start_execution(ticket.id, args=ticket.args, actor="agent")
+        ledger.start_execution(ticket.id, action=ticket.action, args=ticket.args, actor="agent")
 
 
 def test_forged_approval_event_without_the_key_never_executes(db_url: str) -> None:
@@ -90,7 +90,7 @@ def test_forged_approval_event_without_the_key_never_executes(db_url: str) -> No
         conn.execute(insert(AuditRow.__table__).values(**forged))
     _flip(keyed, ticket.id, status="approved", approvals=["U0LEAD"])
     with pytest.raises(ApprovalUnverifiable, match="hash mismatch"):
-        keyed.start_execution(ticket.id, args=ticket.args, actor="agent")
+        keyed.start_execution(ticket.id, action=ticket.action, args=ticket.args, actor="agent")
     keyed.close()
 
 
@@ -109,12 +109,12 @@ def test_genuine_flows_replay_clean_and_execute(ledger: Ledger,
     ledger.answer_info(two.id, actor="agent", text="it was a double charge")
     ledger.record_decision(two.id, reviewer="U0LEAD", kind=DecisionKind.EDIT, args=edited)
     ledger.record_decision(two.id, reviewer="U0FINOPS", kind=DecisionKind.APPROVE)
-    ledger.start_execution(two.id, args=edited, actor="agent")
+    ledger.start_execution(two.id, action=two.action, args=edited, actor="agent")
     ledger.finish_execution(two.id, ok=True, actor="agent", summary="refunded")
     ledger.record_decision(make_ticket().id, reviewer="U0LEAD", kind=DecisionKind.REJECT,
                            reason="no")
     allowed = make_ticket(status=TicketStatus.APPROVED)
-    ledger.start_execution(allowed.id, args=allowed.args, actor="agent")
+    ledger.start_execution(allowed.id, action=allowed.action, args=allowed.args, actor="agent")
     ledger.seal_audit()
     report = ledger.verify_audit()
     assert report.ok, report

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from store import tickets
-from store.errors import TicketNotFound
+from store.errors import IdempotencyConflict, TicketNotFound
 from store.ledger import Ledger
 from store.models import DecisionKind, Evidence, NewTicket, Route, SlackRef, TicketStatus
 
@@ -74,16 +74,29 @@ def test_the_same_key_returns_the_first_ticket(ledger: Ledger) -> None:
     assert created and not created_again and again.id == first.id
 
 
+def test_the_same_key_for_another_request_is_a_conflict(ledger: Ledger) -> None:
+    first, _ = ledger.create_ticket(lambda at: _new(at, idempotency_key="k1"))
+    with pytest.raises(IdempotencyConflict):
+        ledger.create_ticket(lambda at: _new(at, idempotency_key="k1", action="search_orders"))
+    with pytest.raises(IdempotencyConflict):
+        ledger.create_ticket(lambda at: _new(at, idempotency_key="k1",
+                                             args={"amount": 40000, "customer": "cus_42"}))
+    assert [t.id for t in ledger.list_tickets()] == [first.id]
+
+
 @pytest.mark.postgres
-def test_a_draft_that_loses_the_key_race_returns_the_winner(ledger: Ledger) -> None:
+@pytest.mark.parametrize("same", [True, False], ids=["same-request", "other-request"])
+def test_a_draft_that_loses_the_key_race_returns_the_winner(ledger: Ledger, same: bool) -> None:
     if ledger.dialect != "postgresql":
         pytest.skip("needs two concurrent writers (PostgreSQL)")
     inserted, winner = threading.Event(), []
+    rival_action = "issue_refund" if same else "search_orders"
 
     def compete() -> None:  # inserts the same key and commits only after a pause
         with Session(ledger.engine) as s, s.begin():
-            winner.append(tickets.insert_ticket(s, _new(ledger.db_now(), idempotency_key="k"),
-                                                ledger.db_now()))
+            winner.append(tickets.insert_ticket(
+                s, _new(ledger.db_now(), idempotency_key="k", action=rival_action),
+                ledger.db_now()))
             inserted.set()
             time.sleep(0.5)
 
@@ -94,6 +107,11 @@ def test_a_draft_that_loses_the_key_race_returns_the_winner(ledger: Ledger) -> N
         assert inserted.wait(10)
         return _new(created_at, idempotency_key="k")
 
+    if not same:  # the winner is another request: its ticket is not handed back
+        with pytest.raises(IdempotencyConflict):
+            ledger.create_ticket(draft)
+        rival.join()
+        return
     ticket, created = ledger.create_ticket(draft)
     rival.join()
     assert not created and ticket.id == winner[0].id

@@ -99,7 +99,8 @@ def _routes(gw: Gateway) -> APIRouter:
     @router.post("/requests/{ticket_id}/execution", response_model=ExecutionOut,
                  tags=["execution"], summary="Claim the approval once: args + receipt")
     def claim(ticket_id: str, agent: AgentDep, body: ExecutionIn | None = None) -> ExecutionOut:
-        return gw.claim(agent, ticket_id, body.args if body else None)
+        return gw.claim(agent, ticket_id, body.args if body else None,
+                        body.action if body else None)
 
     @router.post("/requests/{ticket_id}/outcome", response_model=TicketOut, tags=["execution"])
     def outcome(ticket_id: str, body: OutcomeIn, agent: AgentDep) -> TicketOut:

@@ -10,9 +10,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bot.agent.errors import ApprovalError, InvalidArguments
+from bot.agent.errors import ApprovalError, InvalidRequest
 from bot.server.api.models import ErrorOut
 from store.errors import (
+    ActionMismatch,
     ApprovalUnverifiable,
     ArgumentsMismatch,
     SignoffError,
@@ -47,11 +48,11 @@ def _code(exc: Exception) -> str:
 def _status(exc: SignoffError) -> int:
     if isinstance(exc, TicketNotFound):
         return 404
-    if isinstance(exc, InvalidArguments):
+    if isinstance(exc, InvalidRequest):  # InvalidArguments included
         return 422
     if isinstance(exc, StoreUnavailable):
         return 503
-    if isinstance(exc, TransitionRefused | ArgumentsMismatch | ApprovalError
+    if isinstance(exc, TransitionRefused | ArgumentsMismatch | ActionMismatch | ApprovalError
                   | ApprovalUnverifiable):
         return 409
     if type(exc).__name__ == "IdempotencyConflict":

@@ -107,8 +107,10 @@ class Gateway:
                              policy_version=exc.policy_version)
         return self.out(agent, ticket)
 
-    def claim(self, agent: Agent, ticket_id: str, args: dict[str, Any] | None) -> ExecutionOut:
-        """Consume the approval once; the exact approved arguments and a receipt."""
+    def claim(self, agent: Agent, ticket_id: str, args: dict[str, Any] | None,
+              action: str | None = None) -> ExecutionOut:
+        """Consume the approval once, for its own action only; the exact approved arguments
+        and a receipt."""
         ticket = self.owned(agent, ticket_id)
         if ticket.status in CLAIMED:
             raise ApiError(409, "already_claimed",
@@ -118,7 +120,8 @@ class Gateway:
             raise ApiError(409, "not_approved",
                            f"request {ticket.id} is {ticket.status.value}, not approved")
         offered = ticket.final_args if args is None else args
-        ticket = self.ledger.start_execution(ticket.id, args=offered, actor=agent.name,
+        ticket = self.ledger.start_execution(ticket.id, action=action or ticket.action,
+                                             args=offered, actor=agent.name,
                                              lease=self.backend.config.execution_lease)
         now = datetime.now(UTC)
         kid, pem = self.signing_key()

@@ -54,6 +54,10 @@ class ExecutionIn(_Body):
     args: dict[str, Any] | None = Field(
         default=None, description="The arguments about to run; refused unless they are the "
         "approved ones. Omitted: the approved arguments are returned.")
+    action: str | None = Field(
+        default=None, description="The action of the tool about to run; refused (409 "
+        "action_mismatch) unless it is the approved one. Omitted: the request's own action, "
+        "which the receipt names.")
 
 
 class ExecutionOut(_Body):
