@@ -37,8 +37,7 @@ def approved(rig: Rig) -> Ticket:
 def started_and_killed(rig: Rig, ticket: Ticket) -> Ticket:
     """What an executor does before running the tool; then it dies (no finish)."""
     return rig.ledger.start_execution(ticket.id, action=ticket.action, args=ticket.final_args,
-                                       actor="agent",
-                                      lease=LEASE)
+                                      actor="agent", lease=LEASE)
 
 
 def resolve(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
