@@ -18,6 +18,7 @@ from benchmarks import (
     scen_ack,
     scen_audit,
     scen_gateway,
+    scen_mcp,
     scen_memory,
     scen_overhead,
     scen_peers,
@@ -43,6 +44,7 @@ SCENARIOS: dict[str, Runner] = {
     scen_memory.NAME: scen_memory.run,
     scen_gateway.NAME: scen_gateway.run,
     scen_audit.NAME: scen_audit.run,
+    scen_mcp.NAME: scen_mcp.run,
 }
 
 
