@@ -52,6 +52,9 @@ class McpGate:
     wait_s: float
     agent: str = "mcp-proxy"
     delivered: set[str] = field(default_factory=set)
+    _next: dict[str, int] = field(default_factory=dict)
+    """Per call (key at 0): the key index last used, so a call repeated many times asks
+    once, not once per earlier run (after a restart the walk from 0 happens once)."""
 
     def key(self, tool: ProxiedTool, args: dict[str, Any], n: int) -> str:
         """Same person, same tool, same arguments: the same ticket (until it is spent)."""
@@ -61,7 +64,10 @@ class McpGate:
 
     def ticket_for(self, tool: ProxiedTool, args: dict[str, Any]) -> Ticket:
         """Raises ``ApprovalDenied`` when policy denies."""
-        for n in range(_MAX_REPEATS):
+        base = self.key(tool, args, 0)
+        start = self._next.get(base, 0)
+        for n in range(start, start + _MAX_REPEATS):
+            self._next[base] = n
             ticket = self.client.backend.request(ApprovalRequest(
                 action=tool.action, args=args, requested_by=self.requested_by,
                 reason=f"an MCP client called {tool.tool.name} on {tool.upstream}",
@@ -119,7 +125,10 @@ class McpGate:
             return _text(result)[:500]
 
         try:
-            self.client.execute(ticket.id, run, actor=self.agent)
+            # The ticket was just read (or just created): no second read before the claim,
+            # which re-checks the approval under lock anyway.
+            self.client.enforcer.run(ticket, run, None, revalidate=None, args_model=None,
+                                     actor=self.agent)
         except Exception as exc:
             return self._failed(exc, sent, tool, lost_race=lost_race)
         assert sent[0] is not None
