@@ -53,6 +53,18 @@ def pending_ticket(m: McpRig, action: str = "notes.write_note") -> Ticket:
     raise AssertionError(f"no pending card for {action}")
 
 
+def outcome(m: McpRig, action: str) -> list[Ticket]:
+    """The tickets of ``action`` once their outcomes are recorded (the proxy records them
+    just after answering the client)."""
+    deadline = time.monotonic() + 10
+    while True:
+        tickets = [t for t in m.rig.ledger.list_tickets() if t.action == action]
+        if not any(t.status in (TicketStatus.APPROVED, TicketStatus.EXECUTING)
+                   for t in tickets) or time.monotonic() > deadline:
+            return tickets
+        time.sleep(0.02)
+
+
 async def call_while(client: Client, name: str, args: dict[str, Any],
                      reviewer: Callable[[], Any]) -> types.CallToolResult:
     """Call a tool; meanwhile a reviewer acts on its card in Slack."""
@@ -88,7 +100,7 @@ def test_lists_upstream_tools_hides_always_denied_reads_pass_denied_writes_stop(
     assert hidden.is_error and "no tool named 'purge'" in text(hidden)
     calls = mcp_rig.upstream_calls()
     assert calls == [{"tool": "read_note", "args": {"name": "todo"}}]
-    allowed = [t for t in mcp_rig.rig.ledger.list_tickets() if t.action == "notes.read_note"]
+    allowed = outcome(mcp_rig, "notes.read_note")
     assert [t.status for t in allowed] == [TicketStatus.EXECUTED]
     assert allowed[0].policy_rule == "mcp-reads"
     assert mcp_rig.rig.sandbox.calls("chat.postMessage") == []
@@ -110,7 +122,7 @@ def test_approved_write_runs_once_upstream_with_exactly_the_approved_args(
     assert not result.is_error, text(result)
     assert "wrote 14 characters to todo" in text(result)
     assert mcp_rig.upstream_calls() == [{"tool": "write_note", "args": WRITE}]
-    (ticket,) = [t for t in rig.ledger.list_tickets() if t.action == "notes.write_note"]
+    (ticket,) = outcome(mcp_rig, "notes.write_note")
     assert ticket.status == TicketStatus.EXECUTED and ticket.decided_by == "U0PAYLEAD"
     assert ticket.summary == "Overwrite a note with new text."
     assert ticket.args_schema is not None and "text" in ticket.args_schema["properties"]
@@ -223,7 +235,7 @@ def test_upstream_crash_mid_call_is_reported_not_retried(mcp_rig: McpRig) -> Non
     result = run(scenario)
     assert result.is_error and "not retried" in text(result)
     assert mcp_rig.upstream_calls() == [{"tool": "sync", "args": {}}]
-    (ticket,) = [t for t in mcp_rig.rig.ledger.list_tickets() if t.action == "notes.sync"]
+    (ticket,) = outcome(mcp_rig, "notes.sync")
     assert ticket.status == TicketStatus.FAILED
 
 
