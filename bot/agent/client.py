@@ -8,20 +8,17 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from functools import lru_cache
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from slack_sdk import WebClient
 
+from bot.agent.arguments import schema, validated
 from bot.agent.backend import ApprovalBackend, ApprovalRequest
-from bot.agent.errors import InvalidArguments
 from bot.agent.gate import Enforcer, GatedTool
 from bot.agent.inprocess import InProcessBackend
-from bot.render.argmodel import schema_of
 from bot.settings import Settings, load_settings
 from bot.slack.webapi import make_web_client
 from escalation.config import SignoffConfig, load_config
@@ -117,12 +114,12 @@ class ApprovalClient:
         requester) returns the same ticket and posts no second card.
         """
         return self.backend.request(ApprovalRequest(
-            action=action, args=_validated(action, args, args_model), reason=reason,
+            action=action, args=validated(action, args, args_model), reason=reason,
             requested_by=requested_by, summary=summary,
             evidence=tuple(Evidence.model_validate(e) for e in evidence),
             confidence=confidence, agent=agent, run_id=run_id,
             idempotency_key=idempotency_key,
-            args_schema=_schema(args_model) if args_model else None))
+            args_schema=schema(args_model) if args_model else None))
 
     # -- Resume -------------------------------------------------------------------------
 
@@ -187,24 +184,3 @@ class ApprovalClient:
         gated = GatedTool(self, tool, action=action or tool.__name__, args_model=args_model,
                           mode=mode, revalidate=revalidate, timeout=timeout)
         return gated.call(args, reason=reason, requested_by=requested_by, **meta)
-
-
-@lru_cache(maxsize=256)
-def _schema_json(model: type[BaseModel]) -> str:
-    return json.dumps(schema_of(model))
-
-
-def _schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The model's JSON Schema, generated once per model (a fresh copy for each ticket)."""
-    parsed: dict[str, Any] = json.loads(_schema_json(model))
-    return parsed
-
-
-def _validated(action: str, args: dict[str, Any],
-               model: type[BaseModel] | None) -> dict[str, Any]:
-    if model is None:
-        return dict(args)
-    try:
-        return model.model_validate(args).model_dump(mode="json")
-    except ValidationError as exc:
-        raise InvalidArguments(action, exc) from exc

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from bot.agent import arguments
 from bot.agent.backend import ApprovalBackend
 from bot.agent.errors import (
     ApprovalCancelled,
@@ -23,7 +24,6 @@ from bot.agent.errors import (
 from store.models import DecisionKind, Ticket, TicketStatus
 
 T = TypeVar("T")
-SUMMARY_LIMIT = 500
 
 
 def raise_unless_approved(ticket: Ticket,
@@ -68,7 +68,7 @@ class Enforcer:
         offered = ticket.final_args if args is None else args
         ticket = self.backend.start_execution(ticket.id, args=offered, actor=actor)
         try:
-            call_args = _check_model(ticket, offered, args_model)
+            call_args = arguments.check_model(ticket, offered, args_model)
             if revalidate is not None and not revalidate(dict(offered)):
                 raise RevalidationFailed(ticket)
         except (InvalidArguments, RevalidationFailed) as exc:
@@ -79,29 +79,13 @@ class Enforcer:
         except Exception as exc:
             self._finish(ticket, ok=False, error=f"{type(exc).__name__}: {exc}")
             raise
-        self._finish(ticket, ok=True, summary=_summary(result))
+        self._finish(ticket, ok=True, summary=arguments.summary(result))
         return result
 
     def _finish(self, ticket: Ticket, *, ok: bool, summary: str | None = None,
                 error: str | None = None) -> None:
         self.backend.finish_execution(ticket.id, ok=ok, actor="agent", summary=summary,
                                       error=error)
-
-
-def _check_model(ticket: Ticket, args: dict[str, Any],
-                 model: type[BaseModel] | None) -> dict[str, Any]:
-    """The tool receives exactly the approved values; a model only checks them."""
-    if model is not None:
-        try:
-            model.model_validate(args)
-        except ValidationError as exc:
-            raise InvalidArguments(ticket.action, exc) from exc
-    return dict(args)
-
-
-def _summary(result: Any) -> str:
-    text = repr(result)
-    return text if len(text) <= SUMMARY_LIMIT else text[: SUMMARY_LIMIT - 1] + "…"
 
 
 class Requester(Protocol):

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from bot.agent import arguments
 from bot.agent import errors as agent_errors
 from bot.agent.errors import (
     ActionNotAllowed,
@@ -20,7 +21,6 @@ from bot.agent.errors import (
     RevalidationFailed,
     TooManyPending,
 )
-from bot.agent.gate import _check_model, _summary
 from store import errors as store_errors
 from store.errors import ArgumentsMismatch, SignoffError, TicketNotFound, TransitionRefused
 from store.models import Evidence, Ticket
@@ -110,21 +110,19 @@ def _typed(code: str, message: str, ticket_id: str) -> SignoffError | None:
 
 def validated(action: str, args: dict[str, Any],
               model: type[BaseModel] | None) -> dict[str, Any]:
-    from bot.agent.client import _validated
-
-    return _validated(action, args, model)
+    return arguments.validated(action, args, model)
 
 
 def check(ticket: Ticket, args: dict[str, Any], model: type[BaseModel] | None,
           revalidate: Callable[[dict[str, Any]], bool] | None) -> None:
     """The claimed arguments against the tool's model and the revalidate hook."""
-    _check_model(ticket, args, model)
+    arguments.check_model(ticket, args, model)
     if revalidate is not None and not revalidate(dict(args)):
         raise RevalidationFailed(ticket)
 
 
 def summary(result: Any) -> str:
-    return _summary(result)
+    return arguments.summary(result)
 
 
 __all__ = ["RevalidationFailed", "check", "current_receipt", "summary"]
