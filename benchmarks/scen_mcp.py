@@ -111,7 +111,8 @@ async def _decision_to_result(client: Client, url: str, samples: int) -> list[fl
             committed: list[float] = []
             done = threading.Event()
 
-            def approve() -> None:
+            def approve(done: threading.Event = done, committed: list[float] = committed
+                        ) -> None:
                 while not done.is_set():
                     found = ledger.list_tickets([TicketStatus.PENDING])
                     if found:

@@ -19,7 +19,7 @@ import mcp_types as types
 from bot.agent.backend import ApprovalRequest
 from bot.agent.client import ApprovalClient
 from bot.agent.errors import ApprovalConsumed, ApprovalDenied, ApprovalError
-from bot.agent.gate import SUMMARY_LIMIT
+from bot.agent.arguments import SUMMARY_LIMIT
 from bot.mcp.upstreams import ProxiedTool
 from bot.render.mcp_text import (
     as_text,
