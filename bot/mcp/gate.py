@@ -16,10 +16,10 @@ from typing import Any
 
 import mcp_types as types
 
+from bot.agent.arguments import SUMMARY_LIMIT
 from bot.agent.backend import ApprovalRequest
 from bot.agent.client import ApprovalClient
 from bot.agent.errors import ApprovalConsumed, ApprovalDenied, ApprovalError
-from bot.agent.arguments import SUMMARY_LIMIT
 from bot.mcp.upstreams import ProxiedTool
 from bot.render.mcp_text import (
     as_text,
