@@ -29,7 +29,7 @@ from bot.render.mcp_text import (
     mcp_upstream_failed,
 )
 from store.errors import AlreadyDecided
-from store.models import Ticket, TicketStatus, canonical_json
+from store.models import DecisionKind, Ticket, TicketStatus, canonical_json
 
 Forward = Callable[[ProxiedTool, dict[str, Any]], types.CallToolResult]
 """Sends one call upstream (blocking this worker thread until the upstream answers)."""
@@ -110,7 +110,9 @@ class McpGate:
         if ticket.status.is_open:
             ticket = self.client.wait(ticket.id, self.wait_s)
         if ticket.status.is_open:
-            doc = mcp_pending(ticket.id, tool.name, time.monotonic() - started)
+            question = (self.client.backend.last_reason(ticket.id, DecisionKind.REQUEST_INFO)
+                        if ticket.status == TicketStatus.NEEDS_INFO else None)
+            doc = mcp_pending(ticket.id, tool.name, time.monotonic() - started, question)
             return types.CallToolResult(content=[types.TextContent(text=as_text(doc))],
                                         structured_content=doc)
         # Approved and not yet claimed when read: losing the claim means a concurrent run.
