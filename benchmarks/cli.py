@@ -19,6 +19,7 @@ from benchmarks import (
     scen_audit,
     scen_gateway,
     scen_many,
+    scen_mcp,
     scen_memory,
     scen_overhead,
     scen_peers,
@@ -45,6 +46,7 @@ SCENARIOS: dict[str, Runner] = {
     scen_gateway.NAME: scen_gateway.run,
     scen_audit.NAME: scen_audit.run,
     scen_many.NAME: scen_many.run,
+    scen_mcp.NAME: scen_mcp.run,
 }
 
 

@@ -93,7 +93,8 @@ def checked(request: ApprovalRequest) -> ApprovalRequest:
                              agent=request.agent, run_id=request.run_id,
                              idempotency_key=request.idempotency_key)
     return ApprovalRequest(**dict(fields), args=checked_args(fields.action, request.args),
-                           args_schema=request.args_schema)
+                           args_schema=request.args_schema,
+                           annotations=checked_args(fields.action, request.annotations))
 
 
 def checked_request(action: Any, **fields: Any) -> RequestIn:

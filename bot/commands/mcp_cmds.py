@@ -65,6 +65,7 @@ def cmd_mcp_proxy(args: argparse.Namespace) -> int:
         else:
             anyio.run(proxy.serve_stdio)
     finally:
+        proxy.gate.close()  # outcomes still queued are recorded before the client closes
         client.close()
     return 0
 

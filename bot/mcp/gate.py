@@ -7,13 +7,16 @@ made back on the event loop, where the MCP client sessions live."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import mcp_types as types
 
+from bot.agent.arguments import SUMMARY_LIMIT
 from bot.agent.backend import ApprovalRequest
 from bot.agent.client import ApprovalClient
 from bot.agent.errors import ApprovalConsumed, ApprovalDenied, ApprovalError
@@ -26,7 +29,7 @@ from bot.render.mcp_text import (
     mcp_upstream_failed,
 )
 from store.errors import AlreadyDecided
-from store.models import Ticket, TicketStatus, canonical_json
+from store.models import DecisionKind, Ticket, TicketStatus, canonical_json
 
 Forward = Callable[[ProxiedTool, dict[str, Any]], types.CallToolResult]
 """Sends one call upstream (blocking this worker thread until the upstream answers)."""
@@ -35,14 +38,11 @@ Forward = Callable[[ProxiedTool, dict[str, Any]], types.CallToolResult]
 _SPENT = (TicketStatus.EXECUTED, TicketStatus.FAILED, TicketStatus.EXECUTING)
 _MAX_REPEATS = 1000
 _RACES = 3
+log = logging.getLogger(__name__)
 
 
 class _LostRace(Exception):
     """Another client of the same person claimed this approval first; nothing ran here."""
-
-
-class UpstreamFailed(Exception):
-    """The upstream answered the forwarded call with a protocol error or went away."""
 
 
 @dataclass
@@ -52,6 +52,11 @@ class McpGate:
     wait_s: float
     agent: str = "mcp-proxy"
     delivered: set[str] = field(default_factory=set)
+    recorder: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="mcp-outcomes"))
+    _next: dict[str, int] = field(default_factory=dict)
+    """Per call (key at 0): the key index last used, so a call repeated many times asks
+    once, not once per earlier run (after a restart the walk from 0 happens once)."""
 
     def key(self, tool: ProxiedTool, args: dict[str, Any], n: int) -> str:
         """Same person, same tool, same arguments: the same ticket (until it is spent)."""
@@ -61,7 +66,10 @@ class McpGate:
 
     def ticket_for(self, tool: ProxiedTool, args: dict[str, Any]) -> Ticket:
         """Raises ``ApprovalDenied`` when policy denies."""
-        for n in range(_MAX_REPEATS):
+        base = self.key(tool, args, 0)
+        start = self._next.get(base, 0)
+        for n in range(start, start + _MAX_REPEATS):
+            self._next[base] = n
             ticket = self.client.backend.request(ApprovalRequest(
                 action=tool.action, args=args, requested_by=self.requested_by,
                 reason=f"an MCP client called {tool.tool.name} on {tool.upstream}",
@@ -102,39 +110,51 @@ class McpGate:
         if ticket.status.is_open:
             ticket = self.client.wait(ticket.id, self.wait_s)
         if ticket.status.is_open:
-            doc = mcp_pending(ticket.id, tool.name, time.monotonic() - started)
+            question = (self.client.backend.last_reason(ticket.id, DecisionKind.REQUEST_INFO)
+                        if ticket.status == TicketStatus.NEEDS_INFO else None)
+            doc = mcp_pending(ticket.id, tool.name, time.monotonic() - started, question)
             return types.CallToolResult(content=[types.TextContent(text=as_text(doc))],
                                         structured_content=doc)
         # Approved and not yet claimed when read: losing the claim means a concurrent run.
         lost_race = ticket.status == TicketStatus.APPROVED and ticket.id not in self.delivered
         self.delivered.add(ticket.id)
-        sent: list[types.CallToolResult | None] = []
-
-        def run(**approved: Any) -> str:
-            sent.append(None)  # from here on, the upstream may have acted
-            result = forward(tool, approved)
-            sent[0] = result
-            if result.is_error:
-                raise UpstreamFailed(_text(result))
-            return _text(result)[:500]
-
         try:
-            self.client.execute(ticket.id, run, actor=self.agent)
+            self.client.raise_unless_approved(ticket)
+            # Consumes the approval for exactly the approved arguments, once, under lock.
+            # ... and for exactly this tool's action: a ticket of another tool never runs here.
+            claimed = self.client.backend.start_execution(ticket.id, action=tool.action,
+                                                          args=ticket.final_args,
+                                                          actor=self.agent)
         except Exception as exc:
-            return self._failed(exc, sent, tool, lost_race=lost_race)
-        assert sent[0] is not None
-        return sent[0]
-
-    def _failed(self, exc: Exception, sent: list[types.CallToolResult | None],
-                tool: ProxiedTool, *, lost_race: bool) -> types.CallToolResult:
-        if sent and sent[0] is not None:  # the upstream's own error result, as it gave it
-            return sent[0]
-        if sent:  # sent, and the upstream went away or broke the protocol: never resent
+            if lost_race and isinstance(exc, (ApprovalConsumed, AlreadyDecided)):
+                raise _LostRace from exc
+            return error(mcp_not_run(tool.action, str(exc)))
+        try:
+            result = forward(tool, dict(claimed.final_args))
+        except Exception as exc:  # sent, and the upstream went away: never resent
+            self._record(claimed.id, ok=False, error=f"{type(exc).__name__}: {exc}")
             return error(mcp_upstream_failed(tool.action, tool.upstream,
                                              f"{type(exc).__name__}: {exc}"))
-        if lost_race and isinstance(exc, (ApprovalConsumed, AlreadyDecided)):
-            raise _LostRace from exc
-        return error(mcp_not_run(tool.action, str(exc)))
+        if result.is_error:
+            self._record(claimed.id, ok=False, error=_text(result)[:SUMMARY_LIMIT])
+        else:
+            self._record(claimed.id, ok=True, summary=_text(result)[:SUMMARY_LIMIT])
+        return result
+
+    def _record(self, ticket_id: str, **outcome: Any) -> None:
+        """The outcome (and its card and thread updates in Slack) is recorded after the
+        result is on its way back: the client does not wait for Slack."""
+        self.recorder.submit(self._finish, ticket_id, outcome)
+
+    def _finish(self, ticket_id: str, outcome: dict[str, Any]) -> None:
+        try:
+            self.client.backend.finish_execution(ticket_id, actor=self.agent, **outcome)
+        except Exception:  # the execution lease reports it lost; nothing to resend
+            log.exception("outcome of %s not recorded", ticket_id)
+
+    def close(self) -> None:
+        """Records every outcome still queued."""
+        self.recorder.shutdown(wait=True)
 
 
 def error(text: str) -> types.CallToolResult:

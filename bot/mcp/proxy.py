@@ -19,9 +19,10 @@ from mcp.server.stdio import stdio_server
 from bot.agent.client import ApprovalClient
 from bot.mcp.gate import McpGate, error
 from bot.mcp.upstreams import ProxiedTool, Upstreams
-from bot.render.mcp_text import mcp_status_unknown, mcp_unknown_tool
+from bot.render.mcp_text import mcp_answered, mcp_status_unknown, mcp_unknown_tool
 from escalation.config import SignoffConfig
 from escalation.policy import Proposal, mismatch
+from store.models import Ticket
 
 STATUS_TOOL = "signoff_status"
 _STATUS = types.Tool(
@@ -30,6 +31,17 @@ _STATUS = types.Tool(
                  "it, then runs the call if approved and returns its result."),
     input_schema={"type": "object", "properties": {"ticket": {"type": "string"}},
                   "required": ["ticket"]},
+    annotations=types.ToolAnnotations(read_only_hint=False, destructive_hint=False),
+)
+
+ANSWER_TOOL = "signoff_answer"
+_ANSWER = types.Tool(
+    name=ANSWER_TOOL,
+    description=("Answer a reviewer's question about a tool call (a 'needs_info' answer); "
+                 "the request goes back to the reviewer."),
+    input_schema={"type": "object", "properties": {"ticket": {"type": "string"},
+                                                   "text": {"type": "string"}},
+                  "required": ["ticket", "text"]},
     annotations=types.ToolAnnotations(read_only_hint=False, destructive_hint=False),
 )
 
@@ -63,29 +75,50 @@ class McpProxy:
 
     async def list_tools(self, _ctx: Any, _params: Any) -> types.ListToolsResult:
         tools = [tool.listed() for tool in self.visible().values()]
-        return types.ListToolsResult(tools=[*tools, _STATUS])
+        return types.ListToolsResult(tools=[*tools, _STATUS, _ANSWER])
 
     async def call_tool(self, _ctx: Any,
                         params: types.CallToolRequestParams) -> types.CallToolResult:
         args = dict(params.arguments or {})
         if params.name == STATUS_TOOL:
             return await self._status(str(args.get("ticket", "")))
+        if params.name == ANSWER_TOOL:
+            return await self._answer(str(args.get("ticket", "")), str(args.get("text", "")))
         tool = self.visible().get(params.name)
         if tool is None:
             return error(mcp_unknown_tool(params.name, list(self.visible())))
         return await anyio.to_thread.run_sync(self.gate.call, tool, args, self._forward)
 
-    async def _status(self, ticket_id: str) -> types.CallToolResult:
-        """Picks a pending call up by ticket: only a ticket this proxy's tools asked for, for
-        the same person."""
+    async def _answer(self, ticket_id: str, answer: str) -> types.CallToolResult:
+        if await self._owned(ticket_id) is None or not answer.strip():
+            return error(mcp_status_unknown(ticket_id))
+        try:
+            await anyio.to_thread.run_sync(
+                lambda: self.gate.client.answer(ticket_id, answer, actor=self.gate.agent))
+        except Exception as exc:
+            return error(str(exc))
+        return types.CallToolResult(content=[types.TextContent(
+            text=mcp_answered(ticket_id))])
+
+    async def _owned(self, ticket_id: str) -> tuple[Ticket, ProxiedTool] | None:
+        """A ticket this proxy's tools asked for, for the same person; else None."""
         by_action = {t.action: t for t in self.visible().values()}
         try:
             ticket = await anyio.to_thread.run_sync(self.gate.client.get, ticket_id)
         except Exception:
-            return error(mcp_status_unknown(ticket_id))
+            return None
         tool = by_action.get(ticket.action)
         if tool is None or ticket.requested_by != self.gate.requested_by:
+            return None
+        return ticket, tool
+
+    async def _status(self, ticket_id: str) -> types.CallToolResult:
+        """Picks a pending call up by ticket: only a ticket this proxy's tools asked for, for
+        the same person."""
+        owned = await self._owned(ticket_id)
+        if owned is None:
             return error(mcp_status_unknown(ticket_id))
+        ticket, tool = owned
         return await anyio.to_thread.run_sync(self.gate.resume, ticket, tool, self._forward)
 
     def _forward(self, tool: ProxiedTool, args: dict[str, Any]) -> types.CallToolResult:

@@ -13,7 +13,16 @@ def mcp_denied(action: str, rule: str, reason: str | None) -> str:
             "choose another way or ask the user.")
 
 
-def mcp_pending(ticket_id: str, tool: str, waited_s: float) -> dict[str, Any]:
+def mcp_pending(ticket_id: str, tool: str, waited_s: float,
+                question: str | None = None) -> dict[str, Any]:
+    if question is not None:
+        return {
+            "status": "needs_info", "ticket": ticket_id, "tool": tool, "question": question,
+            "message": (f"The reviewer of {tool} (ticket {ticket_id}) asks: {question} "
+                        "Nothing has run yet. Answer with signoff_answer (ticket, text); the "
+                        "request then goes back to the reviewer. Then call the same tool "
+                        "with the same arguments again to pick up the decision."),
+        }
     return {
         "status": "pending", "ticket": ticket_id, "tool": tool,
         "message": (f"{tool} is waiting for a reviewer's approval in Slack (ticket "
@@ -44,3 +53,8 @@ def mcp_status_unknown(ticket_id: str) -> str:
 
 def as_text(doc: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2, sort_keys=True)
+
+
+def mcp_answered(ticket_id: str) -> str:
+    return (f"Answer sent to the reviewer of ticket {ticket_id}. Call the same tool with the "
+            "same arguments again (or signoff_status) to pick up the decision.")

@@ -34,6 +34,8 @@ RULES: list[dict[str, Any]] = [
      "reason": "purging is never done by an agent"},
     {"name": "no-system-notes", "action": "notes.write_note", "when": {"name": "passwd"},
      "decide": "deny", "reason": "system notes are off limits"},
+    {"name": "plans-get-questions", "action": "notes.write_note", "when": {"name": "plan"},
+     "decide": "require_approval", "route": "payments", "tier": "high"},
     {"name": "mcp-writes", "action": "notes.*",
      "when": {"annotations.destructiveHint": {"eq": True}}, "decide": "require_approval",
      "route": "payments", "review": "edit", "tier": "high"},

@@ -16,7 +16,14 @@ import mcp_types as types
 from mcp import Client
 from sqlalchemy import update
 
-from bot.render import ACTION_APPROVE, ACTION_EDIT, ACTION_REJECT, REASON_BLOCK
+from bot.render import (
+    ACTION_APPROVE,
+    ACTION_EDIT,
+    ACTION_REJECT,
+    ACTION_REQUEST_INFO,
+    QUESTION_BLOCK,
+    REASON_BLOCK,
+)
 from store.db import db_now
 from store.models import Ticket, TicketStatus
 from store.tables import TicketRow
@@ -25,6 +32,7 @@ from tests.mcp.conftest import McpRig
 
 T = TypeVar("T")
 WRITE = {"name": "todo", "text": "ship the proxy"}
+PLAN = {"name": "plan", "text": "next: tasks"}
 
 
 def run(scenario: Callable[[], Awaitable[T]]) -> T:
@@ -53,6 +61,18 @@ def pending_ticket(m: McpRig, action: str = "notes.write_note") -> Ticket:
     raise AssertionError(f"no pending card for {action}")
 
 
+def outcome(m: McpRig, action: str) -> list[Ticket]:
+    """The tickets of ``action`` once their outcomes are recorded (the proxy records them
+    just after answering the client)."""
+    deadline = time.monotonic() + 10
+    while True:
+        tickets = [t for t in m.rig.ledger.list_tickets() if t.action == action]
+        if not any(t.status in (TicketStatus.APPROVED, TicketStatus.EXECUTING)
+                   for t in tickets) or time.monotonic() > deadline:
+            return tickets
+        time.sleep(0.02)
+
+
 async def call_while(client: Client, name: str, args: dict[str, Any],
                      reviewer: Callable[[], Any]) -> types.CallToolResult:
     """Call a tool; meanwhile a reviewer acts on its card in Slack."""
@@ -79,16 +99,16 @@ def test_lists_upstream_tools_hides_always_denied_reads_pass_denied_writes_stop(
 
     tools, read, denied, hidden = run(scenario)
     names = {t.name for t in tools}
-    assert names == {"read_note", "write_note", "sync", "signoff_status"}
+    assert names == {"read_note", "write_note", "sync", "signoff_status", "signoff_answer"}
     write = next(t for t in tools if t.name == "write_note")
     assert write.annotations is not None and write.annotations.destructive_hint is True
-    assert not read.is_error
+    assert not read.is_error, text(read)
     assert denied.is_error and "no-system-notes" in text(denied)
     assert "system notes are off limits" in text(denied)
     assert hidden.is_error and "no tool named 'purge'" in text(hidden)
     calls = mcp_rig.upstream_calls()
     assert calls == [{"tool": "read_note", "args": {"name": "todo"}}]
-    allowed = [t for t in mcp_rig.rig.ledger.list_tickets() if t.action == "notes.read_note"]
+    allowed = outcome(mcp_rig, "notes.read_note")
     assert [t.status for t in allowed] == [TicketStatus.EXECUTED]
     assert allowed[0].policy_rule == "mcp-reads"
     assert mcp_rig.rig.sandbox.calls("chat.postMessage") == []
@@ -110,7 +130,7 @@ def test_approved_write_runs_once_upstream_with_exactly_the_approved_args(
     assert not result.is_error, text(result)
     assert "wrote 14 characters to todo" in text(result)
     assert mcp_rig.upstream_calls() == [{"tool": "write_note", "args": WRITE}]
-    (ticket,) = [t for t in rig.ledger.list_tickets() if t.action == "notes.write_note"]
+    (ticket,) = outcome(mcp_rig, "notes.write_note")
     assert ticket.status == TicketStatus.EXECUTED and ticket.decided_by == "U0PAYLEAD"
     assert ticket.summary == "Overwrite a note with new text."
     assert ticket.args_schema is not None and "text" in ticket.args_schema["properties"]
@@ -223,7 +243,7 @@ def test_upstream_crash_mid_call_is_reported_not_retried(mcp_rig: McpRig) -> Non
     result = run(scenario)
     assert result.is_error and "not retried" in text(result)
     assert mcp_rig.upstream_calls() == [{"tool": "sync", "args": {}}]
-    (ticket,) = [t for t in mcp_rig.rig.ledger.list_tickets() if t.action == "notes.sync"]
+    (ticket,) = outcome(mcp_rig, "notes.sync")
     assert ticket.status == TicketStatus.FAILED
 
 
@@ -263,3 +283,36 @@ def test_two_clients_at_once_each_get_their_own_approved_result(mcp_rig: McpRig)
     assert "wrote 10 characters to b" in text(results[1])
     writes_seen = [c["args"] for c in mcp_rig.upstream_calls() if c["tool"] == "write_note"]
     assert sorted(writes_seen, key=lambda a: a["name"]) == writes
+
+
+def test_a_reviewers_question_reaches_the_model_and_its_answer_the_reviewer(
+        mcp_rig: McpRig) -> None:
+    rig = mcp_rig.rig
+
+    def ask() -> None:
+        ticket = pending_ticket(mcp_rig)
+        assert ticket.policy_rule == "plans-get-questions"  # an approval card: it can ask
+        rig.sandbox.click("U0FINOPS", action_id=ACTION_REQUEST_INFO, channel="C0PAYMENTS")
+        rig.sandbox.wait_until(lambda: rig.sandbox.views("U0FINOPS"))
+        rig.sandbox.submit("U0FINOPS", {QUESTION_BLOCK: {"signoff_question_value":
+                                                         "Why overwrite the plan?"}})
+        assert settled(rig, ticket.id).status == TicketStatus.NEEDS_INFO
+
+    async def scenario() -> tuple[Any, ...]:
+        async with mcp_rig.session(wait=3) as client:
+            asked = await call_while(client, "write_note", PLAN, ask)
+            if pending(asked)["status"] != "needs_info":  # the question came after the wait
+                asked = await client.call_tool("write_note", PLAN)
+            ticket_id = pending(asked)["ticket"]
+            answered = await client.call_tool("signoff_answer", {
+                "ticket": ticket_id, "text": "the old plan is done"})
+            back = rig.ledger.get_ticket(ticket_id).status
+            return asked, answered, back
+
+    asked, answered, back = run(scenario)
+    doc = pending(asked)
+    assert doc["status"] == "needs_info" and doc["question"] == "Why overwrite the plan?"
+    assert not answered.is_error and back == TicketStatus.PENDING
+    thread = rig.sandbox.thread("C0PAYMENTS", rig.card_ts(doc["ticket"]))
+    assert "the old plan is done" in " ".join(m.text + str(m.blocks) for m in thread)
+    assert mcp_rig.upstream_calls() == []

@@ -21,7 +21,7 @@ from bot.render import ACTION_APPROVE
 from store.models import TicketStatus
 from tests.e2e.conftest import running_gateway
 from tests.mcp.conftest import REPO, McpRig
-from tests.mcp.test_proxy import WRITE, call_while, pending_ticket, text
+from tests.mcp.test_proxy import WRITE, call_while, outcome, pending_ticket, text
 
 
 def free_port() -> int:
@@ -81,7 +81,7 @@ def test_http_clients_through_the_agent_api(mcp_rig: McpRig, db_url: str) -> Non
     assert not wrote.is_error and "wrote 14 characters" in text(wrote)
     assert mcp_rig.upstream_calls() == [{"tool": "read_note", "args": {"name": "todo"}},
                                         {"tool": "write_note", "args": WRITE}]
-    (ticket,) = [t for t in rig.ledger.list_tickets() if t.action == "notes.write_note"]
+    (ticket,) = outcome(mcp_rig, "notes.write_note")
     # The annotations crossed the agent API: the destructive-write rule routed it.
     assert ticket.policy_rule == "mcp-writes" and ticket.route.channel == "C0PAYMENTS"
     assert ticket.status == TicketStatus.EXECUTED and ticket.agent == "notes-proxy"
