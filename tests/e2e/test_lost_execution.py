@@ -73,7 +73,7 @@ def test_a_killed_execution_becomes_outcome_unknown_after_its_lease_and_never_re
 
     ran: list[dict[str, object]] = []
     with pytest.raises(OutcomeUnknown) as info:  # the agent asks again: a typed refusal
-        rig.client.execute(ticket.id, lambda **kw: ran.append(kw))
+        rig.client.execute(ticket.id, lambda **kw: ran.append(kw), action=ticket.action)
     assert isinstance(info.value, ApprovalConsumed) and "signoff tickets resolve" in str(
         info.value)
     assert ran == []
@@ -98,7 +98,7 @@ def test_a_human_resolves_it_through_the_cli_audited_with_who(rig: Rig, db_url: 
     again = resolve(db_url, ticket.id, "--outcome", "failed", "--note", "x", "--by", "ops")
     assert again.returncode == 1 and "executed" in again.stderr
     with pytest.raises(ApprovalConsumed):
-        rig.client.execute(ticket.id, lambda **kw: kw)
+        rig.client.execute(ticket.id, lambda **kw: kw, action=ticket.action)
 
 
 def test_only_lost_executions_can_be_resolved_by_hand(ledger: Ledger,
