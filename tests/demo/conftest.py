@@ -25,11 +25,11 @@ SCREENSHOTS_ENV = "SIGNOFF_SCREENSHOT_DIR"
 Shot = Callable[[str], Path]
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One Chromium for the demo's tests. Package scope, not session: Playwright's sync API
-    keeps an event loop running in this thread while it is open, and tests elsewhere that
-    run their own loop (asyncio.run) must not find it."""
+    """One Chromium per test module. Not per session: Playwright's sync API keeps an event
+    loop running in this thread while it is open, and tests elsewhere that run their own
+    loop (asyncio.run, the MCP client) must not find it."""
     if not CHROMIUM.exists():
         pytest.skip(f"browser tests need Chromium at {CHROMIUM} (apt-get install -y chromium)")
     sync_api = pytest.importorskip("playwright.sync_api",
