@@ -88,11 +88,7 @@ class AsyncApprovalClient:
         except httpx.HTTPError as exc:
             raise GatewayRefused("unavailable", f"cannot reach signoff at {self.url}: {exc}",
                                  status=503) from exc
-        doc: dict[str, Any] = resp.json() if resp.content else {}
-        if resp.status_code >= 400:
-            raise wire.error_for(resp.status_code, doc, ticket_id=ticket_id, action=action,
-                                 retry_after=resp.headers.get("Retry-After"))
-        return doc
+        return wire.document(resp, ticket_id=ticket_id, action=action)
 
     def _ticket(self, doc: dict[str, Any]) -> Ticket:
         ticket, reason = wire.ticket_of(doc)

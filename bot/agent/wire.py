@@ -80,6 +80,16 @@ def created(doc: dict[str, Any]) -> tuple[Ticket, str | None]:
     return ticket_of(doc)
 
 
+def document(resp: Any, *, ticket_id: str | None, action: str | None) -> dict[str, Any]:
+    """An API answer's JSON body, or the typed error its status and ``error`` code stand for
+    (the one reading of a response, for the sync and the async client alike)."""
+    doc: dict[str, Any] = resp.json() if resp.content else {}
+    if resp.status_code >= 400:
+        raise error_for(resp.status_code, doc, ticket_id=ticket_id, action=action,
+                        retry_after=resp.headers.get("Retry-After"))
+    return doc
+
+
 def error_for(status: int, doc: dict[str, Any], *, ticket_id: str | None = None,
               action: str | None = None, retry_after: str | None = None) -> SignoffError:
     """The exception the embedded client would have raised for this API error."""
