@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.commands.options import config_path, window
+from bot.commands.options import config_option, config_path, window
 from bot.commands.store_cmds import open_ledger
 from escalation.config import ConfigInvalid, SignoffConfig, load_config
 from escalation.policy import Proposal
@@ -34,16 +34,14 @@ def register_policy(psub: argparse._SubParsersAction[argparse.ArgumentParser]) -
                         "recorded live by policy_candidate: in signoff.yml)")
     p.add_argument("--since", type=window, default=timedelta(days=30), metavar="DURATION",
                    help="how far back to look, e.g. 7d (default 30d)")
-    p.add_argument("--config", dest="config_path", metavar="PATH", default=argparse.SUPPRESS,
-                   help="the live configuration (default: SIGNOFF_CONFIG, else signoff.yml)")
+    config_option(p)
     p.add_argument("--json", action="store_true", help="the report as JSON")
     p.set_defaults(func=cmd_shadow_report)
     p = psub.add_parser("suggest", help="propose relaxing or tightening rules from the "
                         "decision record, as a diff of signoff.yml (never written)")
     p.add_argument("--since", type=window, default=timedelta(days=30), metavar="DURATION",
                    help="how far back to read decisions, e.g. 14d (default 30d)")
-    p.add_argument("--config", dest="config_path", metavar="PATH", default=argparse.SUPPRESS,
-                   help="the configuration (default: SIGNOFF_CONFIG, else signoff.yml)")
+    config_option(p)
     p.add_argument("--json", action="store_true", help="the suggestions as JSON")
     p.set_defaults(func=cmd_suggest)
     p = psub.add_parser("versions", help="the policy versions that have decided requests")
