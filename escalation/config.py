@@ -186,6 +186,9 @@ class Rule(_Strict):
     expire_after: Duration | None = None
     relax: Literal["never"] | None = None
     """``never``: ``signoff policy suggest`` never proposes relaxing this rule."""
+    grants: Literal["never"] | None = None
+    """``never``: no standing grant ever covers a request this rule sends for review (nor
+    can the approval of one create a grant)."""
 
 
 class PolicyConfig(_Strict):

@@ -261,6 +261,20 @@ class AgentNotFound(StoreError):
         super().__init__(f"no agent named {name!r} (see `signoff agents list`)")
 
 
+class GrantNotFound(StoreError):
+    def __init__(self, grant_id: str) -> None:
+        super().__init__(f"no standing grant with id {grant_id!r} (see `signoff grants list`)")
+        self.grant_id = grant_id
+
+
+class GrantNotAllowed(StoreError):
+    """A standing grant that cannot be made; nothing was recorded (nor the approval)."""
+
+    def __init__(self, ticket_id: str, why: str) -> None:
+        super().__init__(f"no standing grant on ticket {ticket_id}: {why}")
+        self.ticket_id, self.why = ticket_id, why
+
+
 class GatewayRefused(SignoffError):
     """``signoff serve`` refused an agent's HTTP call; ``code`` is the API's stable code."""
 

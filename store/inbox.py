@@ -75,6 +75,8 @@ class NewClick(BaseModel):
     channel: str | None = None
     message_ts: str | None = None
     response_url: str | None = None
+    grant_spec: dict[str, Any] | None = None
+    """An approval that also makes a standing grant (``store.grants.GrantSpec`` as JSON)."""
 
 
 class Click(NewClick):
@@ -89,7 +91,7 @@ def to_click(row: ClickRow) -> Click:
                  kind=DecisionKind(row.kind), reason=row.reason, args=row.args,
                  shown_version=row.shown_version, channel=row.channel,
                  message_ts=row.message_ts, response_url=row.response_url,
-                 received_at=row.received_at, status=ClickStatus(row.status),
+                 grant_spec=row.grant_spec, received_at=row.received_at, status=ClickStatus(row.status),
                  attempts=row.attempts)
 
 

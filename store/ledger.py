@@ -35,11 +35,14 @@ from store.errors import (
     ArgumentsMismatch,
     ChangedSinceSeen,
     DeadlinePassed,
+    GrantNotAllowed,
     StoreUnavailable,
     TicketNotFound,
     TransitionRefused,
 )
 from store.executions import EXECUTION_LEASE, ExecutionMixin
+from store.grant_rows import create_grant
+from store.grants import GrantSpec
 from store.inbox import CLICK_MAX_AGE, InboxMixin, settle
 from store.models import (
     AuditEvent,
@@ -237,7 +240,8 @@ class Ledger(InboxMixin, ExecutionMixin):
                         policy_version: str | None = None,
                         reroute: Reroute | None = None,
                         expected_version: int | None = None, click_id: int | None = None,
-                        click_max_age: timedelta = CLICK_MAX_AGE) -> tuple[Ticket, Decision]:
+                        click_max_age: timedelta = CLICK_MAX_AGE,
+                        grant: GrantSpec | None = None) -> tuple[Ticket, Decision]:
         """A reviewer's decision. The first valid one wins; losers get a typed error.
 
         ``reroute`` (edits only) applies what policy says about the edited arguments: a new
@@ -245,6 +249,8 @@ class Ledger(InboxMixin, ExecutionMixin):
         ``expected_version`` is the ticket version the reviewer's card or form showed: when
         the ticket has moved on since (other arguments, route or approvals), the decision is
         refused with :class:`ChangedSinceSeen`, checked under the same row lock as the write.
+        ``grant`` (approvals only) also makes a standing grant, in the same transaction
+        (:class:`GrantNotAllowed` records neither).
         """
         with self._tx() as s:
             row = self._lock(s, ticket_id)
@@ -276,6 +282,10 @@ class Ledger(InboxMixin, ExecutionMixin):
                         status=row.status, approvals=list(row.approvals),
                         approvals_required=int(row.route.get("approvals_required", 1)),
                         policy_version=decision.policy_version)
+            if grant is not None:
+                if kind != DecisionKind.APPROVE:
+                    raise GrantNotAllowed(ticket_id, "only an approval can make a grant")
+                create_grant(s, row, reviewer, grant, now, self._audit_key)
             return to_ticket(row, self._messages(s, ticket_id)), to_decision(decision)
 
     def answer_info(self, ticket_id: str, *, actor: str, text: str,

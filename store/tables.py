@@ -323,3 +323,33 @@ class ClickRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decision_id: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text)
+    # An approval that also grants similar requests for a while (store.grants.GrantSpec).
+    grant_spec: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class GrantRow(Base):
+    """A time-boxed standing approval: a reviewer's approval of one ticket extended to
+    similar requests (same action, agent, requester and route; arguments within
+    ``bounds``) until ``expires_at``, at most ``max_uses`` times. ``uses`` only grows, by
+    one guarded UPDATE per approval (see store/grants.py)."""
+
+    __tablename__ = "grants"
+    __table_args__ = (Index("ix_grants_match", "action", "requested_by"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(200))
+    agent: Mapped[str | None] = mapped_column(String(200))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    route: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str | None] = mapped_column(String(64))
+    thread_ts: Mapped[str | None] = mapped_column(String(64))
+    bounds: Mapped[dict[str, Any]] = mapped_column(JSON)
+    max_uses: Mapped[int] = mapped_column(Integer)
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    granted_by: Mapped[str] = mapped_column(String(64))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    policy_version: Mapped[str] = mapped_column(String(100))

@@ -11,6 +11,7 @@ from bot.render.decided import decided_blocks, decided_lead
 from bot.render.ids import (
     ACTION_APPROVE,
     ACTION_EDIT,
+    ACTION_GRANT,
     ACTION_GUIDANCE,
     ACTION_REJECT,
     ACTION_REQUEST_INFO,
@@ -163,8 +164,13 @@ def _value(ctx: CardContext) -> str:
 
 def _approval_buttons(ctx: CardContext) -> list[Block]:
     tid = _value(ctx)
+    t = ctx.ticket
+    # Never offered where a grant could never be made (the form refuses the rest, such as
+    # rules marked grants: never, with the reason).
+    grantable = t.tier != RiskTier.CRITICAL and t.route.approvals_required == 1
     return [
         _approve_button(ctx, "Approve", primary=True),
+        *([button("Approve + similar…", ACTION_GRANT, tid)] if grantable else []),
         button("Edit", ACTION_EDIT, tid),
         button("Reject", ACTION_REJECT, tid, style="danger"),
         button("Request info", ACTION_REQUEST_INFO, tid),

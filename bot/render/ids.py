@@ -16,6 +16,8 @@ ACTION_REQUEST_INFO: Final = "signoff_request_info"
 ACTION_TAKE_OVER: Final = "signoff_take_over"
 ACTION_GUIDANCE: Final = "signoff_guidance"
 ACTION_SHOW_ALL: Final = "signoff_show_all"
+ACTION_GRANT: Final = "signoff_grant"
+"""Approve, and grant similar requests for a while (see bot/render/grant.py)."""
 
 # Blocks on cards.
 BLOCK_HEADER: Final = "signoff_header"

@@ -1,0 +1,134 @@
+"""Standing grants as reviewers see them: the form that shows what "similar" means before
+anything is granted, the thread lines about a grant and its uses, and the App Home list.
+
+Pure: the Slack layer turns ``store.grants.Grant`` into :class:`GrantView` first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+from bot.render.blocks import (
+    Block,
+    Message,
+    View,
+    actions,
+    button,
+    context,
+    header,
+    input_block,
+    message,
+    modal,
+    option,
+    section,
+)
+from bot.render.ids import ACTION_GRANT
+from bot.render.modals import encode_private_metadata
+from bot.render.parts import tier_label
+from bot.render.text import code_inline, esc, mention, slack_date
+from store.models import Ticket
+
+ACTION_REVOKE_GRANT: Final = "signoff_revoke_grant"
+"""App Home's "Revoke" button (its value: the grant id)."""
+CALLBACK_GRANT: Final = "signoff_grant_modal"
+SPAN_BLOCK: Final = "signoff_grant_span"
+SPAN_ACTION: Final = "signoff_grant_span_value"
+USES_BLOCK: Final = "signoff_grant_uses"
+USES_ACTION: Final = "signoff_grant_uses_value"
+DEFAULT_USES = 10
+
+
+@dataclass(frozen=True)
+class GrantView:
+    """One grant as App Home and the CLI show it."""
+
+    id: str
+    action: str
+    requested_by: str
+    granted_by: str
+    expires_at: datetime
+    uses: int
+    max_uses: int
+    state: str
+    """active, expired, used up or revoked."""
+    bounds: tuple[str, ...]
+
+
+def similar_lines(ticket: Ticket, bounds: Sequence[str]) -> list[str]:
+    """What "similar" means for a grant on ``ticket``, one condition a line."""
+    who = f"agent {code_inline(ticket.agent, 100)}" if ticket.agent else "no named agent"
+    return [f"• action {code_inline(ticket.action, 200)}, {who}, "
+            f"for {mention(ticket.requested_by)}, on route *{esc(ticket.route.name, 100)}*",
+            *[f"• {esc(line, 300)}" for line in bounds]]
+
+
+def render_grant_modal(ticket: Ticket, bounds: Sequence[str], spans: dict[str, str], *,
+                       origin: tuple[str, str] | None = None) -> View:
+    """Approve this request and grant similar ones: the conditions shown before confirming."""
+    lines = "\n".join(similar_lines(ticket, bounds))
+    blocks: list[Block] = [
+        context("signoff_modal_about", [
+            f"{tier_label(ticket)} · *{esc(ticket.action, 200)}* · ticket "
+            f"{code_inline(ticket.id, 300)}"]),
+        section("signoff_grant_intro",
+                "*Approve this request now, and let similar requests run without a card "
+                "for a while.* Similar means all of these:\n" + lines),
+        input_block(SPAN_BLOCK, "For how long", {
+            "type": "radio_buttons", "action_id": SPAN_ACTION,
+            "options": [option(text, value) for value, text in spans.items()],
+        }),
+        input_block(USES_BLOCK, "At most this many requests", {
+            "type": "number_input", "action_id": USES_ACTION, "is_decimal_allowed": False,
+            "initial_value": str(DEFAULT_USES), "min_value": "1", "max_value": "100",
+        }, hint="Each one is posted in this card's thread. Revoke any time from App Home "
+                "or with `signoff grants revoke`."),
+    ]
+    return modal(CALLBACK_GRANT, "Approve + similar", blocks, submit="Approve and grant",
+                 metadata=encode_private_metadata(ticket, origin))
+
+
+def render_grant_created(ticket: Ticket, grant_id: str, granter: str, expires_at: datetime,
+                         max_uses: int, bounds: Sequence[str]) -> Message:
+    """The thread line that says a grant now covers similar requests."""
+    text = (f"🔁 {mention(granter)} approved this and granted similar requests until "
+            f"{slack_date(expires_at)}, at most {max_uses} (grant "
+            f"{code_inline(grant_id, 40)}):\n" + "\n".join(similar_lines(ticket, bounds)))
+    return message(f"Standing grant {grant_id} by {granter}",
+                   [section("signoff_grant_created", text)])
+
+
+def render_grant_use(ticket: Ticket, grant_id: str, note: str, args_line: str) -> Message:
+    """The compact line for a request a grant approved (no card)."""
+    text = (f"✅ {code_inline(ticket.action, 200)} {esc(args_line, 500)} for "
+            f"{mention(ticket.requested_by)}: {esc(note, 400)} · ticket "
+            f"{code_inline(ticket.id, 40)}")
+    return message(f"Approved by standing grant {grant_id}", [
+        context("signoff_grant_use", [text])])
+
+
+def render_grant_home(grants: Sequence[GrantView]) -> list[Block]:
+    """App Home's "Your standing grants": each active one with a Revoke button."""
+    active = [g for g in grants if g.state == "active"]
+    if not active:
+        return []
+    blocks: list[Block] = [header("signoff_home_grants", "Your standing grants")]
+    for g in active[:10]:
+        text = (f"*{esc(g.action, 200)}* for {mention(g.requested_by)} · "
+                f"{g.uses} of {g.max_uses} used · until {slack_date(g.expires_at)}\n"
+                + "\n".join(f"• {esc(b, 200)}" for b in g.bounds))
+        blocks.append(section(f"signoff_home_grant:{g.id}", text))
+        blocks.append(actions(f"signoff_home_grant_actions:{g.id}", [
+            button("Revoke", ACTION_REVOKE_GRANT, g.id, style="danger")]))
+    return blocks
+
+
+__all__ = ["ACTION_GRANT", "ACTION_REVOKE_GRANT", "CALLBACK_GRANT", "GrantView",
+           "render_grant_created", "render_grant_home", "render_grant_modal",
+           "render_grant_use", "similar_lines"]
+
+
+def grant_revoked_text(grant_id: str) -> str:
+    return f"Standing grant {grant_id} is revoked: it approves nothing from now on."

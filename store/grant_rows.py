@@ -1,0 +1,59 @@
+"""Grant rows: read as frozen :class:`~store.grants.Grant`, and created inside the
+transaction of the approval they come from (:meth:`store.ledger.Ledger.record_decision`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from store import audit
+from store.errors import GrantNotAllowed
+from store.grants import Bound, Grant, GrantSpec, grant_expiry, ineligible, new_grant_id, \
+    outside_bounds
+from store.models import TicketStatus
+from store.tables import GrantRow, TicketRow
+
+
+def to_grant(row: GrantRow) -> Grant:
+    return Grant(id=row.id, ticket_id=row.ticket_id, action=row.action, agent=row.agent,
+                 requested_by=row.requested_by, route=row.route, channel=row.channel,
+                 thread_ts=row.thread_ts,
+                 bounds={k: Bound(**v) for k, v in (row.bounds or {}).items()},
+                 max_uses=row.max_uses, uses=row.uses, granted_by=row.granted_by,
+                 granted_at=row.granted_at, expires_at=row.expires_at,
+                 revoked_by=row.revoked_by, revoked_at=row.revoked_at,
+                 policy_version=row.policy_version)
+
+
+def create_grant(s: Session, row: TicketRow, reviewer: str, spec: GrantSpec, now: datetime,
+                 key: bytes | None) -> Grant:
+    """Inside the approval's transaction (``row`` locked and just approved by ``reviewer``):
+    the grant, audited in the ticket's chain. Anything that makes it impossible rolls the
+    approval back with it: the reviewer confirmed both or neither."""
+    route = row.route or {}
+    why = ineligible(tier=row.tier, approvals_required=int(route.get("approvals_required", 1)),
+                     review_type=row.review_type)
+    if why is None and row.status != TicketStatus.APPROVED.value:
+        why = "the approval did not complete the request"
+    if why is None and row.final_args_hash != row.args_hash:
+        why = "an edited request cannot become a grant (approve the edit first)"
+    if why is None:
+        why = outside_bounds(spec.bounds, row.final_args)
+    if why is not None:
+        raise GrantNotAllowed(row.id, why)
+    grant = GrantRow(
+        id=new_grant_id(), ticket_id=row.id, action=row.action, agent=row.agent,
+        requested_by=row.requested_by, route=str(route.get("name", "default")),
+        channel=row.card_channel, thread_ts=row.card_ts,
+        bounds={k: b.model_dump(mode="json") for k, b in spec.bounds.items()},
+        max_uses=spec.max_uses, uses=0, granted_by=reviewer, granted_at=now,
+        expires_at=grant_expiry(spec.span, now), policy_version=row.policy_version)
+    s.add(grant)
+    s.flush()
+    out = to_grant(grant)
+    audit.append(s, ticket_id=row.id, kind="grant_created", actor=reviewer, at=now, key=key,
+                 data={"grant": out.id, "span": spec.span, "max_uses": spec.max_uses,
+                       "expires_at": out.expires_at.isoformat(),
+                       "bounds": {k: b.describe(k) for k, b in spec.bounds.items()}})
+    return out

@@ -1,0 +1,142 @@
+"""Standing grants in the ledger: created with an approval, used by guarded UPDATEs,
+revoked at once (see :mod:`store.grants` for what a grant is)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from store import audit, tickets
+from store.convert import to_ticket
+from store.db import db_now, now_of
+from store.errors import GrantNotFound
+from store.grant_rows import to_grant
+from store.grants import Grant, ineligible, outside_bounds, use_note
+from store.ledger import Ledger
+from store.models import DecisionKind, NewTicket, Ticket, TicketStatus
+from store.states import Event
+from store.tables import DecisionRow, GrantRow, TicketRow
+from store.tickets import Draft
+from store.transition import transition
+
+
+class GrantStore:
+    """Standing grants on one ledger. Thread-safe, like the ledger."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._tx = ledger.transactions
+
+    def get(self, grant_id: str) -> Grant:
+        with self._tx(write=False) as s:
+            row = s.get(GrantRow, grant_id)
+            if row is None:
+                raise GrantNotFound(grant_id)
+            return to_grant(row)
+
+    def listed(self, *, limit: int = 200) -> list[Grant]:
+        """Every grant, newest first (active, expired, used up and revoked alike)."""
+        with self._tx(write=False) as s:
+            rows = s.execute(select(GrantRow).order_by(GrantRow.granted_at.desc(),
+                                                       GrantRow.id.desc()).limit(limit))
+            return [to_grant(r) for r in rows.scalars()]
+
+    def candidates(self, action: str, requested_by: str) -> tuple[list[Grant], datetime]:
+        """Grants that may still cover a request for ``action`` by ``requested_by``, oldest
+        first, and the database's clock they were read at."""
+        with self._tx(write=False) as s:
+            now = now_of(s)
+            rows = s.execute(select(GrantRow).where(
+                GrantRow.action == action, GrantRow.requested_by == requested_by,
+                GrantRow.revoked_at.is_(None), GrantRow.expires_at > now,
+                GrantRow.uses < GrantRow.max_uses).order_by(GrantRow.granted_at, GrantRow.id))
+            return [to_grant(r) for r in rows.scalars()], now
+
+    def grant_approvals(self) -> int:
+        """How many requests grants have approved (the sum of their uses)."""
+        with self._tx(write=False) as s:
+            return int(s.execute(select(func.coalesce(func.sum(GrantRow.uses), 0)))
+                       .scalar_one())
+
+    def revoke(self, grant_id: str, *, actor: str) -> Grant:
+        """Stop the grant now (already stopped: returned as it is)."""
+        with self._tx() as s:
+            now = now_of(s)
+            row = s.execute(select(GrantRow).where(GrantRow.id == grant_id)
+                            .with_for_update()).scalar_one_or_none()
+            if row is None:
+                raise GrantNotFound(grant_id)
+            if row.revoked_at is None:
+                row.revoked_by, row.revoked_at = actor, now
+                s.flush()
+                audit.append(s, ticket_id=None, kind="grant_revoked", actor=actor, at=now,
+                             key=self.ledger.audit_key,
+                             data={"grant": grant_id, "uses": row.uses,
+                                   "max_uses": row.max_uses})
+            return to_grant(row)
+
+    def approve_by_grant(self, grant_id: str, draft: Draft) -> tuple[Ticket, Grant] | None:
+        """Open the request ``draft`` describes already approved by the grant, consuming one
+        use, in one transaction; None (nothing written) when the grant does not cover it
+        (any more): revoked, expired, used up, or the request is not similar."""
+        with self._tx() as s:
+            now = now_of(s)
+            new = tickets.resolve(draft, now)
+            row = s.get(GrantRow, grant_id)
+            if row is None or _mismatch(to_grant(row), new) is not None:
+                return None
+            used = s.execute(
+                update(GrantRow).where(
+                    GrantRow.id == grant_id, GrantRow.uses < GrantRow.max_uses,
+                    GrantRow.revoked_at.is_(None), GrantRow.expires_at > db_now())
+                .values(uses=GrantRow.uses + 1).returning(GrantRow.uses),
+                execution_options={"synchronize_session": False}).scalar_one_or_none()
+            if used is None:
+                return None
+            s.refresh(row)
+            grant = to_grant(row)
+            ticket = self._approved_ticket(s, new, grant, int(used), now)
+            return ticket, grant
+
+    def _approved_ticket(self, s: Session, new: NewTicket, grant: Grant, use: int,
+                         now: datetime) -> Ticket:
+        key = self.ledger.audit_key
+        ticket = tickets.insert_ticket(s, new, now)
+        audit.append(s, ticket_id=ticket.id, kind="created", actor=new.agent or new.requested_by,
+                     at=now, key=key, new_ticket=True, data=tickets.created_data(new, ticket))
+        note = use_note(grant, use)
+        transition(s, ticket, Event.APPROVE, approvals=[grant.granted_by],
+                   decided_by=grant.granted_by, decided_at=now, next_action_at=None)
+        s.add(DecisionRow(ticket_id=ticket.id, reviewer=grant.granted_by,
+                          kind=DecisionKind.APPROVE.value, reason=note, args=None,
+                          args_hash=ticket.final_args_hash, at=now,
+                          policy_version=new.policy_version))
+        audit.append(s, ticket_id=ticket.id, kind="decided", actor=grant.granted_by, at=now,
+                     key=key, data=_decided_data(ticket, grant, use, note))
+        row = s.execute(select(TicketRow).where(TicketRow.id == ticket.id)).scalar_one()
+        s.refresh(row)
+        return to_ticket(row)
+
+
+def _decided_data(ticket: Ticket, grant: Grant, use: int, note: str) -> dict[str, Any]:
+    return {"decision": DecisionKind.APPROVE.value, "reason": note, "args": None,
+            "args_hash": ticket.final_args_hash, "status": TicketStatus.APPROVED.value,
+            "approvals": [grant.granted_by], "approvals_required": 1,
+            "policy_version": ticket.policy_version, "grant": grant.id, "grant_use": use,
+            "grant_max_uses": grant.max_uses, "granted_by": grant.granted_by,
+            "granted_at": grant.granted_at.isoformat()}
+
+
+def _mismatch(grant: Grant, new: NewTicket) -> str | None:
+    """Why ``grant`` does not cover ``new`` (checked again here, whatever the caller did)."""
+    if (grant.action, grant.agent, grant.requested_by, grant.route) != (
+            new.action, new.agent, new.requested_by, new.route.name):
+        return "another action, agent, requester or route"
+    if new.requested_by == grant.granted_by:
+        return "a grant never approves its granter's own request"
+    why = ineligible(tier=new.tier.value, approvals_required=new.route.approvals_required,
+                     review_type=new.review_type.value)
+    return why or outside_bounds(grant.bounds, new.args)
