@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import Engine, case, exists, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -29,6 +29,9 @@ from store.tables import AuditRow, DecisionRow, EscalationStepRow, TicketRow
 from store.tickets import SYSTEM_ACTOR
 
 _ROUTE = TicketRow.route["name"].as_string()
+#: The ticket was approved by a standing grant (a decision in the granter's name, no card).
+_BY_GRANT = exists().where(DecisionRow.ticket_id == TicketRow.id,
+                           DecisionRow.grant_id.is_not(None))
 _OPEN = [TicketStatus.PENDING.value, TicketStatus.NEEDS_INFO.value]
 #: Decision kinds as the metrics name them.
 DECISION_NAMES = {"approve": "approved", "edit": "approved_with_edits", "reject": "rejected",
@@ -100,7 +103,7 @@ class LedgerGauges:
         """Requests by outcome (allowed, review, denied), action, tier and route."""
         allowed = (TicketRow.decided_by == SYSTEM_ACTOR) & (
             TicketRow.decided_at == TicketRow.created_at)
-        outcome = case((allowed, "allowed"), else_="review")
+        outcome = case((allowed, "allowed"), (_BY_GRANT, "grant"), else_="review")
         stmt = (select(outcome, TicketRow.action, TicketRow.tier, _ROUTE, func.count())
                 .where(TicketRow.canary.is_(None))
                 .group_by(outcome, TicketRow.action, TicketRow.tier, _ROUTE))
@@ -119,10 +122,12 @@ class LedgerGauges:
 
     def decisions(self) -> list[Count]:
         """Reviewer decisions by kind, route and tier, plus expiries and cancellations."""
-        stmt = (select(DecisionRow.kind, _ROUTE, TicketRow.tier, func.count())
+        kind = case((DecisionRow.grant_id.is_not(None), "approved_by_grant"),
+                    else_=DecisionRow.kind)
+        stmt = (select(kind, _ROUTE, TicketRow.tier, func.count())
                 .join(TicketRow, TicketRow.id == DecisionRow.ticket_id)
                 .where(TicketRow.canary.is_(None))
-                .group_by(DecisionRow.kind, _ROUTE, TicketRow.tier))
+                .group_by(kind, _ROUTE, TicketRow.tier))
         closed = (select(TicketRow.status, _ROUTE, TicketRow.tier, func.count())
                   .where(TicketRow.canary.is_(None), TicketRow.status.in_(
                       [TicketStatus.EXPIRED.value, TicketStatus.CANCELLED.value]))
@@ -133,6 +138,16 @@ class LedgerGauges:
         return [Count(labels={"kind": k, "route": str(r), "tier": t}, value=n)
                 for k, r, t, n in rows]
 
+    def grant_approvals(self) -> list[Count]:
+        """Requests standing grants approved (no card), by action and route."""
+        stmt = (select(TicketRow.action, _ROUTE, func.count())
+                .join(TicketRow, TicketRow.id == DecisionRow.ticket_id)
+                .where(DecisionRow.grant_id.is_not(None))
+                .group_by(TicketRow.action, _ROUTE))
+        with self._read() as s:
+            return [Count(labels={"action": a, "route": str(r)}, value=n)
+                    for a, r, n in s.execute(stmt)]
+
     def time_to_decision(self, bounds: Sequence[float]) -> list[Buckets]:
         """Creation → decision for requests a human decided, per route and tier."""
         wait = seconds_between(TicketRow.decided_at, TicketRow.created_at)
@@ -141,7 +156,8 @@ class LedgerGauges:
                        *cols)
                 .where(TicketRow.canary.is_(None), TicketRow.decided_at.is_not(None),
                        TicketRow.decided_by != SYSTEM_ACTOR,  # not expired nor allowed
-                       TicketRow.status != TicketStatus.CANCELLED.value)
+                       TicketRow.status != TicketStatus.CANCELLED.value,
+                       ~_BY_GRANT)  # nobody waited on those
                 .group_by(_ROUTE, TicketRow.tier))
         with self._read() as s:
             return [Buckets(labels={"route": str(r), "tier": t}, bounds=tuple(bounds),

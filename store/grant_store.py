@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store import audit, tickets
@@ -55,6 +56,13 @@ class GrantStore:
                 GrantRow.uses < GrantRow.max_uses).order_by(GrantRow.granted_at, GrantRow.id))
             return [to_grant(r) for r in rows.scalars()], now
 
+    def for_ticket(self, ticket_id: str) -> list[Grant]:
+        """The grants made on ``ticket_id``'s approval."""
+        with self._tx(write=False) as s:
+            rows = s.execute(select(GrantRow).where(GrantRow.ticket_id == ticket_id)
+                             .order_by(GrantRow.granted_at))
+            return [to_grant(r) for r in rows.scalars()]
+
     def grant_approvals(self) -> int:
         """How many requests grants have approved (the sum of their uses)."""
         with self._tx(write=False) as s:
@@ -81,7 +89,14 @@ class GrantStore:
     def approve_by_grant(self, grant_id: str, draft: Draft) -> tuple[Ticket, Grant] | None:
         """Open the request ``draft`` describes already approved by the grant, consuming one
         use, in one transaction; None (nothing written) when the grant does not cover it
-        (any more): revoked, expired, used up, or the request is not similar."""
+        (any more): revoked, expired, used up, or the request is not similar, and when a
+        request with the same idempotency key won meanwhile (the caller finds that one)."""
+        try:
+            return self._approve_by_grant(grant_id, draft)
+        except IntegrityError:
+            return None
+
+    def _approve_by_grant(self, grant_id: str, draft: Draft) -> tuple[Ticket, Grant] | None:
         with self._tx() as s:
             now = now_of(s)
             new = tickets.resolve(draft, now)
@@ -113,7 +128,7 @@ class GrantStore:
         s.add(DecisionRow(ticket_id=ticket.id, reviewer=grant.granted_by,
                           kind=DecisionKind.APPROVE.value, reason=note, args=None,
                           args_hash=ticket.final_args_hash, at=now,
-                          policy_version=new.policy_version))
+                          policy_version=new.policy_version, grant_id=grant.id))
         audit.append(s, ticket_id=ticket.id, kind="decided", actor=grant.granted_by, at=now,
                      key=key, data=_decided_data(ticket, grant, use, note))
         row = s.execute(select(TicketRow).where(TicketRow.id == ticket.id)).scalar_one()

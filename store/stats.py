@@ -276,12 +276,14 @@ class QualityStats:
                        TicketRow.created_at, TicketRow.canary, _ROUTE)
                 .join(TicketRow, TicketRow.id == DecisionRow.ticket_id)
                 .outerjoin(cards, cards.c.ticket_id == DecisionRow.ticket_id))
-        conditions: list[ColumnElement[bool]] = (
-            [TicketRow.canary.is_not(None)] if canaries_only else [])
+        # A standing grant's approvals were no reviewer's click: they say nothing about how
+        # carefully anyone reviews, so they never count toward a reviewer's figures.
+        conditions: list[ColumnElement[bool]] = [DecisionRow.grant_id.is_(None)]
+        if canaries_only:
+            conditions.append(TicketRow.canary.is_not(None))
         if since is not None:
             conditions.append(DecisionRow.at >= since)
-        if conditions:
-            stmt = stmt.where(and_(*conditions))
+        stmt = stmt.where(and_(*conditions))
         with self._read() as s:
             rows = s.execute(stmt).all()
         return [_DecisionFact(

@@ -135,6 +135,8 @@ class DecisionRow(Base):
     args_hash: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     policy_version: Mapped[str] = mapped_column(String(100))
+    # The standing grant that approved in the reviewer's name (NULL: the reviewer clicked).
+    grant_id: Mapped[str | None] = mapped_column(String(32))
 
 
 class MessageRow(Base):

@@ -69,10 +69,11 @@ class LedgerCollector(Collector):
         g = self.gauges
         now = g.db_now()
         yield _counter("signoff_requests", "Requests by policy outcome (allowed, review, "
-                       "denied), action, tier and route; canaries excluded",
+                       "grant, denied), action, tier and route; canaries excluded",
                        ["outcome", "action", "tier", "route"], _bounded_actions(g.requests()))
         yield _counter("signoff_decisions", "Decisions by kind (approved, approved_with_edits, "
-                       "rejected, info_requested, taken_over, expired, cancelled), route, tier",
+                       "approved_by_grant, rejected, info_requested, taken_over, expired, "
+                       "cancelled), route, tier",
                        ["kind", "route", "tier"], g.decisions())
         yield self._histogram(g)
         yield from self._queue(now)
@@ -85,6 +86,9 @@ class LedgerCollector(Collector):
         yield _counter("signoff_audit_events", "Audit events of operational interest "
                        "(delivery_failed, execution_refused, moved)", ["kind"],
                        g.audit_counts(AUDITED))
+        yield _counter("signoff_grant_approvals", "Requests approved by a standing grant "
+                       "(no card), by action and route", ["action", "route"],
+                       g.grant_approvals())
         yield _counter("signoff_canary_decisions", "Canary decisions per route: caught "
                        "(rejected, taken over) or missed (approved)", ["route", "result"],
                        g.canaries())

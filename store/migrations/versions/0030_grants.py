@@ -42,9 +42,13 @@ def upgrade() -> None:
     op.create_index("ix_grants_match", "grants", ["action", "requested_by"])
     with op.batch_alter_table("click_inbox") as batch:
         batch.add_column(sa.Column("grant_spec", sa.JSON, nullable=True))
+    with op.batch_alter_table("decisions") as batch:
+        batch.add_column(sa.Column("grant_id", sa.String(32), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("decisions") as batch:
+        batch.drop_column("grant_id")
     with op.batch_alter_table("click_inbox") as batch:
         batch.drop_column("grant_spec")
     op.drop_index("ix_grants_match", table_name="grants")
