@@ -9,8 +9,15 @@ from sqlalchemy.orm import Session
 
 from store import audit
 from store.errors import GrantNotAllowed
-from store.grants import Bound, Grant, GrantSpec, grant_expiry, ineligible, new_grant_id, \
-    outside_bounds
+from store.grants import (
+    Bound,
+    Grant,
+    GrantSpec,
+    grant_expiry,
+    ineligible,
+    new_grant_id,
+    outside_bounds,
+)
 from store.models import TicketStatus
 from store.tables import GrantRow, TicketRow
 
@@ -27,10 +34,11 @@ def to_grant(row: GrantRow) -> Grant:
 
 
 def create_grant(s: Session, row: TicketRow, reviewer: str, spec: GrantSpec, now: datetime,
-                 key: bytes | None) -> Grant:
+                 key: bytes | None) -> Grant | None:
     """Inside the approval's transaction (``row`` locked and just approved by ``reviewer``):
     the grant, audited in the ticket's chain. Anything that makes it impossible rolls the
-    approval back with it: the reviewer confirmed both or neither."""
+    approval back with it: the reviewer confirmed both or neither. A canary's approval
+    makes no grant (it is a miss, told privately, and must not stand for real requests)."""
     route = row.route or {}
     why = ineligible(tier=row.tier, approvals_required=int(route.get("approvals_required", 1)),
                      review_type=row.review_type)
@@ -42,6 +50,9 @@ def create_grant(s: Session, row: TicketRow, reviewer: str, spec: GrantSpec, now
         why = outside_bounds(spec.bounds, row.final_args)
     if why is not None:
         raise GrantNotAllowed(row.id, why)
+    if row.canary is not None:
+        return None  # a test request: the approval is its miss, and it stands for nothing
+
     grant = GrantRow(
         id=new_grant_id(), ticket_id=row.id, action=row.action, agent=row.agent,
         requested_by=row.requested_by, route=str(route.get("name", "default")),

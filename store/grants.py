@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from store.models import RiskTier, ReviewType
+from store.models import ReviewType, RiskTier
 
 Span = Literal["30m", "2h", "eod"]
 SPANS: dict[str, str] = {"30m": "30 min", "2h": "2 h", "eod": "until end of day (UTC)"}

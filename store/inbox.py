@@ -91,7 +91,8 @@ def to_click(row: ClickRow) -> Click:
                  kind=DecisionKind(row.kind), reason=row.reason, args=row.args,
                  shown_version=row.shown_version, channel=row.channel,
                  message_ts=row.message_ts, response_url=row.response_url,
-                 grant_spec=row.grant_spec, received_at=row.received_at, status=ClickStatus(row.status),
+                 grant_spec=row.grant_spec, received_at=row.received_at,
+                 status=ClickStatus(row.status),
                  attempts=row.attempts)
 
 

@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from bot.agent.backend import ApprovalRequest
 from bot.agent.door import checked
 from bot.agent.errors import ApprovalDenied
+from bot.agent.grant_use import GrantUse
 from bot.render import render_execution_result, render_info_answer
 from bot.slack.surfaces import Surfaces
 from escalation.config import SignoffConfig
@@ -45,6 +46,7 @@ class InProcessBackend:
         self.max_poll_interval = max_poll_interval
         # The same card and thread updates the bot makes (DM copies included).
         self.surfaces = Surfaces(slack, ledger)
+        self.grants = GrantUse(ledger, config, slack)
 
     def close(self) -> None:
         self.ledger.close()
@@ -71,6 +73,12 @@ class InProcessBackend:
             self._shadow(request, outcome, None)
             raise ApprovalDenied(request.action, outcome.rule, outcome.reason,
                                  policy_version=outcome.policy_version)
+        if outcome.decision == "require_approval":
+            granted = self.grants.approve(
+                request, outcome, lambda at: self._new_ticket(outcome, request, at))
+            if granted is not None:  # a standing grant covers it: no card
+                self._shadow(request, outcome, granted.id)
+                return granted
         ticket, created = self.ledger.create_ticket(
             lambda created_at: self._new_ticket(outcome, request, created_at))
         if created:

@@ -27,8 +27,9 @@ from bot.render.blocks import (
 )
 from bot.render.ids import ACTION_GRANT
 from bot.render.modals import encode_private_metadata
-from bot.render.parts import tier_label
+from bot.render.parts import CardContext, tier_label
 from bot.render.text import code_inline, esc, mention, slack_date
+from bot.render.values import MASK, inline
 from store.models import Ticket
 
 ACTION_REVOKE_GRANT: Final = "signoff_revoke_grant"
@@ -57,12 +58,25 @@ class GrantView:
     bounds: tuple[str, ...]
 
 
+def bound_text(ticket: Ticket, name: str, kind: str, value: object) -> str:
+    """One argument's bound as a reviewer reads it (``kind``: max, domain or equals);
+    a secret argument's value stays masked."""
+    red = CardContext.build(ticket).red
+    label = esc(name, 60)
+    if kind == "max":
+        return f"{label} ≤ {esc(str(value), 40)} (and not negative)"
+    if kind == "domain":
+        return f"{label}: an address at {esc(str(value), 200)}"
+    shown = MASK if red.is_secret(name) else inline(red.value(value), 120)[0]
+    return f"{label} = {shown} (exactly)"
+
+
 def similar_lines(ticket: Ticket, bounds: Sequence[str]) -> list[str]:
     """What "similar" means for a grant on ``ticket``, one condition a line."""
     who = f"agent {code_inline(ticket.agent, 100)}" if ticket.agent else "no named agent"
     return [f"• action {code_inline(ticket.action, 200)}, {who}, "
             f"for {mention(ticket.requested_by)}, on route *{esc(ticket.route.name, 100)}*",
-            *[f"• {esc(line, 300)}" for line in bounds]]
+            *[f"• {line}" for line in bounds]]
 
 
 def render_grant_modal(ticket: Ticket, bounds: Sequence[str], spans: dict[str, str], *,
@@ -100,9 +114,12 @@ def render_grant_created(ticket: Ticket, grant_id: str, granter: str, expires_at
                    [section("signoff_grant_created", text)])
 
 
-def render_grant_use(ticket: Ticket, grant_id: str, note: str, args_line: str) -> Message:
-    """The compact line for a request a grant approved (no card)."""
-    text = (f"✅ {code_inline(ticket.action, 200)} {esc(args_line, 500)} for "
+def render_grant_use(ticket: Ticket, grant_id: str, note: str) -> Message:
+    """The compact line for a request a grant approved (no card); secrets stay masked."""
+    red = CardContext.build(ticket).red
+    args_line = ", ".join(f"{esc(k, 60)}={inline(red.arg(k, v), 80)[0]}"
+                          for k, v in list(ticket.final_args.items())[:8])
+    text = (f"✅ {code_inline(ticket.action, 200)} {args_line} for "
             f"{mention(ticket.requested_by)}: {esc(note, 400)} · ticket "
             f"{code_inline(ticket.id, 40)}")
     return message(f"Approved by standing grant {grant_id}", [

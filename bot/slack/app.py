@@ -43,6 +43,7 @@ from bot.render.argmodel import model_from_schema
 from bot.render.refusals import FORM_REFUSED_LATE, NO_SUCH_REQUEST
 from bot.slack.authz import Authorizer
 from bot.slack.clicks import ClickInbox
+from bot.slack.grant_views import register_grants
 from bot.slack.home import publish_home
 from bot.slack.refresher import Refresher
 from bot.slack.retry import RetryQueue
@@ -118,6 +119,8 @@ def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
     checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="signoff-authz")
     _register_buttons(app, reviews, inbox, checks)
     register_views(app, reviews, inbox)
+    register_grants(app, reviews, inbox, checks, open_form, Click.of,
+                    lambda user: publish_home(reviews, user))
 
     def on_home(event: dict[str, Any]) -> None:
         # Slack sends this for the Messages tab too; only the Home tab shows the queue.

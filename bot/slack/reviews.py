@@ -18,6 +18,7 @@ from bot.render.refusals import (
 )
 from bot.slack.authz import Authorizer
 from bot.slack.canary import settle_canary
+from bot.slack.grant_checks import announce_grants, refusal_to_grant
 from bot.slack.refresher import Refresher
 from bot.slack.surfaces import Surfaces
 from escalation.config import SignoffConfig
@@ -31,9 +32,11 @@ from store.errors import (
     ClickTooOld,
     DeadlinePassed,
     DuplicateApproval,
+    GrantNotAllowed,
     TicketNotFound,
     TransitionRefused,
 )
+from store.grants import GrantSpec
 from store.inbox import CLICK_MAX_AGE, Click
 from store.ledger import Ledger
 from store.models import DecisionKind, Ticket
@@ -101,13 +104,15 @@ class Reviews:
     def decide(self, ticket_id: str, user: str, kind: DecisionKind, *, channel: str | None,
                seen: int | None, reason: str | None = None,
                args: dict[str, Any] | None = None,
-               reroute: Reroute | None = None, click: Click | None = None) -> Ticket | None:
+               reroute: Reroute | None = None, click: Click | None = None,
+               grant: GrantSpec | None = None) -> Ticket | None:
         """Record the decision made on version ``seen`` of the ticket and update the card;
         refusals go to ``user`` privately. A decision on an older version than the ticket's
         binds something the reviewer never saw: it is refused, and the card refreshed.
 
         ``click`` is the inbox row the decision comes from: it ends with the decision (same
-        transaction) or with the message that says why it did not count.
+        transaction) or with the message that says why it did not count. ``grant``: the
+        approval also makes a standing grant (both are recorded, or neither).
         """
         said = _Teller(self, user, channel, click)
         try:
@@ -122,10 +127,17 @@ class Reviews:
         if before.status.is_open and seen != before.version:
             self._changed(before, said)
             return None
+        if grant is not None:
+            refused = refusal_to_grant(self.config, self.authz, user, before)
+            if refused is not None:
+                said(refused, before)
+                return None
         ticket = self._record(before, user, kind, said, reason=reason, args=args,
-                              reroute=reroute, expected_version=seen)
+                              reroute=reroute, expected_version=seen, grant=grant)
         if ticket is None:
             return None
+        if grant is not None:
+            announce_grants(self.surfaces, ticket)
         if kind == DecisionKind.REQUEST_INFO and reason:
             # The question first: the agent may answer before the card is re-rendered.
             self.surfaces.reply(ticket, render_info_request(ticket, user, reason))
@@ -153,9 +165,10 @@ class Reviews:
             if refusal is not None:
                 said(refusal, ticket)
                 return None
+        grant = GrantSpec(**click.grant_spec) if click.grant_spec is not None else None
         return self.decide(click.ticket_id, click.user, click.kind, channel=click.channel,
                            seen=click.shown_version, reason=click.reason, args=click.args,
-                           reroute=reroute, click=click)
+                           reroute=reroute, click=click, grant=grant)
 
     def _record(self, ticket: Ticket, user: str, kind: DecisionKind, said: _Teller,
                 **what: Any) -> Ticket | None:
@@ -175,6 +188,8 @@ class Reviews:
             self._already_decided(self.ledger.get_ticket(ticket.id), said)
         except ClickTooOld as exc:
             said(render_click_too_old(kind, exc.max_age), ticket)
+        except GrantNotAllowed as exc:
+            said(f"Nothing was recorded: {exc.why}.", ticket)
         except ClickSettled:
             log.info("click %s was already handled", click.id if click else "-")
         return None

@@ -227,7 +227,7 @@ def test_needs_info_shows_the_question_and_keeps_the_buttons() -> None:
     assert_fits_message(message)
     question = text_of(block(message["blocks"], "signoff_question"))
     assert f"<@{APPROVER}> *asked the agent:* Which order is this for?" in question
-    assert len(block(message["blocks"], "signoff_actions")["elements"]) == 5  # with "Approve + similar…"
+    assert len(block(message["blocks"], "signoff_actions")["elements"]) == 5  # + similar
 
 
 def test_deadline_passed_is_flagged_when_now_is_given() -> None:
