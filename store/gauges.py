@@ -140,7 +140,7 @@ class LedgerGauges:
 
     def grant_approvals(self) -> list[Count]:
         """Requests standing grants approved (no card), by action and route."""
-        stmt = (select(TicketRow.action, _ROUTE, func.count())
+        stmt = (select(TicketRow.action, _ROUTE, func.count()).select_from(DecisionRow)
                 .join(TicketRow, TicketRow.id == DecisionRow.ticket_id)
                 .where(DecisionRow.grant_id.is_not(None))
                 .group_by(TicketRow.action, _ROUTE))
