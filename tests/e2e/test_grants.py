@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from bot.agent.client import ApprovalClient
 from bot.cli import main
-
 from bot.render.grant import (
     ACTION_GRANT,
     ACTION_REVOKE_GRANT,
@@ -29,7 +29,7 @@ from store.grant_store import GrantStore
 from store.grants import Grant
 from store.models import DecisionKind, Ticket, TicketStatus
 from store.tables import GrantRow
-from tests.e2e.conftest import Rig
+from tests.e2e.conftest import Gate, Rig
 from tests.e2e.test_reviews import refund, settled, wait_ephemeral
 
 
@@ -186,3 +186,34 @@ def test_an_outsider_cannot_open_the_grant_form(rig: Rig) -> None:
     told = wait_ephemeral(rig, "U0OUTSIDER", "approver")
     assert told and rig.sandbox.views("U0OUTSIDER") == []
     assert rig.ledger.decisions(ticket.id) == [] and GrantStore(rig.ledger).listed() == []
+
+
+def test_over_http_a_grant_covers_only_the_agent_it_was_made_for(rig: Rig, gate: Gate) -> None:
+    mine = gate.client()
+    _, token = gate.gateway.agents.add("other-bot", actions=("*",), max_pending=20)
+    other = gate.client(token)
+    try:
+        first = _http_refund(mine, 120)
+        assert first.agent == "refund-bot" and first.status == TicketStatus.PENDING
+        grant = grant_on(rig, first)
+        assert grant.agent == "refund-bot"
+        again = _http_refund(mine, 100)
+        assert again.status == TicketStatus.APPROVED and again.card is None
+        assert _http_refund(other, 100).status == TicketStatus.PENDING  # another agent
+        assert GrantStore(rig.ledger).get(grant.id).uses == 1
+    finally:
+        mine.close()
+        other.close()
+
+
+def test_a_repeated_idempotency_key_returns_its_ticket_and_uses_nothing(rig: Rig) -> None:
+    grant = grant_on(rig, refund(rig, 120))
+    once = refund(rig, 100, idempotency_key="refund-77")
+    twice = refund(rig, 100, idempotency_key="refund-77")
+    assert once.status == TicketStatus.APPROVED and twice.id == once.id
+    assert GrantStore(rig.ledger).get(grant.id).uses == 1
+
+
+def _http_refund(client: ApprovalClient, amount: int) -> Ticket:
+    return client.request("issue_refund", {"amount": amount, "customer": "cus_42"},
+                          reason="double charge", requested_by="U0REQUESTER")
