@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
 from sqlalchemy import update
 
 from bot.agent.client import ApprovalClient
@@ -101,8 +102,6 @@ def test_a_grant_approves_similar_requests_without_a_card_until_its_uses_run_out
 
 
 def _scrape(rig: Rig) -> str:
-    from prometheus_client import generate_latest
-
     return generate_latest(metrics_registry(rig.ledger)).decode()
 
 
