@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, case, exists, func, select
+from sqlalchemy import Engine, case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -24,14 +24,12 @@ from sqlalchemy.types import Float
 
 from store.errors import StoreUnavailable
 from store.models import TicketStatus
-from store.stats import CATCH_KINDS, MISS_KINDS
+from store.stats import BY_GRANT, CATCH_KINDS, MISS_KINDS
 from store.tables import AuditRow, DecisionRow, EscalationStepRow, TicketRow
 from store.tickets import SYSTEM_ACTOR
 
 _ROUTE = TicketRow.route["name"].as_string()
-#: The ticket was approved by a standing grant (a decision in the granter's name, no card).
-_BY_GRANT = exists().where(DecisionRow.ticket_id == TicketRow.id,
-                           DecisionRow.grant_id.is_not(None))
+_BY_GRANT = BY_GRANT
 _OPEN = [TicketStatus.PENDING.value, TicketStatus.NEEDS_INFO.value]
 #: Decision kinds as the metrics name them.
 DECISION_NAMES = {"approve": "approved", "edit": "approved_with_edits", "reject": "rejected",

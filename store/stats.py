@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import ColumnElement, Engine, and_, func, select
+from sqlalchemy import ColumnElement, Engine, and_, exists, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -61,6 +61,8 @@ class QueueFigures(_Frozen):
     requests: int
     denied: int
     auto_allowed: int
+    by_grant: int
+    """Approved by a standing grant, without a card (neither auto-allowed nor reviewed)."""
     reviewed: int
     approved: int
     edited: int
@@ -149,6 +151,7 @@ class _TicketFact:
     auto_allowed: bool
     edited: bool
     escalated: bool
+    by_grant: bool = False
 
     def key(self, by: GroupBy | None) -> str:
         return ALL if by is None else str(getattr(self, by))
@@ -164,6 +167,9 @@ class _DecisionFact:
 
 
 _ROUTE = TicketRow.route["name"].as_string()
+#: The ticket was approved by a standing grant (a decision in the granter's name, no card).
+BY_GRANT = exists().where(DecisionRow.ticket_id == TicketRow.id,
+                          DecisionRow.grant_id.is_not(None))
 
 
 class QualityStats:
@@ -246,7 +252,8 @@ class QualityStats:
         stmt = select(TicketRow.action, _ROUTE, TicketRow.agent, TicketRow.status,
                       TicketRow.created_at, TicketRow.decided_at, TicketRow.decided_by,
                       TicketRow.args_hash, TicketRow.final_args_hash,
-                      TicketRow.escalation_level, TicketRow.escalation_loop).where(
+                      TicketRow.escalation_level, TicketRow.escalation_loop,
+                      BY_GRANT).where(
             TicketRow.created_at >= since, TicketRow.canary.is_(None))
         with self._read() as s:
             rows = s.execute(stmt).all()
@@ -254,9 +261,9 @@ class QualityStats:
             action=action, route=str(route), agent=agent or NO_AGENT,
             status=TicketStatus(status), created_at=created, decided_at=decided,
             auto_allowed=decided_by == SYSTEM_ACTOR and decided == created,
-            edited=ahash != fhash, escalated=level > 0 or loop > 0)
+            edited=ahash != fhash, escalated=level > 0 or loop > 0, by_grant=bool(grant))
             for action, route, agent, status, created, decided, decided_by, ahash, fhash,
-            level, loop in rows]
+            level, loop, grant in rows]
 
     def _denials(self, since: datetime, by: GroupBy | None) -> dict[str, int]:
         """Calls policy denied (audited without a ticket), counted per group."""
@@ -315,7 +322,8 @@ def _denial_key(by: GroupBy | None, actor: str, data: dict[str, object]) -> str:
 def _queue(group: str, facts: Iterable[_TicketFact], denied: int) -> QueueFigures:
     facts = list(facts)
     auto = sum(f.auto_allowed for f in facts)
-    reviewed = [f for f in facts if not f.auto_allowed]
+    granted = sum(f.by_grant for f in facts)
+    reviewed = [f for f in facts if not f.auto_allowed and not f.by_grant]
     count = defaultdict(int, _outcomes(reviewed))
     closed = len(reviewed) - count["open"]
     waits = [(f.decided_at - f.created_at).total_seconds() for f in reviewed
@@ -323,7 +331,8 @@ def _queue(group: str, facts: Iterable[_TicketFact], denied: int) -> QueueFigure
     escalated = sum(f.escalated for f in reviewed)
     return QueueFigures(
         group=group, requests=len(facts) + denied, denied=denied, auto_allowed=auto,
-        reviewed=len(reviewed), approved=count["approved"], edited=count["edited"],
+        by_grant=granted, reviewed=len(reviewed), approved=count["approved"],
+        edited=count["edited"],
         rejected=count["rejected"], expired=count["expired"], taken_over=count["taken_over"],
         cancelled=count["cancelled"], open=count["open"], escalated=escalated,
         auto_allow_share=ratio(auto, len(facts) + denied),

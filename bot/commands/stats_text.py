@@ -34,10 +34,11 @@ def flag_sentence(flag: Flag) -> str:
 
 
 def _queue_rows(rows: list[QueueFigures], label: str) -> list[tuple[str, ...]]:
-    out: list[tuple[str, ...]] = [(label.upper(), "REQUESTS", "AUTO", "DENIED", "REVIEWED",
-                                   "APPROVED", "EDITED", "REJECTED", "EXPIRED", "ESCALATED",
-                                   "QUEUE P50", "QUEUE P95")]
-    out += [(q.group, str(q.requests), pct(q.auto_allow_share), str(q.denied), str(q.reviewed),
+    out: list[tuple[str, ...]] = [(label.upper(), "REQUESTS", "AUTO", "DENIED", "BY GRANT",
+                                   "REVIEWED", "APPROVED", "EDITED", "REJECTED", "EXPIRED",
+                                   "ESCALATED", "QUEUE P50", "QUEUE P95")]
+    out += [(q.group, str(q.requests), pct(q.auto_allow_share), str(q.denied), str(q.by_grant),
+             str(q.reviewed),
              pct(q.approval_rate), pct(q.edit_rate), pct(q.rejection_rate), pct(q.expiry_rate),
              pct(q.escalation_rate), secs(q.queue_p50_s), secs(q.queue_p95_s)) for q in rows]
     return out

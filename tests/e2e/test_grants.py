@@ -6,6 +6,7 @@ grants that stop: outside their bounds, after their time, after their uses, when
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -29,6 +30,7 @@ from store.db import db_now
 from store.grant_store import GrantStore
 from store.grants import Grant
 from store.models import DecisionKind, Ticket, TicketStatus
+from store.stats import QualityStats
 from store.tables import GrantRow
 from tests.e2e.conftest import Gate, Rig
 from tests.e2e.test_reviews import refund, settled, wait_ephemeral
@@ -99,6 +101,13 @@ def test_a_grant_approves_similar_requests_without_a_card_until_its_uses_run_out
     assert 'signoff_grant_approvals_total{action="issue_refund",route="payments"} 2.0' \
         in scraped
     assert 'kind="approved_by_grant"' in scraped
+    # In the stats the grant's approvals are neither reviewed requests nor anyone's clicks.
+    stats = QualityStats(rig.ledger.engine)
+    since = first.created_at - timedelta(minutes=1)
+    [figures] = stats.queue_figures(since)
+    assert (figures.by_grant, figures.reviewed) == (2, 3)  # first, outside, the last one
+    [lead] = [r for r in stats.reviewer_figures(since) if r.reviewer == "U0PAYLEAD"]
+    assert lead.decisions == 1
 
 
 def _scrape(rig: Rig) -> str:
