@@ -4,16 +4,16 @@ revoked at once (see :mod:`store.grants` for what a grant is)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from store import audit, tickets
 from store.convert import to_ticket
 from store.db import db_now, now_of
-from store.errors import GrantNotFound
+from store.errors import GrantNotFound, StoreUnavailable
 from store.grant_rows import to_grant
 from store.grants import Grant, ineligible, outside_bounds, use_note
 from store.ledger import Ledger
@@ -22,6 +22,12 @@ from store.states import Event
 from store.tables import DecisionRow, GrantRow, TicketRow
 from store.tickets import Draft
 from store.transition import transition
+
+_GRANTS = cast(Table, GrantRow.__table__)
+_CANDIDATES = (select(_GRANTS).where(
+    _GRANTS.c.action == bindparam("action"), _GRANTS.c.requested_by == bindparam("by"),
+    _GRANTS.c.revoked_at.is_(None), _GRANTS.c.expires_at > db_now(),
+    _GRANTS.c.uses < _GRANTS.c.max_uses).order_by(_GRANTS.c.granted_at, _GRANTS.c.id))
 
 
 class GrantStore:
@@ -45,16 +51,16 @@ class GrantStore:
                                                        GrantRow.id.desc()).limit(limit))
             return [to_grant(r) for r in rows.scalars()]
 
-    def candidates(self, action: str, requested_by: str) -> tuple[list[Grant], datetime]:
+    def candidates(self, action: str, requested_by: str) -> list[Grant]:
         """Grants that may still cover a request for ``action`` by ``requested_by``, oldest
-        first, and the database's clock they were read at."""
-        with self._tx(write=False) as s:
-            now = now_of(s)
-            rows = s.execute(select(GrantRow).where(
-                GrantRow.action == action, GrantRow.requested_by == requested_by,
-                GrantRow.revoked_at.is_(None), GrantRow.expires_at > now,
-                GrantRow.uses < GrantRow.max_uses).order_by(GrantRow.granted_at, GrantRow.id))
-            return [to_grant(r) for r in rows.scalars()], now
+        first, judged by the database's clock: one prepared Core statement, as every
+        reviewed request pays for it."""
+        try:
+            with self.ledger.engine.connect() as conn:
+                rows = conn.execute(_CANDIDATES, {"action": action, "by": requested_by}).all()
+        except SQLAlchemyError as exc:
+            raise StoreUnavailable(f"database error: {exc}") from exc
+        return [to_grant(GrantRow(**row._mapping)) for row in rows]
 
     def for_ticket(self, ticket_id: str) -> list[Grant]:
         """The grants made on ``ticket_id``'s approval."""

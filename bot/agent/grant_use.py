@@ -46,8 +46,7 @@ class GrantUse:
         if request.idempotency_key is not None and self.ledger.find_by_idempotency_key(
                 request.requested_by, request.idempotency_key) is not None:
             return None  # the same request again: its ticket answers, nothing is used
-        found, _now = self.store.candidates(request.action, request.requested_by)
-        for grant in found:
+        for grant in self.store.candidates(request.action, request.requested_by):
             if not self._covers(grant, request, outcome.route):
                 continue
             done = self.store.approve_by_grant(grant.id, draft)
