@@ -18,6 +18,7 @@ from benchmarks import (
     scen_ack,
     scen_audit,
     scen_gateway,
+    scen_grants,
     scen_many,
     scen_mcp,
     scen_memory,
@@ -47,6 +48,7 @@ SCENARIOS: dict[str, Runner] = {
     scen_audit.NAME: scen_audit.run,
     scen_many.NAME: scen_many.run,
     scen_mcp.NAME: scen_mcp.run,
+    scen_grants.NAME: scen_grants.run,
 }
 
 
