@@ -26,13 +26,15 @@ from bot.render.grant import (
 from bot.server.metrics import metrics_registry
 from bot.slack.authz import Authorizer
 from bot.slack.grant_checks import may_revoke
+from escalation.config import load_config, parse_config
 from store.db import db_now
 from store.grant_store import GrantStore
 from store.grants import Grant
+from store.ledger import Ledger
 from store.models import DecisionKind, Ticket, TicketStatus
 from store.stats import QualityStats
 from store.tables import GrantRow
-from tests.e2e.conftest import Gate, Rig
+from tests.e2e.conftest import EXAMPLE, Gate, Rig, running_rig, workspace
 from tests.e2e.test_reviews import refund, settled, wait_ephemeral
 
 
@@ -225,3 +227,32 @@ def test_a_repeated_idempotency_key_returns_its_ticket_and_uses_nothing(rig: Rig
 def _http_refund(client: ApprovalClient, amount: int) -> Ticket:
     return client.request("issue_refund", {"amount": amount, "customer": "cus_42"},
                           reason="double charge", requested_by="U0REQUESTER")
+
+
+NEVER_RULE = """    - action: issue_refund
+      decide: require_approval
+      tier: high
+      route: payments
+"""
+
+
+def test_grants_never_offers_no_grant_and_stops_existing_ones(ledger: Ledger) -> None:
+    text = EXAMPLE.read_text()
+    assert NEVER_RULE in text
+    never = parse_config(text.replace(NEVER_RULE, NEVER_RULE + "      grants: never\n")
+                         .replace('policy_version: "2026-11-20"',
+                                  'policy_version: "2026-11-26-no-grants"'))
+    with running_rig(ledger, load_config(EXAMPLE), workspace()) as rig:
+        grant = grant_on(rig, refund(rig, 120))
+        assert refund(rig, 100).status == TicketStatus.APPROVED
+    with running_rig(ledger, never, workspace()) as rig:
+        # The rule now says never: the grant made before approves nothing more ...
+        assert refund(rig, 100).status == TicketStatus.PENDING
+        assert GrantStore(ledger).get(grant.id).uses == 1
+        # ... and the card's form explains instead of offering one.
+        ticket = refund(rig, 110)
+        assert rig.sandbox.click("U0PAYLEAD", action_id=ACTION_GRANT, channel="C0PAYMENTS",
+                                 message_ts=rig.card_ts(ticket.id)).ok
+        notice = rig.sandbox.wait_until(lambda: rig.sandbox.views("U0PAYLEAD"))[-1]
+        assert "grants: never" in json.dumps(notice.data)
+        assert rig.ledger.decisions(ticket.id) == []
