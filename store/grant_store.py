@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -68,12 +68,6 @@ class GrantStore:
             rows = s.execute(select(GrantRow).where(GrantRow.ticket_id == ticket_id)
                              .order_by(GrantRow.granted_at))
             return [to_grant(r) for r in rows.scalars()]
-
-    def grant_approvals(self) -> int:
-        """How many requests grants have approved (the sum of their uses)."""
-        with self._tx(write=False) as s:
-            return int(s.execute(select(func.coalesce(func.sum(GrantRow.uses), 0)))
-                       .scalar_one())
 
     def revoke(self, grant_id: str, *, actor: str) -> Grant:
         """Stop the grant now (already stopped: returned as it is)."""
@@ -158,6 +152,8 @@ def _mismatch(grant: Grant, new: NewTicket) -> str | None:
         return "another action, agent, requester or route"
     if new.requested_by == grant.granted_by:
         return "a grant never approves its granter's own request"
+    if new.status != TicketStatus.PENDING:
+        return "only a request for review can be approved by a grant"
     why = ineligible(tier=new.tier.value, approvals_required=new.route.approvals_required,
                      review_type=new.review_type.value)
     return why or outside_bounds(grant.bounds, new.args)

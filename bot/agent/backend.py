@@ -45,7 +45,8 @@ class ApprovalBackend(Protocol):
         """What policy says about an action, without creating anything."""
 
     def request(self, request: ApprovalRequest) -> Ticket:
-        """Policy, then the ticket and its card: ``approved`` (allowed) or ``pending``.
+        """Policy, then the ticket and its card: ``approved`` (allowed, or covered by a
+        standing grant, without a card) or ``pending``.
         Raises ``ApprovalDenied`` when policy denies."""
 
     def get(self, ticket_id: str) -> Ticket:

@@ -112,7 +112,8 @@ class ApprovalClient:
                 confidence: float | None = None, agent: str | None = None,
                 run_id: str | None = None, idempotency_key: str | None = None,
                 args_model: type[BaseModel] | None = None) -> Ticket:
-        """Ask for approval. Returns at once: ``approved`` (policy allows) or ``pending``.
+        """Ask for approval. Returns at once: ``approved`` (policy allows, or a reviewer's
+        standing grant covers it) or ``pending``.
 
         Raises :class:`ApprovalDenied` when policy denies, :class:`InvalidRequest` (or
         :class:`InvalidArguments`) before anything is stored when the request is malformed.
