@@ -44,12 +44,14 @@ class GrantStore:
                 raise GrantNotFound(grant_id)
             return to_grant(row)
 
-    def listed(self, *, limit: int = 200) -> list[Grant]:
-        """Every grant, newest first (active, expired, used up and revoked alike)."""
+    def listed(self, *, granted_by: str | None = None, limit: int = 200) -> list[Grant]:
+        """Grants (``granted_by`` one person's), newest first: active, expired, used up and
+        revoked alike."""
+        stmt = select(GrantRow).order_by(GrantRow.granted_at.desc(), GrantRow.id.desc())
+        if granted_by is not None:
+            stmt = stmt.where(GrantRow.granted_by == granted_by)
         with self._tx(write=False) as s:
-            rows = s.execute(select(GrantRow).order_by(GrantRow.granted_at.desc(),
-                                                       GrantRow.id.desc()).limit(limit))
-            return [to_grant(r) for r in rows.scalars()]
+            return [to_grant(r) for r in s.execute(stmt.limit(limit)).scalars()]
 
     def candidates(self, action: str, requested_by: str) -> list[Grant]:
         """Grants that may still cover a request for ``action`` by ``requested_by``, oldest

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bot.render.blocks import Block
 from bot.render.grant import GrantView, bound_text, render_grant_created, render_grant_home
@@ -22,6 +22,9 @@ from escalation.policy import Policy, Proposal, recorded_annotations
 from store.grant_store import GrantStore
 from store.grants import Bound, Grant
 from store.models import DecisionKind, Ticket, is_user_group
+
+if TYPE_CHECKING:  # reviews.py imports this module
+    from bot.slack.reviews import Reviews
 
 
 def refusal_to_grant(config: SignoffConfig, authz: Authorizer, user: str,
@@ -89,10 +92,10 @@ def announce_grants(surfaces: Surfaces, ticket: Ticket) -> None:
             bound_lines(ticket, g.bounds)))
 
 
-def home_grants(reviews: Any, user: str) -> list[Block]:
-    """App Home's "Your standing grants" for ``user`` (``reviews``: the app's Reviews)."""
+def home_grants(reviews: Reviews, user: str) -> list[Block]:
+    """App Home's "Your standing grants" for ``user``."""
     store = GrantStore(reviews.ledger)
-    mine = [g for g in store.listed() if g.granted_by == user]
+    mine = store.listed(granted_by=user, limit=50)
     if not mine:
         return []
     now = reviews.ledger.db_now()
