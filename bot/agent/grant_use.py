@@ -78,13 +78,13 @@ class GrantUse:
     def _post(self, ticket: Ticket, grant: Grant) -> None:
         """The compact line in the grant's thread, recorded on the ticket (best effort: the
         ledger already holds the approval and its audit)."""
-        if grant.channel is None:
-            return
-        # The grant as read in the using transaction: its uses count this one.
+        # In the thread of the card it was granted on; in the route's channel when that card
+        # never reached Slack. The grant as read in the using transaction counts this use.
+        where = ({"channel": grant.channel, "thread_ts": grant.thread_ts} if grant.channel
+                 else {"channel": ticket.route.channel})
         message = render_grant_use(ticket, grant.id, use_note(grant, grant.uses))
-        resp = self.api.best_effort("chat_postMessage", ticket, channel=grant.channel,
-                                    thread_ts=grant.thread_ts, text=message["text"],
-                                    blocks=message["blocks"], unfurl_links=False)
+        resp = self.api.best_effort("chat_postMessage", ticket, text=message["text"],
+                                    blocks=message["blocks"], unfurl_links=False, **where)
         if resp is not None:
             self.ledger.record_message(ticket.id, SlackRef(
                 role="grant_use", channel=str(resp["channel"]), ts=str(resp["ts"])))
