@@ -6,6 +6,8 @@ import argparse
 import json
 
 from bot.commands.store_cmds import open_ledger
+from bot.slack.grant_checks import announce_revoked
+from bot.slack.webapi import WebApi, make_web_client
 from store.grant_store import GrantStore
 from store.grants import Grant
 
@@ -58,7 +60,13 @@ def _line(g: Grant, state: str) -> str:
 def cmd_grants_revoke(args: argparse.Namespace) -> int:
     ledger = open_ledger(args)
     try:
-        g = GrantStore(ledger).revoke(args.grant_id, actor=args.by)
+        store = GrantStore(ledger)
+        was_active = store.get(args.grant_id).revoked_at is None
+        g = store.revoke(args.grant_id, actor=args.by)
+        token = args.settings.slack_bot_token
+        if was_active and token is not None:  # said in the grant's thread (best effort)
+            slack = make_web_client(token.get_secret_value(), args.settings.slack_api_url)
+            announce_revoked(WebApi(slack, ledger), g)
     finally:
         ledger.close()
     assert g.revoked_at is not None

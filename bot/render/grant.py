@@ -144,8 +144,13 @@ def render_grant_home(grants: Sequence[GrantView]) -> list[Block]:
 
 __all__ = ["ACTION_GRANT", "ACTION_REVOKE_GRANT", "CALLBACK_GRANT", "GrantView",
            "render_grant_created", "render_grant_home", "render_grant_modal",
-           "render_grant_use", "similar_lines"]
+           "render_grant_revoked", "render_grant_use", "similar_lines"]
 
 
-def grant_revoked_text(grant_id: str) -> str:
-    return f"Standing grant {grant_id} is revoked: it approves nothing from now on."
+def render_grant_revoked(grant_id: str, by: str, uses: int, max_uses: int) -> Message:
+    """The thread line that says a grant stopped (``by``: a user id, or who ran the CLI)."""
+    who = mention(by) if by[:1] in ("U", "W") and by.isalnum() else esc(by, 100)
+    text = (f"🛑 {who} revoked standing grant {code_inline(grant_id, 40)} after {uses} of "
+            f"{max_uses} uses: it approves nothing from now on.")
+    return message(f"Standing grant {grant_id} revoked", [section("signoff_grant_revoked",
+                                                                  text)])

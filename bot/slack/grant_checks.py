@@ -13,9 +13,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.render.blocks import Block
-from bot.render.grant import GrantView, bound_text, render_grant_created, render_grant_home
+from bot.render.grant import (
+    GrantView,
+    bound_text,
+    render_grant_created,
+    render_grant_home,
+    render_grant_revoked,
+)
 from bot.slack.authz import Authorizer, GroupsBusy
 from bot.slack.surfaces import Surfaces
+from bot.slack.webapi import WebApi
 from escalation.config import SignoffConfig
 from escalation.grants import grant_refusal
 from escalation.policy import Policy, Proposal, recorded_annotations
@@ -104,3 +111,12 @@ def home_grants(reviews: Reviews, user: str) -> list[Block]:
         if g.active(now) and g.ticket_id not in sources:
             sources[g.ticket_id] = reviews.ledger.get_ticket(g.ticket_id)
     return render_grant_home(grant_views([g for g in mine if g.active(now)], sources, now))
+
+
+def announce_revoked(api: WebApi, grant: Grant) -> None:
+    """Say in the grant's thread that it stopped (best effort: the ledger has it)."""
+    if grant.channel is None or grant.revoked_by is None:
+        return
+    note = render_grant_revoked(grant.id, grant.revoked_by, grant.uses, grant.max_uses)
+    api.best_effort("chat_postMessage", None, channel=grant.channel,
+                    thread_ts=grant.thread_ts, text=note["text"], blocks=note["blocks"])

@@ -23,9 +23,8 @@ from bot.render.grant import (
     USES_BLOCK,
     render_grant_modal,
 )
-from bot.render.thread import render_refusal
 from bot.slack.clicks import ClickInbox
-from bot.slack.grant_checks import bound_lines, may_revoke, refusal_to_grant
+from bot.slack.grant_checks import announce_revoked, bound_lines, may_revoke, refusal_to_grant
 from bot.slack.reviews import Reviews
 from bot.slack.views import _new, _submit
 from store.errors import GrantNotFound, TicketNotFound
@@ -69,13 +68,7 @@ def register_grants(app: App, reviews: Reviews, inbox: ClickInbox, checks: Execu
             on_revoked(user)
             return
         if may_revoke(reviews.config, reviews.authz, user, grant):
-            revoked = store.revoke(grant_id, actor=user)
-            if revoked.channel and revoked.thread_ts:
-                note = render_refusal(f"🛑 <@{user}> revoked standing grant {grant_id} "
-                                      f"after {revoked.uses} of {revoked.max_uses} uses.")
-                reviews.surfaces.api.best_effort(
-                    "chat_postMessage", None, channel=revoked.channel,
-                    thread_ts=revoked.thread_ts, text=note["text"], blocks=note["blocks"])
+            announce_revoked(reviews.surfaces.api, store.revoke(grant_id, actor=user))
         else:
             log.info("%s may not revoke grant %s", user, grant_id)
         on_revoked(user)

@@ -130,12 +130,17 @@ def test_a_grant_stops_when_its_time_is_up(rig: Rig) -> None:
 def test_revoking_from_the_cli_stops_a_grant_at_once(
         rig: Rig, db_url: str, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
-    grant = grant_on(rig, refund(rig, 120))
+    first = refund(rig, 120)
+    grant = grant_on(rig, first)
     assert refund(rig, 100).status == TicketStatus.APPROVED
     monkeypatch.setenv("SIGNOFF_DATABASE_URL", db_url)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", rig.sandbox.bot_token)
+    monkeypatch.setenv("SLACK_API_URL", rig.sandbox.api_url)
     assert main(["grants", "revoke", grant.id, "--by", "U0FINOPS"]) == 0
     assert "approves nothing more" in capsys.readouterr().out
     assert refund(rig, 100).status == TicketStatus.PENDING
+    # Reviewers see it in the grant's thread.
+    assert "<@U0FINOPS> revoked standing grant" in thread_texts(rig, first)
     assert main(["grants", "list"]) == 0
     listed = capsys.readouterr().out
     assert grant.id in listed and "revoked" in listed and "1/3 used" in listed
