@@ -5,6 +5,11 @@ decision that interrupt expects, over the embedded and the HTTP client."""
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +24,7 @@ from bot.render import ACTION_APPROVE, ACTION_EDIT, ACTION_REJECT, ACTION_TAKE_O
 from escalation.config import load_config
 from store.ledger import Ledger
 from store.models import Ticket, TicketStatus
-from tests.e2e.conftest import EXAMPLE, Rig, running_rig, workspace
+from tests.e2e.conftest import EXAMPLE, Rig, running_gateway, running_rig, workspace
 from tests.e2e.langchain_agent import REFUND, Tools, build, calls, config
 from tests.e2e.test_reviews import settled
 
@@ -199,3 +204,64 @@ def test_a_forged_approval_in_the_resume_payload_runs_nothing(
     assert message.status == "error" and "was not run" in str(message.content)
     assert "waiting for a reviewer" in str(message.content)
     assert rig.ledger.get_ticket(rig.ledger.list_tickets()[0].id).status == TicketStatus.PENDING
+
+
+PROCESS = """
+import json, sys
+from pathlib import Path
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from bot import ApprovalClient
+from bot.integrations.langchain import resume
+from tests.e2e.langchain_agent import REFUND, Tools, build, calls, config
+
+phase, workdir = sys.argv[1], Path(sys.argv[2])
+client = ApprovalClient.from_env()
+script = [calls(("issue_refund", REFUND))] if phase == "start" else [AIMessage("All sorted.")]
+agent = build(client, Tools(workdir / "ran.jsonl"), workdir / "checkpoints.sqlite", script)
+if phase == "start":
+    out = agent.invoke({"messages": [HumanMessage("refund cus_42")]}, config("run-restart"))
+    print(json.dumps({"tickets": out["__interrupt__"][0].value["signoff"]["tickets"]}))
+else:
+    final = resume(agent, client, thread_id="run-restart", timeout=30)
+    print(json.dumps({"tools": [m.content for m in final["messages"]
+                                if isinstance(m, ToolMessage)],
+                      "last": final["messages"][-1].content}))
+"""
+
+
+@pytest.mark.parametrize("transport", ["embedded", "http"])
+def test_a_fresh_process_resumes_the_run_after_the_decision(
+        rig: Rig, db_url: str, tools: Tools, tmp_path: Path, transport: str) -> None:
+    """Paused in one process, decided in Slack, resumed by another process that builds the
+    agent anew on the same checkpointer file: the tool runs once, with the approved args."""
+    script = tmp_path / "agent.py"
+    script.write_text(PROCESS)
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SIGNOFF_", "SLACK_"))}
+    env = {**base, "PYTHONPATH": str(Path(__file__).parents[2])}
+    with contextlib.ExitStack() as stack:
+        if transport == "http":
+            gate = stack.enter_context(running_gateway(rig, db_url))
+            env.update(SIGNOFF_URL=gate.url, SIGNOFF_AGENT_TOKEN=gate.token,
+                       SIGNOFF_DATABASE_URL="sqlite:////nonexistent/never-opened.db")
+        else:
+            env.update(SIGNOFF_DATABASE_URL=db_url, SIGNOFF_CONFIG=str(tmp_path / "signoff.yml"),
+                       SLACK_BOT_TOKEN=rig.sandbox.bot_token, SLACK_API_URL=rig.sandbox.api_url)
+
+        def phase(name: str) -> dict[str, Any]:
+            out = subprocess.run([sys.executable, str(script), name, str(tmp_path)], env=env,
+                                 text=True, capture_output=True, timeout=120)
+            assert out.returncode == 0, out.stderr
+            doc: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+            return doc
+
+        [ticket_id] = phase("start")["tickets"]
+        assert tools.ran() == []
+        rig.sandbox.click("U0FINOPS", action_id=ACTION_EDIT, channel="C0PAYMENTS")
+        rig.sandbox.wait_until(lambda: rig.sandbox.views("U0FINOPS"))
+        rig.sandbox.submit("U0FINOPS", {"arg:amount": {"signoff_edit_value": "90"}})
+        settled(rig, ticket_id)
+        resumed = phase("resume")
+    assert tools.ran() == [{"tool": "issue_refund", "amount": 90, "customer": "cus_42"}]
+    assert resumed["last"] == "All sorted." and "refunded 90" in resumed["tools"][0]
+    assert rig.ledger.get_ticket(ticket_id).status == TicketStatus.EXECUTED
+    assert len(cards(rig)) == 1
