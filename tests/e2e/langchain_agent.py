@@ -14,6 +14,7 @@ from langchain.agents import create_agent
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.tools import tool
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from bot.agent.aio import AsyncApprovalClient
@@ -84,12 +85,14 @@ def saver(path: Path) -> SqliteSaver:
     return SqliteSaver(sqlite3.connect(str(path), check_same_thread=False))
 
 
-def build(client: ApprovalClient | AsyncApprovalClient, tools: Tools, checkpoints: Path,
+def build(client: ApprovalClient | AsyncApprovalClient, tools: Tools, checkpoints: Path | None,
           script: list[BaseMessage], **middleware: Any) -> Any:
+    """With ``checkpoints`` None, LangGraph's in-memory saver (which async runs can use)."""
     return create_agent(ScriptedModel(messages=iter(script)), tools=tools.all(),
                         middleware=[SignoffMiddleware(client, requested_by="U0REQUESTER",
                                                       name="refund-agent", **middleware)],
-                        checkpointer=saver(checkpoints))
+                        checkpointer=InMemorySaver() if checkpoints is None
+                        else saver(checkpoints))
 
 
 def config(thread: str) -> dict[str, Any]:

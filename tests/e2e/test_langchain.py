@@ -5,12 +5,14 @@ decision that interrupt expects, over the embedded and the HTTP client."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,13 +20,14 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
+from bot.agent.aio import AsyncApprovalClient
 from bot.agent.client import ApprovalClient
-from bot.integrations.langchain import resume
+from bot.integrations.langchain import aresume, resume
 from bot.render import ACTION_APPROVE, ACTION_EDIT, ACTION_REJECT, ACTION_TAKE_OVER, REASON_BLOCK
 from escalation.config import load_config
 from store.ledger import Ledger
 from store.models import Ticket, TicketStatus
-from tests.e2e.conftest import EXAMPLE, Rig, running_gateway, running_rig, workspace
+from tests.e2e.conftest import EXAMPLE, Gate, Rig, running_gateway, running_rig, workspace
 from tests.e2e.langchain_agent import REFUND, Tools, build, calls, config
 from tests.e2e.test_reviews import settled
 
@@ -52,8 +55,10 @@ def tools(tmp_path: Path) -> Tools:
     return Tools(tmp_path / "ran.jsonl")
 
 
-def agent_for(client: ApprovalClient, tools: Tools, tmp_path: Path, *script: AIMessage) -> Any:
-    return build(client, tools, tmp_path / "checkpoints.sqlite", [*script, DONE])
+def agent_for(client: ApprovalClient | AsyncApprovalClient, tools: Tools, tmp_path: Path | None,
+              *script: AIMessage) -> Any:
+    """The agent on a SQLite checkpointer in ``tmp_path``, or in memory (async runs)."""
+    return build(client, tools, tmp_path and tmp_path / "checkpoints.sqlite", [*script, DONE])
 
 
 def paused(rig: Rig, agent: Any, thread: str) -> tuple[dict[str, Any], Ticket]:
@@ -265,3 +270,70 @@ def test_a_fresh_process_resumes_the_run_after_the_decision(
     assert resumed["last"] == "All sorted." and "refunded 90" in resumed["tools"][0]
     assert rig.ledger.get_ticket(ticket_id).status == TicketStatus.EXECUTED
     assert len(cards(rig)) == 1
+
+
+def _in_own_loop(coro: Any) -> Any:
+    """A thread of its own: the agent's event loop, whatever loop this thread may carry."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result(timeout=120)
+
+
+def test_async_client_drives_an_async_run(rig: Rig, gate: Gate, tools: Tools,
+                                          tmp_path: Path) -> None:
+    """``ainvoke`` with the AsyncApprovalClient: the pause, the reviewer's edit, ``aresume``."""
+
+    async def run() -> tuple[str, dict[str, Any]]:
+        async with AsyncApprovalClient(gate.url, gate.token) as aclient:
+            agent = agent_for(aclient, tools, None, calls(("issue_refund", REFUND),
+                                                              ("search_orders", {"q": "x"})))
+            out = await agent.ainvoke(ASK, config("run-async"))
+            [ticket_id] = out["__interrupt__"][0].value["signoff"]["tickets"]
+            await asyncio.to_thread(_edit_amount, rig, ticket_id, "75")
+            return ticket_id, await aresume(agent, aclient, thread_id="run-async", timeout=30)
+
+    ticket_id, final = _in_own_loop(run())
+    assert sorted(json.dumps(r) for r in tools.ran()) == sorted(json.dumps(r) for r in [
+        {"tool": "issue_refund", "amount": 75, "customer": "cus_42"},
+        {"tool": "search_orders", "q": "x"}])
+    assert {m.name for m in tool_messages(final)} == {"issue_refund", "search_orders"}
+    ticket = rig.ledger.get_ticket(ticket_id)
+    assert ticket.status == TicketStatus.EXECUTED and ticket.agent == gate.agent
+
+
+def test_sync_client_in_an_async_run(rig: Rig, client: ApprovalClient, tools: Tools,
+                                     tmp_path: Path) -> None:
+    async def run() -> dict[str, Any]:
+        agent = agent_for(client, tools, None, calls(("issue_refund", REFUND)))
+        out = await agent.ainvoke(ASK, config("run-async-sync"))
+        [ticket_id] = out["__interrupt__"][0].value["signoff"]["tickets"]
+        await asyncio.to_thread(_reject, rig, ticket_id, "wrong customer")
+        result: dict[str, Any] = await aresume(agent, client, thread_id="run-async-sync")
+        return result
+
+    final = _in_own_loop(run())
+    assert tools.ran() == []
+    assert "wrong customer" in str(tool_messages(final)[0].content)
+
+
+def test_a_sync_run_refuses_the_async_client(rig: Rig, gate: Gate, tools: Tools,
+                                             tmp_path: Path) -> None:
+    aclient = AsyncApprovalClient(gate.url, gate.token)
+    agent = agent_for(aclient, tools, tmp_path, calls(("issue_refund", REFUND)))
+    with pytest.raises(TypeError, match="ainvoke"):
+        agent.invoke(ASK, config("run-mixed"))
+    assert rig.ledger.list_tickets() == [] and tools.ran() == []
+    _in_own_loop(aclient.close())
+
+
+def _edit_amount(rig: Rig, ticket_id: str, amount: str) -> None:
+    rig.sandbox.click("U0FINOPS", action_id=ACTION_EDIT, channel="C0PAYMENTS")
+    rig.sandbox.wait_until(lambda: rig.sandbox.views("U0FINOPS"))
+    rig.sandbox.submit("U0FINOPS", {"arg:amount": {"signoff_edit_value": amount}})
+    settled(rig, ticket_id)
+
+
+def _reject(rig: Rig, ticket_id: str, reason: str) -> None:
+    rig.sandbox.click("U0PAYLEAD", action_id=ACTION_REJECT, channel="C0PAYMENTS")
+    rig.sandbox.wait_until(lambda: rig.sandbox.views("U0PAYLEAD"))
+    rig.sandbox.submit("U0PAYLEAD", {REASON_BLOCK: {"signoff_reason_value": reason}})
+    settled(rig, ticket_id)
