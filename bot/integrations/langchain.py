@@ -89,7 +89,10 @@ class SignoffMiddleware(HumanInTheLoopMiddleware[Any, Any, Any]):
                  name: str = "agent", only: Iterable[str] | None = None,
                  reason: Callable[[ToolCall, AIMessage], str] | None = None,
                  edit_notice: str | None = None) -> None:
-        super().__init__({}, **({} if edit_notice is None else {"edit_notice": edit_notice}))
+        if edit_notice is None:  # the notice HumanInTheLoopMiddleware gives after an edit
+            super().__init__({})
+        else:
+            super().__init__({}, edit_notice=edit_notice)
         self.client = client
         self.requested_by = requested_by
         self.agent = f"langchain:{name}"

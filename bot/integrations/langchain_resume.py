@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain.agents.middleware.human_in_the_loop import Decision
+from langchain_core.runnables import RunnableConfig
 from langgraph.pregel import Pregel
 from langgraph.types import Command, StateSnapshot
 
@@ -77,12 +78,12 @@ def signoff_pause(snapshot: StateSnapshot) -> Pause | None:
     return None
 
 
-def run_config(config: dict[str, Any] | None, thread_id: str | None) -> dict[str, Any]:
+def run_config(config: RunnableConfig | None, thread_id: str | None) -> RunnableConfig:
     if config is not None:
         return config
     if not thread_id:
         raise ValueError("resume needs the run's config or its thread_id (the tickets' run_id)")
-    return {"configurable": {"thread_id": thread_id}}
+    return RunnableConfig(configurable={"thread_id": thread_id})
 
 
 def _left(deadline: float | None) -> float | None:
@@ -109,7 +110,7 @@ async def _adecided(client: ApprovalClient | AsyncApprovalClient, ticket_id: str
     return decision_for(ticket, client.last_reason(ticket.id))
 
 
-def resume(graph: Graph, client: ApprovalClient, *, config: dict[str, Any] | None = None,
+def resume(graph: Graph, client: ApprovalClient, *, config: RunnableConfig | None = None,
            thread_id: str | None = None, timeout: float | None = None) -> Any:
     """Wait for the decisions of the run's pause, resume it, and go on while it pauses again
     for signoff; return the run's state values. ``timeout`` bounds the whole wait."""
@@ -125,7 +126,7 @@ def resume(graph: Graph, client: ApprovalClient, *, config: dict[str, Any] | Non
 
 
 async def aresume(graph: Graph, client: ApprovalClient | AsyncApprovalClient, *,
-                  config: dict[str, Any] | None = None, thread_id: str | None = None,
+                  config: RunnableConfig | None = None, thread_id: str | None = None,
                   timeout: float | None = None) -> Any:
     """:func:`resume` for a run driven with ``ainvoke`` (either client)."""
     cfg = run_config(config, thread_id)
