@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
+from bot import ApprovalPending
 from bot.agent.aio import AsyncApprovalClient
 from bot.agent.client import ApprovalClient
 from bot.integrations.langchain import aresume, resume
@@ -337,3 +338,20 @@ def _reject(rig: Rig, ticket_id: str, reason: str) -> None:
     rig.sandbox.wait_until(lambda: rig.sandbox.views("U0PAYLEAD"))
     rig.sandbox.submit("U0PAYLEAD", {REASON_BLOCK: {"signoff_reason_value": reason}})
     settled(rig, ticket_id)
+
+
+def test_a_webhook_style_resume_waits_for_every_decision(
+        rig: Rig, client: ApprovalClient, tools: Tools, tmp_path: Path) -> None:
+    """``timeout=0``: resume only once the whole pause is decided; until then the run stays
+    paused and ``ApprovalPending`` names the ticket still open."""
+    agent = agent_for(client, tools, tmp_path, calls(("issue_refund", REFUND)))
+    _, ticket = paused(rig, agent, "run-hook")
+    with pytest.raises(ApprovalPending) as pending:
+        resume(agent, client, thread_id=client.get(ticket.id).run_id, timeout=0)
+    assert pending.value.ticket_id == ticket.id and tools.ran() == []
+    assert agent.get_state(config("run-hook")).interrupts  # still paused
+    rig.sandbox.click("U0PAYLEAD", action_id=ACTION_APPROVE, channel="C0PAYMENTS")
+    settled(rig, ticket.id)
+    final = resume(agent, client, thread_id="run-hook", timeout=0)
+    assert tools.ran() == [{"tool": "issue_refund", **REFUND}]
+    assert final["messages"][-1].content == "All sorted."
