@@ -128,7 +128,7 @@ class SignoffMiddleware(HumanInTheLoopMiddleware[Any, Any, Any]):
         who = self.requested_by if isinstance(self.requested_by, str) else \
             self.requested_by(config)
         return {"reason": self._reason(call, turn), "requested_by": who, "agent": self.agent,
-                "run_id": thread, "idempotency_key": idempotency_key(thread, call)}
+                "run_id": thread, "idempotency_key": idempotency_key(thread, turn, call)}
 
     def _reason(self, call: ToolCall, turn: AIMessage) -> str:
         text = self.reason(call, turn) if self.reason else turn.text.strip()
@@ -311,13 +311,15 @@ def needs_review(ticket: Ticket) -> bool:
     return ticket.expires_at > ticket.created_at
 
 
-def idempotency_key(thread_id: str, call: ToolCall) -> str:
-    """One per tool call of a run, so a re-run (or a restart) finds the same ticket."""
+def idempotency_key(thread_id: str, turn: AIMessage, call: ToolCall) -> str:
+    """One per tool call of a run, so a re-run (or a restart) finds the same ticket. The
+    model's message id is part of it: some chat models number their tool calls afresh each
+    turn (``call_0``), and a later turn's call must not find an earlier turn's ticket."""
     call_id = call.get("id")
-    if not call_id:
+    if not call_id or not turn.id:
         raise ValueError(f"tool call {call['name']!r} has no id: signoff needs the chat "
                          "model's tool call ids to tie each call to its request")
-    key = f"langchain:{thread_id}:{call_id}"
+    key = f"langchain:{thread_id}:{turn.id}:{call_id}"
     if len(key) <= 200:
         return key
     return "langchain:sha256:" + hashlib.sha256(key.encode()).hexdigest()

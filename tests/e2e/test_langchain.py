@@ -355,3 +355,24 @@ def test_a_webhook_style_resume_waits_for_every_decision(
     final = resume(agent, client, thread_id="run-hook", timeout=0)
     assert tools.ran() == [{"tool": "issue_refund", **REFUND}]
     assert final["messages"][-1].content == "All sorted."
+
+
+def test_a_model_that_reuses_tool_call_ids_gets_a_request_per_turn(
+        rig: Rig, client: ApprovalClient, tools: Tools, tmp_path: Path) -> None:
+    """Two turns, the same call id and arguments: two requests, two cards, two runs (the
+    second turn does not find the first turn's spent approval)."""
+    turn = calls(("issue_refund", REFUND))
+    agent = agent_for(client, tools, tmp_path, turn, turn.model_copy(update={"id": None}))
+    _, first = paused(rig, agent, "run-reuse")
+    rig.sandbox.click("U0PAYLEAD", action_id=ACTION_APPROVE, channel="C0PAYMENTS")
+    settled(rig, first.id)
+    with pytest.raises(ApprovalPending) as pending:
+        resume(agent, client, thread_id="run-reuse", timeout=0)
+    second = pending.value.ticket_id
+    assert second != first.id and len(cards(rig)) == 2
+    rig.sandbox.click("U0PAYLEAD", action_id=ACTION_APPROVE, channel="C0PAYMENTS")
+    assert second is not None
+    settled(rig, second)
+    final = resume(agent, client, thread_id="run-reuse", timeout=0)
+    assert tools.ran() == [{"tool": "issue_refund", **REFUND}] * 2
+    assert final["messages"][-1].content == "All sorted."
