@@ -17,10 +17,7 @@ reviewer's edit where there is one), never the model's.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any, NotRequired
 
 try:
@@ -29,48 +26,45 @@ try:
         Decision,
         DecisionType,
         HumanInTheLoopMiddleware,
+        InterruptMode,
         InterruptOnConfig,
         ReviewConfig,
     )
     from langchain.agents.middleware.types import AgentState, PrivateStateAttr
-    from langchain_core.messages import AIMessage, ToolCall, ToolMessage
+    from langchain_core.messages import AIMessage, AnyMessage, ToolCall, ToolMessage
     from langgraph.config import get_config
     from langgraph.prebuilt.tool_node import ToolCallRequest
     from langgraph.runtime import Runtime
-    from langgraph.types import Command, interrupt
+    from langgraph.types import interrupt
 except ImportError as exc:  # pragma: no cover - the base install has no LangChain
     raise ImportError('the LangChain adapter needs LangChain: pip install "signoff[langchain]"'
                       ) from exc
 
-from bot.agent.aio import AsyncApprovalClient
-from bot.agent.client import ApprovalClient
-from bot.agent.errors import ActionNotAllowed, ApprovalDenied, ApprovalError, InvalidRequest
+from bot.integrations.langchain_calls import (
+    AsyncHandler,
+    Client,
+    Filed,
+    Handler,
+    Run,
+    Signoff,
+    ToolResult,
+    idempotency_key,
+    needs_review,
+    not_run,
+)
 from bot.integrations.langchain_resume import PAUSE_KEY, aresume, decision_for, resume
-from store.errors import SignoffError
 from store.models import Ticket
 
-Client = ApprovalClient | AsyncApprovalClient
-ToolResult = ToolMessage | Command[Any]
 TICKETS_KEY = "signoff_tickets"
 ALL_DECISIONS: list[DecisionType] = ["approve", "edit", "reject", "respond"]
 REVIEW: InterruptOnConfig = {"allowed_decisions": ALL_DECISIONS}
 REASON_LIMIT = 2000
-NOT_FILED = ("`{name}` was not run: signoff has no request for this tool call, so nobody "
-             "approved it.")
+NOT_FILED = "signoff has no request for this tool call, so nobody approved it"
 
 
 class SignoffState(AgentState[Any]):
     signoff_tickets: NotRequired[Annotated[dict[str, str], PrivateStateAttr]]
     """Each reviewed tool call's ticket, by tool call id, for ``wrap_tool_call``."""
-
-
-@dataclass(frozen=True)
-class Filed:
-    """One tool call after signoff's policy: its ticket, or why it was refused."""
-
-    call: ToolCall
-    ticket: Ticket | None = None
-    refusal: str | None = None
 
 
 class SignoffMiddleware(HumanInTheLoopMiddleware[Any, Any, Any]):
@@ -80,6 +74,8 @@ class SignoffMiddleware(HumanInTheLoopMiddleware[Any, Any, Any]):
     ``invoke`` or ``ainvoke``) or an :class:`AsyncApprovalClient` (``ainvoke``/``astream``).
     ``requested_by`` is the Slack user the agent acts for, or a function of the run's config.
     ``only`` limits review to those tool names (default: every tool call goes to signoff).
+    ``interrupt_mode`` is LangChain's: one interrupt per model turn (``"batched"``) or one
+    per tool call under review (``"per_call"``); :func:`resume` answers either.
     """
 
     state_schema = SignoffState  # type: ignore[assignment]
@@ -88,71 +84,57 @@ class SignoffMiddleware(HumanInTheLoopMiddleware[Any, Any, Any]):
                  requested_by: str | Callable[[dict[str, Any]], str],
                  name: str = "agent", only: Iterable[str] | None = None,
                  reason: Callable[[ToolCall, AIMessage], str] | None = None,
+                 interrupt_mode: InterruptMode = "batched",
                  edit_notice: str | None = None) -> None:
         if edit_notice is None:  # the notice HumanInTheLoopMiddleware gives after an edit
-            super().__init__({})
+            super().__init__({}, interrupt_mode=interrupt_mode)
         else:
-            super().__init__({}, edit_notice=edit_notice)
-        self.client = client
+            super().__init__({}, interrupt_mode=interrupt_mode, edit_notice=edit_notice)
+        self.signoff = Signoff(client)
         self.requested_by = requested_by
         self.agent = f"langchain:{name}"
         self.only = None if only is None else frozenset(only)
         self.reason = reason
 
-    # -- at the pause -------------------------------------------------------------------
+    # -- batched: the pause after the model's turn --------------------------------------
 
     def after_model(self, state: AgentState[Any], runtime: Runtime[Any]) -> dict[str, Any] | None:
-        turn = _last_turn(state)
+        turn = self._turn(state)
         if turn is None:
             return None
-        client = self._sync_client()
         config = dict(get_config())
-        filed = [self._file(client, call, turn, config) for call in self._reviewed(turn)]
+        filed = [self.signoff.file(call, self._fields(call, turn, config))
+                 for call in turn.tool_calls if self._covers(call)]
         return self._pause(filed, state, runtime, _thread_id(config))
 
     async def aafter_model(self, state: AgentState[Any],
                            runtime: Runtime[Any]) -> dict[str, Any] | None:
-        turn = _last_turn(state)
+        turn = self._turn(state)
         if turn is None:
             return None
         config = dict(get_config())
-        filed = [await self._afile(call, turn, config) for call in self._reviewed(turn)]
+        filed = [await self.signoff.afile(call, self._fields(call, turn, config))
+                 for call in turn.tool_calls if self._covers(call)]
         return self._pause(filed, state, runtime, _thread_id(config))
 
-    def _reviewed(self, turn: AIMessage) -> list[ToolCall]:
-        return [c for c in turn.tool_calls if self.only is None or c["name"] in self.only]
+    def _turn(self, state: AgentState[Any]) -> AIMessage | None:
+        if self.interrupt_mode == "per_call":
+            return None  # reviewed call by call, in wrap_tool_call
+        messages = state.get("messages") or []
+        turn = next((m for m in reversed(messages) if isinstance(m, AIMessage)), None)
+        return turn if turn is not None and turn.tool_calls else None
 
-    def _request_fields(self, call: ToolCall, turn: AIMessage,
-                        config: dict[str, Any]) -> dict[str, Any]:
+    def _covers(self, call: ToolCall) -> bool:
+        return self.only is None or call["name"] in self.only
+
+    def _fields(self, call: ToolCall, turn: AIMessage, config: dict[str, Any]) -> dict[str, Any]:
         thread = _thread_id(config)
         who = self.requested_by if isinstance(self.requested_by, str) else \
             self.requested_by(config)
-        return {"reason": self._reason(call, turn), "requested_by": who, "agent": self.agent,
-                "run_id": thread, "idempotency_key": idempotency_key(thread, turn, call)}
-
-    def _reason(self, call: ToolCall, turn: AIMessage) -> str:
         text = self.reason(call, turn) if self.reason else turn.text.strip()
-        return (text or f"the agent wants to run {call['name']}")[:REASON_LIMIT]
-
-    def _file(self, client: ApprovalClient, call: ToolCall, turn: AIMessage,
-              config: dict[str, Any]) -> Filed:
-        try:
-            return Filed(call, ticket=client.request(
-                call["name"], dict(call["args"]), **self._request_fields(call, turn, config)))
-        except (ApprovalDenied, InvalidRequest, ActionNotAllowed) as exc:
-            return Filed(call, refusal=_refusal(exc))
-
-    async def _afile(self, call: ToolCall, turn: AIMessage, config: dict[str, Any]) -> Filed:
-        fields = self._request_fields(call, turn, config)
-        try:
-            if isinstance(self.client, AsyncApprovalClient):
-                ticket = await self.client.request(call["name"], dict(call["args"]), **fields)
-            else:
-                ticket = await asyncio.to_thread(self.client.request, call["name"],
-                                                 dict(call["args"]), **fields)
-        except (ApprovalDenied, InvalidRequest, ActionNotAllowed) as exc:
-            return Filed(call, refusal=_refusal(exc))
-        return Filed(call, ticket=ticket)
+        return {"reason": (text or f"the agent wants to run {call['name']}")[:REASON_LIMIT],
+                "requested_by": who, "agent": self.agent, "run_id": thread,
+                "idempotency_key": idempotency_key(thread, turn, call)}
 
     def _pause(self, filed: list[Filed], state: AgentState[Any], runtime: Runtime[Any],
                thread: str) -> dict[str, Any]:
@@ -183,146 +165,103 @@ class SignoffMiddleware(HumanInTheLoopMiddleware[Any, Any, Any]):
                       thread: str) -> dict[str, Any]:
         actions: list[ActionRequest] = []
         configs: list[ReviewConfig] = []
-        for f in review:
-            assert f.ticket is not None
-            described: InterruptOnConfig = {**REVIEW, "description": (
-                f"signoff request {f.ticket.id}: {f.call['name']} waits for a decision in "
-                f"Slack ({f.ticket.route.channel})")}
+        tickets = [f.ticket for f in review if f.ticket is not None]
+        for f, ticket in zip(review, tickets, strict=True):
+            described: InterruptOnConfig = {**REVIEW, "description": _described(f.call, ticket)}
             action, config = self._create_action_and_config(f.call, described, state, runtime)
             actions.append(action)
             configs.append(config)
         return {"action_requests": actions, "review_configs": configs,
-                PAUSE_KEY: {"tickets": [f.ticket.id for f in review if f.ticket],
-                            "run_id": thread}}
+                PAUSE_KEY: {"tickets": [t.id for t in tickets], "run_id": thread}}
 
-    # -- when the tool runs -------------------------------------------------------------
+    # -- when a tool call runs (per_call: the pause is here) -----------------------------
 
-    def wrap_tool_call(self, request: ToolCallRequest,
-                       handler: Callable[[ToolCallRequest], ToolResult]) -> ToolResult:
-        ticket_id = self._ticket_of(request)
+    def wrap_tool_call(self, request: ToolCallRequest, handler: Handler) -> ToolResult:
+        call = request.tool_call
+        if not self._covers(call):
+            return handler(request)
+        if self.interrupt_mode == "per_call":
+            config = dict(get_config())
+            filed = self.signoff.file(call, self._fields(call, _turn_of(request), config))
+            answer = self._ask(filed, _thread_id(config))
+            if answer is not None or filed.ticket is None:
+                return answer or not_run(call, NOT_FILED)
+            ticket_id: str | None = filed.ticket.id
+        else:
+            ticket_id = _ticket_of(request)
         if ticket_id is None:
-            return handler(request) if not self._covers(request) else _not_filed(request)
-        run = Run(request)
-        try:
-            self._sync_client().execute(ticket_id, lambda **a: run.sync(handler, a),
-                                        action=request.tool_call["name"])
-        except ToolFailed:
-            pass
-        except ApprovalError as exc:
-            return _not_run(request.tool_call, exc)
-        return self._annotated(request, run)
+            return not_run(call, NOT_FILED)
+        return self._ran(self.signoff.execute(ticket_id, request, handler))
 
-    async def awrap_tool_call(
-            self, request: ToolCallRequest,
-            handler: Callable[[ToolCallRequest], Awaitable[ToolResult]]) -> ToolResult:
-        ticket_id = self._ticket_of(request)
+    async def awrap_tool_call(self, request: ToolCallRequest,
+                              handler: AsyncHandler) -> ToolResult:
+        call = request.tool_call
+        if not self._covers(call):
+            return await handler(request)
+        if self.interrupt_mode == "per_call":
+            config = dict(get_config())
+            filed = await self.signoff.afile(call, self._fields(call, _turn_of(request), config))
+            answer = self._ask(filed, _thread_id(config))
+            if answer is not None or filed.ticket is None:
+                return answer or not_run(call, NOT_FILED)
+            ticket_id: str | None = filed.ticket.id
+        else:
+            ticket_id = _ticket_of(request)
         if ticket_id is None:
-            return await handler(request) if not self._covers(request) else \
-                _not_filed(request)
-        run = Run(request)
-        name = request.tool_call["name"]
-        try:
-            if isinstance(self.client, AsyncApprovalClient):
-                await self.client.execute(ticket_id, lambda **a: run.run(handler, a),
-                                          action=name)
-            else:
-                loop = asyncio.get_running_loop()
-                await asyncio.to_thread(self.client.execute, ticket_id, lambda **a: (
-                    asyncio.run_coroutine_threadsafe(run.run(handler, a), loop).result()),
-                    action=name)
-        except ToolFailed:
-            pass
-        except ApprovalError as exc:
-            return _not_run(request.tool_call, exc)
-        return self._annotated(request, run)
+            return not_run(call, NOT_FILED)
+        return self._ran(await self.signoff.aexecute(ticket_id, request, handler))
 
-    def _covers(self, request: ToolCallRequest) -> bool:
-        return self.only is None or request.tool_call["name"] in self.only
-
-    def _ticket_of(self, request: ToolCallRequest) -> str | None:
-        if not self._covers(request):
+    def _ask(self, filed: Filed, thread: str) -> ToolMessage | None:
+        """Per call: the refusal, or the reviewer's answer when the tool is not to run; None
+        when it runs (allowed by policy, or approved: the ticket then says how)."""
+        call = filed.call
+        if filed.refusal is not None:
+            return self._message(call, {"type": "reject", "message": filed.refusal})
+        if filed.ticket is None or not needs_review(filed.ticket):
             return None
-        tickets = (request.state or {}).get(TICKETS_KEY) or {}
-        found = tickets.get(request.tool_call.get("id") or "")
-        return found if isinstance(found, str) else None
+        decision = interrupt({
+            "type": "tool_approval", "tool_call_id": call["id"], "name": call["name"],
+            "args": call["args"], "description": _described(call, filed.ticket),
+            PAUSE_KEY: {"tickets": [filed.ticket.id], "run_id": thread}})
+        if decision["type"] in ("approve", "edit"):
+            return None
+        return self._message(call, decision)
 
-    def _annotated(self, request: ToolCallRequest, run: Run) -> ToolResult:
+    def _ran(self, run: Run) -> ToolResult:
         """The tool's result; when the approved arguments are not the model's, the model is
         told what ran instead (the edit notice of ``HumanInTheLoopMiddleware``)."""
+        if run.refused is not None:
+            return run.refused
         assert run.result is not None and run.args is not None
-        if run.args == request.tool_call["args"]:
+        call = run.request.tool_call
+        if run.args == call["args"]:
             return run.result
-        executed = {"name": request.tool_call["name"], "args": run.args}
-        ran = request.override(tool_call={**request.tool_call, "args": run.args})
+        ran = run.request.override(tool_call={**call, "args": run.args})
+        executed = {"name": call["name"], "args": run.args}
         return self._annotate_edited_result(run.result, ran, executed)  # type: ignore[arg-type]
 
-    def _sync_client(self) -> ApprovalClient:
-        if isinstance(self.client, AsyncApprovalClient):
-            raise TypeError("SignoffMiddleware with an AsyncApprovalClient: run the agent with "
-                            "ainvoke() or astream(), or give it an ApprovalClient")
-        return self.client
+
+def _described(call: ToolCall, ticket: Ticket) -> str:
+    return (f"signoff request {ticket.id}: {call['name']} waits for a decision in Slack "
+            f"({ticket.route.channel})")
 
 
-class ToolFailed(Exception):
-    """The tool answered with an error message: the execution is recorded as failed."""
+def _ticket_of(request: ToolCallRequest) -> str | None:
+    tickets = (request.state or {}).get(TICKETS_KEY) or {}
+    found = tickets.get(request.tool_call.get("id") or "")
+    return found if isinstance(found, str) else None
 
 
-class Outcome:
-    """What the card's thread shows of a tool's result (its text, not the message object)."""
-
-    def __init__(self, result: ToolResult) -> None:
-        self.result = result
-
-    def __repr__(self) -> str:
-        content = self.result.content if isinstance(self.result, ToolMessage) else None
-        return repr(content) if content is not None else repr(self.result)
-
-
-class Run:
-    """One execution of a tool call with the arguments signoff hands over."""
-
-    def __init__(self, request: ToolCallRequest) -> None:
-        self.request = request
-        self.args: dict[str, Any] | None = None
-        self.result: ToolResult | None = None
-
-    def _with(self, args: dict[str, Any]) -> ToolCallRequest:
-        self.args = dict(args)
-        return self.request.override(tool_call={**self.request.tool_call, "args": dict(args)})
-
-    def _done(self, result: ToolResult) -> Outcome:
-        self.result = result
-        if isinstance(result, ToolMessage) and result.status == "error":
-            raise ToolFailed(str(result.content)[:500])
-        return Outcome(result)
-
-    def sync(self, handler: Callable[[ToolCallRequest], ToolResult],
-             args: dict[str, Any]) -> Outcome:
-        return self._done(handler(self._with(args)))
-
-    async def run(self, handler: Callable[[ToolCallRequest], Awaitable[ToolResult]],
-                  args: dict[str, Any]) -> Outcome:
-        return self._done(await handler(self._with(args)))
-
-
-def needs_review(ticket: Ticket) -> bool:
-    """Whether a human decides this ticket. Policy's allow approves it as it is created, with
-    nothing to wait for (its deadline is its creation); every other ticket has a deadline."""
-    return ticket.expires_at > ticket.created_at
-
-
-def idempotency_key(thread_id: str, turn: AIMessage, call: ToolCall) -> str:
-    """One per tool call of a run, so a re-run (or a restart) finds the same ticket. The
-    model's message id is part of it: some chat models number their tool calls afresh each
-    turn (``call_0``), and a later turn's call must not find an earlier turn's ticket."""
-    call_id = call.get("id")
-    if not call_id or not turn.id:
-        raise ValueError(f"tool call {call['name']!r} has no id: signoff needs the chat "
-                         "model's tool call ids to tie each call to its request")
-    key = f"langchain:{thread_id}:{turn.id}:{call_id}"
-    if len(key) <= 200:
-        return key
-    return "langchain:sha256:" + hashlib.sha256(key.encode()).hexdigest()
+def _turn_of(request: ToolCallRequest) -> AIMessage:
+    """The model's message that made this tool call (its id keys the request)."""
+    messages: list[AnyMessage] = (request.state or {}).get("messages") or []
+    call_id = request.tool_call.get("id")
+    for message in reversed(messages):
+        if isinstance(message, AIMessage) and any(c.get("id") == call_id
+                                                  for c in message.tool_calls):
+            return message
+    raise ValueError(f"tool call {call_id!r} is in no message of the model: signoff files "
+                     "the model's own tool calls")
 
 
 def _thread_id(config: dict[str, Any]) -> str:
@@ -332,29 +271,6 @@ def _thread_id(config: dict[str, Any]) -> str:
                          "run with config={'configurable': {'thread_id': ...}}: the run "
                          "pauses until Slack decides and resumes from that thread")
     return str(thread)
-
-
-def _last_turn(state: AgentState[Any]) -> AIMessage | None:
-    messages = state.get("messages") or []
-    turn = next((m for m in reversed(messages) if isinstance(m, AIMessage)), None)
-    return turn if turn is not None and turn.tool_calls else None
-
-
-def _refusal(exc: SignoffError) -> str:
-    if isinstance(exc, ApprovalDenied):
-        return f"signoff policy denies it ({exc.reason or exc.rule}); nothing ran"
-    return f"signoff refused the request: {exc}"
-
-
-def _not_run(call: ToolCall, exc: ApprovalError) -> ToolMessage:
-    return ToolMessage(content=f"`{call['name']}` was not run: {exc}", name=call["name"],
-                       tool_call_id=call["id"], status="error")
-
-
-def _not_filed(request: ToolCallRequest) -> ToolMessage:
-    call = request.tool_call
-    return ToolMessage(content=NOT_FILED.format(name=call["name"]), name=call["name"],
-                       tool_call_id=call["id"], status="error")
 
 
 __all__ = ["SignoffMiddleware", "aresume", "decision_for", "idempotency_key", "needs_review",

@@ -64,18 +64,22 @@ def decision_for(ticket: Ticket, reason: str | None = None) -> Decision:
 
 @dataclass(frozen=True)
 class Pause:
-    """The run's signoff interrupt: its id and the tickets it waits for, in order."""
+    """One signoff interrupt of the run: its id, the tickets it waits for (in order), and
+    whether it is a batch (answered ``{"decisions": [...]}``) or one call (one decision)."""
 
     interrupt_id: str
     tickets: tuple[str, ...]
+    batched: bool
+
+    def answer(self, decisions: list[Decision]) -> Any:
+        return {"decisions": decisions} if self.batched else decisions[0]
 
 
-def signoff_pause(snapshot: StateSnapshot) -> Pause | None:
-    for pending in snapshot.interrupts:
-        value = pending.value
-        if isinstance(value, dict) and isinstance(value.get(PAUSE_KEY), dict):
-            return Pause(pending.id, tuple(value[PAUSE_KEY]["tickets"]))
-    return None
+def signoff_pauses(snapshot: StateSnapshot) -> list[Pause]:
+    return [Pause(pending.id, tuple(value[PAUSE_KEY]["tickets"]),
+                  batched="action_requests" in value)
+            for pending in snapshot.interrupts
+            if isinstance(value := pending.value, dict) and isinstance(value.get(PAUSE_KEY), dict)]
 
 
 def run_config(config: RunnableConfig | None, thread_id: str | None) -> RunnableConfig:
@@ -119,9 +123,10 @@ def resume(graph: Graph, client: ApprovalClient, *, config: RunnableConfig | Non
                         "AsyncApprovalClient")
     cfg = run_config(config, thread_id)
     deadline = None if timeout is None else time.monotonic() + timeout
-    while (pause := signoff_pause(graph.get_state(cfg))) is not None:
-        decisions = [_decided(client, t, deadline) for t in pause.tickets]
-        graph.invoke(Command(resume={pause.interrupt_id: {"decisions": decisions}}), cfg)
+    while pauses := signoff_pauses(graph.get_state(cfg)):
+        answers = {p.interrupt_id: p.answer([_decided(client, t, deadline) for t in p.tickets])
+                   for p in pauses}
+        graph.invoke(Command(resume=answers), cfg)
     return graph.get_state(cfg).values
 
 
@@ -131,8 +136,8 @@ async def aresume(graph: Graph, client: ApprovalClient | AsyncApprovalClient, *,
     """:func:`resume` for a run driven with ``ainvoke`` (either client)."""
     cfg = run_config(config, thread_id)
     deadline = None if timeout is None else time.monotonic() + timeout
-    while (pause := signoff_pause(await graph.aget_state(cfg))) is not None:
-        decisions = [await _adecided(client, t, deadline) for t in pause.tickets]
-        await graph.ainvoke(Command(resume={pause.interrupt_id: {"decisions": decisions}}),
-                            cfg)
+    while pauses := signoff_pauses(await graph.aget_state(cfg)):
+        answers = {p.interrupt_id: p.answer([await _adecided(client, t, deadline)
+                                             for t in p.tickets]) for p in pauses}
+        await graph.ainvoke(Command(resume=answers), cfg)
     return (await graph.aget_state(cfg)).values

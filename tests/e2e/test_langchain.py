@@ -267,7 +267,7 @@ def test_a_fresh_process_resumes_the_run_after_the_decision(
         rig.sandbox.submit("U0FINOPS", {"arg:amount": {"signoff_edit_value": "90"}})
         settled(rig, ticket_id)
         resumed = phase("resume")
-    assert tools.ran() == [{"tool": "issue_refund", "amount": 90, "customer": "cus_42"}]
+    assert tools.ran() == [{"tool": "issue_refund", "amount": 90, "customer": "cus_42"}], resumed
     assert resumed["last"] == "All sorted." and "refunded 90" in resumed["tools"][0]
     assert rig.ledger.get_ticket(ticket_id).status == TicketStatus.EXECUTED
     assert len(cards(rig)) == 1
@@ -376,3 +376,33 @@ def test_a_model_that_reuses_tool_call_ids_gets_a_request_per_turn(
     final = resume(agent, client, thread_id="run-reuse", timeout=0)
     assert tools.ran() == [{"tool": "issue_refund", **REFUND}] * 2
     assert final["messages"][-1].content == "All sorted."
+
+
+def test_per_call_mode_pauses_each_call_and_resume_answers_each(
+        rig: Rig, client: ApprovalClient, tools: Tools, tmp_path: Path) -> None:
+    """``interrupt_mode="per_call"``: one ``tool_approval`` interrupt per call under review,
+    each answered with its own decision; the allowed search runs at once."""
+    agent = build(client, tools, tmp_path / "checkpoints.sqlite",
+                  [calls(("issue_refund", REFUND), ("page_oncall", {"team": "payments"}),
+                         ("search_orders", {"q": "cus_42"})), DONE],
+                  interrupt_mode="per_call")
+    out = agent.invoke(ASK, config("run-per-call"))
+    values = sorted((i.value for i in out["__interrupt__"]), key=lambda v: v["name"])
+    assert [(v["type"], v["name"]) for v in values] == [("tool_approval", "issue_refund"),
+                                                        ("tool_approval", "page_oncall")]
+    assert tools.ran() == [{"tool": "search_orders", "q": "cus_42"}]
+    refund, page = (v["signoff"]["tickets"][0] for v in values)
+    rig.sandbox.click("U0PAYLEAD", action_id=ACTION_APPROVE, channel="C0PAYMENTS")
+    settled(rig, refund)
+    rig.sandbox.click("U0SRE1", action_id=ACTION_REJECT, channel="C0APPROVALS")
+    rig.sandbox.wait_until(lambda: rig.sandbox.views("U0SRE1"))
+    rig.sandbox.submit("U0SRE1", {REASON_BLOCK: {"signoff_reason_value": "not at night"}})
+    settled(rig, page)
+    final = resume(agent, client, config=config("run-per-call"), timeout=30)
+    assert tools.ran() == [{"tool": "search_orders", "q": "cus_42"},
+                           {"tool": "issue_refund", **REFUND}]
+    by_tool = {m.name: m for m in tool_messages(final)}
+    assert by_tool["issue_refund"].content == "refunded 120 to cus_42"
+    assert "not at night" in str(by_tool["page_oncall"].content)
+    assert final["messages"][-1].content == "All sorted."
+    assert len(cards(rig)) == 2
