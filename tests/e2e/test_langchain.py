@@ -83,19 +83,25 @@ def test_approve_runs_the_call_once_and_the_run_finishes(rig: Rig, client: Appro
                                                          tools: Tools, tmp_path: Path) -> None:
     agent = agent_for(client, tools, tmp_path, calls(("issue_refund", REFUND),
                                                      text="customer was double charged"))
-    value, ticket = paused(rig, agent, "run-approve")
+    value, ticket = paused(rig, agent, "Run-Approve")
     assert value["action_requests"] == [{"name": "issue_refund", "args": REFUND,
                                          "description": value["action_requests"][0]
                                          ["description"]}]
     assert ticket.id in value["action_requests"][0]["description"]
     assert value["review_configs"][0]["allowed_decisions"] == ["approve", "edit", "reject",
                                                                "respond"]
-    assert value["signoff"] == {"tickets": [ticket.id], "run_id": "run-approve"}
-    assert ticket.run_id == "run-approve" and ticket.reason == "customer was double charged"
+    assert value["signoff"] == {"tickets": [ticket.id], "run_id": "Run-Approve"}
+    assert ticket.run_id == "Run-Approve" and ticket.reason == "customer was double charged"
+    # The card says which agent and run asked: the framework's name embedded; over the
+    # gateway, the agent its token names (an agent cannot name itself there).
+    assert ticket.agent in ("langchain:refund-agent", "refund-bot")
+    card = rig.sandbox.message("C0PAYMENTS", rig.card_ts(ticket.id))
+    assert card is not None
+    assert f"Agent `{ticket.agent}` · run `Run-Approve`" in str(card.blocks)
     assert tools.ran() == []  # nothing runs before the decision
     rig.sandbox.click("U0PAYLEAD", action_id=ACTION_APPROVE, channel="C0PAYMENTS")
     settled(rig, ticket.id)
-    final = resume(agent, client, config=config("run-approve"), timeout=30)
+    final = resume(agent, client, config=config("Run-Approve"), timeout=30)
     assert tools.ran() == [{"tool": "issue_refund", **REFUND}]
     assert [m.content for m in tool_messages(final)] == ["refunded 120 to cus_42"]
     assert final["messages"][-1].content == "All sorted."
