@@ -29,8 +29,8 @@ from escalation.config import load_config
 from store.ledger import Ledger
 from store.models import Ticket, TicketStatus
 from tests.e2e.conftest import EXAMPLE, Gate, Rig, running_gateway, running_rig, workspace
-from tests.e2e.langchain_agent import REFUND, Tools, build, calls, config
 from tests.e2e.test_reviews import settled
+from tests.integrations.langchain_agent import REFUND, Tools, build, calls, config
 
 ASK = {"messages": [HumanMessage("cus_42 was charged twice, sort it out")]}
 DONE = AIMessage("All sorted.")
@@ -224,7 +224,7 @@ from pathlib import Path
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from bot import ApprovalClient
 from bot.integrations.langchain import resume
-from tests.e2e.langchain_agent import REFUND, Tools, build, calls, config
+from tests.integrations.langchain_agent import REFUND, Tools, build, calls, config
 
 phase, workdir = sys.argv[1], Path(sys.argv[2])
 client = ApprovalClient.from_env()
