@@ -24,7 +24,15 @@ from bot import ApprovalPending
 from bot.agent.aio import AsyncApprovalClient
 from bot.agent.client import ApprovalClient
 from bot.integrations.langchain import aresume, resume
-from bot.render import ACTION_APPROVE, ACTION_EDIT, ACTION_REJECT, ACTION_TAKE_OVER, REASON_BLOCK
+from bot.render import (
+    ACTION_APPROVE,
+    ACTION_EDIT,
+    ACTION_REJECT,
+    ACTION_REQUEST_INFO,
+    ACTION_TAKE_OVER,
+    QUESTION_BLOCK,
+    REASON_BLOCK,
+)
 from escalation.config import load_config
 from store.ledger import Ledger
 from store.models import Ticket, TicketStatus
@@ -412,3 +420,20 @@ def test_per_call_mode_pauses_each_call_and_resume_answers_each(
     assert "not at night" in str(by_tool["page_oncall"].content)
     assert final["messages"][-1].content == "All sorted."
     assert len(cards(rig)) == 2
+
+
+def test_a_reviewers_question_reaches_the_model_and_nothing_runs(
+        rig: Rig, client: ApprovalClient, tools: Tools, tmp_path: Path) -> None:
+    agent = agent_for(client, tools, tmp_path, calls(("issue_refund", REFUND)))
+    _, ticket = paused(rig, agent, "run-question")
+    rig.sandbox.click("U0FINOPS", action_id=ACTION_REQUEST_INFO, channel="C0PAYMENTS")
+    rig.sandbox.wait_until(lambda: rig.sandbox.views("U0FINOPS"))
+    rig.sandbox.submit("U0FINOPS", {QUESTION_BLOCK: {"signoff_question_value":
+                                                     "Which order was charged twice?"}})
+    assert settled(rig, ticket.id).status == TicketStatus.NEEDS_INFO
+    final = resume(agent, client, config=config("run-question"), timeout=30)
+    assert tools.ran() == []
+    [message] = tool_messages(final)
+    assert message.status == "error"
+    assert "Which order was charged twice?" in str(message.content)
+    assert "Nothing ran" in str(message.content)
