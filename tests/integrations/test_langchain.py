@@ -437,3 +437,36 @@ def test_a_reviewers_question_reaches_the_model_and_nothing_runs(
     assert message.status == "error"
     assert "Which order was charged twice?" in str(message.content)
     assert "Nothing ran" in str(message.content)
+
+
+def test_only_the_named_tools_go_to_signoff(rig: Rig, client: ApprovalClient, tools: Tools,
+                                            tmp_path: Path) -> None:
+    agent = build(client, tools, tmp_path / "checkpoints.sqlite",
+                  [calls(("page_oncall", {"team": "payments"}), ("issue_refund", REFUND)),
+                   DONE], only=["issue_refund"])
+    value, ticket = paused(rig, agent, "run-only")
+    assert ticket.action == "issue_refund" and len(value["action_requests"]) == 1
+    rig.sandbox.click("U0PAYLEAD", action_id=ACTION_APPROVE, channel="C0PAYMENTS")
+    settled(rig, ticket.id)
+    resume(agent, client, thread_id="run-only", timeout=30)
+    assert sorted(r["tool"] for r in tools.ran()) == ["issue_refund", "page_oncall"]
+    assert [t.action for t in rig.ledger.list_tickets()] == ["issue_refund"]
+
+
+def test_per_call_mode_in_an_async_run(rig: Rig, gate: Gate, tools: Tools) -> None:
+    async def run() -> tuple[str, dict[str, Any]]:
+        async with AsyncApprovalClient(gate.url, gate.token) as aclient:
+            agent = build(aclient, tools, None, [calls(("issue_refund", REFUND)), DONE],
+                          interrupt_mode="per_call")
+            out = await agent.ainvoke(ASK, config("run-async-per-call"))
+            [pending] = out["__interrupt__"]
+            assert pending.value["type"] == "tool_approval"
+            [ticket_id] = pending.value["signoff"]["tickets"]
+            await asyncio.to_thread(_edit_amount, rig, ticket_id, "60")
+            return ticket_id, await aresume(agent, aclient, thread_id="run-async-per-call",
+                                            timeout=30)
+
+    ticket_id, final = _in_own_loop(run())
+    assert tools.ran() == [{"tool": "issue_refund", "amount": 60, "customer": "cus_42"}]
+    assert "refunded 60 to cus_42" in str(tool_messages(final)[0].content)
+    assert rig.ledger.get_ticket(ticket_id).status == TicketStatus.EXECUTED
