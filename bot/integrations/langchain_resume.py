@@ -5,8 +5,9 @@ expects, and resume the graph from its checkpointer and ``thread_id``, in whatev
     resume(agent, client, config={"configurable": {"thread_id": "run-7"}})   # blocks
     resume(agent, client, thread_id=ticket.run_id, timeout=0)   # from a decision webhook
 
-With ``timeout`` (seconds) a pause still undecided then raises ``ApprovalPending`` and the
-run stays paused, ready for the next call.
+With ``timeout`` (seconds) a pause still undecided then raises ``ApprovalPending``; a
+reviewer's question raises ``ApprovalNeedsInfo`` at once. Either way the run stays paused,
+ready for the next call (after ``client.answer(ticket_id, text)`` for a question).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from langgraph.types import Command, StateSnapshot
 
 from bot.agent.aio import AsyncApprovalClient
 from bot.agent.client import ApprovalClient
-from bot.agent.errors import ApprovalPending
+from bot.agent.errors import ApprovalNeedsInfo, ApprovalPending
 from store.models import DecisionKind, Ticket, TicketStatus
 
 PAUSE_KEY = "signoff"
@@ -35,13 +36,13 @@ EXPIRED = ("Nobody decided in time: the request for `{name}` expired and nothing
 TAKEN_OVER = ("A reviewer took `{name}` over and will handle it themselves; the agent did "
               "not run it. Do not retry it.")
 CANCELLED = "The request for `{name}` was cancelled; nothing ran."
-NEEDS_INFO = ("A reviewer asked a question about `{name}` before deciding: {question} "
-              "Nothing ran. Answer it, then propose the call again.")
 
 
 def decision_for(ticket: Ticket, reason: str | None = None) -> Decision:
     """The ``HumanInTheLoopMiddleware`` decision for a decided ticket (``reason``: the
-    reviewer's reason or question). A pending ticket raises :class:`ApprovalPending`."""
+    reviewer's reason or question). Nothing is decided yet for a pending ticket
+    (:class:`ApprovalPending`) nor for one whose reviewer asked a question
+    (:class:`ApprovalNeedsInfo`: answer it with ``client.answer``, then resume again)."""
     name, status = ticket.action, ticket.status
     if status in CARRIED_OUT:
         if ticket.edited:
@@ -57,8 +58,7 @@ def decision_for(ticket: Ticket, reason: str | None = None) -> Decision:
     if status == TicketStatus.CANCELLED:
         return {"type": "reject", "message": CANCELLED.format(name=name)}
     if status == TicketStatus.NEEDS_INFO:
-        return {"type": "reject", "message": NEEDS_INFO.format(
-            name=name, question=reason or "(no text)")}
+        raise ApprovalNeedsInfo(ticket, reason)
     raise ApprovalPending(ticket)
 
 

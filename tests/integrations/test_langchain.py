@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-from bot import ApprovalPending
+from bot import ApprovalNeedsInfo, ApprovalPending
 from bot.agent.aio import AsyncApprovalClient
 from bot.agent.client import ApprovalClient
 from bot.integrations.langchain import aresume, resume
@@ -422,7 +422,7 @@ def test_per_call_mode_pauses_each_call_and_resume_answers_each(
     assert len(cards(rig)) == 2
 
 
-def test_a_reviewers_question_reaches_the_model_and_nothing_runs(
+def test_a_reviewers_question_keeps_the_run_paused_until_answered_and_decided(
         rig: Rig, client: ApprovalClient, tools: Tools, tmp_path: Path) -> None:
     agent = agent_for(client, tools, tmp_path, calls(("issue_refund", REFUND)))
     _, ticket = paused(rig, agent, "run-question")
@@ -431,12 +431,16 @@ def test_a_reviewers_question_reaches_the_model_and_nothing_runs(
     rig.sandbox.submit("U0FINOPS", {QUESTION_BLOCK: {"signoff_question_value":
                                                      "Which order was charged twice?"}})
     assert settled(rig, ticket.id).status == TicketStatus.NEEDS_INFO
+    with pytest.raises(ApprovalNeedsInfo) as asked:
+        resume(agent, client, config=config("run-question"), timeout=30)
+    assert asked.value.question == "Which order was charged twice?"
+    assert tools.ran() == [] and agent.get_state(config("run-question")).interrupts
+    assert client.answer(ticket.id, "ord_7, on 3 November").status == TicketStatus.PENDING
+    rig.sandbox.click("U0FINOPS", action_id=ACTION_APPROVE, channel="C0PAYMENTS")
+    settled(rig, ticket.id, decisions=2)
     final = resume(agent, client, config=config("run-question"), timeout=30)
-    assert tools.ran() == []
-    [message] = tool_messages(final)
-    assert message.status == "error"
-    assert "Which order was charged twice?" in str(message.content)
-    assert "Nothing ran" in str(message.content)
+    assert tools.ran() == [{"tool": "issue_refund", **REFUND}]
+    assert final["messages"][-1].content == "All sorted."
 
 
 def test_only_the_named_tools_go_to_signoff(rig: Rig, client: ApprovalClient, tools: Tools,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import ApprovalPending
+from bot import ApprovalNeedsInfo, ApprovalPending
 from bot.integrations.langchain import decision_for
 from store.models import Ticket, TicketStatus
 
@@ -39,10 +39,11 @@ def test_the_other_ends_are_rejections_or_a_response_saying_nothing_ran() -> Non
     assert taken["type"] == "respond" and "did not run it" in taken["message"]
     cancelled = decision_for(ticket(TicketStatus.CANCELLED))
     assert cancelled["type"] == "reject" and "nothing ran" in cancelled["message"]
-    asked = decision_for(ticket(TicketStatus.NEEDS_INFO), "which order?")
-    assert asked["type"] == "reject" and "which order?" in asked["message"]
 
 
-def test_a_pending_ticket_has_no_decision_yet() -> None:
+def test_a_pending_ticket_or_an_open_question_has_no_decision_yet() -> None:
     with pytest.raises(ApprovalPending):
         decision_for(ticket(TicketStatus.PENDING))
+    with pytest.raises(ApprovalNeedsInfo) as asked:
+        decision_for(ticket(TicketStatus.NEEDS_INFO), "which order?")
+    assert asked.value.question == "which order?"
