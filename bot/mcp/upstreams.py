@@ -12,6 +12,7 @@ import mcp_types as types
 from mcp import Client, StdioServerParameters
 
 from escalation.mcp_config import McpConfig, McpUpstream
+from escalation.policy import untrusted
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class ProxiedTool:
     two upstreams offer the same name."""
     upstream: str
     tool: types.Tool
+    trusted: bool = False
+    """Whether the upstream is marked ``trust_annotations`` (see :data:`UNTRUSTED`)."""
 
     @property
     def action(self) -> str:
@@ -34,8 +37,9 @@ class ProxiedTool:
         """``readOnlyHint``, ``destructiveHint``... as the upstream's tools/list gave them."""
         if self.tool.annotations is None:
             return {}
-        return self.tool.annotations.model_dump(by_alias=True, exclude_none=True,
-                                                mode="json")
+        found = self.tool.annotations.model_dump(by_alias=True, exclude_none=True,
+                                                 mode="json")
+        return found if self.trusted else untrusted(found)
 
     def listed(self) -> types.Tool:
         """As the proxy lists it. Without the upstream's output schema: through the proxy a
@@ -76,7 +80,8 @@ class Upstreams:
         for upstream_name, tool in listed:
             exposed = (tool.name if clashes[tool.name] == 1
                        else f"{upstream_name}_{tool.name}")
-            self.tools[exposed] = ProxiedTool(exposed, upstream_name, tool)
+            trusted = self.config.upstreams[upstream_name].trust_annotations
+            self.tools[exposed] = ProxiedTool(exposed, upstream_name, tool, trusted)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
