@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -10,6 +11,8 @@ from typing import Any
 
 import mcp_types as types
 from mcp import Client, StdioServerParameters
+from mcp.client import Transport
+from mcp.client.stdio import stdio_client
 
 from escalation.mcp_config import McpConfig, McpUpstream
 from escalation.policy import untrusted
@@ -48,12 +51,15 @@ class ProxiedTool:
         return self.tool.model_copy(update={"name": self.name, "output_schema": None})
 
 
-def _target(upstream: McpUpstream) -> StdioServerParameters | str:
+def _target(upstream: McpUpstream) -> Transport | str:
     if upstream.url is not None:
         return upstream.url
     assert upstream.command is not None
-    return StdioServerParameters(command=upstream.command, args=list(upstream.args),
-                                 env=dict(upstream.env) or None, cwd=upstream.cwd)
+    params = StdioServerParameters(command=upstream.command, args=list(upstream.args),
+                                   env=dict(upstream.env) or None, cwd=upstream.cwd)
+    # The upstream's stderr goes to this process's own (fd 2), never to a replaced
+    # sys.stderr without a file descriptor (an embedding host's, a test runner's).
+    return stdio_client(params, errlog=sys.__stderr__ or sys.stderr)
 
 
 class Upstreams:
