@@ -1,7 +1,7 @@
 """Standing grants: time-boxed approvals of similar requests, and the click that makes one.
 
 Revision ID: 0030
-Revises: 0008
+Revises: 0020
 Create Date: 2026-11-26
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from store.tables import UTCDateTime
 
 revision = "0030"
-down_revision = "0008"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
