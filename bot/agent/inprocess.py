@@ -83,9 +83,9 @@ class InProcessBackend:
         if outcome.decision == "require_approval":
             granted = self.grants.approve(
                 request, outcome, lambda at: self._new_ticket(outcome, request, at))
-            if granted is not None:  # a standing grant covers it: no card
+            if granted is not None:  # a standing grant covers it: no card, nothing claimed
                 self._shadow(request, outcome, granted.id)
-                return granted
+                return granted, False
         ticket, created = self.ledger.create_ticket(
             lambda created_at: self._new_ticket(outcome, request, created_at),
             claim_as=claim_as, lease=self.config.execution_lease)
