@@ -10,7 +10,6 @@ its own ticket with its own deadline, chain, decision row and audit events.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from escalation.config_errors import Finding
 from escalation.durations import Duration
 from escalation.yaml_marks import Path
-from store.models import NewTicket, ReviewType, RiskTier, Ticket, canonical_json
+from store.batches import similarity_key
+from store.models import ReviewType, RiskTier, Ticket
 
 MAX_BATCH = 90
 """The most members one batch card may list (``max``'s upper bound)."""
@@ -59,20 +59,13 @@ def never_batched(tier: RiskTier, review: ReviewType, approvals_required: int) -
     return None
 
 
-def batch_key(ticket: NewTicket | Ticket) -> str:
-    """What similar requests share: action, the route snapshot, agent, tier and rule."""
-    parts = {"action": ticket.action, "route": ticket.route.model_dump(mode="json"),
-             "agent": ticket.agent, "tier": ticket.tier.value, "rule": ticket.policy_rule}
-    return hashlib.sha256(canonical_json(parts).encode("utf-8")).hexdigest()
-
-
 def plan_for(ticket: Ticket, batch: BatchConfig | None) -> BatchPlan | None:
     """Where ``ticket`` (just created, pending) may be batched, or None: reviewed alone."""
     if batch is None or ticket.canary is not None:
         return None
     if never_batched(ticket.tier, ticket.review_type, ticket.route.approvals_required):
         return None
-    return BatchPlan(batch_key(ticket), batch.max, batch.window)
+    return BatchPlan(similarity_key(ticket), batch.max, batch.window)
 
 
 def rule_batch(rules: Mapping[str, Any], rule_name: str | None) -> BatchConfig | None:

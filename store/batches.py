@@ -38,7 +38,15 @@ from store.errors import (
 )
 from store.inbox import CLICK_MAX_AGE, settle
 from store.ledger import Ledger
-from store.models import Decision, DecisionKind, SlackRef, Ticket, TicketStatus, canonical_json
+from store.models import (
+    Decision,
+    DecisionKind,
+    NewTicket,
+    SlackRef,
+    Ticket,
+    TicketStatus,
+    canonical_json,
+)
 from store.states import Event
 from store.tables import DecisionRow, MessageRow, TicketRow
 from store.transition import transition, transition_refused
@@ -70,9 +78,18 @@ def list_hash(batch_id: str, items: Sequence[BatchItem]) -> str:
     return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()
 
 
+def similarity_key(ticket: NewTicket | Ticket) -> str:
+    """What similar requests share: action, the route snapshot, agent, tier and rule. A
+    member whose key changes (an edit that re-routed it) leaves its batch's list."""
+    parts = {"action": ticket.action, "route": ticket.route.model_dump(mode="json"),
+             "agent": ticket.agent, "tier": ticket.tier.value, "rule": ticket.policy_rule}
+    return hashlib.sha256(canonical_json(parts).encode("utf-8")).hexdigest()
+
+
 @dataclass(frozen=True)
 class Batch:
     id: str
+    key: str
     action: str
     opened_at: datetime
     closes_at: datetime
@@ -83,8 +100,9 @@ class Batch:
 
     @property
     def listed(self) -> tuple[Ticket, ...]:
-        """The members a card lists for "Approve all": those still pending."""
-        return tuple(t for t in self.tickets if t.status == TicketStatus.PENDING)
+        """The members a card lists for "Approve all": pending, still shown on this card
+        and still similar (an edit may have moved one to a card of its own)."""
+        return tuple(t for t in self.tickets if _still_listed(t, self.key, self.card))
 
     @property
     def items(self) -> tuple[BatchItem, ...]:
@@ -93,6 +111,13 @@ class Batch:
     @property
     def hash(self) -> str:
         return list_hash(self.id, self.items)
+
+
+def _still_listed(ticket: Ticket, key: str, card: SlackRef | None) -> bool:
+    on_card = card is not None and ticket.card is not None and ticket.card.ts == card.ts \
+        and ticket.card.channel == card.channel
+    return (ticket.status == TicketStatus.PENDING and on_card
+            and similarity_key(ticket) == key)
 
 
 def new_batch_id() -> str:
@@ -186,8 +211,8 @@ class BatchStore:
             found = [to_ticket(m, _messages(s, m.id)) for m in members]
         card = (SlackRef(role="card", channel=row.card_channel, ts=row.card_ts)
                 if row.card_channel and row.card_ts else None)
-        return Batch(row.id, row.action, row.opened_at, row.closes_at, row.max_members, card,
-                     tuple(found))
+        return Batch(row.id, row.key, row.action, row.opened_at, row.closes_at,
+                     row.max_members, card, tuple(found))
 
     def record_view(self, batch: Batch) -> str:
         """Remember the list ``batch`` shows now (a card is about to show it); its hash."""
@@ -228,10 +253,16 @@ class BatchStore:
                 raise TransitionRefused(batch_id, kind.value, "unknown",
                                         detail="no card of this batch showed that list")
             items = _items(view)
+            batch = s.execute(select(BatchRow).where(BatchRow.id == batch_id)).scalar_one()
             rows = _lock_members(s, batch_id, items)
             now = now_of(s)
+            card = SlackRef(role="card", channel=batch.card_channel or "", ts=batch.card_ts or "")
             for item in items:
                 _check_listed(rows[item.ticket_id], item, kind, now)
+                if not _still_listed(to_ticket(rows[item.ticket_id]), batch.key, card):
+                    row = rows[item.ticket_id]
+                    raise ChangedSinceSeen(row.id, kind.value, row.status, seen=item.version,
+                                           current=row.version)
             done = [self._decide_one(s, rows[i.ticket_id], reviewer, kind, reason, now,
                                      batch_id, digest, len(items)) for i in items]
             if click_id is not None:

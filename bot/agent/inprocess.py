@@ -16,6 +16,7 @@ from bot.agent.door import checked
 from bot.agent.errors import ApprovalDenied
 from bot.render import render_execution_result, render_info_answer
 from bot.slack.surfaces import Surfaces
+from escalation.batching import rule_batch
 from escalation.config import SignoffConfig
 from escalation.deadlines import deadlines
 from escalation.policy import Policy, PolicyOutcome, Proposal, with_annotations
@@ -38,6 +39,7 @@ class InProcessBackend:
         self.config = config
         self.slack = slack
         self.policy = Policy(config)
+        self.rules = dict(zip(config.policy.rule_names(), config.policy.rules, strict=True))
         self.shadow = ShadowPolicy.of(config)
         # The rules every ticket's policy_version names are kept in the ledger.
         apply_policy(ledger, config.policy_version, config.policy.model_dump(mode="json"))
@@ -76,7 +78,9 @@ class InProcessBackend:
         if created:
             self._shadow(request, outcome, ticket.id)
         if created and ticket.status == TicketStatus.PENDING:
-            ticket = self.surfaces.post_card(ticket)
+            batched = self.surfaces.batch_cards.submit(
+                ticket, rule_batch(self.rules, ticket.policy_rule))
+            ticket = batched or self.surfaces.post_card(ticket)
         return ticket
 
     def _shadow(self, request: ApprovalRequest, outcome: PolicyOutcome,

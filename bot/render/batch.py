@@ -75,15 +75,12 @@ def parse_item_value(value: str) -> tuple[str, str, int | None]:
     return kind, parsed.ticket_id, parsed.version
 
 
-def listed(members: Sequence[Ticket]) -> list[Ticket]:
-    return [t for t in members if t.status == TicketStatus.PENDING]
-
-
 # -- the card ----------------------------------------------------------------------------------
 
-def render_batch_card(batch_id: str, members: Sequence[Ticket], digest: str) -> Message:
-    """The card for a batch as it stands: interactive while any member is pending."""
-    pending = listed(members)
+def render_batch_card(batch_id: str, members: Sequence[Ticket], pending: Sequence[Ticket],
+                      digest: str) -> Message:
+    """The card for a batch as it stands: interactive while any member is listed (pending,
+    on this card, still similar); ``digest`` is the hash of that list."""
     if not pending:
         return _decided_card(members)
     first = pending[0]
@@ -132,14 +129,17 @@ def _facts(members: Sequence[Ticket], pending: Sequence[Ticket], digest: str) ->
              "requests arriving later go on the next card",
              f"First deadline {slack_date(first_deadline)}; each request escalates and "
              "expires on its own"]
-    gone = _ended(members)
+    gone = _ended(members, pending)
     if gone:
         facts.append("Left the list: " + gone)
     return facts
 
 
-def _ended(members: Sequence[Ticket]) -> str:
-    counts = Counter(t.status.value for t in members if t.status != TicketStatus.PENDING)
+def _ended(members: Sequence[Ticket], pending: Sequence[Ticket] = ()) -> str:
+    """How the members no longer listed ended (or that they moved to a card of their own)."""
+    ids = {t.id for t in pending}
+    counts = Counter("on its own card" if t.status == TicketStatus.PENDING else t.status.value
+                     for t in members if t.id not in ids)
     return ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in sorted(counts.items()))
 
 
@@ -147,7 +147,8 @@ def _decided_card(members: Sequence[Ticket]) -> Message:
     n = len(members)
     first = members[0] if members else None
     action = first.action if first else "requests"
-    text = f"Batch of {n} {action} requests: none is waiting any more ({_ended(members)})"
+    text = (f"Batch of {n} {action} requests: none is waiting here any more "
+            f"({_ended(members)})")
     blocks: list[Block] = [section("signoff_batch_done", f"*{esc(text, 2000)}*")]
     deciders = Counter(t.decided_by for t in members if t.decided_by)
     if deciders:
@@ -298,3 +299,15 @@ def render_batch_show_all_modal(ref: BatchRef, pending: Sequence[Ticket],
             f"…and {len(pending) - MODAL_ITEMS} more"]))
     return modal(CALLBACK_BATCH_SHOW_ALL, f"All {len(pending)} requests", blocks,
                  close="Close", metadata=batch_metadata(ref, len(pending), origin))
+
+
+def render_batch_decided_note(user: str, approved: bool, count: int, digest: str,
+                              reason: str | None) -> Message:
+    """The thread reply after "Approve all" or "Reject all"."""
+    verb = "approved" if approved else "rejected"
+    text = (f"{':white_check_mark:' if approved else ':no_entry:'} {mention(user)} {verb} all "
+            f"{count} listed requests at once (list {digest[:10]}); each has its own "
+            "decision on record")
+    if reason:
+        text += f"\n*Reason:* {esc(reason, 1500)}"
+    return message(text, [section("signoff_batch_decided", text)])
