@@ -256,7 +256,7 @@ def batch_metadata(ref: BatchRef, count: int, origin: tuple[str, str] | None) ->
 
 class BatchOrigin(NamedTuple):
     ref: BatchRef
-    count: int
+    size: int
     channel: str | None
     ts: str | None
 
