@@ -5,6 +5,7 @@ never batched. Real signed clicks to the real bot, the sandbox as Slack, a real 
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 from collections.abc import Iterator
 from typing import Any
 
@@ -175,3 +176,36 @@ def test_critical_two_person_and_escalation_requests_are_never_batched(rig: Rig)
         assert not any(m.role == BATCH_ROLE for m in ticket.messages)
         assert BatchStore(rig.ledger).batch_of(alone.id) is None
     assert "Approve all 2" in card_text(rig, small[0])
+
+
+def _deadline_now(rig: Rig, ticket: Ticket) -> None:
+    from sqlalchemy import update
+
+    from store.db import db_now
+    from store.tables import TicketRow
+
+    with rig.ledger.engine.begin() as conn:  # its deadline has passed (the database's clock)
+        conn.execute(update(TicketRow).where(TicketRow.id == ticket.id)
+                     .values(expires_at=db_now(), next_action_at=db_now()))
+
+
+def test_members_expire_on_their_own_and_a_stale_list_decides_nothing(rig: Rig) -> None:
+    first, second, third = (refund(rig, amount) for amount in (20, 30, 40))
+    # The deadline of one listed request passes before anyone sweeps: Approve all on the
+    # card showing it decides nothing, expires it, and refreshes the card.
+    _deadline_now(rig, first)
+    assert rig.sandbox.click("U0PAYLEAD", action_id=ACTION_BATCH_APPROVE).ok
+    told = rig.sandbox.wait_until(lambda: [m.text for m in rig.sandbox.ephemerals("U0PAYLEAD")
+                                           if "Nothing was decided" in m.text])
+    assert first.id in told[0]
+    assert rig.ledger.get_ticket(first.id).status == TicketStatus.EXPIRED
+    for t in (second, third):
+        assert rig.ledger.decisions(t.id) == []
+    wait_for(lambda: "Approve all 2" in card_text(rig, second))
+    # Another expires through the sweep: the card lists the one left and says so.
+    _deadline_now(rig, second)
+    rig.service.engine().tick(at=second.created_at + timedelta(hours=2))
+    assert rig.ledger.get_ticket(second.id).status == TicketStatus.EXPIRED
+    wait_for(lambda: "Approve all 1" in card_text(rig, third))
+    assert "2 expired" in card_text(rig, third)
+    assert rig.ledger.get_ticket(third.id).status == TicketStatus.PENDING
