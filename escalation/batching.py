@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from pydantic_core import PydanticCustomError
 
 from escalation.config_errors import Finding
 from escalation.durations import Duration
@@ -37,6 +38,16 @@ class BatchConfig(BaseModel):
     max: StrictInt = Field(default=50, ge=2, le=MAX_BATCH)
     window: Duration = Field(default=timedelta(minutes=2),
                              json_schema_extra={"default": "2m"})
+
+    @field_validator("window")
+    @classmethod
+    def _short_window(cls, value: timedelta) -> timedelta:
+        if value > MAX_WINDOW:
+            raise PydanticCustomError("signoff", "{message}", {
+                "message": "a batch window longer than 1h keeps early requests waiting for "
+                           "later ones",
+                "fix": "use a window of at most 1h (e.g. 2m)"})
+        return value
 
 
 @dataclass(frozen=True)

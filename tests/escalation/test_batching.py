@@ -68,7 +68,7 @@ def test_batch_on_an_allow_rule_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("batch", "needle"), [
     ("{max: 1}", "max"), ("{max: 500}", "max"), ("{window: soon}", "window"),
-    ("{max: 5, every: 2m}", "every"), ("{window: 0s}", "window"),
+    ("{max: 5, every: 2m}", "every"), ("{window: 0s}", "window"), ("{window: 2h}", "window"),
 ])
 def test_bad_batch_values_name_their_key(tmp_path: Path, batch: str, needle: str) -> None:
     text = with_batch(HIGH, batch)
