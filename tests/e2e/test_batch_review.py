@@ -5,8 +5,8 @@ never batched. Real signed clicks to the real bot, the sandbox as Slack, a real 
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
