@@ -13,10 +13,11 @@ import logging
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.render import render_card
 from bot.render.batch import render_batch_card
 from bot.slack.webapi import WebApi, slack_error
 from escalation.batching import BatchConfig, plan_for
-from store.batches import BATCH_ROLE, Batch, BatchStore
+from store.batches import BATCH_ROLE, Batch, BatchStore, similarity_key
 from store.ledger import Ledger
 from store.models import SlackRef, Ticket
 
@@ -70,8 +71,6 @@ class BatchCards:
     def _alone(self, batch_id: str) -> None:
         """The batch card could not be posted: take no more members, and give each one
         its own card (each records its delivery, or its failure, as a single card does)."""
-        from bot.render import render_card  # the single card, only on this rare path
-
         self.store.close(batch_id)
         for member in self.store.get(batch_id).tickets:
             if member.card is None:
@@ -91,6 +90,14 @@ class BatchCards:
         return self.api.update(batch.tickets[0], batch.card, self._message(batch))
 
     def refresh_for(self, ticket: Ticket) -> bool:
-        """Refresh the batch card that is ``ticket``'s card."""
+        """Refresh the batch card that is ``ticket``'s card. A request still waiting that is
+        no longer similar (an edit re-routed it in the same channel: now critical, or two
+        approvals) leaves the list, and gets a card of its own so it stays visible."""
         batch_id = self.store.batch_of(ticket.id)
-        return True if batch_id is None else self.refresh(batch_id)
+        if batch_id is None:
+            return True
+        batch = self.store.get(batch_id)
+        if ticket.status.is_open and similarity_key(ticket) != batch.key:
+            self.api.post_card(ticket, render_card(
+                ticket, decisions=self.ledger.decisions(ticket.id)))
+        return self.refresh(batch_id)

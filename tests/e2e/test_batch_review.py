@@ -209,3 +209,31 @@ def test_members_expire_on_their_own_and_a_stale_list_decides_nothing(rig: Rig) 
     wait_for(lambda: "Approve all 1" in card_text(rig, third))
     assert "2 expired" in card_text(rig, third)
     assert rig.ledger.get_ticket(third.id).status == TicketStatus.PENDING
+
+
+def test_an_item_edited_first_leaves_the_list_and_a_stricter_one_gets_its_own_card(
+        rig: Rig) -> None:
+    tickets = [refund(rig, amount) for amount in (10, 20, 30)]
+    batch_card = rig.ledger.get_ticket(tickets[0].id).card
+    # Edited in place: an edit approves it with the new arguments; the card lists the rest.
+    rig.sandbox.select("U0PAYLEAD", ACTION_BATCH_ITEM, item_value("edit", tickets[0]),
+                       block_id="signoff_batch_item_0", channel="C0PAYMENTS")
+    rig.sandbox.wait_until(lambda: rig.sandbox.views("U0PAYLEAD"))
+    assert rig.sandbox.submit("U0PAYLEAD", {"arg:amount": {"signoff_edit_value": "12"}}).ok
+    wait_for(lambda: rig.ledger.get_ticket(tickets[0].id).status == TicketStatus.APPROVED)
+    assert rig.ledger.get_ticket(tickets[0].id).final_args["amount"] == 12
+    wait_for(lambda: "Approve all 2" in card_text(rig, tickets[1]))
+    # Edited to an amount that needs two approvers: off the batch, onto a card of its own.
+    big = tickets[1]
+    rig.sandbox.select("U0FINOPS", ACTION_BATCH_ITEM, item_value("edit", big),
+                       block_id="signoff_batch_item_0", channel="C0PAYMENTS")
+    rig.sandbox.wait_until(lambda: rig.sandbox.views("U0FINOPS"))
+    assert rig.sandbox.submit("U0FINOPS", {"arg:amount": {"signoff_edit_value": "5000"}}).ok
+    moved = wait_for(lambda: (t := rig.ledger.get_ticket(big.id)).card != batch_card and t)
+    assert moved.status == TicketStatus.PENDING and moved.tier.value == "critical"
+    assert moved.card is not None and moved.card.channel == "C0PAYMENTS"
+    wait_for(lambda: "Approve all 1" in card_text(rig, tickets[2]))
+    assert rig.sandbox.click("U0PAYLEAD", action_id=ACTION_BATCH_APPROVE, channel="C0PAYMENTS",
+                             message_ts=batch_card.ts if batch_card else None).ok
+    wait_for(lambda: rig.ledger.get_ticket(tickets[2].id).status == TicketStatus.APPROVED)
+    assert rig.ledger.get_ticket(big.id).status == TicketStatus.PENDING
