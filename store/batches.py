@@ -208,7 +208,11 @@ class BatchStore:
                 BatchMemberRow, BatchMemberRow.ticket_id == TicketRow.id).where(
                 BatchMemberRow.batch_id == batch_id).order_by(BatchMemberRow.position)
             ).scalars().all()
-            found = [to_ticket(m, _messages(s, m.id)) for m in members]
+            messages: dict[str, list[MessageRow]] = {m.id: [] for m in members}
+            for msg in s.execute(select(MessageRow).where(  # one read for all members
+                    MessageRow.ticket_id.in_(list(messages))).order_by(MessageRow.id)).scalars():
+                messages[msg.ticket_id].append(msg)
+            found = [to_ticket(m, messages[m.id]) for m in members]
         card = (SlackRef(role="card", channel=row.card_channel, ts=row.card_ts)
                 if row.card_channel and row.card_ts else None)
         return Batch(row.id, row.key, row.action, row.opened_at, row.closes_at,

@@ -18,6 +18,7 @@ from bot.render.batch import render_batch_card
 from bot.slack.webapi import WebApi, slack_error
 from escalation.batching import BatchConfig, plan_for
 from store.batches import BATCH_ROLE, Batch, BatchStore, similarity_key
+from store.errors import StoreError
 from store.ledger import Ledger
 from store.models import SlackRef, Ticket
 
@@ -43,8 +44,12 @@ class BatchCards:
         plan = plan_for(ticket, batch)
         if plan is None or self.api.slack is None:
             return None
-        batch_id, opened = self.store.join(ticket.id, plan.key, max_members=plan.max,
-                                           window=plan.window, action=ticket.action)
+        try:
+            batch_id, opened = self.store.join(ticket.id, plan.key, max_members=plan.max,
+                                               window=plan.window, action=ticket.action)
+        except StoreError as exc:  # shown alone rather than not at all
+            log.warning("request %s not batched: %s", ticket.id, exc)
+            return None
         if opened:
             self._open(batch_id, ticket)
         else:
