@@ -126,7 +126,7 @@ def _summary(pending: Sequence[Ticket]) -> str:
 def _facts(members: Sequence[Ticket], pending: Sequence[Ticket], digest: str) -> list[str]:
     first_deadline = min(t.expires_at for t in pending)
     facts = [f"Approve all covers exactly these {len(pending)} (list {digest[:10]}); "
-             "requests arriving later go on the next card",
+             "requests arriving after this card was shown are not included",
              f"First deadline {slack_date(first_deadline)}; each request escalates and "
              "expires on its own"]
     gone = _ended(members, pending)
