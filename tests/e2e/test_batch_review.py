@@ -24,7 +24,7 @@ from escalation.config import parse_config
 from store.batches import BATCH_ROLE, BatchStore
 from store.ledger import Ledger
 from store.models import DecisionKind, Ticket, TicketStatus
-from tests.e2e.conftest import EXAMPLE, Rig, running_rig, workspace
+from tests.e2e.conftest import EXAMPLE, Gate, Rig, running_rig, workspace
 
 BATCHED = EXAMPLE.read_text().replace(
     "      tier: high\n      route: payments\n",
@@ -237,3 +237,17 @@ def test_an_item_edited_first_leaves_the_list_and_a_stricter_one_gets_its_own_ca
                              message_ts=batch_card.ts if batch_card else None).ok
     wait_for(lambda: rig.ledger.get_ticket(tickets[2].id).status == TicketStatus.APPROVED)
     assert rig.ledger.get_ticket(big.id).status == TicketStatus.PENDING
+
+
+def test_requests_through_the_agent_gateway_are_batched_too(rig: Rig, gate: Gate) -> None:
+    http = gate.client()
+    try:
+        tickets = [http.request("issue_refund", {"amount": amount, "customer": "cus_7"},
+                                reason="late delivery", requested_by="U0REQUESTER")
+                   for amount in (11, 12)]
+    finally:
+        http.close()
+    cards = {rig.ledger.get_ticket(t.id).card for t in tickets}
+    assert len(cards) == 1 and None not in cards
+    assert len(cards_in(rig, "C0PAYMENTS")) == 1
+    assert "Approve all 2" in card_text(rig, tickets[0])
