@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot import ApprovalRejected
 from bot.render import REASON_BLOCK
@@ -24,6 +25,7 @@ from escalation.config import parse_config
 from store.batches import BATCH_ROLE, BatchStore
 from store.ledger import Ledger
 from store.models import DecisionKind, Ticket, TicketStatus
+from store.tables import ClickRow
 from tests.e2e.conftest import EXAMPLE, Gate, Rig, running_rig, workspace
 
 BATCHED = EXAMPLE.read_text().replace(
@@ -100,6 +102,12 @@ def test_approve_all_covers_exactly_the_listed_tickets(rig: Rig) -> None:
         assert decided[-1].data["batch"] == batch_id and decided[-1].data["batch_size"] == 3
     assert rig.ledger.get_ticket(late.id).status == TicketStatus.PENDING
     assert rig.ledger.decisions(late.id) == []
+    # The click went through the inbox before its ack, and ended with the decisions.
+    with rig.ledger.engine.connect() as conn:
+        (click,) = conn.execute(select(ClickRow.ticket_id, ClickRow.status, ClickRow.decision_id)
+                                ).all()
+    assert (click.ticket_id, click.status) == (batch_id, "decided")
+    assert click.decision_id in {rig.ledger.decisions(t.id)[0].id for t in listed}
     # The card now lists the one still waiting; each approval runs on its own, once.
     wait_for(lambda: "Approve all 1" in card_text(rig, late))
     assert rig.client.execute(listed[0].id, lambda **kw: kw["amount"],
