@@ -186,7 +186,7 @@ class BatchStore:
                 row.card_channel, row.card_ts, row.shown_version = ref.channel, ref.ts, row.version
                 pointer = SlackRef(role=BATCH_ROLE, channel=ref.channel, ts=ref.ts)
                 tickets.insert_message(s, row.id, pointer, now)
-                audit.append(s, ticket_id=row.id, kind="posted", actor="signoff", at=now,
+                audit.append(s, ticket_id=row.id, kind="posted", actor=tickets.SYSTEM_ACTOR, at=now,
                              key=self.ledger.audit_key,
                              data={"role": BATCH_ROLE, "channel": ref.channel, "ts": ref.ts,
                                    "user": None, "batch": batch_id})
