@@ -86,6 +86,11 @@ def test_approve_all_decides_exactly_the_listed_tickets(ledger: Ledger,
     assert events[-1].data["batch"] == batch_id and events[-1].data["batch_list"] == digest
     with pytest.raises(AlreadyDecided):  # the same list again decides nothing more
         store.decide_all(batch_id, digest, reviewer="U0FINOPS", kind=DecisionKind.APPROVE)
+    report = ledger.verify_audit()  # every ticket row matches its replayed events
+    assert report.ok, str(report)
+    started = ledger.start_execution(tickets[0].id, action="issue_refund",
+                                     args=tickets[0].final_args, actor="agent")
+    assert started.status == TicketStatus.EXECUTING  # the batch approval backs execution
 
 
 def test_one_changed_ticket_refuses_the_whole_list(ledger: Ledger,
