@@ -114,8 +114,10 @@ class Batch:
 
 
 def _still_listed(ticket: Ticket, key: str, card: SlackRef | None) -> bool:
-    on_card = card is not None and ticket.card is not None and ticket.card.ts == card.ts \
-        and ticket.card.channel == card.channel
+    # A member with no card yet is about to get the batch's (it joined while the card was
+    # being posted); one with another card was moved off the batch by an edit.
+    on_card = ticket.card is None or (card is not None and ticket.card.ts == card.ts
+                                      and ticket.card.channel == card.channel)
     return (ticket.status == TicketStatus.PENDING and on_card
             and similarity_key(ticket) == key)
 
