@@ -52,9 +52,25 @@ class DecisionUpdate:
     decision_hash: str | None = None
 
 
+@dataclass(frozen=True)
+class Capacity:
+    """Whose authority a decision is made with. A delegate acts ``on_behalf_of`` a principal;
+    ``identities`` are everyone the click stands for (the reviewer, the principal, and whoever
+    an active delegation links them to): one person for counting distinct approvers."""
+
+    on_behalf_of: str | None = None
+    identities: frozenset[str] = frozenset()
+
+
+IN_OWN_RIGHT = Capacity()
+
+
 def decision_update(row: TicketRow, reviewer: str, kind: DecisionKind,
-                  args: dict[str, Any] | None, reroute: Reroute | None = None) -> DecisionUpdate:
-    """What a decision would do to ``row``; raises for a second approval by one person."""
+                    args: dict[str, Any] | None, reroute: Reroute | None = None,
+                    capacity: Capacity | None = None) -> DecisionUpdate:
+    """What a decision would do to ``row``; raises for a second approval by one person
+    (or by someone a delegation makes one with an approver already counted)."""
+    capacity = capacity or IN_OWN_RIGHT
     if kind in _SIMPLE:
         event, audit_kind, final = _SIMPLE[kind]
         return DecisionUpdate(event, audit_kind, final)
@@ -62,24 +78,31 @@ def decision_update(row: TicketRow, reviewer: str, kind: DecisionKind,
     if kind == DecisionKind.EDIT and args is not None:
         digest = args_hash(args)
         if digest != row.final_args_hash:
-            return _edit(row, args, digest, reviewer, required, reroute)
+            return _edit(row, args, digest, reviewer, required, reroute, capacity)
     # A plain approval, or an "edit" that changed nothing, approves final_args.
-    if reviewer in row.approvals:
+    acting = dict(row.acting_for or {})
+    counted = set(row.approvals) | set(acting.values())
+    same = sorted(counted & ({reviewer} | capacity.identities))
+    if same:
+        who = reviewer if reviewer in counted else f"{reviewer} (one person with {same[0]})"
         raise DuplicateApproval(
             row.id, kind.value, row.status, detail=(
-                f"{reviewer} already approved; {required} distinct approvers are needed"
+                f"{who} already approved; {required} distinct approvers are needed"
             ),
         )
     approvals = [*row.approvals, reviewer]
+    values: dict[str, Any] = {"approvals": approvals}
+    if capacity.on_behalf_of is not None:
+        values["acting_for"] = {**acting, reviewer: capacity.on_behalf_of}
     done = len(approvals) >= required
     return DecisionUpdate(
         Event.APPROVE if done else Event.APPROVE_PARTIAL, "decided", done,
-        values={"approvals": approvals}, decision_hash=row.final_args_hash,
+        values=values, decision_hash=row.final_args_hash,
     )
 
 
 def _edit(row: TicketRow, args: dict[str, Any], digest: str, reviewer: str, required: int,
-          reroute: Reroute | None) -> DecisionUpdate:
+          reroute: Reroute | None, capacity: Capacity) -> DecisionUpdate:
     # Changed arguments void earlier approvals: they approved something else.
     values: dict[str, Any] = {"final_args": args, "final_args_hash": digest}
     counts = True
@@ -88,6 +111,8 @@ def _edit(row: TicketRow, args: dict[str, Any], digest: str, reviewer: str, requ
         values.update(route=reroute.route.model_dump(mode="json"), tier=reroute.tier.value,
                       policy_rule=reroute.policy_rule, **_restart(row, reroute.replan))
     values["approvals"] = [reviewer] if counts else []
+    values["acting_for"] = ({reviewer: capacity.on_behalf_of}
+                            if counts and capacity.on_behalf_of is not None else None)
     done = counts and required <= 1
     return DecisionUpdate(Event.EDIT if done else Event.EDIT_PARTIAL, "edited", done,
                         values=values, decision_args=args, decision_hash=digest)

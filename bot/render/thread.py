@@ -11,6 +11,7 @@ from bot.render.decided import EXPIRED_LINE
 from bot.render.ids import BLOCK_NOTE, BLOCK_ONCALL, BLOCK_TICKET
 from bot.render.parts import CardContext, fallback
 from bot.render.text import (
+    acting,
     clip_mrkdwn,
     code_inline,
     duration,
@@ -173,7 +174,7 @@ def render_already_decided(ticket: Ticket) -> Message:
         return render_refusal("This request is still open.")
     text = f"Already {verb}"
     if ticket.decided_by:
-        text += f" by {mention(ticket.decided_by)}"
+        text += f" by {acting(ticket.decided_by, ticket.acting_for.get(ticket.decided_by))}"
     if ticket.decided_at is not None:
         text += f" {slack_date(ticket.decided_at)}"
     return render_refusal(text + ". Your click changed nothing.")
