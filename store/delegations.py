@@ -15,7 +15,7 @@ import re
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 
 from store.errors import DelegationInvalid
 from store.ledger import Ledger
@@ -60,9 +60,9 @@ def user_id(value: str, what: str) -> str:
     return cleaned
 
 
-def _live(at: datetime) -> list[object]:
-    return [DelegationRow.revoked_at.is_(None), DelegationRow.starts_at <= at,
-            DelegationRow.ends_at > at]
+def _live(at: datetime) -> ColumnElement[bool]:
+    return and_(DelegationRow.revoked_at.is_(None), DelegationRow.starts_at <= at,
+                DelegationRow.ends_at > at)
 
 
 class DelegationStore:
@@ -143,7 +143,7 @@ class DelegationStore:
             return []
         wanted = sorted(users)
         with self.ledger.transactions(write=False) as s:
-            rows = s.execute(select(DelegationRow).where(and_(*_live(at)), or_(
+            rows = s.execute(select(DelegationRow).where(_live(at), or_(
                 DelegationRow.principal.in_(wanted), DelegationRow.delegate.in_(wanted)))
             ).scalars()
             return [_of(r) for r in rows]
