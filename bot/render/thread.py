@@ -85,6 +85,26 @@ def render_escalation_dm(
     return message(fallback(ctx, f"You are on call (level {level})"), blocks)
 
 
+def render_fallback_dm(
+    ticket: Ticket, note: str, *, decisions: Sequence[Decision] = (),
+    masked: frozenset[str] = frozenset(), now: datetime | None = None,
+) -> Message:
+    """The interactive card, sent privately to someone who holds the authority now (a
+    fallback approver, or an approver's delegate), under ``note`` saying why they got it."""
+    ctx = CardContext.build(ticket, decisions, masked, now)
+    if not ticket.status.is_open:
+        note = "This request is no longer waiting for anyone:"
+    blocks = [section(BLOCK_ONCALL, note), *card_blocks(ctx)]
+    return message(fallback(ctx, "A request needs your decision"), blocks)
+
+
+def with_note(msg: Message, note: str | None) -> Message:
+    """``msg`` with ``note`` as its first block (a delegate learns for whom they got it)."""
+    if not note:
+        return msg
+    return message(msg["text"], [section(BLOCK_NOTE, note), *msg["blocks"]])
+
+
 def render_execution_result(ticket: Ticket) -> Message:
     """What happened when the approved action ran."""
     ctx = CardContext.build(ticket)
