@@ -45,6 +45,7 @@ from bot.slack.authz import Authorizer
 from bot.slack.clicks import ClickInbox
 from bot.slack.delegation import DelegatingAuthorizer
 from bot.slack.home import publish_home
+from bot.slack.home_delegation import register_delegation
 from bot.slack.refresher import Refresher
 from bot.slack.retry import RetryQueue
 from bot.slack.reviews import Reviews
@@ -121,6 +122,7 @@ def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
     checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="signoff-authz")
     _register_buttons(app, reviews, inbox, checks)
     register_views(app, reviews, inbox)
+    register_delegation(app, reviews, publish_home)
 
     def on_home(event: dict[str, Any]) -> None:
         # Slack sends this for the Messages tab too; only the Home tab shows the queue.

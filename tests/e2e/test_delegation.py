@@ -210,3 +210,51 @@ def test_one_approver_present_keeps_the_fallback_closed(with_fallback: Rig) -> N
     rig.sandbox.click("U0PAYMGR", action_id=ACTION_APPROVE, channel="C0PAYMENTS")
     wait_ephemeral(rig, "U0PAYMGR", NOT_YOURS)
     assert rig.ledger.decisions(ticket.id) == []
+
+
+# -- App Home -------------------------------------------------------------------------------
+
+
+def test_a_reviewer_delegates_from_app_home_and_revokes_there(rig: Rig) -> None:
+    from bot.render.delegation import (
+        ACTION_DELEGATE_OPEN,
+        ACTION_DELEGATE_REVOKE,
+        DELEGATE_TO_ACTION,
+        DELEGATE_TO_BLOCK,
+        DELEGATE_UNTIL_ACTION,
+        DELEGATE_UNTIL_BLOCK,
+    )
+
+    assert rig.sandbox.open_app_home(LEAD).ok
+    rig.sandbox.wait_until(lambda: (h := rig.sandbox.home(LEAD)) and "Out of office" in str(
+        h.data))
+    assert rig.sandbox.click(LEAD, action_id=ACTION_DELEGATE_OPEN).ok
+    rig.sandbox.wait_until(lambda: rig.sandbox.views(LEAD))
+    back = (now() + timedelta(days=3)).date().isoformat()
+    own = rig.sandbox.submit(LEAD, {DELEGATE_TO_BLOCK: {DELEGATE_TO_ACTION: LEAD},
+                                    DELEGATE_UNTIL_BLOCK: {DELEGATE_UNTIL_ACTION: back}})
+    assert own.response_action == "errors" and DELEGATE_TO_BLOCK in own.errors
+    past = rig.sandbox.submit(LEAD, {DELEGATE_TO_BLOCK: {DELEGATE_TO_ACTION: DELEGATE},
+                                     DELEGATE_UNTIL_BLOCK: {DELEGATE_UNTIL_ACTION: "2020-01-01"}})
+    assert past.response_action == "errors" and DELEGATE_UNTIL_BLOCK in past.errors
+    assert DelegationStore(rig.ledger).listing(at=now()) == []
+    done = rig.sandbox.submit(LEAD, {DELEGATE_TO_BLOCK: {DELEGATE_TO_ACTION: DELEGATE},
+                                     DELEGATE_UNTIL_BLOCK: {DELEGATE_UNTIL_ACTION: back}})
+    assert done.ok and done.response_action is None
+    [made] = DelegationStore(rig.ledger).listing(at=now())
+    assert (made.principal, made.delegate, made.created_by) == (LEAD, DELEGATE, LEAD)
+    assert made.ends_at.date().isoformat() == back
+    home = rig.sandbox.wait_until(
+        lambda: (h := rig.sandbox.home(LEAD)) and "decides for you" in str(h.data) and h)
+    assert f"<@{DELEGATE}>" in str(home.data)
+
+    ticket = refund(rig)
+    rig.sandbox.click(DELEGATE, action_id=ACTION_APPROVE, channel="C0PAYMENTS")
+    assert settled(rig, ticket.id).acting_for == {DELEGATE: LEAD}
+
+    assert rig.sandbox.click(LEAD, action_id=ACTION_DELEGATE_REVOKE).ok
+    rig.sandbox.wait_until(lambda: DelegationStore(rig.ledger).listing(at=now()) == [])
+    second = refund(rig, amount=140)
+    rig.sandbox.click(DELEGATE, action_id=ACTION_APPROVE, channel="C0PAYMENTS")
+    wait_ephemeral(rig, DELEGATE, NOT_YOURS)
+    assert rig.ledger.decisions(second.id) == []
