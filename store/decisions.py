@@ -84,12 +84,9 @@ def decision_update(row: TicketRow, reviewer: str, kind: DecisionKind,
     counted = set(row.approvals) | set(acting.values())
     same = sorted(counted & ({reviewer} | capacity.identities))
     if same:
-        who = reviewer if reviewer in counted else f"{reviewer} (one person with {same[0]})"
-        raise DuplicateApproval(
-            row.id, kind.value, row.status, detail=(
-                f"{who} already approved; {required} distinct approvers are needed"
-            ),
-        )
+        raise DuplicateApproval(row.id, kind.value, row.status, detail=(
+            f"{_counted_as(reviewer, same[0], row.approvals, acting)}; {required} distinct "
+            "approvers are needed"))
     approvals = [*row.approvals, reviewer]
     values: dict[str, Any] = {"approvals": approvals}
     if capacity.on_behalf_of is not None:
@@ -99,6 +96,18 @@ def decision_update(row: TicketRow, reviewer: str, kind: DecisionKind,
         Event.APPROVE if done else Event.APPROVE_PARTIAL, "decided", done,
         values=values, decision_hash=row.final_args_hash,
     )
+
+
+def _counted_as(reviewer: str, other: str, approvals: list[str],
+                acting: dict[str, str]) -> str:
+    """Why ``reviewer`` would count twice, in words."""
+    if reviewer in approvals:
+        return f"{reviewer} already approved"
+    if reviewer in acting.values():
+        by = next(a for a, p in acting.items() if p == reviewer)
+        return f"{by} already approved on behalf of {reviewer}"
+    return f"{reviewer} is one person with {other} through a delegation, and {other} already " \
+           "counts"
 
 
 def _edit(row: TicketRow, args: dict[str, Any], digest: str, reviewer: str, required: int,
