@@ -10,6 +10,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.render.blocks import Block
 from bot.render.delegation import (
@@ -64,11 +65,11 @@ def register_delegation(app: App, reviews: Reviews,
             log.info("revoke by %s refused: %s", user, exc)
         publish_home(reviews, user)
 
-    def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
         user = body["user"]["id"]
         at = datetime.now(UTC)  # read once: the form is judged at this instant
         to, back, note = parse_delegate_submission(view.get("state", {}).get("values", {}))
-        errors = _form_errors(user, to, back, at)
+        errors = _form_errors(user, to, back, at) or _unreachable(client, to)
         if not errors:
             assert to is not None and back is not None
             try:
@@ -103,6 +104,22 @@ def _form_errors(user: str, to: str | None, back: Any, at: datetime) -> dict[str
         return {DELEGATE_UNTIL_BLOCK: "Choose a day after today."}
     if until - at > MAX_PERIOD:
         return {DELEGATE_UNTIL_BLOCK: f"At most {MAX_PERIOD.days} days ahead."}
+    return {}
+
+
+def _unreachable(client: WebClient, to: str | None) -> dict[str, str]:
+    """A delegate who can never decide: a deactivated account, or an app's bot user. A
+    lookup that fails is let through (the delegation itself lends nothing more)."""
+    if to is None:
+        return {}
+    try:
+        info = client.users_info(user=to).get("user") or {}
+    except (SlackApiError, SlackClientError, OSError):
+        return {}
+    if info.get("deleted"):
+        return {DELEGATE_TO_BLOCK: "This account is deactivated: choose someone who is here."}
+    if info.get("is_bot"):
+        return {DELEGATE_TO_BLOCK: "Choose a person: an app cannot review requests."}
     return {}
 
 

@@ -93,6 +93,8 @@ class SlackNotifier:
         ``target``, whose authority the delegate decides with)."""
         try:
             to, note = self.away.recipient(target, at)
+            if to == ticket.requested_by:  # a delegate may never decide their own request
+                to, note = target, None
             channel = self._open_dm(to)
             message = with_note(render_escalation_dm(
                 ticket, level, decisions=self.ledger.decisions(ticket.id)), note)

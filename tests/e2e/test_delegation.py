@@ -234,6 +234,10 @@ def test_a_reviewer_delegates_from_app_home_and_revokes_there(rig: Rig) -> None:
     own = rig.sandbox.submit(LEAD, {DELEGATE_TO_BLOCK: {DELEGATE_TO_ACTION: LEAD},
                                     DELEGATE_UNTIL_BLOCK: {DELEGATE_UNTIL_ACTION: back}})
     assert own.response_action == "errors" and DELEGATE_TO_BLOCK in own.errors
+    rig.sandbox.deactivate_user("U0SRE2")
+    gone = rig.sandbox.submit(LEAD, {DELEGATE_TO_BLOCK: {DELEGATE_TO_ACTION: "U0SRE2"},
+                                     DELEGATE_UNTIL_BLOCK: {DELEGATE_UNTIL_ACTION: back}})
+    assert gone.response_action == "errors" and "deactivated" in gone.errors[DELEGATE_TO_BLOCK]
     past = rig.sandbox.submit(LEAD, {DELEGATE_TO_BLOCK: {DELEGATE_TO_ACTION: DELEGATE},
                                      DELEGATE_UNTIL_BLOCK: {DELEGATE_UNTIL_ACTION: "2020-01-01"}})
     assert past.response_action == "errors" and DELEGATE_UNTIL_BLOCK in past.errors
