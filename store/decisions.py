@@ -36,6 +36,8 @@ class Reroute:
     policy_rule: str
     counts: bool
     """Whether the editing reviewer may approve under the new route."""
+    on_behalf_of: str | None = None
+    """Whose authority (a delegation) the editor's approval counts with under the new route."""
     replan: Replan | None = None
     """The new route's chain. Either way the old chain stops: its steps end, and the
     people it DM'd lose the authority their DM gave them (the escalation epoch moves on)."""
@@ -120,8 +122,8 @@ def _edit(row: TicketRow, args: dict[str, Any], digest: str, reviewer: str, requ
         values.update(route=reroute.route.model_dump(mode="json"), tier=reroute.tier.value,
                       policy_rule=reroute.policy_rule, **_restart(row, reroute.replan))
     values["approvals"] = [reviewer] if counts else []
-    values["acting_for"] = ({reviewer: capacity.on_behalf_of}
-                            if counts and capacity.on_behalf_of is not None else None)
+    principal = reroute.on_behalf_of if reroute is not None else capacity.on_behalf_of
+    values["acting_for"] = {reviewer: principal} if counts and principal is not None else None
     done = counts and required <= 1
     return DecisionUpdate(Event.EDIT if done else Event.EDIT_PARTIAL, "edited", done,
                         values=values, decision_args=args, decision_hash=digest)

@@ -123,6 +123,9 @@ class Reviews:
         if before.status.is_open and seen != before.version:
             self._changed(before, said)
             return None
+        if reroute is not None and reroute.counts:  # it counts under the new route's terms
+            capacity = Capacity(on_behalf_of=reroute.on_behalf_of,
+                                identities=capacity.identities)
         ticket = self._record(before, user, kind, said, reason=reason, args=args,
                               reroute=reroute, expected_version=seen, capacity=capacity)
         if ticket is None:
@@ -220,9 +223,12 @@ class Reviews:
         # Under the new route only its approvers count: the editor's authority from the old
         # route or the old chain's DM does not travel, and the new chain has DM'd nobody yet.
         probe = ticket.model_copy(update={"route": outcome.route, "final_args": args})
-        counts = self.authz.refusal(user, probe, DecisionKind.EDIT, oncall=False) is None
+        standing = self.authz.standing(user, probe, DecisionKind.EDIT, oncall=False)
+        counts = not isinstance(standing, str)
         return None, Reroute(route=outcome.route, tier=outcome.tier,
                              policy_rule=outcome.rule, counts=counts,
+                             on_behalf_of=None if isinstance(standing, str)
+                             else standing.on_behalf_of,
                              replan=self._replan(ticket, outcome))
 
     def _replan(self, ticket: Ticket, outcome: PolicyOutcome) -> Replan:

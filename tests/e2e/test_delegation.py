@@ -131,6 +131,24 @@ def test_the_delegate_first_then_the_principal_is_refused(rig: Rig) -> None:
     assert rig.ledger.get_ticket(ticket.id).approvals == (DELEGATE,)
 
 
+def test_a_delegates_edit_counts_for_the_principal_under_the_stricter_terms(rig: Rig) -> None:
+    from tests.e2e.test_reroute import edit_amount
+
+    lend(rig)
+    ticket = refund(rig)  # one approval; the edit to 5000 makes it critical, two approvals
+    edit_amount(rig, DELEGATE, 5000)
+    edited = settled(rig, ticket.id)
+    assert edited.route.approvals_required == 2 and edited.status == TicketStatus.PENDING
+    assert edited.approvals == (DELEGATE,) and edited.acting_for == {DELEGATE: LEAD}
+    assert rig.ledger.decisions(ticket.id)[-1].on_behalf_of == LEAD
+    rig.sandbox.click(LEAD, action_id=ACTION_APPROVE, channel="C0PAYMENTS")
+    wait_ephemeral(rig, LEAD, ONE_PERSON)
+    rig.sandbox.click(FINOPS, action_id=ACTION_APPROVE, channel="C0PAYMENTS")
+    done = settled(rig, ticket.id, decisions=2)
+    assert done.status == TicketStatus.APPROVED and done.final_args["amount"] == 5000
+    assert rig.ledger.verify_audit().ok
+
+
 def test_the_ledger_refuses_one_person_twice_under_its_lock(rig: Rig) -> None:
     """A click that raced past the bot's check is still refused by the ledger."""
     from store.decisions import Capacity
