@@ -32,6 +32,8 @@ from store.delegations import Delegation, DelegationStore
 from store.models import DecisionKind, Ticket, is_user_group
 
 _APPROVING = (DecisionKind.APPROVE, DecisionKind.EDIT)
+#: How old the delegations App Home lists requests by may be (decisions read them fresh).
+LINKS_CACHE_S = 5.0
 
 
 def identities(user: str, links: Iterable[Delegation]) -> frozenset[str]:
@@ -53,6 +55,7 @@ class DelegatingAuthorizer(Authorizer):
         super().__init__(slack, oncall=oncall, config=config)
         self._book, self._now, self._current = book, now, config
         self._people: dict[str, tuple[float, bool]] = {}
+        self._link_cache: dict[str, tuple[float, list[Delegation]]] = {}
         self._people_lock = threading.Lock()
 
     def refusal(self, user: str, ticket: Ticket, kind: DecisionKind, *,
@@ -63,7 +66,7 @@ class DelegatingAuthorizer(Authorizer):
     def standing(self, user: str, ticket: Ticket, kind: DecisionKind, *,
                  oncall: bool = True, fresh: bool = True) -> Capacity | str:
         at = self._now()  # read once: every delegation is judged at this instant
-        links = self._book.active_for({user}, at)
+        links = self._links(user, at, fresh)
         same = identities(user, links)
         if kind in _APPROVING and ticket.requested_by in same:
             return OWN_REQUEST if ticket.requested_by == user else own_request_through(
@@ -84,6 +87,19 @@ class DelegatingAuthorizer(Authorizer):
         except GroupsBusy as busy:
             return rate_limited(busy.wait)
         return not_an_approver(ticket.route)
+
+    def _links(self, user: str, at: datetime, fresh: bool) -> list[Delegation]:
+        """Active delegations given or held by ``user``: read fresh for a decision; for
+        display (App Home lists many requests) from a cache a few seconds old."""
+        now = time.monotonic()
+        with self._people_lock:
+            hit = self._link_cache.get(user)
+            if not fresh and hit and now - hit[0] < LINKS_CACHE_S:
+                return hit[1]
+        links = self._book.active_for({user}, at)
+        with self._people_lock:
+            self._link_cache[user] = (now, links)
+        return links
 
     # -- fallback approvers -----------------------------------------------------------------
 
