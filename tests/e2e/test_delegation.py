@@ -280,3 +280,18 @@ def test_a_reviewer_delegates_from_app_home_and_revokes_there(rig: Rig) -> None:
     rig.sandbox.click(DELEGATE, action_id=ACTION_APPROVE, channel="C0PAYMENTS")
     wait_ephemeral(rig, DELEGATE, NOT_YOURS)
     assert rig.ledger.decisions(second.id) == []
+
+
+def test_approvers_who_leave_later_hand_the_request_to_the_fallback_at_the_next_reminder(
+        with_fallback: Rig) -> None:
+    rig = with_fallback
+    ticket = refund(rig)
+    assert not [m for m in rig.ledger.get_ticket(ticket.id).messages if m.role == "fallback"]
+    lend(rig)
+    rig.sandbox.deactivate_user(FINOPS)
+    sweep = engine(rig)
+    sweep.tick(at=ticket.created_at + timedelta(minutes=5, seconds=1))   # a reminder
+    sweep.tick(at=ticket.created_at + timedelta(minutes=10, seconds=1))  # the on-call DM
+    fallback_dms = [m for m in rig.ledger.get_ticket(ticket.id).messages if m.role == "fallback"]
+    assert [m.user for m in fallback_dms] == ["U0PAYMGR"]  # once, however often it is swept
+    assert len(rig.sandbox.messages(rig.sandbox.dm_channel("U0PAYMGR"))) == 1
