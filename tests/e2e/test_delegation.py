@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,7 +54,8 @@ def refund_for(rig: Rig, requested_by: str, amount: int = 120) -> str:
                               args_model=RefundArgs).id
 
 
-def test_a_delegate_approves_and_both_names_are_recorded(rig: Rig) -> None:
+def test_a_delegate_approves_and_both_names_are_recorded(
+        rig: Rig, capsys: pytest.CaptureFixture[str]) -> None:
     lend(rig)
     ticket = refund(rig)
     rig.sandbox.click(DELEGATE, action_id=ACTION_APPROVE, channel="C0PAYMENTS")
@@ -67,6 +69,18 @@ def test_a_delegate_approves_and_both_names_are_recorded(rig: Rig) -> None:
     assert rig.sandbox.wait_until(
         lambda: f"<@{DELEGATE}> on behalf of <@{LEAD}>" in card_text(rig, ticket.id))
     assert rig.ledger.verify_audit().ok
+    assert ticket_show(rig, ticket.id, capsys)["decisions"][0]["on_behalf_of"] == LEAD
+
+
+def ticket_show(rig: Rig, ticket_id: str, capsys: pytest.CaptureFixture[str]) -> Any:
+    """``signoff tickets show ID --json`` on the rig's database."""
+    from bot.cli import main
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SIGNOFF_DATABASE_URL", rig.ledger.engine.url.render_as_string(
+            hide_password=False))
+        assert main(["tickets", "show", ticket_id, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
 
 
 def test_a_delegation_that_ended_lends_nothing(rig: Rig) -> None:
