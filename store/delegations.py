@@ -12,10 +12,12 @@ revoking one are audited (ticketless events).
 from __future__ import annotations
 
 import re
+import zlib
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select, text
+from sqlalchemy.orm import Session
 
 from store.errors import DelegationInvalid
 from store.ledger import Ledger
@@ -85,6 +87,7 @@ class DelegationStore:
             raise DelegationInvalid(f"a delegation lasts at most {MAX_PERIOD.days} days; give "
                                     "an earlier --until and delegate again later if needed")
         with self.ledger.transactions() as s:
+            _serialise(s, principal, delegate)
             clash = s.execute(select(DelegationRow).where(
                 DelegationRow.revoked_at.is_(None), DelegationRow.ends_at > at,
                 DelegationRow.starts_at < until,
@@ -147,6 +150,17 @@ class DelegationStore:
                 DelegationRow.principal.in_(wanted), DelegationRow.delegate.in_(wanted)))
             ).scalars()
             return [_of(r) for r in rows]
+
+
+def _serialise(s: Session, *users: str) -> None:
+    """Two delegations made at once for the same people must not both pass the clash check:
+    PostgreSQL takes a transaction lock per person (in one order, so two never deadlock);
+    SQLite already has one writer at a time."""
+    if s.get_bind().dialect.name != "postgresql":
+        return
+    for user in sorted(set(users)):
+        s.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                  {"key": zlib.crc32(f"signoff-delegation:{user}".encode())})
 
 
 def _clash(found: Delegation, principal: str, delegate: str) -> str:

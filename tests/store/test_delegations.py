@@ -113,3 +113,27 @@ def test_the_audit_replay_refuses_one_person_counted_twice() -> None:
     found = replay(rows)
     assert found.status == TicketStatus.PENDING and found.approvals == ["U0LEAD"]
     assert any("approved twice" in p for p in found.problems)
+
+
+def test_two_delegations_made_at_once_for_one_principal_leave_one(ledger: Ledger) -> None:
+    import threading
+
+    book = DelegationStore(ledger)
+    start = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def make(delegate: str) -> None:
+        start.wait()
+        try:
+            book.delegate("U0LEAD", delegate, at=T0, until=T0 + timedelta(days=1), by="ops")
+            outcomes.append("made")
+        except DelegationInvalid:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=make, args=(f"U0DEP{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(outcomes) == ["made", "refused", "refused", "refused"]
+    assert len(book.active_for({"U0LEAD"}, T0)) == 1
