@@ -5,7 +5,8 @@ revoked a second ago lends nothing. The rules:
 
 - someone who may decide in their own right decides as themselves;
 - otherwise a delegate decides *on behalf of* a principal who may decide in their own right
-  (never through another delegation: authority held by delegation is not passed on);
+  (never through another delegation: authority held by delegation is not passed on), while
+  the principal's Slack account is active;
 - otherwise a route's ``fallback_approvers`` decide when every approver of the route is
   delegated away or deactivated (Slack ``users.info`` says ``deleted``);
 - while a delegation links two people they are **one person**: neither approves a request
@@ -80,7 +81,9 @@ class DelegatingAuthorizer(Authorizer):
             if user in allowed:
                 return Capacity(identities=same)
             for d in sorted(links, key=lambda d: d.id):
-                if d.delegate == user and d.principal in allowed:
+                # A deactivated account lends nothing (its fallback approvers take over).
+                if d.delegate == user and d.principal in allowed and not self.deactivated(
+                        d.principal, fresh=fresh):
                     return Capacity(on_behalf_of=d.principal, identities=same)
             if self._fallback(user, ticket, at, fresh=fresh):
                 return Capacity(identities=same)

@@ -103,6 +103,15 @@ def test_a_revoked_delegation_stops_at_once(rig: Rig) -> None:
     assert "delegated" in events and "delegation_revoked" in events
 
 
+def test_a_deactivated_principal_lends_nothing(rig: Rig) -> None:
+    lend(rig)
+    rig.sandbox.deactivate_user(LEAD)  # left the company while their delegation ran
+    ticket = refund(rig)
+    rig.sandbox.click(DELEGATE, action_id=ACTION_APPROVE, channel="C0PAYMENTS")
+    wait_ephemeral(rig, DELEGATE, NOT_YOURS)
+    assert rig.ledger.decisions(ticket.id) == []
+
+
 def test_a_delegate_never_approves_the_principals_request(rig: Rig) -> None:
     lend(rig)
     ticket_id = refund_for(rig, requested_by=LEAD)
