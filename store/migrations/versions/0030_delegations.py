@@ -5,7 +5,7 @@ revoked it). A decision made by a delegate names both people: ``decisions.on_beh
 and, for the approvals that count now, ``tickets.acting_for`` (approver → principal).
 
 Revision ID: 0030
-Revises: 0008
+Revises: 0020
 Create Date: 2026-11-26
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from store.tables import UTCDateTime
 
 revision = "0030"
-down_revision = "0008"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
