@@ -15,6 +15,7 @@ from bot.agent.backend import ApprovalRequest
 from bot.agent.door import checked
 from bot.agent.errors import ApprovalDenied
 from bot.render import render_execution_result, render_info_answer
+from bot.slack.fallback import OutOfOffice
 from bot.slack.surfaces import Surfaces
 from escalation.config import SignoffConfig
 from escalation.deadlines import deadlines
@@ -85,6 +86,9 @@ class InProcessBackend:
             self._shadow(request, outcome, ticket.id)
         if created and ticket.status == TicketStatus.PENDING:
             ticket = self.surfaces.post_card(ticket)
+            if ticket.route.fallback and self.slack is not None:
+                # Every approver away (delegated, deactivated): the fallback gets it now.
+                OutOfOffice(self.slack, self.ledger, lambda: self.config).fallback(ticket)
         claimed = created and claim_as is not None and ticket.status == TicketStatus.EXECUTING
         return ticket, claimed
 
