@@ -1,8 +1,8 @@
 """Batch review: batches of similar pending requests, their members, and the lists their
 cards showed (what an "Approve all N" click is bound to).
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0031
+Revises: 0030
 Create Date: 2026-11-26
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from store.tables import UTCDateTime
 
-revision = "0021"
-down_revision = "0020"
+revision = "0031"
+down_revision = "0030"
 branch_labels = None
 depends_on = None
 
