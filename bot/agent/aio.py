@@ -110,6 +110,11 @@ class AsyncApprovalClient:
         self._reasons[ticket.id] = why
         return ticket
 
+    def raise_unless_approved(self, ticket: Ticket) -> None:
+        """The typed error for a ticket that may not run (with the reviewer's reason as last
+        read); nothing for an approved one."""
+        raise_unless_approved(ticket, lambda _kind: self._reasons.get(ticket.id))
+
     async def get(self, ticket_id: str) -> Ticket:
         return self._ticket(await self._call("GET", f"/v1/requests/{ticket_id}",
                                              ticket_id=ticket_id))

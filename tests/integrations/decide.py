@@ -1,0 +1,60 @@
+"""Reviewers' clicks and the passing of time, as the end-to-end tests make them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from bot.render import ACTION_APPROVE, ACTION_EDIT, ACTION_REJECT, REASON_BLOCK
+from store.db import db_now
+from store.models import Ticket, TicketStatus
+from store.tables import TicketRow
+from tests.e2e.conftest import Rig
+from tests.e2e.test_reviews import settled
+
+
+def only_ticket(rig: Rig) -> Ticket:
+    tickets = rig.ledger.list_tickets()
+    assert len(tickets) == 1, [t.action for t in tickets]
+    return tickets[0]
+
+
+def approve(rig: Rig, ticket: Ticket) -> Ticket:
+    rig.sandbox.click("U0PAYLEAD", action_id=ACTION_APPROVE, channel=ticket.route.channel)
+    return settled(rig, ticket.id)
+
+
+def reject(rig: Rig, ticket: Ticket, reason: str) -> Ticket:
+    assert rig.sandbox.click("U0PAYLEAD", action_id=ACTION_REJECT,
+                             channel=ticket.route.channel).ok
+    rig.sandbox.wait_until(lambda: rig.sandbox.views("U0PAYLEAD"))
+    done = rig.sandbox.submit("U0PAYLEAD", {REASON_BLOCK: {"signoff_reason_value": reason}})
+    assert done.ok
+    return settled(rig, ticket.id)
+
+
+def edit(rig: Rig, ticket: Ticket, values: dict[str, str]) -> Ticket:
+    assert rig.sandbox.click("U0FINOPS", action_id=ACTION_EDIT, channel=ticket.route.channel).ok
+    rig.sandbox.wait_until(lambda: rig.sandbox.views("U0FINOPS"))
+    done = rig.sandbox.submit("U0FINOPS", {f"arg:{name}": {"signoff_edit_value": value}
+                                           for name, value in values.items()})
+    assert done.ok and done.response_action is None, done.errors
+    return settled(rig, ticket.id)
+
+
+def expire(rig: Rig, ticket: Ticket) -> Ticket:
+    """Its deadline passes (by the database's clock) and the sweep runs."""
+    with rig.ledger.engine.begin() as conn:
+        conn.execute(update(TicketRow).where(TicketRow.id == ticket.id)
+                     .values(expires_at=db_now(), next_action_at=db_now()))
+    rig.service.engine().tick(at=ticket.created_at + timedelta(hours=2))
+    after = rig.ledger.get_ticket(ticket.id)
+    assert after.status == TicketStatus.EXPIRED
+    return after
+
+
+def cards(rig: Rig) -> list[dict[str, object]]:
+    """Every card posted (thread replies left out)."""
+    return [c.args for c in rig.sandbox.calls("chat.postMessage")
+            if c.ok and "thread_ts" not in c.args]
