@@ -23,6 +23,7 @@ from bot.agent.errors import (
     ApprovalNeedsInfo,
     ApprovalPending,
     IdempotencyConflict,
+    SignoffError,
 )
 from store.models import Ticket, TicketStatus
 
@@ -67,6 +68,11 @@ class AsyncGate:
         if isinstance(self.client, AsyncApprovalClient):
             return await self.client.request(call.action, call.args, **kwargs)
         return await asyncio.to_thread(self.client.request, call.action, call.args, **kwargs)
+
+    async def get(self, ticket_id: str) -> Ticket:
+        if isinstance(self.client, AsyncApprovalClient):
+            return await self.client.get(ticket_id)
+        return await asyncio.to_thread(self.client.get, ticket_id)
 
     async def wait(self, ticket_id: str, timeout: float | None) -> Ticket:
         if isinstance(self.client, AsyncApprovalClient):
@@ -115,7 +121,7 @@ class AsyncGate:
         return Verdict(True, ticket, args=dict(ticket.final_args))
 
 
-def told(exc: ApprovalError) -> str:
+def told(exc: SignoffError) -> str:
     """What the model reads when a call did not run: what happened, and that nothing ran."""
     text = str(exc)
     return text if "nothing" in text.lower() else f"{text}; nothing ran"

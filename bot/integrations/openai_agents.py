@@ -45,7 +45,7 @@ from agents.result import RunResult
 from agents.tool_context import ToolContext
 from pydantic import BaseModel
 
-from bot.agent.errors import ApprovalDenied, ApprovalError
+from bot.agent.errors import ApprovalDenied, SignoffError
 from bot.integrations.asyncgate import AsyncGate, Call, Client, told
 from store.models import TicketStatus
 
@@ -163,7 +163,7 @@ class SignoffApprovals:
         try:
             ticket = await self.gate.request(self._call(tool, args, ctx.tool_call_id))
             return await self.gate.execute(ticket.id, run, action=tool.action)
-        except ApprovalError as exc:
+        except SignoffError as exc:  # not approved, consumed, other arguments: nothing ran
             return told(exc)
         except Exception as exc:  # the tool failed: recorded on the ticket, told to the model
             return f"{tool.action} failed: {type(exc).__name__}: {exc}"
