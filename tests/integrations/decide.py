@@ -21,8 +21,7 @@ def only_ticket(rig: Rig) -> Ticket:
 
 
 def approve(rig: Rig, ticket: Ticket) -> Ticket:
-    rig.sandbox.click("U0PAYLEAD", action_id=ACTION_APPROVE, channel=ticket.route.channel)
-    return settled(rig, ticket.id)
+    return approve_as(rig, ticket, "U0PAYLEAD")
 
 
 def reject(rig: Rig, ticket: Ticket, reason: str) -> Ticket:
@@ -35,12 +34,7 @@ def reject(rig: Rig, ticket: Ticket, reason: str) -> Ticket:
 
 
 def edit(rig: Rig, ticket: Ticket, values: dict[str, str]) -> Ticket:
-    assert rig.sandbox.click("U0FINOPS", action_id=ACTION_EDIT, channel=ticket.route.channel).ok
-    rig.sandbox.wait_until(lambda: rig.sandbox.views("U0FINOPS"))
-    done = rig.sandbox.submit("U0FINOPS", {f"arg:{name}": {"signoff_edit_value": value}
-                                           for name, value in values.items()})
-    assert done.ok and done.response_action is None, done.errors
-    return settled(rig, ticket.id)
+    return edit_as(rig, ticket, "U0FINOPS", values)
 
 
 def expire(rig: Rig, ticket: Ticket) -> Ticket:
@@ -58,3 +52,17 @@ def cards(rig: Rig) -> list[dict[str, object]]:
     """Every card posted (thread replies left out)."""
     return [c.args for c in rig.sandbox.calls("chat.postMessage")
             if c.ok and "thread_ts" not in c.args]
+
+
+def approve_as(rig: Rig, ticket: Ticket, user: str) -> Ticket:
+    rig.sandbox.click(user, action_id=ACTION_APPROVE, channel=ticket.route.channel)
+    return settled(rig, ticket.id)
+
+
+def edit_as(rig: Rig, ticket: Ticket, user: str, values: dict[str, str]) -> Ticket:
+    assert rig.sandbox.click(user, action_id=ACTION_EDIT, channel=ticket.route.channel).ok
+    rig.sandbox.wait_until(lambda: rig.sandbox.views(user))
+    done = rig.sandbox.submit(user, {f"arg:{name}": {"signoff_edit_value": value}
+                                     for name, value in values.items()})
+    assert done.ok and done.response_action is None, done.errors
+    return settled(rig, ticket.id)
