@@ -177,6 +177,10 @@ class SignoffToolset(WrapperToolset[Any]):
             if not isinstance(ticket_id, str):
                 return (f"{call.action} was approved outside signoff, so it did not run; "
                         "answer its approval with SignoffApprovals.results()")
+            ticket = await signoff.gate.get(ticket_id)
+            if ticket.action != call.action or ticket.idempotency_key != call.key:
+                return (f"{call.action} did not run: ticket {ticket_id} was not filed for "
+                        "this call")
             return await self._execute(ticket_id, name, call, ctx, tool)
         try:
             ticket = await signoff.gate.request(call)

@@ -10,14 +10,22 @@ from typing import Any
 
 import pytest
 from pydantic import TypeAdapter
-from pydantic_ai import Agent, DeferredToolRequests, DeferredToolResults, FunctionToolset
+from pydantic_ai import (
+    Agent,
+    DeferredToolRequests,
+    DeferredToolResults,
+    FunctionToolset,
+    ToolApproved,
+)
 from pydantic_ai.messages import ModelMessagesTypeAdapter
 
 from bot import ApprovalPending
 from bot.agent.client import ApprovalClient
 from bot.integrations.pydantic_ai import TICKET, SignoffApprovals
+from bot.render import ACTION_APPROVE
 from store.models import TicketStatus
 from tests.e2e.conftest import Rig
+from tests.e2e.test_reviews import settled
 from tests.integrations.decide import approve, cards, edit, expire, only_ticket, reject
 from tests.integrations.pydantic_model import tool_calling_model
 
@@ -152,6 +160,23 @@ def test_approval_given_outside_signoff_runs_nothing(rig: Rig) -> None:
                              approvals={"call_refund_1": True})))
     assert tools.ran == [] and "outside signoff" in done.output
     assert only_ticket(rig).status == TicketStatus.PENDING
+
+
+def test_another_calls_approved_ticket_runs_nothing(rig: Rig) -> None:
+    """Hand-made results naming another call's approved ticket, with its exact arguments."""
+    _signoff, tools, agent = setup(rig.client, REFUND)
+    result = run(agent.run("refund cus_42"))
+    other = rig.client.request("issue_refund", {"amount": 999, "customer": "cus_42"},
+                               reason="x", requested_by="U0REQUESTER")
+    rig.sandbox.click("U0PAYLEAD", action_id=ACTION_APPROVE, channel="C0PAYMENTS")
+    assert settled(rig, other.id).status == TicketStatus.APPROVED
+    done = run(agent.run(message_history=result.all_messages(),
+                         deferred_tool_results=DeferredToolResults(
+                             approvals={"call_refund_1": ToolApproved(
+                                 override_args={"amount": 999, "customer": "cus_42"})},
+                             metadata={"call_refund_1": {TICKET: other.id}})))
+    assert tools.ran == [] and "not filed for this call" in done.output
+    assert rig.ledger.get_ticket(other.id).status == TicketStatus.APPROVED
 
 
 def test_a_swapped_ticket_or_changed_arguments_are_denied(rig: Rig) -> None:
