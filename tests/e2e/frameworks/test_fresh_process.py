@@ -16,9 +16,9 @@ import pytest
 
 from store.models import TicketStatus
 from tests.e2e.conftest import EXAMPLE, Gate, Rig, running_gateway
-from tests.integrations.decide import edit, only_ticket
+from tests.e2e.frameworks.decide import edit, only_ticket
 
-ROOT = Path(__file__).parents[2]
+ROOT = Path(__file__).parents[3]
 
 COMMON = textwrap.dedent("""
     import asyncio, json, sys
@@ -37,7 +37,7 @@ COMMON = textwrap.dedent("""
 OPENAI_AGENT = COMMON + textwrap.dedent("""
     from agents import Agent, Runner
     from bot.integrations.openai_agents import SignoffApprovals
-    from tests.integrations.agents_model import ToolCallingModel
+    from tests.e2e.frameworks.agents_model import ToolCallingModel
 
     signoff = SignoffApprovals(ApprovalClient.from_env(), requested_by="U0REQUESTER",
                                run_id="order-42", timeout=10)
@@ -60,7 +60,7 @@ PYDANTIC_AGENT = COMMON + textwrap.dedent("""
     from pydantic_ai import Agent, DeferredToolRequests, FunctionToolset
     from pydantic_ai.messages import ModelMessagesTypeAdapter
     from bot.integrations.pydantic_ai import SignoffApprovals
-    from tests.integrations.pydantic_model import tool_calling_model
+    from tests.e2e.frameworks.pydantic_model import tool_calling_model
 
     REQUESTS = TypeAdapter(DeferredToolRequests)
     signoff = SignoffApprovals(ApprovalClient.from_env(), requested_by="U0REQUESTER",

@@ -18,10 +18,10 @@ from bot import ApprovalPending
 from bot.integrations.openai_agents import SignoffApprovals
 from store.models import TicketStatus
 from tests.e2e.conftest import Rig
-from tests.integrations.agents_model import ToolCallingModel
-from tests.integrations.decide import approve_as, edit_as, only_ticket
+from tests.e2e.frameworks.agents_model import ToolCallingModel
+from tests.e2e.frameworks.decide import approve_as, edit_as, only_ticket
 
-NOTES = Path(__file__).parents[1] / "mcp" / "notes_server.py"
+NOTES = Path(__file__).parents[2] / "mcp" / "notes_server.py"
 WRITE = ("write_note", {"name": "todo", "text": "buy milk"}, "call_w")
 
 

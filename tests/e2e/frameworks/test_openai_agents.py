@@ -16,8 +16,8 @@ from bot.agent.client import ApprovalClient
 from bot.integrations.openai_agents import SignoffApprovals
 from store.models import TicketStatus
 from tests.e2e.conftest import Rig
-from tests.integrations.agents_model import ToolCallingModel
-from tests.integrations.decide import approve, cards, edit, expire, only_ticket, reject
+from tests.e2e.frameworks.agents_model import ToolCallingModel
+from tests.e2e.frameworks.decide import approve, cards, edit, expire, only_ticket, reject
 
 REFUND = ("issue_refund", {"amount": 120, "customer": "cus_42"}, "call_refund_1")
 
