@@ -16,10 +16,10 @@ from bot.integrations import openai_agents, pydantic_ai
 from bot.render import ACTION_REQUEST_INFO, QUESTION_BLOCK
 from store.models import TicketStatus
 from tests.e2e.conftest import Gate, Rig
-from tests.e2e.test_reviews import settled
 from tests.e2e.frameworks.agents_model import ToolCallingModel
 from tests.e2e.frameworks.decide import approve, cards, edit, only_ticket
 from tests.e2e.frameworks.pydantic_model import tool_calling_model
+from tests.e2e.test_reviews import settled
 
 REFUND = ("issue_refund", {"amount": 120, "customer": "cus_42"}, "call_refund_1")
 

@@ -25,9 +25,9 @@ from bot.integrations.pydantic_ai import TICKET, SignoffApprovals
 from bot.render import ACTION_APPROVE
 from store.models import TicketStatus
 from tests.e2e.conftest import Rig
-from tests.e2e.test_reviews import settled
 from tests.e2e.frameworks.decide import approve, cards, edit, expire, only_ticket, reject
 from tests.e2e.frameworks.pydantic_model import tool_calling_model
+from tests.e2e.test_reviews import settled
 
 REFUND = ("issue_refund", {"amount": 120, "customer": "cus_42"}, "call_refund_1")
 REQUESTS = TypeAdapter(DeferredToolRequests)
