@@ -72,7 +72,8 @@ def test_approve_runs_the_tool_and_the_card_names_framework_and_run(
     assert ticket.status == TicketStatus.PENDING and ticket.run_id == "run-7"
     assert ticket.agent  # embedded: the framework; over HTTP: the token's agent
     card = cards(rig)
-    assert len(card) == 1 and "run-7" in json.dumps(card[0]["blocks"])
+    shown = json.dumps(card[0]["blocks"])
+    assert len(card) == 1 and "run-7" in shown and "OpenAI Agents SDK" in shown
     approve(rig, ticket)
     done = run(signoff.resume(agent, result))
     assert done.interruptions == []

@@ -80,7 +80,8 @@ def test_approve_runs_the_tool_once_with_the_card_naming_framework_and_run(
     ticket = only_ticket(rig)
     assert result.output.metadata["call_refund_1"][TICKET] == ticket.id
     assert ticket.run_id == "run-9" and tools.ran == []
-    assert "run-9" in json.dumps(cards(rig)[0]["blocks"])
+    shown = json.dumps(cards(rig)[0]["blocks"])
+    assert "run-9" in shown and "Pydantic AI" in shown
     approve(rig, ticket)
     done = run(signoff.resume(agent, result))
     assert done.output == "refunded 120 to cus_42"
