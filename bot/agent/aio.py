@@ -153,6 +153,16 @@ class AsyncApprovalClient:
             raise_unless_approved(fresh, lambda _k: self._reasons.get(fresh.id))
             raise ApprovalConsumed(fresh) from None
 
+    async def claim(self, ticket_id: str, args: dict[str, Any], *, action: str) -> Ticket:
+        """Consume the approval for exactly ``action`` and ``args`` (by hash), once, for a
+        tool this client does not run itself; then :meth:`report` how it ended."""
+        claimed = await self._claim(await self.get(ticket_id), args, action)
+        return wire.ticket_of(claimed["ticket"])[0]
+
+    async def report(self, ticket_id: str, *, ok: bool, summary: str | None = None,
+                     error: str | None = None) -> None:
+        await self._report(ticket_id, ok=ok, summary=summary, error=error)
+
     async def _report(self, ticket_id: str, *, ok: bool, summary: str | None = None,
                       error: str | None = None) -> None:
         await self._call("POST", f"/v1/requests/{ticket_id}/outcome",

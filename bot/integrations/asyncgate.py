@@ -99,6 +99,22 @@ class AsyncGate:
         return await asyncio.to_thread(self.client.execute, ticket_id, blocking, args,
                                        action=action)
 
+    async def claim(self, ticket_id: str, args: dict[str, Any], *, action: str) -> None:
+        """Consume the approval for a tool the framework runs itself (exactly ``action`` and
+        ``args``, once); :meth:`report` records how it ended."""
+        if isinstance(self.client, AsyncApprovalClient):
+            await self.client.claim(ticket_id, args, action=action)
+            return
+        await asyncio.to_thread(self.client.backend.start_execution, ticket_id, action=action,
+                                args=args, actor="agent")
+
+    async def report(self, ticket_id: str, *, ok: bool, summary: str) -> None:
+        if isinstance(self.client, AsyncApprovalClient):
+            await self.client.report(ticket_id, ok=ok, summary=summary)
+            return
+        await asyncio.to_thread(self.client.backend.finish_execution, ticket_id, ok=ok,
+                                actor="agent", summary=summary)
+
     async def verdict(self, call: Call, *, timeout: float | None) -> Verdict:
         """File the call (or find its ticket again), wait up to ``timeout`` seconds for a
         decision, and say what may happen. Still undecided: :class:`ApprovalPending`; a

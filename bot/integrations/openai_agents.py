@@ -27,6 +27,8 @@ rejection_message=...)``. Here signoff answers both questions:
 - MCP servers: ``require_approval=signoff.mcp_require_approval`` pauses every MCP call (the
   SDK does not show that hook the arguments policy needs); :meth:`decide` files each as the
   action ``<server>.<tool>``, so allowed calls go on at once and denied ones are refused.
+  A call the SDK runs itself is claimed once when approved, and :meth:`resume` records its
+  output on the ticket; an edit goes back to the model (it would run other arguments).
 """
 
 from __future__ import annotations
@@ -39,12 +41,21 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from agents import Agent, FunctionTool, RunContextWrapper, Runner, RunState, ToolApprovalItem
+from agents import (
+    Agent,
+    FunctionTool,
+    RunContextWrapper,
+    Runner,
+    RunState,
+    ToolApprovalItem,
+    ToolCallOutputItem,
+)
 from agents.function_schema import FuncSchema, function_schema
 from agents.result import RunResult
 from agents.tool_context import ToolContext
 from pydantic import BaseModel
 
+from bot.agent.arguments import summary
 from bot.agent.errors import ApprovalDenied, SignoffError
 from bot.integrations.asyncgate import AsyncGate, Call, Client, told
 from store.models import TicketStatus
@@ -76,6 +87,7 @@ class SignoffApprovals:
         self.requested_by, self.run_id, self.agent = requested_by, run_id, agent
         self.timeout = timeout
         self._tools: dict[str, _Tool] = {}
+        self._claimed: dict[str, str] = {}  # call_id → ticket claimed for the SDK to run
 
     # -- filing a call ---------------------------------------------------------------------
 
@@ -184,29 +196,56 @@ class SignoffApprovals:
                      timeout: float | None = None) -> RunState[Any, Any]:
         """Approve or reject every paused call of ``state`` as signoff decided it (waiting up
         to ``timeout`` seconds each). Raises :class:`~bot.ApprovalPending` while a card is
-        undecided and :class:`~bot.ApprovalNeedsInfo` when a reviewer asks a question."""
+        undecided and :class:`~bot.ApprovalNeedsInfo` when a reviewer asks a question.
+
+        A call the SDK runs itself (an MCP tool, a plain ``function_tool``) is claimed here,
+        once: run the state with :meth:`resume` (or pass its result to :meth:`record`) so its
+        outcome is recorded; otherwise the sweep marks it ``outcome_unknown``."""
         for item in state.get_interruptions():
-            tool = self._tool_of(item)
-            try:
-                args = json.loads(item.arguments or "{}")
-            except ValueError:
-                state.reject(item, rejection_message=f"{tool.action}: the arguments are not "
-                             "JSON, so nothing was filed and nothing ran")
-                continue
-            verdict = await self.gate.verdict(self._call(tool, args, item.call_id or ""),
-                                              timeout=timeout if timeout is not None
-                                              else self.timeout)
-            if verdict.run and (tool.runs_approved_args or verdict.args == args):
+            message = await self._answer(item, timeout if timeout is not None
+                                         else self.timeout)
+            if message is None:
                 state.approve(item)
-            elif verdict.run:
-                state.reject(item, rejection_message=(
-                    f"A reviewer approved {tool.action} only with these arguments: "
+            else:
+                state.reject(item, rejection_message=message)
+        return state
+
+    async def _answer(self, item: ToolApprovalItem, timeout: float | None) -> str | None:
+        """None to approve the call, or what the model reads about why nothing ran."""
+        tool = self._tool_of(item)
+        try:
+            args = json.loads(item.arguments or "{}")
+        except ValueError:
+            return f"{tool.action}: the arguments are not JSON, so nothing was filed or ran"
+        verdict = await self.gate.verdict(self._call(tool, args, item.call_id or ""),
+                                          timeout=timeout)
+        if not verdict.run or verdict.ticket is None:
+            return verdict.message
+        if tool.runs_approved_args:
+            return None  # its body claims the ticket and runs the approved arguments
+        if verdict.args != args:
+            return (f"A reviewer approved {tool.action} only with these arguments: "
                     f"{json.dumps(verdict.args, sort_keys=True)}. This tool runs the "
                     "arguments the model proposed, so nothing ran; call it again with "
-                    "exactly those."))
-            else:
-                state.reject(item, rejection_message=verdict.message)
-        return state
+                    "exactly those.")
+        try:
+            await self.gate.claim(verdict.ticket.id, args, action=tool.action)
+        except SignoffError as exc:  # claimed meanwhile, or decided otherwise
+            return told(exc)
+        self._claimed[item.call_id or ""] = verdict.ticket.id
+        return None
+
+    async def record(self, result: RunResult) -> None:
+        """Record on their tickets how the calls :meth:`decide` claimed ended."""
+        for item in result.new_items:
+            if not isinstance(item, ToolCallOutputItem):
+                continue
+            raw = item.raw_item
+            call_id = raw.get("call_id") if isinstance(raw, dict) else getattr(raw, "call_id",
+                                                                                None)
+            ticket_id = self._claimed.pop(str(call_id), None)
+            if ticket_id is not None:
+                await self.gate.report(ticket_id, ok=True, summary=summary(item.output))
 
     async def resume(self, agent: Agent[Any], paused: RunResult | RunState[Any, Any] | str, *,
                      timeout: float | None = None, **run_kwargs: Any) -> RunResult:
@@ -219,7 +258,9 @@ class SignoffApprovals:
         else:
             state = paused
         await self.decide(state, timeout=timeout)
-        return await Runner.run(agent, state, **run_kwargs)
+        result = await Runner.run(agent, state, **run_kwargs)
+        await self.record(result)
+        return result
 
     async def run(self, agent: Agent[Any], input: str, *, timeout: float | None = None,
                   **run_kwargs: Any) -> RunResult:

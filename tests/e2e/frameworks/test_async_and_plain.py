@@ -101,6 +101,7 @@ def test_a_plain_tool_runs_an_unedited_approval_and_refuses_an_edit(rig: Rig) ->
     approve(rig, only_ticket(rig))
     done = asyncio.run(signoff.resume(agent, result))
     assert ran == [{"amount": 120, "customer": "cus_42"}] and done.final_output == "refunded 120"
+    assert only_ticket(rig).status == TicketStatus.EXECUTED
 
     signoff, ran, agent = _plain(rig, ("issue_refund", {"amount": 130, "customer": "cus_42"},
                                        "call_refund_2"))
@@ -137,3 +138,32 @@ def test_a_reviewers_question_reaches_the_agent_then_the_answer_goes_back(rig: R
     approve(rig, rig.ledger.get_ticket(ticket.id))
     done = asyncio.run(signoff.resume(agent, result))
     assert ran == [{"amount": 120, "customer": "cus_42"}] and done.final_output == "refunded 120"
+
+
+def test_a_plain_tool_on_the_async_client_is_claimed_once_and_recorded(rig: Rig,
+                                                                        gate: Gate) -> None:
+    ran: list[dict[str, Any]] = []
+
+    async def scenario() -> tuple[Any, Any]:
+        async with AsyncApprovalClient(gate.url, gate.token) as client:
+            signoff = openai_agents.SignoffApprovals(client, requested_by="U0REQUESTER",
+                                                     run_id="async-3", timeout=10)
+
+            @function_tool(needs_approval=signoff.needs_approval("issue_refund"))
+            def issue_refund(amount: int, customer: str) -> str:
+                """Refund a customer."""
+                ran.append({"amount": amount, "customer": customer})
+                return f"refunded {amount}"
+
+            agent = Agent(name="a", model=ToolCallingModel(REFUND), tools=[issue_refund])
+            result = await Runner.run(agent, "refund")
+            saved = result.to_state().to_string()
+            await asyncio.to_thread(approve, rig, only_ticket(rig))
+            return (await signoff.resume(agent, result), await signoff.resume(agent, saved))
+
+    done, again = asyncio.run(scenario())
+    assert ran == [{"amount": 120, "customer": "cus_42"}] and done.final_output == "refunded 120"
+    assert "already executed" in again.final_output
+    final = only_ticket(rig)
+    assert final.status == TicketStatus.EXECUTED and final.outcome is not None
+    assert "refunded 120" in (final.outcome.summary or "")

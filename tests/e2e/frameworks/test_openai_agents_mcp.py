@@ -30,7 +30,7 @@ def upstream_calls(root: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 
 
-def scenario(rig: Rig, root: Path, decide: Any) -> Any:
+def scenario(rig: Rig, root: Path, decide: Any, *, twice: bool = False) -> Any:
     signoff = SignoffApprovals(rig.client, requested_by="U0REQUESTER", run_id="mcp-1",
                                timeout=10)
 
@@ -45,8 +45,12 @@ def scenario(rig: Rig, root: Path, decide: Any) -> Any:
             assert rig.ledger.list_tickets() == []  # this hook is not shown the arguments
             with pytest.raises(ApprovalPending):    # so deciding files it: the card goes out
                 await signoff.decide(result.to_state(), timeout=0)
+            saved = result.to_state().to_string()
             await asyncio.to_thread(decide)
-            return await signoff.resume(agent, result)
+            done = await signoff.resume(agent, result)
+            if not twice:
+                return done
+            return done, await signoff.resume(agent, saved)  # the same pause, resumed again
 
     return asyncio.run(go())
 
@@ -59,10 +63,13 @@ def test_an_mcp_call_is_filed_as_server_dot_tool_and_runs_once_approved(
         assert upstream_calls(tmp_path) == []
         approve_as(rig, ticket, "U0SRE1")
 
-    done = scenario(rig, tmp_path, decide)
+    done, again = scenario(rig, tmp_path, decide, twice=True)
     assert upstream_calls(tmp_path) == [{"tool": "write_note", "args": WRITE[1]}]
     assert "wrote 8 characters" in done.final_output
-    assert only_ticket(rig).status == TicketStatus.APPROVED
+    assert "already executed" in again.final_output  # the approval was consumed once
+    final = only_ticket(rig)
+    assert final.status == TicketStatus.EXECUTED and final.outcome is not None
+    assert "wrote 8 characters" in (final.outcome.summary or "")
 
 
 def test_an_edited_mcp_call_is_sent_back_not_run_with_other_arguments(
