@@ -23,6 +23,7 @@ from bot.agent.errors import (
     ApprovalNeedsInfo,
     ApprovalPending,
     IdempotencyConflict,
+    InvalidRequest,
     SignoffError,
 )
 from store.models import Ticket, TicketStatus
@@ -121,7 +122,7 @@ class AsyncGate:
         reviewer's question: :class:`ApprovalNeedsInfo` (answer it, then decide again)."""
         try:
             ticket = await self.request(call)
-        except ApprovalDenied as exc:
+        except (ApprovalDenied, InvalidRequest) as exc:  # policy says never; malformed call
             return Verdict(False, None, message=told(exc))
         except IdempotencyConflict as exc:
             return Verdict(False, None, message=f"{call.action} was not run: its arguments "

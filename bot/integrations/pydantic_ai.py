@@ -46,7 +46,7 @@ from pydantic_ai.messages import ModelMessage, ToolCallPart
 from pydantic_ai.run import AgentRunResult
 from pydantic_ai.toolsets import AbstractToolset, ToolsetTool
 
-from bot.agent.errors import ApprovalDenied, SignoffError
+from bot.agent.errors import ApprovalDenied, InvalidRequest, SignoffError
 from bot.integrations.asyncgate import AsyncGate, Call, Client, Verdict, told
 from store.models import Ticket, TicketStatus, canonical_json
 
@@ -184,7 +184,7 @@ class SignoffToolset(WrapperToolset[Any]):
             return await self._execute(ticket_id, name, call, ctx, tool)
         try:
             ticket = await signoff.gate.request(call)
-        except ApprovalDenied as exc:
+        except (ApprovalDenied, InvalidRequest) as exc:  # policy says never; malformed call
             return told(exc)
         if ticket.status == TicketStatus.APPROVED:  # policy allows it
             return await self._execute(ticket.id, name, call, ctx, tool)

@@ -172,3 +172,12 @@ def test_a_fresh_agent_resumes_from_the_serialised_state(rig: Rig) -> None:
     assert tools.ran == [] and tools2.ran == [("issue_refund", {"amount": 120,
                                                                 "customer": "cus_42"})]
     assert done.final_output == "refunded 120 to cus_42"
+
+
+def test_arguments_that_do_not_fit_the_tool_are_sent_back_without_a_card(rig: Rig) -> None:
+    signoff, tools, agent = setup(rig.client, ("issue_refund", {"amount": "lots",
+                                                                "customer": "cus_42"}, "c_bad"))
+    result = run(Runner.run(agent, "refund"))
+    done = run(signoff.resume(agent, result)) if result.interruptions else result
+    assert tools.ran == [] and cards(rig) == []
+    assert "amount" in done.final_output and "nothing" in done.final_output
