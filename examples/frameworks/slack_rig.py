@@ -36,8 +36,13 @@ class Slack:
 
     def reviewer_edits(self, ticket: Ticket, **values: str) -> Ticket:
         """U0PAYLEAD opens the card's Edit form, changes fields and approves."""
-        self.sandbox.click("U0PAYLEAD", action_id=ACTION_EDIT, channel="C0PAYMENTS")
-        self.sandbox.wait_until(lambda: self.sandbox.views("U0PAYLEAD"))
+        for _ in range(3):  # as in Slack: a modal the bot opened too late is clicked again
+            self.sandbox.click("U0PAYLEAD", action_id=ACTION_EDIT, channel="C0PAYMENTS")
+            try:
+                self.sandbox.wait_until(lambda: self.sandbox.views("U0PAYLEAD"))
+                break
+            except TimeoutError:
+                continue
         self.sandbox.submit("U0PAYLEAD", {f"arg:{name}": {"signoff_edit_value": value}
                                           for name, value in values.items()})
         return self.decided(ticket)
