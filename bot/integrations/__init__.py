@@ -1,7 +1,7 @@
-"""signoff behind the agent frameworks' own human-in-the-loop idioms (issue 18).
+"""Adapters that put signoff behind the human-in-the-loop idiom of agent frameworks.
 
-Each module imports its framework, so import the one you use (each is an optional extra):
-``bot.integrations.openai_agents`` (``signoff[openai-agents]``) and
-``bot.integrations.pydantic_ai`` (``signoff[pydantic-ai]``). Nothing is imported here, so
-the base install never pulls a framework in.
+Each adapter is its own module and imports its framework when it is imported, never from
+here, so the base install pulls in none of them: ``bot.integrations.langchain``
+(``signoff[langchain]``), ``bot.integrations.openai_agents`` (``signoff[openai-agents]``)
+and ``bot.integrations.pydantic_ai`` (``signoff[pydantic-ai]``).
 """
