@@ -275,6 +275,10 @@ class GrantNotAllowed(StoreError):
         self.ticket_id, self.why = ticket_id, why
 
 
+class DelegationInvalid(StoreError):
+    """A delegation that cannot be made or revoked as asked; the message says what to change."""
+
+
 class GatewayRefused(SignoffError):
     """``signoff serve`` refused an agent's HTTP call; ``code`` is the API's stable code."""
 
