@@ -12,7 +12,7 @@ DOCUMENTED = {
     "ApprovalNeedsInfo", "ApprovalPending", "ApprovalRejected", "ApprovalTakenOver",
     "ApprovalUnverifiable", "ArgumentsMismatch", "AsyncApprovalClient", "ConfigError",
     "Evidence", "GatedTool", "GatewayRefused", "HttpBackend", "IdempotencyConflict",
-    "InvalidArguments", "InvalidRequest", "OutcomeUnknown", "RevalidationFailed", "SignoffError",
+    "InvalidArguments", "InvalidRequest", "OutcomeUnknown", "PlanProgress", "PlanStepRefused", "RevalidationFailed", "SignoffError",
     "StoreError",
     "StoreUnavailable", "Ticket", "TicketNotFound", "TicketStatus", "TooManyPending",
     "current_receipt",

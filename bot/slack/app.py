@@ -118,6 +118,9 @@ def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
     checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="signoff-authz")
     _register_buttons(app, reviews, inbox, checks)
     register_views(app, reviews, inbox)
+    from bot.slack.plan_buttons import register_plan_buttons  # it imports this module
+
+    register_plan_buttons(app, reviews, inbox, checks)
 
     def on_home(event: dict[str, Any]) -> None:
         # Slack sends this for the Messages tab too; only the Home tab shows the queue.
