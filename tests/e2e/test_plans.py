@@ -1,0 +1,255 @@
+"""Plan-level approval end to end: one card for a short plan, each step run once, in order,
+with exactly the approved arguments; a denied step denies the plan before any card; a step
+edited before approval; a reviewer stopping the rest; the deadline. Real bot behind the real
+server, signed clicks, the local Slack server, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from bot import (
+    ApprovalClient,
+    ApprovalDenied,
+    ApprovalPending,
+    InvalidRequest,
+    PlanStepRefused,
+    TicketStatus,
+)
+from bot.render import ACTION_APPROVE
+from bot.render.plan import ACTION_PLAN_EDIT_STEP, ACTION_PLAN_STOP
+from store.models import PLAN_ACTION, PlanStepState
+from store.plans import PlanStore
+from store.tables import PlanStepRow
+from tests.e2e.conftest import Rig
+from tests.e2e.test_reviews import settled, wait_ephemeral
+
+LOOKUP = {"action": "search_orders", "args": {"q": "cus_42"}}
+PAUSE = {"action": "pause_subscription", "args": {"customer": "cus_42"}}
+REFUND = {"action": "issue_refund", "args": {"amount": 120, "customer": "cus_42"}}
+STEPS = [LOOKUP, PAUSE, REFUND]
+
+
+def plan(client: ApprovalClient, steps: list[dict[str, Any]] | None = None, **kw: Any) -> Any:
+    return client.request_plan(steps or STEPS, reason="double charge: look, pause, refund",
+                               requested_by="U0REQUESTER", **kw)
+
+
+def tools(ran: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    def make(name: str) -> Any:
+        return lambda **kw: ran.append((name, kw)) or f"{name} ok"
+    return {s["action"]: make(s["action"]) for s in (LOOKUP, PAUSE, REFUND)}
+
+
+def approve(rig: Rig, plan_id: str, user: str = "U0PAYLEAD", decisions: int = 1) -> Any:
+    assert rig.sandbox.click(user, action_id=ACTION_APPROVE, channel="C0PAYMENTS",
+                             message_ts=rig.card_ts(plan_id)).ok
+    return settled(rig, plan_id, decisions=decisions)
+
+
+def step_rows(rig: Rig, plan_id: str) -> list[tuple[int, str, str]]:
+    with rig.ledger.transactions(write=False) as s:
+        rows = s.execute(select(PlanStepRow).where(PlanStepRow.ticket_id == plan_id)
+                         .order_by(PlanStepRow.idx)).scalars().all()
+        return [(r.idx, r.action, r.state) for r in rows]
+
+
+def kinds(rig: Rig, plan_id: str) -> list[str]:
+    return [e.kind for e in rig.ledger.audit_events(ticket_id=plan_id)]
+
+
+def card(rig: Rig, plan_id: str, needle: str) -> Any:
+    return rig.sandbox.wait_until(lambda: next(
+        (m for m in rig.sandbox.messages("C0PAYMENTS")
+         if m.ts == rig.card_ts(plan_id) and needle in str(m.blocks)), None))
+
+
+def test_a_plan_runs_only_its_steps_in_order(rig: Rig) -> None:
+    ran: list[tuple[str, dict[str, Any]]] = []
+    fn = tools(ran)
+    ticket = plan(rig.client)
+    assert ticket.action == PLAN_ACTION and ticket.status == TicketStatus.PENDING
+    # One card, on the strictest step's route (the refund: payments, high).
+    assert ticket.route.name == "payments" and ticket.tier.value == "high"
+    posts = [c for c in rig.sandbox.calls("chat.postMessage")]
+    assert len(posts) == 1
+    shown = card(rig, ticket.id, "Approve plan")
+    assert all(s["action"] in str(shown.blocks) for s in STEPS)
+    with pytest.raises(ApprovalPending):
+        rig.client.run_step(ticket.id, fn["search_orders"], action="search_orders")
+    assert approve(rig, ticket.id).status == TicketStatus.APPROVED
+    # Out of order, other arguments, a step not in the plan: refused, nothing runs.
+    with pytest.raises(PlanStepRefused, match="comes first"):
+        rig.client.run_step(ticket.id, fn["issue_refund"], REFUND["args"], action="issue_refund")
+    with pytest.raises(PlanStepRefused, match="not the ones approved"):
+        rig.client.run_step(ticket.id, fn["search_orders"], {"q": "cus_43"},
+                            action="search_orders")
+    with pytest.raises(PlanStepRefused, match="not in the plan"):
+        rig.client.run_step(ticket.id, lambda **kw: ran.append(("x", kw)), {"amount": 1},
+                            action="issue_credit")
+    # Executing the plan as a whole is refused too.
+    with pytest.raises(PlanStepRefused, match="never runs as a whole"):
+        rig.client.execute(ticket.id, lambda **kw: ran.append(("plan", kw)), action=PLAN_ACTION)
+    assert ran == [] and step_rows(rig, ticket.id) == []
+    for step in STEPS:
+        assert rig.client.run_step(ticket.id, fn[step["action"]], action=step["action"]) \
+            == f"{step['action']} ok"
+    assert ran == [(s["action"], s["args"]) for s in STEPS]
+    with pytest.raises(PlanStepRefused, match="ended|already ran"):
+        rig.client.run_step(ticket.id, fn["search_orders"], action="search_orders")
+    assert step_rows(rig, ticket.id) == [(i, s["action"], "done") for i, s in enumerate(STEPS)]
+    assert kinds(rig, ticket.id).count("plan_step_started") == 3
+    assert kinds(rig, ticket.id).count("plan_step_refused") == 4
+    progress = rig.client.plan(ticket.id)
+    assert progress.ended == "done" and progress.count(PlanStepState.DONE) == 3
+    card(rig, ticket.id, "3 done")
+
+
+def test_a_changed_step_waits_for_its_own_approval(rig: Rig) -> None:
+    ticket = plan(rig.client)
+    approve(rig, ticket.id)
+    rig.client.run_step(ticket.id, lambda **kw: "found", action="search_orders")
+    bigger = {"customer": "cus_42", "months": 3}
+    with pytest.raises(PlanStepRefused, match="client.request"):
+        rig.client.run_step(ticket.id, lambda **kw: "paused", bigger,
+                            action="pause_subscription")
+    own = rig.client.request("pause_subscription", bigger, reason="pause longer",
+                             requested_by="U0REQUESTER")
+    assert own.status == TicketStatus.PENDING and own.card is not None
+    assert own.id != ticket.id
+    # The plan's own step is still there, unconsumed.
+    assert rig.client.run_step(ticket.id, lambda **kw: "paused",
+                               action="pause_subscription") == "paused"
+
+
+def test_a_denied_step_denies_the_plan_before_any_card(rig: Rig) -> None:
+    drop = {"action": "drop_database", "args": {"name": "orders"}}
+    with pytest.raises(ApprovalDenied) as info:
+        plan(rig.client, [LOOKUP, drop, REFUND])
+    assert info.value.action == "drop_database" and "step 2" in str(info.value)
+    assert rig.sandbox.calls("chat.postMessage") == []
+    with rig.ledger.transactions(write=False) as s:
+        assert s.execute(select(PlanStepRow)).first() is None
+    denied = [e for e in rig.ledger.audit_events() if e.kind == "denied"]
+    assert denied[-1].data["step_action"] == "drop_database"
+    assert denied[-1].data["action"] == PLAN_ACTION
+
+
+def test_two_people_when_any_step_needs_two(rig: Rig) -> None:
+    big = {"action": "issue_refund", "args": {"amount": 5000, "customer": "cus_42"}}
+    ticket = plan(rig.client, [LOOKUP, big])
+    assert ticket.tier.value == "critical" and ticket.route.approvals_required == 2
+    assert approve(rig, ticket.id).status == TicketStatus.PENDING
+    with pytest.raises(ApprovalPending):
+        rig.client.run_step(ticket.id, lambda **kw: "x", action="search_orders")
+    assert approve(rig, ticket.id, "U0FINOPS", 2).status == TicketStatus.APPROVED
+
+
+def test_a_plan_cannot_be_requested_as_an_action(rig: Rig) -> None:
+    with pytest.raises(InvalidRequest, match="request_plan"):
+        rig.client.request(PLAN_ACTION, {"steps": [{"action": "drop_database", "args": {}}]},
+                           reason="sneak", requested_by="U0REQUESTER")
+    with pytest.raises(InvalidRequest, match="a plan cannot contain a plan"):
+        plan(rig.client, [{"action": PLAN_ACTION, "args": {}}])
+    assert rig.sandbox.calls("chat.postMessage") == []
+
+
+def test_edit_a_step_before_approval(rig: Rig) -> None:
+    ticket = plan(rig.client)
+    assert rig.sandbox.click("U0FINOPS", action_id=f"{ACTION_PLAN_EDIT_STEP}:2",
+                             channel="C0PAYMENTS").ok
+    form = rig.sandbox.wait_until(lambda: rig.sandbox.views("U0FINOPS"))
+    assert "Step 3" in str(form[-1].blocks if hasattr(form[-1], "blocks") else form[-1])
+    done = rig.sandbox.submit("U0FINOPS", {"arg:amount": {"signoff_edit_value": "80"}})
+    assert done.ok and done.response_action is None
+    after = settled(rig, ticket.id)
+    assert after.status == TicketStatus.APPROVED
+    assert after.final_args["steps"][2]["args"] == {"amount": 80, "customer": "cus_42"}
+    assert after.final_args["steps"][:2] == [LOOKUP, PAUSE]
+    for step in (LOOKUP, PAUSE):
+        rig.client.run_step(ticket.id, lambda **kw: "ok", action=step["action"])
+    with pytest.raises(PlanStepRefused, match="not the ones approved"):
+        rig.client.run_step(ticket.id, lambda **kw: "ok", REFUND["args"], action="issue_refund")
+    ran: list[dict[str, Any]] = []
+    rig.client.run_step(ticket.id, lambda **kw: ran.append(kw), action="issue_refund")
+    assert ran == [{"amount": 80, "customer": "cus_42"}]
+
+
+def test_an_edit_that_needs_two_people_keeps_the_plan_waiting(rig: Rig) -> None:
+    ticket = plan(rig.client, [LOOKUP, {"action": "issue_refund",
+                                        "args": {"amount": 120, "customer": "cus_42"}}])
+    rig.sandbox.click("U0FINOPS", action_id=f"{ACTION_PLAN_EDIT_STEP}:1", channel="C0PAYMENTS")
+    rig.sandbox.wait_until(lambda: rig.sandbox.views("U0FINOPS"))
+    # A much larger refund needs two people now: the edit moves the plan, not approves it.
+    moved = rig.sandbox.submit("U0FINOPS", {"arg:amount": {"signoff_edit_value": "9000"}})
+    assert moved.ok
+    after = settled(rig, ticket.id)
+    assert after.route.approvals_required == 2 and after.status == TicketStatus.PENDING
+
+
+def test_stop_mid_plan(rig: Rig) -> None:
+    ticket = plan(rig.client)
+    approve(rig, ticket.id)
+    rig.client.run_step(ticket.id, lambda **kw: "found", action="search_orders")
+    card(rig, ticket.id, "Stop plan")
+    rig.sandbox.click("U0OUTSIDER", action_id=ACTION_PLAN_STOP, channel="C0PAYMENTS")
+    wait_ephemeral(rig, "U0OUTSIDER", "approver")
+    assert rig.client.plan(ticket.id).ended is None
+    rig.sandbox.click("U0FINOPS", action_id=ACTION_PLAN_STOP, channel="C0PAYMENTS")
+    wait_ephemeral(rig, "U0FINOPS", "stopped the plan")
+    progress = rig.client.plan(ticket.id)
+    assert progress.ended == "stopped" and progress.ended_by == "U0FINOPS"
+    assert [s.state for s in progress.steps] == [PlanStepState.DONE, PlanStepState.STOPPED,
+                                                PlanStepState.STOPPED]
+    with pytest.raises(PlanStepRefused, match="stopped"):
+        rig.client.run_step(ticket.id, lambda **kw: "paused", action="pause_subscription")
+    assert "plan_stopped" in kinds(rig, ticket.id)
+    assert step_rows(rig, ticket.id) == [(0, "search_orders", "done")]
+    card(rig, ticket.id, "Plan stopped")
+
+
+def test_unstarted_steps_expire_with_the_deadline(rig: Rig) -> None:
+    ticket = plan(rig.client, deadline=timedelta(minutes=5))
+    approved = approve(rig, ticket.id)
+    rig.client.run_step(ticket.id, lambda **kw: "found", action="search_orders")
+    assert approved.decided_at is not None
+    # The sweep at a time before the deadline changes nothing; after it, the plan expires.
+    sweep = rig.service.plan_sweep()
+    assert sweep.tick(approved.decided_at + timedelta(minutes=4)) == []
+    assert sweep.tick(approved.decided_at + timedelta(minutes=6)) == [ticket.id]
+    progress = rig.client.plan(ticket.id)
+    assert progress.ended == "expired"
+    assert [s.state for s in progress.steps][1:] == [PlanStepState.EXPIRED] * 2
+    with pytest.raises(PlanStepRefused, match="deadline"):
+        rig.client.run_step(ticket.id, lambda **kw: "paused", action="pause_subscription")
+    assert "plan_expired" in kinds(rig, ticket.id)
+    card(rig, ticket.id, "Plan expired")
+
+
+def test_a_step_raced_by_threads_runs_once(rig: Rig) -> None:
+    ticket = plan(rig.client)
+    approve(rig, ticket.id)
+    store = PlanStore(rig.ledger)
+    barrier = threading.Barrier(6)
+    won: list[int] = []
+    refused: list[str] = []
+
+    def claim() -> None:
+        barrier.wait()
+        try:
+            won.append(store.start_step(ticket.id, action="search_orders",
+                                        args=LOOKUP["args"], actor="racer").index)
+        except PlanStepRefused as exc:
+            refused.append(str(exc))
+
+    threads = [threading.Thread(target=claim) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert won == [0] and len(refused) == 5
+    assert step_rows(rig, ticket.id) == [(0, "search_orders", "running")]
