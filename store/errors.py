@@ -420,6 +420,9 @@ class PlanStepRefused(ApprovalError):
     plan that is not approved, was stopped, failed or expired. Nothing ran; the message says
     what to do (usually: request this action's own approval with ``client.request``)."""
 
+    ticket = None  # rebuilt from an API error (code ``plan_step_refused``), only the message
+    plan_id = detail = ""
+
     def __init__(self, plan_id: str, detail: str) -> None:
         super().__init__(f"plan {plan_id}: {detail}")
         self.plan_id = plan_id

@@ -68,10 +68,10 @@ def card(rig: Rig, plan_id: str, needle: str) -> Any:
          if m.ts == rig.card_ts(plan_id) and needle in str(m.blocks)), None))
 
 
-def test_a_plan_runs_only_its_steps_in_order(rig: Rig) -> None:
+def test_a_plan_runs_only_its_steps_in_order(rig: Rig, client: ApprovalClient) -> None:
     ran: list[tuple[str, dict[str, Any]]] = []
     fn = tools(ran)
-    ticket = plan(rig.client)
+    ticket = plan(client)
     assert ticket.action == PLAN_ACTION and ticket.status == TicketStatus.PENDING
     # One card, on the strictest step's route (the refund: payments, high).
     assert ticket.route.name == "payments" and ticket.tier.value == "high"
@@ -80,56 +80,56 @@ def test_a_plan_runs_only_its_steps_in_order(rig: Rig) -> None:
     shown = card(rig, ticket.id, "Approve plan")
     assert all(s["action"] in str(shown.blocks) for s in STEPS)
     with pytest.raises(ApprovalPending):
-        rig.client.run_step(ticket.id, fn["search_orders"], action="search_orders")
+        client.run_step(ticket.id, fn["search_orders"], action="search_orders")
     assert approve(rig, ticket.id).status == TicketStatus.APPROVED
     # Out of order, other arguments, a step not in the plan: refused, nothing runs.
     with pytest.raises(PlanStepRefused, match="comes first"):
-        rig.client.run_step(ticket.id, fn["issue_refund"], REFUND["args"], action="issue_refund")
+        client.run_step(ticket.id, fn["issue_refund"], REFUND["args"], action="issue_refund")
     with pytest.raises(PlanStepRefused, match="not the ones approved"):
-        rig.client.run_step(ticket.id, fn["search_orders"], {"q": "cus_43"},
+        client.run_step(ticket.id, fn["search_orders"], {"q": "cus_43"},
                             action="search_orders")
     with pytest.raises(PlanStepRefused, match="not in the plan"):
-        rig.client.run_step(ticket.id, lambda **kw: ran.append(("x", kw)), {"amount": 1},
+        client.run_step(ticket.id, lambda **kw: ran.append(("x", kw)), {"amount": 1},
                             action="issue_credit")
     # Executing the plan as a whole is refused too.
     with pytest.raises(PlanStepRefused, match="never runs as a whole"):
-        rig.client.execute(ticket.id, lambda **kw: ran.append(("plan", kw)), action=PLAN_ACTION)
+        client.execute(ticket.id, lambda **kw: ran.append(("plan", kw)), action=PLAN_ACTION)
     assert ran == [] and step_rows(rig, ticket.id) == []
     for step in STEPS:
-        assert rig.client.run_step(ticket.id, fn[step["action"]], action=step["action"]) \
+        assert client.run_step(ticket.id, fn[step["action"]], action=step["action"]) \
             == f"{step['action']} ok"
     assert ran == [(s["action"], s["args"]) for s in STEPS]
     with pytest.raises(PlanStepRefused, match="ended|already ran"):
-        rig.client.run_step(ticket.id, fn["search_orders"], action="search_orders")
+        client.run_step(ticket.id, fn["search_orders"], action="search_orders")
     assert step_rows(rig, ticket.id) == [(i, s["action"], "done") for i, s in enumerate(STEPS)]
     assert kinds(rig, ticket.id).count("plan_step_started") == 3
     assert kinds(rig, ticket.id).count("plan_step_refused") == 4
-    progress = rig.client.plan(ticket.id)
+    progress = client.plan(ticket.id)
     assert progress.ended == "done" and progress.count(PlanStepState.DONE) == 3
     card(rig, ticket.id, "3 done")
 
 
-def test_a_changed_step_waits_for_its_own_approval(rig: Rig) -> None:
-    ticket = plan(rig.client)
+def test_a_changed_step_waits_for_its_own_approval(rig: Rig, client: ApprovalClient) -> None:
+    ticket = plan(client)
     approve(rig, ticket.id)
-    rig.client.run_step(ticket.id, lambda **kw: "found", action="search_orders")
+    client.run_step(ticket.id, lambda **kw: "found", action="search_orders")
     bigger = {"customer": "cus_42", "months": 3}
     with pytest.raises(PlanStepRefused, match="client.request"):
-        rig.client.run_step(ticket.id, lambda **kw: "paused", bigger,
+        client.run_step(ticket.id, lambda **kw: "paused", bigger,
                             action="pause_subscription")
-    own = rig.client.request("pause_subscription", bigger, reason="pause longer",
+    own = client.request("pause_subscription", bigger, reason="pause longer",
                              requested_by="U0REQUESTER")
     assert own.status == TicketStatus.PENDING and own.card is not None
     assert own.id != ticket.id
     # The plan's own step is still there, unconsumed.
-    assert rig.client.run_step(ticket.id, lambda **kw: "paused",
+    assert client.run_step(ticket.id, lambda **kw: "paused",
                                action="pause_subscription") == "paused"
 
 
-def test_a_denied_step_denies_the_plan_before_any_card(rig: Rig) -> None:
+def test_a_denied_step_denies_the_plan_before_any_card(rig: Rig, client: ApprovalClient) -> None:
     drop = {"action": "drop_database", "args": {"name": "orders"}}
     with pytest.raises(ApprovalDenied) as info:
-        plan(rig.client, [LOOKUP, drop, REFUND])
+        plan(client, [LOOKUP, drop, REFUND])
     assert info.value.action == "drop_database" and "step 2" in str(info.value)
     assert rig.sandbox.calls("chat.postMessage") == []
     with rig.ledger.transactions(write=False) as s:
@@ -144,6 +144,7 @@ def test_two_people_when_any_step_needs_two(rig: Rig) -> None:
     ticket = plan(rig.client, [LOOKUP, big])
     assert ticket.tier.value == "critical" and ticket.route.approvals_required == 2
     assert approve(rig, ticket.id).status == TicketStatus.PENDING
+    card(rig, ticket.id, "1 of 2")  # the second reviewer clicks the card as it is now
     with pytest.raises(ApprovalPending):
         rig.client.run_step(ticket.id, lambda **kw: "x", action="search_orders")
     assert approve(rig, ticket.id, "U0FINOPS", 2).status == TicketStatus.APPROVED
@@ -191,22 +192,22 @@ def test_an_edit_that_needs_two_people_keeps_the_plan_waiting(rig: Rig) -> None:
     assert after.route.approvals_required == 2 and after.status == TicketStatus.PENDING
 
 
-def test_stop_mid_plan(rig: Rig) -> None:
-    ticket = plan(rig.client)
+def test_stop_mid_plan(rig: Rig, client: ApprovalClient) -> None:
+    ticket = plan(client)
     approve(rig, ticket.id)
-    rig.client.run_step(ticket.id, lambda **kw: "found", action="search_orders")
+    client.run_step(ticket.id, lambda **kw: "found", action="search_orders")
     card(rig, ticket.id, "Stop plan")
     rig.sandbox.click("U0OUTSIDER", action_id=ACTION_PLAN_STOP, channel="C0PAYMENTS")
     wait_ephemeral(rig, "U0OUTSIDER", "approver")
-    assert rig.client.plan(ticket.id).ended is None
+    assert client.plan(ticket.id).ended is None
     rig.sandbox.click("U0FINOPS", action_id=ACTION_PLAN_STOP, channel="C0PAYMENTS")
     wait_ephemeral(rig, "U0FINOPS", "stopped the plan")
-    progress = rig.client.plan(ticket.id)
+    progress = client.plan(ticket.id)
     assert progress.ended == "stopped" and progress.ended_by == "U0FINOPS"
     assert [s.state for s in progress.steps] == [PlanStepState.DONE, PlanStepState.STOPPED,
                                                 PlanStepState.STOPPED]
     with pytest.raises(PlanStepRefused, match="stopped"):
-        rig.client.run_step(ticket.id, lambda **kw: "paused", action="pause_subscription")
+        client.run_step(ticket.id, lambda **kw: "paused", action="pause_subscription")
     assert "plan_stopped" in kinds(rig, ticket.id)
     assert step_rows(rig, ticket.id) == [(0, "search_orders", "done")]
     card(rig, ticket.id, "Plan stopped")
