@@ -420,6 +420,14 @@ class PlanProgress(_Frozen):
                 return step.index
         return None
 
+    def args_for(self, action: str) -> dict[str, Any]:
+        """The approved arguments of the first step still to run that is ``action`` (what
+        running it without arguments offers; the ledger judges the offer)."""
+        for step in self.steps:
+            if step.state == PlanStepState.REMAINING and step.action == action:
+                return dict(step.args)
+        return {}
+
     def count(self, state: PlanStepState) -> int:
         return sum(1 for s in self.steps if s.state == state)
 

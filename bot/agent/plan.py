@@ -133,7 +133,8 @@ class PlanRunner:
         fn, name, model, check = _unwrap(plan_id, tool, action, args_model, revalidate)
         plan = self.backend.get(plan_id)
         raise_unless_approved(plan, lambda kind: self.backend.last_reason(plan_id, kind))
-        offered = args if args is not None else self._next_args(plan_id, name)
+        offered = (args if args is not None
+                   else self.backend.plan_progress(plan_id).args_for(name))
         step = self.backend.start_step(plan_id, action=name, args=checked_args(name, offered),
                                        actor=actor)
         try:
@@ -148,15 +149,6 @@ class PlanRunner:
         self.backend.finish_step(plan_id, step.index, ok=True, actor=actor,
                                  summary=arguments.summary(result))
         return result
-
-    def _next_args(self, plan_id: str, action: str) -> dict[str, Any]:
-        """The approved arguments of the next step, when it is ``action`` (else the store
-        refuses the empty offer and says why)."""
-        progress = self.backend.plan_progress(plan_id)
-        index = progress.next_index
-        if index is not None and progress.steps[index].action == action:
-            return dict(progress.steps[index].args)
-        return {}
 
 
 def _unwrap(plan_id: str, tool: Callable[..., T], action: str | None,

@@ -5,7 +5,9 @@ server, signed clicks, the local Slack server, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +18,7 @@ from bot import (
     ApprovalClient,
     ApprovalDenied,
     ApprovalPending,
+    AsyncApprovalClient,
     InvalidRequest,
     PlanStepRefused,
     TicketStatus,
@@ -25,7 +28,7 @@ from bot.render.plan import ACTION_PLAN_EDIT_STEP, ACTION_PLAN_STOP
 from store.models import PLAN_ACTION, PlanStepState
 from store.plans import PlanStore
 from store.tables import PlanStepRow
-from tests.e2e.conftest import Rig
+from tests.e2e.conftest import Gate, Rig
 from tests.e2e.test_reviews import settled, wait_ephemeral
 
 LOOKUP = {"action": "search_orders", "args": {"q": "cus_42"}}
@@ -254,3 +257,35 @@ def test_a_step_raced_by_threads_runs_once(rig: Rig) -> None:
         t.join()
     assert won == [0] and len(refused) == 5
     assert step_rows(rig, ticket.id) == [(0, "search_orders", "running")]
+
+
+def test_the_async_client_runs_a_plan_over_the_gateway(rig: Rig, gate: Gate) -> None:
+    ran: list[tuple[str, dict[str, Any]]] = []
+
+    async def refund(amount: int, customer: str) -> str:
+        await asyncio.sleep(0)
+        ran.append(("issue_refund", {"amount": amount, "customer": customer}))
+        return "refunded"
+
+    async def agent() -> str:
+        async with AsyncApprovalClient(gate.url, gate.token) as aclient:
+            with pytest.raises(ApprovalDenied):
+                await aclient.request_plan([LOOKUP, {"action": "drop_database", "args": {}}],
+                                           reason="x", requested_by="U0REQUESTER")
+            ticket = await aclient.request_plan([LOOKUP, REFUND], reason="look, refund",
+                                                requested_by="U0REQUESTER")
+            approve(rig, ticket.id)
+            gated = aclient.gate("issue_refund")(refund)
+            with pytest.raises(PlanStepRefused, match="comes first"):
+                await aclient.run_step(ticket.id, gated)
+            await aclient.run_step(ticket.id, lambda **kw: ran.append(("search_orders", kw)),
+                                   action="search_orders")
+            assert await aclient.run_step(ticket.id, gated) == "refunded"
+            with pytest.raises(PlanStepRefused):
+                await aclient.run_step(ticket.id, gated)
+            return (await aclient.plan(ticket.id)).ended or ""
+
+    with ThreadPoolExecutor(1) as pool:
+        ended = pool.submit(asyncio.run, agent()).result(timeout=120)
+    assert ended == "done"
+    assert ran == [("search_orders", LOOKUP["args"]), ("issue_refund", REFUND["args"])]

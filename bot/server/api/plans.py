@@ -60,9 +60,7 @@ class PlanGateway:
         self.gw.owned(agent, plan_id)
         args = body.args
         if args is None:
-            progress = self.gw.backend.plan_progress(plan_id)
-            index = progress.next_index
-            args = dict(progress.steps[index].args) if index is not None else {}
+            args = self.gw.backend.plan_progress(plan_id).args_for(body.action)
         step = self.gw.backend.start_step(plan_id, action=body.action, args=args,
                                           actor=agent.name)
         return StepOut(index=step.index, action=step.action, args=step.args,
