@@ -19,6 +19,7 @@ from typing import Any
 from bot.agent.client import ApprovalClient
 from bot.demo.agent import DemoAgent, Say
 from bot.demo.config import demo_config, demo_workspace
+from bot.demo.plan import DemoPlan
 from bot.demo.web import DemoSandbox
 from bot.server.compose import Service, SlackAccess, compose
 from bot.server.http import HttpServer
@@ -51,6 +52,7 @@ class Demo:
     ledger: Ledger | None = None
     client: ApprovalClient | None = None
     agent: DemoAgent | None = None
+    plan: DemoPlan | None = None
     service: Service | None = None
     _tmp: tempfile.TemporaryDirectory[str] | None = None
 
@@ -96,10 +98,14 @@ class Demo:
                 15.0 if opts.fast else 45.0)
             self.agent = DemoAgent(client, client.slack, say=opts.say, again_after=again,
                                    decisions=ledger.decisions).start()
+            self.plan = DemoPlan(client, self.agent.report).start()
 
     def close(self) -> None:
         if self.agent is not None:
             self.agent.stop(timeout=2.0)
+        if self.plan is not None:
+            self.plan.stop(timeout=2.0)
+            self.plan = None
         if self.service is not None:
             _quietly(self.service.close)  # sweep, server, decisions in flight, the ledger
         elif self.ledger is not None:

@@ -102,7 +102,7 @@ def test_a_plan_runs_only_its_steps_in_order(rig: Rig, client: ApprovalClient) -
         assert client.run_step(ticket.id, fn[step["action"]], action=step["action"]) \
             == f"{step['action']} ok"
     assert ran == [(s["action"], s["args"]) for s in STEPS]
-    with pytest.raises(PlanStepRefused, match="ended|already ran"):
+    with pytest.raises(PlanStepRefused, match="every step already ran"):
         client.run_step(ticket.id, fn["search_orders"], action="search_orders")
     assert step_rows(rig, ticket.id) == [(i, s["action"], "done") for i, s in enumerate(STEPS)]
     assert kinds(rig, ticket.id).count("plan_step_started") == 3
@@ -117,7 +117,7 @@ def test_a_changed_step_waits_for_its_own_approval(rig: Rig, client: ApprovalCli
     approve(rig, ticket.id)
     client.run_step(ticket.id, lambda **kw: "found", action="search_orders")
     bigger = {"customer": "cus_42", "months": 3}
-    with pytest.raises(PlanStepRefused, match="client.request"):
+    with pytest.raises(PlanStepRefused, match=r"client\.request"):
         client.run_step(ticket.id, lambda **kw: "paused", bigger,
                             action="pause_subscription")
     own = client.request("pause_subscription", bigger, reason="pause longer",
