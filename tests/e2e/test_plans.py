@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -289,3 +290,40 @@ def test_the_async_client_runs_a_plan_over_the_gateway(rig: Rig, gate: Gate) -> 
         ended = pool.submit(asyncio.run, agent()).result(timeout=120)
     assert ended == "done"
     assert ran == [("search_orders", LOOKUP["args"]), ("issue_refund", REFUND["args"])]
+
+
+def test_the_gateway_scopes_plans_to_the_token(rig: Rig, gate: Gate) -> None:
+    _, narrow = gate.gateway.agents.add("search-bot", actions=("search_*",), max_pending=5)
+    body = {"steps": [LOOKUP, REFUND], "reason": "look, refund", "requested_by": "U0REQUESTER"}
+    with httpx.Client(base_url=gate.url, timeout=30,
+                      headers={"Authorization": f"Bearer {narrow}"}) as c:
+        refused = c.post("/v1/plans", json=body)
+        assert refused.status_code == 403 and refused.json()["error"] == "action_not_allowed"
+        assert "issue_refund" in refused.json()["message"]
+    assert rig.sandbox.calls("chat.postMessage") == []
+    with httpx.Client(base_url=gate.url, timeout=30,
+                      headers={"Authorization": f"Bearer {gate.token}"}) as c:
+        made = c.post("/v1/plans", json=body).json()
+        assert made["status"] == "pending" and made["action"] == PLAN_ACTION
+        plan_id = made["id"]
+        sneak = c.post("/v1/requests", json={
+            "action": PLAN_ACTION, "args": {"steps": [LOOKUP]}, "reason": "sneak",
+            "requested_by": "U0REQUESTER"})
+        assert sneak.status_code == 422 and "request_plan" in sneak.json()["message"]
+        approve(rig, plan_id)
+        whole = c.post(f"/v1/requests/{plan_id}/execution", json={"action": PLAN_ACTION})
+        assert whole.status_code == 409 and whole.json()["error"] == "plan_step_refused"
+        early = c.post(f"/v1/plans/{plan_id}/steps", json={"action": "issue_refund"})
+        assert early.status_code == 409 and "comes first" in early.json()["message"]
+        step = c.post(f"/v1/plans/{plan_id}/steps", json={"action": "search_orders"}).json()
+        assert step["index"] == 0 and step["args"] == LOOKUP["args"]
+        again = c.post(f"/v1/plans/{plan_id}/steps", json={"action": "search_orders"})
+        assert again.status_code == 409
+        doc = c.get("/v1/openapi.json").json()
+        assert {"/v1/plans", "/v1/plans/{plan_id}/steps"} <= set(doc["paths"])
+    with httpx.Client(base_url=gate.url, timeout=30,
+                      headers={"Authorization": f"Bearer {narrow}"}) as c:
+        assert c.get(f"/v1/plans/{plan_id}").status_code == 404  # another agent's plan
+        assert c.post(f"/v1/plans/{plan_id}/steps",
+                      json={"action": "search_orders"}).status_code == 404
+    assert step_rows(rig, plan_id) == [(0, "search_orders", "running")]
