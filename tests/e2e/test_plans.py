@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot import (
     ApprovalClient,
@@ -28,7 +28,7 @@ from bot.render import ACTION_APPROVE
 from bot.render.plan import ACTION_PLAN_EDIT_STEP, ACTION_PLAN_STOP
 from store.models import PLAN_ACTION, PlanStepState
 from store.plans import PlanStore
-from store.tables import PlanStepRow
+from store.tables import PlanRow, PlanStepRow
 from tests.e2e.conftest import Gate, Rig
 from tests.e2e.test_reviews import settled, wait_ephemeral
 
@@ -327,3 +327,49 @@ def test_the_gateway_scopes_plans_to_the_token(rig: Rig, gate: Gate) -> None:
         assert c.post(f"/v1/plans/{plan_id}/steps",
                       json={"action": "search_orders"}).status_code == 404
     assert step_rows(rig, plan_id) == [(0, "search_orders", "running")]
+
+
+def test_a_plan_policy_allows_outright_posts_no_card_but_still_runs_in_order(rig: Rig) -> None:
+    steps = [LOOKUP, {"action": "search_invoices", "args": {"customer": "cus_42"}}]
+    ticket = plan(rig.client, steps)
+    assert ticket.status == TicketStatus.APPROVED and ticket.card is None
+    assert rig.sandbox.calls("chat.postMessage") == []
+    with pytest.raises(PlanStepRefused, match="comes first"):
+        rig.client.run_step(ticket.id, lambda **kw: "x", action="search_invoices")
+    for step in steps:
+        rig.client.run_step(ticket.id, lambda **kw: "ok", action=step["action"])
+    assert rig.client.plan(ticket.id).ended == "done"
+
+
+def test_a_failed_step_ends_the_plan(rig: Rig) -> None:
+    steps = [LOOKUP, {"action": "search_invoices", "args": {"customer": "cus_42"}}]
+    ticket = plan(rig.client, steps)
+
+    def broken(**_kw: Any) -> None:
+        raise RuntimeError("search backend down")
+
+    with pytest.raises(RuntimeError):
+        rig.client.run_step(ticket.id, broken, action="search_orders")
+    progress = rig.client.plan(ticket.id)
+    assert progress.ended == "failed"
+    assert progress.steps[0].state == PlanStepState.FAILED
+    assert "search backend down" in (progress.steps[0].error or "")
+    assert progress.steps[1].state == PlanStepState.STOPPED
+    with pytest.raises(PlanStepRefused, match="earlier step failed"):
+        rig.client.run_step(ticket.id, lambda **kw: "ok", action="search_invoices")
+    # Reporting an outcome for a step that is not running is refused, and changes nothing.
+    with pytest.raises(PlanStepRefused, match="not running"):
+        PlanStore(rig.ledger).finish_step(ticket.id, 0, ok=True, actor="agent")
+
+
+def test_the_deadline_holds_at_the_moment_a_step_starts(rig: Rig) -> None:
+    steps = [LOOKUP, {"action": "search_invoices", "args": {"customer": "cus_42"}}]
+    ticket = plan(rig.client, steps, deadline=60)
+    rig.client.run_step(ticket.id, lambda **kw: "ok", action="search_orders")
+    # No sweep has run; the deadline is checked by the database's clock when a step starts.
+    with rig.ledger.transactions() as s:
+        s.execute(update(PlanRow).where(PlanRow.ticket_id == ticket.id).values(deadline_s=0))
+    with pytest.raises(PlanStepRefused, match="deadline passed"):
+        rig.client.run_step(ticket.id, lambda **kw: "ok", action="search_invoices")
+    assert rig.client.plan(ticket.id).ended == "expired"
+    assert step_rows(rig, ticket.id) == [(0, "search_orders", "done")]
