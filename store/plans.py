@@ -183,15 +183,19 @@ class PlanStore:
             return _progress(ticket, plan, _rows(s, plan_id)), stopped
 
     def expire_due(self, *, at: datetime, limit: int = 50) -> list[str]:
-        """End the approved plans whose deadline passed before ``at`` with steps left;
-        the ids of those that ended now (the sweep refreshes their cards)."""
+        """End up to ``limit`` approved plans whose deadline passed before ``at`` with steps
+        left; the ids of those that ended now (the sweep refreshes their cards). Open
+        approved plans are few and short-lived, so all of them are looked at."""
         with self.ledger.transactions(write=False) as s:
-            open_plans = s.execute(
-                select(PlanRow.ticket_id).join(TicketRow, TicketRow.id == PlanRow.ticket_id)
+            rows = s.execute(
+                select(PlanRow.ticket_id, PlanRow.deadline_s, TicketRow.decided_at,
+                       TicketRow.created_at)
+                .join(TicketRow, TicketRow.id == PlanRow.ticket_id)
                 .where(PlanRow.ended.is_(None),
-                       TicketRow.status == TicketStatus.APPROVED.value)
-                .limit(limit * 4)).scalars().all()
-        return [pid for pid in open_plans[:limit * 4] if self._expire(pid, at)][:limit]
+                       TicketRow.status == TicketStatus.APPROVED.value)).all()
+        due = [pid for pid, seconds, decided, created in rows
+               if (decided or created) + timedelta(seconds=seconds) <= at]
+        return [pid for pid in due[:limit] if self._expire(pid, at)]
 
     def _expire(self, plan_id: str, at: datetime) -> bool:
         with self.ledger.transactions() as s:

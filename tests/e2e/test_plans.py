@@ -373,3 +373,26 @@ def test_the_deadline_holds_at_the_moment_a_step_starts(rig: Rig) -> None:
         rig.client.run_step(ticket.id, lambda **kw: "ok", action="search_invoices")
     assert rig.client.plan(ticket.id).ended == "expired"
     assert step_rows(rig, ticket.id) == [(0, "search_orders", "done")]
+
+
+def test_threads_running_the_same_step_run_it_once(rig: Rig, client: ApprovalClient) -> None:
+    ticket = plan(client)
+    approve(rig, ticket.id)
+    ran: list[dict[str, Any]] = []
+    refused: list[Exception] = []
+    barrier = threading.Barrier(4)
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            client.run_step(ticket.id, lambda **kw: ran.append(kw), action="search_orders")
+        except PlanStepRefused as exc:
+            refused.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert ran == [LOOKUP["args"]] and len(refused) == 3
+    assert step_rows(rig, ticket.id) == [(0, "search_orders", "done")]
