@@ -78,6 +78,15 @@ def render_plan_card(ticket: Ticket, *, decisions: Sequence[_Decision] = (),
                      now: datetime | None = None) -> Message:
     ctx = CardContext.build(ticket, decisions, now=now)
     steps = progress.steps if progress is not None else _steps(ticket)
+    lead = (f"Plan of {len(steps)} steps to approve" if ticket.status.is_open
+            else decided_lead(ctx))
+    return message(fallback(ctx, lead), plan_blocks(ctx, progress))
+
+
+def plan_blocks(ctx: CardContext, progress: PlanProgress | None) -> list[Block]:
+    """The plan card's blocks (also what an on-call DM copy of it wraps)."""
+    ticket = ctx.ticket
+    steps = progress.steps if progress is not None else _steps(ticket)
     blocks: list[Block | None] = [header_block(ticket)]
     if ticket.status.is_open:
         blocks += [section(BLOCK_INTRO, _intro(ticket, progress)),
@@ -87,7 +96,6 @@ def render_plan_card(ticket: Ticket, *, decisions: Sequence[_Decision] = (),
         if ticket.status == TicketStatus.NEEDS_INFO:
             blocks.append(question_block(ctx))
         blocks.append(actions(BLOCK_ACTIONS, _decision_buttons(ctx)))
-        lead = f"Plan of {len(steps)} steps to approve"
     else:
         blocks += [section(BLOCK_OUTCOME, _outcome(ctx)),
                    *_step_blocks(ctx, steps, editable=False),
@@ -95,9 +103,8 @@ def render_plan_card(ticket: Ticket, *, decisions: Sequence[_Decision] = (),
                    facts_block(ctx, deadline=False)]
         if _stoppable(ticket, progress):
             blocks.append(actions(BLOCK_ACTIONS, [_stop_button(ticket)]))
-        lead = decided_lead(ctx)
     blocks.append(ticket_block(ctx))
-    return message(fallback(ctx, lead), [b for b in blocks if b is not None])
+    return [b for b in blocks if b is not None]
 
 
 def _steps(ticket: Ticket) -> tuple[PlanStep, ...]:

@@ -26,8 +26,8 @@ from bot.slack.app import Click, open_form
 from bot.slack.clicks import ClickInbox
 from bot.slack.reviews import Reviews
 from bot.slack.views import _input_blocks, _new, _submit
-from store.errors import PlanStepRefused, SignoffError, TicketNotFound
-from store.models import PLAN_ACTION, DecisionKind, plan_steps
+from store.errors import SignoffError, TicketNotFound
+from store.models import PLAN_ACTION, DecisionKind, Ticket, plan_steps
 from store.plans import PlanStore
 
 log = logging.getLogger(__name__)
@@ -49,11 +49,16 @@ def register_plan_buttons(app: App, reviews: Reviews, inbox: ClickInbox,
         open_form(reviews, checks, client, c, DecisionKind.EDIT,
                   lambda ticket: render_step_edit_modal(ticket, index, origin=c.origin))
 
-    def stop(body: dict[str, Any]) -> None:
-        stop_plan(reviews, Click.of(body))
+    @app.action(ACTION_PLAN_STOP)
+    def stop(ack: Ack, body: dict[str, Any]) -> None:
+        # A stop is written before Slack gets its ack, so an acknowledged stop is never lost;
+        # the card and the clicker hear about it after the ack.
+        c = Click.of(body)
+        said = stop_plan(reviews, c)
+        ack()
+        reviews.pool.submit(_after_stop, reviews, c, said)
 
     app.action(_EDIT_STEP)(ack=_ack, lazy=[edit_step])
-    app.action(ACTION_PLAN_STOP)(ack=_ack, lazy=[stop])
     app.view(CALLBACK_PLAN_EDIT_STEP)(_step_submission(reviews, inbox))
 
 
@@ -61,34 +66,43 @@ def _ack(ack: Ack) -> None:
     ack()
 
 
-def stop_plan(reviews: Reviews, c: Click) -> None:
-    """Stop the rest of the plan, if ``c.user`` may decide it; the clicker is always told
-    what happened (stopped, already ended, not allowed, or a failure to try again)."""
-    tell = reviews.surfaces.tell
+def stop_plan(reviews: Reviews, c: Click) -> tuple[str, Ticket | None, bool]:
+    """Stop the rest of the plan, if ``c.user`` may decide it. What to tell the clicker (it
+    was stopped, had ended, may not be stopped by them, or could not be stopped now), the
+    plan's ticket, and whether it stopped now."""
     try:
         ticket = reviews.ledger.get_ticket(c.ticket_id)
     except TicketNotFound:
-        tell(c.user, c.channel, NO_SUCH_REQUEST)
-        return
+        return NO_SUCH_REQUEST, None, False
+    except SignoffError as exc:
+        return PLAN_STOP_FAILED.format(why=exc), None, False
     if ticket.action != PLAN_ACTION:
-        tell(c.user, c.channel, NOT_A_PLAN, ticket)
-        return
+        return NOT_A_PLAN, ticket, False
     refusal = reviews.authz.refusal(c.user, ticket, DecisionKind.REJECT)
     if refusal is not None:
-        tell(c.user, c.channel, refusal, ticket)
-        return
+        return refusal, ticket, False
     try:
         progress, stopped = PlanStore(reviews.ledger).stop(ticket.id, by=c.user)
-    except (PlanStepRefused, SignoffError) as exc:
+    except SignoffError as exc:
         log.warning("plan %s not stopped: %s", ticket.id, exc)
-        tell(c.user, c.channel, PLAN_STOP_FAILED.format(why=exc), ticket)
-        return
-    reviews.surfaces.refresh(reviews.ledger.get_ticket(ticket.id))
-    if stopped:
-        reviews.surfaces.reply(ticket, render_plan_stopped(ticket, c.user))
-        tell(c.user, c.channel, PLAN_STOPPED, ticket)
-    else:
-        tell(c.user, c.channel, PLAN_ALREADY_ENDED.format(why=progress.ended), ticket)
+        return PLAN_STOP_FAILED.format(why=exc), ticket, False
+    if not stopped:
+        return PLAN_ALREADY_ENDED.format(why=progress.ended), ticket, False
+    return PLAN_STOPPED, ticket, True
+
+
+def _after_stop(reviews: Reviews, c: Click, said: tuple[str, Ticket | None, bool]) -> None:
+    """After the ack: the card shows the plan as it is, the thread says who stopped it, and
+    the clicker is told what happened."""
+    text, ticket, stopped = said
+    try:
+        if ticket is not None and ticket.action == PLAN_ACTION:
+            reviews.surfaces.refresh(reviews.ledger.get_ticket(ticket.id))
+            if stopped:
+                reviews.surfaces.reply(ticket, render_plan_stopped(ticket, c.user))
+    except SignoffError as exc:
+        log.warning("plan %s card not refreshed after a stop: %s", c.ticket_id, exc)
+    reviews.surfaces.tell_clicker(c.user, c.channel, c.response_url, text, ticket)
 
 
 def _step_submission(reviews: Reviews, inbox: ClickInbox) -> Any:

@@ -100,3 +100,12 @@ def test_thread_notes_are_valid() -> None:
                     summary="re_1")
     agree_on_message(render_step_result(ticket, done))
     agree_on_message(render_plan_stopped(ticket, APPROVER))
+
+
+def test_an_on_call_dm_copy_of_a_plan_shows_its_steps_and_plan_buttons() -> None:
+    from bot.render import render_escalation_dm
+
+    dm = render_escalation_dm(plan_ticket(), 1, waited=timedelta(minutes=20))
+    agree_on_message(dm)
+    assert "issue_refund" in str(dm["blocks"]) and "Approve plan" in str(dm["blocks"])
+    assert f"{ACTION_PLAN_EDIT_STEP}:1" in buttons(dm)
