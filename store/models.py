@@ -383,6 +383,9 @@ class PlanStepState(StrEnum):
     """Never ran: a reviewer stopped the plan, or an earlier step failed."""
     EXPIRED = "expired"
     """Never ran: the plan's deadline passed first."""
+    OUTCOME_UNKNOWN = "outcome_unknown"
+    """Started, and never reported within the execution lease: it may or may not have run.
+    It never runs again, and the plan halts (a human checks)."""
 
 
 class PlanStep(_Frozen):

@@ -41,7 +41,10 @@ from store.tickets import SYSTEM_ACTOR
 
 #: How long an approved plan's steps may run when the configuration does not say.
 PLAN_DEADLINE = timedelta(hours=1)
-#: A step's ``state`` while it has not finished.
+#: What a step that never started shows once its plan ended, by why it ended.
+_LEFT = {"stopped": PlanStepState.STOPPED, "failed": PlanStepState.STOPPED,
+         "outcome_unknown": PlanStepState.STOPPED, "expired": PlanStepState.EXPIRED}
+#: A step's ``state`` once it reported.
 _ENDS = {True: PlanStepState.DONE, False: PlanStepState.FAILED}
 
 
@@ -155,19 +158,46 @@ class PlanStore:
         with self.ledger.transactions() as s:
             ticket, plan = self._lock(s, plan_id)
             row = s.get(PlanStepRow, (plan_id, index))
-            if row is None or row.state != PlanStepState.RUNNING:
+            late = row is not None and row.state == PlanStepState.OUTCOME_UNKNOWN
+            if row is None or (row.state != PlanStepState.RUNNING and not late):
                 raise PlanStepRefused(plan_id, f"step {index + 1} is not running, so it has "
                                                "no outcome to report")
             now = self.ledger._now(s)
             row.state = _ENDS[ok].value
             row.finished_at, row.summary, row.error = now, summary, error
             self.ledger._audit(s, plan_id, "plan_step_done" if ok else "plan_step_failed",
-                               actor, now, step=index + 1, summary=summary, error=error)
+                               actor, now, step=index + 1, summary=summary, error=error,
+                               **({"late": True} if late else {}))
             steps = len(plan_steps(ticket.final_args))
             if not plan.ended and (not ok or index + 1 == steps):
                 _end(plan, "done" if ok else "failed", actor, now)
             s.flush()
             return _progress(ticket, plan, _rows(s, plan_id))
+
+    def lose_steps(self, *, at: datetime, lease: timedelta) -> list[str]:
+        """Steps started more than ``lease`` before ``at`` that never reported become
+        ``outcome_unknown`` and halt their plan (audited); nothing re-runs them. The ids of
+        the plans concerned."""
+        with self.ledger.transactions(write=False) as s:
+            lost = s.execute(select(PlanStepRow.ticket_id, PlanStepRow.idx).where(
+                PlanStepRow.state == PlanStepState.RUNNING.value,
+                PlanStepRow.started_at < at - lease)).all()
+        return [pid for pid, idx in lost if self._lose(pid, idx)]
+
+    def _lose(self, plan_id: str, index: int) -> bool:
+        with self.ledger.transactions() as s:
+            _ticket, plan = self._lock(s, plan_id)
+            row = s.get(PlanStepRow, (plan_id, index))
+            if row is None or row.state != PlanStepState.RUNNING:
+                return False
+            now = self.ledger._now(s)
+            row.state = PlanStepState.OUTCOME_UNKNOWN.value
+            self.ledger._audit(s, plan_id, "plan_step_outcome_unknown", SYSTEM_ACTOR, now,
+                               step=index + 1, note="it never reported an outcome; it will "
+                               "not run again; a human must check what happened")
+            if not plan.ended:
+                _end(plan, "outcome_unknown", SYSTEM_ACTOR, now)
+            return True
 
     def stop(self, plan_id: str, *, by: str) -> tuple[PlanProgress, bool]:
         """A reviewer stops the rest of the plan (audited); a running step still reports
@@ -234,8 +264,7 @@ def _progress(ticket: TicketRow, plan: PlanRow, rows: Sequence[PlanStepRow]) -> 
     deadline = timedelta(seconds=plan.deadline_s)
     approved = ticket.status in (TicketStatus.APPROVED.value,)
     base = ticket.decided_at or ticket.created_at
-    left = {"stopped": PlanStepState.STOPPED, "failed": PlanStepState.STOPPED,
-            "expired": PlanStepState.EXPIRED}.get(plan.ended or "", PlanStepState.REMAINING)
+    left = _LEFT.get(plan.ended or "", PlanStepState.REMAINING)
     started = {r.idx: r for r in rows}
     steps = []
     for step in plan_steps(ticket.final_args):
@@ -263,6 +292,8 @@ def _ended_text(plan: PlanRow) -> str:
         "failed": "an earlier step failed, which ends the plan: request a new plan for the "
                   "steps still needed",
         "done": "every step already ran",
+        "outcome_unknown": "a step never reported its outcome, which halts the plan until a "
+                           "human checks: request a new plan for the steps still needed",
     }.get(plan.ended or "", f"the plan ended ({plan.ended})")
 
 

@@ -64,12 +64,15 @@ BLOCK_PLAN_PROGRESS: Final = "signoff_plan_progress"
 STEP_ICON = {
     PlanStepState.REMAINING: "▫️", PlanStepState.RUNNING: "⏳", PlanStepState.DONE: "✅",
     PlanStepState.FAILED: "💥", PlanStepState.STOPPED: "⛔", PlanStepState.EXPIRED: "⏰",
+    PlanStepState.OUTCOME_UNKNOWN: "❔",
 }
 ENDED = {
     "done": "✅ *Plan complete:* every step ran.",
     "failed": "💥 *Plan ended:* a step failed, so the steps after it did not run.",
     "stopped": "⛔ *Plan stopped* by {who}: nothing more of it runs.",
     "expired": "⏰ *Plan expired:* its steps' time ran out; the steps left did not run.",
+    "outcome_unknown": "❔ *Plan halted:* a step never reported its outcome (it may or may "
+                       "not have run); a human must check. The steps after it did not run.",
 }
 
 

@@ -147,7 +147,7 @@ class Service:
 
     def plan_sweep(self) -> PlanSweep:
         surfaces = Surfaces(self.access.web_client(server_error_retries=0), self.ledger)
-        return PlanSweep(PlanStore(self.ledger), surfaces)
+        return PlanSweep(PlanStore(self.ledger), surfaces, self.config.execution_lease)
 
     def sweep(self) -> EscalationEngine | SweepWithCanaries:
         """What each scheduler tick runs: the escalation engine, then any canary draw."""

@@ -396,3 +396,30 @@ def test_threads_running_the_same_step_run_it_once(rig: Rig, client: ApprovalCli
         t.join()
     assert ran == [LOOKUP["args"]] and len(refused) == 3
     assert step_rows(rig, ticket.id) == [(0, "search_orders", "done")]
+
+
+def test_a_step_that_never_reports_halts_the_plan_and_never_reruns(rig: Rig) -> None:
+    ticket = plan(rig.client)
+    approved = approve(rig, ticket.id)
+    store = PlanStore(rig.ledger)
+    store.start_step(ticket.id, action="search_orders", args=LOOKUP["args"], actor="agent")
+    # The executor dies here. Within its lease nothing changes; after it the step is lost.
+    sweep = rig.service.plan_sweep()
+    started = approved.decided_at
+    assert started is not None
+    assert sweep.tick(started + timedelta(minutes=1)) == []
+    assert sweep.tick(started + rig.config.execution_lease + timedelta(minutes=1)) \
+        == [ticket.id]
+    progress = rig.client.plan(ticket.id)
+    assert progress.ended == "outcome_unknown"
+    assert [s.state for s in progress.steps] == [PlanStepState.OUTCOME_UNKNOWN,
+                                                PlanStepState.STOPPED, PlanStepState.STOPPED]
+    with pytest.raises(PlanStepRefused, match="never reported"):
+        rig.client.run_step(ticket.id, lambda **kw: "x", action="pause_subscription")
+    with pytest.raises(PlanStepRefused):
+        rig.client.run_step(ticket.id, lambda **kw: "x", action="search_orders")
+    # A late report still settles what happened to that step; the plan stays halted.
+    late = store.finish_step(ticket.id, 0, ok=True, actor="agent", summary="it did run")
+    assert late.steps[0].state == PlanStepState.DONE and late.ended == "outcome_unknown"
+    assert "plan_step_outcome_unknown" in kinds(rig, ticket.id)
+    card(rig, ticket.id, "Plan halted")
