@@ -68,9 +68,11 @@ class AsyncPlans:
             raise ActionMismatch(plan_id, "a step's action", None)
         plan = await self.get(plan_id)
         raise_unless_approved(plan, lambda _k: self._reasons.get(plan_id))
-        step = step_of(await self._call("POST", f"/v1/plans/{plan_id}/steps",
-                                        body={"action": action, "args": args},
-                                        ticket_id=plan_id, action=action))
+        claimed = await self._call("POST", f"/v1/plans/{plan_id}/steps",
+                                   body={"action": action, "args": args},
+                                   ticket_id=plan_id, action=action)
+        step = step_of(claimed)
+        token = wire.RECEIPT.set(claimed["receipt"])  # current_receipt() for the step's tool
         try:
             wire.check(plan, step.args, args_model, None)
             if revalidate is not None and not revalidate(dict(step.args)):
@@ -82,6 +84,8 @@ class AsyncPlans:
             await self._report_step(plan_id, step.index, ok=False,
                                     error=f"{type(exc).__name__}: {exc}"[:2000])
             raise
+        finally:
+            wire.RECEIPT.reset(token)
         await self._report_step(plan_id, step.index, ok=True, summary=wire.summary(result))
         return result
 

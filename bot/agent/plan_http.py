@@ -32,10 +32,12 @@ class HttpPlans:
         doc = self._call("POST", f"/v1/plans/{plan_id}/steps",
                          body={"action": action, "args": args}, ticket_id=plan_id,
                          action=action)
+        wire.RECEIPT.set(doc["receipt"])  # current_receipt() for the step's tool
         return step_of(doc)
 
     def finish_step(self, plan_id: str, index: int, *, ok: bool, actor: str,
                     summary: str | None = None, error: str | None = None) -> PlanProgress:
+        wire.RECEIPT.set(None)
         return PlanProgress.model_validate(self._call(
             "POST", f"/v1/plans/{plan_id}/steps/{index}/outcome",
             body={"ok": ok, "summary": summary, "error": error}, ticket_id=plan_id))

@@ -23,9 +23,12 @@ from bot import (
     InvalidRequest,
     PlanStepRefused,
     TicketStatus,
+    current_receipt,
 )
+from bot.receipts import verify
 from bot.render import ACTION_APPROVE
 from bot.render.plan import ACTION_PLAN_EDIT_STEP, ACTION_PLAN_STOP
+from store.errors import ReceiptInvalid
 from store.models import PLAN_ACTION, PlanStepState
 from store.plans import PlanStore
 from store.tables import PlanRow, PlanStepRow
@@ -263,9 +266,12 @@ def test_a_step_raced_by_threads_runs_once(rig: Rig) -> None:
 def test_the_async_client_runs_a_plan_over_the_gateway(rig: Rig, gate: Gate) -> None:
     ran: list[tuple[str, dict[str, Any]]] = []
 
+    receipts: list[str | None] = []
+
     async def refund(amount: int, customer: str) -> str:
         await asyncio.sleep(0)
         ran.append(("issue_refund", {"amount": amount, "customer": customer}))
+        receipts.append(current_receipt())
         return "refunded"
 
     async def agent() -> str:
@@ -290,6 +296,8 @@ def test_the_async_client_runs_a_plan_over_the_gateway(rig: Rig, gate: Gate) -> 
         ended = pool.submit(asyncio.run, agent()).result(timeout=120)
     assert ended == "done"
     assert ran == [("search_orders", LOOKUP["args"]), ("issue_refund", REFUND["args"])]
+    assert receipts[0] is not None
+    verify(receipts[0], action="issue_refund", args=REFUND["args"], keys=gate.gateway.jwks())
 
 
 def test_the_gateway_scopes_plans_to_the_token(rig: Rig, gate: Gate) -> None:
@@ -317,6 +325,13 @@ def test_the_gateway_scopes_plans_to_the_token(rig: Rig, gate: Gate) -> None:
         assert early.status_code == 409 and "comes first" in early.json()["message"]
         step = c.post(f"/v1/plans/{plan_id}/steps", json={"action": "search_orders"}).json()
         assert step["index"] == 0 and step["args"] == LOOKUP["args"]
+        keys = gate.gateway.jwks()
+        claims = verify(step["receipt"], action="search_orders", args=LOOKUP["args"], keys=keys)
+        assert claims["sub"] == plan_id and claims["approvers"] == ["U0PAYLEAD"]
+        with pytest.raises(ReceiptInvalid):
+            verify(step["receipt"], action="search_orders", args={"q": "cus_43"}, keys=keys)
+        with pytest.raises(ReceiptInvalid):
+            verify(step["receipt"], action="issue_refund", args=LOOKUP["args"], keys=keys)
         again = c.post(f"/v1/plans/{plan_id}/steps", json={"action": "search_orders"})
         assert again.status_code == 409
         doc = c.get("/v1/openapi.json").json()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,6 +52,9 @@ class StepOut(_Body):
     action: str
     args: dict[str, Any] = Field(description="Exactly what to run")
     args_sha256: str
+    receipt: str = Field(description="EdDSA JWT naming the plan (sub), the step's action and "
+                         "the SHA-256 of its arguments: hand it to the tool service")
+    receipt_expires_at: datetime
 
 
 class StepOutcomeIn(_Body):

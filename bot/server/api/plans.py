@@ -5,12 +5,13 @@
 
 import fnmatch
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from bot import receipts
 from bot.agent.errors import ApprovalDenied
 from bot.agent.plan import checked_plan
 from bot.server.api.errors import RESPONSES, ApiError
@@ -57,14 +58,24 @@ class PlanGateway:
         return PlanOut(**self.gw.backend.plan_progress(plan_id).model_dump())
 
     def claim(self, agent: Agent, plan_id: str, body: StepClaimIn) -> StepOut:
-        self.gw.owned(agent, plan_id)
+        """Start the next step once; its exact arguments and a receipt naming the step's
+        action and arguments (what the tool service verifies, as for any approval)."""
+        plan = self.gw.owned(agent, plan_id)
         args = body.args
         if args is None:
             args = self.gw.backend.plan_progress(plan_id).args_for(body.action)
         step = self.gw.backend.start_step(plan_id, action=body.action, args=args,
                                           actor=agent.name)
+        digest = args_hash(step.args)
+        now = datetime.now(UTC)
+        kid, pem = self.gw.signing_key()
+        as_approved = plan.model_copy(update={"action": step.action, "final_args": step.args,
+                                              "final_args_hash": digest})
+        token = receipts.issue(as_approved, kid=kid, private_pem=pem, agent=agent.name,
+                               now=now, ttl=self.gw.receipt_ttl, passphrase=self.gw.passphrase)
         return StepOut(index=step.index, action=step.action, args=step.args,
-                       args_sha256=args_hash(step.args))
+                       args_sha256=digest, receipt=token,
+                       receipt_expires_at=now + self.gw.receipt_ttl)
 
     def outcome(self, agent: Agent, plan_id: str, index: int, body: StepOutcomeIn) -> PlanOut:
         self.gw.owned(agent, plan_id)
