@@ -20,6 +20,7 @@ from bot import (
     ApprovalDenied,
     ApprovalPending,
     AsyncApprovalClient,
+    IdempotencyConflict,
     InvalidRequest,
     PlanStepRefused,
     TicketStatus,
@@ -438,3 +439,12 @@ def test_a_step_that_never_reports_halts_the_plan_and_never_reruns(rig: Rig) -> 
     assert late.steps[0].state == PlanStepState.DONE and late.ended == "outcome_unknown"
     assert "plan_step_outcome_unknown" in kinds(rig, ticket.id)
     card(rig, ticket.id, "Plan halted")
+
+
+def test_an_idempotency_key_names_one_plan(rig: Rig, client: ApprovalClient) -> None:
+    first = plan(client, idempotency_key="run-7:plan")
+    again = plan(client, idempotency_key="run-7:plan")
+    assert again.id == first.id
+    assert len(rig.sandbox.calls("chat.postMessage")) == 1  # no second card
+    with pytest.raises(IdempotencyConflict):
+        plan(client, [LOOKUP, REFUND], idempotency_key="run-7:plan")
