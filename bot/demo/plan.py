@@ -55,7 +55,8 @@ class DemoPlan:
         except ApprovalError as exc:
             self.report(f":warning: the two-step plan did not run on: {exc}")
         except Exception:  # the plan must not stop the demo
-            log.exception("demo plan failed")
+            if not self.stopping.is_set():  # the demo closing under it is no failure
+                log.exception("demo plan failed")
 
     def _run_plan(self) -> None:
         ticket = self.client.request_plan(
