@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from escalation.batching import BatchConfig
 from escalation.config_checks import DEFAULT_ROUTE, cross_check, rule_label
 from escalation.config_errors import (
     ConfigInvalid,
@@ -189,6 +190,8 @@ class Rule(_Strict):
     expire_after: Duration | None = None
     relax: Literal["never"] | None = None
     """``never``: ``signoff policy suggest`` never proposes relaxing this rule."""
+    batch: BatchConfig | None = None
+    """Show similar requests on one card (see :mod:`escalation.batching`)."""
 
 
 class PolicyConfig(_Strict):

@@ -386,3 +386,8 @@ class PlanStepRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     summary: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+# Batch review's tables live in their own module; importing it here puts them in
+# ``Base.metadata`` wherever the ledger's tables are known.
+from store import batch_tables as _batch_tables  # noqa: E402,F401

@@ -42,6 +42,7 @@ from bot.render import (
 from bot.render.argmodel import model_from_schema
 from bot.render.refusals import FORM_REFUSED_LATE, NO_SUCH_REQUEST
 from bot.slack.authz import Authorizer
+from bot.slack.batch_review import BatchReviews, register_batch
 from bot.slack.clicks import ClickInbox
 from bot.slack.delegation import DelegatingAuthorizer
 from bot.slack.home import publish_home
@@ -123,6 +124,8 @@ def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
     _register_buttons(app, reviews, inbox, checks)
     register_views(app, reviews, inbox)
     register_delegation(app, reviews, publish_home)
+    reviews.batches = BatchReviews(reviews)
+    register_batch(app, reviews.batches, inbox)
     from bot.slack.plan_buttons import register_plan_buttons  # it imports this module
 
     register_plan_buttons(app, reviews, inbox, checks)

@@ -67,6 +67,8 @@ class Reviews:
     """A click not recorded within this long of its receipt does not count."""
     refresher: Refresher | None = None
     """Where the card refresh after a decision runs (off the decision pool); None: inline."""
+    batches: Any = None
+    """Decides batch clicks ("Approve all", "Reject all"): a ``BatchReviews``."""
 
     def decide_later(self, *args: Any, **kwargs: Any) -> Future[Ticket | None]:
         """:meth:`decide` on the decision pool, so the handler's thread is free at once."""
@@ -146,6 +148,9 @@ class Reviews:
 
     def decide_click(self, click: Click) -> Ticket | None:
         """:meth:`decide` for a click from the inbox (an edit is re-checked by policy now)."""
+        if self.batches is not None and self.batches.is_batch(click):
+            self.batches.decide_click(click)
+            return None
         said = _Teller(self, click.user, click.channel, click)
         reroute = None
         if click.kind == DecisionKind.EDIT and click.args is not None:
