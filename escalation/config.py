@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from escalation.breakglass_config import BreakGlassSection, RuleBreakGlassField
 from escalation.config_checks import DEFAULT_ROUTE, cross_check, rule_label
 from escalation.config_errors import (
     ConfigInvalid,
@@ -186,6 +187,9 @@ class Rule(_Strict):
     expire_after: Duration | None = None
     relax: Literal["never"] | None = None
     """``never``: ``signoff policy suggest`` never proposes relaxing this rule."""
+    break_glass: RuleBreakGlassField | None = None
+    """``allowed``: an authorised responder may run a pending request before anyone approves
+    it, with a justification, witnessed by a second person (``break_glass:`` section)."""
 
 
 class PolicyConfig(_Strict):
@@ -251,6 +255,8 @@ class SignoffConfig(_Strict):
     """Per route: test requests that must be rejected, injected among real ones."""
     mcp: McpConfig = McpConfig()
     """The MCP servers ``signoff mcp-proxy`` fronts."""
+    break_glass: BreakGlassSection | None = None
+    """Where break-glass is announced, how soon it must be witnessed, who may break glass."""
 
     @model_validator(mode="after")
     def _canary_routes(self) -> SignoffConfig:

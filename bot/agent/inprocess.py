@@ -15,6 +15,7 @@ from bot.agent.backend import ApprovalRequest
 from bot.agent.door import checked
 from bot.agent.errors import ApprovalDenied
 from bot.render import render_execution_result, render_info_answer
+from bot.slack.breakglass import offers
 from bot.slack.surfaces import Surfaces
 from escalation.config import SignoffConfig
 from escalation.deadlines import deadlines
@@ -44,7 +45,7 @@ class InProcessBackend:
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
         # The same card and thread updates the bot makes (DM copies included).
-        self.surfaces = Surfaces(slack, ledger)
+        self.surfaces = Surfaces(slack, ledger, break_glass=offers(config))
 
     def close(self) -> None:
         self.ledger.close()

@@ -7,7 +7,7 @@ Slack certainly posted nothing, so a retry can never make a second message.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -33,9 +33,10 @@ _TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailab
 
 
 class SlackNotifier:
-    def __init__(self, slack: WebClient, ledger: Ledger) -> None:
+    def __init__(self, slack: WebClient, ledger: Ledger, *,
+                 break_glass: Callable[[Ticket], bool] | None = None) -> None:
         self.slack, self.ledger = slack, ledger
-        self.surfaces = Surfaces(slack, ledger)
+        self.surfaces = Surfaces(slack, ledger, break_glass=break_glass)
 
     def resolve_group(self, group_id: str) -> Sequence[str]:
         try:

@@ -4,6 +4,7 @@ the record, and a failed update is logged, never allowed to undo a decision)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk import WebClient
@@ -25,13 +26,17 @@ class Surfaces:
     """Which message shows a ticket where; every call to Slack goes through :class:`WebApi`."""
 
     def __init__(self, slack: WebClient | None, ledger: Ledger,
-                 retries: RetryQueue | None = None) -> None:
+                 retries: RetryQueue | None = None, *,
+                 break_glass: Callable[[Ticket], bool] | None = None) -> None:
         self.slack, self.ledger = slack, ledger
         self.api = WebApi(slack, ledger, retries)
         self._workspace_url: str | None = None
+        # Whether policy lets a responder break glass on a ticket (the card offers it).
+        self._offers = break_glass or (lambda _ticket: False)
 
     def card_message(self, ticket: Ticket) -> Message:
-        return render_card(ticket, decisions=self.ledger.decisions(ticket.id))
+        return render_card(ticket, decisions=self.ledger.decisions(ticket.id),
+                           break_glass=self._offers(ticket))
 
     def refresh(self, ticket: Ticket) -> bool:
         """Re-render the channel card and the current chain's DM copies in place
@@ -67,13 +72,15 @@ class Surfaces:
                 msg = render_escalation_dm(ticket, ticket.escalation_level,
                                            decisions=decisions)
             else:
-                msg = render_card(ticket, decisions=decisions)
+                msg = render_card(ticket, decisions=decisions,
+                                  break_glass=self._offers(ticket))
             shown &= self.api.update(ticket, ref, msg)
         return shown
 
     def post_card(self, ticket: Ticket) -> Ticket:
         """Post a new request's card (recorded, or its failure, by :class:`WebApi`)."""
-        return self.api.post_card(ticket, render_card(ticket))
+        return self.api.post_card(ticket, render_card(ticket,
+                                                       break_glass=self._offers(ticket)))
 
     def move(self, ticket: Ticket, old: SlackRef | None, editor: str) -> Ticket:
         """An edit sent the request to another route's channel: post the card there, make it
