@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import case, func, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.convert import to_decision, to_ticket
@@ -143,7 +143,7 @@ class BreakGlassMixin:
                                         detail="the responder cannot witness their own "
                                                "break-glass")
             now = self._now(s)
-            late = now > row.witness_due_at
+            late = now > row.witness_due_at or row.escalation_level > 0
             row.witnessed_by, row.witnessed_at, row.next_escalation_at = witness, now, None
             s.flush()
             self._audit(s, ticket_id, "break_glass_witnessed", witness, now,
@@ -185,13 +185,15 @@ class BreakGlassMixin:
 
     def break_glass_counts(self, since: datetime | None = None) -> dict[str, int]:
         """Break-glass since ``since`` (all time when None): ``total``, ``witnessed``,
-        ``witnessed_late``, ``unwitnessed`` (never witnessed yet) and ``escalated`` (DM'd
+        ``witnessed_late`` (after its deadline or its escalation), ``unwitnessed`` (never witnessed yet) and ``escalated`` (DM'd
         along their chain for want of a witness)."""
         with self._tx(write=False) as s:
             stmt = select(
                 func.count(),
                 func.count(BreakGlassRow.witnessed_by),
-                func.sum(_flag(BreakGlassRow.witnessed_at > BreakGlassRow.witness_due_at)),
+                func.sum(_flag(and_(BreakGlassRow.witnessed_at.is_not(None), or_(
+                    BreakGlassRow.witnessed_at > BreakGlassRow.witness_due_at,
+                    BreakGlassRow.escalation_level > 0)))),
                 func.sum(_flag(BreakGlassRow.escalation_level > 0)))
             if since is not None:
                 stmt = stmt.where(BreakGlassRow.broken_at >= since)
