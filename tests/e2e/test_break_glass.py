@@ -5,6 +5,7 @@ route's chain; every refusal records nothing and tells the clicker."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -273,3 +274,38 @@ def _card_with_button(rig: Rig, action: str, args: dict[str, Any]) -> Ticket:
         policy_version="old", policy_rule="old rule",
         expires_at=rig.ledger.db_now() + timedelta(hours=1)))
     return Surfaces(rig.slack, rig.ledger, break_glass=lambda _t: True).post_card(ticket)
+
+
+def test_stats_and_metrics_count_break_glass(rig: Rig, db_url: str, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+    from tests.quality.test_metrics import scrape, value
+
+    first = broken(rig)
+    rig.sandbox.wait_until(lambda: security_posts(rig))
+    second = restart(rig)
+    done = break_glass(rig, "U0FINOPS", "still down", rig.card_ts(second.id))
+    assert done.ok and done.response_action is None, done.errors
+    settled(rig, second.id)
+    rig.ledger.witness(first.id, witness="U0FINOPS")
+    record = rig.ledger.break_glass_of(second.id)
+    assert record is not None
+    rig.service.sweep().tick(at=record.witness_due_at + timedelta(seconds=1))
+
+    m = scrape(rig.server.url)
+    assert value(m, "signoff_break_glass_total") == 2
+    assert value(m, "signoff_break_glass_witnessed_total", late="false") == 1
+    assert value(m, "signoff_break_glass_escalated_total") == 1
+    assert value(m, "signoff_break_glass_unwitnessed") == 1
+    assert value(m, "signoff_decisions_total", kind="break_glass", route="payments",
+                 tier="critical") == 2
+
+    monkeypatch.setenv("SIGNOFF_DATABASE_URL", db_url)
+    monkeypatch.setenv("SIGNOFF_CONFIG", str(tmp_path / "signoff.yml"))
+    assert main(["stats", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["break_glass"] == {
+        "total": 2, "witnessed": 1, "witnessed_late": 0, "unwitnessed": 1, "escalated": 1}
+    assert main(["stats"]) == 0
+    assert ("break-glass: 2 (witnessed 1, of them late 0; unwitnessed 1; escalated as "
+            "unwitnessed overrides 1)") in capsys.readouterr().out
