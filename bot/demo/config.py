@@ -11,6 +11,7 @@ from escalation.config import SignoffConfig, parse_config
 APPROVALS = "C0APPROVALS"
 PAYMENTS = "C0PAYMENTS"
 AGENT_LOG = "C0AGENTLOG"
+POLICY = "C0POLICY"
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def demo_workspace() -> Workspace:
         users=[User(p.id, p.name, p.real_name, f"{p.name}@example.com") for p in PEOPLE],
         usergroups={OPS_GROUP: [REVIEWER.id, SECOND_REVIEWER.id, ON_CALL.id]},
         channels=[Channel(APPROVALS, "approvals"), Channel(PAYMENTS, "payments"),
-                  Channel(AGENT_LOG, "agent-log")],
+                  Channel(AGENT_LOG, "agent-log"), Channel(POLICY, "policy")],
     )
 
 
@@ -127,12 +128,17 @@ policy:
     - action: send_email
       decide: require_approval
       review: edit
+    - action: resend_invoice
+      decide: require_approval
+      tier: low
     - action: drop_database
       decide: deny
       reason: never from an agent
     - confidence_below: 0.5
       decide: require_approval
       review: escalation
+suggest:
+  min_samples: 20
 canaries:
   payments:
     rate: 1/2

@@ -14,6 +14,7 @@ from bot.demo.config import (
     APPROVALS,
     ON_CALL,
     PAYMENTS,
+    POLICY,
     REQUESTER,
     REVIEWER,
     SECOND_REVIEWER,
@@ -239,3 +240,15 @@ def test_emoji_render_in_colour_not_as_empty_boxes(page: Any, demo: Demo) -> Non
         for (let i = 0; i < d.length; i += 4) if (d[i] > 150 && d[i + 1] < 100 && d[i + 3] > 0) n++;
         return n; }""")
     assert coloured > 200, "the emoji drew no red pixels: the browser has no emoji font"
+
+
+def test_policy_suggestion_shows_its_evidence_and_diff(page: Any, demo: Demo,
+                                                       shot: Shot) -> None:
+    open_as(page, demo, REVIEWER.id, POLICY)
+    post = card(page, "Policy suggestion")
+    expect(post).to_contain_text("resend_invoice with amount ≤ 48: 24 approved, 0 edited, "
+                                 "0 rejected in 30 days")
+    expect(post).to_contain_text("+      when: {amount: {lte: 48}}")
+    expect(post).to_contain_text("+      decide: allow")
+    expect(post).to_contain_text("Nothing was changed")
+    shot("policy-suggestion")
