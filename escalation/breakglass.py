@@ -3,7 +3,7 @@
 :func:`terms_for` says whether policy, as configured now, lets a ticket be broken: the rule
 that wins for its current arguments must decide ``require_approval`` on the ticket's own
 route and allow ``break_glass``. Anything else (the action is denied now, allowed, moved to
-another route, the rule no longer allows it, a canary) refuses: fail closed.
+another route, the rule no longer allows it) refuses: fail closed.
 
 :class:`UnwitnessedSweep` runs in every sweep tick: a break-glass nobody witnessed by its
 deadline is escalated along its route's chain as an unwitnessed override, one level at a
@@ -54,7 +54,9 @@ def terms_for(config: SignoffConfig, ticket: Ticket) -> Allowed | None:
     """What break-glass on ``ticket`` would be under the configuration in force now, or
     None when it is not allowed (see the module's docstring)."""
     section = config.break_glass
-    if section is None or ticket.canary is not None or not ticket.status.is_open:
+    # A canary is offered break-glass like the real requests of its rule (its card must not
+    # differ from theirs); the bot settles a break-glass on one as a miss, and nothing runs.
+    if section is None or not ticket.status.is_open:
         return None
     try:
         outcome = Policy(config).evaluate(Proposal(

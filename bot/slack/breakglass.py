@@ -25,6 +25,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.render import CHANGED_SINCE_FORM
 from bot.render import breakglass as text
+from bot.render.canary import render_canary_missed
 from bot.render.clicks import render_click_too_old
 from bot.render.ids import ACTION_BREAK_GLASS, ACTION_WITNESS, CALLBACK_BREAK_GLASS
 from bot.render.modals import modal_failed_text, parse_private_metadata
@@ -36,6 +37,7 @@ from bot.slack.views import _new, _submit
 from bot.slack.webapi import slack_error
 from escalation.breakglass import Allowed, terms_for, witnesses
 from escalation.config import SignoffConfig
+from store.canaries import MISS, CanaryStore
 from store.errors import (
     AlreadyDecided,
     ChangedSinceSeen,
@@ -159,6 +161,12 @@ class BreakGlassDesk:
         if click.shown_version != ticket.version:
             self.reviews._changed(ticket, said)
             return None
+        if ticket.canary is not None:  # a test request: breaking glass on it is a miss
+            settled = CanaryStore(self.ledger).settle_canary(ticket.id, reviewer=click.user,
+                                                             result=MISS)
+            self.reviews.surfaces.refresh(settled)
+            said(render_canary_missed(ticket)["text"], ticket)
+            return settled
         try:
             after, _decision, record = self.ledger.break_glass(
                 ticket.id, responder=click.user, justification=click.reason or "",

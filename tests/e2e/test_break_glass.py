@@ -309,3 +309,30 @@ def test_stats_and_metrics_count_break_glass(rig: Rig, db_url: str, tmp_path: Pa
     assert main(["stats"]) == 0
     assert ("break-glass: 2 (witnessed 1, of them late 0; unwitnessed 1; escalated as "
             "unwitnessed overrides 1)") in capsys.readouterr().out
+
+
+def test_break_glass_on_a_canary_is_a_miss_and_nothing_runs(rig: Rig) -> None:
+    from sqlalchemy import update
+
+    from bot.slack.breakglass import offers
+    from store.tables import TicketRow
+
+    ticket = rig.ledger.create_ticket(NewTicket(
+        action="restart_payments", args={"region": "eu"}, requested_by="U0REQUESTER",
+        reason="test", route=rig.config.route("payments"), policy_version="2026-11-20",
+        policy_rule="rules[6] restart_payments", expires_at=rig.ledger.db_now()
+        + timedelta(hours=1)))[0]
+    with rig.ledger.engine.begin() as conn:
+        conn.execute(update(TicketRow).where(TicketRow.id == ticket.id).values(
+            canary="restart-canary", canary_lesson="nothing was down"))
+    canary = rig.ledger.get_ticket(ticket.id)
+    posted = Surfaces(rig.slack, rig.ledger, break_glass=offers(rig.config)).post_card(canary)
+    assert posted.card is not None
+    assert ACTION_BREAK_GLASS in buttons(rig, "C0PAYMENTS", posted.card.ts)  # like any card
+    done = break_glass(rig, "U0PAYLEAD", "it is down", posted.card.ts)
+    assert done.ok and done.response_action is None, done.errors
+    wait_ephemeral(rig, "U0PAYLEAD", "canary")
+    assert rig.ledger.get_ticket(ticket.id).status == TicketStatus.CANCELLED
+    assert rig.ledger.break_glass_of(ticket.id) is None
+    assert "canary_missed" in audit_kinds(rig, ticket.id)
+    assert rig.sandbox.messages(SECURITY) == []

@@ -60,7 +60,8 @@ def test_allowed_rules_give_terms_and_others_none() -> None:
     assert terms_for(config, ticket("issue_refund", {"amount": 5})) is None  # no break_glass
     assert terms_for(config, ticket("drop_database")) is None  # denied
     assert terms_for(config, ticket("restart_payments", status=TicketStatus.APPROVED)) is None
-    assert terms_for(config, ticket("restart_payments", canary="c")) is None
+    # A canary's card offers what its rule's real requests offer (the bot settles it).
+    assert terms_for(config, ticket("restart_payments", canary="c")) is not None
     moved = ticket("restart_payments", route=Route(name="default", channel="C0APPROVALS"))
     assert terms_for(config, moved) is None  # policy sends it to another route now
     assert "U0PAYONCALL" in witnesses(config, ticket("restart_payments"))
