@@ -33,6 +33,7 @@ from bot.render.refusals import NO_SUCH_REQUEST, rate_limited
 from bot.slack.authz import Authorizer, GroupsBusy
 from bot.slack.clicks import ClickInbox
 from bot.slack.reviews import Reviews, _Teller
+from bot.slack.surfaces import Surfaces
 from bot.slack.views import _new, _submit
 from bot.slack.webapi import slack_error
 from escalation.breakglass import Allowed, terms_for, witnesses
@@ -48,6 +49,7 @@ from store.errors import (
     TransitionRefused,
 )
 from store.inbox import Click, NewClick
+from store.ledger import Ledger
 from store.models import BreakGlass, DecisionKind, SlackRef, Ticket, is_user_group
 
 log = logging.getLogger(__name__)
@@ -65,7 +67,7 @@ class BreakGlassDesk:
     authz: Authorizer
 
     @property
-    def ledger(self) -> Any:
+    def ledger(self) -> Ledger:
         return self.reviews.ledger
 
     # -- who may ------------------------------------------------------------------------
@@ -271,8 +273,8 @@ class BreakGlassDesk:
 class BreakGlassNotifier:
     """The unwitnessed sweep's Slack side (:class:`escalation.breakglass.UnwitnessedNotifier`)."""
 
-    def __init__(self, desk_surfaces: Any, slack: WebClient) -> None:
-        self.surfaces, self.slack = desk_surfaces, slack
+    def __init__(self, surfaces: Surfaces, slack: WebClient) -> None:
+        self.surfaces, self.slack = surfaces, slack
 
     def resolve_group(self, group_id: str) -> Sequence[str]:
         try:

@@ -336,3 +336,28 @@ def test_break_glass_on_a_canary_is_a_miss_and_nothing_runs(rig: Rig) -> None:
     assert rig.ledger.break_glass_of(ticket.id) is None
     assert "canary_missed" in audit_kinds(rig, ticket.id)
     assert rig.sandbox.messages(SECURITY) == []
+
+
+def test_forged_and_stale_requests_get_401_and_change_nothing(rig: Rig) -> None:
+    from bot.sandbox import Forgery
+
+    ticket = restart(rig)
+    ts = rig.card_ts(ticket.id)
+    break_glass(rig, "U0PAYLEAD", None, ts)
+    for forgery in (Forgery(secret="not-the-secret"), Forgery(age=301), Forgery(tamper=True)):
+        sent = rig.sandbox.submit("U0PAYLEAD", {JUSTIFICATION_BLOCK: {
+            JUSTIFICATION_ACTION: "outage"}}, forgery=forgery)
+        assert sent.status == 401
+    assert rig.ledger.decisions(ticket.id) == [] and rig.ledger.clicks() == []
+    rig.sandbox.close_view("U0PAYLEAD", clear=True)
+
+    done = break_glass(rig, "U0PAYLEAD", "outage", ts)
+    assert done.ok, done.errors
+    settled(rig, ticket.id)
+    post = rig.sandbox.wait_until(lambda: security_posts(rig))[0]
+    forged = rig.sandbox.click("U0FINOPS", action_id=ACTION_WITNESS, channel=SECURITY,
+                               message_ts=post.ts, forgery=Forgery(age=301))
+    assert forged.status == 401
+    record = rig.ledger.break_glass_of(ticket.id)
+    assert record is not None and record.witnessed_by is None
+    assert [d.kind for d in rig.ledger.decisions(ticket.id)] == [DecisionKind.BREAK_GLASS]
