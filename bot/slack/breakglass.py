@@ -48,7 +48,7 @@ from store.errors import (
     TicketNotFound,
     TransitionRefused,
 )
-from store.inbox import Click, NewClick
+from store.inbox import Click
 from store.ledger import Ledger
 from store.models import BreakGlass, DecisionKind, SlackRef, Ticket, is_user_group
 
@@ -317,4 +317,4 @@ def register_break_glass(app: App, desk: BreakGlassDesk, inbox: ClickInbox) -> N
         desk.submit(inbox, ack, body, view)
 
 
-__all__ = ["BreakGlassDesk", "BreakGlassNotifier", "NewClick", "offers", "register_break_glass"]
+__all__ = ["BreakGlassDesk", "BreakGlassNotifier", "offers", "register_break_glass"]
