@@ -108,6 +108,13 @@ def _witness_block(ticket: Ticket, record: BreakGlass) -> Block:
                                                  style="primary")])
 
 
+def with_witness_button(blocks: list[Block], ticket: Ticket) -> list[Block]:
+    """A decided card's blocks with the Witness button before its last (ticket) block."""
+    button_row = actions("signoff_bg_actions", [button("Witness break-glass", ACTION_WITNESS,
+                                                       ticket.id, style="primary")])
+    return [*blocks[:-1], button_row, *blocks[-1:]] if blocks else [button_row]
+
+
 def render_security_post(ticket: Ticket, record: BreakGlass) -> Message:
     """The security channel's post: loud, with the Witness button until somebody uses it."""
     lead = (f"🚨 BREAK-GLASS: {mention(record.responder)} ran {ticket.action} without an "
@@ -150,3 +157,13 @@ def render_break_glass_note(ticket: Ticket, record: BreakGlass) -> Message:
     text = (f"🚨 {mention(record.responder)} broke glass: this request was approved without "
             f"a reviewer's approval.{where}")
     return message(text, [section("signoff_bg_note", text)])
+
+
+def render_witnessed_note(record: BreakGlass) -> Message:
+    """In the card's thread: the break-glass was witnessed."""
+    late = " (late: after its deadline)" if (
+        record.witnessed_at is not None and (record.witnessed_at > record.witness_due_at
+                                             or record.escalation_level)) else ""
+    text = (f"✅ {mention(record.witnessed_by)} witnessed the break-glass by "
+            f"{mention(record.responder)}{late}.")
+    return message(text, [section("signoff_bg_witnessed", text)])

@@ -243,6 +243,8 @@ class BreakGlassDesk:
                  else text.NO_BREAK_GLASS, ticket)
             return
         self.show(ticket, record)
+        self.reviews.surfaces.refresh(ticket)  # the card's Witness button goes
+        self.reviews.surfaces.reply(ticket, text.render_witnessed_note(record))
         tell(user, channel, text.WITNESSED, ticket)
 
     def _witness_refusal(self, user: str, ticket: Ticket, record: BreakGlass | None

@@ -4,7 +4,7 @@ the record, and a failed update is logged, never allowed to undo a decision)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from slack_sdk import WebClient
@@ -12,11 +12,12 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from bot.render import Message, render_card, render_escalation_dm, render_refusal
+from bot.render.breakglass import with_witness_button
 from bot.render.moved import render_moved_away_note, render_moved_card, render_moved_here_note
 from bot.slack.retry import RetryQueue
 from bot.slack.webapi import WebApi, slack_error
 from store.ledger import Ledger
-from store.models import SlackRef, Ticket
+from store.models import Decision, DecisionKind, SlackRef, Ticket
 
 log = logging.getLogger(__name__)
 REFRESH_ROUNDS = 3
@@ -72,10 +73,20 @@ class Surfaces:
                 msg = render_escalation_dm(ticket, ticket.escalation_level,
                                            decisions=decisions)
             else:
-                msg = render_card(ticket, decisions=decisions,
-                                  break_glass=self._offers(ticket))
+                msg = self._witness(ticket, decisions, render_card(
+                    ticket, decisions=decisions, break_glass=self._offers(ticket)))
             shown &= self.api.update(ticket, ref, msg)
         return shown
+
+    def _witness(self, ticket: Ticket, decisions: Sequence[Decision], msg: Message) -> Message:
+        """A card run by break-glass offers Witness until a second person has witnessed."""
+        if ticket.status.is_open or not any(d.kind == DecisionKind.BREAK_GLASS
+                                            for d in decisions):
+            return msg
+        record = self.ledger.break_glass_of(ticket.id)
+        if record is None or record.witnessed:
+            return msg
+        return {"text": msg["text"], "blocks": with_witness_button(msg["blocks"], ticket)}
 
     def post_card(self, ticket: Ticket) -> Ticket:
         """Post a new request's card (recorded, or its failure, by :class:`WebApi`)."""

@@ -128,6 +128,7 @@ def test_break_glass_needs_a_justification_then_runs_once(rig: Rig) -> None:
     rig.sandbox.wait_until(lambda: "break-glass" in str(
         rig.sandbox.message("C0PAYMENTS", ts).blocks))  # type: ignore[union-attr]
     assert ACTION_BREAK_GLASS not in buttons(rig, "C0PAYMENTS", ts)
+    assert ACTION_WITNESS in buttons(rig, "C0PAYMENTS", ts)  # the card offers Witness too
 
     ran: list[dict[str, Any]] = []
     rig.client.execute(ticket.id, lambda **kw: ran.append(kw), action="restart_payments")
@@ -153,6 +154,10 @@ def test_witnessed_in_time_is_never_escalated(rig: Rig) -> None:
     assert record is not None and record.witnessed_by == "U0FINOPS"
     assert "break_glass_witnessed" in audit_kinds(rig, ticket.id)
     rig.sandbox.wait_until(lambda: ACTION_WITNESS not in buttons(rig, SECURITY, post.ts))
+    card_ts = rig.card_ts(ticket.id)
+    rig.sandbox.wait_until(lambda: ACTION_WITNESS not in buttons(rig, "C0PAYMENTS", card_ts))
+    assert any("witnessed the break-glass" in m.text
+               for m in rig.sandbox.thread("C0PAYMENTS", card_ts))
 
     rig.service.sweep().tick(at=record.broken_at + timedelta(minutes=40))
     assert rig.sandbox.messages(rig.sandbox.dm_channel("U0PAYONCALL")) == []
