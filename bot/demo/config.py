@@ -12,6 +12,7 @@ APPROVALS = "C0APPROVALS"
 PAYMENTS = "C0PAYMENTS"
 AGENT_LOG = "C0AGENTLOG"
 POLICY = "C0POLICY"
+SECURITY = "C0SECURITY"
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ def demo_workspace() -> Workspace:
         users=[User(p.id, p.name, p.real_name, f"{p.name}@example.com") for p in PEOPLE],
         usergroups={OPS_GROUP: [REVIEWER.id, SECOND_REVIEWER.id, ON_CALL.id]},
         channels=[Channel(APPROVALS, "approvals"), Channel(PAYMENTS, "payments"),
-                  Channel(AGENT_LOG, "agent-log"), Channel(POLICY, "policy")],
+                  Channel(AGENT_LOG, "agent-log"), Channel(POLICY, "policy"),
+                  Channel(SECURITY, "security")],
     )
 
 
@@ -121,6 +123,7 @@ policy:
       tier: critical
       route: payments
       approvals: 2
+      break_glass: allowed
     - action: issue_refund
       decide: require_approval
       tier: high
@@ -139,6 +142,9 @@ policy:
       review: escalation
 suggest:
   min_samples: 20
+break_glass:
+  security_channel: {SECURITY}
+  witness_within: {t.second}s
 canaries:
   payments:
     rate: 1/2
