@@ -20,10 +20,12 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     StrictInt,
     ValidationError,
     ValidationInfo,
     WithJsonSchema,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -97,6 +99,12 @@ Name = Annotated[str, AfterValidator(_NAME), WithJsonSchema(_NAME.schema)]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _drop_none(data: Any, key: str) -> Any:
+    if isinstance(data, dict) and data.get(key, "") is None:
+        data.pop(key)
+    return data
 
 
 class EscalationLevel(_Strict):
@@ -191,6 +199,12 @@ class Rule(_Strict):
     """``allowed``: an authorised responder may run a pending request before anyone approves
     it, with a justification, witnessed by a second person (``break_glass:`` section)."""
 
+    @model_serializer(mode="wrap")
+    def _without_unset_break_glass(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A rule without break_glass dumps as it did before the setting existed, so the
+        # policy's hash (policy_version) and its recorded digest do not change on upgrade.
+        return _drop_none(handler(self), "break_glass")
+
 
 class PolicyConfig(_Strict):
     default: Annotated[Literal["require_approval", "deny"],
@@ -257,6 +271,10 @@ class SignoffConfig(_Strict):
     """The MCP servers ``signoff mcp-proxy`` fronts."""
     break_glass: BreakGlassSection | None = None
     """Where break-glass is announced, how soon it must be witnessed, who may break glass."""
+
+    @model_serializer(mode="wrap")
+    def _without_unset_break_glass(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return _drop_none(handler(self), "break_glass")
 
     @model_validator(mode="after")
     def _canary_routes(self) -> SignoffConfig:

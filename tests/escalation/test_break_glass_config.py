@@ -93,3 +93,14 @@ def test_bad_settings_are_placed_with_a_fix(tmp_path: Path, rules: str, section:
     problem = one_problem(text, tmp_path, key)
     assert problem.line == line_of(text, needle)
     assert fix in (problem.fix or "") + problem.message
+
+
+def test_a_configuration_without_break_glass_keeps_its_policy_hash() -> None:
+    """Upgrading must not change policy_version (a hash when left out) nor the digest
+    recorded for an explicit one: unset break_glass keys are not dumped."""
+    plain = parse_config(EXAMPLE_TEXT)
+    assert "break_glass" not in str(plain.model_dump(mode="json"))
+    with_it = parse_config(config_text())
+    assert with_it.policy.model_dump(mode="json")["rules"][0]["break_glass"]["allowed"]
+    unversioned = EXAMPLE_TEXT.replace('policy_version: "2026-11-20"\n', "")
+    assert parse_config(unversioned).policy_version == "sha256:f9a7c8643f8e"
