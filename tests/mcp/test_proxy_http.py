@@ -66,7 +66,8 @@ def test_http_clients_through_the_agent_api(mcp_rig: McpRig, db_url: str) -> Non
         pending_ticket(mcp_rig)
         rig.sandbox.click("U0PAYLEAD", action_id=ACTION_APPROVE, channel="C0PAYMENTS")
 
-    with running_gateway(rig, db_url, agent="notes-proxy", actions=("notes.*",)) as gate, \
+    with running_gateway(rig, db_url, agent="notes-proxy", actions=("notes.*",),
+                         trusted_annotations=True) as gate, \
             http_proxy(mcp_rig, gate.url, gate.token) as url:
         async def scenario() -> tuple[types.CallToolResult, ...]:
             async with Client(url, cache=None) as one, Client(url, cache=None) as two:
