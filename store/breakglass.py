@@ -185,8 +185,8 @@ class BreakGlassMixin:
 
     def break_glass_counts(self, since: datetime | None = None) -> dict[str, int]:
         """Break-glass since ``since`` (all time when None): ``total``, ``witnessed``,
-        ``witnessed_late`` (after its deadline or its escalation), ``unwitnessed`` (never witnessed yet) and ``escalated`` (DM'd
-        along their chain for want of a witness)."""
+        ``witnessed_late`` (after its deadline or its escalation), ``unwitnessed`` (never
+        witnessed yet) and ``escalated`` (DM'd along their chain for want of a witness)."""
         with self._tx(write=False) as s:
             stmt = select(
                 func.count(),
