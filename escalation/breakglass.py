@@ -27,7 +27,7 @@ from escalation.engine import TickReport
 from escalation.policy import Policy, Proposal, recorded_annotations
 from escalation.sweep_store import SweepLedger
 from store.breakglass import BreakGlass, BreakGlassTerms
-from store.errors import DeliveryError, SignoffError, StoreError
+from store.errors import SignoffError, StoreError
 from store.models import Ticket, is_user_group
 
 log = logging.getLogger("signoff.escalation")
@@ -135,7 +135,8 @@ class UnwitnessedSweep:
         for record in self.ledger.due_unwitnessed(at):
             try:
                 reached += self._escalate(record, at)
-            except (StoreError, DeliveryError):
+            except SignoffError:  # one record's trouble (a database error, a schedule
+                # removed from the config) must not hold up the others
                 log.exception("unwitnessed break-glass on %s not escalated", record.ticket_id)
         return reached
 
