@@ -104,3 +104,15 @@ def test_a_configuration_without_break_glass_keeps_its_policy_hash() -> None:
     assert with_it.policy.model_dump(mode="json")["rules"][0]["break_glass"]["allowed"]
     unversioned = EXAMPLE_TEXT.replace('policy_version: "2026-11-20"\n', "")
     assert parse_config(unversioned).policy_version == "sha256:f9a7c8643f8e"
+
+
+def test_policy_explain_says_whether_break_glass_is_allowed() -> None:
+    from escalation.policy import Policy, Proposal
+
+    policy = Policy(parse_config(config_text()))
+    shown = policy.explain(Proposal(action="rotate_key", requested_by="U0X"))
+    assert ("break-glass: allowed (witnessed within 5m; responders: whoever may approve it; "
+            "the requester too)") in shown
+    assert "break-glass" not in policy.explain(Proposal(action="issue_refund",
+                                                        args={"amount": 5},
+                                                        requested_by="U0X"))
