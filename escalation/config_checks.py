@@ -113,7 +113,24 @@ def _check_routes(routes: Mapping[str, Any], reviewers: Mapping[str, Any],
                          route.get("approvers"), reviewers)
         findings += _approvals((*base, "approvals"), route.get("approvals", 1),
                                route.get("approvers"), reviewers)
+        findings += _fallback(base, route, reviewers)
     return findings
+
+
+def _fallback(base: Path, route: Mapping[str, Any],
+              reviewers: Mapping[str, Any]) -> list[Finding]:
+    """``fallback_approvers``: a defined reviewers group, other than the route's approvers."""
+    group = route.get("fallback_approvers")
+    path: Path = (*base, "fallback_approvers")
+    found = _ref(path, "reviewer group", "reviewers", group, reviewers)
+    if found or not isinstance(group, str):
+        return found
+    if group == route.get("approvers"):
+        return [Finding(path, f"fallback_approvers names the route's own approvers ({group!r}): "
+                              "they would never add anyone",
+                        "name another reviewers group (people who may decide when every "
+                        "approver is away), or remove fallback_approvers")]
+    return []
 
 
 def _check_policy(policy: Mapping[str, Any], routes: Mapping[str, Any],

@@ -29,7 +29,7 @@ from store.db import (
     sqlite_writer,
     writer_turn,
 )
-from store.decisions import Reroute, decision_update
+from store.decisions import IN_OWN_RIGHT, Capacity, Reroute, decision_update
 from store.errors import (
     ActionMismatch,
     ApprovalUnverifiable,
@@ -59,6 +59,15 @@ from store.tickets import SYSTEM_ACTOR, Draft
 from store.transition import transition, transition_refused
 
 T = TypeVar("T")
+
+
+def _acting(capacity: Capacity, acting_for: dict[str, str] | None) -> dict[str, Any]:
+    """Audit fields of a delegate's decision (none for a decision in one's own right, so
+    the trail of tickets nobody delegated on stays as it was)."""
+    if capacity.on_behalf_of is None and not acting_for:
+        return {}
+    return {"on_behalf_of": capacity.on_behalf_of, "acting_for": dict(acting_for or {}),
+            "identities": sorted(capacity.identities)}
 _PROBE = text("UPDATE alembic_version SET version_num = version_num")
 
 
@@ -147,20 +156,30 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
 
     # -- creating and reading ---------------------------------------------------------
 
-    def create_ticket(self, new: Draft, *, at: datetime | None = None) -> tuple[Ticket, bool]:
+    def create_ticket(self, new: Draft, *, at: datetime | None = None,
+                      claim_as: str | None = None,
+                      lease: timedelta = EXECUTION_LEASE) -> tuple[Ticket, bool]:
         """Open a ticket (or return the existing one for the same idempotency key).
 
         ``new`` is a :class:`NewTicket` or a function of the creation time that returns one:
         the database's clock, read once inside the creating transaction, so deadlines planned
         from it are measured from the ticket's own ``created_at``. Returns
         ``(ticket, created)``. ``at`` backdates creation (imports, time-travel tests).
+
+        ``claim_as``: a ticket created already approved (policy allows it) is also claimed
+        for execution by that actor in the same transaction, as :meth:`start_execution` would
+        (one transaction instead of two, for calls that run at once). An existing ticket is
+        never claimed here.
         """
         resolved: NewTicket | None = None
         try:
             with self._tx() as s:
                 now = at or self._now(s)
                 resolved = tickets.resolve(new, now)
-                return self._create(s, resolved, now)
+                ticket, created = self._create(s, resolved, now)
+                if created and claim_as is not None and ticket.status == TicketStatus.APPROVED:
+                    ticket = self._claim_created(s, ticket.id, claim_as, now, lease)
+                return ticket, created
         except IntegrityError:
             # A concurrent request with the same key won; hand back its ticket.
             if resolved is None:
@@ -185,6 +204,16 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
         self._audit(s, ticket.id, "created", new.agent or new.requested_by, now,
                     new_ticket=True, **tickets.created_data(new, ticket))
         return ticket, True
+
+    def _claim_created(self, s: Session, ticket_id: str, actor: str, now: datetime,
+                       lease: timedelta) -> Ticket:
+        """The claim of a ticket this transaction created approved: its approval is the
+        policy decision recorded a moment ago, in this very transaction."""
+        row = self._lock(s, ticket_id)
+        self._transition(s, row, Event.START_EXECUTION, execution_lease_until=now + lease)
+        self._audit(s, ticket_id, "executing", actor, now, args_hash=row.final_args_hash,
+                    lease_until=(now + lease).isoformat())
+        return to_ticket(row, self._messages(s, ticket_id))
 
     def find_by_idempotency_key(self, requested_by: str, key: str | None) -> Ticket | None:
         with self._tx(write=False) as s:
@@ -238,7 +267,8 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
                         policy_version: str | None = None,
                         reroute: Reroute | None = None,
                         expected_version: int | None = None, click_id: int | None = None,
-                        click_max_age: timedelta = CLICK_MAX_AGE) -> tuple[Ticket, Decision]:
+                        click_max_age: timedelta = CLICK_MAX_AGE,
+                        capacity: Capacity | None = None) -> tuple[Ticket, Decision]:
         """A reviewer's decision. The first valid one wins; losers get a typed error.
 
         ``reroute`` (edits only) applies what policy says about the edited arguments: a new
@@ -246,6 +276,8 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
         ``expected_version`` is the ticket version the reviewer's card or form showed: when
         the ticket has moved on since (other arguments, route or approvals), the decision is
         refused with :class:`ChangedSinceSeen`, checked under the same row lock as the write.
+        ``capacity`` says whose authority a delegate decides with (both names are recorded),
+        and who the click is one person with for counting distinct approvers.
         """
         with self._tx() as s:
             row = self._lock(s, ticket_id)
@@ -253,7 +285,8 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
             if TicketStatus(row.status).is_open and now >= row.expires_at:
                 raise DeadlinePassed(row.id, kind.value, row.status,
                                      detail=f"its deadline {row.expires_at.isoformat()} has passed")
-            update = decision_update(row, reviewer, kind, args, reroute)
+            capacity = capacity or IN_OWN_RIGHT
+            update = decision_update(row, reviewer, kind, args, reroute, capacity)
             if next_status(TicketStatus(row.status), update.event) is None:
                 raise transition_refused(row, update.event)
             if expected_version is not None and expected_version != row.version:
@@ -267,6 +300,7 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
                 ticket_id=ticket_id, reviewer=reviewer, kind=kind.value, reason=reason,
                 args=update.decision_args, args_hash=update.decision_hash, at=now,
                 policy_version=policy_version or row.policy_version,
+                on_behalf_of=capacity.on_behalf_of,
             )
             s.add(decision)
             s.flush()
@@ -276,7 +310,8 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
                         reason=reason, args=update.decision_args, args_hash=update.decision_hash,
                         status=row.status, approvals=list(row.approvals),
                         approvals_required=int(row.route.get("approvals_required", 1)),
-                        policy_version=decision.policy_version)
+                        policy_version=decision.policy_version,
+                        **_acting(capacity, row.acting_for))
             return to_ticket(row, self._messages(s, ticket_id)), to_decision(decision)
 
     def answer_info(self, ticket_id: str, *, actor: str, text: str,

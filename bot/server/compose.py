@@ -163,7 +163,7 @@ class Service:
         # safe to retry, so a message Slack did post is never sent twice.
         slack = self.access.web_client(server_error_retries=0)
         return EscalationEngine(SweepStore(self.ledger), self.config,
-                                SlackNotifier(slack, self.ledger,
+                                SlackNotifier(slack, self.ledger, lambda: self.config,
                                               break_glass=offers(self.config)),
                                 owner=self.owner)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -32,6 +33,7 @@ from bot.render.modals import modal_failed_text, parse_private_metadata
 from bot.render.refusals import NO_SUCH_REQUEST, rate_limited
 from bot.slack.authz import Authorizer, GroupsBusy
 from bot.slack.clicks import ClickInbox
+from bot.slack.delegation import identities
 from bot.slack.reviews import Reviews, _Teller
 from bot.slack.surfaces import Surfaces
 from bot.slack.views import _new, _submit
@@ -39,6 +41,7 @@ from bot.slack.webapi import slack_error
 from escalation.breakglass import Allowed, terms_for, witnesses
 from escalation.config import SignoffConfig
 from store.canaries import MISS, CanaryStore
+from store.delegations import DelegationStore
 from store.errors import (
     AlreadyDecided,
     ChangedSinceSeen,
@@ -77,16 +80,24 @@ class BreakGlassDesk:
         allowed = terms_for(self.config, ticket)
         if allowed is None:
             return None, text.NOT_ALLOWED
-        if user == ticket.requested_by and not allowed.terms.allow_self:
+        if not allowed.terms.allow_self and ticket.requested_by in self._same_person(user):
             return None, text.OWN_REQUEST
         try:
             if allowed.responders is not None:
                 ok = user in self._expand(allowed.responders)
             else:
-                ok = self.authz.refusal(user, ticket, DecisionKind.BREAK_GLASS) is None
+                # Authority in one's own right only: a delegation or a fallback lends no
+                # power to act alone (Authorizer.approvers, not the delegating check).
+                ok = user in Authorizer.approvers(self.authz, ticket)
         except GroupsBusy as busy:
             return None, rate_limited(busy.wait)
         return (allowed, None) if ok else (None, text.NOT_A_RESPONDER)
+
+    def _same_person(self, user: str) -> frozenset[str]:
+        """``user`` and everyone an active delegation makes one person with them (read
+        fresh): none of them breaks glass on a request made on behalf of another."""
+        links = DelegationStore(self.ledger).active_for({user}, datetime.now(UTC))
+        return identities(user, links)
 
     def _expand(self, principals: Iterable[str]) -> set[str]:
         users: set[str] = set()
@@ -253,9 +264,10 @@ class BreakGlassDesk:
             return text.NO_BREAK_GLASS
         if record.witnessed:
             return text.already_witnessed(record)
-        if user == record.responder:
+        same = self._same_person(user)  # a delegation makes two people one
+        if record.responder in same:
             return text.WITNESS_SELF
-        if user == ticket.requested_by:
+        if ticket.requested_by in same:
             return text.WITNESS_REQUESTER
         try:
             eligible = self._expand(witnesses(self.config, ticket))

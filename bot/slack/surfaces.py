@@ -13,7 +13,9 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.render import Message, render_card, render_escalation_dm, render_refusal
 from bot.render.breakglass import with_witness_button
+from bot.render.delegation import FALLBACK_DM_NOTE
 from bot.render.moved import render_moved_away_note, render_moved_card, render_moved_here_note
+from bot.render.thread import render_fallback_dm
 from bot.slack.retry import RetryQueue
 from bot.slack.webapi import WebApi, slack_error
 from store.ledger import Ledger
@@ -62,14 +64,16 @@ class Surfaces:
     def _render(self, ticket: Ticket) -> bool | None:
         """Update every live surface; None when there is none, else whether all took it."""
         refs = ([ticket.card] if ticket.card else []) + [
-            m for m in ticket.messages if m.role == "dm"
+            m for m in ticket.messages if m.role in ("dm", "fallback")
             and m.epoch in (None, ticket.escalation_epoch)]
         if not refs:
             return None  # nothing shown anywhere (e.g. an allowed call): skip the read
         decisions = self.ledger.decisions(ticket.id)
         shown = True
         for ref in refs:
-            if ref.role == "dm":
+            if ref.role == "fallback":
+                msg = render_fallback_dm(ticket, FALLBACK_DM_NOTE, decisions=decisions)
+            elif ref.role == "dm":
                 msg = render_escalation_dm(ticket, ticket.escalation_level,
                                            decisions=decisions)
             else:

@@ -41,7 +41,7 @@ def http_proxy(m: McpRig, url: str, token: str) -> Iterator[str]:
         [sys.executable, "-m", "bot.cli", "mcp-proxy", "--http", f"127.0.0.1:{port}",
          "--wait", "20"], env={**os.environ, **env}, cwd=REPO)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a loaded CI machine starts Python slowly
         while True:
             assert proc.poll() is None, "the proxy exited"
             try:

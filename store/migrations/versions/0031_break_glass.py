@@ -1,7 +1,7 @@
 """Break-glass: requests run before anyone approved them, and their witnesses.
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0031
+Revises: 0030
 Create Date: 2026-11-26
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from store.tables import UTCDateTime
 
-revision = "0021"
-down_revision = "0020"
+revision = "0031"
+down_revision = "0030"
 branch_labels = None
 depends_on = None
 
