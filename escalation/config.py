@@ -30,6 +30,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from escalation.batching import BatchConfig
 from escalation.breakglass_config import BreakGlassSection, RuleBreakGlassField
 from escalation.config_checks import DEFAULT_ROUTE, cross_check, rule_label
 from escalation.config_errors import (
@@ -198,6 +199,8 @@ class Rule(_Strict):
     expire_after: Duration | None = None
     relax: Literal["never"] | None = None
     """``never``: ``signoff policy suggest`` never proposes relaxing this rule."""
+    batch: BatchConfig | None = None
+    """Show similar requests on one card (see :mod:`escalation.batching`)."""
     break_glass: RuleBreakGlassField | None = None
     """``allowed``: an authorised responder may run a pending request before anyone approves
     it, with a justification, witnessed by a second person (``break_glass:`` section)."""

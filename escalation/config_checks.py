@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from escalation.batching import batch_findings
 from escalation.config_errors import Finding, closest
 from escalation.yaml_marks import Path
 
-APPROVAL_ONLY = ("route", "approvals", "review", "approvers", "expire_after", "break_glass")
+APPROVAL_ONLY = ("route", "approvals", "review", "approvers", "expire_after", "batch",
+                 "break_glass")
 MATCHERS = ("action", "when", "requested_by", "confidence_below")
 DEFAULT_ROUTE = "default"
 
@@ -195,6 +197,8 @@ def _check_rule(path: Path, rule: Mapping[str, Any], routes: Mapping[str, Any],
         findings += _ref((*path, "route"), "route", "routes", route_name, routes)
     findings += _ref((*path, "approvers"), "reviewer group", "reviewers",
                      rule.get("approvers"), reviewers)
+    findings += batch_findings(path, rule, _mapping(routes.get(route_name))
+                               if isinstance(route_name, str) else {})
     if rule.get("approvals") is None and rule.get("approvers") is None:
         return findings  # the route's own check covers its approvals
     route = _mapping(routes.get(route_name)) if isinstance(route_name, str) else {}

@@ -375,3 +375,8 @@ class DelegationRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_by: Mapped[str | None] = mapped_column(String(64))
+
+
+# Batch review's tables live in their own module; importing it here puts them in
+# ``Base.metadata`` wherever the ledger's tables are known.
+from store import batch_tables as _batch_tables  # noqa: E402,F401

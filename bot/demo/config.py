@@ -13,6 +13,8 @@ PAYMENTS = "C0PAYMENTS"
 AGENT_LOG = "C0AGENTLOG"
 POLICY = "C0POLICY"
 SECURITY = "C0SECURITY"
+SMALL_REFUND = 50
+"""Refunds up to this amount are reviewed together, on one batch card."""
 
 
 @dataclass(frozen=True)
@@ -133,6 +135,13 @@ policy:
       route: payments
       approvals: 2
       break_glass: allowed
+    - name: small-refunds
+      action: issue_refund
+      when: {{amount: {{lte: {SMALL_REFUND}}}}}
+      decide: require_approval
+      tier: high
+      route: payments
+      batch: {{max: 20, window: 2m}}
     - action: issue_refund
       decide: require_approval
       tier: high

@@ -42,6 +42,7 @@ from bot.render import (
 from bot.render.argmodel import model_from_schema
 from bot.render.refusals import FORM_REFUSED_LATE, NO_SUCH_REQUEST
 from bot.slack.authz import Authorizer
+from bot.slack.batch_review import BatchReviews, register_batch
 from bot.slack.breakglass import BreakGlassDesk, offers, register_break_glass
 from bot.slack.clicks import ClickInbox
 from bot.slack.delegation import DelegatingAuthorizer
@@ -126,6 +127,8 @@ def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
     _register_buttons(app, reviews, inbox, checks)
     register_views(app, reviews, inbox)
     register_delegation(app, reviews, publish_home)
+    reviews.batches = BatchReviews(reviews)
+    register_batch(app, reviews.batches, inbox)
 
     def on_home(event: dict[str, Any]) -> None:
         # Slack sends this for the Messages tab too; only the Home tab shows the queue.

@@ -69,6 +69,8 @@ class Reviews:
     """Where the card refresh after a decision runs (off the decision pool); None: inline."""
     glass: Any = None
     """Decides break-glass clicks (:class:`bot.slack.breakglass.BreakGlassDesk`)."""
+    batches: Any = None
+    """Decides batch clicks ("Approve all", "Reject all"): a ``BatchReviews``."""
 
     def decide_later(self, *args: Any, **kwargs: Any) -> Future[Ticket | None]:
         """:meth:`decide` on the decision pool, so the handler's thread is free at once."""
@@ -148,6 +150,9 @@ class Reviews:
 
     def decide_click(self, click: Click) -> Ticket | None:
         """:meth:`decide` for a click from the inbox (an edit is re-checked by policy now)."""
+        if self.batches is not None and self.batches.is_batch(click):
+            self.batches.decide_click(click)
+            return None
         said = _Teller(self, click.user, click.channel, click)
         if click.kind == DecisionKind.BREAK_GLASS:
             if self.glass is None:  # never offered here: nothing to decide it with
