@@ -15,13 +15,16 @@ from bot.render import Message, render_card, render_escalation_dm, render_refusa
 from bot.render.breakglass import with_witness_button
 from bot.render.delegation import FALLBACK_DM_NOTE
 from bot.render.moved import render_moved_away_note, render_moved_card, render_moved_here_note
+from bot.render.plan import render_plan_card
 from bot.render.thread import render_fallback_dm
 from bot.slack.batch_cards import BatchCards, on_batch_card
 from bot.slack.retry import RetryQueue
 from bot.slack.webapi import WebApi, slack_error
 from store.batches import BATCH_ROLE
+from store.errors import TicketNotFound
 from store.ledger import Ledger
-from store.models import Decision, DecisionKind, SlackRef, Ticket
+from store.models import PLAN_ACTION, Decision, DecisionKind, PlanProgress, SlackRef, Ticket
+from store.plans import PlanStore
 
 log = logging.getLogger(__name__)
 REFRESH_ROUNDS = 3
@@ -41,8 +44,19 @@ class Surfaces:
         self._offers = break_glass or (lambda _ticket: False)
 
     def card_message(self, ticket: Ticket) -> Message:
-        return render_card(ticket, decisions=self.ledger.decisions(ticket.id),
-                           break_glass=self._offers(ticket))
+        return self._card(ticket, self.ledger.decisions(ticket.id))
+
+    def _card(self, ticket: Ticket, decisions: Sequence[Decision]) -> Message:
+        """The card, or a plan's card with its steps' progress (read now, so a refresh
+        never shows older progress than the ledger's)."""
+        if ticket.action != PLAN_ACTION:
+            return render_card(ticket, decisions=decisions,
+                               break_glass=self._offers(ticket))
+        try:
+            progress: PlanProgress | None = PlanStore(self.ledger).progress(ticket.id)
+        except TicketNotFound:
+            progress = None
+        return render_plan_card(ticket, decisions=decisions, progress=progress)
 
     def refresh(self, ticket: Ticket) -> bool:
         """Re-render the channel card and the current chain's DM copies in place
@@ -84,8 +98,7 @@ class Surfaces:
                 msg = render_escalation_dm(ticket, ticket.escalation_level,
                                            decisions=decisions)
             else:
-                msg = self._witness(ticket, decisions, render_card(
-                    ticket, decisions=decisions, break_glass=self._offers(ticket)))
+                msg = self._witness(ticket, decisions, self._card(ticket, decisions))
             shown &= self.api.update(ticket, ref, msg)
         return shown
 
@@ -101,8 +114,7 @@ class Surfaces:
 
     def post_card(self, ticket: Ticket) -> Ticket:
         """Post a new request's card (recorded, or its failure, by :class:`WebApi`)."""
-        return self.api.post_card(ticket, render_card(ticket,
-                                                       break_glass=self._offers(ticket)))
+        return self.api.post_card(ticket, self._card(ticket, ()))
 
     def move(self, ticket: Ticket, old: SlackRef | None, editor: str) -> Ticket:
         """An edit sent the request to another route's channel: post the card there, make it

@@ -281,3 +281,16 @@ def test_break_glass_runs_the_big_refund_and_a_second_person_witnesses_it(
     post = sb.wait_until(lambda: [m for m in sb.messages(SECURITY) if "Witnessed by" in
                                   str(m.blocks)])[0]
     assert "Bram was charged twice" in str(post.blocks) and "BREAK-GLASS" in post.text
+
+
+def test_approve_the_two_step_plan_and_watch_its_steps_run(page: Any, demo: Demo,
+                                                           shot: Shot) -> None:
+    open_as(page, demo, REVIEWER.id, PAYMENTS)
+    plan = card(page, "pause_subscription")
+    expect(plan.get_by_role("button", name="Edit step")).to_have_count(2)
+    shot("plan-waiting")
+    plan.get_by_role("button", name="Approve plan").click()
+    expect(plan).to_contain_text("Plan complete", timeout=10_000)
+    expect(plan).to_contain_text("2 done")
+    expect(plan.get_by_role("button", name="Stop plan")).to_have_count(0)
+    shot("plan-done")

@@ -1,7 +1,7 @@
 """Break-glass: requests run before anyone approved them, and their witnesses.
 
-Revision ID: 0032
-Revises: 0031
+Revision ID: 0033
+Revises: 0032
 Create Date: 2026-11-26
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 from store.tables import UTCDateTime
 
-revision = "0032"
-down_revision = "0031"
+revision = "0033"
+down_revision = "0032"
 branch_labels = None
 depends_on = None
 
