@@ -30,6 +30,9 @@ from store.tables import UTCDateTime
 WRITE_OPTION = "signoff_write"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: PostgreSQL connections an engine keeps open, and how many more it may open for a peak.
+PG_POOL_SIZE = 20
+PG_POOL_OVERFLOW = 10
 
 
 class db_now(FunctionElement[Any]):
@@ -151,6 +154,12 @@ def make_engine(url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
             )
             _tune_sqlite(engine, busy_timeout_ms)
             return engine
+        # Keep as many connections open as the process's threads use at once under load
+        # (decision and refresh workers, the agent API's threads, the sweep): with the
+        # default 5, every connection beyond it was closed on return and opened again by
+        # the next checkout, a new PostgreSQL backend per transaction under load.
+        kwargs.setdefault("pool_size", PG_POOL_SIZE)
+        kwargs.setdefault("max_overflow", PG_POOL_OVERFLOW)
         return create_engine(url, pool_pre_ping=True, **kwargs)
     except (SQLAlchemyError, ImportError) as exc:
         raise StoreUnavailable(f"cannot use database URL {url!r}: {exc}; write "
