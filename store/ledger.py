@@ -101,7 +101,7 @@ class Ledger(InboxMixin, ExecutionMixin):
         and autocommit, so a single statement is one round trip)."""
         try:
             if self.dialect == "sqlite":
-                with writer_turn(self._quick_writer, QUICK_WRITE_MS / 1000), \
+                with writer_turn(self._quick_writer, QUICK_WRITE_MS / 1000, urgent=True), \
                         self._quick_engine.execution_options(**{WRITE_OPTION: True}).begin() as c:
                     return write(c)
             with self._quick_engine.connect() as c:
@@ -246,7 +246,7 @@ class Ledger(InboxMixin, ExecutionMixin):
         the ticket has moved on since (other arguments, route or approvals), the decision is
         refused with :class:`ChangedSinceSeen`, checked under the same row lock as the write.
         """
-        with self._tx() as s:
+        with self._tx(urgent=True) as s:
             row = self._lock(s, ticket_id)
             now = self._now(s)
             if TicketStatus(row.status).is_open and now >= row.expires_at:
@@ -301,7 +301,7 @@ class Ledger(InboxMixin, ExecutionMixin):
 
     def expire(self, ticket_id: str, *, actor: str = SYSTEM_ACTOR) -> Ticket:
         """Expire an open ticket whose deadline has passed by the database's clock."""
-        with self._tx() as s:
+        with self._tx(urgent=True) as s:
             row = self._lock(s, ticket_id)
             now = self._now(s)
             if TicketStatus(row.status).is_open and now < row.expires_at:
