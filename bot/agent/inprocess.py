@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from bot.agent.backend import ApprovalRequest
 from bot.agent.door import checked
 from bot.agent.errors import ApprovalDenied
+from bot.agent.wakeups import Wakeups
 from bot.render import render_execution_result, render_info_answer
 from bot.slack.surfaces import Surfaces
 from escalation.config import SignoffConfig
@@ -45,8 +46,10 @@ class InProcessBackend:
         self.max_poll_interval = max_poll_interval
         # The same card and thread updates the bot makes (DM copies included).
         self.surfaces = Surfaces(slack, ledger)
+        self.wakeups = Wakeups(ledger.engine.url)
 
     def close(self) -> None:
+        self.wakeups.close()
         self.ledger.close()
 
     # -- Detect and Escalate ----------------------------------------------------------------
@@ -124,19 +127,25 @@ class InProcessBackend:
         return self.ledger.get_ticket(ticket_id, for_agent=True)
 
     def wait(self, ticket_id: str, timeout: float | None) -> Ticket:
+        """Woken by the ticket's change (see :mod:`bot.agent.wakeups`); reads it on a timer
+        only where changes cannot reach this process (SQLite, another process) or as a
+        safety net."""
         start = time.monotonic()
         interval = self.poll_interval
-        while True:
-            status, _version = self.ledger.status_of(ticket_id, for_agent=True)
-            if status != TicketStatus.PENDING:
-                return self.ledger.get_ticket(ticket_id, for_agent=True)
-            waited = time.monotonic() - start
-            if timeout is not None and waited >= timeout:
-                return self.ledger.get_ticket(ticket_id, for_agent=True)
-            if waited > _FAST_POLL_FOR_S:
-                interval = min(interval * 2, self.max_poll_interval)
-            pause = interval if timeout is None else min(interval, max(timeout - waited, 0.0))
-            time.sleep(pause)
+        with self.wakeups.watching(ticket_id) as changed:
+            while True:
+                changed.clear()
+                status, _version = self.ledger.status_of(ticket_id, for_agent=True)
+                if status != TicketStatus.PENDING:
+                    return self.ledger.get_ticket(ticket_id, for_agent=True)
+                waited = time.monotonic() - start
+                if timeout is not None and waited >= timeout:
+                    return self.ledger.get_ticket(ticket_id, for_agent=True)
+                if waited > _FAST_POLL_FOR_S:
+                    interval = min(interval * 2, self.max_poll_interval)
+                pause = self.max_poll_interval if self.wakeups.pushed else interval
+                changed.wait(pause if timeout is None
+                             else min(pause, max(timeout - waited, 0.0)))
 
     def last_reason(self, ticket_id: str, kind: DecisionKind) -> str | None:
         reasons = [d.reason for d in self.ledger.decisions(ticket_id) if d.kind == kind]
