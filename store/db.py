@@ -104,9 +104,10 @@ class Transactions:
 class WriterTurns:
     """Turns at one SQLite file's write lock among this process's threads: handed over at
     once on release, re-entrant, and urgent writers (a reviewer's click and decision, which
-    a person and an agent are waiting on) go before the others still waiting (new requests,
-    card records, the sweep). Urgent writes come only from clicks, and every click follows a
-    request, so they cannot keep the others out for long."""
+    a person and an agent are waiting on, and the record of a card just posted, which may
+    be clicked any moment) go before the others still waiting (new tickets, the sweep, card
+    refreshes). Urgent writes come from cards and their clicks, and every card follows a
+    new ticket, so they cannot keep the others out for long."""
 
     def __init__(self) -> None:
         self._cv = threading.Condition(threading.Lock())

@@ -396,7 +396,7 @@ class Ledger(InboxMixin, ExecutionMixin):
         """
         if ref.role != "card":
             raise ValueError(f"record_card records a card, not a {ref.role!r} message")
-        with self._tx() as s:
+        with self._tx(urgent=True) as s:  # its card is visible: a click may come any moment
             now, unchanged = tickets.set_card(s, ticket, ref)
             tickets.insert_message(s, ticket.id, ref, now)
             if unchanged:
