@@ -55,7 +55,8 @@ def _config(bench: Bench, backend: str) -> Path:
     notes = bench.workdir / f"notes-{backend}"
     notes.mkdir(exist_ok=True)
     doc["mcp"] = {"requested_by": "U0BENCHREQ", "upstreams": {"notes": {
-        "command": sys.executable, "args": [str(NOTES)], "env": {"NOTES_ROOT": str(notes)}}}}
+        "command": sys.executable, "args": [str(NOTES)], "env": {"NOTES_ROOT": str(notes)},
+        "trust_annotations": True}}}
     path = bench.workdir / f"signoff-mcp-{backend}.yml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     (notes / "todo.txt").write_text("benchmark")

@@ -5,7 +5,7 @@
       wait: 50s                      # how long one tools/call waits for a reviewer
       upstreams:
         files: {command: python, args: [-m, files_server], env: {ROOT: /srv}}
-        db: {url: "http://127.0.0.1:9000/mcp"}
+        db: {url: "http://127.0.0.1:9000/mcp", trust_annotations: true}
 """
 
 from __future__ import annotations
@@ -42,6 +42,10 @@ class McpUpstream(BaseModel):
     env: dict[str, str] = Field(default_factory=dict)
     cwd: str | None = None
     url: str | None = None
+    trust_annotations: bool = False
+    """Whether its tools' annotations (``readOnlyHint``...) may loosen policy: an ``allow``
+    rule on ``annotations.*`` matches only for a server you trust to describe its tools
+    honestly. Untrusted annotations still tighten (deny and review rules read them)."""
 
     @model_validator(mode="after")
     def _one_transport(self) -> McpUpstream:

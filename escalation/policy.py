@@ -78,6 +78,23 @@ ANNOTATIONS_KEY = "x-mcp-annotations"
 extension keyword), so an edit is re-checked against the same annotations."""
 
 
+UNTRUSTED = "signoff:untrusted"
+"""Marks annotations no trusted party vouches for: from an upstream MCP server not marked
+``trust_annotations``, or sent by an agent token not allowed to vouch for them. A server
+describes its own tools, so its word may tighten policy (a deny or a review on
+``destructiveHint``) but never loosen it: an ``allow`` rule reading ``annotations.*`` does
+not match them (the MCP specification: annotations are untrusted unless the server is)."""
+
+
+def untrusted(annotations: dict[str, Any]) -> dict[str, Any]:
+    """The same annotations, marked as no trusted party's word."""
+    return {**annotations, UNTRUSTED: True} if annotations else {}
+
+
+def trusted(annotations: dict[str, Any]) -> bool:
+    return annotations.get(UNTRUSTED) is not True
+
+
 def recorded_annotations(args_schema: dict[str, Any] | None) -> dict[str, Any]:
     found = (args_schema or {}).get(ANNOTATIONS_KEY)
     return dict(found) if isinstance(found, dict) else {}
@@ -85,9 +102,12 @@ def recorded_annotations(args_schema: dict[str, Any] | None) -> dict[str, Any]:
 
 def with_annotations(args_schema: dict[str, Any] | None,
                      annotations: dict[str, Any]) -> dict[str, Any] | None:
+    """The schema to store, keeping exactly the annotations policy saw: a caller's schema
+    that carries the keyword itself never speaks for the tool's server."""
+    own = {k: v for k, v in (args_schema or {}).items() if k != ANNOTATIONS_KEY}
     if not annotations:
-        return args_schema
-    return {**(args_schema or {}), ANNOTATIONS_KEY: annotations}
+        return own if args_schema is not None else None
+    return {**own, ANNOTATIONS_KEY: annotations}
 
 
 def mismatch(rule: Rule, proposal: Proposal) -> str | None:
@@ -99,6 +119,10 @@ def mismatch(rule: Rule, proposal: Proposal) -> str | None:
     if rule.action is not None and not fnmatchcase(proposal.action, rule.action):
         return f"action {proposal.action!r} does not match {rule.action!r}"
     fail_closed = rule.decide != "allow"
+    reads_annotations = any(path.startswith(ANNOTATIONS) for path in rule.when)
+    if not fail_closed and reads_annotations and not trusted(proposal.annotations):
+        return ("the tool's annotations come from a server nobody vouches for "
+                "(trust_annotations), so they never allow")
     for path, predicate in _conditions(rule, proposal):
         why = predicate.mismatch(path, _value(proposal, path), fail_closed=fail_closed)
         if why:

@@ -38,6 +38,9 @@ class Agent(BaseModel):
     webhook_secret: str | None = None
     created_at: datetime
     revoked_at: datetime | None
+    trusted_annotations: bool = False
+    """May vouch for MCP tool annotations (an ``signoff mcp-proxy`` token); any other
+    agent's annotations reach policy marked untrusted."""
 
     @property
     def revoked(self) -> bool:
@@ -62,7 +65,8 @@ def token_hash(token: str) -> str:
 def _agent(row: AgentRow) -> Agent:
     return Agent(name=row.name, actions=tuple(row.actions), max_pending=row.max_pending,
                  webhook_url=row.webhook_url, webhook_secret=row.webhook_secret,
-                 created_at=row.created_at, revoked_at=row.revoked_at)
+                 created_at=row.created_at, revoked_at=row.revoked_at,
+                 trusted_annotations=bool(row.trusted_annotations))
 
 
 class AgentStore:
@@ -74,7 +78,8 @@ class AgentStore:
     # -- agents ---------------------------------------------------------------------------
 
     def add(self, name: str, *, actions: tuple[str, ...], max_pending: int,
-            webhook_url: str | None = None, actor: str = "operator") -> tuple[Agent, str]:
+            webhook_url: str | None = None, trusted_annotations: bool = False,
+            actor: str = "operator") -> tuple[Agent, str]:
         """Create an agent; returns it and its token (shown once, never stored)."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         secret = "whsec_" + secrets.token_urlsafe(24) if webhook_url else None
@@ -83,12 +88,14 @@ class AgentStore:
                 now = self.ledger._now(s)
                 row = AgentRow(name=name, token_hash=token_hash(token), actions=list(actions),
                                max_pending=max_pending, webhook_url=webhook_url,
-                               webhook_secret=secret, created_at=now, revoked_at=None)
+                               webhook_secret=secret, created_at=now, revoked_at=None,
+                               trusted_annotations=trusted_annotations)
                 s.add(row)
                 s.flush()
                 self.ledger._audit(s, None, "agent_added", actor, now, agent=name,
                                    actions=list(actions), max_pending=max_pending,
-                                   webhook_url=webhook_url)
+                                   webhook_url=webhook_url,
+                                   trusted_annotations=trusted_annotations)
                 return _agent(row), token
         except IntegrityError:
             raise AgentExists(name) from None

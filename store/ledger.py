@@ -146,20 +146,30 @@ class Ledger(InboxMixin, ExecutionMixin):
 
     # -- creating and reading ---------------------------------------------------------
 
-    def create_ticket(self, new: Draft, *, at: datetime | None = None) -> tuple[Ticket, bool]:
+    def create_ticket(self, new: Draft, *, at: datetime | None = None,
+                      claim_as: str | None = None,
+                      lease: timedelta = EXECUTION_LEASE) -> tuple[Ticket, bool]:
         """Open a ticket (or return the existing one for the same idempotency key).
 
         ``new`` is a :class:`NewTicket` or a function of the creation time that returns one:
         the database's clock, read once inside the creating transaction, so deadlines planned
         from it are measured from the ticket's own ``created_at``. Returns
         ``(ticket, created)``. ``at`` backdates creation (imports, time-travel tests).
+
+        ``claim_as``: a ticket created already approved (policy allows it) is also claimed
+        for execution by that actor in the same transaction, as :meth:`start_execution` would
+        (one transaction instead of two, for calls that run at once). An existing ticket is
+        never claimed here.
         """
         resolved: NewTicket | None = None
         try:
             with self._tx() as s:
                 now = at or self._now(s)
                 resolved = tickets.resolve(new, now)
-                return self._create(s, resolved, now)
+                ticket, created = self._create(s, resolved, now)
+                if created and claim_as is not None and ticket.status == TicketStatus.APPROVED:
+                    ticket = self._claim_created(s, ticket.id, claim_as, now, lease)
+                return ticket, created
         except IntegrityError:
             # A concurrent request with the same key won; hand back its ticket.
             if resolved is None:
@@ -184,6 +194,16 @@ class Ledger(InboxMixin, ExecutionMixin):
         self._audit(s, ticket.id, "created", new.agent or new.requested_by, now,
                     new_ticket=True, **tickets.created_data(new, ticket))
         return ticket, True
+
+    def _claim_created(self, s: Session, ticket_id: str, actor: str, now: datetime,
+                       lease: timedelta) -> Ticket:
+        """The claim of a ticket this transaction created approved: its approval is the
+        policy decision recorded a moment ago, in this very transaction."""
+        row = self._lock(s, ticket_id)
+        self._transition(s, row, Event.START_EXECUTION, execution_lease_until=now + lease)
+        self._audit(s, ticket_id, "executing", actor, now, args_hash=row.final_args_hash,
+                    lease_until=(now + lease).isoformat())
+        return to_ticket(row, self._messages(s, ticket_id))
 
     def find_by_idempotency_key(self, requested_by: str, key: str | None) -> Ticket | None:
         with self._tx(write=False) as s:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -234,6 +235,8 @@ class AgentRow(Base):
     webhook_secret: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    trusted_annotations: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                      server_default=false())
 
 
 class SigningKeyRow(Base):

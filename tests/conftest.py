@@ -23,7 +23,8 @@ TESTS = Path(__file__).parent
 TIERS = ("unit", "integration", "e2e", "browser")
 FOLDER_TIER = {"render": "unit", "escalation": "unit", "store": "integration",
                "sandbox": "integration", "slack": "integration", "agent": "integration",
-               "quality": "integration", "e2e": "e2e", "demo": "e2e", "mcp": "e2e"}
+               "quality": "integration", "e2e": "e2e", "demo": "e2e", "mcp": "e2e",
+               "integrations": "e2e"}
 FILE_TIER = {"demo/test_demo_page.py": "browser", "test_benchmarks_smoke.py": "e2e"}
 DATABASE_FIXTURES = {"db_url", "ledger"}
 

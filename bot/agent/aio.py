@@ -125,6 +125,10 @@ class AsyncApprovalClient:
             if ticket.status != TicketStatus.PENDING or wire.waited_out(deadline):
                 return ticket
 
+    def last_reason(self, ticket_id: str) -> str | None:
+        """The reviewer's reason (or question) on the ticket as last read by this client."""
+        return self._reasons.get(ticket_id)
+
     async def cancel(self, ticket_id: str, reason: str, *, actor: str = "agent") -> Ticket:
         return self._ticket(await self._call("POST", f"/v1/requests/{ticket_id}/cancel",
                                              body={"reason": reason}, ticket_id=ticket_id))

@@ -62,6 +62,13 @@ class InProcessBackend:
                                              annotations=annotations or {}))
 
     def request(self, request: ApprovalRequest) -> Ticket:
+        return self.request_claimed(request, claim_as=None)[0]
+
+    def request_claimed(self, request: ApprovalRequest, *,
+                        claim_as: str | None) -> tuple[Ticket, bool]:
+        """:meth:`request`, and when policy allows it and the ticket is new, its execution
+        claimed by ``claim_as`` in the same transaction: ``(ticket, claimed)``. A caller that
+        runs allowed calls at once (the MCP proxy) saves the claim's own transaction."""
         request = checked(request)  # whoever calls, nothing unchecked reaches the ledger
         outcome = self.evaluate(request.action, request.args, requested_by=request.requested_by,
                                 confidence=request.confidence,
@@ -75,12 +82,14 @@ class InProcessBackend:
             raise ApprovalDenied(request.action, outcome.rule, outcome.reason,
                                  policy_version=outcome.policy_version)
         ticket, created = self.ledger.create_ticket(
-            lambda created_at: self._new_ticket(outcome, request, created_at))
+            lambda created_at: self._new_ticket(outcome, request, created_at),
+            claim_as=claim_as, lease=self.config.execution_lease)
         if created:
             self._shadow(request, outcome, ticket.id)
         if created and ticket.status == TicketStatus.PENDING:
             ticket = self.surfaces.post_card(ticket)
-        return ticket
+        claimed = created and claim_as is not None and ticket.status == TicketStatus.EXECUTING
+        return ticket, claimed
 
     def _shadow(self, request: ApprovalRequest, outcome: PolicyOutcome,
                 ticket_id: str | None) -> None:

@@ -25,6 +25,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help=f"open requests at most; more get HTTP 429 (default "
                    f"{DEFAULT_MAX_PENDING})")
     p.add_argument("--webhook", metavar="URL", help="receive its tickets' state changes here")
+    p.add_argument("--trusted-annotations", action="store_true",
+                   help="an mcp-proxy token: pass on the annotations of upstreams marked "
+                   "trust_annotations (any other agent's annotations never loosen policy)")
     p.set_defaults(func=cmd_agents_add)
     p = asub.add_parser("list", help="list agents (never their tokens)")
     p.add_argument("--json", action="store_true")
@@ -62,11 +65,13 @@ def cmd_agents_add(args: argparse.Namespace) -> int:
     try:
         agent, token = AgentStore(ledger).add(args.name, actions=tuple(args.actions),
                                               max_pending=args.max_pending,
-                                              webhook_url=args.webhook)
+                                              webhook_url=args.webhook,
+                                              trusted_annotations=args.trusted_annotations)
     finally:
         ledger.close()
     print(f"agent {agent.name}: actions {' '.join(agent.actions)}; "
-          f"at most {agent.max_pending} open requests")
+          f"at most {agent.max_pending} open requests"
+          + ("; vouches for trusted MCP annotations" if agent.trusted_annotations else ""))
     print(f"SIGNOFF_AGENT_TOKEN={token}")
     if agent.webhook_secret:
         print(f"webhook secret (verifies Signoff-Signature): {agent.webhook_secret}")

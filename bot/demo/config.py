@@ -114,6 +114,15 @@ policy:
       decide: allow
     - action: "get_*"
       decide: allow
+    - name: mcp-reads
+      action: "notes.*"
+      when: {{annotations.readOnlyHint: {{eq: true}}}}
+      decide: allow
+    - name: mcp-writes
+      action: "notes.*"
+      when: {{annotations.destructiveHint: {{eq: true}}}}
+      decide: require_approval
+      review: edit
     - action: issue_refund
       when: {{amount: {{gt: 1000}}}}
       decide: require_approval

@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from bot.agent.client import ApprovalClient
+from bot.demo import mcp_client
 from bot.demo.agent import DemoAgent, Say
 from bot.demo.config import demo_config, demo_workspace
 from bot.demo.web import DemoSandbox
@@ -28,6 +29,8 @@ from store.db import migrate_url
 from store.ledger import Ledger
 
 log = logging.getLogger(__name__)
+MCP_MISSING = ("(the MCP part of the demo needs the mcp extra: pip install -e \".[mcp]\"; "
+               "going on without it)")
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class Demo:
     client: ApprovalClient | None = None
     agent: DemoAgent | None = None
     service: Service | None = None
+    mcp: mcp_client.DemoMcpClient | None = None
     _tmp: tempfile.TemporaryDirectory[str] | None = None
 
     @property
@@ -96,8 +100,22 @@ class Demo:
                 15.0 if opts.fast else 45.0)
             self.agent = DemoAgent(client, client.slack, say=opts.say, again_after=again,
                                    decisions=ledger.decisions).start()
+            self._start_mcp_client(config, client, self.agent)
+
+    def _start_mcp_client(self, config: SignoffConfig, client: ApprovalClient,
+                          agent: DemoAgent) -> None:
+        """An MCP client's calls through ``signoff mcp-proxy``, when the extra is there."""
+        if not mcp_client.available():
+            self.options.say(MCP_MISSING)
+            return
+        assert self._tmp is not None
+        self.mcp = mcp_client.DemoMcpClient(config, client, Path(self._tmp.name) / "notes",
+                                            report=agent.report,
+                                            again_after=agent.again_after or 45.0).start()
 
     def close(self) -> None:
+        if self.mcp is not None:
+            self.mcp.stop(timeout=2.0)
         if self.agent is not None:
             self.agent.stop(timeout=2.0)
         if self.service is not None:
@@ -109,6 +127,7 @@ class Demo:
         if self._tmp is not None:
             self._tmp.cleanup()
         self.agent = self.service = self.server = self.sandbox = self.ledger = None
+        self.mcp = None
         self._tmp = None
 
     def __enter__(self) -> Demo:

@@ -20,6 +20,7 @@ from bot.agent.arguments import SUMMARY_LIMIT
 from bot.agent.backend import ApprovalRequest
 from bot.agent.client import ApprovalClient
 from bot.agent.errors import ApprovalConsumed, ApprovalDenied, ApprovalError
+from bot.agent.inprocess import InProcessBackend
 from bot.mcp.upstreams import ProxiedTool
 from bot.render.mcp_text import (
     as_text,
@@ -64,29 +65,39 @@ class McpGate:
             [tool.action, args, self.requested_by]).encode()).hexdigest()[:40]
         return f"mcp:{digest}:{n}"
 
-    def ticket_for(self, tool: ProxiedTool, args: dict[str, Any]) -> Ticket:
-        """Raises ``ApprovalDenied`` when policy denies."""
+    def ticket_for(self, tool: ProxiedTool, args: dict[str, Any]) -> tuple[Ticket, bool]:
+        """The call's ticket, and whether it was created allowed and claimed for this call
+        (embedded only: one transaction). Raises ``ApprovalDenied`` when policy denies."""
         base = self.key(tool, args, 0)
         start = self._next.get(base, 0)
         for n in range(start, start + _MAX_REPEATS):
             self._next[base] = n
-            ticket = self.client.backend.request(ApprovalRequest(
+            ticket, claimed = self._ask(ApprovalRequest(
                 action=tool.action, args=args, requested_by=self.requested_by,
                 reason=f"an MCP client called {tool.tool.name} on {tool.upstream}",
                 summary=(tool.tool.description or tool.tool.title or None),
                 agent=self.agent, idempotency_key=self.key(tool, args, n),
                 args_schema=tool.tool.input_schema or None, annotations=tool.annotations))
-            if ticket.status not in _SPENT and ticket.id not in self.delivered:
-                return ticket
+            if claimed or (ticket.status not in _SPENT and ticket.id not in self.delivered):
+                return ticket, claimed
         raise ApprovalError(f"{tool.action} was asked {_MAX_REPEATS} times with these arguments")
+
+    def _ask(self, request: ApprovalRequest) -> tuple[Ticket, bool]:
+        backend = self.client.backend
+        if isinstance(backend, InProcessBackend):
+            return backend.request_claimed(request, claim_as=self.agent)
+        return backend.request(request), False
 
     def call(self, tool: ProxiedTool, args: dict[str, Any],
              forward: Forward) -> types.CallToolResult:
         for _ in range(_RACES):
             try:
-                ticket = self.ticket_for(tool, args)
+                ticket, claimed = self.ticket_for(tool, args)
             except ApprovalDenied as exc:
                 return error(mcp_denied(tool.action, exc.rule, exc.reason))
+            if claimed:
+                self.delivered.add(ticket.id)
+                return self.run(ticket, tool, forward)
             try:
                 return self.settle(ticket, tool, forward)
             except _LostRace:
@@ -129,6 +140,11 @@ class McpGate:
             if lost_race and isinstance(exc, (ApprovalConsumed, AlreadyDecided)):
                 raise _LostRace from exc
             return error(mcp_not_run(tool.action, str(exc)))
+        return self.run(claimed, tool, forward)
+
+    def run(self, claimed: Ticket, tool: ProxiedTool,
+            forward: Forward) -> types.CallToolResult:
+        """Forward a claimed ticket's exact final arguments upstream, once."""
         try:
             result = forward(tool, dict(claimed.final_args))
         except Exception as exc:  # sent, and the upstream went away: never resent

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -10,8 +11,11 @@ from typing import Any
 
 import mcp_types as types
 from mcp import Client, StdioServerParameters
+from mcp.client import Transport
+from mcp.client.stdio import stdio_client
 
 from escalation.mcp_config import McpConfig, McpUpstream
+from escalation.policy import untrusted
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,8 @@ class ProxiedTool:
     two upstreams offer the same name."""
     upstream: str
     tool: types.Tool
+    trusted: bool = False
+    """Whether the upstream is marked ``trust_annotations`` (see :data:`UNTRUSTED`)."""
 
     @property
     def action(self) -> str:
@@ -34,8 +40,9 @@ class ProxiedTool:
         """``readOnlyHint``, ``destructiveHint``... as the upstream's tools/list gave them."""
         if self.tool.annotations is None:
             return {}
-        return self.tool.annotations.model_dump(by_alias=True, exclude_none=True,
-                                                mode="json")
+        found = self.tool.annotations.model_dump(by_alias=True, exclude_none=True,
+                                                 mode="json")
+        return found if self.trusted else untrusted(found)
 
     def listed(self) -> types.Tool:
         """As the proxy lists it. Without the upstream's output schema: through the proxy a
@@ -44,12 +51,15 @@ class ProxiedTool:
         return self.tool.model_copy(update={"name": self.name, "output_schema": None})
 
 
-def _target(upstream: McpUpstream) -> StdioServerParameters | str:
+def _target(upstream: McpUpstream) -> Transport | str:
     if upstream.url is not None:
         return upstream.url
     assert upstream.command is not None
-    return StdioServerParameters(command=upstream.command, args=list(upstream.args),
-                                 env=dict(upstream.env) or None, cwd=upstream.cwd)
+    params = StdioServerParameters(command=upstream.command, args=list(upstream.args),
+                                   env=dict(upstream.env) or None, cwd=upstream.cwd)
+    # The upstream's stderr goes to this process's own (fd 2), never to a replaced
+    # sys.stderr without a file descriptor (an embedding host's, a test runner's).
+    return stdio_client(params, errlog=sys.__stderr__ or sys.stderr)
 
 
 class Upstreams:
@@ -76,7 +86,8 @@ class Upstreams:
         for upstream_name, tool in listed:
             exposed = (tool.name if clashes[tool.name] == 1
                        else f"{upstream_name}_{tool.name}")
-            self.tools[exposed] = ProxiedTool(exposed, upstream_name, tool)
+            trusted = self.config.upstreams[upstream_name].trust_annotations
+            self.tools[exposed] = ProxiedTool(exposed, upstream_name, tool, trusted)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

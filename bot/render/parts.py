@@ -183,7 +183,8 @@ def facts_block(ctx: CardContext, *, deadline: bool = True) -> Block:
     if t.agent or t.run_id:
         who = [f"agent {code_inline(t.agent, 200)}" if t.agent else ""]
         who.append(f"run {code_inline(t.run_id, 200)}" if t.run_id else "")
-        facts.append(" · ".join(w for w in who if w).capitalize())
+        said = " · ".join(w for w in who if w)
+        facts.append(said[:1].upper() + said[1:])  # not capitalize(): it lowercases the ids
     if t.confidence is not None:
         facts.append(f"Confidence *{round(t.confidence * 100)}%*")
     rule = f"rule {code_inline(t.policy_rule, 300)}" if t.policy_rule else "policy"

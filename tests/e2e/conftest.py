@@ -103,10 +103,11 @@ class Gate:
 @contextmanager
 def running_gateway(rig: Rig, db_url: str, *, agent: str = "refund-bot",
                     actions: tuple[str, ...] = ("*",), max_pending: int = 20,
-                    webhook_url: str | None = None) -> Iterator[Gate]:
+                    webhook_url: str | None = None,
+                    trusted_annotations: bool = False) -> Iterator[Gate]:
     gw = build_gateway(rig.ledger, rig.config, rig.service.access.web_client())
     _, token = gw.agents.add(agent, actions=actions, max_pending=max_pending,
-                             webhook_url=webhook_url)
+                             webhook_url=webhook_url, trusted_annotations=trusted_annotations)
     with AsgiServer(build_api(gw, database_url=db_url), port=0) as server:
         yield Gate(server.url, token, agent, gw, server)
 

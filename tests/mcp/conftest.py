@@ -48,7 +48,7 @@ def write_config(tmp_path: Path, notes: Path, *, upstream: dict[str, Any] | None
     doc["policy"]["rules"] = RULES + doc["policy"]["rules"]
     doc["mcp"] = {"requested_by": REQUESTER, "wait": "20s", "upstreams": {"notes": upstream or {
         "command": sys.executable, "args": [str(NOTES_SERVER)],
-        "env": {"NOTES_ROOT": str(notes)}}}}
+        "env": {"NOTES_ROOT": str(notes)}, "trust_annotations": True}}}
     path = tmp_path / "signoff.yml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path

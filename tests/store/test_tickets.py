@@ -152,3 +152,31 @@ def test_record_card_refuses_other_messages_and_unknown_tickets(ledger: Ledger) 
     with pytest.raises(TicketNotFound):
         ledger.record_card(ticket.model_copy(update={"id": "tnothere"}), CARD)
     assert [e.kind for e in ledger.audit_events()] == ["created"]
+
+
+def test_an_allowed_ticket_is_claimed_in_the_transaction_that_creates_it(
+        ledger: Ledger) -> None:
+    """``claim_as``: a call policy allows runs at once, so its claim rides on the creating
+    transaction; the trail reads as if start_execution had run, and still verifies."""
+    def allowed(created_at: datetime) -> NewTicket:
+        return _new(created_at, status=TicketStatus.APPROVED, expires_at=created_at,
+                    next_action_at=None, escalation=None, idempotency_key="k1")
+
+    ticket, created = ledger.create_ticket(allowed, claim_as="mcp-proxy",
+                                           lease=timedelta(minutes=5))
+    assert created and ticket.status == TicketStatus.EXECUTING
+    assert ticket.execution_lease_until is not None
+    kinds = [e.kind for e in ledger.audit_events(ticket_id=ticket.id)]
+    assert kinds == ["created", "executing"]
+    # The same key again is the existing ticket, never claimed a second time.
+    again, created = ledger.create_ticket(allowed, claim_as="mcp-proxy")
+    assert (again.id, created, again.status) == (ticket.id, False, TicketStatus.EXECUTING)
+    assert [e.kind for e in ledger.audit_events(ticket_id=ticket.id)] == kinds
+    # A ticket that needs a reviewer is never claimed, whatever the caller asks.
+    pending, _ = ledger.create_ticket(lambda at: _new(at), claim_as="mcp-proxy")
+    assert pending.status == TicketStatus.PENDING
+    assert "executing" not in [e.kind for e in ledger.audit_events(ticket_id=pending.id)]
+    done = ledger.finish_execution(ticket.id, ok=True, actor="mcp-proxy", summary="read")
+    assert done.status == TicketStatus.EXECUTED
+    ledger.seal_audit()
+    assert ledger.verify_audit().problems == []

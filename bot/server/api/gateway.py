@@ -27,12 +27,20 @@ from bot.server.api.models import (
     TicketOut,
 )
 from bot.server.api.waiters import WaitHub
+from escalation.policy import untrusted
 from store.agents import Agent, AgentStore
 from store.errors import TicketNotFound
 from store.ledger import Ledger
 from store.models import DecisionKind, Ticket, TicketStatus
 
 RETRY_AFTER_S = 30
+
+
+def _vouched(agent: Agent, annotations: dict[str, Any]) -> dict[str, Any]:
+    """Annotations only loosen policy when the token may vouch for them (an mcp-proxy's,
+    passing on an upstream marked trust_annotations); from any other agent they are its
+    own claim about its tool, so they can only tighten."""
+    return annotations if agent.trusted_annotations else untrusted(annotations)
 CLAIMED = (TicketStatus.EXECUTING, TicketStatus.EXECUTED, TicketStatus.FAILED,
            TicketStatus.OUTCOME_UNKNOWN)
 
@@ -101,7 +109,7 @@ class Gateway:
                 requested_by=body.requested_by, summary=body.summary,
                 evidence=tuple(body.evidence), confidence=body.confidence, agent=agent.name,
                 run_id=body.run_id, idempotency_key=key, args_schema=body.args_schema,
-                annotations=body.annotations))
+                annotations=_vouched(agent, body.annotations)))
         except ApprovalDenied as exc:
             return DeniedOut(action=exc.action, rule=exc.rule, reason=exc.reason,
                              policy_version=exc.policy_version)

@@ -31,7 +31,9 @@ class RequestIn(_Body):
         default=None, description="JSON Schema of the tool's arguments: the edit form's fields")
     annotations: dict[str, Any] = Field(
         default_factory=dict, description="The tool's MCP annotations (destructiveHint...), "
-        "for rules on annotations.*; set by signoff mcp-proxy from the tool's server")
+        "for rules on annotations.*; set by signoff mcp-proxy from the tool's server. "
+        "They loosen policy (allow rules) only from a token added with "
+        "--trusted-annotations; from any other token they can only tighten it")
 
 
 class TicketOut(Ticket):
