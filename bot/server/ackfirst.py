@@ -8,7 +8,8 @@ in one Python process a thread cannot be given priority. So the front door numbe
 requests it receives (:meth:`AckFirst.arrive`, from the moment the HTTP server queues them
 for a thread), and the decision pool (:class:`AckFirstExecutor`) starts a job only once
 every request received before the job was submitted has been answered (its own request
-excepted), or after ``max_delay`` at the latest.
+included: its handler returns right after the ack, and the answer should leave before the
+decision competes with it for the CPU), or after ``max_delay`` at the latest.
 
 Requests received after the job do not hold it back: under a steady stream of clicks a
 decision waits for the acks ahead of it, a few milliseconds, not for a quiet moment that
@@ -34,11 +35,9 @@ MAX_DELAY = 0.25
 
 @dataclass(frozen=True)
 class Horizon:
-    """The requests a job yields to: those numbered below ``before``, except ``own`` (the
-    request whose handler submitted it, still in flight until its handler returns)."""
+    """The requests a job yields to: those numbered below ``before``."""
 
     before: int
-    own: int | None
 
 
 class AckFirst:
@@ -85,7 +84,7 @@ class AckFirst:
     def horizon(self) -> Horizon:
         """What a job submitted now yields to."""
         with self._cv:
-            return Horizon(self._received, getattr(self._local, "seq", None))
+            return Horizon(self._received)
 
     def wait_for(self, horizon: Horizon) -> float:
         """Block until every request of ``horizon`` is answered, or ``max_delay`` has
@@ -98,7 +97,7 @@ class AckFirst:
         return time.monotonic() - began
 
     def _ahead(self, horizon: Horizon) -> bool:
-        return any(seq < horizon.before and seq != horizon.own for seq in self._open)
+        return any(seq < horizon.before for seq in self._open)
 
 
 class AckFirstExecutor(Executor):

@@ -27,7 +27,8 @@ def test_a_job_waits_for_the_requests_in_flight() -> None:
             assert not started.wait(0.2)
             assert acks.in_flight == 2
             acks.answered(other)
-            future.result(timeout=5)  # its own request need not end first
+            assert not started.wait(0.2)  # its own request's answer goes out first too
+        future.result(timeout=5)
     assert started.is_set() and acks.in_flight == 0
 
 
