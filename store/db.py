@@ -84,7 +84,8 @@ class Transactions:
         """``urgent``: a write someone is waiting on now (a reviewer's decision); on SQLite
         it takes its turn before waiting writes that are not."""
         with writer_turn(self._writer if write else None, SQLITE_BUSY_TIMEOUT_MS / 1000,
-                         urgent=urgent), self._session(write) as session:
+                         priority=URGENT if urgent else ORDINARY), \
+                self._session(write) as session:
             yield session
 
     @contextmanager
@@ -101,19 +102,25 @@ class Transactions:
             raise StoreUnavailable(f"database error: {exc}") from exc
 
 
+#: Priorities of SQLite writers (:class:`WriterTurns`): a click being written before its
+#: ack goes first, then decisions and card records, then the rest.
+ORDINARY, URGENT, CLICK = 0, 1, 2
+
+
 class WriterTurns:
     """Turns at one SQLite file's write lock among this process's threads: handed over at
     once on release, re-entrant, and urgent writers (a reviewer's click and decision, which
     a person and an agent are waiting on, and the record of a card just posted, which may
     be clicked any moment) go before the others still waiting (new tickets, the sweep, card
-    refreshes). Urgent writes come from cards and their clicks, and every card follows a
-    new ticket, so they cannot keep the others out for long."""
+    refreshes). A click being written before its ack goes before everything: the reviewer is
+    waiting for the button to respond. Urgent writes come from cards and their clicks, and
+    every card follows a new ticket, so they cannot keep the others out for long."""
 
     def __init__(self) -> None:
         self._cv = threading.Condition(threading.Lock())
         self._owner: int | None = None
         self._depth = 0
-        self._urgent_waiting = 0
+        self._waiting_at = [0] * (CLICK + 1)  # threads waiting, by priority
         self._waiting = 0
 
     @property
@@ -122,17 +129,17 @@ class WriterTurns:
         return self._waiting
 
     def acquire(self, blocking: bool = True, timeout: float = -1, *,
-                urgent: bool = False) -> bool:
+                priority: int = ORDINARY) -> bool:
         me = threading.get_ident()
         with self._cv:
             if self._owner == me:
                 self._depth += 1
                 return True
             deadline = None if timeout < 0 else time.monotonic() + timeout
-            self._urgent_waiting += urgent
+            self._waiting_at[priority] += 1
             self._waiting += 1
             try:
-                while self._owner is not None or (not urgent and self._urgent_waiting):
+                while self._owner is not None or any(self._waiting_at[priority + 1:]):
                     left = None if deadline is None else deadline - time.monotonic()
                     if not blocking or (left is not None and left <= 0):
                         return False
@@ -140,7 +147,7 @@ class WriterTurns:
                 self._owner, self._depth = me, 1
                 return True
             finally:
-                self._urgent_waiting -= urgent
+                self._waiting_at[priority] -= 1
                 self._waiting -= 1
 
     def release(self) -> None:
@@ -178,12 +185,12 @@ def sqlite_writer(engine: Engine) -> WriterTurns | None:
 
 @contextmanager
 def writer_turn(lock: WriterTurns | None, timeout: float, *,
-                urgent: bool = False) -> Iterator[None]:
+                priority: int = ORDINARY) -> Iterator[None]:
     """Hold ``lock`` (from :func:`sqlite_writer`) for a write; give up after ``timeout``."""
     if lock is None:
         yield
         return
-    if not lock.acquire(timeout=timeout, urgent=urgent):
+    if not lock.acquire(timeout=timeout, priority=priority):
         raise StoreUnavailable(f"database is locked: no turn to write within {timeout:g} s")
     try:
         yield

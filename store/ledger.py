@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from store import audit, audit_seal, audit_verify, checkpoint, tickets
 from store.convert import to_decision, to_ticket
 from store.db import (
+    CLICK,
     QUICK_WRITE_MS,
     WRITE_OPTION,
     Transactions,
@@ -101,7 +102,7 @@ class Ledger(InboxMixin, ExecutionMixin):
         and autocommit, so a single statement is one round trip)."""
         try:
             if self.dialect == "sqlite":
-                with writer_turn(self._quick_writer, QUICK_WRITE_MS / 1000, urgent=True), \
+                with writer_turn(self._quick_writer, QUICK_WRITE_MS / 1000, priority=CLICK), \
                         self._quick_engine.execution_options(**{WRITE_OPTION: True}).begin() as c:
                     return write(c)
             with self._quick_engine.connect() as c:

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from store.db import make_engine, sqlite_writer, writer_turn
+from store.db import URGENT, make_engine, sqlite_writer, writer_turn
 from store.inbox import NewClick
 from store.ledger import Ledger
 from store.models import DecisionKind
@@ -79,15 +79,21 @@ def test_a_click_and_a_decision_go_before_writers_waiting_longer(ledger: Ledger)
             threading.Event().wait(0.01)
         raise AssertionError(f"{turn.waiting} waiting, expected {waiting}")
 
-    with ThreadPoolExecutor(2) as pool:
+    def decision() -> None:
+        with ledger.transactions(urgent=True):
+            order.append("decision")
+
+    with ThreadPoolExecutor(3) as pool:
         with writer_turn(turn, 5):
             later = [pool.submit(plain)]
             until(1)
-            later.append(pool.submit(click))
+            later.append(pool.submit(decision))
             until(2)
+            later.append(pool.submit(click))
+            until(3)
         for future in later:
             future.result(timeout=10)
-    assert order == ["click", "plain"]
+    assert order == ["click", "decision", "plain"]
 
 
 def test_a_waiting_writer_gives_up_after_its_timeout(ledger: Ledger) -> None:
@@ -97,5 +103,5 @@ def test_a_waiting_writer_gives_up_after_its_timeout(ledger: Ledger) -> None:
     assert turn is not None
     with writer_turn(turn, 5), ThreadPoolExecutor(1) as pool:
         assert pool.submit(turn.acquire, timeout=0.05).result(timeout=5) is False
-        assert pool.submit(turn.acquire, timeout=0.05, urgent=True).result(timeout=5) is False
+        assert pool.submit(turn.acquire, timeout=0.05, priority=URGENT).result(timeout=5) is False
     assert turn.waiting == 0
