@@ -17,6 +17,7 @@ from typing import Any
 from benchmarks import (
     scen_ack,
     scen_audit,
+    scen_batch,
     scen_gateway,
     scen_many,
     scen_mcp,
@@ -47,6 +48,7 @@ SCENARIOS: dict[str, Runner] = {
     scen_audit.NAME: scen_audit.run,
     scen_many.NAME: scen_many.run,
     scen_mcp.NAME: scen_mcp.run,
+    scen_batch.NAME: scen_batch.run,
 }
 
 

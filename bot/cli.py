@@ -10,6 +10,7 @@ from bot.commands import (
     agents_cmds,
     audit_cmds,
     config_cmds,
+    delegate_cmds,
     demo_cmds,
     eval_cmds,
     mcp_cmds,
@@ -22,7 +23,7 @@ from bot.settings import load_settings
 from store.errors import SignoffError
 
 COMMAND_MODULES = [demo_cmds, serve_cmds, store_cmds, audit_cmds, config_cmds, oncall_cmds,
-                   stats_cmds, eval_cmds, agents_cmds, mcp_cmds]
+                   stats_cmds, eval_cmds, agents_cmds, delegate_cmds, mcp_cmds]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from escalation.batching import BatchConfig
 from escalation.config_checks import DEFAULT_ROUTE, cross_check, rule_label
 from escalation.config_errors import (
     ConfigInvalid,
@@ -149,6 +150,9 @@ class RouteConfig(_Strict):
     approvers: Name
     chain: Name
     approvals: StrictInt = Field(default=1, ge=1, le=10)
+    fallback_approvers: Name | None = None
+    """A reviewers group that receives the card and may decide when every approver is
+    delegated away or deactivated, so no request waits without an owner."""
 
 
 Decide = Literal["allow", "require_approval", "deny"]
@@ -186,6 +190,8 @@ class Rule(_Strict):
     expire_after: Duration | None = None
     relax: Literal["never"] | None = None
     """``never``: ``signoff policy suggest`` never proposes relaxing this rule."""
+    batch: BatchConfig | None = None
+    """Show similar requests on one card (see :mod:`escalation.batching`)."""
 
 
 class PolicyConfig(_Strict):
@@ -304,8 +310,11 @@ class SignoffConfig(_Strict):
             raise ConfigError(f"unknown route {name!r}; "
                               f"defined: {', '.join(sorted(self.routes)) or 'none'}")
         config = self.routes[name]
+        fallback = (self.group(config.fallback_approvers)
+                    if config.fallback_approvers else ())
         return Route(name=name, channel=config.channel, approvers=self.group(config.approvers),
-                     approvals_required=config.approvals, chain=config.chain)
+                     approvals_required=config.approvals, chain=config.chain,
+                     fallback=fallback)
 
     def chain(self, name: str) -> Chain:
         if name not in self.chains:

@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from escalation.batching import batch_findings
 from escalation.config_errors import Finding, closest
 from escalation.yaml_marks import Path
 
-APPROVAL_ONLY = ("route", "approvals", "review", "approvers", "expire_after")
+APPROVAL_ONLY = ("route", "approvals", "review", "approvers", "expire_after", "batch")
 MATCHERS = ("action", "when", "requested_by", "confidence_below")
 DEFAULT_ROUTE = "default"
 
@@ -85,7 +86,24 @@ def _check_routes(routes: Mapping[str, Any], reviewers: Mapping[str, Any],
                          route.get("approvers"), reviewers)
         findings += _approvals((*base, "approvals"), route.get("approvals", 1),
                                route.get("approvers"), reviewers)
+        findings += _fallback(base, route, reviewers)
     return findings
+
+
+def _fallback(base: Path, route: Mapping[str, Any],
+              reviewers: Mapping[str, Any]) -> list[Finding]:
+    """``fallback_approvers``: a defined reviewers group, other than the route's approvers."""
+    group = route.get("fallback_approvers")
+    path: Path = (*base, "fallback_approvers")
+    found = _ref(path, "reviewer group", "reviewers", group, reviewers)
+    if found or not isinstance(group, str):
+        return found
+    if group == route.get("approvers"):
+        return [Finding(path, f"fallback_approvers names the route's own approvers ({group!r}): "
+                              "they would never add anyone",
+                        "name another reviewers group (people who may decide when every "
+                        "approver is away), or remove fallback_approvers")]
+    return []
 
 
 def _check_policy(policy: Mapping[str, Any], routes: Mapping[str, Any],
@@ -146,6 +164,8 @@ def _check_rule(path: Path, rule: Mapping[str, Any], routes: Mapping[str, Any],
         findings += _ref((*path, "route"), "route", "routes", route_name, routes)
     findings += _ref((*path, "approvers"), "reviewer group", "reviewers",
                      rule.get("approvers"), reviewers)
+    findings += batch_findings(path, rule, _mapping(routes.get(route_name))
+                               if isinstance(route_name, str) else {})
     if rule.get("approvals") is None and rule.get("approvers") is None:
         return findings  # the route's own check covers its approvals
     route = _mapping(routes.get(route_name)) if isinstance(route_name, str) else {}

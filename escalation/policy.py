@@ -233,6 +233,7 @@ class Policy:
             name=base.name, channel=base.channel, chain=base.chain,
             approvers=self.config.group(rule.approvers) if rule.approvers else base.approvers,
             approvals_required=rule.approvals or base.approvals_required,
+            fallback=base.fallback,
         )
 
     def _expiry(self, route: Route, override: timedelta | None) -> dict[str, Any]:

@@ -44,6 +44,8 @@ class Replayed:
     status: S | None = None
     final_hash: str | None = None
     approvals: list[str] = field(default_factory=list)
+    acting: dict[str, str] = field(default_factory=dict)
+    """Approvals a delegate gave for someone else: approver → principal."""
     required: int = 1
     requested_by: str | None = None
     problems: list[str] = field(default_factory=list)
@@ -122,13 +124,26 @@ def _approve(out: Replayed, row: EventRow, data: dict[str, Any]) -> None:
     _must_be_open(out, row)
     if data.get("args_hash") != out.final_hash:
         out.fail(row, "the approval is for other arguments than the ticket's")
-    elif row.actor == out.requested_by:
-        out.fail(row, f"{row.actor} approved their own request")
-    elif row.actor in out.approvals:
-        out.fail(row, f"{row.actor} approved twice")
+    elif out.requested_by in _stands_for(row, data):
+        out.fail(row, f"{row.actor} approved their own request"
+                      + (f" (acting for {data['on_behalf_of']})"
+                         if data.get("on_behalf_of") else ""))
+    elif _stands_for(row, data) & (set(out.approvals) | set(out.acting.values())):
+        out.fail(row, f"{row.actor} approved twice (alone or through a delegation)")
     else:
         out.approvals.append(row.actor)
+        if data.get("on_behalf_of"):
+            out.acting[row.actor] = str(data["on_behalf_of"])
     _count(out, row, data)
+
+
+def _stands_for(row: EventRow, data: dict[str, Any]) -> set[str]:
+    """Everyone a decision counts as: its actor, whoever they acted for, and whoever a
+    delegation made them one person with (recorded with the decision)."""
+    out = {row.actor, *(str(i) for i in data.get("identities") or ())}
+    if data.get("on_behalf_of"):
+        out.add(str(data["on_behalf_of"]))
+    return out
 
 
 def _edit(out: Replayed, row: EventRow, data: dict[str, Any]) -> None:
@@ -139,10 +154,12 @@ def _edit(out: Replayed, row: EventRow, data: dict[str, Any]) -> None:
     if approvals not in ([], [row.actor]):
         out.fail(row, f"an edit by {row.actor} cannot carry approvals {approvals}")
         approvals = []
-    if approvals and row.actor == out.requested_by:
+    if approvals and out.requested_by in _stands_for(row, data):
         out.fail(row, f"{row.actor} approved their own request")
         approvals = []
     out.approvals = approvals
+    principal = data.get("on_behalf_of")
+    out.acting = {row.actor: str(principal)} if approvals and principal else {}
     _count(out, row, data)
 
 

@@ -71,6 +71,7 @@ def to_ticket(row: TicketRow, messages: Sequence[MessageRow] = ()) -> Ticket:
         canary_lesson=row.canary_lesson,
         shown_version=row.shown_version,
         execution_lease_until=row.execution_lease_until,
+        acting_for=dict(row.acting_for or {}),
     )
 
 
@@ -85,6 +86,7 @@ def to_decision(row: DecisionRow) -> Decision:
         args_hash=row.args_hash,
         at=row.at,
         policy_version=row.policy_version,
+        on_behalf_of=row.on_behalf_of,
     )
 
 

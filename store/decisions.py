@@ -36,6 +36,8 @@ class Reroute:
     policy_rule: str
     counts: bool
     """Whether the editing reviewer may approve under the new route."""
+    on_behalf_of: str | None = None
+    """Whose authority (a delegation) the editor's approval counts with under the new route."""
     replan: Replan | None = None
     """The new route's chain. Either way the old chain stops: its steps end, and the
     people it DM'd lose the authority their DM gave them (the escalation epoch moves on)."""
@@ -52,9 +54,25 @@ class DecisionUpdate:
     decision_hash: str | None = None
 
 
+@dataclass(frozen=True)
+class Capacity:
+    """Whose authority a decision is made with. A delegate acts ``on_behalf_of`` a principal;
+    ``identities`` are everyone the click stands for (the reviewer, the principal, and whoever
+    an active delegation links them to): one person for counting distinct approvers."""
+
+    on_behalf_of: str | None = None
+    identities: frozenset[str] = frozenset()
+
+
+IN_OWN_RIGHT = Capacity()
+
+
 def decision_update(row: TicketRow, reviewer: str, kind: DecisionKind,
-                  args: dict[str, Any] | None, reroute: Reroute | None = None) -> DecisionUpdate:
-    """What a decision would do to ``row``; raises for a second approval by one person."""
+                    args: dict[str, Any] | None, reroute: Reroute | None = None,
+                    capacity: Capacity | None = None) -> DecisionUpdate:
+    """What a decision would do to ``row``; raises for a second approval by one person
+    (or by someone a delegation makes one with an approver already counted)."""
+    capacity = capacity or IN_OWN_RIGHT
     if kind in _SIMPLE:
         event, audit_kind, final = _SIMPLE[kind]
         return DecisionUpdate(event, audit_kind, final)
@@ -62,24 +80,40 @@ def decision_update(row: TicketRow, reviewer: str, kind: DecisionKind,
     if kind == DecisionKind.EDIT and args is not None:
         digest = args_hash(args)
         if digest != row.final_args_hash:
-            return _edit(row, args, digest, reviewer, required, reroute)
+            return _edit(row, args, digest, reviewer, required, reroute, capacity)
     # A plain approval, or an "edit" that changed nothing, approves final_args.
-    if reviewer in row.approvals:
-        raise DuplicateApproval(
-            row.id, kind.value, row.status, detail=(
-                f"{reviewer} already approved; {required} distinct approvers are needed"
-            ),
-        )
+    acting = dict(row.acting_for or {})
+    counted = set(row.approvals) | set(acting.values())
+    same = sorted(counted & ({reviewer} | capacity.identities))
+    if same:
+        raise DuplicateApproval(row.id, kind.value, row.status, detail=(
+            f"{_counted_as(reviewer, same[0], row.approvals, acting)}; {required} distinct "
+            "approvers are needed"))
     approvals = [*row.approvals, reviewer]
+    values: dict[str, Any] = {"approvals": approvals}
+    if capacity.on_behalf_of is not None:
+        values["acting_for"] = {**acting, reviewer: capacity.on_behalf_of}
     done = len(approvals) >= required
     return DecisionUpdate(
         Event.APPROVE if done else Event.APPROVE_PARTIAL, "decided", done,
-        values={"approvals": approvals}, decision_hash=row.final_args_hash,
+        values=values, decision_hash=row.final_args_hash,
     )
 
 
+def _counted_as(reviewer: str, other: str, approvals: list[str],
+                acting: dict[str, str]) -> str:
+    """Why ``reviewer`` would count twice, in words."""
+    if reviewer in approvals:
+        return f"{reviewer} already approved"
+    if reviewer in acting.values():
+        by = next(a for a, p in acting.items() if p == reviewer)
+        return f"{by} already approved on behalf of {reviewer}"
+    return f"{reviewer} is one person with {other} through a delegation, and {other} already " \
+           "counts"
+
+
 def _edit(row: TicketRow, args: dict[str, Any], digest: str, reviewer: str, required: int,
-          reroute: Reroute | None) -> DecisionUpdate:
+          reroute: Reroute | None, capacity: Capacity) -> DecisionUpdate:
     # Changed arguments void earlier approvals: they approved something else.
     values: dict[str, Any] = {"final_args": args, "final_args_hash": digest}
     counts = True
@@ -88,6 +122,8 @@ def _edit(row: TicketRow, args: dict[str, Any], digest: str, reviewer: str, requ
         values.update(route=reroute.route.model_dump(mode="json"), tier=reroute.tier.value,
                       policy_rule=reroute.policy_rule, **_restart(row, reroute.replan))
     values["approvals"] = [reviewer] if counts else []
+    principal = reroute.on_behalf_of if reroute is not None else capacity.on_behalf_of
+    values["acting_for"] = {reviewer: principal} if counts and principal is not None else None
     done = counts and required <= 1
     return DecisionUpdate(Event.EDIT if done else Event.EDIT_PARTIAL, "edited", done,
                         values=values, decision_args=args, decision_hash=digest)

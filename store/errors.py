@@ -261,6 +261,10 @@ class AgentNotFound(StoreError):
         super().__init__(f"no agent named {name!r} (see `signoff agents list`)")
 
 
+class DelegationInvalid(StoreError):
+    """A delegation that cannot be made or revoked as asked; the message says what to change."""
+
+
 class GatewayRefused(SignoffError):
     """``signoff serve`` refused an agent's HTTP call; ``code`` is the API's stable code."""
 

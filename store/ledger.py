@@ -29,7 +29,7 @@ from store.db import (
     sqlite_writer,
     writer_turn,
 )
-from store.decisions import Reroute, decision_update
+from store.decisions import IN_OWN_RIGHT, Capacity, Reroute, decision_update
 from store.errors import (
     ActionMismatch,
     ApprovalUnverifiable,
@@ -59,6 +59,15 @@ from store.tickets import SYSTEM_ACTOR, Draft
 from store.transition import transition, transition_refused
 
 T = TypeVar("T")
+
+
+def _acting(capacity: Capacity, acting_for: dict[str, str] | None) -> dict[str, Any]:
+    """Audit fields of a delegate's decision (none for a decision in one's own right, so
+    the trail of tickets nobody delegated on stays as it was)."""
+    if capacity.on_behalf_of is None and not acting_for:
+        return {}
+    return {"on_behalf_of": capacity.on_behalf_of, "acting_for": dict(acting_for or {}),
+            "identities": sorted(capacity.identities)}
 _PROBE = text("UPDATE alembic_version SET version_num = version_num")
 
 
@@ -258,7 +267,8 @@ class Ledger(InboxMixin, ExecutionMixin):
                         policy_version: str | None = None,
                         reroute: Reroute | None = None,
                         expected_version: int | None = None, click_id: int | None = None,
-                        click_max_age: timedelta = CLICK_MAX_AGE) -> tuple[Ticket, Decision]:
+                        click_max_age: timedelta = CLICK_MAX_AGE,
+                        capacity: Capacity | None = None) -> tuple[Ticket, Decision]:
         """A reviewer's decision. The first valid one wins; losers get a typed error.
 
         ``reroute`` (edits only) applies what policy says about the edited arguments: a new
@@ -266,6 +276,8 @@ class Ledger(InboxMixin, ExecutionMixin):
         ``expected_version`` is the ticket version the reviewer's card or form showed: when
         the ticket has moved on since (other arguments, route or approvals), the decision is
         refused with :class:`ChangedSinceSeen`, checked under the same row lock as the write.
+        ``capacity`` says whose authority a delegate decides with (both names are recorded),
+        and who the click is one person with for counting distinct approvers.
         """
         with self._tx(urgent=True) as s:
             row = self._lock(s, ticket_id)
@@ -273,7 +285,8 @@ class Ledger(InboxMixin, ExecutionMixin):
             if TicketStatus(row.status).is_open and now >= row.expires_at:
                 raise DeadlinePassed(row.id, kind.value, row.status,
                                      detail=f"its deadline {row.expires_at.isoformat()} has passed")
-            update = decision_update(row, reviewer, kind, args, reroute)
+            capacity = capacity or IN_OWN_RIGHT
+            update = decision_update(row, reviewer, kind, args, reroute, capacity)
             if next_status(TicketStatus(row.status), update.event) is None:
                 raise transition_refused(row, update.event)
             if expected_version is not None and expected_version != row.version:
@@ -287,6 +300,7 @@ class Ledger(InboxMixin, ExecutionMixin):
                 ticket_id=ticket_id, reviewer=reviewer, kind=kind.value, reason=reason,
                 args=update.decision_args, args_hash=update.decision_hash, at=now,
                 policy_version=policy_version or row.policy_version,
+                on_behalf_of=capacity.on_behalf_of,
             )
             s.add(decision)
             s.flush()
@@ -296,7 +310,8 @@ class Ledger(InboxMixin, ExecutionMixin):
                         reason=reason, args=update.decision_args, args_hash=update.decision_hash,
                         status=row.status, approvals=list(row.approvals),
                         approvals_required=int(row.route.get("approvals_required", 1)),
-                        policy_version=decision.policy_version)
+                        policy_version=decision.policy_version,
+                        **_acting(capacity, row.acting_for))
             return to_ticket(row, self._messages(s, ticket_id)), to_decision(decision)
 
     def answer_info(self, ticket_id: str, *, actor: str, text: str,

@@ -86,6 +86,9 @@ class Route(_Frozen):
     """Slack user ids (``U…``/``W…``) or user-group ids (``S…``)."""
     approvals_required: int = Field(default=1, ge=1, le=10)
     chain: str | None = None
+    fallback: tuple[str, ...] = ()
+    """``fallback_approvers``: who may decide when every approver is delegated away or
+    deactivated, so the request never waits without an owner."""
 
 
 _USER_GROUP_ID = re.compile(r"S[A-Z0-9]{2,40}")
@@ -195,6 +198,9 @@ class Ticket(_Frozen):
     rendered at; behind ``version`` means a surface is stale and the sweep re-renders it."""
     execution_lease_until: datetime | None = None
     """While executing: when the executor's time to report its outcome runs out."""
+    acting_for: dict[str, str] = Field(default_factory=dict)
+    """Approvals in ``approvals`` a delegate gave with someone else's authority:
+    approver → the person they acted for (both names are shown and audited)."""
 
     @property
     def edited(self) -> bool:
@@ -211,6 +217,8 @@ class Decision(_Frozen):
     args_hash: str | None
     at: datetime
     policy_version: str
+    on_behalf_of: str | None = None
+    """A delegate's decision: whose authority it was made with."""
 
 
 class AuditEvent(_Frozen):

@@ -122,6 +122,8 @@ class TicketRow(Base):
     shown_version: Mapped[int | None] = mapped_column(Integer)
     # Set when execution starts: past it, the sweep calls the outcome unknown.
     execution_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Approvals counted now that a delegate gave for someone else: approver -> principal.
+    acting_for: Mapped[dict[str, str] | None] = mapped_column(JSON)
 
 
 class DecisionRow(Base):
@@ -136,6 +138,8 @@ class DecisionRow(Base):
     args_hash: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     policy_version: Mapped[str] = mapped_column(String(100))
+    # A delegate's decision: the person whose authority it was made with.
+    on_behalf_of: Mapped[str | None] = mapped_column(String(64))
 
 
 class MessageRow(Base):
@@ -326,3 +330,30 @@ class ClickRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decision_id: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class DelegationRow(Base):
+    """A reviewer's authority lent to ``delegate`` from ``starts_at`` until ``ends_at`` (or
+    until revoked). Never chained: the delegate holds only the principal's own authority."""
+
+    __tablename__ = "delegations"
+    __table_args__ = (
+        Index("ix_delegations_delegate_ends", "delegate", "ends_at"),
+        Index("ix_delegations_principal_ends", "principal", "ends_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    principal: Mapped[str] = mapped_column(String(64))
+    delegate: Mapped[str] = mapped_column(String(64))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by: Mapped[str | None] = mapped_column(String(64))
+
+
+# Batch review's tables live in their own module; importing it here puts them in
+# ``Base.metadata`` wherever the ledger's tables are known.
+from store import batch_tables as _batch_tables  # noqa: E402,F401

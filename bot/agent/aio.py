@@ -110,6 +110,11 @@ class AsyncApprovalClient:
         self._reasons[ticket.id] = why
         return ticket
 
+    def raise_unless_approved(self, ticket: Ticket) -> None:
+        """The typed error for a ticket that may not run (with the reviewer's reason as last
+        read); nothing for an approved one."""
+        raise_unless_approved(ticket, lambda _kind: self._reasons.get(ticket.id))
+
     async def get(self, ticket_id: str) -> Ticket:
         return self._ticket(await self._call("GET", f"/v1/requests/{ticket_id}",
                                              ticket_id=ticket_id))
@@ -151,6 +156,16 @@ class AsyncApprovalClient:
             fresh = await self.get(ticket.id)
             raise_unless_approved(fresh, lambda _k: self._reasons.get(fresh.id))
             raise ApprovalConsumed(fresh) from None
+
+    async def claim(self, ticket_id: str, args: dict[str, Any], *, action: str) -> Ticket:
+        """Consume the approval for exactly ``action`` and ``args`` (by hash), once, for a
+        tool this client does not run itself; then :meth:`report` how it ended."""
+        claimed = await self._claim(await self.get(ticket_id), args, action)
+        return wire.ticket_of(claimed["ticket"])[0]
+
+    async def report(self, ticket_id: str, *, ok: bool, summary: str | None = None,
+                     error: str | None = None) -> None:
+        await self._report(ticket_id, ok=ok, summary=summary, error=error)
 
     async def _report(self, ticket_id: str, *, ok: bool, summary: str | None = None,
                       error: str | None = None) -> None:

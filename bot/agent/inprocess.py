@@ -16,7 +16,9 @@ from bot.agent.door import checked
 from bot.agent.errors import ApprovalDenied
 from bot.agent.wakeups import Wakeups
 from bot.render import render_execution_result, render_info_answer
+from bot.slack.fallback import OutOfOffice
 from bot.slack.surfaces import Surfaces
+from escalation.batching import rule_batch
 from escalation.config import SignoffConfig
 from escalation.deadlines import deadlines
 from escalation.policy import Policy, PolicyOutcome, Proposal, with_annotations
@@ -39,6 +41,7 @@ class InProcessBackend:
         self.config = config
         self.slack = slack
         self.policy = Policy(config)
+        self.rules = dict(zip(config.policy.rule_names(), config.policy.rules, strict=True))
         self.shadow = ShadowPolicy.of(config)
         # The rules every ticket's policy_version names are kept in the ledger.
         apply_policy(ledger, config.policy_version, config.policy.model_dump(mode="json"))
@@ -87,7 +90,12 @@ class InProcessBackend:
         if created:
             self._shadow(request, outcome, ticket.id)
         if created and ticket.status == TicketStatus.PENDING:
-            ticket = self.surfaces.post_card(ticket)
+            batched = None if ticket.route.fallback else self.surfaces.batch_cards.submit(
+                ticket, rule_batch(self.rules, ticket.policy_rule))
+            ticket = batched or self.surfaces.post_card(ticket)
+            if ticket.route.fallback and self.slack is not None:
+                # Every approver away (delegated, deactivated): the fallback gets it now.
+                OutOfOffice(self.slack, self.ledger, lambda: self.config).fallback(ticket)
         claimed = created and claim_as is not None and ticket.status == TicketStatus.EXECUTING
         return ticket, claimed
 

@@ -112,7 +112,8 @@ def cmd_tickets_show(args: argparse.Namespace) -> int:
         print(f"  reason: {ticket.reason}")
     print("decisions:" if decisions else "decisions: none")
     for d in decisions:
-        print(f"  {_short(d.at)}  {d.reviewer}  {d.kind.value}  {d.reason or ''}".rstrip())
+        who = f"{d.reviewer} (for {d.on_behalf_of})" if d.on_behalf_of else d.reviewer
+        print(f"  {_short(d.at)}  {who}  {d.kind.value}  {d.reason or ''}".rstrip())
     print("audit:")
     for e in events:
         sealed = f"seal {e.seal}" if e.seal is not None else "not sealed yet"
@@ -134,7 +135,8 @@ def _ticket_json(t: Ticket, decisions: list[Decision]) -> dict[str, Any]:
     doc: dict[str, Any] = t.model_dump(mode="json")
     doc["args"] = t.final_args if t.edited else t.args
     doc["proposed_args"] = t.args
-    keep = {"reviewer", "kind", "reason", "args", "args_hash", "at", "policy_version"}
+    keep = {"reviewer", "kind", "reason", "args", "args_hash", "at", "policy_version",
+            "on_behalf_of"}
     doc["decisions"] = [d.model_dump(mode="json", include=keep) for d in decisions]
     return doc
 

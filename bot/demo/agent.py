@@ -101,6 +101,15 @@ PROPOSALS: tuple[Proposal, ...] = (
              answer="Both accounts were opened from the same device, a week apart."),
     Proposal("drop_database", {"name": "orders_staging"}, "free disk space on staging"),
 )
+# Small goodwill refunds for a late delivery: policy batches them onto one card.
+SMALL_REFUNDS: tuple[Proposal, ...] = tuple(
+    Proposal("issue_refund", {"amount": amount, "currency": "EUR", "customer": customer,
+                              "notify_customer": True, "note": "late delivery, batch 77"},
+             "Delivery batch 77 arrived three days late; goodwill refund per policy.",
+             summary="Goodwill refunds for late delivery batch 77", model=RefundArgs)
+    for amount, customer in ((15, "cus_dina"), (25, "cus_eli"), (20, "cus_finn"),
+                             (40, "cus_gus")))
+PROPOSALS += SMALL_REFUNDS
 
 
 def _tool(action: str) -> Callable[..., Any]:

@@ -11,6 +11,8 @@ from escalation.config import SignoffConfig, parse_config
 APPROVALS = "C0APPROVALS"
 PAYMENTS = "C0PAYMENTS"
 AGENT_LOG = "C0AGENTLOG"
+SMALL_REFUND = 50
+"""Refunds up to this amount are reviewed together, on one batch card."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,13 @@ policy:
       tier: critical
       route: payments
       approvals: 2
+    - name: small-refunds
+      action: issue_refund
+      when: {{amount: {{lte: {SMALL_REFUND}}}}}
+      decide: require_approval
+      tier: high
+      route: payments
+      batch: {{max: 20, window: 2m}}
     - action: issue_refund
       decide: require_approval
       tier: high

@@ -12,7 +12,7 @@ from bot.render.parts import (
     header_block,
     ticket_block,
 )
-from bot.render.text import mention, mentions, slack_date
+from bot.render.text import acting, mentions, slack_date
 from store.models import DecisionKind, TicketStatus
 
 EXPIRED_LINE = "⏰ *Expired* — nobody decided in time; nothing was executed."
@@ -85,9 +85,11 @@ def _outcome_line(ctx: CardContext) -> str:
 def _who(ctx: CardContext) -> str:
     t = ctx.ticket
     if t.status in _RAN and t.approvals:
-        return mentions(t.approvals)
+        return mentions(t.approvals, acting_for=t.acting_for)
     if t.decided_by:
-        return mention(t.decided_by)
+        last = ctx.last(*_REASON_KINDS.get(t.status, ()))
+        for_whom = last.on_behalf_of if last and last.reviewer == t.decided_by else None
+        return acting(t.decided_by, for_whom)
     return ""
 
 

@@ -203,7 +203,7 @@ def progress_block(ctx: CardContext) -> Block | None:
     if needed <= 1:
         return None
     done = len(t.approvals)
-    who = f": {mentions(t.approvals)}" if t.approvals else ""
+    who = f": {mentions(t.approvals, acting_for=t.acting_for)}" if t.approvals else ""
     return section(BLOCK_PROGRESS, f"*{done} of {needed} approvals*{who}")
 
 

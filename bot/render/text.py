@@ -7,7 +7,7 @@ so a string that fits here fits Slack's limits however Slack counts.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlsplit
 
@@ -189,10 +189,20 @@ def mention_any(principal: str) -> str:
     return mention(principal)
 
 
-def mentions(users: Iterable[str], limit: int = 1000) -> str:
-    """Several users, comma separated, shortened to "+N more" past ``limit``."""
-    text, _ = fit_lines([mention(u) for u in users], limit, "+{n} more")
+def mentions(users: Iterable[str], limit: int = 1000,
+             acting_for: Mapping[str, str] | None = None) -> str:
+    """Several users, comma separated, shortened to "+N more" past ``limit``; a delegate's
+    approval (``acting_for``) names both people."""
+    text, _ = fit_lines([acting(u, (acting_for or {}).get(u)) for u in users], limit,
+                        "+{n} more")
     return text.replace("\n", ", ")
+
+
+def acting(user: str | None, on_behalf_of: str | None) -> str:
+    """``<@U2> on behalf of <@U1>`` for a delegate's decision; else the one mention."""
+    if on_behalf_of:
+        return f"{mention(user)} on behalf of {mention(on_behalf_of)}"
+    return mention(user)
 
 
 def as_utc(moment: datetime) -> datetime:

@@ -11,6 +11,7 @@ from bot.render.decided import EXPIRED_LINE
 from bot.render.ids import BLOCK_NOTE, BLOCK_ONCALL, BLOCK_TICKET
 from bot.render.parts import CardContext, fallback
 from bot.render.text import (
+    acting,
     clip_mrkdwn,
     code_inline,
     duration,
@@ -82,6 +83,26 @@ def render_escalation_dm(
     )
     blocks = [section(BLOCK_ONCALL, intro), *card_blocks(ctx)]
     return message(fallback(ctx, f"You are on call (level {level})"), blocks)
+
+
+def render_fallback_dm(
+    ticket: Ticket, note: str, *, decisions: Sequence[Decision] = (),
+    masked: frozenset[str] = frozenset(), now: datetime | None = None,
+) -> Message:
+    """The interactive card, sent privately to someone who holds the authority now (a
+    fallback approver, or an approver's delegate), under ``note`` saying why they got it."""
+    ctx = CardContext.build(ticket, decisions, masked, now)
+    if not ticket.status.is_open:
+        note = "This request is no longer waiting for anyone:"
+    blocks = [section(BLOCK_ONCALL, note), *card_blocks(ctx)]
+    return message(fallback(ctx, "A request needs your decision"), blocks)
+
+
+def with_note(msg: Message, note: str | None) -> Message:
+    """``msg`` with ``note`` as its first block (a delegate learns for whom they got it)."""
+    if not note:
+        return msg
+    return message(msg["text"], [section(BLOCK_NOTE, note), *msg["blocks"]])
 
 
 def render_execution_result(ticket: Ticket) -> Message:
@@ -173,7 +194,7 @@ def render_already_decided(ticket: Ticket) -> Message:
         return render_refusal("This request is still open.")
     text = f"Already {verb}"
     if ticket.decided_by:
-        text += f" by {mention(ticket.decided_by)}"
+        text += f" by {acting(ticket.decided_by, ticket.acting_for.get(ticket.decided_by))}"
     if ticket.decided_at is not None:
         text += f" {slack_date(ticket.decided_at)}"
     return render_refusal(text + ". Your click changed nothing.")

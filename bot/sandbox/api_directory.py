@@ -31,8 +31,11 @@ def conversations_open(ctx: ApiContext, args: Args) -> Json:
     if len(users) > MAX_DM_USERS:
         raise ApiError("too_many_users")
     require_scope(ctx, "im:write" if len(set(users)) == 1 else "mpim:write")
-    if any(ctx.state.workspace.user(u) is None for u in users):
+    found = [ctx.state.workspace.user(u) for u in users]
+    if any(u is None for u in found):
         raise ApiError("user_not_found")
+    if any(u is not None and u.deleted for u in found):
+        raise ApiError("user_disabled")
     already = tuple(sorted(set(users))) in ctx.state.dms
     channel = ctx.state.dm_for(tuple(users))
     info: Json = {"id": channel}

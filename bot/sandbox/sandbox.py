@@ -274,6 +274,12 @@ class SlackSandbox:
         """Change a user group's members, and deliver ``subteam_members_changed``."""
         return self.events.usergroup_members(group, users, forgery=forgery)
 
+    def deactivate_user(self, user: str) -> None:
+        """An admin deactivates ``user``: ``users.info`` then says ``deleted: true`` and
+        ``conversations.open`` with them fails with ``user_disabled``."""
+        with self.state.lock:
+            self.state.workspace.deactivate(user)
+
     def post_as_user(self, user: str, channel: str, text: str, *, thread_ts: str | None = None,
                      forgery: Forgery | None = None) -> tuple[Message, AppResponse]:
         return self.events.user_message(user, channel, text, thread_ts=thread_ts,

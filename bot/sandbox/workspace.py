@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -14,6 +14,9 @@ class User:
     real_name: str = ""
     email: str = ""
     is_bot: bool = False
+    deleted: bool = False
+    """Deactivated by an admin: ``users.info`` says ``deleted: true``, and nobody can open
+    a DM with them (``user_disabled``)."""
 
     def to_slack(self, team_id: str) -> dict[str, Any]:
         """The user object as users.info returns it."""
@@ -22,7 +25,7 @@ class User:
             "id": self.id,
             "team_id": team_id,
             "name": self.name,
-            "deleted": False,
+            "deleted": self.deleted,
             "real_name": real_name,
             "tz": "UTC",
             "tz_label": "Coordinated Universal Time",
@@ -136,6 +139,10 @@ class Workspace:
 
     def user(self, user_id: str) -> User | None:
         return next((u for u in self.users if u.id == user_id), None)
+
+    def deactivate(self, user_id: str) -> None:
+        """An admin deactivates the account (the id and its history stay)."""
+        self.users = [replace(u, deleted=True) if u.id == user_id else u for u in self.users]
 
     def user_by_email(self, email: str) -> User | None:
         wanted = email.strip().lower()

@@ -156,7 +156,8 @@ class Service:
         # safe to retry, so a message Slack did post is never sent twice.
         slack = self.access.web_client(server_error_retries=0)
         return EscalationEngine(SweepStore(self.ledger), self.config,
-                                SlackNotifier(slack, self.ledger), owner=self.owner)
+                                SlackNotifier(slack, self.ledger, lambda: self.config),
+                                owner=self.owner)
 
     def agent_client(self, **kwargs: Any) -> ApprovalClient:
         """An agent-side client on this ledger and config, with its own Slack client."""

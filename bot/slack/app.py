@@ -42,8 +42,11 @@ from bot.render import (
 from bot.render.argmodel import model_from_schema
 from bot.render.refusals import FORM_REFUSED_LATE, NO_SUCH_REQUEST
 from bot.slack.authz import Authorizer
+from bot.slack.batch_review import BatchReviews, register_batch
 from bot.slack.clicks import ClickInbox
+from bot.slack.delegation import DelegatingAuthorizer
 from bot.slack.home import publish_home
+from bot.slack.home_delegation import register_delegation
 from bot.slack.refresher import Refresher
 from bot.slack.retry import RetryQueue
 from bot.slack.reviews import Reviews
@@ -51,6 +54,7 @@ from bot.slack.surfaces import Surfaces
 from bot.slack.views import register_views
 from bot.slack.webapi import slack_error
 from escalation.config import SignoffConfig
+from store.delegations import DelegationStore
 from store.errors import TicketNotFound
 from store.inbox import NewClick
 from store.ledger import Ledger
@@ -108,8 +112,9 @@ def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
               listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS,
                                                    thread_name_prefix="signoff-listener"))
     surfaces = Surfaces(client, ledger, RetryQueue())
-    authz = authz or Authorizer(client, oncall=SweepStore(ledger).oncall_targets,
-                                config=lambda: config)
+    authz = authz or DelegatingAuthorizer(client, DelegationStore(ledger),
+                                          oncall=SweepStore(ledger).oncall_targets,
+                                          config=lambda: config)
     refresher = Refresher(refresh_pool, surfaces.refresh) if refresh_pool else None
     reviews = Reviews(ledger, config, authz, surfaces, pool, refresher=refresher)
     inbox = ClickInbox(reviews, pool, owner, hold=hold_clicks)
@@ -118,6 +123,9 @@ def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
     checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="signoff-authz")
     _register_buttons(app, reviews, inbox, checks)
     register_views(app, reviews, inbox)
+    register_delegation(app, reviews, publish_home)
+    reviews.batches = BatchReviews(reviews)
+    register_batch(app, reviews.batches, inbox)
 
     def on_home(event: dict[str, Any]) -> None:
         # Slack sends this for the Messages tab too; only the Home tab shows the queue.

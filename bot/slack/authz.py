@@ -21,6 +21,7 @@ from bot.render.refusals import OWN_REQUEST, not_an_approver, rate_limited
 from bot.slack.authority import CurrentAuthority
 from bot.slack.retry import retry_after
 from escalation.config import SignoffConfig
+from store.decisions import Capacity
 from store.models import DecisionKind, Ticket, is_user_group
 
 GROUP_CACHE_S = 60.0
@@ -105,6 +106,13 @@ class Authorizer:
             users &= expand(now.approvers())
             dmd &= expand(now.oncall())
         return frozenset(users | dmd)
+
+    def standing(self, user: str, ticket: Ticket, kind: DecisionKind, *,
+                 oncall: bool = True, fresh: bool = True) -> Capacity | str:
+        """Whose authority ``user`` decides with (here: always their own), or the refusal.
+        :class:`bot.slack.delegation.DelegatingAuthorizer` adds delegations and fallbacks."""
+        refusal = self.refusal(user, ticket, kind, oncall=oncall, fresh=fresh)
+        return refusal if refusal is not None else Capacity(identities=frozenset({user}))
 
     def refusal(self, user: str, ticket: Ticket, kind: DecisionKind, *,
                 oncall: bool = True, fresh: bool = True) -> str | None:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from bot.render import render_home
 from bot.render.blocks import MAX_VIEW_BLOCKS
+from bot.slack import home_delegation
 from bot.slack.home_quality import home_quality
 from bot.slack.reviews import Reviews
 from store.models import DecisionKind, TicketStatus
@@ -22,7 +23,9 @@ def publish_home(reviews: Reviews, user: str) -> None:
     # Card links from where each card was posted: no chat.getPermalink per ticket per view.
     listed = [(t, reviews.surfaces.permalink(t.card) if t.card else None) for t in mine]
     view = render_home(user, listed, datetime.now(UTC))
-    extra = home_quality(reviews, user)  # the figures of the routes ``user`` approves for
+    # Out of office (delegations given and held), then the figures of ``user``'s routes.
+    extra = [*home_delegation.delegation_blocks(reviews, user, datetime.now(UTC)),
+             *home_quality(reviews, user)]
     if extra:
         view["blocks"] = [*view["blocks"][: MAX_VIEW_BLOCKS - len(extra)], *extra]
     reviews.surfaces.api.best_effort("views_publish", None, user_id=user, view=view)

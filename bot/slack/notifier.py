@@ -7,8 +7,8 @@ Slack certainly posted nothing, so a retry can never make a second message.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_sdk import WebClient
@@ -20,9 +20,11 @@ from bot.render import (
     render_expired_notice,
     render_reminder,
 )
-from bot.render.thread import render_outcome_unknown
+from bot.render.thread import render_outcome_unknown, with_note
+from bot.slack.fallback import OutOfOffice
 from bot.slack.surfaces import Surfaces
 from bot.slack.webapi import slack_error
+from escalation.config import SignoffConfig
 from escalation.notifier import DeliveryResult
 from store.errors import DeliveryError
 from store.ledger import Ledger
@@ -33,9 +35,13 @@ _TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailab
 
 
 class SlackNotifier:
-    def __init__(self, slack: WebClient, ledger: Ledger) -> None:
+    def __init__(self, slack: WebClient, ledger: Ledger,
+                 config: Callable[[], SignoffConfig] | None = None) -> None:
         self.slack, self.ledger = slack, ledger
         self.surfaces = Surfaces(slack, ledger)
+        # DMs for people who delegated go to their delegate; fallback approvers get the
+        # card when every approver is away (bot.slack.fallback).
+        self.away = OutOfOffice(slack, ledger, config)
 
     def resolve_group(self, group_id: str) -> Sequence[str]:
         try:
@@ -49,10 +55,14 @@ class SlackNotifier:
             raise DeliveryError("the card was never posted; nothing to remind in")
         self._post(ticket.card.channel, render_reminder(ticket, waited),
                    thread_ts=ticket.card.ts)
+        self.away.fallback(ticket)
 
     def escalate(self, ticket: Ticket, level: int, targets: Sequence[str], *,
                  retry: bool = False) -> Sequence[DeliveryResult]:
-        results = [self._dm(ticket, level, target) for target in targets]
+        at = datetime.now(UTC)  # read once: who is away is judged at this instant
+        results = [self._dm(ticket, level, target, at) for target in targets]
+        if not retry:
+            self.away.fallback(ticket, at)
         if not retry and ticket.card is not None:
             # The note is a courtesy; the DMs are the escalation, so a failed note is let go.
             with contextlib.suppress(DeliveryError):
@@ -78,16 +88,21 @@ class SlackNotifier:
             self._post(ticket.card.channel, render_outcome_unknown(ticket),
                        thread_ts=ticket.card.ts)
 
-    def _dm(self, ticket: Ticket, level: int, target: str) -> DeliveryResult:
+    def _dm(self, ticket: Ticket, level: int, target: str, at: datetime) -> DeliveryResult:
+        """DM ``target`` (or, while they delegate, their delegate: the step still names
+        ``target``, whose authority the delegate decides with)."""
         try:
-            channel = self._open_dm(target)
-            message = render_escalation_dm(ticket, level,
-                                           decisions=self.ledger.decisions(ticket.id))
+            to, note = self.away.recipient(target, at)
+            if to == ticket.requested_by:  # a delegate may never decide their own request
+                to, note = target, None
+            channel = self._open_dm(to)
+            message = with_note(render_escalation_dm(
+                ticket, level, decisions=self.ledger.decisions(ticket.id)), note)
             ts = self._post(channel, message)
         except DeliveryError as exc:
             return DeliveryResult(target, False, str(exc), exc.retryable, exc.retry_after)
         return DeliveryResult(target, True,
-                              message=SlackRef(role="dm", channel=channel, ts=ts, user=target,
+                              message=SlackRef(role="dm", channel=channel, ts=ts, user=to,
                                                epoch=ticket.escalation_epoch))
 
     def _open_dm(self, user: str) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.render import render_already_decided, render_changed_since_seen, render_info_request
 from bot.render.clicks import render_click_too_old
+from bot.render.delegation import same_person_twice
 from bot.render.refusals import (
     ALREADY_APPROVED_BY_YOU,
     EXPIRED_CLICK,
@@ -23,7 +24,7 @@ from bot.slack.surfaces import Surfaces
 from escalation.config import SignoffConfig
 from escalation.deadlines import deadlines
 from escalation.policy import Policy, PolicyOutcome, Proposal, recorded_annotations
-from store.decisions import Replan, Reroute
+from store.decisions import Capacity, Replan, Reroute
 from store.errors import (
     AlreadyDecided,
     ChangedSinceSeen,
@@ -65,6 +66,8 @@ class Reviews:
     """A click not recorded within this long of its receipt does not count."""
     refresher: Refresher | None = None
     """Where the card refresh after a decision runs (off the decision pool); None: inline."""
+    batches: Any = None
+    """Decides batch clicks ("Approve all", "Reject all"): a ``BatchReviews``."""
 
     def decide_later(self, *args: Any, **kwargs: Any) -> Future[Ticket | None]:
         """:meth:`decide` on the decision pool, so the handler's thread is free at once."""
@@ -115,15 +118,18 @@ class Reviews:
         except TicketNotFound:
             said(NO_SUCH_REQUEST)
             return None
-        refusal = self.authz.refusal(user, before, kind)
-        if refusal is not None:
-            said(refusal, before)
+        capacity = self.authz.standing(user, before, kind)
+        if isinstance(capacity, str):
+            said(capacity, before)
             return None
         if before.status.is_open and seen != before.version:
             self._changed(before, said)
             return None
+        if reroute is not None and reroute.counts:  # it counts under the new route's terms
+            capacity = Capacity(on_behalf_of=reroute.on_behalf_of,
+                                identities=capacity.identities)
         ticket = self._record(before, user, kind, said, reason=reason, args=args,
-                              reroute=reroute, expected_version=seen)
+                              reroute=reroute, expected_version=seen, capacity=capacity)
         if ticket is None:
             return None
         if kind == DecisionKind.REQUEST_INFO and reason:
@@ -141,6 +147,9 @@ class Reviews:
 
     def decide_click(self, click: Click) -> Ticket | None:
         """:meth:`decide` for a click from the inbox (an edit is re-checked by policy now)."""
+        if self.batches is not None and self.batches.is_batch(click):
+            self.batches.decide_click(click)
+            return None
         said = _Teller(self, click.user, click.channel, click)
         reroute = None
         if click.kind == DecisionKind.EDIT and click.args is not None:
@@ -167,8 +176,13 @@ class Reviews:
                 click_max_age=self.click_max_age, **what)[0]
         except DeadlinePassed:
             self._expired(ticket, said)
-        except DuplicateApproval:
-            said(ALREADY_APPROVED_BY_YOU, ticket)
+        except DuplicateApproval as exc:
+            capacity: Capacity | None = what.get("capacity")
+            linked = capacity is not None and user not in self.ledger.get_ticket(
+                ticket.id).approvals
+            said(same_person_twice(_first_linked(exc, capacity, user))
+                 if linked and capacity is not None
+                 else ALREADY_APPROVED_BY_YOU, ticket)
         except ChangedSinceSeen:
             self._changed(self.ledger.get_ticket(ticket.id), said)
         except (AlreadyDecided, TransitionRefused):
@@ -214,9 +228,12 @@ class Reviews:
         # Under the new route only its approvers count: the editor's authority from the old
         # route or the old chain's DM does not travel, and the new chain has DM'd nobody yet.
         probe = ticket.model_copy(update={"route": outcome.route, "final_args": args})
-        counts = self.authz.refusal(user, probe, DecisionKind.EDIT, oncall=False) is None
+        standing = self.authz.standing(user, probe, DecisionKind.EDIT, oncall=False)
+        counts = not isinstance(standing, str)
         return None, Reroute(route=outcome.route, tier=outcome.tier,
                              policy_rule=outcome.rule, counts=counts,
+                             on_behalf_of=None if isinstance(standing, str)
+                             else standing.on_behalf_of,
                              replan=self._replan(ticket, outcome))
 
     def _replan(self, ticket: Ticket, outcome: PolicyOutcome) -> Replan:
@@ -252,6 +269,12 @@ class _Teller:
                                      ticket):
             raise NotTold(f"could not tell {self.user} about click {self.click.id}")
         self.reviews.ledger.tell_click(self.click.id, text)
+
+
+def _first_linked(exc: DuplicateApproval, capacity: Capacity, user: str) -> str:
+    """The approver a delegation made the clicker one person with (named in the refusal)."""
+    others = sorted(capacity.identities - {user})
+    return next((o for o in others if o in str(exc)), others[0] if others else "someone")
 
 
 def _moved(before: Ticket, after: Ticket) -> bool:

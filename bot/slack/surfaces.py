@@ -11,9 +11,13 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from bot.render import Message, render_card, render_escalation_dm, render_refusal
+from bot.render.delegation import FALLBACK_DM_NOTE
 from bot.render.moved import render_moved_away_note, render_moved_card, render_moved_here_note
+from bot.render.thread import render_fallback_dm
+from bot.slack.batch_cards import BatchCards, on_batch_card
 from bot.slack.retry import RetryQueue
 from bot.slack.webapi import WebApi, slack_error
+from store.batches import BATCH_ROLE
 from store.ledger import Ledger
 from store.models import SlackRef, Ticket
 
@@ -28,6 +32,7 @@ class Surfaces:
                  retries: RetryQueue | None = None) -> None:
         self.slack, self.ledger = slack, ledger
         self.api = WebApi(slack, ledger, retries)
+        self.batch_cards = BatchCards(self.api, ledger)
         self._workspace_url: str | None = None
 
     def card_message(self, ticket: Ticket) -> Message:
@@ -56,14 +61,20 @@ class Surfaces:
     def _render(self, ticket: Ticket) -> bool | None:
         """Update every live surface; None when there is none, else whether all took it."""
         refs = ([ticket.card] if ticket.card else []) + [
-            m for m in ticket.messages if m.role == "dm"
+            m for m in ticket.messages if m.role in ("dm", "fallback")
             and m.epoch in (None, ticket.escalation_epoch)]
         if not refs:
             return None  # nothing shown anywhere (e.g. an allowed call): skip the read
         decisions = self.ledger.decisions(ticket.id)
         shown = True
+        batched = on_batch_card(ticket)
         for ref in refs:
-            if ref.role == "dm":
+            if batched and ref is ticket.card:  # its batch's card: re-render the batch
+                shown &= self.batch_cards.refresh_for(ticket)
+                continue
+            if ref.role == "fallback":
+                msg = render_fallback_dm(ticket, FALLBACK_DM_NOTE, decisions=decisions)
+            elif ref.role == "dm":
                 msg = render_escalation_dm(ticket, ticket.escalation_level,
                                            decisions=decisions)
             else:
@@ -92,7 +103,11 @@ class Surfaces:
         the people the old chain DM'd may no longer decide (their chain stopped)."""
         pointer = render_moved_card(ticket, editor)
         dms = [m for m in ticket.messages if m.role == "dm"]
-        for ref in ([old] if old is not None else []) + dms:
+        batched = old is not None and any(m.role == BATCH_ROLE and m.ts == old.ts
+                                           for m in ticket.messages)
+        if batched:  # the old card is its batch's: it lists the others, so re-render it
+            self.batch_cards.refresh_for(ticket)
+        for ref in ([old] if old is not None and not batched else []) + dms:
             self._send("chat_update", ticket, pointer, channel=ref.channel, ts=ref.ts)
         if old is not None:
             note = render_moved_away_note(ticket, editor)

@@ -13,6 +13,7 @@ import pytest
 
 from bot.cli import build_parser
 from bot.commands.demo_cmds import welcome
+from bot.demo.agent import SMALL_REFUNDS
 from bot.demo.config import (
     AGENT_LOG,
     APPROVALS,
@@ -22,6 +23,7 @@ from bot.demo.config import (
     PEOPLE,
     REQUESTER,
     REVIEWER,
+    SMALL_REFUND,
     Timing,
     demo_config,
 )
@@ -35,7 +37,7 @@ from bot.render import (
     REASON_ACTION,
     REASON_BLOCK,
 )
-from store.models import TicketStatus
+from store.models import Ticket, TicketStatus
 from tests.demo.conftest import agent_cards
 
 
@@ -92,7 +94,9 @@ def test_the_agent_proposes_a_mix_and_policy_sorts_it(demo: Demo) -> None:
     assert "drop_database" not in tickets  # denied before any ticket existed
     refunds = [t for t in demo.ledger.list_tickets(limit=50)
                if t.action == "issue_refund" and t.canary is None]  # the agent's own
-    assert sorted(t.route.approvals_required for t in refunds) == [1, 2]
+    single = [t for t in refunds if t.args["amount"] > SMALL_REFUND]
+    assert sorted(t.route.approvals_required for t in single) == [1, 2]
+    assert len(refunds) - len(single) == len(SMALL_REFUNDS)
     assert tickets["send_email"].review_type.value == "edit"
     assert tickets["merge_customer_accounts"].review_type.value == "escalation"
     assert all(t.requested_by == REQUESTER.id for t in tickets.values())
@@ -210,3 +214,29 @@ def test_guidance_reaches_the_agent_as_guidance(demo: Demo) -> None:
         (m for m in sb.thread(APPROVALS, card.ts) if "agent answered" in m.text), None))
     assert "follow your guidance" in str(answer.blocks) and advice in str(answer.blocks)
     assert advice in wait_log(demo, "took a reviewer's guidance")
+
+
+def test_small_refunds_are_reviewed_together_on_one_batch_card(demo: Demo) -> None:
+    from bot.render.batch import ACTION_BATCH_APPROVE
+
+    sb, ledger = demo.sandbox, demo.ledger
+    assert sb is not None and ledger is not None
+
+    def small() -> list[Ticket]:
+        return [t for t in ledger.list_tickets(limit=100) if t.action == "issue_refund"
+                and t.canary is None and t.args["amount"] <= SMALL_REFUND]
+
+    sb.wait_until(lambda: (len(small()) == len(SMALL_REFUNDS)
+                  and all(t.card is not None for t in small())) or None, timeout=10)
+    cards = {t.card for t in small()}
+    assert len(cards) == 1
+    (card,) = cards
+    assert card is not None
+    n = len(SMALL_REFUNDS)
+    sb.wait_until(lambda: f"Approve all {n}" in str(sb.message(PAYMENTS, card.ts).blocks)
+                  or None, timeout=10)
+    assert sb.click(REVIEWER.id, action_id=ACTION_BATCH_APPROVE, channel=PAYMENTS,
+                    message_ts=card.ts).ok
+    sb.wait_until(lambda: sum("was approved and ran" in t and "issue_refund" in t
+                              for t in log_texts(demo)) >= n or None, timeout=10)
+    assert all(t.status == TicketStatus.EXECUTED for t in small())

@@ -71,7 +71,7 @@ def test_tickets_list_and_show_json(db_url: str, ledger: Ledger, make_ticket: Ti
     assert doc["decisions"] == [{
         "reviewer": "U0LEAD", "kind": "edit", "reason": "partial refund",
         "args": {"amount": 90, "customer": "cus_42"}, "args_hash": doc["final_args_hash"],
-        "at": doc["decided_at"], "policy_version": "2026-11-20",
+        "at": doc["decided_at"], "policy_version": "2026-11-20", "on_behalf_of": None,
     }]
     assert [e["kind"] for e in doc["audit"]] == ["created", "edited"]
 
