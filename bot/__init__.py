@@ -23,6 +23,7 @@ from bot.agent.errors import (
     InvalidArguments,
     InvalidRequest,
     OutcomeUnknown,
+    PlanStepRefused,
     RevalidationFailed,
     TooManyPending,
 )
@@ -40,7 +41,7 @@ from store.errors import (
     StoreUnavailable,
     TicketNotFound,
 )
-from store.models import Evidence, Ticket, TicketStatus
+from store.models import Evidence, PlanProgress, Ticket, TicketStatus
 
 __all__ = [
     "ActionMismatch",
@@ -68,6 +69,8 @@ __all__ = [
     "InvalidArguments",
     "InvalidRequest",
     "OutcomeUnknown",
+    "PlanProgress",
+    "PlanStepRefused",
     "RevalidationFailed",
     "SignoffError",
     "StoreError",

@@ -242,6 +242,10 @@ class SignoffConfig(_Strict):
                                       json_schema_extra={"default": "15m"})
     """How long an approved action may run before, with no outcome reported, the sweep marks
     its ticket ``outcome_unknown`` for a human to resolve (it never re-runs)."""
+    plan_deadline: Duration = Field(default=timedelta(hours=1),
+                                    json_schema_extra={"default": "1h"})
+    """How long after its approval a plan's steps may run; steps not started by then expire
+    (``request_plan(deadline=...)`` may ask for less, never more)."""
     reviewers: dict[Name, tuple[SlackPrincipal, ...]] = Field(default_factory=dict)
     routes: dict[Name, RouteConfig] = Field(default_factory=dict)
     chains: dict[Name, Chain] = Field(default_factory=dict)

@@ -418,6 +418,21 @@ class RevalidationFailed(ApprovalError):
                          "nothing was executed", ticket=ticket)
 
 
+class PlanStepRefused(ApprovalError):
+    """A step offered to run under a plan's approval that the plan does not cover now: another
+    action or other arguments than its next step, a step out of order or already run, or a
+    plan that is not approved, was stopped, failed or expired. Nothing ran; the message says
+    what to do (usually: request this action's own approval with ``client.request``)."""
+
+    ticket = None  # rebuilt from an API error (code ``plan_step_refused``), only the message
+    plan_id = detail = ""
+
+    def __init__(self, plan_id: str, detail: str) -> None:
+        super().__init__(f"plan {plan_id}: {detail}")
+        self.plan_id = plan_id
+        self.detail = detail
+
+
 class InvalidRequest(ApprovalError):
     """Refused at the door, before anything was evaluated or stored: the message says
     which field is wrong and what to change."""

@@ -36,6 +36,7 @@ from store.errors import (
     ArgumentsMismatch,
     ChangedSinceSeen,
     DeadlinePassed,
+    PlanStepRefused,
     StoreUnavailable,
     TicketNotFound,
     TransitionRefused,
@@ -43,6 +44,7 @@ from store.errors import (
 from store.executions import EXECUTION_LEASE, ExecutionMixin
 from store.inbox import CLICK_MAX_AGE, InboxMixin, settle
 from store.models import (
+    PLAN_ACTION,
     AuditEvent,
     Decision,
     DecisionKind,
@@ -362,7 +364,8 @@ class Ledger(InboxMixin, ExecutionMixin):
         The executor has ``lease`` to report the outcome; after it the sweep marks the ticket
         ``outcome_unknown`` (:meth:`lose_executions`) for a human to resolve."""
         offered = args_hash(args)
-        refused: ActionMismatch | ArgumentsMismatch | ApprovalUnverifiable | TicketNotFound
+        refused: (ActionMismatch | ArgumentsMismatch | ApprovalUnverifiable | TicketNotFound
+                  | PlanStepRefused)
         with self._tx() as s:
             row = self._lock(s, ticket_id)
             now = self._now(s)
@@ -372,6 +375,11 @@ class Ledger(InboxMixin, ExecutionMixin):
                 self._audit(s, ticket_id, "execution_refused", actor, now, offered_hash=offered,
                             canary=row.canary, note="a canary (test request) never executes")
                 refused = TicketNotFound(ticket_id)
+            elif row.action == PLAN_ACTION:
+                self._audit(s, ticket_id, "execution_refused", actor, now,
+                            offered_action=action, note="a plan never runs as a whole")
+                refused = PlanStepRefused(ticket_id, "a plan never runs as a whole: run its "
+                                                     "steps in order with client.run_step()")
             elif row.status == TicketStatus.APPROVED and action != row.action:
                 self._audit(s, ticket_id, "execution_refused", actor, now,
                             offered_action=action, approved_action=row.action)

@@ -12,7 +12,7 @@ import re
 import secrets
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -372,3 +372,87 @@ _FIXES = {
     "date": "pass an ISO 8601 string (value.isoformat())",
     "time": "pass an ISO 8601 string (value.isoformat())",
 }
+
+
+# -- plans: several steps approved on one card (store.plans keeps their progress) ------------
+
+PLAN_ACTION = "signoff.plan"
+"""The action of a plan's ticket. Its arguments are ``{"steps": [{"action", "args"}, ...]}``:
+what the reviewers approve (and may edit, step by step) is the list itself, bound by hash
+like any request. Agents cannot request it directly; it never executes as a whole."""
+
+
+class PlanStepState(StrEnum):
+    REMAINING = "remaining"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    """Never ran: a reviewer stopped the plan, or an earlier step failed."""
+    EXPIRED = "expired"
+    """Never ran: the plan's deadline passed first."""
+    OUTCOME_UNKNOWN = "outcome_unknown"
+    """Started, and never reported within the execution lease: it may or may not have run.
+    It never runs again, and the plan halts (a human checks)."""
+
+
+class PlanStep(_Frozen):
+    index: int
+    action: str
+    args: dict[str, Any]
+    state: PlanStepState = PlanStepState.REMAINING
+    summary: str | None = None
+    error: str | None = None
+
+
+class PlanProgress(_Frozen):
+    """Where an approved plan stands: each step's state, and why the plan ended if it did."""
+
+    ticket_id: str
+    steps: tuple[PlanStep, ...]
+    ended: str | None = None
+    """``done``, ``failed``, ``stopped`` or ``expired``; None while steps may still run."""
+    ended_by: str | None = None
+    ended_at: datetime | None = None
+    deadline: timedelta
+    """How long after approval the steps may run."""
+    deadline_at: datetime | None = None
+    """When unexecuted steps expire (None until the plan is approved)."""
+
+    @property
+    def next_index(self) -> int | None:
+        """The step that may run now (None when none may)."""
+        if self.ended is not None:
+            return None
+        for step in self.steps:
+            if step.state == PlanStepState.RUNNING:
+                return None
+            if step.state == PlanStepState.REMAINING:
+                return step.index
+        return None
+
+    def args_for(self, action: str) -> dict[str, Any]:
+        """The approved arguments of the first step still to run that is ``action`` (what
+        running it without arguments offers; the ledger judges the offer)."""
+        for step in self.steps:
+            if step.state == PlanStepState.REMAINING and step.action == action:
+                return dict(step.args)
+        return {}
+
+    def count(self, state: PlanStepState) -> int:
+        return sum(1 for s in self.steps if s.state == state)
+
+
+def plan_steps(args: dict[str, Any]) -> tuple[PlanStep, ...]:
+    """The steps of a plan ticket's arguments (``ValueError`` when they are not a plan)."""
+    steps = args.get("steps") if set(args) == {"steps"} else None
+    if not isinstance(steps, list) or not steps:
+        raise ValueError("a plan's arguments are {'steps': [...]} with at least one step")
+    out = []
+    for i, step in enumerate(steps):
+        if (not isinstance(step, dict) or set(step) != {"action", "args"}
+                or not isinstance(step["action"], str) or not step["action"]
+                or not isinstance(step["args"], dict)):
+            raise ValueError(f"step {i + 1} must be {{'action': name, 'args': {{...}}}}")
+        out.append(PlanStep(index=i, action=step["action"], args=step["args"]))
+    return tuple(out)

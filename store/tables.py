@@ -354,6 +354,40 @@ class DelegationRow(Base):
     revoked_by: Mapped[str | None] = mapped_column(String(64))
 
 
+class PlanRow(Base):
+    """A plan's ticket (action ``signoff.plan``) and how its steps may run: the time they have
+    after approval, and why the plan ended (``done``, ``failed``, ``stopped``, ``expired``)."""
+
+    __tablename__ = "plans"
+
+    ticket_id: Mapped[str] = mapped_column(String(32), ForeignKey("tickets.id"),
+                                           primary_key=True)
+    deadline_s: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended: Mapped[str | None] = mapped_column(String(20))
+    ended_by: Mapped[str | None] = mapped_column(String(100))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PlanStepRow(Base):
+    """One step of a plan that started (or never will): the primary key makes each step
+    start once, whoever races for it."""
+
+    __tablename__ = "plan_steps"
+
+    ticket_id: Mapped[str] = mapped_column(String(32), ForeignKey("plans.ticket_id"),
+                                           primary_key=True)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    action: Mapped[str] = mapped_column(String(200))
+    args_sha256: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    summary: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
 # Batch review's tables live in their own module; importing it here puts them in
 # ``Base.metadata`` wherever the ledger's tables are known.
 from store import batch_tables as _batch_tables  # noqa: E402,F401

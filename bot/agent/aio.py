@@ -28,6 +28,7 @@ from bot.agent.errors import (
     InvalidArguments,
 )
 from bot.agent.gate import raise_unless_approved
+from bot.agent.plan_aio import AsyncPlans
 from store.models import Evidence, Ticket, TicketStatus
 
 T = TypeVar("T")
@@ -48,7 +49,7 @@ class GateInfo:
     args_model: type[BaseModel] | None
 
 
-class AsyncApprovalClient:
+class AsyncApprovalClient(AsyncPlans):
     def __init__(self, url: str, token: str, *, timeout: float = 30.0,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.url = url.rstrip("/")

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
@@ -22,12 +22,13 @@ from bot.agent.door import checked, checked_args, checked_evidence, checked_requ
 from bot.agent.errors import InvalidRequest
 from bot.agent.gate import Enforcer, GatedTool
 from bot.agent.inprocess import InProcessBackend
+from bot.agent.plan import PlanBackend, PlanRunner, checked_plan
 from bot.settings import Settings, load_settings
 from bot.slack.webapi import make_web_client
 from escalation.config import SignoffConfig, load_config
 from escalation.policy import PolicyOutcome
 from store.ledger import Ledger
-from store.models import Evidence, Ticket
+from store.models import Evidence, PlanProgress, Ticket
 
 T = TypeVar("T")
 Mode = Literal["wait", "defer"]
@@ -176,6 +177,45 @@ class ApprovalClient:
         :meth:`execute`."""
         return self.execute(ticket_id, tool, action=action, revalidate=revalidate,
                             args_model=args_model)
+
+    # -- plans (bot/agent/plan.py) ------------------------------------------------------------
+
+    @property
+    def _plans(self) -> PlanBackend:
+        if not isinstance(self.backend, PlanBackend):
+            raise TypeError(f"{type(self.backend).__name__} does not offer plans")
+        return self.backend
+
+    def request_plan(self, steps: Sequence[Mapping[str, Any] | tuple[str, dict[str, Any]]], *,
+                     reason: str, requested_by: str, summary: str | None = None,
+                     evidence: Sequence[Evidence | dict[str, Any]] = (),
+                     confidence: float | None = None, agent: str | None = None,
+                     run_id: str | None = None, idempotency_key: str | None = None,
+                     deadline: timedelta | float | None = None) -> Ticket:
+        """Ask once for a short plan: ``steps`` are ``{"action", "args"}`` in the order they
+        will run. Returns the plan's ticket (``approved`` when policy allows every step,
+        else ``pending`` with one card); raises :class:`ApprovalDenied` when policy denies
+        any step (nothing stored or posted). ``deadline``: how long after approval the
+        steps may run (at most the configured ``plan_deadline``)."""
+        return self._plans.request_plan(checked_plan(
+            steps, reason=reason, requested_by=requested_by, summary=summary,
+            evidence=evidence, confidence=confidence, agent=agent, run_id=run_id,
+            idempotency_key=idempotency_key, deadline=deadline))
+
+    def plan(self, plan_id: str) -> PlanProgress:
+        """Where the plan stands: each step's state, and why it ended if it did."""
+        return self._plans.plan_progress(plan_id)
+
+    def run_step(self, plan_id: str, tool: Callable[..., T], args: dict[str, Any] | None = None,
+                 *, action: str | None = None, args_model: type[BaseModel] | None = None,
+                 revalidate: Callable[[dict[str, Any]], bool] | None = None,
+                 actor: str = "agent") -> T:
+        """Run ``tool`` (a :class:`GatedTool`, or a callable with ``action=``) as the plan's
+        next step, once, with its approved arguments (``args``, if given, must be them).
+        Anything the plan does not cover now raises :class:`PlanStepRefused`."""
+        return PlanRunner(self._plans).run_step(plan_id, tool, args, action=action,
+                                                args_model=args_model, revalidate=revalidate,
+                                                actor=actor)
 
     # -- the gate -----------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from pydantic_core import PydanticCustomError
 
 from bot.agent.backend import ApprovalRequest
 from bot.agent.errors import InvalidArguments, InvalidRequest
-from store.models import Evidence, NotJson, json_args
+from store.models import PLAN_ACTION, Evidence, NotJson, json_args
 
 SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{2,63}")
 """A Slack user id as Slack spells it (``U…`` or, on Enterprise Grid, ``W…``)."""
@@ -87,6 +87,10 @@ class RequestIn(BaseModel):
 def checked(request: ApprovalRequest) -> ApprovalRequest:
     """The whole request checked, ``requested_by`` normalised; :class:`InvalidRequest` (or
     :class:`InvalidArguments`) otherwise. Checking a checked request changes nothing."""
+    if request.action == PLAN_ACTION:
+        raise InvalidRequest(PLAN_ACTION, "a plan is asked for with request_plan(steps=...) "
+                                          "(POST /v1/plans), which checks each step with "
+                                          "policy; it cannot be requested as an action")
     fields = checked_request(request.action, reason=request.reason,
                              requested_by=request.requested_by, summary=request.summary,
                              evidence=request.evidence, confidence=request.confidence,

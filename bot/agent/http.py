@@ -21,13 +21,14 @@ from bot.agent import wire
 from bot.agent.backend import ApprovalRequest
 from bot.agent.errors import ApprovalConsumed, GatewayRefused
 from bot.agent.gate import raise_unless_approved
+from bot.agent.plan_http import HttpPlans
 from escalation.policy import PolicyOutcome
 from store.models import DecisionKind, Evidence, Ticket, TicketStatus
 
 CONNECT_TIMEOUT_S = 10.0
 
 
-class HttpBackend:
+class HttpBackend(HttpPlans):
     """Thread-safe (one pooled ``httpx.Client``)."""
 
     def __init__(self, url: str, token: str, *, timeout: float = 30.0,

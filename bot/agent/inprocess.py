@@ -14,6 +14,7 @@ from slack_sdk import WebClient
 from bot.agent.backend import ApprovalRequest
 from bot.agent.door import checked
 from bot.agent.errors import ApprovalDenied
+from bot.agent.plan_inprocess import InProcessPlans
 from bot.agent.wakeups import Wakeups
 from bot.render import render_execution_result, render_info_answer
 from bot.slack.fallback import OutOfOffice
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 _FAST_POLL_FOR_S = 600.0  # poll quickly for the first ten minutes, then back off
 
 
-class InProcessBackend:
+class InProcessBackend(InProcessPlans):
     """Thread-safe; holds the ledger, the config and (optionally) a Slack client."""
 
     def __init__(self, ledger: Ledger, config: SignoffConfig, *, slack: WebClient | None = None,

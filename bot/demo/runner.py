@@ -20,6 +20,7 @@ from bot.agent.client import ApprovalClient
 from bot.demo import mcp_client
 from bot.demo.agent import DemoAgent, Say
 from bot.demo.config import demo_config, demo_workspace
+from bot.demo.plan import DemoPlan
 from bot.demo.web import DemoSandbox
 from bot.server.compose import Service, SlackAccess, compose
 from bot.server.http import HttpServer
@@ -54,6 +55,7 @@ class Demo:
     ledger: Ledger | None = None
     client: ApprovalClient | None = None
     agent: DemoAgent | None = None
+    plan: DemoPlan | None = None
     service: Service | None = None
     mcp: mcp_client.DemoMcpClient | None = None
     _tmp: tempfile.TemporaryDirectory[str] | None = None
@@ -100,6 +102,7 @@ class Demo:
                 15.0 if opts.fast else 45.0)
             self.agent = DemoAgent(client, client.slack, say=opts.say, again_after=again,
                                    decisions=ledger.decisions).start()
+            self.plan = DemoPlan(client, self.agent.report).start()
             self._start_mcp_client(config, client, self.agent)
 
     def _start_mcp_client(self, config: SignoffConfig, client: ApprovalClient,
@@ -118,6 +121,9 @@ class Demo:
             self.mcp.stop(timeout=2.0)
         if self.agent is not None:
             self.agent.stop(timeout=2.0)
+        if self.plan is not None:
+            self.plan.stop(timeout=2.0)
+            self.plan = None
         if self.service is not None:
             _quietly(self.service.close)  # sweep, server, decisions in flight, the ledger
         elif self.ledger is not None:

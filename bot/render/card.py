@@ -40,7 +40,7 @@ from bot.render.parts import (
 )
 from bot.render.text import esc, quote_block
 from bot.render.values import MASK, inline
-from store.models import Decision, ReviewType, RiskTier, Ticket, TicketStatus
+from store.models import PLAN_ACTION, Decision, ReviewType, RiskTier, Ticket, TicketStatus
 
 BODY_KEYS = ("body", "content", "text", "message", "draft", "markdown", "html", "reply")
 META_KEYS = ("to", "cc", "bcc", "from", "reply_to", "subject", "title", "channel", "recipient")
@@ -51,7 +51,13 @@ def render_card(
     ticket: Ticket, *, decisions: Sequence[Decision] = (),
     masked: frozenset[str] = frozenset(), now: datetime | None = None,
 ) -> Message:
-    """The card for ``ticket`` as it should look now: interactive while open, else decided."""
+    """The card for ``ticket`` as it should look now: interactive while open, else decided.
+    A plan has its own card (:mod:`bot.render.plan`; the bot passes it the plan's progress)."""
+    if ticket.action == PLAN_ACTION:
+        # Imported here: bot.render.plan imports this module (edit_form → modals → thread).
+        from bot.render.plan import render_plan_card
+
+        return render_plan_card(ticket, decisions=decisions, now=now)
     ctx = CardContext.build(ticket, decisions, masked, now)
     if not ticket.status.is_open:
         return message(fallback(ctx, decided_lead(ctx)), decided_blocks(ctx))
@@ -61,6 +67,10 @@ def render_card(
 
 def card_blocks(ctx: CardContext) -> list[Block]:
     """The blocks ``render_card`` would produce (for messages that wrap the card)."""
+    if ctx.ticket.action == PLAN_ACTION:
+        from bot.render.plan import plan_blocks  # see render_card
+
+        return plan_blocks(ctx, None)
     if not ctx.ticket.status.is_open:
         return decided_blocks(ctx)
     return _LAYOUTS[ctx.ticket.review_type][0](ctx)

@@ -30,6 +30,7 @@ from bot.settings import Settings
 from bot.slack.app import build_app
 from bot.slack.clicks import ClickInbox
 from bot.slack.notifier import SlackNotifier
+from bot.slack.plan_sweep import PlanSweep, SweepWithPlans
 from bot.slack.reviews import REFRESH_WORKERS, decision_workers
 from bot.slack.surfaces import Surfaces
 from bot.slack.webapi import make_web_client, slack_error
@@ -40,6 +41,7 @@ from escalation.scheduler import start_scheduler
 from store.canaries import CanaryStore
 from store.errors import ConfigError
 from store.ledger import Ledger
+from store.plans import PlanStore
 from store.sweep import SweepStore
 
 log = logging.getLogger(__name__)
@@ -126,7 +128,7 @@ class Service:
         self._closers.insert(0, sender.close)
 
     def start_scheduler(self) -> None:
-        self.scheduler = start_scheduler(self.sweep(), self.config.sweep_every)
+        self.scheduler = start_scheduler(self.scheduled(), self.config.sweep_every)
         if self.inbox is not None:  # clicks whose replica died after the ack
             self.scheduler.add_executor(JobThreads(max_workers=1), alias="clicks")
             self.scheduler.add_job(self.inbox.replay, "interval",
@@ -139,6 +141,14 @@ class Service:
         if self.inbox is not None:
             threading.Thread(target=self.inbox.replay, name="signoff-click-replay",
                              daemon=True).start()
+
+    def scheduled(self) -> SweepWithPlans:
+        """What each scheduler tick runs: :meth:`sweep`, then the plans' deadlines."""
+        return SweepWithPlans(self.sweep(), self.plan_sweep())
+
+    def plan_sweep(self) -> PlanSweep:
+        surfaces = Surfaces(self.access.web_client(server_error_retries=0), self.ledger)
+        return PlanSweep(PlanStore(self.ledger), surfaces, self.config.execution_lease)
 
     def sweep(self) -> EscalationEngine | SweepWithCanaries:
         """What each scheduler tick runs: the escalation engine, then any canary draw."""

@@ -126,6 +126,9 @@ def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
     register_delegation(app, reviews, publish_home)
     reviews.batches = BatchReviews(reviews)
     register_batch(app, reviews.batches, inbox)
+    from bot.slack.plan_buttons import register_plan_buttons  # it imports this module
+
+    register_plan_buttons(app, reviews, inbox, checks)
 
     def on_home(event: dict[str, Any]) -> None:
         # Slack sends this for the Messages tab too; only the Home tab shows the queue.

@@ -23,6 +23,7 @@ from bot.slack.refresher import Refresher
 from bot.slack.surfaces import Surfaces
 from escalation.config import SignoffConfig
 from escalation.deadlines import deadlines
+from escalation.plans import plan_edit_outcome
 from escalation.policy import Policy, PolicyOutcome, Proposal, recorded_annotations
 from store.decisions import Capacity, Replan, Reroute
 from store.errors import (
@@ -37,7 +38,7 @@ from store.errors import (
 )
 from store.inbox import CLICK_MAX_AGE, Click
 from store.ledger import Ledger
-from store.models import DecisionKind, Ticket
+from store.models import PLAN_ACTION, DecisionKind, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -215,11 +216,11 @@ class Reviews:
     def recheck_edit(self, ticket: Ticket, user: str, args: dict[str, Any]
                      ) -> tuple[str | None, Reroute | None]:
         """Policy's view of edited arguments: a refusal text, or where they must go now."""
-        outcome = self.policy.evaluate(Proposal(action=ticket.action, args=args,
-                                                requested_by=ticket.requested_by,
-                                                confidence=ticket.confidence,
-                                                annotations=recorded_annotations(
-                                                    ticket.args_schema)))
+        outcome = (plan_edit_outcome(self.policy, ticket, args) if ticket.action == PLAN_ACTION
+                   else self.policy.evaluate(Proposal(
+                       action=ticket.action, args=args, requested_by=ticket.requested_by,
+                       confidence=ticket.confidence,
+                       annotations=recorded_annotations(ticket.args_schema))))
         if outcome.decision == "deny":
             return edit_denied(outcome.policy_version, outcome.rule, outcome.reason), None
         if not _stricter(ticket, outcome):

@@ -4,6 +4,7 @@ the record, and a failed update is logged, never allowed to undo a decision)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk import WebClient
@@ -13,13 +14,16 @@ from slack_sdk.webhook import WebhookClient
 from bot.render import Message, render_card, render_escalation_dm, render_refusal
 from bot.render.delegation import FALLBACK_DM_NOTE
 from bot.render.moved import render_moved_away_note, render_moved_card, render_moved_here_note
+from bot.render.plan import render_plan_card
 from bot.render.thread import render_fallback_dm
 from bot.slack.batch_cards import BatchCards, on_batch_card
 from bot.slack.retry import RetryQueue
 from bot.slack.webapi import WebApi, slack_error
 from store.batches import BATCH_ROLE
+from store.errors import TicketNotFound
 from store.ledger import Ledger
-from store.models import SlackRef, Ticket
+from store.models import PLAN_ACTION, Decision, PlanProgress, SlackRef, Ticket
+from store.plans import PlanStore
 
 log = logging.getLogger(__name__)
 REFRESH_ROUNDS = 3
@@ -36,7 +40,18 @@ class Surfaces:
         self._workspace_url: str | None = None
 
     def card_message(self, ticket: Ticket) -> Message:
-        return render_card(ticket, decisions=self.ledger.decisions(ticket.id))
+        return self._card(ticket, self.ledger.decisions(ticket.id))
+
+    def _card(self, ticket: Ticket, decisions: Sequence[Decision]) -> Message:
+        """The card, or a plan's card with its steps' progress (read now, so a refresh
+        never shows older progress than the ledger's)."""
+        if ticket.action != PLAN_ACTION:
+            return render_card(ticket, decisions=decisions)
+        try:
+            progress: PlanProgress | None = PlanStore(self.ledger).progress(ticket.id)
+        except TicketNotFound:
+            progress = None
+        return render_plan_card(ticket, decisions=decisions, progress=progress)
 
     def refresh(self, ticket: Ticket) -> bool:
         """Re-render the channel card and the current chain's DM copies in place
@@ -78,13 +93,13 @@ class Surfaces:
                 msg = render_escalation_dm(ticket, ticket.escalation_level,
                                            decisions=decisions)
             else:
-                msg = render_card(ticket, decisions=decisions)
+                msg = self._card(ticket, decisions)
             shown &= self.api.update(ticket, ref, msg)
         return shown
 
     def post_card(self, ticket: Ticket) -> Ticket:
         """Post a new request's card (recorded, or its failure, by :class:`WebApi`)."""
-        return self.api.post_card(ticket, render_card(ticket))
+        return self.api.post_card(ticket, self._card(ticket, ()))
 
     def move(self, ticket: Ticket, old: SlackRef | None, editor: str) -> Ticket:
         """An edit sent the request to another route's channel: post the card there, make it

@@ -239,3 +239,16 @@ def test_emoji_render_in_colour_not_as_empty_boxes(page: Any, demo: Demo) -> Non
         for (let i = 0; i < d.length; i += 4) if (d[i] > 150 && d[i + 1] < 100 && d[i + 3] > 0) n++;
         return n; }""")
     assert coloured > 200, "the emoji drew no red pixels: the browser has no emoji font"
+
+
+def test_approve_the_two_step_plan_and_watch_its_steps_run(page: Any, demo: Demo,
+                                                           shot: Shot) -> None:
+    open_as(page, demo, REVIEWER.id, PAYMENTS)
+    plan = card(page, "pause_subscription")
+    expect(plan.get_by_role("button", name="Edit step")).to_have_count(2)
+    shot("plan-waiting")
+    plan.get_by_role("button", name="Approve plan").click()
+    expect(plan).to_contain_text("Plan complete", timeout=10_000)
+    expect(plan).to_contain_text("2 done")
+    expect(plan.get_by_role("button", name="Stop plan")).to_have_count(0)
+    shot("plan-done")

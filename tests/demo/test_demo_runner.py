@@ -216,6 +216,28 @@ def test_guidance_reaches_the_agent_as_guidance(demo: Demo) -> None:
     assert advice in wait_log(demo, "took a reviewer's guidance")
 
 
+def test_the_two_step_plan_runs_in_order_once_approved(demo: Demo) -> None:
+    from bot.demo.plan import STEPS
+
+    sb, ledger = demo.sandbox, demo.ledger
+    assert sb is not None and ledger is not None
+    wait_log(demo, "two-step plan is waiting")
+    card = sb.wait_until(lambda: next((m for m in sb.messages(PAYMENTS)
+                                       if "cus_dina" in str(m.blocks)), None))
+    assert sb.click(REVIEWER.id, action_id=ACTION_APPROVE, channel=PAYMENTS,
+                    message_ts=card.ts).ok
+    wait_log(demo, "plan step `issue_refund` ran")
+    texts = log_texts(demo)
+    first = next(i for i, t in enumerate(texts) if "plan step `pause_subscription`" in t)
+    assert first < next(i for i, t in enumerate(texts) if "plan step `issue_refund`" in t)
+    assert demo.plan is not None and demo.plan.plan_id is not None
+    progress = demo.client.plan(demo.plan.plan_id) if demo.client else None
+    assert progress is not None and progress.ended == "done"
+    assert [s.action for s in progress.steps] == [s["action"] for s in STEPS]
+    sb.wait_until(lambda: any("2 done" in str(m.blocks) for m in sb.messages(PAYMENTS)
+                              if m.ts == card.ts))
+
+
 def test_small_refunds_are_reviewed_together_on_one_batch_card(demo: Demo) -> None:
     from bot.render.batch import ACTION_BATCH_APPROVE
 

@@ -35,6 +35,7 @@ from bot.server.api.models import (
     RequestIn,
     TicketOut,
 )
+from bot.server.api.plans import plan_routes
 from bot.server.api.waiters import listen_postgres
 from store.agents import Agent
 from store.models import TicketStatus
@@ -65,6 +66,7 @@ def build_api(gw: Gateway, *, database_url: str | None = None) -> FastAPI:
                   openapi_url="/v1/openapi.json", docs_url="/v1/docs", redoc_url=None)
     errors.install(app)
     app.include_router(_routes(gw))
+    app.include_router(plan_routes(gw))
     return app
 
 

@@ -1,0 +1,118 @@
+"""``/v1/plans``: plan-level approval for agents holding a token (the rules live in
+:class:`PlanGateway`; the routes only translate HTTP)."""
+
+# No "from __future__ import annotations": FastAPI reads these annotations at run time.
+
+import fnmatch
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from bot import receipts
+from bot.agent.errors import ApprovalDenied
+from bot.agent.plan import checked_plan
+from bot.server.api.errors import RESPONSES, ApiError
+from bot.server.api.gateway import Gateway
+from bot.server.api.models import DeniedOut, TicketOut
+from bot.server.api.plan_models import PlanIn, PlanOut, StepClaimIn, StepOut, StepOutcomeIn
+from store.agents import Agent
+from store.models import args_hash
+
+_bearer = HTTPBearer(auto_error=False, description="a token from `signoff agents add`")
+
+
+@dataclass
+class PlanGateway:
+    gw: Gateway
+
+    def request(self, agent: Agent, body: PlanIn) -> TicketOut | DeniedOut:
+        for step in body.steps:  # every step must be inside the token's scope
+            if not any(fnmatch.fnmatchcase(step.action, g) for g in agent.actions):
+                raise ApiError(403, "action_not_allowed",
+                               f"agent {agent.name!r} may not request {step.action!r} (its "
+                               f"actions: {', '.join(agent.actions) or 'none'})")
+        key = f"{agent.name}:{body.idempotency_key}" if body.idempotency_key else None
+        request = checked_plan(
+            [s.model_dump() for s in body.steps], reason=body.reason,
+            requested_by=body.requested_by, summary=body.summary, evidence=body.evidence,
+            confidence=body.confidence, agent=agent.name, run_id=body.run_id,
+            idempotency_key=key,
+            deadline=timedelta(seconds=body.deadline_s) if body.deadline_s else None)
+        if self.gw.agents.open_tickets(agent.name) >= agent.max_pending:
+            raise ApiError(429, "too_many_pending",
+                           f"agent {agent.name!r} already has {agent.max_pending} open "
+                           "requests; wait for a decision before asking again",
+                           headers={"Retry-After": "30"}, retry_after=30)
+        try:
+            ticket = self.gw.backend.request_plan(request)
+        except ApprovalDenied as exc:
+            return DeniedOut(action=exc.action, rule=exc.rule, reason=exc.reason,
+                             policy_version=exc.policy_version)
+        return self.gw.out(agent, ticket)
+
+    def progress(self, agent: Agent, plan_id: str) -> PlanOut:
+        self.gw.owned(agent, plan_id)
+        return PlanOut(**self.gw.backend.plan_progress(plan_id).model_dump())
+
+    def claim(self, agent: Agent, plan_id: str, body: StepClaimIn) -> StepOut:
+        """Start the next step once; its exact arguments and a receipt naming the step's
+        action and arguments (what the tool service verifies, as for any approval)."""
+        plan = self.gw.owned(agent, plan_id)
+        args = body.args
+        if args is None:
+            args = self.gw.backend.plan_progress(plan_id).args_for(body.action)
+        step = self.gw.backend.start_step(plan_id, action=body.action, args=args,
+                                          actor=agent.name)
+        digest = args_hash(step.args)
+        now = datetime.now(UTC)
+        kid, pem = self.gw.signing_key()
+        as_approved = plan.model_copy(update={"action": step.action, "final_args": step.args,
+                                              "final_args_hash": digest})
+        token = receipts.issue(as_approved, kid=kid, private_pem=pem, agent=agent.name,
+                               now=now, ttl=self.gw.receipt_ttl, passphrase=self.gw.passphrase)
+        return StepOut(index=step.index, action=step.action, args=step.args,
+                       args_sha256=digest, receipt=token,
+                       receipt_expires_at=now + self.gw.receipt_ttl)
+
+    def outcome(self, agent: Agent, plan_id: str, index: int, body: StepOutcomeIn) -> PlanOut:
+        self.gw.owned(agent, plan_id)
+        done = self.gw.backend.finish_step(plan_id, index, ok=body.ok, actor=agent.name,
+                                           summary=body.summary, error=body.error)
+        return PlanOut(**done.model_dump())
+
+
+def plan_routes(gw: Gateway) -> APIRouter:
+    plans = PlanGateway(gw)
+    router = APIRouter(prefix="/v1", responses=RESPONSES, tags=["plans"])
+
+    def agent_of(cred: Annotated[HTTPAuthorizationCredentials | None,
+                                 Depends(_bearer)]) -> Agent:
+        return gw.authenticate(cred.credentials if cred else None)
+
+    AgentDep = Annotated[Agent, Depends(agent_of)]
+
+    @router.post("/plans", response_model=TicketOut | DeniedOut,
+                 summary="Ask for one approval of a short plan (policy per step, one card)")
+    def create_plan(body: PlanIn, agent: AgentDep) -> TicketOut | DeniedOut:
+        return plans.request(agent, body)
+
+    @router.get("/plans/{plan_id}", response_model=PlanOut,
+                summary="Where the plan stands: each step's state")
+    def get_plan(plan_id: str, agent: AgentDep) -> PlanOut:
+        return plans.progress(agent, plan_id)
+
+    @router.post("/plans/{plan_id}/steps", response_model=StepOut,
+                 summary="Start the plan's next step, once (refused unless it is exactly it)")
+    def claim_step(plan_id: str, body: StepClaimIn, agent: AgentDep) -> StepOut:
+        return plans.claim(agent, plan_id, body)
+
+    @router.post("/plans/{plan_id}/steps/{index}/outcome", response_model=PlanOut,
+                 summary="Report how a started step ended")
+    def step_outcome(plan_id: str, index: int, body: StepOutcomeIn,
+                     agent: AgentDep) -> PlanOut:
+        return plans.outcome(agent, plan_id, index, body)
+
+    return router
