@@ -20,15 +20,18 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     StrictInt,
     ValidationError,
     ValidationInfo,
     WithJsonSchema,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from escalation.batching import BatchConfig
+from escalation.breakglass_config import BreakGlassSection, RuleBreakGlassField
 from escalation.config_checks import DEFAULT_ROUTE, cross_check, rule_label
 from escalation.config_errors import (
     ConfigInvalid,
@@ -97,6 +100,12 @@ Name = Annotated[str, AfterValidator(_NAME), WithJsonSchema(_NAME.schema)]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _drop_none(data: Any, key: str) -> Any:
+    if isinstance(data, dict) and data.get(key, "") is None:
+        data.pop(key)
+    return data
 
 
 class EscalationLevel(_Strict):
@@ -192,6 +201,15 @@ class Rule(_Strict):
     """``never``: ``signoff policy suggest`` never proposes relaxing this rule."""
     batch: BatchConfig | None = None
     """Show similar requests on one card (see :mod:`escalation.batching`)."""
+    break_glass: RuleBreakGlassField | None = None
+    """``allowed``: an authorised responder may run a pending request before anyone approves
+    it, with a justification, witnessed by a second person (``break_glass:`` section)."""
+
+    @model_serializer(mode="wrap")
+    def _without_unset_break_glass(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # A rule without break_glass dumps as it did before the setting existed, so the
+        # policy's hash (policy_version) and its recorded digest do not change on upgrade.
+        return _drop_none(handler(self), "break_glass")
 
 
 class PolicyConfig(_Strict):
@@ -261,6 +279,12 @@ class SignoffConfig(_Strict):
     """Per route: test requests that must be rejected, injected among real ones."""
     mcp: McpConfig = McpConfig()
     """The MCP servers ``signoff mcp-proxy`` fronts."""
+    break_glass: BreakGlassSection | None = None
+    """Where break-glass is announced, how soon it must be witnessed, who may break glass."""
+
+    @model_serializer(mode="wrap")
+    def _without_unset_break_glass(self, handler: SerializerFunctionWrapHandler) -> Any:
+        return _drop_none(handler(self), "break_glass")
 
     @model_validator(mode="after")
     def _canary_routes(self) -> SignoffConfig:

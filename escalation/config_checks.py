@@ -13,7 +13,8 @@ from escalation.batching import batch_findings
 from escalation.config_errors import Finding, closest
 from escalation.yaml_marks import Path
 
-APPROVAL_ONLY = ("route", "approvals", "review", "approvers", "expire_after", "batch")
+APPROVAL_ONLY = ("route", "approvals", "review", "approvers", "expire_after", "batch",
+                 "break_glass")
 MATCHERS = ("action", "when", "requested_by", "confidence_below")
 DEFAULT_ROUTE = "default"
 
@@ -33,11 +34,39 @@ def cross_check(data: Any) -> list[Finding]:
     chains = _mapping(data.get("chains"))
     findings = _check_routes(routes, reviewers, chains)
     findings += _check_policy(_mapping(data.get("policy")), routes, reviewers)
+    findings += _check_break_glass(data, reviewers)
     if isinstance(data.get("policy_candidate"), Mapping):
         # The candidate is checked like the live policy; its findings name its own keys.
         candidate = _check_policy(data["policy_candidate"], routes, reviewers)
         findings += [Finding(("policy_candidate", *f.path[1:]) if f.path[:1] == ("policy",)
                              else f.path, f.message, f.fix) for f in candidate]
+    return findings
+
+
+def _check_break_glass(data: Mapping[str, Any], reviewers: Mapping[str, Any]) -> list[Finding]:
+    """Rules that allow break-glass need the ``break_glass:`` section (its security
+    channel); every responders group named must exist."""
+    section = data.get("break_glass")
+    findings: list[Finding] = []
+    if isinstance(section, Mapping):
+        findings += _ref(("break_glass", "responders"), "reviewer group", "reviewers",
+                         section.get("responders"), reviewers)
+    rules = _mapping(data.get("policy")).get("rules")
+    if not isinstance(rules, Sequence) or isinstance(rules, str):
+        return findings
+    for index, rule in enumerate(rules):
+        glass = rule.get("break_glass") if isinstance(rule, Mapping) else None
+        if glass in (None, False) or rule.get("decide") != "require_approval":
+            continue
+        path: Path = ("policy", "rules", index, "break_glass")
+        if isinstance(glass, Mapping):
+            findings += _ref((*path, "responders"), "reviewer group", "reviewers",
+                             glass.get("responders"), reviewers)
+        if not isinstance(section, Mapping):
+            findings.append(Finding(path, "this rule allows break-glass, but there is no "
+                                    "break_glass: section saying where it is announced",
+                                    "add break_glass: {security_channel: C…} at the top level "
+                                    "(the channel every break-glass is posted to)"))
     return findings
 
 
@@ -147,8 +176,12 @@ def _check_rule(path: Path, rule: Mapping[str, Any], routes: Mapping[str, Any],
     if decide not in ("allow", "deny", "require_approval"):
         return findings  # the models report a missing or unknown decide
     if decide != "require_approval":
+        if decide == "deny" and rule.get("break_glass") is not None:
+            findings.append(Finding((*path, "break_glass"), "break-glass can never force an "
+                                    "action policy denies", "remove break_glass from this "
+                                    "deny rule, or make it decide: require_approval"))
         for key in APPROVAL_ONLY:
-            if rule.get(key) is not None:
+            if rule.get(key) is not None and not (key == "break_glass" and decide == "deny"):
                 findings.append(Finding((*path, key), f"{key} only applies to rules that "
                                         f"decide: require_approval, this one decides {decide}",
                                         f"remove {key}, or change decide"))

@@ -257,10 +257,24 @@ class Policy:
                 found[name] = notes
         return found
 
+    def _break_glass(self, outcome: PolicyOutcome) -> list[str]:
+        """Whether a responder may run it before anyone approves (the winning rule says)."""
+        names = dict(zip(self._names, self._rules, strict=True))
+        rule = names.get(outcome.rule)
+        glass, section = (rule.break_glass if rule else None), self.config.break_glass
+        if outcome.decision != "require_approval" or glass is None or section is None:
+            return []
+        within = format_duration(glass.witness_within or section.witness_within)
+        who = glass.responders or section.responders
+        return [f"break-glass: allowed (witnessed within {within}; responders: "
+                f"{who or 'whoever may approve it'}"
+                f"{'; the requester too' if glass.allow_self else ''})"]
+
     def explain(self, proposal: Proposal) -> str:
         """A human-readable account of the decision and of every rule checked."""
         outcome = self.evaluate(proposal)
         lines = [*_describe_proposal(proposal), *describe_outcome(outcome),
+                 *self._break_glass(outcome),
                  "rules, in file order (the most severe match wins: deny > require_approval > "
                  "allow, then the highest tier, then the earlier rule):"]
         notes = self.fail_closed(proposal)

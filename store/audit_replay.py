@@ -99,6 +99,8 @@ def _apply(out: Replayed, row: EventRow, data: dict[str, Any]) -> None:
         out.status = _BY_DECISION[decision]
     elif row.kind == "edited":
         _edit(out, row, data)
+    elif row.kind == "break_glass":
+        _break_glass(out, row, data)
     elif row.kind == "executing":
         if out.status != S.APPROVED or data.get("args_hash") != out.final_hash:
             out.fail(row, "execution started without an approval of these arguments")
@@ -135,6 +137,28 @@ def _approve(out: Replayed, row: EventRow, data: dict[str, Any]) -> None:
         if data.get("on_behalf_of"):
             out.acting[row.actor] = str(data["on_behalf_of"])
     _count(out, row, data)
+
+
+def _break_glass(out: Replayed, row: EventRow, data: dict[str, Any]) -> None:
+    """A responder approved alone: it needs a justification, the current arguments' hash,
+    and a responder other than the requester unless its rule allowed that."""
+    _must_be_open(out, row)
+    if data.get("args_hash") != out.final_hash:
+        out.fail(row, "the break-glass is for other arguments than the ticket's")
+    elif not str(data.get("justification") or "").strip():
+        out.fail(row, "a break-glass without a justification")
+    elif row.actor == out.requested_by and data.get("allow_self") is not True:
+        out.fail(row, f"{row.actor} broke glass on their own request")
+    else:
+        if row.actor not in out.approvals:
+            out.approvals.append(row.actor)
+        recorded = data.get("approvals")
+        if recorded is not None and sorted(recorded) != sorted(out.approvals):
+            out.fail(row, f"records approvals {recorded}, but its events give "
+                          f"{out.approvals}")
+        out.status = S.APPROVED
+        return
+    out.status = S.PENDING
 
 
 def _stands_for(row: EventRow, data: dict[str, Any]) -> set[str]:

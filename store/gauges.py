@@ -32,7 +32,8 @@ _ROUTE = TicketRow.route["name"].as_string()
 _OPEN = [TicketStatus.PENDING.value, TicketStatus.NEEDS_INFO.value]
 #: Decision kinds as the metrics name them.
 DECISION_NAMES = {"approve": "approved", "edit": "approved_with_edits", "reject": "rejected",
-                  "request_info": "info_requested", "take_over": "taken_over"}
+                  "request_info": "info_requested", "take_over": "taken_over",
+                  "break_glass": "break_glass"}
 
 
 class seconds_between(FunctionElement[float]):

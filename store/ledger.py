@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from store import audit, audit_seal, audit_verify, checkpoint, tickets
+from store.breakglass import BreakGlassMixin
 from store.convert import to_decision, to_ticket
 from store.db import (
     CLICK,
@@ -73,7 +74,7 @@ def _acting(capacity: Capacity, acting_for: dict[str, str] | None) -> dict[str, 
 _PROBE = text("UPDATE alembic_version SET version_num = version_num")
 
 
-class Ledger(InboxMixin, ExecutionMixin):
+class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
     """The store's public face. Thread-safe; share one per process."""
 
     def __init__(self, engine: Engine, *, audit_key: bytes | None = None,

@@ -63,6 +63,9 @@ class DecisionKind(StrEnum):
     REJECT = "reject"
     REQUEST_INFO = "request_info"
     TAKE_OVER = "take_over"
+    BREAK_GLASS = "break_glass"
+    """A responder ran the request before anyone approved it (a justification, witnessed
+    by a second person later)."""
 
 
 class _Frozen(BaseModel):
@@ -219,6 +222,31 @@ class Decision(_Frozen):
     policy_version: str
     on_behalf_of: str | None = None
     """A delegate's decision: whose authority it was made with."""
+
+
+MAX_JUSTIFICATION = 3000
+"""The longest break-glass justification kept (the modal's input takes no more)."""
+
+
+class BreakGlass(_Frozen):
+    """A request run by break-glass, and its witness (if any yet)."""
+
+    ticket_id: str
+    responder: str
+    justification: str
+    rule: str
+    broken_at: datetime
+    witness_due_at: datetime
+    witnessed_by: str | None = None
+    witnessed_at: datetime | None = None
+    escalation_level: int = 0
+    next_escalation_at: datetime | None = None
+    security_channel: str | None = None
+    security_ts: str | None = None
+
+    @property
+    def witnessed(self) -> bool:
+        return self.witnessed_by is not None
 
 
 class AuditEvent(_Frozen):

@@ -28,6 +28,7 @@ class Event(StrEnum):
     LOSE_EXECUTION = "lose_execution"  # the execution lease ran out with no outcome
     RESOLVE_OK = "resolve_ok"  # a human found that the lost execution succeeded
     RESOLVE_FAILED = "resolve_failed"  # ... or that it failed (or never happened)
+    BREAK_GLASS = "break_glass"  # a responder approves alone, with a justification
 
 
 _OPEN = (S.PENDING, S.NEEDS_INFO)
@@ -45,6 +46,7 @@ for _s in _OPEN:
             (_s, Event.TAKE_OVER): S.TAKEN_OVER,
             (_s, Event.CANCEL): S.CANCELLED,
             (_s, Event.EXPIRE): S.EXPIRED,
+            (_s, Event.BREAK_GLASS): S.APPROVED,
         }
     )
 TRANSITIONS[(S.NEEDS_INFO, Event.ANSWER)] = S.PENDING
@@ -71,6 +73,7 @@ DECISION_EVENTS = frozenset(
         Event.REJECT,
         Event.REQUEST_INFO,
         Event.TAKE_OVER,
+        Event.BREAK_GLASS,
     }
 )
 

@@ -332,6 +332,29 @@ class ClickRow(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+class BreakGlassRow(Base):
+    """A request run by break-glass: who broke it and why, and whether a second person
+    witnessed it in time. One per ticket (a ticket is decided once). While unwitnessed,
+    ``next_escalation_at`` is when the sweep DMs the next level of the route's chain."""
+
+    __tablename__ = "break_glass"
+    __table_args__ = (Index("ix_break_glass_due", "next_escalation_at"),)
+
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), primary_key=True)
+    responder: Mapped[str] = mapped_column(String(64))
+    justification: Mapped[str] = mapped_column(Text)
+    rule: Mapped[str] = mapped_column(String(300))
+    broken_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    witness_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    witnessed_by: Mapped[str | None] = mapped_column(String(64))
+    witnessed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    """Levels of the chain DM'd about it being unwitnessed (0: none yet)."""
+    next_escalation_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    security_channel: Mapped[str | None] = mapped_column(String(64))
+    security_ts: Mapped[str | None] = mapped_column(String(64))
+
+
 class DelegationRow(Base):
     """A reviewer's authority lent to ``delegate`` from ``starts_at`` until ``ends_at`` (or
     until revoked). Never chained: the delegate holds only the principal's own authority."""

@@ -17,6 +17,7 @@ from bot.agent.errors import ApprovalDenied
 from bot.agent.plan_inprocess import InProcessPlans
 from bot.agent.wakeups import Wakeups
 from bot.render import render_execution_result, render_info_answer
+from bot.slack.breakglass import offers
 from bot.slack.fallback import OutOfOffice
 from bot.slack.surfaces import Surfaces
 from escalation.batching import rule_batch
@@ -49,7 +50,7 @@ class InProcessBackend(InProcessPlans):
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
         # The same card and thread updates the bot makes (DM copies included).
-        self.surfaces = Surfaces(slack, ledger)
+        self.surfaces = Surfaces(slack, ledger, break_glass=offers(config))
         self.wakeups = Wakeups(ledger.engine.url)
 
     def close(self) -> None:

@@ -13,16 +13,11 @@ from bot.commands.options import config_option, config_path, window
 from bot.commands.store_cmds import open_ledger
 from escalation.config import ConfigInvalid, SignoffConfig, load_config
 from escalation.policy import Proposal
-from escalation.quality import rubber_stamp_flags
 from escalation.shadow import ActionReport, candidate_config, from_events, replay, summarise
-from escalation.suggest import suggest
-from escalation.suggest_diff import apply as apply_suggestions
-from escalation.suggest_diff import unified
-from escalation.yaml_marks import load_yaml
+from escalation.suggest_report import suggest_report
 from store.ledger import Ledger
 from store.policies import policy_version, policy_versions
-from store.proposals import recorded_proposals, reviewed_requests
-from store.stats import QualityStats
+from store.proposals import recorded_proposals
 
 
 def register_policy(psub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -164,28 +159,25 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     ledger = open_ledger(args)
     try:
         until = ledger.db_now()
-        since = until - args.since
-        reviewed = reviewed_requests(ledger, since)
-        figures = QualityStats(ledger.engine).reviewer_figures(since)
+        report = suggest_report(ledger, config, text, path, since=until - args.since,
+                                until=until)
     finally:
         ledger.close()
-    weak = {flag.reviewer for flag in rubber_stamp_flags(figures, config.quality)}
-    found = suggest(config, reviewed, weak=weak, since=since, until=until)
+    found, since = report.suggestions, report.since
     if args.json:
-        print(json.dumps({"since": since.isoformat(), "weak_reviewers": sorted(weak),
+        print(json.dumps({"since": since.isoformat(), "weak_reviewers": sorted(report.weak),
                           "suggestions": [asdict(s) for s in found]}, indent=2,
                          ensure_ascii=False, default=str))
         return 0
     if not found:
-        print(f"no suggestions from {len(reviewed)} reviewed requests since "
+        print(f"no suggestions from {report.reviewed} reviewed requests since "
               f"{since:%Y-%m-%d} (thresholds under suggest: in signoff.yml)")
         return 0
     for s in found:
         print(f"- {s.evidence}")
-    edited, notes = apply_suggestions(text, load_yaml(text)[1], found)
     print()
-    print(unified(text, edited, path), end="")
-    for note in notes:
+    print(report.diff, end="")
+    for note in report.notes:
         print(f"note: {note}")
     print("\nNothing was changed: review the diff and apply it to signoff.yml yourself.")
     return 0

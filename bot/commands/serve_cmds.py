@@ -78,6 +78,8 @@ def _check_channels(service: Service) -> None:
     except (SlackApiError, SlackClientError, OSError):
         bot_name = "signoff"
     routes = {name: route.channel for name, route in service.config.routes.items()}
+    if service.config.break_glass is not None:  # break-glass must be announced there
+        routes["break_glass.security_channel"] = service.config.break_glass.security_channel
     check = check_route_channels(service.slack, routes, bot_name=bot_name)
     for where in check.joined:
         print(f"signoff: joined {where} to post review cards there", file=sys.stderr)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.commands.options import window
-from bot.commands.stats_text import render_stats_text
+from bot.commands.stats_text import break_glass_line, render_stats_text
 from bot.commands.store_cmds import open_ledger
 from bot.server.compose import require
 from bot.slack.quality_view import render_digest
@@ -62,6 +62,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         stats = QualityStats(ledger.engine)
         report = quality_report(stats, quality_config(args), since=until - args.since,
                                 until=until, by=args.by)
+        glass = ledger.break_glass_counts(until - args.since)
         if args.post:
             config = load_config(args.settings.config_path)
             post_digest(args, args.post, route_reports(
@@ -70,7 +71,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     finally:
         ledger.close()
     if args.json:
-        print(json.dumps(report.model_dump(mode="json"), indent=2, sort_keys=True))
+        print(json.dumps({**report.model_dump(mode="json"), "break_glass": glass}, indent=2,
+                         sort_keys=True))
     else:
         print(render_stats_text(report))
+        print(break_glass_line(glass))
     return 0

@@ -79,4 +79,13 @@ def render_stats_text(report: QualityReport) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["flag_sentence", "pct", "render_stats_text", "secs", "table"]
+def break_glass_line(counts: dict[str, int]) -> str:
+    """Break-glass in the window: how many, and how many a second person witnessed."""
+    if not counts["total"]:
+        return "break-glass: none"
+    return (f"break-glass: {counts['total']} (witnessed {counts['witnessed']}, of them late "
+            f"{counts['witnessed_late']}; unwitnessed {counts['unwitnessed']}; escalated as "
+            f"unwitnessed overrides {counts['escalated']})")
+
+
+__all__ = ["break_glass_line", "flag_sentence", "pct", "render_stats_text", "secs", "table"]

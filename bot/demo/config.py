@@ -11,6 +11,8 @@ from escalation.config import SignoffConfig, parse_config
 APPROVALS = "C0APPROVALS"
 PAYMENTS = "C0PAYMENTS"
 AGENT_LOG = "C0AGENTLOG"
+POLICY = "C0POLICY"
+SECURITY = "C0SECURITY"
 SMALL_REFUND = 50
 """Refunds up to this amount are reviewed together, on one batch card."""
 
@@ -70,7 +72,8 @@ def demo_workspace() -> Workspace:
         users=[User(p.id, p.name, p.real_name, f"{p.name}@example.com") for p in PEOPLE],
         usergroups={OPS_GROUP: [REVIEWER.id, SECOND_REVIEWER.id, ON_CALL.id]},
         channels=[Channel(APPROVALS, "approvals"), Channel(PAYMENTS, "payments"),
-                  Channel(AGENT_LOG, "agent-log")],
+                  Channel(AGENT_LOG, "agent-log"), Channel(POLICY, "policy"),
+                  Channel(SECURITY, "security")],
     )
 
 
@@ -131,6 +134,7 @@ policy:
       tier: critical
       route: payments
       approvals: 2
+      break_glass: allowed
     - name: small-refunds
       action: issue_refund
       when: {{amount: {{lte: {SMALL_REFUND}}}}}
@@ -145,12 +149,20 @@ policy:
     - action: send_email
       decide: require_approval
       review: edit
+    - action: resend_invoice
+      decide: require_approval
+      tier: low
     - action: drop_database
       decide: deny
       reason: never from an agent
     - confidence_below: 0.5
       decide: require_approval
       review: escalation
+suggest:
+  min_samples: 20
+break_glass:
+  security_channel: {SECURITY}
+  witness_within: {t.second}s
 canaries:
   payments:
     rate: 1/2

@@ -19,7 +19,8 @@ from typing import Any
 from bot.agent.client import ApprovalClient
 from bot.demo import mcp_client
 from bot.demo.agent import DemoAgent, Say
-from bot.demo.config import demo_config, demo_workspace
+from bot.demo.config import demo_config, demo_config_text, demo_workspace, timing
+from bot.demo.history import post_suggestion, seed_history
 from bot.demo.plan import DemoPlan
 from bot.demo.web import DemoSandbox
 from bot.server.compose import Service, SlackAccess, compose
@@ -81,8 +82,10 @@ class Demo:
     def _start(self) -> None:
         opts = self.options
         self.config = config = demo_config(opts.fast)
+        text = demo_config_text(timing(opts.fast))
         self._tmp = tempfile.TemporaryDirectory(prefix="signoff-demo-")
         self.ledger = ledger = _open_ledger(f"sqlite:///{self.database_path}")
+        seed_history(ledger, config)  # decided requests, so a policy suggestion appears
         secret = secrets.token_hex(16)
         self.sandbox = sandbox = DemoSandbox(demo_workspace(), host=opts.host, port=opts.port,
                                              signing_secret=secret, fast=opts.fast)
@@ -94,6 +97,7 @@ class Demo:
         self.server = service.serve_http("127.0.0.1", 0, threads=8).start()
         sandbox.set_request_url(f"{self.server.url}/slack/events")
         service.canary_rng = OneCanary()
+        post_suggestion(ledger, config, text, service.slack)
         service.start_scheduler()
         self.client = client = service.agent_client(poll_interval=0.1, max_poll_interval=0.5)
         if opts.agent:

@@ -10,6 +10,7 @@ from bot.render.blocks import Block, Message, actions, button, confirm, message,
 from bot.render.decided import decided_blocks, decided_lead
 from bot.render.ids import (
     ACTION_APPROVE,
+    ACTION_BREAK_GLASS,
     ACTION_EDIT,
     ACTION_GUIDANCE,
     ACTION_REJECT,
@@ -50,8 +51,11 @@ BODY_LIMIT = 2500
 def render_card(
     ticket: Ticket, *, decisions: Sequence[Decision] = (),
     masked: frozenset[str] = frozenset(), now: datetime | None = None,
+    break_glass: bool = False,
 ) -> Message:
     """The card for ``ticket`` as it should look now: interactive while open, else decided.
+    ``break_glass``: policy lets an authorised responder run it before anyone approves, so
+    the card offers that too (last, apart from the decisions).
     A plan has its own card (:mod:`bot.render.plan`; the bot passes it the plan's progress)."""
     if ticket.action == PLAN_ACTION:
         # Imported here: bot.render.plan imports this module (edit_form → modals → thread).
@@ -62,7 +66,13 @@ def render_card(
     if not ticket.status.is_open:
         return message(fallback(ctx, decided_lead(ctx)), decided_blocks(ctx))
     build, lead = _LAYOUTS[ticket.review_type]
-    return message(fallback(ctx, f"{lead} ({tier_label(ticket)})"), build(ctx))
+    blocks = build(ctx)
+    if break_glass:
+        for block in blocks:
+            if block.get("block_id") == BLOCK_ACTIONS:
+                block["elements"].append(button("Break glass…", ACTION_BREAK_GLASS,
+                                                _value(ctx), style="danger"))
+    return message(fallback(ctx, f"{lead} ({tier_label(ticket)})"), blocks)
 
 
 def card_blocks(ctx: CardContext) -> list[Block]:

@@ -36,7 +36,8 @@ _REASON_KINDS = {
     TicketStatus.CANCELLED: (DecisionKind.REJECT,),
     TicketStatus.EXPIRED: (),
 }
-_APPROVE_KINDS = (DecisionKind.APPROVE, DecisionKind.EDIT)
+_APPROVE_KINDS = (DecisionKind.APPROVE, DecisionKind.EDIT, DecisionKind.BREAK_GLASS)
+BROKEN = "🚨 Approved by break-glass"
 _RAN = (TicketStatus.APPROVED, TicketStatus.EXECUTING, TicketStatus.EXECUTED, TicketStatus.FAILED,
         TicketStatus.OUTCOME_UNKNOWN)
 
@@ -44,9 +45,14 @@ _RAN = (TicketStatus.APPROVED, TicketStatus.EXECUTING, TicketStatus.EXECUTED, Ti
 def decided_lead(ctx: CardContext) -> str:
     """The outcome in a few words, e.g. ``✏️ Approved with edits``."""
     t = ctx.ticket
+    broken = t.status in _RAN and ctx.last(DecisionKind.BREAK_GLASS) is not None
+    if t.status == TicketStatus.APPROVED and broken:
+        return BROKEN
     if t.status == TicketStatus.APPROVED and t.edited:
         return "✏️ Approved with edits"
     label = _LABELS[t.status]
+    if broken:
+        label += " (break-glass)"
     if t.status in (TicketStatus.EXECUTING, TicketStatus.EXECUTED) and t.edited:
         label += " (approved with edits)"
     return label
@@ -98,7 +104,8 @@ def _reason(ctx: CardContext) -> Block | None:
     decision = ctx.last(*kinds)
     if decision is None or not (decision.reason or "").strip():
         return None
-    return section(BLOCK_DECISION_REASON, f"*Reason:* {ctx.text(decision.reason, 2000)}")
+    title = "Justification" if decision.kind == DecisionKind.BREAK_GLASS else "Reason"
+    return section(BLOCK_DECISION_REASON, f"*{title}:* {ctx.text(decision.reason, 2000)}")
 
 
 def _result(ctx: CardContext) -> Block | None:

@@ -16,6 +16,10 @@ ACTION_REQUEST_INFO: Final = "signoff_request_info"
 ACTION_TAKE_OVER: Final = "signoff_take_over"
 ACTION_GUIDANCE: Final = "signoff_guidance"
 ACTION_SHOW_ALL: Final = "signoff_show_all"
+ACTION_BREAK_GLASS: Final = "signoff_break_glass"
+#: On the security channel's break-glass post and unwitnessed DMs; its value is the ticket id
+#: alone (a ticket is broken once, so there is nothing older to confuse it with).
+ACTION_WITNESS: Final = "signoff_witness"
 
 # Blocks on cards.
 BLOCK_HEADER: Final = "signoff_header"
@@ -46,6 +50,7 @@ CALLBACK_GUIDANCE: Final = "signoff_guidance_modal"
 CALLBACK_EDIT: Final = "signoff_edit_modal"
 CALLBACK_SHOW_ALL: Final = "signoff_show_all_modal"
 CALLBACK_NOTICE: Final = "signoff_notice_modal"
+CALLBACK_BREAK_GLASS: Final = "signoff_break_glass_modal"
 
 # Modals: input blocks and their elements.
 REASON_BLOCK: Final = "signoff_reason_input"
@@ -54,6 +59,8 @@ QUESTION_BLOCK: Final = "signoff_question_input"
 QUESTION_ACTION: Final = "signoff_question_value"
 GUIDANCE_BLOCK: Final = "signoff_guidance_input"
 GUIDANCE_ACTION: Final = "signoff_guidance_value"
+JUSTIFICATION_BLOCK: Final = "signoff_justification_input"
+JUSTIFICATION_ACTION: Final = "signoff_justification_value"
 EDIT_FIELD_PREFIX: Final = "arg:"
 EDIT_PART_PREFIX: Final = "argpart"
 """Parts 2, 3, … of a value split across several inputs: ``argpart2:`` + the field's key."""

@@ -28,12 +28,14 @@ from bot.server.asgi import AsgiServer
 from bot.server.http import HttpServer, Router
 from bot.settings import Settings
 from bot.slack.app import build_app
+from bot.slack.breakglass import BreakGlassNotifier, offers
 from bot.slack.clicks import ClickInbox
 from bot.slack.notifier import SlackNotifier
 from bot.slack.plan_sweep import PlanSweep, SweepWithPlans
 from bot.slack.reviews import REFRESH_WORKERS, decision_workers
 from bot.slack.surfaces import Surfaces
 from bot.slack.webapi import make_web_client, slack_error
+from escalation.breakglass import SweepWithBreakGlass, UnwitnessedSweep
 from escalation.canaries import CanaryInjector, SweepWithCanaries
 from escalation.config import SignoffConfig, load_config
 from escalation.engine import EscalationEngine
@@ -150,23 +152,30 @@ class Service:
         surfaces = Surfaces(self.access.web_client(server_error_retries=0), self.ledger)
         return PlanSweep(PlanStore(self.ledger), surfaces, self.config.execution_lease)
 
-    def sweep(self) -> EscalationEngine | SweepWithCanaries:
-        """What each scheduler tick runs: the escalation engine, then any canary draw."""
+    def sweep(self) -> EscalationEngine | SweepWithCanaries | SweepWithBreakGlass:
+        """What each scheduler tick runs: the escalation engine, then any canary draw, then
+        the escalation of unwitnessed break-glass."""
         engine = self.engine()
-        if not self.config.canaries:
-            return engine
-        poster = Surfaces(self.access.web_client(server_error_retries=0), self.ledger)
-        store = CanaryStore(self.ledger)
-        injector = (CanaryInjector(store, self.config, poster) if self.canary_rng is None
-                    else CanaryInjector(store, self.config, poster, rng=self.canary_rng))
-        return SweepWithCanaries(engine, injector)
+        inner: EscalationEngine | SweepWithCanaries = engine
+        if self.config.canaries:
+            poster = Surfaces(self.access.web_client(server_error_retries=0), self.ledger)
+            store = CanaryStore(self.ledger)
+            injector = (CanaryInjector(store, self.config, poster) if self.canary_rng is None
+                        else CanaryInjector(store, self.config, poster, rng=self.canary_rng))
+            inner = SweepWithCanaries(engine, injector)
+        if self.config.break_glass is None:
+            return inner
+        slack = self.access.web_client(server_error_retries=0)
+        notifier = BreakGlassNotifier(Surfaces(slack, self.ledger), slack)
+        return SweepWithBreakGlass(inner, UnwitnessedSweep(self.ledger, self.config, notifier))
 
     def engine(self) -> EscalationEngine:
         # The sweep's own client does not retry 5xx on posts: the engine decides what is
         # safe to retry, so a message Slack did post is never sent twice.
         slack = self.access.web_client(server_error_retries=0)
         return EscalationEngine(SweepStore(self.ledger), self.config,
-                                SlackNotifier(slack, self.ledger, lambda: self.config),
+                                SlackNotifier(slack, self.ledger, lambda: self.config,
+                                              break_glass=offers(self.config)),
                                 owner=self.owner)
 
     def agent_client(self, **kwargs: Any) -> ApprovalClient:

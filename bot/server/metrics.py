@@ -46,6 +46,7 @@ class LedgerCollector(Collector):
     def __init__(self, ledger: Ledger) -> None:
         self.gauges = LedgerGauges(ledger.engine)
         self.stats = QualityStats(ledger.engine)
+        self.ledger = ledger
 
     def collect(self) -> Iterator[Metric]:
         started = time.monotonic()
@@ -72,7 +73,8 @@ class LedgerCollector(Collector):
                        "denied), action, tier and route; canaries excluded",
                        ["outcome", "action", "tier", "route"], _bounded_actions(g.requests()))
         yield _counter("signoff_decisions", "Decisions by kind (approved, approved_with_edits, "
-                       "rejected, info_requested, taken_over, expired, cancelled), route, tier",
+                       "rejected, info_requested, taken_over, break_glass, expired, "
+                       "cancelled), route, tier",
                        ["kind", "route", "tier"], g.decisions())
         yield self._histogram(g)
         yield from self._queue(now)
@@ -85,9 +87,27 @@ class LedgerCollector(Collector):
         yield _counter("signoff_audit_events", "Audit events of operational interest "
                        "(delivery_failed, execution_refused, moved)", ["kind"],
                        g.audit_counts(AUDITED))
+        yield from self._break_glass()
         yield _counter("signoff_canary_decisions", "Canary decisions per route: caught "
                        "(rejected, taken over) or missed (approved)", ["route", "result"],
                        g.canaries())
+
+    def _break_glass(self) -> Iterator[Metric]:
+        counts = self.ledger.break_glass_counts()
+        total = CounterMetricFamily("signoff_break_glass", "Requests run by break-glass, "
+                                    "before anyone approved them")
+        total.add_metric([], counts["total"])
+        witnessed = CounterMetricFamily("signoff_break_glass_witnessed", "Break-glass a second "
+                                        "person witnessed, in time or late", labels=["late"])
+        witnessed.add_metric(["false"], counts["witnessed"] - counts["witnessed_late"])
+        witnessed.add_metric(["true"], counts["witnessed_late"])
+        escalated = CounterMetricFamily("signoff_break_glass_escalated", "Break-glass escalated "
+                                        "along the chain as an unwitnessed override")
+        escalated.add_metric([], counts["escalated"])
+        open_ = GaugeMetricFamily("signoff_break_glass_unwitnessed", "Break-glass nobody has "
+                                  "witnessed yet")
+        open_.add_metric([], counts["unwitnessed"])
+        yield from (total, witnessed, escalated, open_)
 
     def _histogram(self, g: LedgerGauges) -> Metric:
         family = HistogramMetricFamily(

@@ -43,6 +43,7 @@ from bot.render.argmodel import model_from_schema
 from bot.render.refusals import FORM_REFUSED_LATE, NO_SUCH_REQUEST
 from bot.slack.authz import Authorizer
 from bot.slack.batch_review import BatchReviews, register_batch
+from bot.slack.breakglass import BreakGlassDesk, offers, register_break_glass
 from bot.slack.clicks import ClickInbox
 from bot.slack.delegation import DelegatingAuthorizer
 from bot.slack.home import publish_home
@@ -111,13 +112,15 @@ def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
               process_before_response=True, raise_error_for_unhandled_request=False,
               listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS,
                                                    thread_name_prefix="signoff-listener"))
-    surfaces = Surfaces(client, ledger, RetryQueue())
+    surfaces = Surfaces(client, ledger, RetryQueue(), break_glass=offers(config))
     authz = authz or DelegatingAuthorizer(client, DelegationStore(ledger),
                                           oncall=SweepStore(ledger).oncall_targets,
                                           config=lambda: config)
     refresher = Refresher(refresh_pool, surfaces.refresh) if refresh_pool else None
     reviews = Reviews(ledger, config, authz, surfaces, pool, refresher=refresher)
+    reviews.glass = BreakGlassDesk(reviews, config, authz)
     inbox = ClickInbox(reviews, pool, owner, hold=hold_clicks)
+    register_break_glass(app, reviews.glass, inbox)
     # Who-may-decide checks before a modal opens run here, so a slow one has a time budget
     # (open_form) without holding a Bolt listener or a decision worker.
     checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="signoff-authz")

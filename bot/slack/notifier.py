@@ -36,9 +36,10 @@ _TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailab
 
 class SlackNotifier:
     def __init__(self, slack: WebClient, ledger: Ledger,
-                 config: Callable[[], SignoffConfig] | None = None) -> None:
+                 config: Callable[[], SignoffConfig] | None = None, *,
+                 break_glass: Callable[[Ticket], bool] | None = None) -> None:
         self.slack, self.ledger = slack, ledger
-        self.surfaces = Surfaces(slack, ledger)
+        self.surfaces = Surfaces(slack, ledger, break_glass=break_glass)
         # DMs for people who delegated go to their delegate; fallback approvers get the
         # card when every approver is away (bot.slack.fallback).
         self.away = OutOfOffice(slack, ledger, config)

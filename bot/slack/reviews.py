@@ -41,6 +41,7 @@ from store.ledger import Ledger
 from store.models import PLAN_ACTION, DecisionKind, Ticket
 
 log = logging.getLogger(__name__)
+NOT_ALLOWED_HERE = "Break-glass is not available here, so nothing was recorded."
 
 #: Decision workers by database: SQLite has one writer at a time, so more workers only
 #: queue on its lock; PostgreSQL decides unrelated tickets in parallel (each decision locks
@@ -67,6 +68,8 @@ class Reviews:
     """A click not recorded within this long of its receipt does not count."""
     refresher: Refresher | None = None
     """Where the card refresh after a decision runs (off the decision pool); None: inline."""
+    glass: Any = None
+    """Decides break-glass clicks (:class:`bot.slack.breakglass.BreakGlassDesk`)."""
     batches: Any = None
     """Decides batch clicks ("Approve all", "Reject all"): a ``BatchReviews``."""
 
@@ -81,7 +84,7 @@ class Reviews:
         return Policy(self.config)
 
     def start(self, user: str, ticket_id: str, kind: DecisionKind, *, channel: str | None,
-              seen: int | None) -> Ticket | None:
+              seen: int | None, authorise: bool = True) -> Ticket | None:
         """The ticket, when ``user`` may start this decision from a view of version ``seen``
         (checked before a modal opens, so nobody types a reason that cannot count); else
         None, and ``user`` has been told why."""
@@ -93,7 +96,7 @@ class Reviews:
         if not ticket.status.is_open:
             self._already_decided(ticket, _Teller(self, user, channel, None))
             return None
-        refusal = self.authz.refusal(user, ticket, kind)
+        refusal = self.authz.refusal(user, ticket, kind) if authorise else None
         if refusal is not None:
             self.surfaces.tell(user, channel, refusal, ticket)
             return None
@@ -152,6 +155,12 @@ class Reviews:
             self.batches.decide_click(click)
             return None
         said = _Teller(self, click.user, click.channel, click)
+        if click.kind == DecisionKind.BREAK_GLASS:
+            if self.glass is None:  # never offered here: nothing to decide it with
+                said(NOT_ALLOWED_HERE)
+                return None
+            result: Ticket | None = self.glass.decide(click)
+            return result
         reroute = None
         if click.kind == DecisionKind.EDIT and click.args is not None:
             try:

@@ -4,7 +4,7 @@ the record, and a failed update is logged, never allowed to undo a decision)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from slack_sdk import WebClient
@@ -12,6 +12,7 @@ from slack_sdk.errors import SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from bot.render import Message, render_card, render_escalation_dm, render_refusal
+from bot.render.breakglass import with_witness_button
 from bot.render.delegation import FALLBACK_DM_NOTE
 from bot.render.moved import render_moved_away_note, render_moved_card, render_moved_here_note
 from bot.render.plan import render_plan_card
@@ -22,7 +23,7 @@ from bot.slack.webapi import WebApi, slack_error
 from store.batches import BATCH_ROLE
 from store.errors import TicketNotFound
 from store.ledger import Ledger
-from store.models import PLAN_ACTION, Decision, PlanProgress, SlackRef, Ticket
+from store.models import PLAN_ACTION, Decision, DecisionKind, PlanProgress, SlackRef, Ticket
 from store.plans import PlanStore
 
 log = logging.getLogger(__name__)
@@ -33,11 +34,14 @@ class Surfaces:
     """Which message shows a ticket where; every call to Slack goes through :class:`WebApi`."""
 
     def __init__(self, slack: WebClient | None, ledger: Ledger,
-                 retries: RetryQueue | None = None) -> None:
+                 retries: RetryQueue | None = None, *,
+                 break_glass: Callable[[Ticket], bool] | None = None) -> None:
         self.slack, self.ledger = slack, ledger
         self.api = WebApi(slack, ledger, retries)
         self.batch_cards = BatchCards(self.api, ledger)
         self._workspace_url: str | None = None
+        # Whether policy lets a responder break glass on a ticket (the card offers it).
+        self._offers = break_glass or (lambda _ticket: False)
 
     def card_message(self, ticket: Ticket) -> Message:
         return self._card(ticket, self.ledger.decisions(ticket.id))
@@ -46,7 +50,8 @@ class Surfaces:
         """The card, or a plan's card with its steps' progress (read now, so a refresh
         never shows older progress than the ledger's)."""
         if ticket.action != PLAN_ACTION:
-            return render_card(ticket, decisions=decisions)
+            return render_card(ticket, decisions=decisions,
+                               break_glass=self._offers(ticket))
         try:
             progress: PlanProgress | None = PlanStore(self.ledger).progress(ticket.id)
         except TicketNotFound:
@@ -93,9 +98,19 @@ class Surfaces:
                 msg = render_escalation_dm(ticket, ticket.escalation_level,
                                            decisions=decisions)
             else:
-                msg = self._card(ticket, decisions)
+                msg = self._witness(ticket, decisions, self._card(ticket, decisions))
             shown &= self.api.update(ticket, ref, msg)
         return shown
+
+    def _witness(self, ticket: Ticket, decisions: Sequence[Decision], msg: Message) -> Message:
+        """A card run by break-glass offers Witness until a second person has witnessed."""
+        if ticket.status.is_open or not any(d.kind == DecisionKind.BREAK_GLASS
+                                            for d in decisions):
+            return msg
+        record = self.ledger.break_glass_of(ticket.id)
+        if record is None or record.witnessed:
+            return msg
+        return {"text": msg["text"], "blocks": with_witness_button(msg["blocks"], ticket)}
 
     def post_card(self, ticket: Ticket) -> Ticket:
         """Post a new request's card (recorded, or its failure, by :class:`WebApi`)."""

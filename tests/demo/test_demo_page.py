@@ -14,9 +14,11 @@ from bot.demo.config import (
     APPROVALS,
     ON_CALL,
     PAYMENTS,
+    POLICY,
     REQUESTER,
     REVIEWER,
     SECOND_REVIEWER,
+    SECURITY,
 )
 from bot.demo.runner import Demo
 from tests.demo.conftest import Shot
@@ -239,6 +241,46 @@ def test_emoji_render_in_colour_not_as_empty_boxes(page: Any, demo: Demo) -> Non
         for (let i = 0; i < d.length; i += 4) if (d[i] > 150 && d[i + 1] < 100 && d[i + 3] > 0) n++;
         return n; }""")
     assert coloured > 200, "the emoji drew no red pixels: the browser has no emoji font"
+
+
+def test_policy_suggestion_shows_its_evidence_and_diff(page: Any, demo: Demo,
+                                                       shot: Shot) -> None:
+    open_as(page, demo, REVIEWER.id, POLICY)
+    post = card(page, "Policy suggestion")
+    expect(post).to_contain_text("resend_invoice with amount ≤ 48: 24 approved, 0 edited, "
+                                 "0 rejected in 30 days")
+    expect(post).to_contain_text("+      when: {amount: {lte: 48}}")
+    expect(post).to_contain_text("+      decide: allow")
+    expect(post).to_contain_text("Nothing was changed")
+    shot("policy-suggestion")
+
+
+def test_break_glass_runs_the_big_refund_and_a_second_person_witnesses_it(
+        page: Any, demo: Demo, shot: Shot) -> None:
+    open_as(page, demo, REVIEWER.id, PAYMENTS)
+    big = card(page, "Refund EUR 2,400 to cus_bram")
+    big.get_by_role("button", name="Break glass…").click()
+    dialog = page.get_by_role("dialog", name="Break glass")
+    dialog.get_by_label("Why can this not wait for an approval?").fill("   ")
+    dialog.get_by_role("button", name="Break glass").click()
+    expect(dialog.get_by_role("alert")).to_contain_text("A justification is required")
+    shot("break-glass-needs-a-justification")
+    dialog.get_by_label("Why can this not wait for an approval?").fill(
+        "Bram was charged twice and the bank closes in ten minutes; Bob is offline.")
+    dialog.get_by_role("button", name="Break glass").click()
+    expect(dialog).to_have_count(0)
+    expect(big).to_contain_text("break-glass")
+    expect(big).to_contain_text("Executed")
+    shot("break-glass-card")
+    page.get_by_label("Viewing as").select_option(SECOND_REVIEWER.id)
+    big.get_by_role("button", name="Witness break-glass").click()
+    expect(big.get_by_role("button", name="Witness break-glass")).to_have_count(0)
+    shot("break-glass-witnessed")
+    sb = demo.sandbox
+    assert sb is not None
+    post = sb.wait_until(lambda: [m for m in sb.messages(SECURITY) if "Witnessed by" in
+                                  str(m.blocks)])[0]
+    assert "Bram was charged twice" in str(post.blocks) and "BREAK-GLASS" in post.text
 
 
 def test_approve_the_two_step_plan_and_watch_its_steps_run(page: Any, demo: Demo,

@@ -21,6 +21,7 @@ from bot.demo.config import (
     NORMAL,
     PAYMENTS,
     PEOPLE,
+    POLICY,
     REQUESTER,
     REVIEWER,
     SMALL_REFUND,
@@ -214,6 +215,19 @@ def test_guidance_reaches_the_agent_as_guidance(demo: Demo) -> None:
         (m for m in sb.thread(APPROVALS, card.ts) if "agent answered" in m.text), None))
     assert "follow your guidance" in str(answer.blocks) and advice in str(answer.blocks)
     assert advice in wait_log(demo, "took a reviewer's guidance")
+
+
+def test_the_demo_shows_a_policy_suggestion_from_its_decision_record(demo: Demo) -> None:
+    assert demo.sandbox is not None and demo.ledger is not None
+    [post] = demo.sandbox.messages(POLICY)
+    shown = post.text + str(post.blocks)
+    assert "resend_invoice with amount ≤ 48: 24 approved, 0 edited, 0 rejected" in shown
+    assert "+      when: {amount: {lte: 48}}" in shown and "+      decide: allow" in shown
+    # The evidence is the ledger's: 24 reviewed requests, each approved by a person.
+    seeded = [t for t in demo.ledger.list_tickets(limit=500) if t.action == "resend_invoice"]
+    assert len(seeded) == 24 and all(t.status == TicketStatus.APPROVED for t in seeded)
+    assert {d.reviewer for t in seeded for d in demo.ledger.decisions(t.id)} == {
+        REVIEWER.id, "U0BOB"}
 
 
 def test_the_two_step_plan_runs_in_order_once_approved(demo: Demo) -> None:

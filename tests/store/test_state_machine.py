@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from store.breakglass import BreakGlassTerms
 from store.db import make_engine, migrate
 from store.errors import AlreadyDecided, TransitionRefused
 from store.ledger import Ledger
@@ -79,6 +80,10 @@ APPLY: dict[Event, Apply] = {
                                                            note="the refund is in Stripe"),
     Event.RESOLVE_FAILED: lambda led, tid: led.resolve_outcome(tid, ok=False, actor="U0OPS",
                                                                note="no refund in Stripe"),
+    Event.BREAK_GLASS: lambda led, tid: led.break_glass(
+        tid, responder="U0LEAD", justification="outage", expected_version=led.get_ticket(
+            tid).version, terms=BreakGlassTerms(rule="r", witness_within=timedelta(minutes=15),
+                                                 policy_version="v1"))[0],
 }
 
 PAIRS = [(s, e) for s in TicketStatus for e in Event]
