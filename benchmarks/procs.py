@@ -122,10 +122,11 @@ def serve_bot(env: dict[str, str], log: Path, *, scheduler: bool = False,
     return serving(argv, env, port, log, api_port=api_port)
 
 
-def serve_baseline(env: dict[str, str], log: Path, *,
-                   threads: int = 16) -> AbstractContextManager[Server]:
-    """A bare Bolt app that only acks, behind the same ``HttpServer``."""
+def serve_baseline(env: dict[str, str], log: Path, *, threads: int = 16,
+                   minimal: bool = False) -> AbstractContextManager[Server]:
+    """A bare Bolt app that only acks, behind the same ``HttpServer``; ``minimal``: a signed
+    handler without Bolt that writes the click (see :mod:`benchmarks.baseline_app`)."""
     port = free_port()
     argv = [sys.executable, "-m", "benchmarks.baseline_app", "--port", str(port),
-            "--threads", str(threads)]
+            "--threads", str(threads)] + (["--minimal"] if minimal else [])
     return serving(argv, env, port, log)

@@ -1,6 +1,7 @@
 """1. Ack latency under load: bursts of 1, 10 and 50 signed Approve clicks on distinct
 tickets against ``signoff serve``, versus a bare Bolt app that only acks behind the same
-server class. Timed from the request going out to the HTTP response read."""
+server class, and versus a minimal signed handler (no Bolt) that makes the same click write.
+Timed from the request going out to the HTTP response read."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ TITLE = "Ack latency under load (signed Approve clicks → HTTP 200)"
 WARMUP = 5
 P99_LIMIT_MS = 100.0
 MAX_RATIO = 2.0
+#: Against the minimal signed handler doing the same write: median, and p99.
+MINIMAL_RATIO = 1.5
+MINIMAL_RATIO_P99 = 2.0
 
 
 def run(bench: Bench) -> ScenarioResult:
@@ -26,8 +30,9 @@ def run(bench: Bench) -> ScenarioResult:
     if bench.postgres_url is None:
         result.notes.append(PG_SKIP_NOTE)
     result.notes.append("client: http.client in threads, one new connection per click, in "
-                        "the benchmark process; bot and baseline each in their own process "
-                        "(16 waitress threads)")
+                        "the benchmark process; bot and baselines each in their own process "
+                        "(16 waitress threads); the minimal handler verifies the signature "
+                        "and writes the click in its own transaction, without Bolt")
     return result
 
 
@@ -37,34 +42,39 @@ def _backend(bench: Bench, backend: str) -> list[Row]:
         env = side.env()
         logs = bench.workdir
         with serve_bot(env, logs / f"ack-bot-{backend}.log") as bot, \
-                serve_baseline(env, logs / f"ack-base-{backend}.log") as base:
-            _warm(side, bot, base)
+                serve_baseline(env, logs / f"ack-base-{backend}.log") as base, \
+                serve_baseline(env, logs / f"ack-min-{backend}.log", minimal=True) as least:
+            _warm(side, bot, (base, least))
             for concurrency, rounds in bench.size.ack_rounds.items():
-                ours, theirs = _level(side, bot, base, concurrency, rounds)
+                ours, theirs, minimal = _level(side, bot, (base, least), concurrency, rounds)
                 rows.append(_row(backend, concurrency, ours, theirs))
+                rows.append(_minimal_row(backend, concurrency, ours, minimal))
     return rows
 
 
-def _warm(side: AgentSide, bot: Server, base: Server) -> None:
+def _warm(side: AgentSide, bot: Server, bases: tuple[Server, Server]) -> None:
     bodies = [side.approve_body(side.request()) for _ in range(WARMUP)]
     before = _updates(side)
     for body in bodies:
-        burst(base.events_url, [body])
+        for base in bases:
+            burst(base.events_url, [body])
         burst(bot.events_url, [body])
     _settle(side, before + WARMUP)
 
 
-def _level(side: AgentSide, bot: Server, base: Server, concurrency: int,
-           rounds: int) -> tuple[list[float], list[float]]:
+def _level(side: AgentSide, bot: Server, bases: tuple[Server, Server], concurrency: int,
+           rounds: int) -> tuple[list[float], list[float], list[float]]:
     ours: list[float] = []
     theirs: list[float] = []
+    minimal: list[float] = []
     for _ in range(rounds):
         bodies = [side.approve_body(side.request()) for _ in range(concurrency)]
-        theirs += [s.seconds * 1000 for s in burst(base.events_url, bodies)]
+        theirs += [s.seconds * 1000 for s in burst(bases[0].events_url, bodies)]
+        minimal += [s.seconds * 1000 for s in burst(bases[1].events_url, bodies)]
         before = _updates(side)
         ours += [s.seconds * 1000 for s in burst(bot.events_url, bodies)]
         _settle(side, before + concurrency)  # post-ack work ends before the next burst
-    return ours, theirs
+    return ours, theirs, minimal
 
 
 def _updates(side: AgentSide) -> int:
@@ -87,3 +97,15 @@ def _row(backend: str, concurrency: int, ours: Sequence[float],
 
     return Row.of(f"{backend}, {concurrency} concurrent", "ms", Summary.of(ours),
                   baseline=Summary.of(theirs), target=target, check=check)
+
+
+def _minimal_row(backend: str, concurrency: int, ours: Sequence[float],
+                 minimal: Sequence[float]) -> Row:
+    def check(stats: Summary, base: Summary | None) -> bool:
+        return base is None or (stats.median <= MINIMAL_RATIO * base.median
+                                and stats.p99 <= MINIMAL_RATIO_P99 * base.p99)
+
+    return Row.of(f"{backend}, {concurrency} concurrent, vs a minimal signed handler "
+                  "writing the click", "ms", Summary.of(ours), baseline=Summary.of(minimal),
+                  target=f"≤{MINIMAL_RATIO:g}x median, ≤{MINIMAL_RATIO_P99:g}x p99",
+                  check=check)

@@ -7,6 +7,7 @@ click → resume percentiles; PostgreSQL transactions per approval (``pg_stat_da
 from __future__ import annotations
 
 import json
+import os
 import queue
 import random
 import subprocess
@@ -89,11 +90,12 @@ def _case(bench: Bench, backend: str, url: str, agents: int,
                                               actions=("*",), max_pending=100_000)[1]
                   for i in range(agents)]
         clicks: dict[str, float] = {}
-        xacts = _xact_commits(url)
+        xacts, cpu = _pg_counts(url), _cpu_seconds(bot.proc.pid)
         with _clicker(side, bot, clicks):
             lines = _run_agents(bench, bot, tokens, backend)
+        cpu = _cpu_seconds(bot.proc.pid) - cpu
         time.sleep(1.2)  # PostgreSQL flushes its statistics at most once a second
-        xacts = _xact_commits(url) - xacts
+        xacts = tuple(b - a for a, b in zip(xacts, _pg_counts(url), strict=True))
     done = [ln for ln in lines if ln[4] == "approved"]
     if len(done) < len(lines):
         result.notes.append(f"{label}: {len(lines) - len(done)} requests ended not approved")
@@ -114,10 +116,18 @@ def _case(bench: Bench, backend: str, url: str, agents: int,
                target=f"p99 <{RESUME_P99_MS:g} ms",
                check=lambda s, _b: s.p99 < RESUME_P99_MS),
     ]
-    if xacts >= 0 and backend == "postgresql":
+    # What an approval costs, whatever else the machine runs: serve's CPU time (user +
+    # system, /proc) and, on PostgreSQL, its transactions and new connections.
+    rows.append(Row.of(f"{label}: serve CPU per approval", "ms",
+                       Summary.single(cpu * 1000 / len(done)),
+                       note="utime + stime of signoff serve over the case"))
+    if backend == "postgresql":
         rows.append(Row.of(f"{label}: transactions per approval", "xact",
-                           Summary.single(xacts / len(done)),
+                           Summary.single(xacts[0] / len(done)),
                            note="pg_stat_database.xact_commit delta over the case"))
+        rows.append(Row.of(f"{label}: connections opened per approval", "conn",
+                           Summary.single(xacts[1] / len(done)),
+                           note="pg_stat_database.sessions delta over the case"))
     return rows
 
 
@@ -129,17 +139,26 @@ def _first_rate(result: ScenarioResult, backend: str) -> Summary | None:
     return None
 
 
-def _xact_commits(url: str) -> int:
+def _pg_counts(url: str) -> tuple[int, int]:
+    """Transactions committed and sessions opened so far in the database (0, 0 on SQLite)."""
     if not url.startswith("postgresql"):
-        return -1
+        return 0, 0
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            return int(conn.execute(text(
-                "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
-            )).scalar_one())
+            xacts, sessions = conn.execute(text(
+                "SELECT xact_commit, sessions FROM pg_stat_database "
+                "WHERE datname = current_database()")).one()
+            return int(xacts), int(sessions)
     finally:
         engine.dispose()
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 Line = tuple[str, float, float, float, str]

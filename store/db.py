@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +31,9 @@ from store.tables import UTCDateTime
 WRITE_OPTION = "signoff_write"
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: PostgreSQL connections an engine keeps open, and how many more it may open for a peak.
+PG_POOL_SIZE = 20
+PG_POOL_OVERFLOW = 10
 
 
 class db_now(FunctionElement[Any]):
@@ -76,8 +80,11 @@ class Transactions:
         self._writer = sqlite_writer(engine)
 
     @contextmanager
-    def __call__(self, *, write: bool = True) -> Iterator[Session]:
-        with writer_turn(self._writer if write else None, SQLITE_BUSY_TIMEOUT_MS / 1000), \
+    def __call__(self, *, write: bool = True, urgent: bool = False) -> Iterator[Session]:
+        """``urgent``: a write someone is waiting on now (a reviewer's decision); on SQLite
+        it takes its turn before waiting writes that are not."""
+        with writer_turn(self._writer if write else None, SQLITE_BUSY_TIMEOUT_MS / 1000,
+                         priority=URGENT if urgent else ORDINARY), \
                 self._session(write) as session:
             yield session
 
@@ -95,36 +102,95 @@ class Transactions:
             raise StoreUnavailable(f"database error: {exc}") from exc
 
 
-_writers: dict[str, threading.RLock] = {}
+#: Priorities of SQLite writers (:class:`WriterTurns`): a click being written before its
+#: ack goes first, then decisions and card records, then the rest.
+ORDINARY, URGENT, CLICK = 0, 1, 2
+
+
+class WriterTurns:
+    """Turns at one SQLite file's write lock among this process's threads: handed over at
+    once on release, re-entrant, and urgent writers (a reviewer's click and decision, which
+    a person and an agent are waiting on, and the record of a card just posted, which may
+    be clicked any moment) go before the others still waiting (new tickets, the sweep, card
+    refreshes). A click being written before its ack goes before everything: the reviewer is
+    waiting for the button to respond. Urgent writes come from cards and their clicks, and
+    every card follows a new ticket, so they cannot keep the others out for long."""
+
+    def __init__(self) -> None:
+        self._cv = threading.Condition(threading.Lock())
+        self._owner: int | None = None
+        self._depth = 0
+        self._waiting_at = [0] * (CLICK + 1)  # threads waiting, by priority
+        self._waiting = 0
+
+    @property
+    def waiting(self) -> int:
+        """Threads waiting for a turn now."""
+        return self._waiting
+
+    def acquire(self, blocking: bool = True, timeout: float = -1, *,
+                priority: int = ORDINARY) -> bool:
+        me = threading.get_ident()
+        with self._cv:
+            if self._owner == me:
+                self._depth += 1
+                return True
+            deadline = None if timeout < 0 else time.monotonic() + timeout
+            self._waiting_at[priority] += 1
+            self._waiting += 1
+            try:
+                while self._owner is not None or any(self._waiting_at[priority + 1:]):
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if not blocking or (left is not None and left <= 0):
+                        return False
+                    self._cv.wait(left)
+                self._owner, self._depth = me, 1
+                return True
+            finally:
+                self._waiting_at[priority] -= 1
+                self._waiting -= 1
+
+    def release(self) -> None:
+        with self._cv:
+            if self._owner != threading.get_ident():
+                raise RuntimeError("release of a write turn this thread does not hold")
+            self._depth -= 1
+            if self._depth == 0:
+                self._owner = None
+                self._cv.notify_all()
+
+
+_writers: dict[str, WriterTurns] = {}
 _writers_guard = threading.Lock()
 
 
-def sqlite_writer(engine: Engine) -> threading.RLock | None:
-    """This process's turn-taking lock for writes to ``engine``'s SQLite file (None for
-    other databases, which take writers in parallel).
+def sqlite_writer(engine: Engine) -> WriterTurns | None:
+    """This process's turns for writes to ``engine``'s SQLite file (None for other
+    databases, which take writers in parallel).
 
     SQLite lets one writer in at a time, and a writer that finds the lock taken sleeps in
     SQLite's busy handler (1, 2, 5, 10 … 100 ms) and retries, so under load the lock sits
     free between a commit and the next sleeper's wake-up while writers queue. Writers of one
     process (every engine on the same file: the ledger's and the click inbox's) take turns
-    on this lock instead, handed over at once on release; other processes still meet at
-    SQLite's own lock. Re-entrant, so a nested write fails as it did before, not hangs."""
+    here instead (:class:`WriterTurns`); other processes still meet at SQLite's own lock.
+    Re-entrant, so a nested write fails as it did before, not hangs."""
     if engine.dialect.name != "sqlite":
         return None
     path = engine.url.database or ""
     if path in ("", ":memory:") or path.startswith("file:"):
         return None
     with _writers_guard:
-        return _writers.setdefault(os.path.realpath(path), threading.RLock())
+        return _writers.setdefault(os.path.realpath(path), WriterTurns())
 
 
 @contextmanager
-def writer_turn(lock: threading.RLock | None, timeout: float) -> Iterator[None]:
+def writer_turn(lock: WriterTurns | None, timeout: float, *,
+                priority: int = ORDINARY) -> Iterator[None]:
     """Hold ``lock`` (from :func:`sqlite_writer`) for a write; give up after ``timeout``."""
     if lock is None:
         yield
         return
-    if not lock.acquire(timeout=timeout):
+    if not lock.acquire(timeout=timeout, priority=priority):
         raise StoreUnavailable(f"database is locked: no turn to write within {timeout:g} s")
     try:
         yield
@@ -151,6 +217,12 @@ def make_engine(url: str, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
             )
             _tune_sqlite(engine, busy_timeout_ms)
             return engine
+        # Keep as many connections open as the process's threads use at once under load
+        # (decision and refresh workers, the agent API's threads, the sweep): with the
+        # default 5, every connection beyond it was closed on return and opened again by
+        # the next checkout, a new PostgreSQL backend per transaction under load.
+        kwargs.setdefault("pool_size", PG_POOL_SIZE)
+        kwargs.setdefault("max_overflow", PG_POOL_OVERFLOW)
         return create_engine(url, pool_pre_ping=True, **kwargs)
     except (SQLAlchemyError, ImportError) as exc:
         raise StoreUnavailable(f"cannot use database URL {url!r}: {exc}; write "

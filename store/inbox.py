@@ -134,7 +134,7 @@ class InboxMixin:
                    lease: timedelta = CLICK_LEASE) -> Click | None:
         """Start processing a click ``owner`` holds (or whose lease ran out); None when it
         ended already or somebody else holds it now."""
-        with self._tx() as s:
+        with self._tx(urgent=True) as s:
             now = self._now(s)
             row = s.execute(select(ClickRow).where(
                 ClickRow.id == click_id, ClickRow.status == ClickStatus.PENDING,
@@ -164,7 +164,7 @@ class InboxMixin:
 
     def tell_click(self, click_id: int, note: str) -> bool:
         """End a pending click as ``told`` (its clicker got ``note``); False if it had ended."""
-        with self._tx() as s:
+        with self._tx(urgent=True) as s:
             now = self._now(s)
             result = s.execute(
                 update(ClickRow).where(ClickRow.id == click_id,

@@ -19,6 +19,7 @@ from store import audit, audit_seal, audit_verify, checkpoint, tickets
 from store.breakglass import BreakGlassMixin
 from store.convert import to_decision, to_ticket
 from store.db import (
+    CLICK,
     QUICK_WRITE_MS,
     WRITE_OPTION,
     Transactions,
@@ -116,7 +117,7 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
         and autocommit, so a single statement is one round trip)."""
         try:
             if self.dialect == "sqlite":
-                with writer_turn(self._quick_writer, QUICK_WRITE_MS / 1000), \
+                with writer_turn(self._quick_writer, QUICK_WRITE_MS / 1000, priority=CLICK), \
                         self._quick_engine.execution_options(**{WRITE_OPTION: True}).begin() as c:
                     return write(c)
             with self._quick_engine.connect() as c:
@@ -287,7 +288,7 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
         ``grant`` (approvals only) also makes a standing grant, in the same transaction
         (:class:`GrantNotAllowed` records neither).
         """
-        with self._tx() as s:
+        with self._tx(urgent=True) as s:
             row = self._lock(s, ticket_id)
             now = self._now(s)
             if TicketStatus(row.status).is_open and now >= row.expires_at:
@@ -349,7 +350,7 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
 
     def expire(self, ticket_id: str, *, actor: str = SYSTEM_ACTOR) -> Ticket:
         """Expire an open ticket whose deadline has passed by the database's clock."""
-        with self._tx() as s:
+        with self._tx(urgent=True) as s:
             row = self._lock(s, ticket_id)
             now = self._now(s)
             if TicketStatus(row.status).is_open and now < row.expires_at:
@@ -450,7 +451,7 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
         """
         if ref.role != "card":
             raise ValueError(f"record_card records a card, not a {ref.role!r} message")
-        with self._tx() as s:
+        with self._tx(urgent=True) as s:  # its card is visible: a click may come any moment
             now, unchanged = tickets.set_card(s, ticket, ref)
             tickets.insert_message(s, ticket.id, ref, now)
             if unchanged:

@@ -16,6 +16,7 @@ from bot.agent.door import checked
 from bot.agent.errors import ApprovalDenied
 from bot.agent.grant_use import GrantUse
 from bot.agent.plan_inprocess import InProcessPlans
+from bot.agent.wakeups import Wakeups
 from bot.render import render_execution_result, render_info_answer
 from bot.slack.breakglass import offers
 from bot.slack.fallback import OutOfOffice
@@ -52,8 +53,10 @@ class InProcessBackend(InProcessPlans):
         # The same card and thread updates the bot makes (DM copies included).
         self.surfaces = Surfaces(slack, ledger, break_glass=offers(config))
         self.grants = GrantUse(ledger, config, slack)
+        self.wakeups = Wakeups(ledger.engine.url)
 
     def close(self) -> None:
+        self.wakeups.close()
         self.ledger.close()
 
     # -- Detect and Escalate ----------------------------------------------------------------
@@ -151,19 +154,25 @@ class InProcessBackend(InProcessPlans):
         return self.ledger.get_ticket(ticket_id, for_agent=True)
 
     def wait(self, ticket_id: str, timeout: float | None) -> Ticket:
+        """Woken by the ticket's change (see :mod:`bot.agent.wakeups`); reads it on a timer
+        only where changes cannot reach this process (SQLite, another process) or as a
+        safety net."""
         start = time.monotonic()
         interval = self.poll_interval
-        while True:
-            status, _version = self.ledger.status_of(ticket_id, for_agent=True)
-            if status != TicketStatus.PENDING:
-                return self.ledger.get_ticket(ticket_id, for_agent=True)
-            waited = time.monotonic() - start
-            if timeout is not None and waited >= timeout:
-                return self.ledger.get_ticket(ticket_id, for_agent=True)
-            if waited > _FAST_POLL_FOR_S:
-                interval = min(interval * 2, self.max_poll_interval)
-            pause = interval if timeout is None else min(interval, max(timeout - waited, 0.0))
-            time.sleep(pause)
+        with self.wakeups.watching(ticket_id) as changed:
+            while True:
+                changed.clear()
+                status, _version = self.ledger.status_of(ticket_id, for_agent=True)
+                if status != TicketStatus.PENDING:
+                    return self.ledger.get_ticket(ticket_id, for_agent=True)
+                waited = time.monotonic() - start
+                if timeout is not None and waited >= timeout:
+                    return self.ledger.get_ticket(ticket_id, for_agent=True)
+                if waited > _FAST_POLL_FOR_S:
+                    interval = min(interval * 2, self.max_poll_interval)
+                pause = self.max_poll_interval if self.wakeups.pushed else interval
+                changed.wait(pause if timeout is None
+                             else min(pause, max(timeout - waited, 0.0)))
 
     def last_reason(self, ticket_id: str, kind: DecisionKind) -> str | None:
         reasons = [d.reason for d in self.ledger.decisions(ticket_id) if d.kind == kind]

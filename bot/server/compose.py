@@ -105,7 +105,8 @@ class Service:
     def serve_http(self, host: str, port: int, *, threads: int = 16) -> HttpServer:
         """The HTTP front door (not started: call ``start()`` or ``serve_forever()``)."""
         router = Router(self.app, self.ledger, self.config.policy_version, self.acks)
-        self.server = HttpServer(router, host=host, port=port, threads=threads)
+        self.server = HttpServer(router, host=host, port=port, threads=threads,
+                                 acks=self.acks)
         return self.server
 
     def serve_api(self, host: str, port: int, *, settings: Settings) -> AsgiServer:

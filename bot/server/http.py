@@ -14,6 +14,7 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from waitress.server import create_server
+from waitress.task import ThreadedTaskDispatcher
 
 from bot.counters import count_http
 from bot.server.ackfirst import AckFirst
@@ -55,7 +56,7 @@ class Router:
                 # Slack sends whole seconds; anything else is forged (Bolt would raise on it).
                 return _json(start, "401 Unauthorized", {"ok": False,
                                                          "error": "invalid_request_timestamp"})
-            with self._acks.serving():  # decisions wait while a request awaits its ack
+            with self._acks.serving():  # decisions yield to requests awaiting their ack
                 result: Iterable[bytes] = self._bolt(environ, start)
             return result
         if path == HEALTH_PATH and verb in ("GET", "HEAD"):
@@ -81,16 +82,51 @@ def _json(start: StartResponse, status: str, doc: dict[str, Any]) -> list[bytes]
     return [body]
 
 
+class _Counted:
+    """A waitress task numbered by :class:`AckFirst` when it was queued."""
+
+    def __init__(self, task: Any, acks: AckFirst) -> None:
+        self._task = task
+        self._acks = acks
+        self._seq = acks.arrive()
+
+    def service(self) -> None:
+        with self._acks.serving(self._seq):
+            self._task.service()
+
+    def cancel(self) -> None:
+        self._acks.answered(self._seq)
+        self._task.cancel()
+
+    def defer(self) -> None:
+        self._task.defer()
+
+
+class _Dispatcher(ThreadedTaskDispatcher):
+    """waitress's thread pool, numbering each request as it is queued for a thread: a
+    burst larger than the pool is waiting in the queue, not yet in any handler."""
+
+    def __init__(self, acks: AckFirst, threads: int) -> None:
+        super().__init__()
+        self._acks = acks
+        self.set_thread_count(threads)
+
+    def add_task(self, task: Any) -> None:
+        super().add_task(_Counted(task, self._acks))
+
+
 class HttpServer:
-    """waitress bound to ``host:port`` (port 0 picks a free one); stoppable from any thread."""
+    """waitress bound to ``host:port`` (port 0 picks a free one); stoppable from any thread.
+    With ``acks``, each request counts as awaiting its answer from the moment it is queued."""
 
     def __init__(self, wsgi: Callable[..., Iterable[bytes]], *, host: str = "127.0.0.1",
-                 port: int = 3000, threads: int = 16) -> None:
+                 port: int = 3000, threads: int = 16, acks: AckFirst | None = None) -> None:
         # poll(), not select(): the process also holds the agent API's long-polls, and
         # select() fails on any file descriptor above 1024.
+        dispatcher = _Dispatcher(acks, threads) if acks is not None else None
         self._server: Any = create_server(wsgi, host=host, port=port, threads=threads,
                                           ident="signoff", clear_untrusted_proxy_headers=True,
-                                          asyncore_use_poll=True)
+                                          asyncore_use_poll=True, _dispatcher=dispatcher)
         self.host = host
         self.port = int(self._server.effective_port)
         self._thread: threading.Thread | None = None

@@ -1,13 +1,16 @@
-"""Decisions yield to acks: post-ack work waits while the front door serves requests."""
+"""Decisions yield to acks: post-ack work waits for the requests received before it."""
 
 from __future__ import annotations
 
 import threading
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from bot.render import ACTION_APPROVE
 from bot.server.ackfirst import AckFirst, AckFirstExecutor
+from bot.server.http import HttpServer
 from store.models import TicketStatus
 from tests.e2e.conftest import Rig
 from tests.e2e.test_reviews import refund, settled
@@ -19,38 +22,90 @@ def test_a_job_waits_for_the_requests_in_flight() -> None:
     with ThreadPoolExecutor(1) as inner:
         pool = AckFirstExecutor(inner, acks)
         with acks.serving():  # the request whose handler submits the job
-            with acks.serving():  # another request, still awaiting its ack
-                future = pool.submit(started.set)
-                assert not started.wait(0.2)
-                assert acks.in_flight == 2
-            future.result(timeout=5)  # its own request need not end first
+            other = acks.arrive()  # another request, still awaiting its ack
+            future = pool.submit(started.set)
+            assert not started.wait(0.2)
+            assert acks.in_flight == 2
+            acks.answered(other)
+            assert not started.wait(0.2)  # its own request's answer goes out first too
+        future.result(timeout=5)
     assert started.is_set() and acks.in_flight == 0
 
 
-def test_a_steady_stream_of_requests_cannot_starve_a_job() -> None:
+def test_requests_received_after_a_job_do_not_hold_it_back() -> None:
+    """A steady stream of clicks: each decision waits for the acks ahead of it only."""
+    acks = AckFirst(max_delay=30.0)
+    started = threading.Event()
+    with ThreadPoolExecutor(1) as inner:
+        pool = AckFirstExecutor(inner, acks)
+        ahead = acks.arrive()  # queued for a thread before the job: the job yields to it
+        future = pool.submit(started.set)
+        later = acks.arrive()  # received after the job: the job does not wait for it
+        assert not started.wait(0.2)
+        acks.answered(ahead)
+        future.result(timeout=5)
+        assert acks.in_flight == 1
+        acks.answered(later)
+    assert acks.in_flight == 0
+
+
+def test_a_request_that_never_ends_holds_a_job_for_max_delay_only() -> None:
     acks = AckFirst(max_delay=0.1)
-    with acks.serving():
-        began = time.monotonic()
-        waited = acks.wait_quiet()
-    assert waited >= 0.1 and time.monotonic() - began < 5
+    stuck = acks.arrive()
+    waited = acks.wait_for(acks.horizon())
+    assert 0.1 <= waited < 5
+    acks.answered(stuck)
+
+
+def test_requests_queued_for_a_thread_already_count() -> None:
+    """A burst larger than the server's thread pool: the requests still queued for a thread
+    are awaiting their acks too, and a job submitted now yields to them."""
+    acks = AckFirst()
+    release, entered = threading.Event(), threading.Semaphore(0)
+
+    def app(environ: dict[str, Any], start: Any) -> list[bytes]:
+        entered.release()
+        release.wait(10)
+        start("200 OK", [("Content-Length", "0")])
+        return [b""]
+
+    def get(url: str) -> None:
+        urllib.request.urlopen(url, timeout=10).read()
+
+    with HttpServer(app, port=0, threads=1, acks=acks) as server, \
+            ThreadPoolExecutor(2) as clients:
+        calls = [clients.submit(get, server.url) for _ in range(2)]
+        assert entered.acquire(timeout=5)  # one in the handler, the other one queued
+        deadline = time.monotonic() + 5
+        while acks.in_flight < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert acks.in_flight == 2 and acks.horizon().before == 2
+        release.set()
+        for call in calls:
+            call.result(timeout=10)
+    assert acks.in_flight == 0
 
 
 def test_when_quiet_a_job_starts_at_once() -> None:
-    acks = AckFirst(max_delay=30.0, settle=0.0)
+    acks = AckFirst(max_delay=30.0)
     with ThreadPoolExecutor(1) as inner:
         assert AckFirstExecutor(inner, acks).submit(lambda: 42).result(timeout=5) == 42
 
 
 def test_the_rig_runs_the_ack_first_front_door_that_serve_runs(rig: Rig) -> None:
-    """The e2e rig is composed like ``signoff serve``: a decision waits while other requests
-    are still awaiting their acks at the front door, and runs once the door is quiet."""
+    """The e2e rig is composed like ``signoff serve``: a decision waits while requests
+    received before it still await their acks, and runs once they are answered."""
     acks = rig.service.acks
     acks.max_delay = 30.0
     ticket = refund(rig)
-    # Two other requests still in flight (a job tolerates one: its own, finishing its ack).
-    with acks.serving(), acks.serving():
+    # Two other requests received before the click, still awaiting their acks.
+    others = [acks.arrive(), acks.arrive()]
+    try:
         assert rig.sandbox.click("U0PAYLEAD", action_id=ACTION_APPROVE,
                                  channel="C0PAYMENTS").ok
         time.sleep(0.3)
         assert rig.ledger.get_ticket(ticket.id).status == TicketStatus.PENDING
+    finally:
+        for seq in others:
+            acks.answered(seq)
     assert settled(rig, ticket.id).status == TicketStatus.APPROVED

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from store.db import make_engine, sqlite_writer
+from store.db import URGENT, make_engine, sqlite_writer, writer_turn
 from store.inbox import NewClick
 from store.ledger import Ledger
 from store.models import DecisionKind
@@ -53,3 +53,55 @@ def test_a_click_write_waits_its_turn_and_goes_in_after_the_commit(ledger: Ledge
         release.set()
         held.result(timeout=10)
         assert [c.user for c in written.result(timeout=10)] == ["U0001"]
+
+
+def test_a_click_and_a_decision_go_before_writers_waiting_longer(ledger: Ledger) -> None:
+    """A reviewer's click (before its ack) and decision are waited on by a person and an
+    agent; a request's write queued earlier goes after them."""
+    if ledger.dialect != "sqlite":
+        pytest.skip("SQLite's one writer")
+    turn = sqlite_writer(ledger.engine)
+    assert turn is not None
+    order: list[str] = []
+
+    def plain() -> None:
+        with ledger.transactions():
+            order.append("plain")
+
+    def click() -> None:
+        ledger.receive_clicks([_click(1)], owner="r1")
+        order.append("click")
+
+    def until(waiting: int) -> None:
+        for _ in range(500):
+            if turn.waiting == waiting:
+                return
+            threading.Event().wait(0.01)
+        raise AssertionError(f"{turn.waiting} waiting, expected {waiting}")
+
+    def decision() -> None:
+        with ledger.transactions(urgent=True):
+            order.append("decision")
+
+    with ThreadPoolExecutor(3) as pool:
+        with writer_turn(turn, 5):
+            later = [pool.submit(plain)]
+            until(1)
+            later.append(pool.submit(decision))
+            until(2)
+            later.append(pool.submit(click))
+            until(3)
+        for future in later:
+            future.result(timeout=10)
+    assert order == ["click", "decision", "plain"]
+
+
+def test_a_waiting_writer_gives_up_after_its_timeout(ledger: Ledger) -> None:
+    if ledger.dialect != "sqlite":
+        pytest.skip("SQLite's one writer")
+    turn = sqlite_writer(ledger.engine)
+    assert turn is not None
+    with writer_turn(turn, 5), ThreadPoolExecutor(1) as pool:
+        assert pool.submit(turn.acquire, timeout=0.05).result(timeout=5) is False
+        assert pool.submit(turn.acquire, timeout=0.05, priority=URGENT).result(timeout=5) is False
+    assert turn.waiting == 0
