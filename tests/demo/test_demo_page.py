@@ -45,8 +45,8 @@ def test_approve_a_refund_and_see_the_card_update(page: Any, demo: Demo, shot: S
     open_as(page, demo, REVIEWER.id, PAYMENTS)
     refund = card(page, SMALL_REFUND)
     shot("card-waiting")
-    refund.get_by_role("button", name="Approve").click()
-    expect(refund.get_by_role("button", name="Approve")).to_have_count(0)
+    refund.get_by_role("button", name="Approve", exact=True).click()
+    expect(refund.get_by_role("button", name="Approve", exact=True)).to_have_count(0)
     expect(refund).to_contain_text("Executed")
     refund.get_by_role("button", name=re.compile(r"^\d+ repl")).click()
     thread = page.get_by_role("complementary", name="Thread")
@@ -70,14 +70,14 @@ def test_edit_shows_a_field_error_then_the_edited_value(page: Any, demo: Demo,
     dialog.get_by_role("button", name="Approve edits").click()
     expect(dialog).to_have_count(0)
     expect(refund).to_contain_text("80")
-    expect(refund.get_by_role("button", name="Approve")).to_have_count(0)
+    expect(refund.get_by_role("button", name="Approve", exact=True)).to_have_count(0)
     shot("edited-card")
 
 
 def test_the_requester_cannot_approve_their_own_request(page: Any, demo: Demo,
                                                         shot: Shot) -> None:
     open_as(page, demo, REQUESTER.id, PAYMENTS)
-    button = card(page, SMALL_REFUND).get_by_role("button", name="Approve")
+    button = card(page, SMALL_REFUND).get_by_role("button", name="Approve", exact=True)
     button.focus()
     page.keyboard.press("Enter")  # buttons work from the keyboard
     refusal = page.locator("#main li.message.ephemeral")
@@ -86,7 +86,7 @@ def test_the_requester_cannot_approve_their_own_request(page: Any, demo: Demo,
     shot("refusal")
     page.get_by_label("Viewing as").select_option(REVIEWER.id)
     expect(page.locator("#main li.message.ephemeral")).to_have_count(0)  # only Rita sees it
-    expect(card(page, SMALL_REFUND).get_by_role("button", name="Approve")).to_be_visible()
+    expect(card(page, SMALL_REFUND).get_by_role("button", name="Approve", exact=True)).to_be_visible()
 
 
 def test_the_on_call_engineer_gets_an_escalation_dm(page: Any, demo: Demo, shot: Shot) -> None:
