@@ -86,7 +86,8 @@ def test_the_requester_cannot_approve_their_own_request(page: Any, demo: Demo,
     shot("refusal")
     page.get_by_label("Viewing as").select_option(REVIEWER.id)
     expect(page.locator("#main li.message.ephemeral")).to_have_count(0)  # only Rita sees it
-    expect(card(page, SMALL_REFUND).get_by_role("button", name="Approve", exact=True)).to_be_visible()
+    approve = card(page, SMALL_REFUND).get_by_role("button", name="Approve", exact=True)
+    expect(approve).to_be_visible()
 
 
 def test_the_on_call_engineer_gets_an_escalation_dm(page: Any, demo: Demo, shot: Shot) -> None:

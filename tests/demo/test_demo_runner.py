@@ -68,7 +68,7 @@ def log_texts(demo: Demo) -> list[str]:
 def wait_log(demo: Demo, needle: str) -> str:
     assert demo.sandbox is not None
     return demo.sandbox.wait_until(
-        lambda: next((t for t in log_texts(demo) if needle in t), None), timeout=10)
+        lambda: next((t for t in log_texts(demo) if needle in t), None), timeout=30)
 
 
 @pytest.mark.parametrize("timing", [NORMAL, FAST], ids=["normal", "fast"])
@@ -120,7 +120,9 @@ def test_the_demo_runs_the_composition_serve_runs(demo: Demo) -> None:
 def test_approved_actions_run_through_the_gate(demo: Demo) -> None:
     sb = demo.sandbox
     assert sb is not None
-    card = next(m for m in sb.messages(PAYMENTS) if "cus_ada" in m.text)
+    # The agent posts its requests concurrently: wait for this one's card, not just any two.
+    card = sb.wait_until(lambda: next(
+        (m for m in sb.messages(PAYMENTS) if "cus_ada" in m.text), None), timeout=30)
     assert sb.click(REVIEWER.id, action_id=ACTION_APPROVE, channel=PAYMENTS,
                     message_ts=card.ts).ok
     wait_log(demo, "was approved and ran")
@@ -132,14 +134,17 @@ def test_approved_actions_run_through_the_gate(demo: Demo) -> None:
 def test_the_agent_answers_questions_and_hears_rejections(demo: Demo) -> None:
     sb = demo.sandbox
     assert sb is not None
-    card = next(m for m in sb.messages(PAYMENTS) if "cus_ada" in m.text)
+    # The agent posts its requests concurrently: wait for this one's card, not just any two.
+    card = sb.wait_until(lambda: next(
+        (m for m in sb.messages(PAYMENTS) if "cus_ada" in m.text), None), timeout=30)
     sb.click(REVIEWER.id, action_id=ACTION_REQUEST_INFO, channel=PAYMENTS, message_ts=card.ts)
-    sb.wait_until(lambda: sb.views(REVIEWER.id))
+    sb.wait_until(lambda: sb.views(REVIEWER.id), timeout=15)
     sb.submit(REVIEWER.id, {QUESTION_BLOCK: {QUESTION_ACTION: "Which order?"}})
     wait_log(demo, "answered a reviewer's question")
-    sb.wait_until(lambda: any("agent answered" in m.text for m in sb.thread(PAYMENTS, card.ts)))
+    sb.wait_until(lambda: any("agent answered" in m.text for m in sb.thread(PAYMENTS, card.ts)),
+                  timeout=15)
     sb.click(REVIEWER.id, action_id=ACTION_REJECT, channel=PAYMENTS, message_ts=card.ts)
-    sb.wait_until(lambda: sb.views(REVIEWER.id))
+    sb.wait_until(lambda: sb.views(REVIEWER.id), timeout=15)
     sb.submit(REVIEWER.id, {REASON_BLOCK: {REASON_ACTION: "already refunded by bank"}})
     assert "already refunded by bank" in wait_log(demo, "was rejected by")
 
@@ -205,7 +210,7 @@ def test_guidance_reaches_the_agent_as_guidance(demo: Demo) -> None:
         (m for m in sb.messages(APPROVALS) if "Merge two customer accounts" in m.text), None),
         timeout=10)
     sb.click(REVIEWER.id, action_id=ACTION_GUIDANCE, channel=APPROVALS, message_ts=card.ts)
-    sb.wait_until(lambda: sb.views(REVIEWER.id))
+    sb.wait_until(lambda: sb.views(REVIEWER.id), timeout=15)
     advice = "Merge only if the billing addresses match; otherwise leave both."
     sb.submit(REVIEWER.id, {GUIDANCE_BLOCK: {GUIDANCE_ACTION: advice}})
     note = sb.wait_until(lambda: next(
