@@ -57,11 +57,5 @@ class StepOut(_Body):
     receipt_expires_at: datetime
 
 
-class StepOutcomeIn(_Body):
-    ok: bool
-    summary: str | None = Field(default=None, max_length=3000)
-    error: str | None = Field(default=None, max_length=3000)
-
-
 class PlanOut(PlanProgress):
     """Where a plan stands, as the agent that asked for it sees it."""

@@ -16,8 +16,8 @@ from bot.agent.errors import ApprovalDenied
 from bot.agent.plan import checked_plan
 from bot.server.api.errors import RESPONSES, ApiError
 from bot.server.api.gateway import Gateway
-from bot.server.api.models import DeniedOut, TicketOut
-from bot.server.api.plan_models import PlanIn, PlanOut, StepClaimIn, StepOut, StepOutcomeIn
+from bot.server.api.models import DeniedOut, OutcomeIn, TicketOut
+from bot.server.api.plan_models import PlanIn, PlanOut, StepClaimIn, StepOut
 from store.agents import Agent
 from store.models import args_hash
 
@@ -77,7 +77,7 @@ class PlanGateway:
                        args_sha256=digest, receipt=token,
                        receipt_expires_at=now + self.gw.receipt_ttl)
 
-    def outcome(self, agent: Agent, plan_id: str, index: int, body: StepOutcomeIn) -> PlanOut:
+    def outcome(self, agent: Agent, plan_id: str, index: int, body: OutcomeIn) -> PlanOut:
         self.gw.owned(agent, plan_id)
         done = self.gw.backend.finish_step(plan_id, index, ok=body.ok, actor=agent.name,
                                            summary=body.summary, error=body.error)
@@ -111,7 +111,7 @@ def plan_routes(gw: Gateway) -> APIRouter:
 
     @router.post("/plans/{plan_id}/steps/{index}/outcome", response_model=PlanOut,
                  summary="Report how a started step ended")
-    def step_outcome(plan_id: str, index: int, body: StepOutcomeIn,
+    def step_outcome(plan_id: str, index: int, body: OutcomeIn,
                      agent: AgentDep) -> PlanOut:
         return plans.outcome(agent, plan_id, index, body)
 
