@@ -49,6 +49,12 @@ class ApprovalBackend(Protocol):
         standing grant, without a card) or ``pending``.
         Raises ``ApprovalDenied`` when policy denies."""
 
+    def request_claimed(self, request: ApprovalRequest, *,
+                        claim_as: str | None) -> tuple[Ticket, bool]:
+        """:meth:`request`, with a new ticket policy allows also claimed for execution by
+        ``claim_as`` where the backend can do both at once: ``(ticket, claimed)``. A backend
+        that cannot answers ``claimed=False`` and the caller claims as usual."""
+
     def get(self, ticket_id: str) -> Ticket:
         """The ticket as it stands."""
 

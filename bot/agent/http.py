@@ -75,6 +75,11 @@ class HttpBackend(HttpPlans):
         self._reasons[ticket.id] = why
         return ticket
 
+    def request_claimed(self, request: ApprovalRequest, *,
+                        claim_as: str | None) -> tuple[Ticket, bool]:
+        """The agent API claims in a call of its own: never claimed here."""
+        return self.request(request), False
+
     def get(self, ticket_id: str) -> Ticket:
         return self._ticket(self._call("GET", f"/v1/requests/{ticket_id}", ticket_id=ticket_id))
 

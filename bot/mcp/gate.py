@@ -20,7 +20,6 @@ from bot.agent.arguments import SUMMARY_LIMIT
 from bot.agent.backend import ApprovalRequest
 from bot.agent.client import ApprovalClient
 from bot.agent.errors import ApprovalConsumed, ApprovalDenied, ApprovalError
-from bot.agent.inprocess import InProcessBackend
 from bot.mcp.upstreams import ProxiedTool
 from bot.render.mcp_text import (
     as_text,
@@ -83,10 +82,7 @@ class McpGate:
         raise ApprovalError(f"{tool.action} was asked {_MAX_REPEATS} times with these arguments")
 
     def _ask(self, request: ApprovalRequest) -> tuple[Ticket, bool]:
-        backend = self.client.backend
-        if isinstance(backend, InProcessBackend):
-            return backend.request_claimed(request, claim_as=self.agent)
-        return backend.request(request), False
+        return self.client.backend.request_claimed(request, claim_as=self.agent)
 
     def call(self, tool: ProxiedTool, args: dict[str, Any],
              forward: Forward) -> types.CallToolResult:
