@@ -51,18 +51,19 @@ class Delivery(BaseModel):
                 "data": self.payload}
 
 
-def enqueue(s: Session, ticket_id: str) -> None:
+def enqueue(s: Session, ticket_id: str) -> bool:
     """In the changing transaction: the event for the ticket's new state, if its agent
-    has a webhook. Nothing for tickets of agents without one."""
+    has a webhook (True). Nothing for tickets of agents without one (False)."""
     found = s.execute(_SUBSCRIBED.where(TicketRow.id == ticket_id)).one_or_none()
     if found is None:
-        return
+        return False
     agent, status, version, action = found
     payload = {"ticket_id": ticket_id, "status": status, "version": version, "action": action}
     s.execute(insert(_TABLE).values(
         id=f"evt_{ticket_id}_{version}", agent=agent, ticket_id=ticket_id,
         event=f"ticket.{status}", payload=json.dumps(payload), status=PENDING, attempts=0,
         created_at=db_now(), next_attempt_at=db_now()))
+    return True
 
 
 def to_delivery(row: WebhookDeliveryRow) -> Delivery:

@@ -1,7 +1,8 @@
 """Delivers decision webhooks from the ledger, in any replica (leases keep it to one).
 
-Woken by this process's ticket changes and otherwise every ``idle`` seconds, so retries
-and events committed by other replicas go out too.
+Woken by this process's commits that queued a delivery, and otherwise every ``idle``
+seconds, so retries and events committed by other replicas go out too. Changes of tickets
+whose agent has no webhook (most of them) do not wake it: each wake is a query.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class WebhookSender:
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._unlisten = changes.listen(lambda _id: self._wake.set())
+        self._unlisten = changes.listen_deliveries(lambda _id: self._wake.set())
 
     def start(self) -> WebhookSender:
         self._thread = threading.Thread(target=self._run, name="signoff-webhooks", daemon=True)

@@ -16,6 +16,7 @@ import pytest
 
 from bot.server.webhooks import WebhookSender
 from bot.webhooks import WebhookInvalid, verify
+from store import changes
 from store.agents import WebhookStore
 from store.ledger import Ledger
 from tests.e2e.conftest import Rig, running_gateway
@@ -123,3 +124,31 @@ def test_redeliver_sends_the_same_event_again(rig: Rig, db_url: str) -> None:
         receiver.server.shutdown()
     assert receiver.accepted() == [delivery.id, delivery.id]
     assert json.loads(receiver.received[1][1])["data"]["status"] == "cancelled"
+
+
+def test_the_sender_wakes_for_queued_deliveries_only(rig: Rig, db_url: str,
+                                                      receiver: Receiver) -> None:
+    """Every change of every ticket used to wake the sender for a query; now only a commit
+    that queued a delivery does, and that wake delivers at once (no idle round needed)."""
+    woken: list[str] = []
+    stop = changes.listen_deliveries(woken.append)
+    receiver.fail = 0
+    sender = WebhookSender(WebhookStore(rig.ledger), idle=60).start()  # no idle round here
+    try:
+        quiet = rig.client.request("issue_refund", {"amount": 5, "customer": "cus_1"},
+                                   reason="no webhook", requested_by="U0REQUESTER")
+        approve(rig, quiet.id)
+        assert woken == []  # its agent has no webhook: nothing queued, nothing woken
+        with running_gateway(rig, db_url, webhook_url=receiver.url) as g, \
+                httpx.Client(base_url=g.url, headers={"Authorization": f"Bearer {g.token}"},
+                             timeout=30) as c:
+            ticket = c.post("/v1/requests", json=BODY).json()
+            approve(rig, ticket["id"])
+            deadline = time.monotonic() + 10
+            while not receiver.accepted() and time.monotonic() < deadline:
+                time.sleep(0.02)
+    finally:
+        sender.close()
+        stop()
+    assert woken == [ticket["id"]]
+    assert receiver.accepted() == [f"evt_{ticket['id']}_2"]
