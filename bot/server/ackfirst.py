@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future
+from concurrent.futures import CancelledError, Executor, Future
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -86,35 +87,101 @@ class AckFirst:
         with self._cv:
             return Horizon(self._received)
 
-    def wait_for(self, horizon: Horizon) -> float:
-        """Block until every request of ``horizon`` is answered, or ``max_delay`` has
-        passed. Returns the seconds waited."""
-        began = time.monotonic()
-        deadline = began + self.max_delay
-        with self._cv:
-            while (now := time.monotonic()) < deadline and self._ahead(horizon):
-                self._cv.wait(deadline - now)
-        return time.monotonic() - began
-
     def _ahead(self, horizon: Horizon) -> bool:
         return any(seq < horizon.before for seq in self._open)
 
 
 class AckFirstExecutor(Executor):
-    """An executor whose jobs start once the requests received before them are answered."""
+    """An executor whose jobs start once the requests received before them are answered.
+
+    A job that has to wait is held here, not on one of ``inner``'s threads: a worker
+    sleeping through acks would be a decision slot nobody uses (on SQLite there are two).
+    Held jobs are handed to ``inner`` in the order they were submitted; since horizons and
+    deadlines only grow, the first held job is always the first one that may start.
+    """
 
     def __init__(self, inner: Executor, acks: AckFirst) -> None:
         self.inner = inner
         self.acks = acks
+        self._held: deque[_Held] = deque()
+        self._closed = False
+        self._dispatcher: threading.Thread | None = None
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-        horizon = self.acks.horizon()
+        with self.acks._cv:
+            horizon = Horizon(self.acks._received)
+            if self._closed or (not self._held and not self.acks._ahead(horizon)):
+                return self.inner.submit(fn, *args, **kwargs)  # nothing ahead: start now
+            future: Future[T] = Future()
+            deadline = time.monotonic() + self.acks.max_delay
+            self._held.append(_Held(horizon, deadline, lambda: fn(*args, **kwargs), future))
+            self._start_dispatcher()
+            self.acks._cv.notify_all()
+            return future
 
-        def job() -> T:
-            self.acks.wait_for(horizon)
-            return fn(*args, **kwargs)
+    def _start_dispatcher(self) -> None:
+        if self._dispatcher is None:
+            self._dispatcher = threading.Thread(target=self._dispatch, daemon=True,
+                                                name="signoff-ackfirst")
+            self._dispatcher.start()
 
-        return self.inner.submit(job)
+    def _dispatch(self) -> None:
+        # Hand-overs happen under the condition (``inner.submit`` only queues), so a job
+        # submitted later can never reach ``inner`` before one released earlier.
+        with self.acks._cv:
+            while True:
+                for held in self._ready():
+                    self._hand_over(held)
+                if self._closed and not self._held:
+                    return
+                self.acks._cv.wait(self._timeout())
+
+    def _ready(self) -> list[_Held]:
+        """Pop the held jobs that may start now (the caller holds the condition)."""
+        now, out = time.monotonic(), []
+        while self._held and (self._closed or now >= self._held[0].deadline
+                              or not self.acks._ahead(self._held[0].horizon)):
+            out.append(self._held.popleft())
+        return out
+
+    def _timeout(self) -> float | None:
+        return max(0.0, self._held[0].deadline - time.monotonic()) if self._held else None
+
+    def _hand_over(self, held: _Held) -> None:
+        if not held.future.set_running_or_notify_cancel():
+            return
+        try:
+            inner = self.inner.submit(held.run)
+        except RuntimeError as exc:  # inner already shut down
+            held.future.set_exception(exc)
+            return
+        inner.add_done_callback(lambda done: _copy(done, held.future))
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Held jobs start at once (a recorded click is never dropped), then ``inner`` drains."""
+        with self.acks._cv:
+            self._closed = True
+            self.acks._cv.notify_all()
+            dispatcher = self._dispatcher
+        if dispatcher is not None:
+            dispatcher.join(timeout=30)
         self.inner.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+
+@dataclass(frozen=True)
+class _Held:
+    horizon: Horizon
+    deadline: float
+    run: Callable[[], Any]
+    future: Future[Any]
+
+
+def _copy(source: Future[Any], target: Future[Any]) -> None:
+    if source.cancelled():  # inner shut down with cancel_futures
+        target.set_exception(CancelledError())
+        return
+    exc = source.exception()
+    if exc is not None:
+        target.set_exception(exc)
+    else:
+        target.set_result(source.result())
