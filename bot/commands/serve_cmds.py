@@ -45,11 +45,20 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return run_args(args)
 
 
+NO_AUDIT_KEY = (
+    "signoff: warning: SIGNOFF_AUDIT_KEY is not set, so the audit trail is hashed without a "
+    "key: whoever can write to the database can also rewrite the trail and its hashes "
+    "unnoticed, and `signoff audit checkpoint` cannot sign. Set SIGNOFF_AUDIT_KEY to a long "
+    "random secret (the same in every replica) and keep it out of the database.")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s")
     service = build_service(args.settings, socket_mode=args.socket_mode)
     try:
+        if args.settings.audit_key_bytes is None:
+            print(NO_AUDIT_KEY, file=sys.stderr)
         _check_channels(service)
         service.replay_clicks()
         if not args.no_scheduler:

@@ -27,9 +27,9 @@ def fresh_workspace() -> Workspace:
         Channel("C0PAYMENTS", "payments", tuple(USERS), is_private=True)])
 
 
-def _serve(sandbox: SlackSandbox, db_url: str) -> subprocess.CompletedProcess[str]:
+def _serve(sandbox: SlackSandbox, db_url: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bot.cli", "serve", "--port", "0",
-                           "--no-scheduler"], env=_env(sandbox, db_url), text=True,
+                           "--no-scheduler"], env=_env(sandbox, db_url, **env), text=True,
                           capture_output=True, timeout=60)
 
 
@@ -77,3 +77,14 @@ def test_a_fresh_install_without_the_check_loses_the_first_card(
         assert ticket.card is None
         failures = [c for c in rig.sandbox.calls("chat.postMessage") if not c.ok]
         assert failures and failures[0].error == "channel_not_found"  # private, not invited
+
+
+def test_serve_warns_when_the_audit_trail_has_no_key(ledger: Ledger, db_url: str) -> None:
+    """Without SIGNOFF_AUDIT_KEY, anyone who can write the database can rewrite the trail
+    and its hashes: serve says so at start, and is quiet about it once a key is set."""
+    with running_rig(ledger, load_config(EXAMPLE), fresh_workspace()) as rig:
+        bare = _serve(rig.sandbox, db_url, SIGNOFF_AUDIT_KEY="")
+        keyed = _serve(rig.sandbox, db_url, SIGNOFF_AUDIT_KEY="k" * 40)
+    assert "SIGNOFF_AUDIT_KEY is not set" in bare.stderr
+    assert "SIGNOFF_AUDIT_KEY" not in keyed.stderr
+    assert keyed.returncode == bare.returncode == 1  # the private channel stops both
