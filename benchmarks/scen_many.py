@@ -189,15 +189,17 @@ def _clicker(side: AgentSide, bot: Server, clicks: dict[str, float]) -> Iterator
     todo: queue.Queue[tuple[str, str] | None] = queue.Queue()
 
     def watch() -> None:
-        seen = len(side.sandbox.calls("chat.postMessage"))
+        # Each call read once: rescanning every call at each change cost the benchmark
+        # process (and the sandbox's lock, which Slack's answers to serve wait for) more
+        # with every approval of the run.
+        _, seen = side.sandbox.calls_after(0)
         while not stop.is_set():
             since = side.sandbox.version
-            posts = side.sandbox.calls("chat.postMessage")
-            for call in posts[seen:]:
+            posts, seen = side.sandbox.calls_after(seen, "chat.postMessage")
+            for call in posts:
                 card = _card(call.args, call.response)
                 if card is not None:
                     todo.put(card)
-            seen = len(posts)
             side.sandbox.wait_for_change(since, 0.2)
 
     def click() -> None:

@@ -156,6 +156,16 @@ class SlackSandbox:
         with self.state.lock:
             return [c for c in self.state.calls if method in (None, c.method)]
 
+    def calls_after(self, start: int, method: str | None = None) -> tuple[list[ApiCall], int]:
+        """The calls recorded from position ``start`` on (of ``method`` only, if given) and
+        the position to go on from: a watcher reads each call once, however long the run."""
+        with self.state.lock:
+            if start > len(self.state.calls):  # a reset since: every call is new
+                start = 0
+            new = self.state.calls[start:]
+            end = start + len(new)
+        return [c for c in new if method in (None, c.method)], end
+
     def messages(self, channel: str) -> list[Message]:
         """Top-level messages of a channel (id, ``#name`` or user id for the DM), oldest first."""
         return self.state.top_level(self._channel(channel))

@@ -169,3 +169,19 @@ def test_cli_help() -> None:
     with pytest.raises(SystemExit) as done:
         main(["--help"])
     assert done.value.code == 0
+
+
+def test_calls_after_reads_each_call_once(client: WebClient, sandbox: SlackSandbox) -> None:
+    _, start = sandbox.calls_after(0)
+    client.chat_postMessage(channel="C0GENERAL", text="one")
+    client.auth_test()
+    posts, pos = sandbox.calls_after(start, "chat.postMessage")
+    assert [c.args.get("text") for c in posts] == ["one"]
+    assert sandbox.calls_after(pos) == ([], pos)  # nothing new yet
+    client.chat_postMessage(channel="C0GENERAL", text="two")
+    posts, pos = sandbox.calls_after(pos, "chat.postMessage")
+    assert [c.args.get("text") for c in posts] == ["two"]
+    control(sandbox, "reset", {})
+    client.chat_postMessage(channel="C0GENERAL", text="three")
+    posts, _ = sandbox.calls_after(pos, "chat.postMessage")  # after a reset, from the start
+    assert [c.args.get("text") for c in posts] == ["three"]
