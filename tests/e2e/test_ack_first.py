@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bot.render import ACTION_APPROVE
-from bot.server.ackfirst import AckFirst, AckFirstExecutor
+from bot.server.ackfirst import QUIET_GRACE, AckFirst, AckFirstExecutor
 from bot.server.http import HttpServer
 from store.models import TicketStatus
 from tests.e2e.conftest import Rig
@@ -32,8 +32,9 @@ def test_a_job_waits_for_the_requests_in_flight() -> None:
     assert started.is_set() and acks.in_flight == 0
 
 
-def test_requests_received_after_a_job_do_not_hold_it_back() -> None:
-    """A steady stream of clicks: each decision waits for the acks ahead of it only."""
+def test_requests_received_after_a_job_hold_it_back_briefly_only() -> None:
+    """A steady stream of clicks: each decision waits for the acks ahead of it, and for the
+    later ones no longer than the grace (far below the 30 s cap here)."""
     acks = AckFirst(max_delay=30.0)
     started = threading.Event()
     with ThreadPoolExecutor(1) as inner:
@@ -141,4 +142,37 @@ def test_a_held_job_starts_after_max_delay() -> None:
         began = time.monotonic()
         assert pool.submit(lambda: 7).result(timeout=5) == 7
         assert time.monotonic() - began >= 0.09
+        pool.shutdown()
+
+
+def test_a_busy_door_holds_a_job_for_the_grace_only() -> None:
+    """Clicks still arriving after a decision was submitted (the rest of a burst) are acked
+    first, but a steady stream cannot hold the decision back beyond the grace."""
+    acks = AckFirst(max_delay=30.0)
+    started = threading.Event()
+    with ThreadPoolExecutor(1) as inner:
+        pool = AckFirstExecutor(inner, acks)
+        began = time.monotonic()
+        later = acks.arrive()  # received before the job is submitted, answered below
+        future = pool.submit(started.set)
+        stream = acks.arrive()  # received after it, never answered while we wait
+        acks.answered(later)
+        assert not started.wait(QUIET_GRACE / 2)  # the door is busy: it yields a while
+        future.result(timeout=5)
+        waited = time.monotonic() - began
+        acks.answered(stream)
+        pool.shutdown()
+    assert QUIET_GRACE * 0.9 <= waited < 5
+
+
+def test_a_quiet_door_starts_a_held_job_at_once() -> None:
+    acks = AckFirst(max_delay=30.0)
+    with ThreadPoolExecutor(1) as inner:
+        pool = AckFirstExecutor(inner, acks)
+        ahead = acks.arrive()
+        future = pool.submit(time.monotonic)
+        time.sleep(0.05)
+        answered_at = time.monotonic()
+        acks.answered(ahead)
+        assert future.result(timeout=5) - answered_at < QUIET_GRACE / 2
         pool.shutdown()
