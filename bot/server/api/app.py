@@ -12,15 +12,13 @@ of clicks tens of milliseconds at p99 (docs/benchmarks.md).
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Response
-from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from fastapi import APIRouter, FastAPI, Query, Response
 
 from bot.server.api import errors
+from bot.server.api.calls import TokenDep, answer, as_agent, in_pool
 from bot.server.api.errors import RESPONSES
 from bot.server.api.gateway import Gateway
 from bot.server.api.models import (
@@ -41,8 +39,6 @@ from bot.server.api.waiters import listen_postgres
 from store.models import TicketStatus
 
 MAX_WAIT_S = 60.0
-M = TypeVar("M", bound=BaseModel)
-_bearer = HTTPBearer(auto_error=False, description="a token from `signoff agents add`")
 
 
 def build_api(gw: Gateway, *, database_url: str | None = None) -> FastAPI:
@@ -71,31 +67,6 @@ def build_api(gw: Gateway, *, database_url: str | None = None) -> FastAPI:
     return app
 
 
-async def token_of(cred: Annotated[HTTPAuthorizationCredentials | None,
-                                   Depends(_bearer)]) -> str | None:
-    """The bearer token as sent; checked against the database in the request's one trip to
-    the thread pool (:func:`answer`), not here, so each request takes one trip, not two."""
-    return cred.credentials if cred else None
-
-
-TokenDep = Annotated[str | None, Depends(token_of)]
-
-
-async def answer(gw: Gateway, token: str | None, work: Callable[..., BaseModel],
-                 *args: Any) -> Response:
-    """``work(agent, *args)`` for the agent holding ``token``, looked up afresh (a revoked
-    token is refused at once), in one trip to the thread pool; the result is serialised
-    once, as it is. FastAPI would validate the returned model again against the route's
-    ``response_model`` (which still documents the route) and, for a plain ``def`` route,
-    take another trip to the pool to do it and one more for the dependency."""
-    out = await run_in_threadpool(_as_agent, gw, token, work, *args)
-    return Response(out.model_dump_json(), media_type="application/json")
-
-
-def _as_agent(gw: Gateway, token: str | None, work: Callable[..., M], *args: Any) -> M:
-    return work(gw.authenticate(token), *args)
-
-
 def _routes(gw: Gateway) -> APIRouter:
     router = APIRouter(prefix="/v1", responses=RESPONSES)
 
@@ -113,8 +84,7 @@ def _routes(gw: Gateway) -> APIRouter:
             return await answer(gw, token, gw.view, ticket_id)
         # Listening starts before the read, so a change in between still wakes us.
         async with gw.hub.watching(ticket_id) as changed:
-            ticket: TicketOut = await run_in_threadpool(_as_agent, gw, token, gw.view,
-                                                        ticket_id)
+            ticket: TicketOut = await in_pool(as_agent, gw, token, gw.view, ticket_id)
             if ticket.status != TicketStatus.PENDING:
                 return Response(ticket.model_dump_json(), media_type="application/json")
             with contextlib.suppress(TimeoutError):

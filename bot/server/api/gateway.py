@@ -96,7 +96,8 @@ class Gateway:
             raise ApiError(403, "action_not_allowed",
                            f"agent {agent.name!r} may not request {body.action!r} (its "
                            f"actions: {', '.join(agent.actions) or 'none'})")
-        if self.agents.open_tickets(agent.name) >= agent.max_pending:
+        waiting = self.agents.open_tickets(agent.name, up_to=agent.max_pending)
+        if waiting >= agent.max_pending:
             raise ApiError(429, "too_many_pending",
                            f"agent {agent.name!r} already has {agent.max_pending} open "
                            "requests; wait for a decision before asking again",
