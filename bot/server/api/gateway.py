@@ -85,9 +85,11 @@ class Gateway:
                 TicketStatus.NEEDS_INFO: DecisionKind.REQUEST_INFO}.get(ticket.status)
         if kind is not None:
             reason = self.backend.last_reason(ticket.id, kind)
-        doc = ticket.model_dump()
-        doc["idempotency_key"] = _unscoped(agent, ticket.idempotency_key)
-        return TicketOut(**doc, decision_reason=reason)
+        # The ticket's own fields, already validated when it was built: dumping it and
+        # validating the dump again cost every request and every read a second pass.
+        return TicketOut.model_construct(
+            **{**dict(ticket), "idempotency_key": _unscoped(agent, ticket.idempotency_key)},
+            decision_reason=reason)
 
     # -- requests -------------------------------------------------------------------------
 
