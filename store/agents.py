@@ -132,7 +132,8 @@ class AgentStore:
         """The live agent holding ``token``, or None (unknown, revoked): read afresh at every
         call, never cached, so a revocation holds from the next request on."""
         digest = token_hash(token)
-        row = self.ledger.read(lambda c: c.execute(_BY_TOKEN, {"h": digest}).one_or_none())
+        row = self.ledger.read(lambda c: c.execute(_BY_TOKEN, {"h": digest}).one_or_none(),
+                               one_statement=True)
         # The lookup is by hash; comparing the stored hash again in constant time keeps
         # the check itself free of timing differences whatever the index does.
         if row is None or not hmac.compare_digest(row.token_hash, digest):
@@ -149,7 +150,7 @@ class AgentStore:
         if up_to is not None:
             open_ = open_.limit(up_to)
         stmt = select(func.count()).select_from(open_.subquery())
-        return int(self.ledger.read(lambda c: c.execute(stmt).scalar_one()))
+        return int(self.ledger.read(lambda c: c.execute(stmt).scalar_one(), one_statement=True))
 
     # -- receipt signing keys ---------------------------------------------------------------
 
