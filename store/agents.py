@@ -11,10 +11,10 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from store import webhooks
@@ -26,6 +26,10 @@ from store.webhooks import DELIVERED, FAILED, PENDING, Delivery
 
 TOKEN_PREFIX = "sgn_"
 OPEN = [TicketStatus.PENDING.value, TicketStatus.NEEDS_INFO.value]
+AGENTS = cast(Table, AgentRow.__table__)
+TICKETS = cast(Table, TicketRow.__table__)
+# Built once: every request of the agent API runs it.
+_BY_TOKEN = select(AGENTS).where(AGENTS.c.token_hash == bindparam("h"))
 
 
 class Agent(BaseModel):
@@ -125,23 +129,28 @@ class AgentStore:
             return _agent(row)
 
     def authenticate(self, token: str) -> Agent | None:
-        """The live agent holding ``token``, or None (unknown, revoked)."""
+        """The live agent holding ``token``, or None (unknown, revoked): read afresh at every
+        call, never cached, so a revocation holds from the next request on."""
         digest = token_hash(token)
-        with self.ledger._tx(write=False) as s:
-            row = s.execute(select(AgentRow).where(AgentRow.token_hash == digest)
-                            ).scalar_one_or_none()
-            # The lookup is by hash; comparing the stored hash again in constant time keeps
-            # the check itself free of timing differences whatever the index does.
-            if row is None or not hmac.compare_digest(row.token_hash, digest):
-                return None
-            return None if row.revoked_at is not None else _agent(row)
+        row = self.ledger.read(lambda c: c.execute(_BY_TOKEN, {"h": digest}).one_or_none(),
+                               one_statement=True)
+        # The lookup is by hash; comparing the stored hash again in constant time keeps
+        # the check itself free of timing differences whatever the index does.
+        if row is None or not hmac.compare_digest(row.token_hash, digest):
+            return None
+        return None if row.revoked_at is not None else _agent(row)  # type: ignore[arg-type]
 
-    def open_tickets(self, name: str) -> int:
-        with self.ledger._tx(write=False) as s:
-            count = s.execute(select(func.count()).select_from(TicketRow).where(
-                TicketRow.agent == name, TicketRow.status.in_(OPEN),
-                TicketRow.canary.is_(None))).scalar_one()  # a canary is no agent's request
-            return int(count)
+    def open_tickets(self, name: str, *, up_to: int | None = None) -> int:
+        """How many requests of ``name`` wait for a decision; counted only ``up_to`` that
+        many (all that a cap of ``up_to`` needs to know), so the count costs no more for an
+        agent with a long queue."""
+        open_ = (select(TICKETS.c.id).where(
+            TICKETS.c.agent == name, TICKETS.c.status.in_(OPEN),
+            TICKETS.c.canary.is_(None)))  # a canary is no agent's request
+        if up_to is not None:
+            open_ = open_.limit(up_to)
+        stmt = select(func.count()).select_from(open_.subquery())
+        return int(self.ledger.read(lambda c: c.execute(stmt).scalar_one(), one_statement=True))
 
     # -- receipt signing keys ---------------------------------------------------------------
 

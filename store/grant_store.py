@@ -7,13 +7,13 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store import audit, tickets
 from store.convert import to_ticket
 from store.db import db_now, now_of
-from store.errors import GrantNotFound, StoreUnavailable
+from store.errors import GrantNotFound
 from store.grant_rows import to_grant
 from store.grants import Grant, ineligible, outside_bounds, use_note
 from store.ledger import Ledger
@@ -57,11 +57,8 @@ class GrantStore:
         """Grants that may still cover a request for ``action`` by ``requested_by``, oldest
         first, judged by the database's clock: one prepared Core statement, as every
         reviewed request pays for it."""
-        try:
-            with self.ledger.engine.connect() as conn:
-                rows = conn.execute(_CANDIDATES, {"action": action, "by": requested_by}).all()
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"database error: {exc}") from exc
+        rows = self.ledger.read(lambda c: c.execute(
+            _CANDIDATES, {"action": action, "by": requested_by}).all(), one_statement=True)
         return [to_grant(GrantRow(**row._mapping)) for row in rows]
 
     def for_ticket(self, ticket_id: str) -> list[Grant]:

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from store.convert import to_ticket
 from store.db import db_now
 from store.errors import IdempotencyConflict, TicketNotFound
 from store.models import NewTicket, SlackRef, Ticket, TicketStatus, args_hash, new_ticket_id
@@ -138,3 +139,21 @@ def insert_message(s: Session, ticket_id: str, ref: SlackRef, now: datetime) -> 
     s.execute(_INSERT_MESSAGE, {"ticket_id": ticket_id, "role": ref.role,
                                 "channel": ref.channel, "ts": ref.ts, "user": ref.user,
                                 "epoch": ref.epoch, "at": now})
+
+
+# -- reading --------------------------------------------------------------------------------
+
+_TICKET = select(TICKETS).where(TICKETS.c.id == bindparam("tid"))
+_AGENT_TICKET = _TICKET.where(TICKETS.c.canary.is_(None))
+_MESSAGES = (select(MESSAGES).where(MESSAGES.c.ticket_id == bindparam("tid"))
+             .order_by(MESSAGES.c.id))
+
+
+def read_ticket(conn: Connection, ticket_id: str, *, for_agent: bool = False) -> Ticket:
+    """The ticket and its messages, by two Core statements in ``conn``'s transaction (one
+    snapshot); ``for_agent``: an agent's read, which never finds a canary."""
+    row = conn.execute(_AGENT_TICKET if for_agent else _TICKET, {"tid": ticket_id}
+                       ).one_or_none()
+    if row is None:
+        raise TicketNotFound(ticket_id)
+    return to_ticket(row, conn.execute(_MESSAGES, {"tid": ticket_id}).all())  # type: ignore[arg-type]

@@ -24,8 +24,13 @@ class AsgiServer:
         self._sock.listen(BACKLOG)  # connections queue from now on, before the loop runs
         self.host = host
         self.port = int(self._sock.getsockname()[1])
-        config = uvicorn.Config(app, log_level="warning", lifespan="on",
-                                timeout_graceful_shutdown=10, backlog=BACKLOG)
+        # "auto": uvloop's event loop and httptools' parser where they are installed (they
+        # are dependencies, except on Windows, which uvloop does not support): the API's
+        # event loop is on the GIL's critical path, and against asyncio's loop and h11 they
+        # cut serve's CPU per GET /v1/requests/{id} by about a quarter (docs/benchmarks.md).
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", loop="auto",
+                                http="auto", timeout_graceful_shutdown=10, backlog=BACKLOG)
+        self._loop_factory = config.get_loop_factory()
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
@@ -35,7 +40,8 @@ class AsgiServer:
 
     def serve_forever(self) -> None:
         """Serve in this thread until :meth:`close` (or, in the main thread, SIGTERM/SIGINT)."""
-        asyncio.run(self._server.serve(sockets=[self._sock]))
+        with asyncio.Runner(loop_factory=self._loop_factory) as runner:
+            runner.run(self._server.serve(sockets=[self._sock]))
 
     def start(self) -> AsgiServer:
         self._thread = threading.Thread(target=self.serve_forever, name="signoff-asgi",

@@ -49,6 +49,17 @@ def test_tokens_missing_wrong_and_revoked_get_401(rig: Rig, gate: Gate) -> None:
     assert resp.status_code == 401 and resp.json()["error"] == "unauthorized"
 
 
+def test_a_token_revoked_during_a_long_poll_gets_401_when_the_wait_ends(rig: Rig,
+                                                                        gate: Gate) -> None:
+    with http(gate) as c:
+        ticket = c.post("/v1/requests", json=BODY).json()
+        revoke = threading.Timer(0.3, AgentStore(rig.ledger).revoke, args=(gate.agent,))
+        revoke.start()
+        resp = c.get(f"/v1/requests/{ticket['id']}", params={"wait": 1.5})
+        revoke.join()
+    assert resp.status_code == 401 and resp.json()["error"] == "unauthorized"
+
+
 def test_an_action_outside_the_scope_is_403_and_creates_nothing(rig: Rig, db_url: str) -> None:
     with running_gateway(rig, db_url, agent="search-bot", actions=("search_*",)) as g, \
             http(g) as c:

@@ -15,11 +15,10 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query
-from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, FastAPI, Query, Response
 
 from bot.server.api import errors
+from bot.server.api.calls import TokenDep, answer, as_agent, in_pool
 from bot.server.api.errors import RESPONSES
 from bot.server.api.gateway import Gateway
 from bot.server.api.models import (
@@ -37,11 +36,9 @@ from bot.server.api.models import (
 )
 from bot.server.api.plans import plan_routes
 from bot.server.api.waiters import listen_postgres
-from store.agents import Agent
 from store.models import TicketStatus
 
 MAX_WAIT_S = 60.0
-_bearer = HTTPBearer(auto_error=False, description="a token from `signoff agents add`")
 
 
 def build_api(gw: Gateway, *, database_url: str | None = None) -> FastAPI:
@@ -73,48 +70,46 @@ def build_api(gw: Gateway, *, database_url: str | None = None) -> FastAPI:
 def _routes(gw: Gateway) -> APIRouter:
     router = APIRouter(prefix="/v1", responses=RESPONSES)
 
-    def agent_of(cred: Annotated[HTTPAuthorizationCredentials | None,
-                                 Depends(_bearer)]) -> Agent:
-        return gw.authenticate(cred.credentials if cred else None)
-
-    AgentDep = Annotated[Agent, Depends(agent_of)]
-
     @router.post("/requests", response_model=TicketOut | DeniedOut, tags=["requests"],
                  summary="Ask for approval (policy, ticket, card)")
-    def create_request(body: RequestIn, agent: AgentDep) -> TicketOut | DeniedOut:
-        return gw.request(agent, body)
+    async def create_request(body: RequestIn, token: TokenDep) -> Response:
+        return await answer(gw, token, gw.request, body)
 
     @router.get("/requests/{ticket_id}", response_model=TicketOut, tags=["requests"],
                 summary="Read a request; with wait=S, return as soon as it leaves pending")
-    async def get_request(ticket_id: str, agent: AgentDep,
+    async def get_request(ticket_id: str, token: TokenDep,
                           wait: Annotated[float, Query(ge=0, le=MAX_WAIT_S)] = 0
-                          ) -> TicketOut:
+                          ) -> Response:
+        if wait == 0:
+            return await answer(gw, token, gw.view, ticket_id)
         # Listening starts before the read, so a change in between still wakes us.
         async with gw.hub.watching(ticket_id) as changed:
-            ticket = await run_in_threadpool(gw.view, agent, ticket_id)
-            if wait > 0 and ticket.status == TicketStatus.PENDING:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), wait)
-                ticket = await run_in_threadpool(gw.view, agent, ticket_id)
-        return ticket
+            ticket: TicketOut = await in_pool(as_agent, gw, token, gw.view, ticket_id)
+            if ticket.status != TicketStatus.PENDING:
+                return Response(ticket.model_dump_json(), media_type="application/json")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), wait)
+        # Read again as a fresh request: a token revoked during the wait is refused.
+        return await answer(gw, token, gw.view, ticket_id)
 
     @router.post("/requests/{ticket_id}/execution", response_model=ExecutionOut,
                  tags=["execution"], summary="Claim the approval once: args + receipt")
-    def claim(ticket_id: str, agent: AgentDep, body: ExecutionIn | None = None) -> ExecutionOut:
-        return gw.claim(agent, ticket_id, body.args if body else None,
-                        body.action if body else None)
+    async def claim(ticket_id: str, token: TokenDep,
+                    body: ExecutionIn | None = None) -> Response:
+        return await answer(gw, token, gw.claim, ticket_id, body.args if body else None,
+                            body.action if body else None)
 
     @router.post("/requests/{ticket_id}/outcome", response_model=TicketOut, tags=["execution"])
-    def outcome(ticket_id: str, body: OutcomeIn, agent: AgentDep) -> TicketOut:
-        return gw.outcome(agent, ticket_id, body)
+    async def outcome(ticket_id: str, body: OutcomeIn, token: TokenDep) -> Response:
+        return await answer(gw, token, gw.outcome, ticket_id, body)
 
     @router.post("/requests/{ticket_id}/cancel", response_model=TicketOut, tags=["requests"])
-    def cancel(ticket_id: str, body: CancelIn, agent: AgentDep) -> TicketOut:
-        return gw.cancel(agent, ticket_id, body.reason)
+    async def cancel(ticket_id: str, body: CancelIn, token: TokenDep) -> Response:
+        return await answer(gw, token, gw.cancel, ticket_id, body.reason)
 
     @router.post("/requests/{ticket_id}/answer", response_model=TicketOut, tags=["requests"])
-    def answer(ticket_id: str, body: AnswerIn, agent: AgentDep) -> TicketOut:
-        return gw.answer(agent, ticket_id, body)
+    async def answer_info(ticket_id: str, body: AnswerIn, token: TokenDep) -> Response:
+        return await answer(gw, token, gw.answer, ticket_id, body)
 
     @router.get("/healthz", tags=["service"], summary="The API answers and the database too")
     def health() -> dict[str, Any]:

@@ -85,9 +85,11 @@ class Gateway:
                 TicketStatus.NEEDS_INFO: DecisionKind.REQUEST_INFO}.get(ticket.status)
         if kind is not None:
             reason = self.backend.last_reason(ticket.id, kind)
-        doc = ticket.model_dump()
-        doc["idempotency_key"] = _unscoped(agent, ticket.idempotency_key)
-        return TicketOut(**doc, decision_reason=reason)
+        # The ticket's own fields, already validated when it was built: dumping it and
+        # validating the dump again cost every request and every read a second pass.
+        return TicketOut.model_construct(
+            **{**dict(ticket), "idempotency_key": _unscoped(agent, ticket.idempotency_key)},
+            decision_reason=reason)
 
     # -- requests -------------------------------------------------------------------------
 
@@ -96,7 +98,8 @@ class Gateway:
             raise ApiError(403, "action_not_allowed",
                            f"agent {agent.name!r} may not request {body.action!r} (its "
                            f"actions: {', '.join(agent.actions) or 'none'})")
-        if self.agents.open_tickets(agent.name) >= agent.max_pending:
+        waiting = self.agents.open_tickets(agent.name, up_to=agent.max_pending)
+        if waiting >= agent.max_pending:
             raise ApiError(429, "too_many_pending",
                            f"agent {agent.name!r} already has {agent.max_pending} open "
                            "requests; wait for a decision before asking again",

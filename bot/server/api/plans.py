@@ -6,22 +6,19 @@
 import fnmatch
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import APIRouter, Response
 
 from bot import receipts
 from bot.agent.errors import ApprovalDenied
 from bot.agent.plan import checked_plan
+from bot.server.api.calls import TokenDep, answer
 from bot.server.api.errors import RESPONSES, ApiError
 from bot.server.api.gateway import Gateway
 from bot.server.api.models import DeniedOut, OutcomeIn, TicketOut
 from bot.server.api.plan_models import PlanIn, PlanOut, StepClaimIn, StepOut
 from store.agents import Agent
 from store.models import args_hash
-
-_bearer = HTTPBearer(auto_error=False, description="a token from `signoff agents add`")
 
 
 @dataclass
@@ -41,7 +38,8 @@ class PlanGateway:
             confidence=body.confidence, agent=agent.name, run_id=body.run_id,
             idempotency_key=key,
             deadline=timedelta(seconds=body.deadline_s) if body.deadline_s else None)
-        if self.gw.agents.open_tickets(agent.name) >= agent.max_pending:
+        waiting = self.gw.agents.open_tickets(agent.name, up_to=agent.max_pending)
+        if waiting >= agent.max_pending:
             raise ApiError(429, "too_many_pending",
                            f"agent {agent.name!r} already has {agent.max_pending} open "
                            "requests; wait for a decision before asking again",
@@ -88,31 +86,25 @@ def plan_routes(gw: Gateway) -> APIRouter:
     plans = PlanGateway(gw)
     router = APIRouter(prefix="/v1", responses=RESPONSES, tags=["plans"])
 
-    def agent_of(cred: Annotated[HTTPAuthorizationCredentials | None,
-                                 Depends(_bearer)]) -> Agent:
-        return gw.authenticate(cred.credentials if cred else None)
-
-    AgentDep = Annotated[Agent, Depends(agent_of)]
-
     @router.post("/plans", response_model=TicketOut | DeniedOut,
                  summary="Ask for one approval of a short plan (policy per step, one card)")
-    def create_plan(body: PlanIn, agent: AgentDep) -> TicketOut | DeniedOut:
-        return plans.request(agent, body)
+    async def create_plan(body: PlanIn, token: TokenDep) -> Response:
+        return await answer(gw, token, plans.request, body)
 
     @router.get("/plans/{plan_id}", response_model=PlanOut,
                 summary="Where the plan stands: each step's state")
-    def get_plan(plan_id: str, agent: AgentDep) -> PlanOut:
-        return plans.progress(agent, plan_id)
+    async def get_plan(plan_id: str, token: TokenDep) -> Response:
+        return await answer(gw, token, plans.progress, plan_id)
 
     @router.post("/plans/{plan_id}/steps", response_model=StepOut,
                  summary="Start the plan's next step, once (refused unless it is exactly it)")
-    def claim_step(plan_id: str, body: StepClaimIn, agent: AgentDep) -> StepOut:
-        return plans.claim(agent, plan_id, body)
+    async def claim_step(plan_id: str, body: StepClaimIn, token: TokenDep) -> Response:
+        return await answer(gw, token, plans.claim, plan_id, body)
 
     @router.post("/plans/{plan_id}/steps/{index}/outcome", response_model=PlanOut,
                  summary="Report how a started step ended")
-    def step_outcome(plan_id: str, index: int, body: OutcomeIn,
-                     agent: AgentDep) -> PlanOut:
-        return plans.outcome(agent, plan_id, index, body)
+    async def step_outcome(plan_id: str, index: int, body: OutcomeIn,
+                           token: TokenDep) -> Response:
+        return await answer(gw, token, plans.outcome, plan_id, index, body)
 
     return router
