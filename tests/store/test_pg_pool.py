@@ -69,7 +69,7 @@ def test_a_busy_connection_is_not_pinged(pg_url: str, monkeypatch: pytest.Monkey
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         assert _kill(pg_url, name) == 1
-        with pytest.raises(Exception, match="terminat|closed|connection"), \
+        with pytest.raises(Exception, match=r"terminat|closed|connection"), \
                 engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         with engine.connect() as conn:  # the next one gets a fresh connection
