@@ -26,6 +26,9 @@ SEAL_JOB_ID = "signoff-audit-sealer"
 #: How often each replica seals committed audit events into the global chain: an event is
 #: sealed within about this long after its commit (docs/audit.md, seal lag).
 SEAL_EVERY = timedelta(milliseconds=250)
+#: On SQLite every write seals its own events (one writer at a time), so the sealer only
+#: looks, rarely, for events some other path left unsealed.
+SEAL_EVERY_SQLITE = timedelta(seconds=5)
 
 
 class Sweep(Protocol):
@@ -42,9 +45,10 @@ def utc_now() -> datetime:
 
 
 def start_scheduler(engine: Sweep, every: timedelta, *,
-                    clock: Callable[[], datetime] = utc_now) -> BackgroundScheduler:
+                    clock: Callable[[], datetime] = utc_now,
+                    seal_every: timedelta = SEAL_EVERY) -> BackgroundScheduler:
     """Start a background scheduler that ticks ``engine`` every ``every`` (first tick now),
-    and seals the audit trail every ``SEAL_EVERY`` on its own thread (a long tick never
+    and seals the audit trail every ``seal_every`` on its own thread (a long tick never
     delays sealing).
 
     At most one tick runs at a time (``max_instances=1``); ticks missed while one ran long
@@ -64,7 +68,7 @@ def start_scheduler(engine: Sweep, every: timedelta, *,
         misfire_grace_time=None, next_run_time=clock(),
     )
     scheduler.add_job(
-        seal_once, "interval", seconds=SEAL_EVERY.total_seconds(), args=(engine.store,),
+        seal_once, "interval", seconds=seal_every.total_seconds(), args=(engine.store,),
         id=SEAL_JOB_ID, name="signoff audit sealer", executor="sealer", max_instances=1,
         coalesce=True, misfire_grace_time=None,
     )

@@ -39,7 +39,7 @@ from escalation.breakglass import SweepWithBreakGlass, UnwitnessedSweep
 from escalation.canaries import CanaryInjector, SweepWithCanaries
 from escalation.config import SignoffConfig, load_config
 from escalation.engine import EscalationEngine
-from escalation.scheduler import start_scheduler
+from escalation.scheduler import SEAL_EVERY, SEAL_EVERY_SQLITE, start_scheduler
 from store.canaries import CanaryStore
 from store.errors import ConfigError
 from store.ledger import Ledger
@@ -130,7 +130,9 @@ class Service:
         self._closers.insert(0, sender.close)
 
     def start_scheduler(self) -> None:
-        self.scheduler = start_scheduler(self.scheduled(), self.config.sweep_every)
+        sqlite = self.ledger.dialect == "sqlite"
+        self.scheduler = start_scheduler(self.scheduled(), self.config.sweep_every,
+                                         seal_every=SEAL_EVERY_SQLITE if sqlite else SEAL_EVERY)
         if self.inbox is not None:  # clicks whose replica died after the ack
             self.scheduler.add_executor(JobThreads(max_workers=1), alias="clicks")
             self.scheduler.add_job(self.inbox.replay, "interval",
