@@ -17,10 +17,10 @@ from store.models import (
     TicketStatus,
 )
 from store.steps import EscalationStep
-from store.tables import DecisionRow, EscalationStepRow, MessageRow, TicketRow
+from store.tables import DecisionRow, EscalationStepRow, MessageData, TicketData
 
 
-def to_ticket(row: TicketRow, messages: Sequence[MessageRow] = ()) -> Ticket:
+def to_ticket(row: TicketData, messages: Sequence[MessageData] = ()) -> Ticket:
     card = None
     if row.card_channel and row.card_ts:
         card = SlackRef(role="card", channel=row.card_channel, ts=row.card_ts)

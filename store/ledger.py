@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from store import audit, audit_seal, audit_verify, checkpoint, tickets
+from store import audit, audit_seal, audit_verify, checkpoint, decide, tickets
 from store.breakglass import BreakGlassMixin
 from store.convert import to_decision, to_ticket
 from store.db import (
@@ -30,13 +30,11 @@ from store.db import (
     sqlite_writer,
     writer_turn,
 )
-from store.decisions import IN_OWN_RIGHT, Capacity, Reroute, decision_update
+from store.decisions import IN_OWN_RIGHT, Capacity, Reroute
 from store.errors import (
     ActionMismatch,
     ApprovalUnverifiable,
     ArgumentsMismatch,
-    ChangedSinceSeen,
-    DeadlinePassed,
     GrantNotAllowed,
     PlanStepRefused,
     StoreUnavailable,
@@ -59,10 +57,10 @@ from store.models import (
     TicketStatus,
     args_hash,
 )
-from store.states import Event, next_status
+from store.states import Event
 from store.tables import AuditHeadRow, AuditRow, DecisionRow, MessageRow, TicketRow
 from store.tickets import SYSTEM_ACTOR, Draft
-from store.transition import transition, transition_refused
+from store.transition import transition
 
 T = TypeVar("T")
 
@@ -288,44 +286,28 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
         ``grant`` (approvals only) also makes a standing grant, in the same transaction
         (:class:`GrantNotAllowed` records neither).
         """
+        capacity = capacity or IN_OWN_RIGHT
         with self._tx(urgent=True) as s:
-            row = self._lock(s, ticket_id)
-            now = self._now(s)
-            if TicketStatus(row.status).is_open and now >= row.expires_at:
-                raise DeadlinePassed(row.id, kind.value, row.status,
-                                     detail=f"its deadline {row.expires_at.isoformat()} has passed")
-            capacity = capacity or IN_OWN_RIGHT
-            update = decision_update(row, reviewer, kind, args, reroute, capacity)
-            if next_status(TicketStatus(row.status), update.event) is None:
-                raise transition_refused(row, update.event)
-            if expected_version is not None and expected_version != row.version:
-                raise ChangedSinceSeen(row.id, update.event.value, row.status,
-                                       seen=expected_version, current=row.version)
-            values = dict(update.values)
-            if update.final:
-                values.update(decided_by=reviewer, decided_at=now)
-            self._transition(s, row, update.event, **values)
-            decision = DecisionRow(
-                ticket_id=ticket_id, reviewer=reviewer, kind=kind.value, reason=reason,
-                args=update.decision_args, args_hash=update.decision_hash, at=now,
-                policy_version=policy_version or row.policy_version,
-                on_behalf_of=capacity.on_behalf_of,
-            )
-            s.add(decision)
-            s.flush()
+            row, now = decide.lock(s, ticket_id)
+            update = decide.check(row, now, reviewer, kind, args, reroute, expected_version,
+                                  capacity)
+            after = decide.apply(s, row, now, update, reviewer)
+            decision = decide.insert_decision(s, after, now, update, reviewer=reviewer,
+                                              kind=kind, reason=reason,
+                                              policy_version=policy_version, capacity=capacity)
             if click_id is not None:
                 settle(s, click_id, now, decision.id, click_max_age)
             self._audit(s, ticket_id, update.audit_kind, reviewer, now, decision=kind.value,
                         reason=reason, args=update.decision_args, args_hash=update.decision_hash,
-                        status=row.status, approvals=list(row.approvals),
-                        approvals_required=int(row.route.get("approvals_required", 1)),
+                        status=after.status, approvals=list(after.approvals),
+                        approvals_required=int(after.route.get("approvals_required", 1)),
                         policy_version=decision.policy_version,
-                        **_acting(capacity, row.acting_for))
+                        **_acting(capacity, after.acting_for))
             if grant is not None:
                 if kind != DecisionKind.APPROVE:
                     raise GrantNotAllowed(ticket_id, "only an approval can make a grant")
-                create_grant(s, row, reviewer, grant, now, self._audit_key)
-            return to_ticket(row, self._messages(s, ticket_id)), to_decision(decision)
+                create_grant(s, after, reviewer, grant, now, self._audit_key)
+            return to_ticket(after, decide.messages(s, ticket_id)), decision
 
     def answer_info(self, ticket_id: str, *, actor: str, text: str,
                     evidence: Sequence[Evidence] = ()) -> Ticket:
