@@ -89,17 +89,30 @@ class Transactions:
             yield session
 
     @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction on a plain connection, for Core reads on hot paths (a
+        click's authority, the ticket it decides): no ORM session to build and tear down."""
+        with _translated(), self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
     def _session(self, write: bool) -> Iterator[Session]:
-        try:
-            with Session(self._write_engine if write else self.engine,
-                         expire_on_commit=False) as session, session.begin():
-                yield session
-        except IntegrityError:
-            raise
-        except DBAPIError as exc:
-            raise StoreUnavailable(f"database error: {exc.orig}") from exc
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"database error: {exc}") from exc
+        with _translated(), Session(self._write_engine if write else self.engine,
+                                    expire_on_commit=False) as session, session.begin():
+            yield session
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Driver errors as :class:`StoreUnavailable` (an IntegrityError is the caller's)."""
+    try:
+        yield
+    except IntegrityError:
+        raise
+    except DBAPIError as exc:
+        raise StoreUnavailable(f"database error: {exc.orig}") from exc
+    except SQLAlchemyError as exc:
+        raise StoreUnavailable(f"database error: {exc}") from exc
 
 
 #: Priorities of SQLite writers (:class:`WriterTurns`): a click being written before its

@@ -29,7 +29,7 @@ from store.errors import ChangedSinceSeen, DeadlinePassed, TicketNotFound
 from store.models import Decision, DecisionKind, TicketStatus
 from store.states import next_status
 from store.tables import DecisionRow
-from store.tickets import MESSAGES, TICKETS
+from store.tickets import TICKETS
 from store.transition import guarded_update, transition_refused
 
 _DECISIONS = cast(Table, DecisionRow.__table__)
@@ -38,8 +38,6 @@ _LOCKED = (select(TICKETS).where(TICKETS.c.id == bindparam("tid")).with_for_upda
 # The clock outside the locking subquery: PostgreSQL computes it once the lock is held.
 _LOCK = select(_LOCKED, db_now().label("now"))
 _INSERT_DECISION = insert(_DECISIONS).returning(_DECISIONS.c.id)
-_MESSAGES_OF = (select(MESSAGES).where(MESSAGES.c.ticket_id == bindparam("tid"))
-                .order_by(MESSAGES.c.id))
 
 
 def lock(s: Session, ticket_id: str) -> tuple[Row[Any], datetime]:
@@ -91,7 +89,3 @@ def insert_decision(s: Session, after: Row[Any], now: datetime, update: Decision
                     reason=reason, args=update.decision_args, args_hash=update.decision_hash,
                     at=now, policy_version=values["policy_version"],
                     on_behalf_of=values["on_behalf_of"])
-
-
-def messages(s: Session, ticket_id: str) -> list[Row[Any]]:
-    return list(s.connection().execute(_MESSAGES_OF, {"tid": ticket_id}))

@@ -228,11 +228,11 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
 
     def get_ticket(self, ticket_id: str, *, for_agent: bool = False) -> Ticket:
         """``for_agent``: an agent's read, which never finds a canary."""
-        with self._tx(write=False) as s:
-            row = s.get(TicketRow, ticket_id)
+        with self._tx.read() as conn:
+            row = tickets.read_ticket(conn, ticket_id)
             if row is None or (for_agent and row.canary is not None):
                 raise TicketNotFound(ticket_id)
-            return to_ticket(row, self._messages(s, ticket_id))
+            return to_ticket(row, tickets.messages(conn, ticket_id))
 
     def status_of(self, ticket_id: str, *, for_agent: bool = False) -> tuple[TicketStatus, int]:
         """Cheapest possible read (for ``wait()`` polling): status and version."""
@@ -307,7 +307,7 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
                 if kind != DecisionKind.APPROVE:
                     raise GrantNotAllowed(ticket_id, "only an approval can make a grant")
                 create_grant(s, after, reviewer, grant, now, self._audit_key)
-            return to_ticket(after, decide.messages(s, ticket_id)), decision
+            return to_ticket(after, tickets.messages(s.connection(), ticket_id)), decision
 
     def answer_info(self, ticket_id: str, *, actor: str, text: str,
                     evidence: Sequence[Evidence] = ()) -> Ticket:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from store.db import db_now
@@ -108,6 +108,18 @@ _SET_CARD = (
                .where(MESSAGES.c.ticket_id == bindparam("tid")).scalar_subquery(), *_WATCHED)
 )
 _INSERT_MESSAGE = insert(MESSAGES)
+_MESSAGES_OF = (select(MESSAGES).where(MESSAGES.c.ticket_id == bindparam("tid"))
+                .order_by(MESSAGES.c.id))
+_TICKET_BY_ID = select(TICKETS).where(TICKETS.c.id == bindparam("tid"))
+
+
+def messages(conn: Connection, ticket_id: str) -> list[Row[Any]]:
+    """The ticket's messages, oldest first."""
+    return list(conn.execute(_MESSAGES_OF, {"tid": ticket_id}))
+
+
+def read_ticket(conn: Connection, ticket_id: str) -> Row[Any] | None:
+    return conn.execute(_TICKET_BY_ID, {"tid": ticket_id}).one_or_none()
 
 
 def set_card(s: Session, ticket: Ticket, ref: SlackRef) -> tuple[datetime, bool]:
