@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, func, insert, select
+from sqlalchemy import Table, and_, bindparam, func, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -36,6 +36,10 @@ __all__ = ["GENESIS", "PendingEvent", "append", "append_many", "event_hash", "ke
 _EVENTS = cast(Table, AuditRow.__table__)
 # Built once: every audited write runs it.
 _INSERT_EVENTS = insert(_EVENTS).returning(_EVENTS.c.seq, sort_by_parameter_order=True)
+# One ticket's newest event: built once, as every audited write of one ticket reads it.
+_TAIL = (select(_EVENTS.c.ticket_seq, _EVENTS.c.hash)
+         .where(_EVENTS.c.ticket_id == bindparam("tid"))
+         .order_by(_EVENTS.c.ticket_seq.desc()).limit(1))
 
 
 @dataclass(frozen=True)
@@ -107,8 +111,7 @@ def _tails(conn: Connection, ticket_ids: Iterable[str]) -> dict[str, tuple[int, 
         return {}
     e = _EVENTS.c
     if len(ids) == 1:
-        found = conn.execute(select(e.ticket_seq, e.hash).where(e.ticket_id == ids[0])
-                             .order_by(e.ticket_seq.desc()).limit(1)).one_or_none()
+        found = conn.execute(_TAIL, {"tid": ids[0]}).one_or_none()
         return {} if found is None else {ids[0]: (found.ticket_seq, found.hash)}
     newest = (select(e.ticket_id, func.max(e.ticket_seq).label("top"))
               .where(e.ticket_id.in_(ids)).group_by(e.ticket_id).subquery())

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row
 
 from store.models import (
     Decision,
@@ -75,7 +78,7 @@ def to_ticket(row: TicketData, messages: Sequence[MessageData] = ()) -> Ticket:
     )
 
 
-def to_decision(row: DecisionRow) -> Decision:
+def to_decision(row: DecisionRow | Row[Any]) -> Decision:
     return Decision(
         id=row.id,
         ticket_id=row.ticket_id,

@@ -96,6 +96,14 @@ class Transactions:
             yield conn
 
     @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction on a plain connection (its turn at SQLite's lock first), for
+        Core writes that change no ticket's status (no change notices to send at commit)."""
+        with writer_turn(self._writer, SQLITE_BUSY_TIMEOUT_MS / 1000), _translated(), \
+                self._write_engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
     def _session(self, write: bool) -> Iterator[Session]:
         with _translated(), Session(self._write_engine if write else self.engine,
                                     expire_on_commit=False) as session, session.begin():

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, bindparam, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -72,6 +72,9 @@ def _acting(capacity: Capacity, acting_for: dict[str, str] | None) -> dict[str, 
         return {}
     return {"on_behalf_of": capacity.on_behalf_of, "acting_for": dict(acting_for or {}),
             "identities": sorted(capacity.identities)}
+_DECISIONS = DecisionRow.__table__.c
+_DECISIONS_OF = (select(*_DECISIONS).where(_DECISIONS.ticket_id == bindparam("tid"))
+                 .order_by(_DECISIONS.id))
 _PROBE = text("UPDATE alembic_version SET version_num = version_num")
 
 
@@ -259,10 +262,8 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
             return [to_ticket(r) for r in s.execute(stmt.limit(limit)).scalars()]
 
     def decisions(self, ticket_id: str) -> list[Decision]:
-        with self._tx(write=False) as s:
-            rows = s.execute(select(DecisionRow).where(DecisionRow.ticket_id == ticket_id)
-                             .order_by(DecisionRow.id)).scalars()
-            return [to_decision(r) for r in rows]
+        with self._tx.read() as conn:  # every card refresh reads them: Core, no session
+            return [to_decision(r) for r in conn.execute(_DECISIONS_OF, {"tid": ticket_id})]
 
     # -- decisions --------------------------------------------------------------------
 
@@ -454,8 +455,8 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
         while the ticket is still at that version. False when it has moved on since it was
         rendered (a ``chat.update`` of that render may have landed after a newer one, so the
         caller renders again); the sweep re-renders whatever stays behind."""
-        with self._tx() as s:
-            return tickets.mark_shown(s, ticket_id, version)
+        with self._tx.write() as conn:
+            return tickets.mark_shown(conn, ticket_id, version)
 
     def mark_delivery_failed(self, ticket_id: str, *, target: str, error: str,
                              actor: str = SYSTEM_ACTOR) -> Ticket:

@@ -171,8 +171,8 @@ class SweepStore:
 
     def mark_shown(self, ticket_id: str, version: int) -> bool:
         """See :meth:`store.ledger.Ledger.mark_shown`."""
-        with self._tx() as s:
-            return tickets.mark_shown(s, ticket_id, version)
+        with self._tx.write() as conn:
+            return tickets.mark_shown(conn, ticket_id, version)
 
     def behind_surfaces(self, *, limit: int = 50) -> list[Ticket]:
         """Tickets whose card or DM copies show an older version than the ticket's (a failed

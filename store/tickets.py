@@ -108,6 +108,9 @@ _SET_CARD = (
                .where(MESSAGES.c.ticket_id == bindparam("tid")).scalar_subquery(), *_WATCHED)
 )
 _INSERT_MESSAGE = insert(MESSAGES)
+_MARK_SHOWN = (update(TICKETS).where(TICKETS.c.id == bindparam("tid"),
+                                     TICKETS.c.version == bindparam("b_version"))
+               .values(shown_version=bindparam("b_version")))
 _MESSAGES_OF = (select(MESSAGES).where(MESSAGES.c.ticket_id == bindparam("tid"))
                 .order_by(MESSAGES.c.id))
 _TICKET_BY_ID = select(TICKETS).where(TICKETS.c.id == bindparam("tid"))
@@ -138,12 +141,10 @@ def set_card(s: Session, ticket: Ticket, ref: SlackRef) -> tuple[datetime, bool]
     return now, count == len(ticket.messages) and tuple(current) == seen
 
 
-def mark_shown(s: Session, ticket_id: str, version: int) -> bool:
+def mark_shown(conn: Connection, ticket_id: str, version: int) -> bool:
     """Record that the ticket's live surfaces show ``version``, if it is still at it."""
-    result = s.execute(update(TICKETS).where(TICKETS.c.id == ticket_id,
-                                             TICKETS.c.version == version)
-                       .values(shown_version=version))
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    result = conn.execute(_MARK_SHOWN, {"tid": ticket_id, "b_version": version})
+    return bool(result.rowcount == 1)
 
 
 def insert_message(s: Session, ticket_id: str, ref: SlackRef, now: datetime) -> None:
