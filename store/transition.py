@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Row, Table, Update, update
+from sqlalchemy import Row, Table, Update, bindparam, update
 from sqlalchemy.orm import Session
 
 from store.changes import changed
@@ -45,13 +45,41 @@ def transition(s: Session, row: TicketState, event: Event, **values: Any) -> Non
 
 
 def guarded_update(s: Session, row: TicketState, event: Event, **values: Any) -> Row[Any]:
-    """:func:`transition`, returning the row as the UPDATE left it (no second read)."""
-    after = s.connection().execute(_guarded(row, event, values).returning(*TICKETS.c)
-                                   ).one_or_none()
+    """:func:`transition`, returning the row as the UPDATE left it (no second read).
+    ``values`` are plain values (no SQL expressions): the statement is built once per set
+    of columns and event kind, and reused with bound parameters."""
+    new = next_status(TicketStatus(row.status), event)
+    if new is None:
+        raise transition_refused(row, event)
+    stmt = _returning(event in DECISION_EVENTS, tuple(sorted(values)))
+    params = {f"v_{k}": v for k, v in values.items()}
+    params.update(g_id=row.id, g_status=row.status, g_version=row.version,
+                  g_new=new.value, g_next=row.version + 1)
+    after = s.connection().execute(stmt, params).one_or_none()
     if after is None:
         raise _deadline_passed(row, event)
     changed(s, row.id)
     return after
+
+
+_BUILT: dict[tuple[bool, tuple[str, ...]], Update] = {}
+
+
+def _returning(deadline: bool, columns: tuple[str, ...]) -> Update:
+    """The guarded UPDATE … RETURNING for these columns (built once: building a statement
+    and its cache key costs more than running it on SQLite)."""
+    stmt = _BUILT.get((deadline, columns))
+    if stmt is None:
+        t = TICKETS.c
+        stmt = update(TICKETS).where(t.id == bindparam("g_id"),
+                                     t.status == bindparam("g_status"),
+                                     t.version == bindparam("g_version"))
+        if deadline:
+            stmt = stmt.where(t.expires_at > db_now())
+        stmt = stmt.values(status=bindparam("g_new"), version=bindparam("g_next"),
+                           **{c: bindparam(f"v_{c}", type_=t[c].type) for c in columns})
+        stmt = _BUILT.setdefault((deadline, columns), stmt.returning(*TICKETS.c))
+    return stmt
 
 
 def _guarded(row: TicketState, event: Event, values: dict[str, Any]) -> Update:
