@@ -33,8 +33,12 @@ from store.tickets import TICKETS
 from store.transition import guarded_update, transition_refused
 
 _DECISIONS = cast(Table, DecisionRow.__table__)
-_LOCKED = (select(TICKETS).where(TICKETS.c.id == bindparam("tid")).with_for_update()
-           .subquery("locked"))
+#: What the checks read of the locked row (the full row comes back from the UPDATE): not
+#: the arguments, evidence and schema, which can be large JSON to decode for nothing.
+_CHECKED = ("id", "status", "version", "expires_at", "decided_by", "decided_at", "route",
+            "approvals", "acting_for", "final_args_hash", "escalation_epoch")
+_LOCKED = (select(*(TICKETS.c[name] for name in _CHECKED))
+           .where(TICKETS.c.id == bindparam("tid")).with_for_update().subquery("locked"))
 # The clock outside the locking subquery: PostgreSQL computes it once the lock is held.
 _LOCK = select(_LOCKED, db_now().label("now"))
 _INSERT_DECISION = insert(_DECISIONS).returning(_DECISIONS.c.id)
