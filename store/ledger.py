@@ -72,6 +72,8 @@ def _acting(capacity: Capacity, acting_for: dict[str, str] | None) -> dict[str, 
         return {}
     return {"on_behalf_of": capacity.on_behalf_of, "acting_for": dict(acting_for or {}),
             "identities": sorted(capacity.identities)}
+
+
 _DECISIONS = DecisionRow.__table__.c
 _DECISIONS_OF = (select(*_DECISIONS).where(_DECISIONS.ticket_id == bindparam("tid"))
                  .order_by(_DECISIONS.id))
