@@ -36,7 +36,7 @@ __all__ = ["GENESIS", "PendingEvent", "append", "append_many", "event_hash", "ke
 _EVENTS = cast(Table, AuditRow.__table__)
 # Built once: every audited write runs it.
 _INSERT_EVENTS = insert(_EVENTS).returning(_EVENTS.c.seq, sort_by_parameter_order=True)
-# A ticket's newest event: read by every audited write to an existing ticket.
+# One ticket's newest event: built once, as every audited write of one ticket reads it.
 _TAIL = (select(_EVENTS.c.ticket_seq, _EVENTS.c.hash)
          .where(_EVENTS.c.ticket_id == bindparam("tid"))
          .order_by(_EVENTS.c.ticket_seq.desc()).limit(1))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Row
 
 from store.models import (
     Decision,
@@ -17,10 +20,10 @@ from store.models import (
     TicketStatus,
 )
 from store.steps import EscalationStep
-from store.tables import DecisionRow, EscalationStepRow, MessageRow, TicketRow
+from store.tables import DecisionRow, EscalationStepRow, MessageData, TicketData
 
 
-def to_ticket(row: TicketRow, messages: Sequence[MessageRow] = ()) -> Ticket:
+def to_ticket(row: TicketData, messages: Sequence[MessageData] = ()) -> Ticket:
     card = None
     if row.card_channel and row.card_ts:
         card = SlackRef(role="card", channel=row.card_channel, ts=row.card_ts)
@@ -75,7 +78,7 @@ def to_ticket(row: TicketRow, messages: Sequence[MessageRow] = ()) -> Ticket:
     )
 
 
-def to_decision(row: DecisionRow) -> Decision:
+def to_decision(row: DecisionRow | Row[Any]) -> Decision:
     return Decision(
         id=row.id,
         ticket_id=row.ticket_id,

@@ -9,7 +9,7 @@ from typing import Any
 from store.errors import DuplicateApproval
 from store.models import DecisionKind, RiskTier, Route, args_hash
 from store.states import Event
-from store.tables import TicketRow
+from store.tables import TicketData
 
 _SIMPLE = {
     DecisionKind.REJECT: (Event.REJECT, "decided", True),
@@ -67,7 +67,7 @@ class Capacity:
 IN_OWN_RIGHT = Capacity()
 
 
-def decision_update(row: TicketRow, reviewer: str, kind: DecisionKind,
+def decision_update(row: TicketData, reviewer: str, kind: DecisionKind,
                     args: dict[str, Any] | None, reroute: Reroute | None = None,
                     capacity: Capacity | None = None) -> DecisionUpdate:
     """What a decision would do to ``row``; raises for a second approval by one person
@@ -112,7 +112,7 @@ def _counted_as(reviewer: str, other: str, approvals: list[str],
            "counts"
 
 
-def _edit(row: TicketRow, args: dict[str, Any], digest: str, reviewer: str, required: int,
+def _edit(row: TicketData, args: dict[str, Any], digest: str, reviewer: str, required: int,
           reroute: Reroute | None, capacity: Capacity) -> DecisionUpdate:
     # Changed arguments void earlier approvals: they approved something else.
     values: dict[str, Any] = {"final_args": args, "final_args_hash": digest}
@@ -129,7 +129,7 @@ def _edit(row: TicketRow, args: dict[str, Any], digest: str, reviewer: str, requ
                         values=values, decision_args=args, decision_hash=digest)
 
 
-def _restart(row: TicketRow, replan: Replan | None) -> dict[str, Any]:
+def _restart(row: TicketData, replan: Replan | None) -> dict[str, Any]:
     """Columns that start the new route's chain (or stop the old one, without a chain)."""
     values: dict[str, Any] = {"escalation_epoch": (row.escalation_epoch or 0) + 1,
                               "escalation_loop": 0, "escalation_level": 0}

@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 import zlib
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import ColumnElement, and_, or_, select, text
+from sqlalchemy import BindParameter, Row, Table, bindparam, or_, select, text
 from sqlalchemy.orm import Session
 
 from store.errors import DelegationInvalid
@@ -46,7 +47,7 @@ class Delegation(BaseModel):
         return self.revoked_at is None and self.starts_at <= at < self.ends_at
 
 
-def _of(row: DelegationRow) -> Delegation:
+def _of(row: DelegationRow | Row[Any]) -> Delegation:
     return Delegation(id=row.id, principal=row.principal, delegate=row.delegate,
                       starts_at=row.starts_at, ends_at=row.ends_at, created_at=row.created_at,
                       created_by=row.created_by, reason=row.reason, revoked_at=row.revoked_at,
@@ -62,9 +63,11 @@ def user_id(value: str, what: str) -> str:
     return cleaned
 
 
-def _live(at: datetime) -> ColumnElement[bool]:
-    return and_(DelegationRow.revoked_at.is_(None), DelegationRow.starts_at <= at,
-                DelegationRow.ends_at > at)
+_D = cast(Table, DelegationRow.__table__).c
+_AT = bindparam("at", type_=_D.starts_at.type)
+_USERS: BindParameter[str] = bindparam("users", expanding=True)
+_ACTIVE_FOR = select(*_D).where(_D.revoked_at.is_(None), _D.starts_at <= _AT, _D.ends_at > _AT,
+                                or_(_D.principal.in_(_USERS), _D.delegate.in_(_USERS)))
 
 
 class DelegationStore:
@@ -145,11 +148,9 @@ class DelegationStore:
         if not users:
             return []
         wanted = sorted(users)
-        with self.ledger.transactions(write=False) as s:
-            rows = s.execute(select(DelegationRow).where(_live(at), or_(
-                DelegationRow.principal.in_(wanted), DelegationRow.delegate.in_(wanted)))
-            ).scalars()
-            return [_of(r) for r in rows]
+        with self.ledger.transactions.read() as conn:  # every click asks: no ORM session
+            rows = conn.execute(_ACTIVE_FOR, {"at": at, "users": wanted}).all()
+        return [_of(r) for r in rows]
 
 
 def _serialise(s: Session, *users: str) -> None:

@@ -19,7 +19,7 @@ from store.grants import (
     outside_bounds,
 )
 from store.models import TicketStatus
-from store.tables import GrantRow, TicketRow
+from store.tables import GrantRow, TicketData
 
 
 def to_grant(row: GrantRow) -> Grant:
@@ -33,7 +33,7 @@ def to_grant(row: GrantRow) -> Grant:
                  policy_version=row.policy_version)
 
 
-def create_grant(s: Session, row: TicketRow, reviewer: str, spec: GrantSpec, now: datetime,
+def create_grant(s: Session, row: TicketData, reviewer: str, spec: GrantSpec, now: datetime,
                  key: bytes | None) -> Grant | None:
     """Inside the approval's transaction (``row`` locked and just approved by ``reviewer``):
     the grant, audited in the ticket's chain. Anything that makes it impossible rolls the

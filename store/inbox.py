@@ -30,7 +30,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Connection, Table, and_, insert, or_, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.db import Transactions, db_now
@@ -58,6 +58,15 @@ class ClickStatus(StrEnum):
     PENDING = "pending"
     DECIDED = "decided"
     TOLD = "told"
+
+
+_C = _TABLE.c
+_SETTLE = (update(_TABLE)
+           .where(_C.id == bindparam("cid"), _C.status == ClickStatus.PENDING.value,
+                  _C.received_at >= bindparam("oldest", type_=_C.received_at.type))
+           .values(status=ClickStatus.DECIDED.value, decision_id=bindparam("decision"),
+                   finished_at=bindparam("now", type_=_C.finished_at.type))
+           .returning(_C.id))
 
 
 class NewClick(BaseModel):
@@ -98,14 +107,17 @@ def to_click(row: ClickRow) -> Click:
 
 def settle(s: Session, click_id: int, now: datetime, decision_id: int,
            max_age: timedelta) -> None:
-    """End a click as ``decided`` inside its decision's transaction (after the ticket lock)."""
-    row = s.execute(select(ClickRow).where(ClickRow.id == click_id)
-                    .with_for_update()).scalar_one_or_none()
-    if row is None or row.status != ClickStatus.PENDING:
+    """End a click as ``decided`` inside its decision's transaction (after the ticket lock):
+    one guarded UPDATE (still pending, received within ``max_age`` of ``now``), which takes
+    the click's row lock and re-checks both on PostgreSQL if another writer held it."""
+    done = s.execute(_SETTLE, {"cid": click_id, "oldest": now - max_age, "now": now,
+                               "decision": decision_id}).first()
+    if done is not None:
+        return
+    found = s.execute(select(ClickRow.status).where(ClickRow.id == click_id)).first()
+    if found is None or found.status != ClickStatus.PENDING:
         raise ClickSettled(click_id)
-    if now - row.received_at > max_age:
-        raise ClickTooOld(click_id, max_age)
-    row.status, row.decision_id, row.finished_at = ClickStatus.DECIDED, decision_id, now
+    raise ClickTooOld(click_id, max_age)
 
 
 class InboxMixin:

@@ -11,11 +11,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, bindparam, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from store import audit, audit_seal, audit_verify, checkpoint, tickets
+from store import audit, audit_seal, audit_verify, checkpoint, decide, tickets
 from store.breakglass import BreakGlassMixin
 from store.convert import to_decision, to_ticket
 from store.db import (
@@ -30,13 +30,11 @@ from store.db import (
     sqlite_writer,
     writer_turn,
 )
-from store.decisions import IN_OWN_RIGHT, Capacity, Reroute, decision_update
+from store.decisions import IN_OWN_RIGHT, Capacity, Reroute
 from store.errors import (
     ActionMismatch,
     ApprovalUnverifiable,
     ArgumentsMismatch,
-    ChangedSinceSeen,
-    DeadlinePassed,
     GrantNotAllowed,
     PlanStepRefused,
     StoreUnavailable,
@@ -59,10 +57,10 @@ from store.models import (
     TicketStatus,
     args_hash,
 )
-from store.states import Event, next_status
+from store.states import Event
 from store.tables import AuditHeadRow, AuditRow, DecisionRow, MessageRow, TicketRow
 from store.tickets import SYSTEM_ACTOR, Draft
-from store.transition import transition, transition_refused
+from store.transition import transition
 
 T = TypeVar("T")
 
@@ -74,6 +72,11 @@ def _acting(capacity: Capacity, acting_for: dict[str, str] | None) -> dict[str, 
         return {}
     return {"on_behalf_of": capacity.on_behalf_of, "acting_for": dict(acting_for or {}),
             "identities": sorted(capacity.identities)}
+
+
+_DECISIONS = DecisionRow.__table__.c
+_DECISIONS_OF = (select(*_DECISIONS).where(_DECISIONS.ticket_id == bindparam("tid"))
+                 .order_by(_DECISIONS.id))
 _PROBE = text("UPDATE alembic_version SET version_num = version_num")
 
 
@@ -89,8 +92,6 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
         self.transactions = self._tx = Transactions(engine)
         self._audit_key = audit_key
         self._quick_engine = quick_engine(engine)
-        self._single_reads = engine if self.dialect == "sqlite" else engine.execution_options(
-            isolation_level="AUTOCOMMIT")
         self._quick_writer = sqlite_writer(engine)
 
     @classmethod
@@ -130,18 +131,10 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
             raise StoreUnavailable(f"database error: {exc}") from exc
 
     def read(self, read: Callable[[Connection], T], *, one_statement: bool = False) -> T:
-        """``read`` on a plain connection, in one transaction: Core statements without an
-        ORM session's set-up, for the reads every agent request makes (hundreds a second
-        when many agents poll). ``one_statement``: ``read`` runs a single statement, which
-        needs no transaction around it; on PostgreSQL it then runs in autocommit, which
-        saves the round trip of the ROLLBACK that ends a read transaction."""
-        try:
-            with (self._single_reads if one_statement else self.engine).connect() as c:
-                return read(c)
-        except DBAPIError as exc:
-            raise StoreUnavailable(f"database error: {exc.orig}") from exc
-        except SQLAlchemyError as exc:
-            raise StoreUnavailable(f"database error: {exc}") from exc
+        """``read(connection)`` in :meth:`store.db.Transactions.read`: Core statements
+        without an ORM session, for the reads every agent request makes."""
+        with self._tx.read(one_statement=one_statement) as conn:
+            return read(conn)
 
     def db_now(self) -> datetime:
         with self._tx(write=False) as s:
@@ -246,7 +239,8 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
 
     def get_ticket(self, ticket_id: str, *, for_agent: bool = False) -> Ticket:
         """``for_agent``: an agent's read, which never finds a canary."""
-        return self.read(lambda c: tickets.read_ticket(c, ticket_id, for_agent=for_agent))
+        with self._tx.read() as conn:  # one snapshot: the row and its messages
+            return tickets.read_ticket(conn, ticket_id, for_agent=for_agent)
 
     def status_of(self, ticket_id: str, *, for_agent: bool = False) -> tuple[TicketStatus, int]:
         """Cheapest possible read (for ``wait()`` polling): status and version."""
@@ -273,10 +267,8 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
             return [to_ticket(r) for r in s.execute(stmt.limit(limit)).scalars()]
 
     def decisions(self, ticket_id: str) -> list[Decision]:
-        with self._tx(write=False) as s:
-            rows = s.execute(select(DecisionRow).where(DecisionRow.ticket_id == ticket_id)
-                             .order_by(DecisionRow.id)).scalars()
-            return [to_decision(r) for r in rows]
+        with self._tx.read() as conn:  # every card refresh reads them: Core, no session
+            return [to_decision(r) for r in conn.execute(_DECISIONS_OF, {"tid": ticket_id})]
 
     # -- decisions --------------------------------------------------------------------
 
@@ -300,44 +292,28 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
         ``grant`` (approvals only) also makes a standing grant, in the same transaction
         (:class:`GrantNotAllowed` records neither).
         """
+        capacity = capacity or IN_OWN_RIGHT
         with self._tx(urgent=True) as s:
-            row = self._lock(s, ticket_id)
-            now = self._now(s)
-            if TicketStatus(row.status).is_open and now >= row.expires_at:
-                raise DeadlinePassed(row.id, kind.value, row.status,
-                                     detail=f"its deadline {row.expires_at.isoformat()} has passed")
-            capacity = capacity or IN_OWN_RIGHT
-            update = decision_update(row, reviewer, kind, args, reroute, capacity)
-            if next_status(TicketStatus(row.status), update.event) is None:
-                raise transition_refused(row, update.event)
-            if expected_version is not None and expected_version != row.version:
-                raise ChangedSinceSeen(row.id, update.event.value, row.status,
-                                       seen=expected_version, current=row.version)
-            values = dict(update.values)
-            if update.final:
-                values.update(decided_by=reviewer, decided_at=now)
-            self._transition(s, row, update.event, **values)
-            decision = DecisionRow(
-                ticket_id=ticket_id, reviewer=reviewer, kind=kind.value, reason=reason,
-                args=update.decision_args, args_hash=update.decision_hash, at=now,
-                policy_version=policy_version or row.policy_version,
-                on_behalf_of=capacity.on_behalf_of,
-            )
-            s.add(decision)
-            s.flush()
+            row, now = decide.lock(s, ticket_id)
+            update = decide.check(row, now, reviewer, kind, args, reroute, expected_version,
+                                  capacity)
+            after = decide.apply(s, row, now, update, reviewer)
+            decision = decide.insert_decision(s, after, now, update, reviewer=reviewer,
+                                              kind=kind, reason=reason,
+                                              policy_version=policy_version, capacity=capacity)
             if click_id is not None:
                 settle(s, click_id, now, decision.id, click_max_age)
             self._audit(s, ticket_id, update.audit_kind, reviewer, now, decision=kind.value,
                         reason=reason, args=update.decision_args, args_hash=update.decision_hash,
-                        status=row.status, approvals=list(row.approvals),
-                        approvals_required=int(row.route.get("approvals_required", 1)),
+                        status=after.status, approvals=list(after.approvals),
+                        approvals_required=int(after.route.get("approvals_required", 1)),
                         policy_version=decision.policy_version,
-                        **_acting(capacity, row.acting_for))
+                        **_acting(capacity, after.acting_for))
             if grant is not None:
                 if kind != DecisionKind.APPROVE:
                     raise GrantNotAllowed(ticket_id, "only an approval can make a grant")
-                create_grant(s, row, reviewer, grant, now, self._audit_key)
-            return to_ticket(row, self._messages(s, ticket_id)), to_decision(decision)
+                create_grant(s, after, reviewer, grant, now, self._audit_key)
+            return to_ticket(after, tickets.messages(s.connection(), ticket_id)), decision
 
     def answer_info(self, ticket_id: str, *, actor: str, text: str,
                     evidence: Sequence[Evidence] = ()) -> Ticket:
@@ -484,8 +460,8 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
         while the ticket is still at that version. False when it has moved on since it was
         rendered (a ``chat.update`` of that render may have landed after a newer one, so the
         caller renders again); the sweep re-renders whatever stays behind."""
-        with self._tx() as s:
-            return tickets.mark_shown(s, ticket_id, version)
+        with self._tx.write() as conn:
+            return tickets.mark_shown(conn, ticket_id, version)
 
     def mark_delivery_failed(self, ticket_id: str, *, target: str, error: str,
                              actor: str = SYSTEM_ACTOR) -> Ticket:

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, func, or_, select, text, union, update
+from sqlalchemy import Select, Table, bindparam, func, or_, select, text, union, update
 from sqlalchemy.exc import IntegrityError
 
 from store import audit, audit_seal, step_writer, tickets
@@ -171,8 +171,8 @@ class SweepStore:
 
     def mark_shown(self, ticket_id: str, version: int) -> bool:
         """See :meth:`store.ledger.Ledger.mark_shown`."""
-        with self._tx() as s:
-            return tickets.mark_shown(s, ticket_id, version)
+        with self._tx.write() as conn:
+            return tickets.mark_shown(conn, ticket_id, version)
 
     def behind_surfaces(self, *, limit: int = 50) -> list[Ticket]:
         """Tickets whose card or DM copies show an older version than the ticket's (a failed
@@ -197,14 +197,9 @@ class SweepStore:
         Recorded before the DMs go out, so a DM'd person is authorised when they click.
         Only the current route's chain counts: an edit that re-routed the ticket to stricter
         reviewers took the authority of the old route's on-call people away."""
-        epoch = (select(TicketRow.escalation_epoch).where(TicketRow.id == ticket_id)
-                 .scalar_subquery())
-        with self._tx(write=False) as s:
-            targets = s.execute(select(EscalationStepRow.targets).where(
-                EscalationStepRow.ticket_id == ticket_id, EscalationStepRow.kind == "notify",
-                EscalationStepRow.epoch == epoch,
-                EscalationStepRow.status != StepStatus.SKIPPED)).scalars()
-            return {t for group in targets for t in group}
+        with self._tx.read() as conn:  # every click asks: no ORM session
+            targets = conn.execute(_NOTIFIED, {"tid": ticket_id}).scalars().all()
+        return {t for group in targets for t in group}
 
     def step_counts(self) -> dict[tuple[str, str], int]:
         """``(kind, status) → count`` over all tickets (metrics, tests)."""
@@ -213,6 +208,14 @@ class SweepStore:
                                     func.count()).group_by(EscalationStepRow.kind,
                                                            EscalationStepRow.status))
             return {(kind, status): int(n) for kind, status, n in rows}
+
+
+_STEPS = cast(Table, EscalationStepRow.__table__).c
+_NOTIFIED = select(_STEPS.targets).where(
+    _STEPS.ticket_id == bindparam("tid"), _STEPS.kind == "notify",
+    _STEPS.status != StepStatus.SKIPPED,
+    _STEPS.epoch == select(TicketRow.escalation_epoch)
+    .where(TicketRow.id == bindparam("tid")).scalar_subquery())
 
 
 def _free(at: datetime) -> Any:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     false,
     text,
 )
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SHOWN_BEHIND = "shown_version < version"
@@ -155,6 +156,12 @@ class MessageRow(Base):
     user: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     epoch: Mapped[int | None] = mapped_column(Integer)
+
+
+#: A ticket row as the ORM loads it or as a Core statement returns it (same attribute names).
+TicketData = TicketRow | Row[Any]
+#: A message row, either way.
+MessageData = MessageRow | Row[Any]
 
 
 class EscalationStepRow(Base):

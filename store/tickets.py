@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Row, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from store.convert import to_ticket
@@ -109,6 +109,17 @@ _SET_CARD = (
                .where(MESSAGES.c.ticket_id == bindparam("tid")).scalar_subquery(), *_WATCHED)
 )
 _INSERT_MESSAGE = insert(MESSAGES)
+_MARK_SHOWN = (update(TICKETS).where(TICKETS.c.id == bindparam("tid"),
+                                     TICKETS.c.version == bindparam("b_version"))
+               .values(shown_version=bindparam("b_version")))
+_MESSAGES_OF = (select(MESSAGES).where(MESSAGES.c.ticket_id == bindparam("tid"))
+                .order_by(MESSAGES.c.id))
+_TICKET_BY_ID = select(TICKETS).where(TICKETS.c.id == bindparam("tid"))
+
+
+def messages(conn: Connection, ticket_id: str) -> list[Row[Any]]:
+    """The ticket's messages, oldest first."""
+    return list(conn.execute(_MESSAGES_OF, {"tid": ticket_id}))
 
 
 def set_card(s: Session, ticket: Ticket, ref: SlackRef) -> tuple[datetime, bool]:
@@ -127,12 +138,10 @@ def set_card(s: Session, ticket: Ticket, ref: SlackRef) -> tuple[datetime, bool]
     return now, count == len(ticket.messages) and tuple(current) == seen
 
 
-def mark_shown(s: Session, ticket_id: str, version: int) -> bool:
+def mark_shown(conn: Connection, ticket_id: str, version: int) -> bool:
     """Record that the ticket's live surfaces show ``version``, if it is still at it."""
-    result = s.execute(update(TICKETS).where(TICKETS.c.id == ticket_id,
-                                             TICKETS.c.version == version)
-                       .values(shown_version=version))
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    result = conn.execute(_MARK_SHOWN, {"tid": ticket_id, "b_version": version})
+    return bool(result.rowcount == 1)
 
 
 def insert_message(s: Session, ticket_id: str, ref: SlackRef, now: datetime) -> None:
@@ -143,17 +152,14 @@ def insert_message(s: Session, ticket_id: str, ref: SlackRef, now: datetime) -> 
 
 # -- reading --------------------------------------------------------------------------------
 
-_TICKET = select(TICKETS).where(TICKETS.c.id == bindparam("tid"))
-_AGENT_TICKET = _TICKET.where(TICKETS.c.canary.is_(None))
-_MESSAGES = (select(MESSAGES).where(MESSAGES.c.ticket_id == bindparam("tid"))
-             .order_by(MESSAGES.c.id))
+_AGENT_TICKET = _TICKET_BY_ID.where(TICKETS.c.canary.is_(None))
 
 
 def read_ticket(conn: Connection, ticket_id: str, *, for_agent: bool = False) -> Ticket:
     """The ticket and its messages, by two Core statements in ``conn``'s transaction (one
     snapshot); ``for_agent``: an agent's read, which never finds a canary."""
-    row = conn.execute(_AGENT_TICKET if for_agent else _TICKET, {"tid": ticket_id}
+    row = conn.execute(_AGENT_TICKET if for_agent else _TICKET_BY_ID, {"tid": ticket_id}
                        ).one_or_none()
     if row is None:
         raise TicketNotFound(ticket_id)
-    return to_ticket(row, conn.execute(_MESSAGES, {"tid": ticket_id}).all())  # type: ignore[arg-type]
+    return to_ticket(row, messages(conn, ticket_id))
