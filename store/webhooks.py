@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Table, and_, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from store.db import db_now
@@ -28,6 +28,10 @@ _SUBSCRIBED = (
     .where(AgentRow.webhook_url.is_not(None), AgentRow.revoked_at.is_(None),
            TicketRow.canary.is_(None))  # a canary is no agent's request: it hears nothing
 )
+# Built once: every status change of every ticket runs the first, on a plain connection.
+_SUBSCRIBED_TICKET = _SUBSCRIBED.where(TicketRow.id == bindparam("tid"))
+_ENQUEUE = insert(_TABLE).values(status=PENDING, attempts=0, created_at=db_now(),
+                                 next_attempt_at=db_now())
 
 
 class Delivery(BaseModel):
@@ -54,15 +58,15 @@ class Delivery(BaseModel):
 def enqueue(s: Session, ticket_id: str) -> bool:
     """In the changing transaction: the event for the ticket's new state, if its agent
     has a webhook (True). Nothing for tickets of agents without one (False)."""
-    found = s.execute(_SUBSCRIBED.where(TicketRow.id == ticket_id)).one_or_none()
+    conn = s.connection()
+    found = conn.execute(_SUBSCRIBED_TICKET, {"tid": ticket_id}).one_or_none()
     if found is None:
         return False
     agent, status, version, action = found
     payload = {"ticket_id": ticket_id, "status": status, "version": version, "action": action}
-    s.execute(insert(_TABLE).values(
-        id=f"evt_{ticket_id}_{version}", agent=agent, ticket_id=ticket_id,
-        event=f"ticket.{status}", payload=json.dumps(payload), status=PENDING, attempts=0,
-        created_at=db_now(), next_attempt_at=db_now()))
+    conn.execute(_ENQUEUE, {"id": f"evt_{ticket_id}_{version}", "agent": agent,
+                            "ticket_id": ticket_id, "event": f"ticket.{status}",
+                            "payload": json.dumps(payload)})
     return True
 
 
