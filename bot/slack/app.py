@@ -18,7 +18,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
@@ -113,6 +114,7 @@ def build_app(*, ledger: Ledger, config: SignoffConfig, client: WebClient,
               process_before_response=True, raise_error_for_unhandled_request=False,
               listener_executor=ThreadPoolExecutor(max_workers=LISTENER_THREADS,
                                                    thread_name_prefix="signoff-listener"))
+    app.middleware(_NoButtonNoClick())
     surfaces = Surfaces(client, ledger, RetryQueue(), break_glass=offers(config))
     authz = authz or DelegatingAuthorizer(client, DelegationStore(ledger),
                                           oncall=SweepStore(ledger).oncall_targets,
@@ -187,6 +189,26 @@ def _register_buttons(app: App, reviews: Reviews, inbox: ClickInbox, checks: Exe
 
     app.action(ACTION_EDIT)(ack=_ack, lazy=[edit])
     app.action(ACTION_SHOW_ALL)(ack=_ack, lazy=[show_all])
+
+
+class _NoButtonNoClick(Middleware):
+    """A signed block_actions payload that names no action (``actions`` missing, empty or
+    not a list of actions) is answered 200 and goes no further: there is no button to act
+    on, and an error would only make Slack send it again. Bolt's listener matchers, and its
+    argument injection for function middleware, would raise on it (a 500)."""
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse,
+                next: Callable[[], BoltResponse]) -> BoltResponse:
+        body = req.body
+        if body.get("type") == "block_actions":
+            actions = body.get("actions")
+            if not isinstance(actions, list) or not actions or not all(
+                    isinstance(a, dict) and isinstance(a.get("action_id"), str)
+                    for a in actions):
+                log.warning("block_actions without a usable action from %s: ignored",
+                            (body.get("user") or {}).get("id", "?"))
+                return BoltResponse(status=200, body="")
+        return next()
 
 
 def _ack(ack: Ack) -> None:

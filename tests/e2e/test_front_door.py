@@ -105,3 +105,20 @@ def test_healthz_is_503_when_the_ledger_cannot_write(rig: Rig, db_url: str,
         read_only.close()
     assert status == 503 and not doc["ok"]
     assert doc["database"].startswith("cannot write") and "read" in doc["database"].lower()
+
+
+@pytest.mark.parametrize("actions", [[], None, "x", [None], [{}]])
+def test_a_signed_click_without_a_usable_action_is_200_and_decides_nothing(
+        rig: Rig, actions: Any) -> None:
+    """A block_actions payload whose ``actions`` is empty, missing or malformed names no
+    button: it is acknowledged (Slack would retry an error) and changes nothing."""
+    ticket = refund(rig)
+    payload: dict[str, Any] = {"type": "block_actions", "user": {"id": "U0PAYLEAD"},
+                               "team": {"id": "T0SIGNOFF"}, "token": "x"}
+    if actions is not None:
+        payload["actions"] = actions
+    status, body = _post(rig, str(int(time.time())),
+                         urlencode({"payload": json.dumps(payload)}).encode())
+    assert status == 200, body
+    time.sleep(0.2)
+    assert rig.ledger.decisions(ticket.id) == [] and rig.ledger.clicks() == []
