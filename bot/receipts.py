@@ -51,10 +51,30 @@ def generate_key(passphrase: bytes | None = None) -> tuple[str, str, dict[str, A
     return kid, pem, public
 
 
+class KeyUnusable(Exception):
+    """The stored signing key cannot be loaded (wrong passphrase, damaged PEM)."""
+
+
+def signer(kid: str, private_pem: str, passphrase: bytes | None = None) -> tuple[str, Any]:
+    """``(kid, key)`` ready to sign with: loaded before an approval is consumed, so a key
+    that cannot be used fails the claim before it happens, not after."""
+    try:
+        key = serialization.load_pem_private_key(private_pem.encode(), password=passphrase)
+    except (ValueError, TypeError) as exc:
+        raise KeyUnusable(f"receipt signing key {kid} cannot be loaded: {exc}") from exc
+    return kid, key
+
+
 def issue(ticket: Ticket, *, kid: str, private_pem: str, agent: str, now: datetime,
           ttl: timedelta = DEFAULT_TTL, passphrase: bytes | None = None) -> str:
     """The receipt for executing ``ticket`` (its final, approved arguments)."""
-    key = serialization.load_pem_private_key(private_pem.encode(), password=passphrase)
+    return sign(ticket, signer(kid, private_pem, passphrase), agent=agent, now=now, ttl=ttl)
+
+
+def sign(ticket: Ticket, key: tuple[str, Any], *, agent: str, now: datetime,
+         ttl: timedelta = DEFAULT_TTL) -> str:
+    """:func:`issue` with a key :func:`signer` loaded."""
+    kid, private = key
     claims = {
         "iss": ISSUER, "sub": ticket.id, "jti": secrets.token_hex(16),
         "iat": int(now.timestamp()), "exp": int((now + ttl).timestamp()),
@@ -62,8 +82,7 @@ def issue(ticket: Ticket, *, kid: str, private_pem: str, agent: str, now: dateti
         "approvers": list(ticket.approvals) or [ticket.decided_by or ""],
         "policy_version": ticket.policy_version, "agent": agent,
     }
-    return jwt.encode(claims, key, algorithm=ALGORITHM,  # type: ignore[arg-type]
-                      headers={"kid": kid})
+    return jwt.encode(claims, private, algorithm=ALGORITHM, headers={"kid": kid})
 
 
 def jwks(public_keys: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

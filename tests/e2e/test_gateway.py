@@ -200,3 +200,26 @@ def test_openapi_is_generated_from_the_models(gate: Gate) -> None:
     assert schemas["ErrorOut"]["required"] == ["error", "message"]
     post = doc["paths"]["/v1/requests"]["post"]["responses"]
     assert {"401", "403", "422", "429"} <= set(post)
+
+
+def test_a_signing_key_that_cannot_be_loaded_consumes_no_approval(rig: Rig,
+                                                                   gate: Gate) -> None:
+    """The receipt key is loaded before the claim: with the wrong passphrase the agent gets
+    a 503 naming the fix, and the approval still stands for the claim that follows."""
+    gate.gateway.passphrase = b"the right one"
+    with http(gate) as c:
+        first = c.post("/v1/requests", json=BODY).json()
+        approve(rig, first["id"])
+        assert c.post(f"/v1/requests/{first['id']}/execution").status_code == 200  # key made
+        ticket = c.post("/v1/requests", json={**BODY, "args": {**ARGS, "amount": 7}}).json()
+        approve(rig, ticket["id"])
+        gate.gateway.passphrase = b"a wrong one"
+        refused = c.post(f"/v1/requests/{ticket['id']}/execution")
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"] == "receipt_key_unusable"
+        assert "SIGNOFF_KEYS_PASSPHRASE" in refused.json()["message"]
+        assert rig.ledger.get_ticket(ticket["id"]).status == TicketStatus.APPROVED
+        gate.gateway.passphrase = b"the right one"
+        again = c.post(f"/v1/requests/{ticket['id']}/execution")
+    assert again.status_code == 200, again.text
+    assert rig.ledger.get_ticket(ticket["id"]).status == TicketStatus.EXECUTING

@@ -131,13 +131,12 @@ class Gateway:
             raise ApiError(409, "not_approved",
                            f"request {ticket.id} is {ticket.status.value}, not approved")
         offered = ticket.final_args if args is None else args
+        key = self.signer()  # before the claim: an unusable key must not consume approvals
         ticket = self.ledger.start_execution(ticket.id, action=action or ticket.action,
                                              args=offered, actor=agent.name,
                                              lease=self.backend.config.execution_lease)
         now = datetime.now(UTC)
-        kid, pem = self.signing_key()
-        token = receipts.issue(ticket, kid=kid, private_pem=pem, agent=agent.name, now=now,
-                               ttl=self.receipt_ttl, passphrase=self.passphrase)
+        token = receipts.sign(ticket, key, agent=agent.name, now=now, ttl=self.receipt_ttl)
         return ExecutionOut(ticket=self.out(agent, ticket), args=ticket.final_args,
                             args_sha256=ticket.final_args_hash, receipt=token,
                             receipt_expires_at=now + self.receipt_ttl)
@@ -166,6 +165,17 @@ class Gateway:
             self.agents.add_key(kid, pem, public, actor="signoff")
             return kid, pem
         return active[0].kid, active[0].private_pem
+
+    def signer(self) -> tuple[str, Any]:
+        """The active signing key, loaded; a 503 that names the fix when it cannot be."""
+        kid, pem = self.signing_key()
+        try:
+            return receipts.signer(kid, pem, self.passphrase)
+        except receipts.KeyUnusable as exc:
+            raise ApiError(503, "receipt_key_unusable",
+                           f"{exc}; nothing was claimed and the approval still stands. Set "
+                           "SIGNOFF_KEYS_PASSPHRASE to the passphrase the key was made "
+                           "with, or rotate the key (signoff keys rotate)") from exc
 
     def jwks(self) -> dict[str, Any]:
         return receipts.jwks([k.public_jwk for k in self.agents.signing_keys()])

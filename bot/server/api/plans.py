@@ -62,15 +62,15 @@ class PlanGateway:
         args = body.args
         if args is None:
             args = self.gw.backend.plan_progress(plan_id).args_for(body.action)
+        key = self.gw.signer()  # before the step starts: an unusable key starts nothing
         step = self.gw.backend.start_step(plan_id, action=body.action, args=args,
                                           actor=agent.name)
         digest = args_hash(step.args)
         now = datetime.now(UTC)
-        kid, pem = self.gw.signing_key()
         as_approved = plan.model_copy(update={"action": step.action, "final_args": step.args,
                                               "final_args_hash": digest})
-        token = receipts.issue(as_approved, kid=kid, private_pem=pem, agent=agent.name,
-                               now=now, ttl=self.gw.receipt_ttl, passphrase=self.gw.passphrase)
+        token = receipts.sign(as_approved, key, agent=agent.name, now=now,
+                              ttl=self.gw.receipt_ttl)
         return StepOut(index=step.index, action=step.action, args=step.args,
                        args_sha256=digest, receipt=token,
                        receipt_expires_at=now + self.gw.receipt_ttl)
