@@ -241,8 +241,9 @@ def test_the_two_step_plan_runs_in_order_once_approved(demo: Demo) -> None:
     sb, ledger = demo.sandbox, demo.ledger
     assert sb is not None and ledger is not None
     wait_log(demo, "two-step plan is waiting")
+    # The plan's card, not the small-refunds batch card (it lists a cus_dina refund too).
     card = sb.wait_until(lambda: next((m for m in sb.messages(PAYMENTS)
-                                       if "cus_dina" in str(m.blocks)), None))
+                                       if "pause_subscription" in str(m.blocks)), None))
     assert sb.click(REVIEWER.id, action_id=ACTION_APPROVE, channel=PAYMENTS,
                     message_ts=card.ts).ok
     wait_log(demo, "plan step `issue_refund` ran")
