@@ -23,7 +23,7 @@ from store.db import Transactions
 from store.errors import TransitionRefused
 from store.models import AuditEvent, Ticket, TicketStatus
 from store.states import Event
-from store.tables import MessageRow, TicketRow
+from store.tables import MessageData, TicketRow
 from store.tickets import SYSTEM_ACTOR
 
 #: How long an executor has to report the outcome of an approved action it started.
@@ -39,7 +39,7 @@ class ExecutionMixin:
         def _lock(self, session: Session, ticket_id: str) -> TicketRow: ...
         def _transition(self, s: Session, row: TicketRow, event: Event,
                         **values: Any) -> None: ...
-        def _messages(self, s: Session, ticket_id: str) -> Sequence[MessageRow]: ...
+        def _messages(self, s: Session, ticket_id: str) -> Sequence[MessageData]: ...
         def _audit(self, s: Session, ticket_id: str | None, kind: str, actor: str,
                    at: datetime, **data: Any) -> AuditEvent: ...
 

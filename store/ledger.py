@@ -58,7 +58,7 @@ from store.models import (
     args_hash,
 )
 from store.states import Event
-from store.tables import AuditHeadRow, AuditRow, DecisionRow, MessageRow, TicketRow
+from store.tables import AuditHeadRow, AuditRow, DecisionRow, MessageData, TicketRow
 from store.tickets import SYSTEM_ACTOR, Draft
 from store.transition import transition
 
@@ -239,7 +239,7 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
 
     def get_ticket(self, ticket_id: str, *, for_agent: bool = False) -> Ticket:
         """``for_agent``: an agent's read, which never finds a canary."""
-        with self._tx.read() as conn:  # one snapshot: the row and its messages
+        with self._tx.read() as conn:  # the row and its messages, in one transaction
             return tickets.read_ticket(conn, ticket_id, for_agent=for_agent)
 
     def status_of(self, ticket_id: str, *, for_agent: bool = False) -> tuple[TicketStatus, int]:
@@ -254,9 +254,8 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
             return TicketStatus(found[0]), found[1]
 
     @staticmethod
-    def _messages(s: Session, ticket_id: str) -> Sequence[MessageRow]:
-        return s.execute(select(MessageRow).where(MessageRow.ticket_id == ticket_id)
-                         .order_by(MessageRow.id)).scalars().all()
+    def _messages(s: Session, ticket_id: str) -> Sequence[MessageData]:
+        return tickets.messages(s.connection(), ticket_id)
 
     def list_tickets(self, statuses: Iterable[TicketStatus] | None = None, *,
                      limit: int = 100) -> list[Ticket]:

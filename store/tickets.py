@@ -156,8 +156,8 @@ _AGENT_TICKET = _TICKET_BY_ID.where(TICKETS.c.canary.is_(None))
 
 
 def read_ticket(conn: Connection, ticket_id: str, *, for_agent: bool = False) -> Ticket:
-    """The ticket and its messages, by two Core statements in ``conn``'s transaction (one
-    snapshot); ``for_agent``: an agent's read, which never finds a canary."""
+    """The ticket and its messages, by two Core statements in ``conn``'s transaction;
+    ``for_agent``: an agent's read, which never finds a canary."""
     row = conn.execute(_AGENT_TICKET if for_agent else _TICKET_BY_ID, {"tid": ticket_id}
                        ).one_or_none()
     if row is None:

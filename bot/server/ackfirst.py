@@ -115,8 +115,8 @@ class AckFirstExecutor(Executor):
         self._dispatcher: threading.Thread | None = None
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
-        with self.acks._cv:
-            horizon = Horizon(self.acks._received)
+        with self.acks._cv:  # reentrant: horizon() takes it too
+            horizon = self.acks.horizon()
             if self._closed or (not self._held and not self.acks._open):
                 return self.inner.submit(fn, *args, **kwargs)  # the door is quiet: start now
             future: Future[T] = Future()
