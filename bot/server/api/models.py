@@ -3,30 +3,44 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from store.models import Evidence, Ticket
 
 
-class _Body(BaseModel):
+class Body(BaseModel):
+    """A request body: unknown fields are an error, not ignored."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-class RequestIn(_Body):
+# The fields a request and a plan share, with their bounds, defined once.
+Action = Annotated[str, Field(min_length=1, max_length=200, examples=["issue_refund"])]
+Args = Annotated[dict[str, Any], Field(default_factory=dict, examples=[{"amount": 120}])]
+Reason = Annotated[str, Field(min_length=1, max_length=3000)]
+RequestedBy = Annotated[str, Field(min_length=1, max_length=64,
+                                   description="Slack user id of the person the agent acts for")]
+Summary = Annotated[str | None, Field(max_length=3000)]
+EvidenceList = Annotated[list[Evidence], Field(default_factory=list, max_length=20)]
+Confidence = Annotated[float | None, Field(ge=0.0, le=1.0)]
+RunId = Annotated[str | None, Field(max_length=200)]
+IdempotencyKey = Annotated[str | None, Field(max_length=150)]
+
+
+class RequestIn(Body):
     """The same fields as ``ApprovalClient.request``."""
 
-    action: str = Field(min_length=1, max_length=200, examples=["issue_refund"])
-    args: dict[str, Any] = Field(default_factory=dict, examples=[{"amount": 120}])
-    reason: str = Field(min_length=1, max_length=3000)
-    requested_by: str = Field(min_length=1, max_length=64,
-                              description="Slack user id of the person the agent acts for")
-    summary: str | None = Field(default=None, max_length=3000)
-    evidence: list[Evidence] = Field(default_factory=list, max_length=20)
-    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
-    run_id: str | None = Field(default=None, max_length=200)
-    idempotency_key: str | None = Field(default=None, max_length=150)
+    action: Action
+    args: Args
+    reason: Reason
+    requested_by: RequestedBy
+    summary: Summary = None
+    evidence: EvidenceList
+    confidence: Confidence = None
+    run_id: RunId = None
+    idempotency_key: IdempotencyKey = None
     args_schema: dict[str, Any] | None = Field(
         default=None, description="JSON Schema of the tool's arguments: the edit form's fields")
     annotations: dict[str, Any] = Field(
@@ -43,7 +57,7 @@ class TicketOut(Ticket):
         default=None, description="The reviewer's reason (rejected) or question (needs_info)")
 
 
-class DeniedOut(_Body):
+class DeniedOut(Body):
     id: None = None
     status: Literal["denied"] = "denied"
     action: str
@@ -52,7 +66,7 @@ class DeniedOut(_Body):
     policy_version: str
 
 
-class ExecutionIn(_Body):
+class ExecutionIn(Body):
     args: dict[str, Any] | None = Field(
         default=None, description="The arguments about to run; refused unless they are the "
         "approved ones. Omitted: the approved arguments are returned.")
@@ -62,7 +76,7 @@ class ExecutionIn(_Body):
         "which the receipt names.")
 
 
-class ExecutionOut(_Body):
+class ExecutionOut(Body):
     ticket: TicketOut
     args: dict[str, Any]
     args_sha256: str
@@ -70,26 +84,26 @@ class ExecutionOut(_Body):
     receipt_expires_at: datetime
 
 
-class OutcomeIn(_Body):
+class OutcomeIn(Body):
     ok: bool
     summary: str | None = Field(default=None, max_length=3000)
     error: str | None = Field(default=None, max_length=3000)
 
 
-class CancelIn(_Body):
+class CancelIn(Body):
     reason: str = Field(min_length=1, max_length=3000)
 
 
-class AnswerIn(_Body):
+class AnswerIn(Body):
     text: str = Field(min_length=1, max_length=3000)
     evidence: list[Evidence] = Field(default_factory=list, max_length=20)
 
 
-class RedeemIn(_Body):
+class RedeemIn(Body):
     receipt: str = Field(min_length=1, max_length=4000)
 
 
-class RedeemOut(_Body):
+class RedeemOut(Body):
     redeemed: bool
     ticket_id: str
     action: str
@@ -101,13 +115,13 @@ class Jwks(BaseModel):
     keys: list[dict[str, Any]]
 
 
-class FieldError(_Body):
+class FieldError(Body):
     loc: list[str | int]
     msg: str
     type: str
 
 
-class ErrorOut(_Body):
+class ErrorOut(Body):
     """Every error body: a stable ``error`` code and a sentence for a person."""
 
     error: str = Field(examples=["unauthorized", "action_not_allowed", "not_found"])
