@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -91,10 +92,18 @@ def test_the_agent_proposes_a_mix_and_policy_sorts_it(demo: Demo) -> None:
     assert demo.sandbox is not None and demo.sandbox.wait_until(lambda: any(
         t.action == "search_orders" and t.status == TicketStatus.EXECUTED
         for t in ledger.list_tickets(limit=50)), timeout=10)
+    # Every proposal runs in its own thread: wait until each refund has filed its ticket.
+    def agent_refunds() -> list[Ticket]:
+        return [t for t in ledger.list_tickets(limit=50)
+                if t.action == "issue_refund" and t.canary is None]
+
+    # Filing a batched refund need not touch Slack, so poll the ledger rather than the sandbox.
+    deadline = time.monotonic() + 20
+    while len(agent_refunds()) < 2 + len(SMALL_REFUNDS) and time.monotonic() < deadline:
+        time.sleep(0.05)
     tickets = {t.action: t for t in demo.ledger.list_tickets(limit=50) if t.canary is None}
     assert "drop_database" not in tickets  # denied before any ticket existed
-    refunds = [t for t in demo.ledger.list_tickets(limit=50)
-               if t.action == "issue_refund" and t.canary is None]  # the agent's own
+    refunds = agent_refunds()  # the agent's own
     single = [t for t in refunds if t.args["amount"] > SMALL_REFUND]
     assert sorted(t.route.approvals_required for t in single) == [1, 2]
     assert len(refunds) - len(single) == len(SMALL_REFUNDS)
