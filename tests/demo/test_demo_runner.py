@@ -97,9 +97,14 @@ def test_the_agent_proposes_a_mix_and_policy_sorts_it(demo: Demo) -> None:
         return [t for t in ledger.list_tickets(limit=50)
                 if t.action == "issue_refund" and t.canary is None]
 
+    def all_filed() -> bool:
+        actions = {t.action for t in ledger.list_tickets(limit=50) if t.canary is None}
+        return (len(agent_refunds()) >= 2 + len(SMALL_REFUNDS)
+                and {"send_email", "merge_customer_accounts"} <= actions)
+
     # Filing a batched refund need not touch Slack, so poll the ledger rather than the sandbox.
     deadline = time.monotonic() + 20
-    while len(agent_refunds()) < 2 + len(SMALL_REFUNDS) and time.monotonic() < deadline:
+    while not all_filed() and time.monotonic() < deadline:
         time.sleep(0.05)
     tickets = {t.action: t for t in demo.ledger.list_tickets(limit=50) if t.canary is None}
     assert "drop_database" not in tickets  # denied before any ticket existed
