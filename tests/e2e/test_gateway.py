@@ -116,6 +116,41 @@ def test_past_max_pending_the_agent_gets_429_and_no_card(rig: Rig, db_url: str) 
     assert len(rig.ledger.list_tickets()) == 2
 
 
+def test_concurrent_requests_cannot_all_slip_under_the_cap(rig: Rig, db_url: str) -> None:
+    """The cap is counted in the transaction that opens the ticket, with the agent's row
+    locked: twelve requests at once against a cap of three open exactly three."""
+    with running_gateway(rig, db_url, agent="burst-bot", max_pending=3) as g:
+        start = threading.Barrier(12)
+
+        def post(n: int) -> int:
+            with http(g) as c:
+                start.wait()
+                body = {**BODY, "args": {**ARGS, "amount": n + 1}}
+                return c.post("/v1/requests", json=body).status_code
+
+        with ThreadPoolExecutor(12) as pool:
+            codes = sorted(pool.map(post, range(12)))
+    assert codes == [200] * 3 + [429] * 9
+    opened = [t for t in rig.ledger.list_tickets() if t.agent == "burst-bot"]
+    assert len(opened) == 3 and all(t.status == TicketStatus.PENDING for t in opened)
+    assert len(rig.sandbox.calls("chat.postMessage")) == 3
+
+
+def test_at_the_cap_a_retry_gets_its_ticket_and_allowed_calls_still_run(rig: Rig,
+                                                                       db_url: str) -> None:
+    with running_gateway(rig, db_url, agent="cap-bot", max_pending=1) as g, http(g) as c:
+        first = c.post("/v1/requests", json={**BODY, "idempotency_key": "k1"}).json()
+        again = c.post("/v1/requests", json={**BODY, "idempotency_key": "k1"})
+        assert again.status_code == 200 and again.json()["id"] == first["id"]
+        lookup = c.post("/v1/requests", json={
+            "action": "search_orders", "args": {"q": "cus_42"}, "reason": "lookup",
+            "requested_by": "U0REQUESTER"})
+        assert lookup.status_code == 200 and lookup.json()["status"] == "approved"
+        refused = c.post("/v1/requests", json={**BODY, "args": {**ARGS, "amount": 7}})
+        assert refused.status_code == 429 and "1 open requests" in refused.json()["message"]
+    assert len(rig.ledger.list_tickets([TicketStatus.PENDING])) == 1
+
+
 def test_long_poll_returns_as_soon_as_the_ticket_is_decided(rig: Rig, gate: Gate) -> None:
     with http(gate) as c:
         ticket = c.post("/v1/requests", json=BODY).json()

@@ -16,7 +16,7 @@ from bot import receipts
 from bot.agent.backend import ApprovalRequest
 from bot.agent.errors import ApprovalDenied
 from bot.agent.inprocess import InProcessBackend
-from bot.server.api.errors import ApiError
+from bot.server.api.errors import ApiError, too_many_pending
 from bot.server.api.models import (
     AnswerIn,
     DeniedOut,
@@ -29,11 +29,9 @@ from bot.server.api.models import (
 from bot.server.api.waiters import WaitHub
 from escalation.policy import untrusted
 from store.agents import Agent, AgentStore
-from store.errors import TicketNotFound
+from store.errors import OpenRequestsCapped, TicketNotFound
 from store.ledger import Ledger
 from store.models import DecisionKind, Ticket, TicketStatus
-
-RETRY_AFTER_S = 30
 
 
 def _vouched(agent: Agent, annotations: dict[str, Any]) -> dict[str, Any]:
@@ -98,13 +96,6 @@ class Gateway:
             raise ApiError(403, "action_not_allowed",
                            f"agent {agent.name!r} may not request {body.action!r} (its "
                            f"actions: {', '.join(agent.actions) or 'none'})")
-        waiting = self.agents.open_tickets(agent.name, up_to=agent.max_pending)
-        if waiting >= agent.max_pending:
-            raise ApiError(429, "too_many_pending",
-                           f"agent {agent.name!r} already has {agent.max_pending} open "
-                           "requests; wait for a decision before asking again",
-                           headers={"Retry-After": str(RETRY_AFTER_S)},
-                           retry_after=RETRY_AFTER_S)
         key = f"{agent.name}:{body.idempotency_key}" if body.idempotency_key else None
         try:
             ticket = self.backend.request(ApprovalRequest(
@@ -112,10 +103,12 @@ class Gateway:
                 requested_by=body.requested_by, summary=body.summary,
                 evidence=tuple(body.evidence), confidence=body.confidence, agent=agent.name,
                 run_id=body.run_id, idempotency_key=key, args_schema=body.args_schema,
-                annotations=_vouched(agent, body.annotations)))
+                annotations=_vouched(agent, body.annotations), open_cap=agent.max_pending))
         except ApprovalDenied as exc:
             return DeniedOut(action=exc.action, rule=exc.rule, reason=exc.reason,
                              policy_version=exc.policy_version)
+        except OpenRequestsCapped as exc:
+            raise too_many_pending(exc) from None
         return self.out(agent, ticket)
 
     def claim(self, agent: Agent, ticket_id: str, args: dict[str, Any] | None,
