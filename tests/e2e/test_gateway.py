@@ -258,3 +258,74 @@ def test_a_signing_key_that_cannot_be_loaded_consumes_no_approval(rig: Rig,
         again = c.post(f"/v1/requests/{ticket['id']}/execution")
     assert again.status_code == 200, again.text
     assert rig.ledger.get_ticket(ticket["id"]).status == TicketStatus.EXECUTING
+
+
+LOOKUP = {"action": "search_orders", "args": {"q": "cus_42"}, "reason": "lookup",
+          "requested_by": "U0REQUESTER"}
+
+
+def test_claim_with_the_request_runs_only_what_policy_allows_outright(rig: Rig,
+                                                                      gate: Gate) -> None:
+    """``claim: true`` saves the allowed call its second round trip; a pending request, a
+    retry of an earlier one and a reviewed approval are never claimed by it."""
+    with http(gate) as c:
+        doc = c.post("/v1/requests", json={**LOOKUP, "claim": True, "idempotency_key": "l1"})
+        assert doc.status_code == 200, doc.text
+        claimed = doc.json()
+        assert claimed["ticket"]["status"] == "executing" and claimed["args"] == LOOKUP["args"]
+        verify(claimed["receipt"], action="search_orders", args=LOOKUP["args"],
+               keys=gate.gateway.jwks())
+        ticket_id = claimed["ticket"]["id"]
+        again = c.post("/v1/requests", json={**LOOKUP, "claim": True, "idempotency_key": "l1"})
+        assert again.json()["id"] == ticket_id and "receipt" not in again.json()
+        second = c.post(f"/v1/requests/{ticket_id}/execution")
+        assert second.status_code == 409 and second.json()["error"] == "already_claimed"
+        assert c.post(f"/v1/requests/{ticket_id}/outcome", json={"ok": True}
+                      ).json()["status"] == "executed"
+        pending = c.post("/v1/requests", json={**BODY, "claim": True}).json()
+        assert pending["status"] == "pending" and "receipt" not in pending
+    kinds = [e.kind for e in rig.ledger.audit_events(ticket_id=ticket_id)]
+    assert kinds.count("executing") == 1 and kinds[-1] == "executed"
+    assert rig.ledger.get_ticket(pending["id"]).status == TicketStatus.PENDING
+
+
+def test_claim_with_the_request_claims_nothing_when_the_key_cannot_be_loaded(
+        rig: Rig, gate: Gate) -> None:
+    gate.gateway.passphrase = b"the right one"
+    with http(gate) as c:
+        assert c.post("/v1/requests", json={**LOOKUP, "claim": True}).json()["receipt"]
+        gate.gateway.passphrase = b"a wrong one"
+        doc = c.post("/v1/requests", json={**LOOKUP, "args": {"q": "x"}, "claim": True})
+        assert doc.status_code == 200 and doc.json()["status"] == "approved"
+        refused = c.post(f"/v1/requests/{doc.json()['id']}/execution")
+    assert refused.status_code == 503 and refused.json()["error"] == "receipt_key_unusable"
+    assert rig.ledger.get_ticket(doc.json()["id"]).status == TicketStatus.APPROVED
+
+
+def test_the_http_backend_claims_an_allowed_call_in_one_round_trip(gate: Gate) -> None:
+    from bot import current_receipt
+    from bot.agent.backend import ApprovalRequest
+    from bot.agent.http import HttpBackend
+
+    sent: list[str] = []
+    transport = httpx.HTTPTransport()
+
+    class Counting(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            sent.append(f"{request.method} {request.url.path}")
+            return transport.handle_request(request)
+
+    backend = HttpBackend(gate.url, gate.token, transport=Counting())
+    try:
+        ticket, claimed = backend.request_claimed(ApprovalRequest(
+            action="search_orders", args={"q": "cus_7"}, reason="lookup",
+            requested_by="U0REQUESTER"), claim_as="anyone")
+        assert claimed and ticket.status == TicketStatus.EXECUTING
+        assert current_receipt() is not None
+        assert sent == ["POST /v1/requests"]
+        plain, claimed = backend.request_claimed(ApprovalRequest(
+            action="search_orders", args={"q": "cus_8"}, reason="lookup",
+            requested_by="U0REQUESTER"), claim_as=None)
+        assert not claimed and plain.status == TicketStatus.APPROVED
+    finally:
+        backend.close()
