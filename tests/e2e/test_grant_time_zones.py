@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.cli import main
 from bot.render.grant import ACTION_GRANT, SPAN_ACTION, SPAN_BLOCK, USES_ACTION, USES_BLOCK
 from bot.sandbox import View
 from bot.sandbox.records import SubmissionResult
@@ -56,7 +57,9 @@ def offset_at(local: timedelta) -> int:
     return int(shift.total_seconds()) // 60 * 60
 
 
-def test_end_of_day_is_midnight_in_the_reviewers_own_time_zone(rig: Rig) -> None:
+def test_end_of_day_is_midnight_in_the_reviewers_own_time_zone(
+        rig: Rig, db_url: str, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     # San Francisco or Tokyo, whichever is not near its midnight right now (one never is).
     name = far_from_midnight("America/Los_Angeles", "Asia/Tokyo")
     rig.sandbox.set_time_zone(LEAD, name)
@@ -76,6 +79,9 @@ def test_end_of_day_is_midnight_in_the_reviewers_own_time_zone(rig: Rig) -> None
     rig.sandbox.wait_until(
         lambda: f"until the end of the day in {name}" in thread_texts(rig, ticket))
     assert refund(rig, 100).status == TicketStatus.APPROVED  # and it approves meanwhile
+    monkeypatch.setenv("SIGNOFF_DATABASE_URL", db_url)
+    assert main(["grants", "list"]) == 0
+    assert f"(end of day in {name})" in capsys.readouterr().out
 
 
 def test_a_zone_slack_gives_only_as_an_offset_ends_the_day_at_that_offset(rig: Rig) -> None:
