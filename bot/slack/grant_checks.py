@@ -96,7 +96,7 @@ def announce_grants(surfaces: Surfaces, ticket: Ticket) -> None:
     for g in GrantStore(surfaces.ledger).for_ticket(ticket.id):
         surfaces.reply(ticket, render_grant_created(
             ticket, g.id, g.granted_by, g.expires_at, g.max_uses,
-            bound_lines(ticket, g.bounds)))
+            bound_lines(ticket, g.bounds), zone=g.zone))
 
 
 def home_grants(reviews: Reviews, user: str) -> list[Block]:
