@@ -9,20 +9,22 @@ shared post that fails fails every member's step exactly as it would fail a lone
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from escalation.chains import Step, StepKind
 from escalation.notifier import DeliveryResult, Notifier
-from store.batches import BATCH_ROLE
-from store.errors import DeliveryError
+from store.errors import DeliveryError, StoreError
 from store.models import Ticket
 from store.steps import Delivery
 
 if TYPE_CHECKING:
     from escalation.engine import TickReport
+
+log = logging.getLogger("signoff.escalation")
 
 
 @dataclass(frozen=True)
@@ -35,15 +37,8 @@ class Job:
     targets: tuple[str, ...] = ()
     failed: tuple[tuple[str, str], ...] = ()
     """Targets the level could not reach before any DM (nobody on call, a group unread)."""
-
-
-def batch_card(ticket: Ticket) -> tuple[str, str] | None:
-    """The ``(channel, ts)`` of the batch card that is ``ticket``'s card, if it is one."""
-    card = ticket.card
-    if card is None or not any(m.role == BATCH_ROLE and m.channel == card.channel
-                               and m.ts == card.ts for m in ticket.messages):
-        return None
-    return card.channel, card.ts
+    batch: str | None = None
+    """The batch whose card is this ticket's card (its thread posts may be shared)."""
 
 
 def shared_groups(jobs: Sequence[Job]) -> tuple[list[Job], list[list[Job]]]:
@@ -52,12 +47,13 @@ def shared_groups(jobs: Sequence[Job]) -> tuple[list[Job], list[list[Job]]]:
     groups: dict[tuple[object, ...], list[Job]] = {}
     alone: list[Job] = []
     for job in jobs:
-        card = batch_card(job.ticket)
-        if card is None or job.step.kind is StepKind.EXPIRE:
+        card = job.ticket.card
+        if job.batch is None or card is None or job.step.kind is StepKind.EXPIRE:
             alone.append(job)
             continue
         level = job.step.level if job.step.kind is StepKind.NOTIFY else None
-        groups.setdefault((card, job.step.kind, level), []).append(job)
+        key = (job.batch, card.channel, card.ts, job.step.kind, level)
+        groups.setdefault(key, []).append(job)
     shared = [g for g in groups.values() if len(g) > 1]
     alone += [g[0] for g in groups.values() if len(g) == 1]
     return alone, shared
@@ -70,9 +66,12 @@ class Deliverer:
         self.retry_backoff = retry_backoff
         self.max_attempts = max_attempts
 
-    def perform(self, jobs: Sequence[Job], at: datetime, report: TickReport) -> list[Delivery]:
-        """Perform recorded first attempts, sharing thread posts within a batch card."""
-        alone, shared = shared_groups(jobs)
+    def perform(self, jobs: Sequence[Job], at: datetime, report: TickReport,
+                batches: Callable[[Sequence[str]], dict[str, str]]) -> list[Delivery]:
+        """Perform recorded first attempts, sharing thread posts within a batch card
+        (``batches``: the batch card of each of some tickets, read only when two or more
+        jobs could share one; if it cannot be read, each job goes alone)."""
+        alone, shared = shared_groups(_with_batches(jobs, batches))
         out = [self._one(job, at, report) for job in alone]
         for group in shared:
             if group[0].step.kind is StepKind.REMIND:
@@ -168,6 +167,20 @@ class Deliverer:
     def retry_at(self, at: datetime, attempt: int, retry_after: float | None) -> datetime:
         backoff = self.retry_backoff * (2 ** (attempt - 1))
         return at + max(backoff, timedelta(seconds=retry_after or 0))
+
+
+def _with_batches(jobs: Sequence[Job],
+                  batches: Callable[[Sequence[str]], dict[str, str]]) -> list[Job]:
+    maybe = [j.ticket.id for j in jobs if j.ticket.card is not None
+             and j.step.kind is not StepKind.EXPIRE]
+    if len(maybe) < 2:
+        return list(jobs)
+    try:
+        found = batches(maybe)
+    except StoreError:
+        log.exception("could not read the batch cards of %d tickets", len(maybe))
+        return list(jobs)
+    return [replace(j, batch=found.get(j.ticket.id)) for j in jobs]
 
 
 def _after(bad: Sequence[DeliveryResult]) -> float | None:

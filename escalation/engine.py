@@ -295,7 +295,7 @@ class EscalationEngine:
             report.skipped += len(work.skipped_levels) + work.skipped_reminders
             jobs += [_job(result.ticket, step, result.ids[(step.loop, step.level, step.key)],
                           work) for step in work.act]
-        deliveries += self.deliver.perform(jobs, at, report)
+        deliveries += self.deliver.perform(jobs, at, report, self.store.batch_cards)
         return released
 
     def _resolve(self, ticket: Ticket, planned: PlannedLevel, work: _Work) -> None:
