@@ -43,12 +43,14 @@ class Job:
 
 def shared_groups(jobs: Sequence[Job]) -> tuple[list[Job], list[list[Job]]]:
     """Split ``jobs`` into those performed alone and groups sharing one thread post: two or
-    more reminders on the same batch card, or two or more level DMs of the same level."""
+    more reminders on the same batch card, or two or more level DMs of the same level (with
+    somebody to DM: a level nobody can be reached at posts no note, alone or not)."""
     groups: dict[tuple[object, ...], list[Job]] = {}
     alone: list[Job] = []
     for job in jobs:
         card = job.ticket.card
-        if job.batch is None or card is None or job.step.kind is StepKind.EXPIRE:
+        nobody = job.step.kind is StepKind.NOTIFY and not job.targets  # posts nothing alone
+        if job.batch is None or card is None or job.step.kind is StepKind.EXPIRE or nobody:
             alone.append(job)
             continue
         level = job.step.level if job.step.kind is StepKind.NOTIFY else None
