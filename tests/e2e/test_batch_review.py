@@ -135,7 +135,7 @@ def test_reject_all_needs_one_reason(rig: Rig) -> None:
     with pytest.raises(ApprovalRejected) as info:
         rig.client.execute(tickets[0].id, lambda **kw: kw, action="issue_refund")
     assert info.value.reason == "duplicates of last week's"
-    assert "none is waiting here any more" in card_text(rig, tickets[0])
+    wait_for(lambda: "none is waiting here any more" in card_text(rig, tickets[0]))
 
 
 def test_an_item_rejected_first_then_approve_all_covers_the_rest(rig: Rig) -> None:
