@@ -48,6 +48,8 @@ WITNESS_REQUESTER = ("The request was made on your behalf, so you cannot witness
 NOT_A_WITNESS = ("Only the route's approvers, its on-call engineers and break-glass "
                  "responders may witness a break-glass. Nothing was recorded.")
 NO_BREAK_GLASS = "There is no break-glass on this request to witness."
+WITNESS_UNRECORDED = ("Your witness did not count: signoff could not record it (its database "
+                      "did not answer). Nothing changed; click Witness again in a moment.")
 
 
 def _duration(value: timedelta) -> str:

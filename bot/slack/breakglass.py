@@ -48,6 +48,7 @@ from store.errors import (
     ClickSettled,
     ClickTooOld,
     DeadlinePassed,
+    StoreError,
     TicketNotFound,
     TransitionRefused,
 )
@@ -230,11 +231,20 @@ class BreakGlassDesk:
     # -- witnessing -----------------------------------------------------------------------
 
     def witness(self, body: dict[str, Any]) -> None:
-        """After the ack: a second person acknowledges the break-glass (or is told why not)."""
+        """After the ack: a second person acknowledges the break-glass (or is told why not).
+        The click is acknowledged before it is written, so a database failure must still end
+        in a message: the witness then clicks again (an unwitnessed break-glass escalates
+        meanwhile, it is never taken as witnessed)."""
         user = body["user"]["id"]
         channel = (body.get("channel") or {}).get("id") or (
             body.get("container") or {}).get("channel_id")
-        ticket_id = str(body["actions"][0].get("value", ""))
+        try:
+            self._witness(user, channel, str(body["actions"][0].get("value", "")))
+        except StoreError as exc:
+            log.warning("witness by %s not recorded: %s", user, exc)
+            self.reviews.surfaces.tell(user, channel, text.WITNESS_UNRECORDED)
+
+    def _witness(self, user: str, channel: str | None, ticket_id: str) -> None:
         tell = self.reviews.surfaces.tell
         try:
             ticket = self.ledger.get_ticket(ticket_id)

@@ -23,6 +23,7 @@ from bot.render.breakglass import (
     NOT_ALLOWED,
     OWN_REQUEST,
     WITNESS_SELF,
+    WITNESS_UNRECORDED,
     WITNESSED,
 )
 from bot.render.ids import (
@@ -37,6 +38,7 @@ from escalation.config import load_config
 from store.ledger import Ledger
 from store.models import DecisionKind, NewTicket, Ticket, TicketStatus
 from tests.e2e.conftest import EXAMPLE, Rig, running_rig, workspace
+from tests.e2e.test_click_inbox import tables_gone
 from tests.e2e.test_reviews import settled, wait_ephemeral
 
 SECURITY = "C0SECURITY"
@@ -162,6 +164,24 @@ def test_witnessed_in_time_is_never_escalated(rig: Rig) -> None:
     rig.service.sweep().tick(at=record.broken_at + timedelta(minutes=40))
     assert rig.sandbox.messages(rig.sandbox.dm_channel("U0PAYONCALL")) == []
     assert "break_glass_unwitnessed" not in audit_kinds(rig, ticket.id)
+
+
+def test_a_witness_the_database_cannot_take_is_told_and_can_click_again(
+        rig: Rig, db_url: str) -> None:
+    """The Witness click is acknowledged before it is written: a database failure after
+    the ack still ends in a message to the witness, and nothing is taken as witnessed."""
+    ticket = broken(rig)
+    post = rig.sandbox.wait_until(lambda: security_posts(rig))[0]
+    with tables_gone(db_url, "break_glass"):
+        rig.sandbox.click("U0FINOPS", action_id=ACTION_WITNESS, channel=SECURITY,
+                          message_ts=post.ts)
+        wait_ephemeral(rig, "U0FINOPS", WITNESS_UNRECORDED)
+    record = rig.ledger.break_glass_of(ticket.id)
+    assert record is not None and record.witnessed_by is None
+    assert "break_glass_witnessed" not in audit_kinds(rig, ticket.id)
+    rig.sandbox.click("U0FINOPS", action_id=ACTION_WITNESS, channel=SECURITY, message_ts=post.ts)
+    wait_ephemeral(rig, "U0FINOPS", WITNESSED)
+    assert rig.ledger.break_glass_of(ticket.id).witnessed_by == "U0FINOPS"  # type: ignore[union-attr]
 
 
 def test_unwitnessed_break_glass_escalates_along_the_chain(rig: Rig) -> None:
