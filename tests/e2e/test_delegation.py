@@ -103,6 +103,44 @@ def test_a_revoked_delegation_stops_at_once(rig: Rig) -> None:
     assert "delegated" in events and "delegation_revoked" in events
 
 
+def revoked_after_the_check(rig: Rig, made: Delegation, monkeypatch: pytest.MonkeyPatch,
+                            delegate: str = DELEGATE) -> None:
+    """Revoke ``made`` right after the bot authorised ``delegate``'s click with it, before
+    the ledger records the decision: the window a revocation from App Home can land in."""
+    authz = rig.service.inbox.reviews.authz if rig.service.inbox else None
+    assert authz is not None
+    checked, done = authz.standing, []
+
+    def then_revoked(user: str, *args: Any, **kwargs: Any) -> Any:
+        found = checked(user, *args, **kwargs)
+        if user == delegate and not done:
+            done.append(DelegationStore(rig.ledger).revoke(made.id, at=now(), by=made.principal))
+        return found
+
+    monkeypatch.setattr(authz, "standing", then_revoked)
+
+
+def test_a_revocation_between_the_check_and_the_write_records_nothing(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    from store.inbox import ClickStatus
+
+    made = lend(rig)
+    ticket = refund(rig)
+    revoked_after_the_check(rig, made, monkeypatch)
+    rig.sandbox.click(DELEGATE, action_id=ACTION_APPROVE, channel="C0PAYMENTS")
+    told = wait_ephemeral(rig, DELEGATE, "Nothing was recorded")
+    assert f"<@{LEAD}>" in told and "revoked or ended" in told
+    assert rig.ledger.decisions(ticket.id) == []
+    after = rig.ledger.get_ticket(ticket.id)
+    assert after.status == TicketStatus.PENDING and after.version == ticket.version
+    assert not any(e.kind in ("decided", "edited")
+                   for e in rig.ledger.audit_events(ticket_id=ticket.id))
+    assert rig.sandbox.wait_until(lambda: not rig.ledger.clicks(ClickStatus.PENDING))
+    assert [c.user for c in rig.ledger.clicks(ClickStatus.TOLD)] == [DELEGATE]
+    rig.sandbox.click(FINOPS, action_id=ACTION_APPROVE, channel="C0PAYMENTS")
+    assert settled(rig, ticket.id).approvals == (FINOPS,)
+
+
 def test_a_deactivated_principal_lends_nothing(rig: Rig) -> None:
     lend(rig)
     rig.sandbox.deactivate_user(LEAD)  # left the company while their delegation ran
@@ -178,12 +216,14 @@ def test_the_ledger_refuses_one_person_twice_under_its_lock(rig: Rig) -> None:
     from store.errors import DuplicateApproval
     from store.models import DecisionKind
 
+    made = lend(rig)
     ticket = refund(rig, amount=5000)
     rig.ledger.record_decision(ticket.id, reviewer=LEAD, kind=DecisionKind.APPROVE)
     with pytest.raises(DuplicateApproval):
         rig.ledger.record_decision(ticket.id, reviewer=DELEGATE, kind=DecisionKind.APPROVE,
                                    capacity=Capacity(on_behalf_of=LEAD,
-                                                     identities=frozenset({DELEGATE, LEAD})))
+                                                     identities=frozenset({DELEGATE, LEAD}),
+                                                     delegations=frozenset({made.id})))
 
 
 def test_delegation_is_never_chained(rig: Rig) -> None:
