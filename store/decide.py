@@ -8,7 +8,7 @@ latency for every other writer. The transaction is:
    PostgreSQL the clock is read outside the locking subquery, so a wait for the lock is not
    hidden in ``now``);
 2. the delegations the decision's authority relies on, read (and on PostgreSQL share-locked,
-   so a revocation waits for this commit) by the same clock: any that ended since the click
+   :mod:`store.delegation_check`) by the same clock: any that ended since the click
    was authorised refuses the decision; the delegations that link the reviewer to others now
    widen who they count as (only read when it matters: a delegate's or fallback's decision,
    or an approval after others);
@@ -26,15 +26,16 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, Row, Table, bindparam, insert, or_, select
+from sqlalchemy import Row, Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
+from store import delegation_check
 from store.db import db_now
 from store.decisions import IN_OWN_RIGHT, Capacity, DecisionUpdate, Reroute, decision_update
 from store.errors import ChangedSinceSeen, DeadlinePassed, DelegationEnded, TicketNotFound
 from store.models import Decision, DecisionKind, TicketStatus
 from store.states import next_status
-from store.tables import DecisionRow, DelegationRow
+from store.tables import DecisionRow
 from store.tickets import TICKETS
 from store.transition import guarded_update, transition_refused
 
@@ -48,15 +49,6 @@ _LOCKED = (select(*(TICKETS.c[name] for name in _CHECKED))
 # The clock outside the locking subquery: PostgreSQL computes it once the lock is held.
 _LOCK = select(_LOCKED, db_now().label("now"))
 _INSERT_DECISION = insert(_DECISIONS).returning(_DECISIONS.c.id)
-_D = cast(Table, DelegationRow.__table__).c
-_IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
-_WHO = bindparam("who", type_=_D.delegate.type)
-# The relied-on delegations and every one the reviewer gives or holds. FOR SHARE (PostgreSQL;
-# SQLite already has one writer): a revocation (FOR UPDATE) waits for this decision's
-# commit, or this read waits for the revocation's and sees it.
-_LINKS = (select(_D.id, _D.principal, _D.delegate, _D.starts_at, _D.ends_at, _D.revoked_at)
-          .where(or_(_D.id.in_(_IDS), _D.principal == _WHO, _D.delegate == _WHO))
-          .with_for_update(read=True))
 _APPROVING = (DecisionKind.APPROVE, DecisionKind.EDIT)
 
 
@@ -82,10 +74,8 @@ def authority(s: Session, row: Row[Any], now: datetime, reviewer: str, kind: Dec
     if not (capacity.delegations or capacity.on_behalf_of is not None
             or (kind in _APPROVING and counted)):
         return capacity  # in one's own right, and nobody to be counted twice with
-    found = s.connection().execute(_LINKS, {"ids": sorted(capacity.delegations),
-                                            "who": reviewer}).all()
-    active = {d.id: d for d in found
-              if d.revoked_at is None and d.starts_at <= now < d.ends_at}
+    found = delegation_check.links(s.connection(), capacity.delegations, reviewer)
+    active = {d.id: d for d in found if delegation_check.active(d, now)}
     ended = sorted(capacity.delegations - active.keys())
     lends = capacity.on_behalf_of is None or any(
         active[i].principal == capacity.on_behalf_of and active[i].delegate == reviewer

@@ -315,7 +315,7 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
             if grant is not None:
                 if kind != DecisionKind.APPROVE:
                     raise GrantNotAllowed(ticket_id, "only an approval can make a grant")
-                create_grant(s, after, reviewer, grant, now, self._audit_key)
+                create_grant(s, after, reviewer, grant, now, self._audit_key, capacity)
             return to_ticket(after, tickets.messages(s.connection(), ticket_id)), decision
 
     def answer_info(self, ticket_id: str, *, actor: str, text: str,

@@ -40,6 +40,9 @@ SPAN_ACTION: Final = "signoff_grant_span_value"
 USES_BLOCK: Final = "signoff_grant_uses"
 USES_ACTION: Final = "signoff_grant_uses_value"
 DEFAULT_USES = 10
+NO_FALLBACK_GRANT = ("No standing grant: you may decide this request only as a fallback "
+                     "approver, while every approver is away, and that does not extend to "
+                     "future requests.")
 
 
 @dataclass(frozen=True)
@@ -105,9 +108,12 @@ def render_grant_modal(ticket: Ticket, bounds: Sequence[str], spans: dict[str, s
 
 
 def render_grant_created(ticket: Ticket, grant_id: str, granter: str, expires_at: datetime,
-                         max_uses: int, bounds: Sequence[str]) -> Message:
+                         max_uses: int, bounds: Sequence[str],
+                         on_behalf_of: str | None = None) -> Message:
     """The thread line that says a grant now covers similar requests."""
-    text = (f"🔁 {mention(granter)} approved this and granted similar requests until "
+    who = mention(granter) + (f" (on behalf of {mention(on_behalf_of)}, while their "
+                              "delegation lasts)" if on_behalf_of else "")
+    text = (f"🔁 {who} approved this and granted similar requests until "
             f"{slack_date(expires_at)}, at most {max_uses} (grant "
             f"{code_inline(grant_id, 40)}):\n" + "\n".join(similar_lines(ticket, bounds)))
     return message(f"Standing grant {grant_id} by {granter}",
@@ -142,8 +148,8 @@ def render_grant_home(grants: Sequence[GrantView]) -> list[Block]:
     return blocks
 
 
-__all__ = ["ACTION_GRANT", "ACTION_REVOKE_GRANT", "CALLBACK_GRANT", "GrantView",
-           "render_grant_created", "render_grant_home", "render_grant_modal",
+__all__ = ["ACTION_GRANT", "ACTION_REVOKE_GRANT", "CALLBACK_GRANT", "NO_FALLBACK_GRANT",
+           "GrantView", "render_grant_created", "render_grant_home", "render_grant_modal",
            "render_grant_revoked", "render_grant_use", "similar_lines"]
 
 
