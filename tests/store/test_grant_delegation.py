@@ -108,3 +108,19 @@ def test_a_fallback_approvers_authority_makes_no_grant_and_no_approval(
                                    delegations=frozenset({away.id})))
     assert ledger.decisions(ticket.id) == []
     assert GrantStore(ledger).for_ticket(ticket.id) == []
+
+
+def test_a_grant_clicked_as_the_delegation_is_revoked_records_neither(
+        ledger: Ledger, make_ticket: TicketFactory) -> None:
+    from store.errors import DelegationEnded
+
+    made = lend(ledger)
+    ticket = make_ticket(args=ARGS)
+    capacity = Capacity(on_behalf_of=LEAD, identities=frozenset({DEP, LEAD}),
+                        delegations=frozenset({made.id}))
+    DelegationStore(ledger).revoke(made.id, at=ledger.db_now(), by=LEAD)
+    with pytest.raises(DelegationEnded):
+        ledger.record_decision(ticket.id, reviewer=DEP, kind=DecisionKind.APPROVE,
+                               grant=spec(), capacity=capacity)
+    assert ledger.decisions(ticket.id) == [] and GrantStore(ledger).for_ticket(ticket.id) == []
+    assert [e.kind for e in ledger.audit_events(ticket_id=ticket.id)] == ["created"]
