@@ -95,7 +95,7 @@ def decision_update(row: TicketData, reviewer: str, kind: DecisionKind,
     counted = set(row.approvals) | set(acting.values())
     same = sorted(counted & ({reviewer} | capacity.identities))
     if same:
-        raise DuplicateApproval(row.id, kind.value, row.status, detail=(
+        raise DuplicateApproval(row.id, kind.value, row.status, counted_with=same[0], detail=(
             f"{_counted_as(reviewer, same[0], row.approvals, acting)}; {required} distinct "
             "approvers are needed"))
     approvals = [*row.approvals, reviewer]

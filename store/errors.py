@@ -167,7 +167,13 @@ class DeadlinePassed(TransitionRefused):
 
 
 class DuplicateApproval(TransitionRefused):
-    """This reviewer already approved these arguments; a second person is needed."""
+    """This reviewer already approved these arguments; a second person is needed.
+    ``counted_with``: the approver already counted that a delegation makes them one with."""
+
+    def __init__(self, ticket_id: str, event: str, status: str, *,
+                 detail: str | None = None, counted_with: str | None = None) -> None:
+        self.counted_with = counted_with
+        super().__init__(ticket_id, event, status, detail=detail)
 
 
 class ChangedSinceSeen(TransitionRefused):

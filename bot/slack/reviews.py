@@ -307,7 +307,10 @@ class _Teller:
 
 
 def _first_linked(exc: DuplicateApproval, capacity: Capacity, user: str) -> str:
-    """The approver a delegation made the clicker one person with (named in the refusal)."""
+    """The approver a delegation made the clicker one person with (named in the refusal;
+    the ledger's own count, which also knows a delegation made after the click)."""
+    if exc.counted_with is not None and exc.counted_with != user:
+        return exc.counted_with
     others = sorted(capacity.identities - {user})
     return next((o for o in others if o in str(exc)), others[0] if others else "someone")
 

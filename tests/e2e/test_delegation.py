@@ -7,7 +7,7 @@ Time is never slept: a delegation that ended is one whose period lies in the pas
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -103,21 +103,21 @@ def test_a_revoked_delegation_stops_at_once(rig: Rig) -> None:
     assert "delegated" in events and "delegation_revoked" in events
 
 
-def revoked_after_the_check(rig: Rig, made: Delegation, monkeypatch: pytest.MonkeyPatch,
-                            delegate: str = DELEGATE) -> None:
-    """Revoke ``made`` right after the bot authorised ``delegate``'s click with it, before
-    the ledger records the decision: the window a revocation from App Home can land in."""
+def after_the_check(rig: Rig, monkeypatch: pytest.MonkeyPatch, user: str,
+                    then: Callable[[], object]) -> None:
+    """Run ``then`` right after the bot authorised ``user``'s next click, before the ledger
+    records the decision: the window a change from App Home or the CLI can land in."""
     authz = rig.service.inbox.reviews.authz if rig.service.inbox else None
     assert authz is not None
     checked, done = authz.standing, []
 
-    def then_revoked(user: str, *args: Any, **kwargs: Any) -> Any:
-        found = checked(user, *args, **kwargs)
-        if user == delegate and not done:
-            done.append(DelegationStore(rig.ledger).revoke(made.id, at=now(), by=made.principal))
+    def and_then(who: str, *args: Any, **kwargs: Any) -> Any:
+        found = checked(who, *args, **kwargs)
+        if who == user and not done:
+            done.append(then())
         return found
 
-    monkeypatch.setattr(authz, "standing", then_revoked)
+    monkeypatch.setattr(authz, "standing", and_then)
 
 
 def test_a_revocation_between_the_check_and_the_write_records_nothing(
@@ -126,7 +126,8 @@ def test_a_revocation_between_the_check_and_the_write_records_nothing(
 
     made = lend(rig)
     ticket = refund(rig)
-    revoked_after_the_check(rig, made, monkeypatch)
+    after_the_check(rig, monkeypatch, DELEGATE, lambda: DelegationStore(rig.ledger).revoke(
+        made.id, at=now(), by=LEAD))
     rig.sandbox.click(DELEGATE, action_id=ACTION_APPROVE, channel="C0PAYMENTS")
     told = wait_ephemeral(rig, DELEGATE, "Nothing was recorded")
     assert f"<@{LEAD}>" in told and "revoked or ended" in told
@@ -139,6 +140,21 @@ def test_a_revocation_between_the_check_and_the_write_records_nothing(
     assert [c.user for c in rig.ledger.clicks(ClickStatus.TOLD)] == [DELEGATE]
     rig.sandbox.click(FINOPS, action_id=ACTION_APPROVE, channel="C0PAYMENTS")
     assert settled(rig, ticket.id).approvals == (FINOPS,)
+
+
+def test_a_delegation_made_after_the_check_still_makes_two_approvers_one(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    ticket = refund(rig, amount=5000)  # critical: two distinct approvers
+    rig.sandbox.click(LEAD, action_id=ACTION_APPROVE, channel="C0PAYMENTS")
+    shown = settled(rig, ticket.id).version
+    # FINOPS clicks the card as refreshed after the lead's approval (an older one is refused).
+    rig.sandbox.wait_until(lambda: f"{ticket.id}@{shown}" in card_text(rig, ticket.id))
+    after_the_check(rig, monkeypatch, FINOPS, lambda: lend(rig, LEAD, FINOPS))
+    rig.sandbox.click(FINOPS, action_id=ACTION_APPROVE, channel="C0PAYMENTS")
+    told = wait_ephemeral(rig, FINOPS, ONE_PERSON)
+    assert f"<@{LEAD}> already approved" in told
+    after = rig.ledger.get_ticket(ticket.id)
+    assert after.status == TicketStatus.PENDING and after.approvals == (LEAD,)
 
 
 def test_a_deactivated_principal_lends_nothing(rig: Rig) -> None:

@@ -140,3 +140,15 @@ def test_a_live_delegation_records_the_decision_and_names_it(
     decided = [e for e in ledger.audit_events(ticket_id=ticket.id) if e.kind == "decided"]
     assert decided[-1].data["delegations"] == [made.id]
     assert ledger.verify_audit().ok
+
+
+def test_a_revocation_is_dated_by_the_database_clock_after_every_decision_on_it(
+        ledger: Ledger, make_ticket: TicketFactory) -> None:
+    made = lend(ledger)
+    ticket = make_ticket()
+    _after, decision = ledger.record_decision(ticket.id, reviewer=DEP,
+                                              kind=DecisionKind.APPROVE,
+                                              capacity=for_lead(made))
+    # The revoking process's clock runs an hour behind: the record still follows the decision.
+    ended = DelegationStore(ledger).revoke(made.id, at=decision.at - timedelta(hours=1), by=LEAD)
+    assert ended.revoked_at is not None and ended.revoked_at >= decision.at
