@@ -299,6 +299,23 @@ def test_fallback_approvers_decide_only_when_every_approver_is_away(with_fallbac
     assert done.status == TicketStatus.APPROVED and done.approvals == ("U0PAYMGR",)
 
 
+def test_a_fallback_click_is_not_recorded_once_an_approver_is_back(
+        with_fallback: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    rig = with_fallback
+    made = lend(rig)                           # the lead is on holiday
+    rig.sandbox.deactivate_user(FINOPS)        # and finops has left the company
+    ticket = refund(rig, amount=130)
+    dm = rig.sandbox.dm_channel("U0PAYMGR")
+    assert rig.sandbox.wait_until(lambda: rig.sandbox.messages(dm))
+    # The lead comes back (revokes) just after the fallback approver's click was authorised.
+    after_the_check(rig, monkeypatch, "U0PAYMGR", lambda: DelegationStore(rig.ledger).revoke(
+        made.id, at=now(), by=LEAD))
+    rig.sandbox.click("U0PAYMGR", action_id=ACTION_APPROVE, channel=dm)
+    wait_ephemeral(rig, "U0PAYMGR", "Nothing was recorded")
+    assert rig.ledger.decisions(ticket.id) == []
+    assert rig.ledger.get_ticket(ticket.id).status == TicketStatus.PENDING
+
+
 def test_one_approver_present_keeps_the_fallback_closed(with_fallback: Rig) -> None:
     rig = with_fallback
     lend(rig)  # the lead is away, finops is not
