@@ -21,6 +21,10 @@ latest pass of a level, when several passes are overdue), and only the latest ov
 reminder is posted, and none when a level DM (which notes itself in the thread) goes out.
 Overtaken level DMs are recorded as ``skipped``; overtaken reminders are only counted.
 
+Members of one batch card due in the same claimed batch share their thread posts: one
+reminder reply, and one escalation note per level (:mod:`escalation.delivery`). Their steps,
+audit events and delivery records stay one per ticket.
+
 Time. ``tick(at)`` plans with ``at`` alone; the expiry itself is written only once the
 database's clock has passed ``expires_at`` (the same clock that refuses late decisions),
 read once per tick.
@@ -36,10 +40,11 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from escalation.chains import ChainSpec, PlannedLevel, Step, StepKind, Timeline, plan
-from escalation.notifier import DeliveryResult, Notifier
+from escalation.delivery import Deliverer, Job
+from escalation.notifier import Notifier
 from escalation.schedules import Schedule
 from escalation.sweep_store import SweepLedger
-from store.errors import ConfigError, DeliveryError, StoreError
+from store.errors import ConfigError, StoreError
 from store.models import Ticket, is_user_group
 from store.steps import (
     Cursor,
@@ -118,6 +123,8 @@ class EscalationEngine:
         self.retry_backoff = retry_backoff
         self.max_attempts = max_attempts
         self.max_batches = max_batches
+        self.deliver = Deliverer(notifier, retry_backoff=retry_backoff,
+                                 max_attempts=max_attempts)
 
     # -- the tick ---------------------------------------------------------------------------
 
@@ -277,7 +284,7 @@ class EscalationEngine:
             log.exception("could not record the steps of %d tickets", len(plans))
             report.failures += len(plans)
             return set()
-        released = set()
+        released, jobs = set(), []
         for planned, work in plans:
             result = results.get(planned.ticket.id)
             if result is None:
@@ -286,9 +293,9 @@ class EscalationEngine:
                 continue  # lost, or the database's clock says the deadline has not passed
             released.add(planned.ticket.id)
             report.skipped += len(work.skipped_levels) + work.skipped_reminders
-            for step in work.act:
-                step_id = result.ids[(step.loop, step.level, step.key)]
-                deliveries.append(self._perform(result.ticket, step, step_id, work, at, report))
+            jobs += [_job(result.ticket, step, result.ids[(step.loop, step.level, step.key)],
+                          work) for step in work.act]
+        deliveries += self.deliver.perform(jobs, at, report, self.store.batch_cards)
         return released
 
     def _resolve(self, ticket: Ticket, planned: PlannedLevel, work: _Work) -> None:
@@ -310,58 +317,6 @@ class EscalationEngine:
         key = (planned.loop, planned.level)
         work.targets[key], work.failed[key] = tuple(chosen), failed
 
-    def _perform(self, ticket: Ticket, step: Step, step_id: int, work: _Work, at: datetime,
-                 report: TickReport) -> Delivery:
-        if step.kind is StepKind.NOTIFY:
-            report.escalations += 1
-            key = (step.loop, step.level)
-            return self._dm(ticket, step_id, step.level, work.targets[key], work.failed[key],
-                            at, report, attempt=1)
-        if step.kind is StepKind.REMIND:
-            report.reminders += 1
-            return self._notice(ticket, step_id, "remind", at, report, attempt=1)
-        report.expiries += 1
-        return self._notice(ticket, step_id, "expired", at, report, attempt=1)
-
-    def _notice(self, ticket: Ticket, step_id: int, what: str, at: datetime,
-                report: TickReport, *, attempt: int) -> Delivery:
-        """A reminder or the expiry notice. Only the expiry notice is retried."""
-        try:
-            if what == "remind":
-                self.notifier.remind(ticket, at - ticket.created_at)
-            else:
-                self.notifier.expired(ticket)
-        except Exception as exc:
-            report.failures += 1
-            transient = isinstance(exc, DeliveryError) and exc.retryable
-            again = transient and what == "expired" and attempt < self.max_attempts
-            wait = exc.retry_after if isinstance(exc, DeliveryError) else None
-            return Delivery(step_id, ticket.id, failed=((what, str(exc) or repr(exc)),),
-                            retry=(what,) if again else (),
-                            retry_at=self._retry_at(at, attempt, wait), attempt=attempt)
-        return Delivery(step_id, ticket.id, attempt=attempt)
-
-    def _dm(self, ticket: Ticket, step_id: int, level: int, targets: Sequence[str],
-            failed: Sequence[tuple[str, str]], at: datetime, report: TickReport, *,
-            attempt: int) -> Delivery:
-        try:
-            results = list(self.notifier.escalate(ticket, level, targets, retry=attempt > 1)
-                           ) if targets else []
-        except Exception as exc:
-            results = [DeliveryResult(t, False, str(exc) or repr(exc)) for t in targets]
-        bad = [r for r in results if not r.ok]
-        report.dms += len(results) - len(bad)
-        report.failures += len(bad) + len(failed)
-        retry = tuple(r.target for r in bad if r.retryable and attempt < self.max_attempts)
-        return Delivery(step_id, ticket.id,
-                        failed=(*failed, *((r.target, r.error or "failed") for r in bad)),
-                        retry=retry, retry_at=self._retry_at(at, attempt, _after(bad)),
-                        messages=tuple(r.message for r in results if r.message), attempt=attempt)
-
-    def _retry_at(self, at: datetime, attempt: int, retry_after: float | None) -> datetime:
-        backoff = self.retry_backoff * (2 ** (attempt - 1))
-        return at + max(backoff, timedelta(seconds=retry_after or 0))
-
     # -- retries ------------------------------------------------------------------------------
 
     def _retries(self, ticket: Ticket, due: Sequence[EscalationStep], at: datetime,
@@ -382,9 +337,9 @@ class EscalationEngine:
                report: TickReport) -> Delivery:
         attempt = step.attempts + 1
         if step.kind == StepKind.NOTIFY.value:
-            return self._dm(ticket, step.id, step.level, step.pending, (), at, report,
-                            attempt=attempt)
-        return self._notice(ticket, step.id, "expired", at, report, attempt=attempt)
+            return self.deliver.dm(ticket, step.id, step.level, step.pending, (), at, report,
+                                   attempt=attempt)
+        return self.deliver.notice(ticket, step.id, "expired", at, report, attempt=attempt)
 
 
 def _start_at_once(timeline: Timeline, due: list[Step], at: datetime) -> list[Step]:
@@ -415,9 +370,9 @@ def _cursor_after(timeline: Timeline, last: Step | None, stage: int, at: datetim
     return Cursor(loop, level, following.due if following else None)
 
 
-def _after(bad: Sequence[DeliveryResult]) -> float | None:
-    waits = [r.retry_after for r in bad if r.retry_after]
-    return max(waits) if waits else None
+def _job(ticket: Ticket, step: Step, step_id: int, work: _Work) -> Job:
+    key = (step.loop, step.level)
+    return Job(ticket, step, step_id, work.targets.get(key, ()), tuple(work.failed.get(key, ())))
 
 
 def _records(ticket: Ticket, work: _Work, at: datetime) -> list[StepRecord]:

@@ -54,6 +54,19 @@ class Notifier(Protocol):
         ``level`` was called. ``targets`` are user ids, already authorised to decide."""
         ...
 
+    def remind_batch(self, tickets: Sequence[Ticket], waited: Sequence[timedelta]) -> None:
+        """One reminder in the thread of the batch card these tickets share, for all of them
+        (``waited[i]`` is how long ``tickets[i]`` has waited). Members decided meanwhile are
+        not counted as waiting. Raises like :meth:`remind`."""
+        ...
+
+    def escalate_batch(self, tickets: Sequence[Ticket], level: int,
+                       targets: Sequence[Sequence[str]]) -> Sequence[Sequence[DeliveryResult]]:
+        """:meth:`escalate` (not a retry) for each of these members of one batch card at
+        level ``level``, ``targets[i]`` for ``tickets[i]``, with one note in the card's thread
+        for all of them instead of one each; the results in the same order."""
+        ...
+
     def expired(self, ticket: Ticket) -> None:
         """Show the card as "expired — nobody decided in time; nothing was executed" and tell
         the requester."""

@@ -33,6 +33,9 @@ class SweepLedger(Protocol):
     def finish_steps(self, deliveries: Sequence[Delivery]) -> None:
         """Record how the effects went: sent, failed or retrying."""
 
+    def batch_cards(self, ticket_ids: Sequence[str]) -> dict[str, str]:
+        """The batch of each of these tickets whose card is its batch's card."""
+
     def due_retries(self, ticket_ids: Sequence[str],
                     at: datetime) -> dict[str, list[EscalationStep]]:
         """Delivery retries due at ``at`` for these tickets, oldest first."""

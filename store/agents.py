@@ -14,20 +14,18 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from store import webhooks
 from store.errors import AgentExists, AgentNotFound, StoreError
 from store.ledger import Ledger
-from store.models import TicketStatus
-from store.tables import AgentRow, RedemptionRow, SigningKeyRow, TicketRow, WebhookDeliveryRow
+from store.tables import AgentRow, RedemptionRow, SigningKeyRow, WebhookDeliveryRow
+from store.tickets import count_open
 from store.webhooks import DELIVERED, FAILED, PENDING, Delivery
 
 TOKEN_PREFIX = "sgn_"
-OPEN = [TicketStatus.PENDING.value, TicketStatus.NEEDS_INFO.value]
 AGENTS = cast(Table, AgentRow.__table__)
-TICKETS = cast(Table, TicketRow.__table__)
 # Built once: every request of the agent API runs it.
 _BY_TOKEN = select(AGENTS).where(AGENTS.c.token_hash == bindparam("h"))
 
@@ -144,12 +142,7 @@ class AgentStore:
         """How many requests of ``name`` wait for a decision; counted only ``up_to`` that
         many (all that a cap of ``up_to`` needs to know), so the count costs no more for an
         agent with a long queue."""
-        open_ = (select(TICKETS.c.id).where(
-            TICKETS.c.agent == name, TICKETS.c.status.in_(OPEN),
-            TICKETS.c.canary.is_(None)))  # a canary is no agent's request
-        if up_to is not None:
-            open_ = open_.limit(up_to)
-        stmt = select(func.count()).select_from(open_.subquery())
+        stmt = count_open(name, up_to)
         return int(self.ledger.read(lambda c: c.execute(stmt).scalar_one(), one_statement=True))
 
     # -- receipt signing keys ---------------------------------------------------------------

@@ -27,6 +27,7 @@ ApprovalRejected``); ``bot.agent.errors`` and ``escalation.config`` re-export th
     │   ├── ClickSettled                 a reviewer's click already ended (decided or told)
     │   ├── ClickTooOld                  a click not recorded in time never counts
     │   ├── AgentExists / AgentNotFound  `signoff agents add` / `revoke` of a name
+    │   └── OpenRequestsCapped           an agent already has as many open requests as it may
     ├── GatewayRefused                   signoff serve refused an agent's HTTP call (``code``)
     │   ├── AgentUnauthorized            401: token missing, unknown or revoked
     │   ├── ActionNotAllowed             403: the action is outside the token's globs
@@ -279,6 +280,17 @@ class AgentExists(StoreError):
 class AgentNotFound(StoreError):
     def __init__(self, name: str) -> None:
         super().__init__(f"no agent named {name!r} (see `signoff agents list`)")
+
+
+class OpenRequestsCapped(StoreError):
+    """The agent already has ``limit`` requests waiting for a decision: nothing was opened.
+    Counted in the transaction that would have opened one more, so concurrent requests
+    cannot all slip under the cap."""
+
+    def __init__(self, agent: str, limit: int) -> None:
+        super().__init__(f"agent {agent!r} already has {limit} open requests; wait for a "
+                         "decision before asking again")
+        self.agent, self.limit = agent, limit
 
 
 class GrantNotFound(StoreError):

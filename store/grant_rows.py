@@ -31,8 +31,8 @@ def to_grant(row: GrantRow) -> Grant:
                  max_uses=row.max_uses, uses=row.uses, granted_by=row.granted_by,
                  granted_at=row.granted_at, expires_at=row.expires_at,
                  revoked_by=row.revoked_by, revoked_at=row.revoked_at,
-                 policy_version=row.policy_version, on_behalf_of=row.on_behalf_of,
-                 delegation=row.delegation_id)
+                 policy_version=row.policy_version, zone=row.zone,
+                 on_behalf_of=row.on_behalf_of, delegation=row.delegation_id)
 
 
 def create_grant(s: Session, row: TicketData, reviewer: str, spec: GrantSpec, now: datetime,
@@ -42,16 +42,11 @@ def create_grant(s: Session, row: TicketData, reviewer: str, spec: GrantSpec, no
     chain. Anything that makes it impossible rolls the approval back with it: the reviewer
     confirmed both or neither. A canary's approval makes no grant (it is a miss, told
     privately, and must not stand for real requests)."""
-    route = row.route or {}
-    why = _lent(capacity) or ineligible(
-        tier=row.tier, approvals_required=int(route.get("approvals_required", 1)),
-        review_type=row.review_type)
-    if why is None and row.status != TicketStatus.APPROVED.value:
-        why = "the approval did not complete the request"
-    if why is None and row.final_args_hash != row.args_hash:
-        why = "an edited request cannot become a grant (approve the edit first)"
-    if why is None:
-        why = outside_bounds(spec.bounds, row.final_args)
+    why = _lent(capacity) or _refusal(row, spec)
+    try:
+        expires_at = grant_expiry(spec, now)
+    except ValueError as exc:
+        why = why or str(exc)
     if why is not None:
         raise GrantNotAllowed(row.id, why)
     if row.canary is not None:
@@ -59,11 +54,11 @@ def create_grant(s: Session, row: TicketData, reviewer: str, spec: GrantSpec, no
 
     grant = GrantRow(
         id=new_grant_id(), ticket_id=row.id, action=row.action, agent=row.agent,
-        requested_by=row.requested_by, route=str(route.get("name", "default")),
+        requested_by=row.requested_by, route=str((row.route or {}).get("name", "default")),
         channel=row.card_channel, thread_ts=row.card_ts,
         bounds={k: b.model_dump(mode="json") for k, b in spec.bounds.items()},
         max_uses=spec.max_uses, uses=0, granted_by=reviewer, granted_at=now,
-        expires_at=grant_expiry(spec.span, now), policy_version=row.policy_version,
+        expires_at=expires_at, policy_version=row.policy_version, zone=spec.zone,
         on_behalf_of=capacity.on_behalf_of,
         delegation_id=min(capacity.delegations) if capacity.on_behalf_of else None)
     s.add(grant)
@@ -74,7 +69,8 @@ def create_grant(s: Session, row: TicketData, reviewer: str, spec: GrantSpec, no
     audit.append(s, ticket_id=row.id, kind="grant_created", actor=reviewer, at=now, key=key,
                  data={"grant": out.id, "span": spec.span, "max_uses": spec.max_uses,
                        "expires_at": out.expires_at.isoformat(),
-                       "bounds": {k: b.describe(k) for k, b in spec.bounds.items()}, **lent})
+                       "bounds": {k: b.describe(k) for k, b in spec.bounds.items()},
+                       **({"zone": spec.zone} if spec.zone else {}), **lent})
     return out
 
 
@@ -88,3 +84,15 @@ def _lent(capacity: Capacity) -> str | None:
     if len(capacity.delegations) != 1:
         return "the delegation it would rely on is not clear"
     return None
+
+
+def _refusal(row: TicketData, spec: GrantSpec) -> str | None:
+    """Why the approval just applied to ``row`` cannot carry this grant (None: it can)."""
+    route = row.route or {}
+    why = ineligible(tier=row.tier, approvals_required=int(route.get("approvals_required", 1)),
+                     review_type=row.review_type)
+    if why is None and row.status != TicketStatus.APPROVED.value:
+        why = "the approval did not complete the request"
+    if why is None and row.final_args_hash != row.args_hash:
+        why = "an edited request cannot become a grant (approve the edit first)"
+    return why if why is not None else outside_bounds(spec.bounds, row.final_args)

@@ -1,6 +1,9 @@
 """Standing grants: a reviewer's approval of one ticket, extended for a while to similar
 requests (same action, agent, requester and route; arguments within bounds; a few uses).
 
+A grant "until end of day" ends at the end of the granter's own day, in the time zone their
+form named (computed when they submitted it: :attr:`GrantSpec.until`).
+
 A grant is created in the transaction that records the approval it comes from
 (:meth:`store.ledger.Ledger.record_decision` with ``grant=``). Each use is one guarded
 UPDATE (``uses < max_uses``, not revoked, not expired by the database's clock) in the same
@@ -18,16 +21,23 @@ import re
 import secrets
 import time
 from collections.abc import Mapping
-from datetime import datetime, timedelta
-from typing import Any, Literal
+from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import time as wall_time
+from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from store.models import ReviewType, RiskTier
 
 Span = Literal["30m", "2h", "eod"]
-SPANS: dict[str, str] = {"30m": "30 min", "2h": "2 h", "eod": "until end of day (UTC)"}
+SPANS: dict[str, str] = {"30m": "30 min", "2h": "2 h", "eod": "until the end of the granter's day"}
 MAX_USES = 100
+EOD_MIN_LEFT = timedelta(minutes=5)
+"""A day that ends sooner than this is refused in the form (choose 30 min or 2 h instead):
+a grant that would stop almost at once is a surprise, not a convenience."""
+EOD_MAX_AHEAD = timedelta(hours=26)
+"""The furthest a day's end can be: a 25-hour day (daylight saving time ends) and an hour
+for clocks that disagree. A later ``until`` is refused: never longer than the form said."""
 _EMAIL = re.compile(r"[^@\s]+@([^@\s]+\.[^@\s]+)")
 
 
@@ -68,6 +78,17 @@ class GrantSpec(_Frozen):
     span: Span
     max_uses: int = Field(ge=1, le=MAX_USES)
     bounds: dict[str, Bound]
+    until: AwareDatetime | None = None
+    """For ``eod``: the end of the granter's day, computed from the instant they submitted
+    the form. None (a form from before time zones): the end of the UTC day."""
+    zone: str | None = Field(default=None, max_length=64)
+    """For ``eod``: the time zone ``until`` ends the day in, as the form named it."""
+
+    @model_validator(mode="after")
+    def _until_only_for_eod(self) -> Self:
+        if self.span != "eod" and (self.until is not None or self.zone is not None):
+            raise ValueError("only an end-of-day grant has an until and a zone")
+        return self
 
 
 class Grant(_Frozen):
@@ -90,6 +111,8 @@ class Grant(_Frozen):
     revoked_by: str | None = None
     revoked_at: datetime | None = None
     policy_version: str
+    zone: str | None = None
+    """An end-of-day grant: the time zone whose day it ends with."""
     on_behalf_of: str | None = None
     """A delegate's grant: the principal whose authority it carries (re-authorised at use)."""
     delegation: int | None = None
@@ -142,15 +165,33 @@ def outside_bounds(bounds: Mapping[str, Bound], args: Mapping[str, Any]) -> str 
     return None
 
 
-def grant_expiry(span: str, now: datetime) -> datetime:
-    """When a grant made at ``now`` (the database's clock) for ``span`` ends."""
-    if span == "30m":
+def end_of_day(at: datetime, zone: tzinfo) -> datetime:
+    """When the day that ``at`` falls in ends in ``zone``: the next local midnight, in UTC.
+
+    Daylight saving time is the zone's business: a day may be 23 or 25 hours long. Where
+    the clocks jump at midnight (local midnight does not exist, as in America/Santiago in
+    September) the day ends at the jump, which is when the next day starts."""
+    local = at.astimezone(zone)
+    midnight = datetime.combine(local.date() + timedelta(days=1), wall_time(0), tzinfo=zone)
+    return midnight.astimezone(UTC)
+
+
+def grant_expiry(spec: GrantSpec, now: datetime) -> datetime:
+    """When a grant made at ``now`` (the database's clock) for ``spec`` ends. Raises
+    ``ValueError`` (saying why) for an end of day that has passed or is too far ahead."""
+    if spec.span == "30m":
         return now + timedelta(minutes=30)
-    if span == "2h":
+    if spec.span == "2h":
         return now + timedelta(hours=2)
-    if span == "eod":
-        return now.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    raise ValueError(f"unknown grant span {span!r}; use one of {', '.join(SPANS)}")
+    if spec.until is None:
+        return end_of_day(now, UTC)
+    until = spec.until.astimezone(UTC)
+    if until <= now:
+        raise ValueError(f"the end of day it was granted until ({until:%H:%M} UTC) had "
+                         "passed when the approval was recorded")
+    if until - now > EOD_MAX_AHEAD:
+        raise ValueError("its end of day is more than a day away")
+    return until
 
 
 def ineligible(*, tier: str, approvals_required: int, review_type: str) -> str | None:

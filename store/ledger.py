@@ -59,7 +59,7 @@ from store.models import (
 )
 from store.states import Event
 from store.tables import AuditHeadRow, AuditRow, DecisionRow, MessageData, TicketRow
-from store.tickets import SYSTEM_ACTOR, Draft
+from store.tickets import SYSTEM_ACTOR, Draft, OpenCap
 from store.transition import transition
 
 T = TypeVar("T")
@@ -174,7 +174,8 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
 
     def create_ticket(self, new: Draft, *, at: datetime | None = None,
                       claim_as: str | None = None,
-                      lease: timedelta = EXECUTION_LEASE) -> tuple[Ticket, bool]:
+                      lease: timedelta = EXECUTION_LEASE,
+                      cap: OpenCap | None = None) -> tuple[Ticket, bool]:
         """Open a ticket (or return the existing one for the same idempotency key).
 
         ``new`` is a :class:`NewTicket` or a function of the creation time that returns one:
@@ -186,13 +187,16 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
         for execution by that actor in the same transaction, as :meth:`start_execution` would
         (one transaction instead of two, for calls that run at once). An existing ticket is
         never claimed here.
+
+        ``cap``: a new ticket waiting for review is refused with :class:`OpenRequestsCapped`
+        when its agent already has that many open (counted in this transaction).
         """
         resolved: NewTicket | None = None
         try:
             with self._tx() as s:
                 now = at or self._now(s)
                 resolved = tickets.resolve(new, now)
-                ticket, created = self._create(s, resolved, now)
+                ticket, created = self._create(s, resolved, now, cap)
                 if created and claim_as is not None and ticket.status == TicketStatus.APPROVED:
                     ticket = self._claim_created(s, ticket.id, claim_as, now, lease)
                 return ticket, created
@@ -207,7 +211,10 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
             tickets.same_request(existing.action, existing.args_hash, existing.id, resolved)
             return existing, False
 
-    def _create(self, s: Session, new: NewTicket, now: datetime) -> tuple[Ticket, bool]:
+    def _create(self, s: Session, new: NewTicket, now: datetime,
+                cap: OpenCap | None = None) -> tuple[Ticket, bool]:
+        """The ticket, or the one already made for its idempotency key (never refused by
+        ``cap``: it is no new request)."""
         if new.idempotency_key is not None:
             found = s.execute(select(TicketRow).where(
                 TicketRow.requested_by == new.requested_by,
@@ -216,6 +223,8 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
             if found is not None:
                 tickets.same_request(found.action, found.args_hash, found.id, new)
                 return to_ticket(found, self._messages(s, found.id)), False
+        if cap is not None and new.status == TicketStatus.PENDING:
+            tickets.check_open_cap(s, cap)
         ticket = tickets.insert_ticket(s, new, now)
         self._audit(s, ticket.id, "created", new.agent or new.requested_by, now,
                     new_ticket=True, **tickets.created_data(new, ticket))

@@ -37,7 +37,7 @@ from store.models import (
     plan_steps,
 )
 from store.tables import PlanRow, PlanStepRow, TicketRow
-from store.tickets import SYSTEM_ACTOR
+from store.tickets import SYSTEM_ACTOR, OpenCap
 
 #: How long an approved plan's steps may run when the configuration does not say.
 PLAN_DEADLINE = timedelta(hours=1)
@@ -56,10 +56,10 @@ class PlanStore:
 
     # -- creating and reading ------------------------------------------------------------
 
-    def create(self, draft: Callable[[datetime], NewTicket], *,
-               deadline: timedelta) -> tuple[Ticket, bool]:
+    def create(self, draft: Callable[[datetime], NewTicket], *, deadline: timedelta,
+               cap: OpenCap | None = None) -> tuple[Ticket, bool]:
         """The plan's ticket and its ``plans`` row, in one transaction (or the existing plan
-        for the same idempotency key)."""
+        for the same idempotency key); ``cap`` as for ``Ledger.create_ticket``."""
         if deadline <= timedelta(0):
             raise ValueError("a plan's deadline must be positive")
         resolved: NewTicket | None = None
@@ -69,7 +69,7 @@ class PlanStore:
                 resolved = tickets.resolve(draft, now)
                 if resolved.action != PLAN_ACTION:
                     raise ValueError(f"a plan's ticket has the action {PLAN_ACTION}")
-                ticket, created = self.ledger._create(s, resolved, now)
+                ticket, created = self.ledger._create(s, resolved, now, cap)
                 if created:
                     s.add(PlanRow(ticket_id=ticket.id, created_at=now,
                                   deadline_s=int(deadline.total_seconds())))

@@ -27,6 +27,7 @@ from sqlalchemy import Select, Table, bindparam, func, or_, select, text, union,
 from sqlalchemy.exc import IntegrityError
 
 from store import audit, audit_seal, step_writer, tickets
+from store.batch_tables import BatchMemberRow, BatchRow
 from store.convert import to_step, to_ticket
 from store.db import Transactions, now_of
 from store.ledger import Ledger
@@ -137,6 +138,20 @@ class SweepStore:
                     "step_id": d.step_id, "target": target, "error": error,
                     "attempt": d.attempt, "will_retry": target in d.retry})
                 for d in deliveries for target, error in d.failed], at=now, key=self._audit_key)
+
+    def batch_cards(self, ticket_ids: Sequence[str]) -> dict[str, str]:
+        """The batch of each of these tickets whose card is still its batch's card (one
+        query): the tickets whose thread posts the sweep may share."""
+        if not ticket_ids:
+            return {}
+        with self._tx(write=False) as s:
+            rows = s.execute(select(BatchMemberRow.ticket_id, BatchMemberRow.batch_id)
+                             .join(BatchRow, BatchRow.id == BatchMemberRow.batch_id)
+                             .join(TicketRow, TicketRow.id == BatchMemberRow.ticket_id)
+                             .where(BatchMemberRow.ticket_id.in_(list(ticket_ids)),
+                                    TicketRow.card_channel == BatchRow.card_channel,
+                                    TicketRow.card_ts == BatchRow.card_ts)).all()
+        return {str(r.ticket_id): str(r.batch_id) for r in rows}
 
     def due_retries(self, ticket_ids: Sequence[str],
                     at: datetime) -> dict[str, list[EscalationStep]]:

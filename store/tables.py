@@ -369,6 +369,8 @@ class GrantRow(Base):
     revoked_by: Mapped[str | None] = mapped_column(String(64))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     policy_version: Mapped[str] = mapped_column(String(100))
+    # An end-of-day grant: the time zone (as its form named it) whose day it ends with.
+    zone: Mapped[str | None] = mapped_column(String(64))
     # A delegate's grant: whose authority it carries, and the delegation that lent it (the
     # grant matches only while that delegation is active).
     on_behalf_of: Mapped[str | None] = mapped_column(String(64))

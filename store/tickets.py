@@ -9,6 +9,7 @@ few as the record needs (see docs/benchmarks.md, request overhead).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -17,19 +18,50 @@ from sqlalchemy.orm import Session
 
 from store.convert import to_ticket
 from store.db import db_now
-from store.errors import IdempotencyConflict, TicketNotFound
+from store.errors import IdempotencyConflict, OpenRequestsCapped, TicketNotFound
 from store.models import NewTicket, SlackRef, Ticket, TicketStatus, args_hash, new_ticket_id
-from store.tables import MessageRow, TicketRow
+from store.tables import AgentRow, MessageRow, TicketRow
 
 SYSTEM_ACTOR = "signoff"
 TICKETS = cast(Table, TicketRow.__table__)
 MESSAGES = cast(Table, MessageRow.__table__)
+AGENTS = cast(Table, AgentRow.__table__)
+#: A request waiting for a decision: what an agent's cap of open requests counts.
+OPEN = (TicketStatus.PENDING.value, TicketStatus.NEEDS_INFO.value)
 
 #: What ``Ledger.create_ticket`` accepts: a ticket, or a function of the creation time (the
 #: database's clock, read inside the creating transaction) that returns one, so deadlines
 #: planned from it need no clock reading of their own.
 Draft = NewTicket | Callable[[datetime], NewTicket]
 _INSERT_TICKET = insert(TICKETS)
+
+
+@dataclass(frozen=True)
+class OpenCap:
+    """At most ``limit`` requests of ``agent`` open at once (its ``--max-pending``)."""
+
+    agent: str
+    limit: int
+
+
+def count_open(agent: str, up_to: int | None = None) -> Any:
+    """The statement counting ``agent``'s open requests; only ``up_to`` of them (all a cap
+    of ``up_to`` needs to know), so the count costs no more for an agent with a long queue."""
+    open_ = select(TICKETS.c.id).where(
+        TICKETS.c.agent == agent, TICKETS.c.status.in_(OPEN),
+        TICKETS.c.canary.is_(None))  # a canary is no agent's request
+    if up_to is not None:
+        open_ = open_.limit(up_to)
+    return select(func.count()).select_from(open_.subquery())
+
+
+def check_open_cap(s: Session, cap: OpenCap) -> None:
+    """Refuse one more open request past the cap (:class:`OpenRequestsCapped`). The agent's
+    row is locked first (PostgreSQL; SQLite's write transactions run one at a time anyway),
+    so two requests of one agent count in turn and cannot both slip under the cap."""
+    s.execute(select(AGENTS.c.name).where(AGENTS.c.name == cap.agent).with_for_update())
+    if s.execute(count_open(cap.agent, cap.limit)).scalar_one() >= cap.limit:
+        raise OpenRequestsCapped(cap.agent, cap.limit)
 
 
 def resolve(draft: Draft, created_at: datetime) -> NewTicket:

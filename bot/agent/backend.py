@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from escalation.policy import PolicyOutcome
 from store.models import DecisionKind, Evidence, Ticket
+from store.tickets import OpenCap
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,15 @@ class ApprovalRequest:
     args_schema: dict[str, Any] | None = None
     annotations: dict[str, Any] = field(default_factory=dict)
     """The tool's MCP annotations, from its server (``signoff mcp-proxy``); rules read them."""
+    open_cap: int | None = None
+    """At most this many of ``agent``'s requests waiting for review at once, counted in the
+    transaction that would open one more (``signoff serve`` sets the agent's
+    ``--max-pending``); past it, :class:`OpenRequestsCapped` and nothing is opened."""
+
+
+def cap_of(agent: str | None, open_cap: int | None) -> OpenCap | None:
+    """The ledger's cap for a request's ``agent`` and ``open_cap`` (None: uncapped)."""
+    return None if agent is None or open_cap is None else OpenCap(agent, open_cap)
 
 
 class ApprovalBackend(Protocol):

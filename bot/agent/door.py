@@ -96,9 +96,13 @@ def checked(request: ApprovalRequest) -> ApprovalRequest:
                              evidence=request.evidence, confidence=request.confidence,
                              agent=request.agent, run_id=request.run_id,
                              idempotency_key=request.idempotency_key)
+    if request.open_cap is not None and (request.open_cap < 1 or request.agent is None):
+        raise InvalidRequest(request.action, f"open_cap {request.open_cap}: must be at least "
+                                             "1, and the request must name its agent")
     return ApprovalRequest(**dict(fields), args=checked_args(fields.action, request.args),
                            args_schema=request.args_schema,
-                           annotations=checked_args(fields.action, request.annotations))
+                           annotations=checked_args(fields.action, request.annotations),
+                           open_cap=request.open_cap)
 
 
 def checked_request(action: Any, **fields: Any) -> RequestIn:

@@ -67,18 +67,25 @@ class HttpBackend(HttpPlans):
                              "request(); the HTTP API has no dry run", status=400)
 
     def request(self, request: ApprovalRequest) -> Ticket:
-        """``agent`` is not sent: the server records the token's agent."""
-        body = {k: v for k, v in asdict(request).items() if k != "agent"}
-        body["evidence"] = wire.evidence_list(request.evidence)
-        doc = self._call("POST", "/v1/requests", body=body, action=request.action)
-        ticket, why = wire.created(doc)
-        self._reasons[ticket.id] = why
-        return ticket
+        return self.request_claimed(request, claim_as=None)[0]
 
     def request_claimed(self, request: ApprovalRequest, *,
                         claim_as: str | None) -> tuple[Ticket, bool]:
-        """The agent API claims in a call of its own: never claimed here."""
-        return self.request(request), False
+        """``claim_as``: a new ticket policy allows is also claimed in the same call (for the
+        token's agent, whatever the name; the receipt is then ``current_receipt()``).
+        ``agent`` and ``open_cap`` are not sent: the server takes both from the token."""
+        body = {k: v for k, v in asdict(request).items() if k not in ("agent", "open_cap")}
+        body["evidence"] = wire.evidence_list(request.evidence)
+        if claim_as is not None:
+            body["claim"] = True
+        doc = self._call("POST", "/v1/requests", body=body, action=request.action)
+        claimed = claim_as is not None and "receipt" in doc  # the answer is the claim's
+        if claimed:
+            wire.RECEIPT.set(doc["receipt"])
+            doc = doc["ticket"]
+        ticket, why = wire.created(doc)
+        self._reasons[ticket.id] = why
+        return ticket, claimed
 
     def get(self, ticket_id: str) -> Ticket:
         return self._ticket(self._call("GET", f"/v1/requests/{ticket_id}", ticket_id=ticket_id))

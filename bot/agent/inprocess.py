@@ -11,7 +11,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.agent.backend import ApprovalRequest
+from bot.agent.backend import ApprovalRequest, cap_of
 from bot.agent.door import checked
 from bot.agent.errors import ApprovalDenied
 from bot.agent.grant_use import GrantUse
@@ -96,7 +96,8 @@ class InProcessBackend(InProcessPlans):
                 return granted, False
         ticket, created = self.ledger.create_ticket(
             lambda created_at: self._new_ticket(outcome, request, created_at),
-            claim_as=claim_as, lease=self.config.execution_lease)
+            claim_as=claim_as, lease=self.config.execution_lease,
+            cap=cap_of(request.agent, request.open_cap))
         if created:
             self._shadow(request, outcome, ticket.id)
         if created and ticket.status == TicketStatus.PENDING:

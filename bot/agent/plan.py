@@ -47,6 +47,8 @@ class PlanRequest:
     run_id: str | None = None
     idempotency_key: str | None = None
     deadline: timedelta | None = None
+    open_cap: int | None = None
+    """As for :class:`ApprovalRequest`: the plan counts as one open request."""
 
     @property
     def args(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from bot.agent.backend import ApprovalRequest
+from bot.agent.backend import ApprovalRequest, cap_of
 from bot.agent.errors import ApprovalDenied
 from bot.agent.plan import PlanRequest, plan_args
 from bot.render.plan import render_step_result
@@ -69,7 +69,8 @@ class InProcessPlans:
         limit = self.config.plan_deadline
         deadline = min(request.deadline, limit) if request.deadline else limit
         ticket, created = self.plans.create(
-            lambda at: self._new_ticket(outcome, as_request, at), deadline=deadline)
+            lambda at: self._new_ticket(outcome, as_request, at), deadline=deadline,
+            cap=cap_of(request.agent, request.open_cap))
         if created and ticket.status == TicketStatus.PENDING:
             ticket = self.surfaces.post_card(ticket)
         return ticket

@@ -50,7 +50,8 @@ def cmd_grants_list(args: argparse.Namespace) -> int:
 def _line(g: Grant, state: str) -> str:
     bounds = "; ".join(b.describe(k) for k, b in g.bounds.items())
     until = (f"revoked {g.revoked_at.isoformat(timespec='seconds')} by {g.revoked_by}"
-             if g.revoked_at else f"until {g.expires_at.isoformat(timespec='seconds')}")
+             if g.revoked_at else f"until {g.expires_at.isoformat(timespec='seconds')}"
+             + (f" (end of day in {g.zone})" if g.zone else ""))
     return (f"{g.id}  {state:<8} {g.uses}/{g.max_uses} used  {g.action} for "
             f"{g.requested_by}" + (f" via {g.agent}" if g.agent else "")
             + f" on {g.route}  granted by {g.granted_by} "

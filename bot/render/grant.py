@@ -6,9 +6,10 @@ Pure: the Slack layer turns ``store.grants.Grant`` into :class:`GrantView` first
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 
 from bot.render.blocks import (
@@ -28,7 +29,7 @@ from bot.render.blocks import (
 from bot.render.ids import ACTION_GRANT
 from bot.render.modals import encode_private_metadata
 from bot.render.parts import CardContext, tier_label
-from bot.render.text import code_inline, esc, mention, slack_date
+from bot.render.text import code_inline, duration, esc, mention, slack_date
 from bot.render.values import MASK, inline
 from store.models import Ticket
 
@@ -43,6 +44,12 @@ DEFAULT_USES = 10
 NO_FALLBACK_GRANT = ("No standing grant: you may decide this request only as a fallback "
                      "approver, while every approver is away, and that does not extend to "
                      "future requests.")
+ZONE_FROM_TZ: Final = "tz"
+"""The end of day is in the IANA time zone of the reviewer's Slack profile."""
+ZONE_FROM_OFFSET: Final = "offset"
+"""... in the fixed UTC offset Slack reported for them (no zone name it could use)."""
+ZONE_UNREAD: Final = "unread"
+"""... in UTC, because the reviewer's time zone could not be read."""
 
 
 @dataclass(frozen=True)
@@ -82,10 +89,40 @@ def similar_lines(ticket: Ticket, bounds: Sequence[str]) -> list[str]:
             *[f"• {line}" for line in bounds]]
 
 
+def eod_option(zone: str, how: str) -> str:
+    """The "until end of day" choice, naming whose midnight it is."""
+    if how == ZONE_FROM_TZ:
+        return f"until end of day (23:59 {zone})"
+    if how == ZONE_FROM_OFFSET:
+        return f"until end of day (23:59 {zone}, your Slack offset)"
+    return "until end of day (23:59 UTC: your Slack time zone could not be read)"
+
+
+def eod_too_soon(zone: str, left: timedelta) -> str:
+    """Under the duration choice when the reviewer's day is about to end."""
+    return (f"Your day ends in {duration(left)} (midnight {zone}): too soon for a grant. "
+            "Choose 30 min or 2 h, or use Approve alone.")
+
+
+def zone_of_metadata(text: str) -> tuple[str | None, str | None]:
+    """The time zone (name, how it was found) a grant form was opened with."""
+    try:
+        data = json.loads(text or "null")
+    except ValueError:
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    name, how = data.get("z"), data.get("zs")
+    return (name if isinstance(name, str) else None), (how if isinstance(how, str) else None)
+
+
 def render_grant_modal(ticket: Ticket, bounds: Sequence[str], spans: dict[str, str], *,
-                       origin: tuple[str, str] | None = None) -> View:
-    """Approve this request and grant similar ones: the conditions shown before confirming."""
+                       origin: tuple[str, str] | None = None, zone: str = "UTC",
+                       how: str = ZONE_UNREAD) -> View:
+    """Approve this request and grant similar ones: the conditions shown before confirming.
+    End of day is midnight in ``zone`` (found as ``how`` says); the form carries it back."""
     lines = "\n".join(similar_lines(ticket, bounds))
+    spans = {**spans, "eod": eod_option(zone, how)} if "eod" in spans else spans
     blocks: list[Block] = [
         context("signoff_modal_about", [
             f"{tier_label(ticket)} · *{esc(ticket.action, 200)}* · ticket "
@@ -103,18 +140,22 @@ def render_grant_modal(ticket: Ticket, bounds: Sequence[str], spans: dict[str, s
         }, hint="Each one is posted in this card's thread. Revoke any time from App Home "
                 "or with `signoff grants revoke`."),
     ]
+    meta = {**json.loads(encode_private_metadata(ticket, origin)), "z": zone, "zs": how}
     return modal(CALLBACK_GRANT, "Approve + similar", blocks, submit="Approve and grant",
-                 metadata=encode_private_metadata(ticket, origin))
+                 metadata=json.dumps(meta, separators=(",", ":"), ensure_ascii=False))
 
 
 def render_grant_created(ticket: Ticket, grant_id: str, granter: str, expires_at: datetime,
-                         max_uses: int, bounds: Sequence[str],
+                         max_uses: int, bounds: Sequence[str], zone: str | None = None,
                          on_behalf_of: str | None = None) -> Message:
-    """The thread line that says a grant now covers similar requests."""
+    """The thread line that says a grant now covers similar requests (``zone``: an
+    end-of-day grant's time zone; ``on_behalf_of``: a delegate's grant's principal)."""
+    until = (f"the end of the day in {esc(zone, 64)} ({slack_date(expires_at)})" if zone
+             else slack_date(expires_at))
     who = mention(granter) + (f" (on behalf of {mention(on_behalf_of)}, while their "
                               "delegation lasts)" if on_behalf_of else "")
     text = (f"🔁 {who} approved this and granted similar requests until "
-            f"{slack_date(expires_at)}, at most {max_uses} (grant "
+            f"{until}, at most {max_uses} (grant "
             f"{code_inline(grant_id, 40)}):\n" + "\n".join(similar_lines(ticket, bounds)))
     return message(f"Standing grant {grant_id} by {granter}",
                    [section("signoff_grant_created", text)])
@@ -149,8 +190,9 @@ def render_grant_home(grants: Sequence[GrantView]) -> list[Block]:
 
 
 __all__ = ["ACTION_GRANT", "ACTION_REVOKE_GRANT", "CALLBACK_GRANT", "NO_FALLBACK_GRANT",
-           "GrantView", "render_grant_created", "render_grant_home", "render_grant_modal",
-           "render_grant_revoked", "render_grant_use", "similar_lines"]
+           "GrantView", "eod_option", "eod_too_soon", "render_grant_created",
+           "render_grant_home", "render_grant_modal", "render_grant_revoked", "render_grant_use",
+           "similar_lines", "zone_of_metadata"]
 
 
 def render_grant_revoked(grant_id: str, by: str, uses: int, max_uses: int) -> Message:

@@ -102,7 +102,7 @@ def users_info(ctx: ApiContext, args: Args) -> Json:
     user = ctx.state.workspace.user(args.string("user") or "")
     if user is None:
         raise ApiError("user_not_found")
-    return {"user": user.to_slack(ctx.state.workspace.team_id)}
+    return {"user": user.to_slack(ctx.state.workspace.team_id, ctx.state.clock())}
 
 
 @method("users.lookupByEmail")
@@ -110,7 +110,7 @@ def users_lookup_by_email(ctx: ApiContext, args: Args) -> Json:
     user = ctx.state.workspace.user_by_email(args.string("email") or "")
     if user is None:
         raise ApiError("users_not_found")  # sic: Slack's error name for this method
-    return {"user": user.to_slack(ctx.state.workspace.team_id)}
+    return {"user": user.to_slack(ctx.state.workspace.team_id, ctx.state.clock())}
 
 
 @method("usergroups.users.list")

@@ -290,6 +290,16 @@ class SlackSandbox:
         with self.state.lock:
             self.state.workspace.deactivate(user)
 
+    def set_time_zone(self, user: str, tz: str | None, *, tz_label: str | None = None,
+                      tz_offset: int | None = None) -> None:
+        """``user`` sets their profile's time zone (an IANA name): ``users.info`` then
+        reports it, with the label and offset in force at the sandbox's clock unless given.
+        Slack's ``user_change`` event is not sent."""
+        with self.state.lock:
+            if self.state.workspace.user(user) is None:
+                raise ValueError(f"no user {user!r} in the sandbox's workspace")
+            self.state.workspace.set_time_zone(user, tz, tz_label=tz_label, tz_offset=tz_offset)
+
     def post_as_user(self, user: str, channel: str, text: str, *, thread_ts: str | None = None,
                      forgery: Forgery | None = None) -> tuple[Message, AppResponse]:
         return self.events.user_message(user, channel, text, thread_ts=thread_ts,

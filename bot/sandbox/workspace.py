@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bot.sandbox.zones import known_zone, zone_fields
+
 
 @dataclass(frozen=True)
 class User:
@@ -17,9 +19,24 @@ class User:
     deleted: bool = False
     """Deactivated by an admin: ``users.info`` says ``deleted: true``, and nobody can open
     a DM with them (``user_disabled``)."""
+    tz: str | None = "UTC"
+    """The IANA time zone of their profile (None: Slack knows none, ``"tz": null``)."""
+    tz_label: str | None = None
+    """None: the zone's long name in force at the sandbox's clock, as Slack labels it."""
+    tz_offset: int | None = None
+    """Seconds east of UTC; None: the zone's offset at the sandbox's clock (DST included)."""
 
-    def to_slack(self, team_id: str) -> dict[str, Any]:
-        """The user object as users.info returns it."""
+    def __post_init__(self) -> None:
+        # A name Python's zone database lacks is allowed only with the label and offset
+        # pinned: that is how a test models a zone the app cannot look up.
+        unknown = self.tz is not None and not known_zone(self.tz)
+        if unknown and (self.tz_label is None or self.tz_offset is None):
+            raise ValueError(f"user {self.id}: unknown time zone {self.tz!r}; use an IANA "
+                             "name such as America/Los_Angeles, or also set tz_label and "
+                             "tz_offset")
+
+    def to_slack(self, team_id: str, now: float) -> dict[str, Any]:
+        """The user object as users.info returns it at the instant ``now``."""
         real_name = self.real_name or self.name
         return {
             "id": self.id,
@@ -27,9 +44,7 @@ class User:
             "name": self.name,
             "deleted": self.deleted,
             "real_name": real_name,
-            "tz": "UTC",
-            "tz_label": "Coordinated Universal Time",
-            "tz_offset": 0,
+            **zone_fields(self.tz, now, label=self.tz_label, offset=self.tz_offset),
             "is_admin": False,
             "is_owner": False,
             "is_bot": self.is_bot,
@@ -143,6 +158,12 @@ class Workspace:
     def deactivate(self, user_id: str) -> None:
         """An admin deactivates the account (the id and its history stay)."""
         self.users = [replace(u, deleted=True) if u.id == user_id else u for u in self.users]
+
+    def set_time_zone(self, user_id: str, tz: str | None, *, tz_label: str | None = None,
+                      tz_offset: int | None = None) -> None:
+        """The user changes the time zone of their profile."""
+        self.users = [replace(u, tz=tz, tz_label=tz_label, tz_offset=tz_offset)
+                      if u.id == user_id else u for u in self.users]
 
     def user_by_email(self, email: str) -> User | None:
         wanted = email.strip().lower()

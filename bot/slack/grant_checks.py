@@ -101,7 +101,7 @@ def announce_grants(surfaces: Surfaces, ticket: Ticket) -> None:
     for g in GrantStore(surfaces.ledger).for_ticket(ticket.id):
         surfaces.reply(ticket, render_grant_created(
             ticket, g.id, g.granted_by, g.expires_at, g.max_uses,
-            bound_lines(ticket, g.bounds), g.on_behalf_of))
+            bound_lines(ticket, g.bounds), zone=g.zone, on_behalf_of=g.on_behalf_of))
 
 
 def home_grants(reviews: Reviews, user: str) -> list[Block]:

@@ -1,12 +1,20 @@
 """The standing-grant surfaces: "Approve + similar…" opens a form that shows what similar
 means; its submission is an approval click (written to the click inbox before the ack) that
-also carries the grant; App Home's Revoke stops a grant at once."""
+also carries the grant; App Home's Revoke stops a grant at once.
+
+"Until end of day" is midnight in the reviewer's own time zone: read from Slack while the
+form opens (within a budget: a slow or failed read is UTC, and the form says so), carried
+in the form, and turned into an instant when they submit it, from the moment they did.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -21,19 +29,25 @@ from bot.render.grant import (
     SPAN_BLOCK,
     USES_ACTION,
     USES_BLOCK,
+    eod_too_soon,
     render_grant_modal,
+    zone_of_metadata,
 )
 from bot.slack.clicks import ClickInbox
 from bot.slack.grant_checks import announce_revoked, bound_lines, may_revoke, refusal_to_grant
 from bot.slack.reviews import Reviews
+from bot.slack.time_zones import FALLBACK, TimeZones, Zone, zone_named
 from bot.slack.views import _new, _submit
 from store.errors import GrantNotFound, TicketNotFound
 from store.grant_store import GrantStore
-from store.grants import MAX_USES, SPANS, GrantSpec, propose_bounds
+from store.grants import EOD_MIN_LEFT, MAX_USES, SPANS, GrantSpec, end_of_day, propose_bounds
 from store.models import DecisionKind, Ticket
 
 log = logging.getLogger(__name__)
 Opener = Callable[..., None]
+#: How long after the click the form waits for the reviewer's time zone (read alongside the
+#: who-may-decide check); then it opens with UTC, saying so. The trigger_id lives 3 s.
+ZONE_BUDGET_S = 1.0
 
 
 def register_grants(app: App, reviews: Reviews, inbox: ClickInbox, checks: Executor,
@@ -41,18 +55,26 @@ def register_grants(app: App, reviews: Reviews, inbox: ClickInbox, checks: Execu
                     on_revoked: Callable[[str], None]) -> None:
     """``open_form`` and ``click_of`` are the app's own (the same who-may-decide check before
     a form opens); ``on_revoked(user)`` re-publishes that user's App Home."""
+    zones = TimeZones(app.client)
 
     def open_grant(body: dict[str, Any], client: WebClient) -> None:
         c = click_of(body)
+        by = time.monotonic() + ZONE_BUDGET_S
+        zone = checks.submit(zones.lookup, c.user)
         open_form(reviews, checks, client, c, DecisionKind.APPROVE,
-                  lambda ticket: grant_form(reviews, c.user, ticket, c.origin))
+                  lambda ticket: grant_form(reviews, c.user, ticket, c.origin,
+                                            _zone_by(zone, by, c.user)))
 
     app.action(ACTION_GRANT)(ack=_ack, lazy=[open_grant])
 
     @app.view(CALLBACK_GRANT)
     def submit(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        origin = parse_private_metadata(view.get("private_metadata", ""))
+        at = datetime.now(UTC)  # read once: the reviewer's day is judged at this instant
+        meta = view.get("private_metadata", "")
+        origin = parse_private_metadata(meta)
         spec, errors = _parsed(reviews, origin, view["state"]["values"])
+        if spec is not None and spec.span == "eod":
+            spec, errors = _ending(spec, zone_named(*zone_of_metadata(meta)), at)
         if spec is None:
             ack(response_action="errors", errors=errors)
             return
@@ -76,14 +98,36 @@ def register_grants(app: App, reviews: Reviews, inbox: ClickInbox, checks: Execu
     app.action(ACTION_REVOKE_GRANT)(ack=_ack, lazy=[revoke])
 
 
-def grant_form(reviews: Reviews, user: str, ticket: Ticket,
-               origin: tuple[str, str] | None) -> dict[str, Any]:
-    """The grant form, or a notice saying why no grant can be made here."""
+def grant_form(reviews: Reviews, user: str, ticket: Ticket, origin: tuple[str, str] | None,
+               zone: Zone = FALLBACK) -> dict[str, Any]:
+    """The grant form (end of day in ``zone``), or a notice saying why no grant can be
+    made here."""
     refused = refusal_to_grant(reviews.config, reviews.authz, user, ticket)
     if refused is not None:
         return render_notice_modal(refused)
     lines = bound_lines(ticket, propose_bounds(ticket.final_args))
-    return render_grant_modal(ticket, lines, SPANS, origin=origin)
+    return render_grant_modal(ticket, lines, SPANS, origin=origin, zone=zone.name,
+                              how=zone.source)
+
+
+def _zone_by(pending: Future[Zone], by: float, user: str) -> Zone:
+    """The reviewer's zone if it is read by ``by`` (monotonic), else the UTC fallback."""
+    try:
+        return pending.result(timeout=max(by - time.monotonic(), 0.0))
+    except FutureTimeout:
+        log.info("time zone of %s not read in time: the grant form says UTC", user)
+        return FALLBACK
+
+
+def _ending(spec: GrantSpec, zone: Zone, at: datetime
+            ) -> tuple[GrantSpec | None, dict[str, str]]:
+    """An end-of-day grant submitted at ``at``: it ends at midnight in ``zone``, unless
+    that is too close to be worth a grant (then the form says so under the choice)."""
+    until = end_of_day(at, zone.tz)
+    if until - at < EOD_MIN_LEFT:
+        return None, {SPAN_BLOCK: eod_too_soon(zone.name, until - at)}
+    return GrantSpec(span=spec.span, max_uses=spec.max_uses, bounds=spec.bounds, until=until,
+                     zone=zone.name), {}
 
 
 def _parsed(reviews: Reviews, origin: Any, values: dict[str, Any]

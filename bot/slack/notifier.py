@@ -7,6 +7,7 @@ Slack certainly posted nothing, so a retry can never make a second message.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,16 +21,19 @@ from bot.render import (
     render_expired_notice,
     render_reminder,
 )
+from bot.render.batch_thread import render_batch_escalation_note, render_batch_reminder
 from bot.render.thread import render_outcome_unknown, with_note
 from bot.slack.fallback import OutOfOffice
 from bot.slack.surfaces import Surfaces
 from bot.slack.webapi import slack_error
 from escalation.config import SignoffConfig
 from escalation.notifier import DeliveryResult
-from store.errors import DeliveryError
+from store.batches import BatchStore
+from store.errors import DeliveryError, StoreError
 from store.ledger import Ledger
 from store.models import SlackRef, Ticket
 
+log = logging.getLogger(__name__)
 _TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailable",
               "request_timeout"}
 
@@ -70,6 +74,57 @@ class SlackNotifier:
                 self._post(ticket.card.channel, render_escalation_note(ticket, level, targets),
                            thread_ts=ticket.card.ts)
         return results
+
+    def remind_batch(self, tickets: Sequence[Ticket], waited: Sequence[timedelta]) -> None:
+        """One reminder for these members of a batch card, counting only those still waiting
+        as the ledger has them now (a member decided since the sweep claimed it is left out;
+        with none left, nothing is posted)."""
+        card = tickets[0].card if tickets else None
+        if card is None:
+            raise DeliveryError("the card was never posted; nothing to remind in")
+        fresh, on_card = self._members_now(tickets)
+        now = [(fresh.get(t.id, t), w) for t, w in zip(tickets, waited, strict=True)]
+        waiting = [(t, w) for t, w in now if t.status.is_open and t.card is not None
+                   and (t.card.channel, t.card.ts) == (card.channel, card.ts)]
+        if not waiting:
+            return
+        self._post(card.channel, render_batch_reminder([t for t, _ in waiting],
+                                                       [w for _, w in waiting],
+                                                       max(on_card, len(waiting))),
+                   thread_ts=card.ts)
+        for ticket, _ in waiting:
+            self.away.fallback(ticket)
+
+    def escalate_batch(self, tickets: Sequence[Ticket], level: int,
+                       targets: Sequence[Sequence[str]]) -> Sequence[Sequence[DeliveryResult]]:
+        """Each member's DMs as :meth:`escalate` sends them, and one note in the card's
+        thread for the level instead of one per member."""
+        at = datetime.now(UTC)
+        results = [[self._dm(t, level, u, at) for u in users]
+                   for t, users in zip(tickets, targets, strict=True)]
+        for ticket in tickets:
+            self.away.fallback(ticket, at)
+        card = tickets[0].card if tickets else None
+        notified = list(dict.fromkeys(u for users in targets for u in users))
+        if card is not None:
+            with contextlib.suppress(DeliveryError):  # a courtesy, as for a single request
+                self._post(card.channel, render_batch_escalation_note(tickets, level, notified),
+                           thread_ts=card.ts)
+        return results
+
+    def _members_now(self, tickets: Sequence[Ticket]) -> tuple[dict[str, Ticket], int]:
+        """The batch's members as the ledger has them now, and how many its card lists as
+        waiting; if that cannot be read, the members as claimed (a reminder is a courtesy)."""
+        try:
+            batches = BatchStore(self.ledger)
+            batch_id = batches.batch_of(tickets[0].id)
+            if batch_id is None:
+                return {}, len(tickets)
+            batch = batches.get(batch_id)
+        except StoreError as exc:
+            log.warning("batch of %s not read for its reminder: %s", tickets[0].id, exc)
+            return {}, len(tickets)
+        return {t.id: t for t in batch.tickets}, len(batch.listed)
 
     def refresh(self, ticket: Ticket) -> bool:
         """Re-render the ticket's card and DM copies as the ledger has them now."""

@@ -74,3 +74,19 @@ def test_what_only_the_in_process_backend_has_is_refused_plainly(relay: Relay) -
         _ = client.ledger
     with pytest.raises(TypeError, match="a ledger and a config, or a backend"):
         ApprovalClient()
+
+
+@pytest.mark.parametrize("agent, cap", [("loop-bot", 0), (None, 3)])
+def test_a_cap_of_open_requests_needs_an_agent_and_a_positive_limit(agent: str | None,
+                                                                     cap: int) -> None:
+    from bot.agent.backend import ApprovalRequest
+    from bot.agent.door import checked
+    from bot.agent.errors import InvalidRequest
+
+    request = ApprovalRequest(action="issue_refund", args={"amount": 1}, reason="r",
+                              requested_by="U0REQUESTER", agent=agent, open_cap=cap)
+    with pytest.raises(InvalidRequest, match="open_cap"):
+        checked(request)
+    fine = checked(ApprovalRequest(action="issue_refund", args={"amount": 1}, reason="r",
+                                   requested_by="U0REQUESTER", agent="loop-bot", open_cap=2))
+    assert fine.open_cap == 2

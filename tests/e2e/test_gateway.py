@@ -116,6 +116,41 @@ def test_past_max_pending_the_agent_gets_429_and_no_card(rig: Rig, db_url: str) 
     assert len(rig.ledger.list_tickets()) == 2
 
 
+def test_concurrent_requests_cannot_all_slip_under_the_cap(rig: Rig, db_url: str) -> None:
+    """The cap is counted in the transaction that opens the ticket, with the agent's row
+    locked: twelve requests at once against a cap of three open exactly three."""
+    with running_gateway(rig, db_url, agent="burst-bot", max_pending=3) as g:
+        start = threading.Barrier(12)
+
+        def post(n: int) -> int:
+            with http(g) as c:
+                start.wait()
+                body = {**BODY, "args": {**ARGS, "amount": n + 1}}
+                return c.post("/v1/requests", json=body).status_code
+
+        with ThreadPoolExecutor(12) as pool:
+            codes = sorted(pool.map(post, range(12)))
+    assert codes == [200] * 3 + [429] * 9
+    opened = [t for t in rig.ledger.list_tickets() if t.agent == "burst-bot"]
+    assert len(opened) == 3 and all(t.status == TicketStatus.PENDING for t in opened)
+    assert len(rig.sandbox.calls("chat.postMessage")) == 3
+
+
+def test_at_the_cap_a_retry_gets_its_ticket_and_allowed_calls_still_run(rig: Rig,
+                                                                       db_url: str) -> None:
+    with running_gateway(rig, db_url, agent="cap-bot", max_pending=1) as g, http(g) as c:
+        first = c.post("/v1/requests", json={**BODY, "idempotency_key": "k1"}).json()
+        again = c.post("/v1/requests", json={**BODY, "idempotency_key": "k1"})
+        assert again.status_code == 200 and again.json()["id"] == first["id"]
+        lookup = c.post("/v1/requests", json={
+            "action": "search_orders", "args": {"q": "cus_42"}, "reason": "lookup",
+            "requested_by": "U0REQUESTER"})
+        assert lookup.status_code == 200 and lookup.json()["status"] == "approved"
+        refused = c.post("/v1/requests", json={**BODY, "args": {**ARGS, "amount": 7}})
+        assert refused.status_code == 429 and "1 open requests" in refused.json()["message"]
+    assert len(rig.ledger.list_tickets([TicketStatus.PENDING])) == 1
+
+
 def test_long_poll_returns_as_soon_as_the_ticket_is_decided(rig: Rig, gate: Gate) -> None:
     with http(gate) as c:
         ticket = c.post("/v1/requests", json=BODY).json()
@@ -223,3 +258,74 @@ def test_a_signing_key_that_cannot_be_loaded_consumes_no_approval(rig: Rig,
         again = c.post(f"/v1/requests/{ticket['id']}/execution")
     assert again.status_code == 200, again.text
     assert rig.ledger.get_ticket(ticket["id"]).status == TicketStatus.EXECUTING
+
+
+LOOKUP = {"action": "search_orders", "args": {"q": "cus_42"}, "reason": "lookup",
+          "requested_by": "U0REQUESTER"}
+
+
+def test_claim_with_the_request_runs_only_what_policy_allows_outright(rig: Rig,
+                                                                      gate: Gate) -> None:
+    """``claim: true`` saves the allowed call its second round trip; a pending request, a
+    retry of an earlier one and a reviewed approval are never claimed by it."""
+    with http(gate) as c:
+        doc = c.post("/v1/requests", json={**LOOKUP, "claim": True, "idempotency_key": "l1"})
+        assert doc.status_code == 200, doc.text
+        claimed = doc.json()
+        assert claimed["ticket"]["status"] == "executing" and claimed["args"] == LOOKUP["args"]
+        verify(claimed["receipt"], action="search_orders", args=LOOKUP["args"],
+               keys=gate.gateway.jwks())
+        ticket_id = claimed["ticket"]["id"]
+        again = c.post("/v1/requests", json={**LOOKUP, "claim": True, "idempotency_key": "l1"})
+        assert again.json()["id"] == ticket_id and "receipt" not in again.json()
+        second = c.post(f"/v1/requests/{ticket_id}/execution")
+        assert second.status_code == 409 and second.json()["error"] == "already_claimed"
+        assert c.post(f"/v1/requests/{ticket_id}/outcome", json={"ok": True}
+                      ).json()["status"] == "executed"
+        pending = c.post("/v1/requests", json={**BODY, "claim": True}).json()
+        assert pending["status"] == "pending" and "receipt" not in pending
+    kinds = [e.kind for e in rig.ledger.audit_events(ticket_id=ticket_id)]
+    assert kinds.count("executing") == 1 and kinds[-1] == "executed"
+    assert rig.ledger.get_ticket(pending["id"]).status == TicketStatus.PENDING
+
+
+def test_claim_with_the_request_claims_nothing_when_the_key_cannot_be_loaded(
+        rig: Rig, gate: Gate) -> None:
+    gate.gateway.passphrase = b"the right one"
+    with http(gate) as c:
+        assert c.post("/v1/requests", json={**LOOKUP, "claim": True}).json()["receipt"]
+        gate.gateway.passphrase = b"a wrong one"
+        doc = c.post("/v1/requests", json={**LOOKUP, "args": {"q": "x"}, "claim": True})
+        assert doc.status_code == 200 and doc.json()["status"] == "approved"
+        refused = c.post(f"/v1/requests/{doc.json()['id']}/execution")
+    assert refused.status_code == 503 and refused.json()["error"] == "receipt_key_unusable"
+    assert rig.ledger.get_ticket(doc.json()["id"]).status == TicketStatus.APPROVED
+
+
+def test_the_http_backend_claims_an_allowed_call_in_one_round_trip(gate: Gate) -> None:
+    from bot import current_receipt
+    from bot.agent.backend import ApprovalRequest
+    from bot.agent.http import HttpBackend
+
+    sent: list[str] = []
+    transport = httpx.HTTPTransport()
+
+    class Counting(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            sent.append(f"{request.method} {request.url.path}")
+            return transport.handle_request(request)
+
+    backend = HttpBackend(gate.url, gate.token, transport=Counting())
+    try:
+        ticket, claimed = backend.request_claimed(ApprovalRequest(
+            action="search_orders", args={"q": "cus_7"}, reason="lookup",
+            requested_by="U0REQUESTER"), claim_as="anyone")
+        assert claimed and ticket.status == TicketStatus.EXECUTING
+        assert current_receipt() is not None
+        assert sent == ["POST /v1/requests"]
+        plain, claimed = backend.request_claimed(ApprovalRequest(
+            action="search_orders", args={"q": "cus_8"}, reason="lookup",
+            requested_by="U0REQUESTER"), claim_as=None)
+        assert not claimed and plain.status == TicketStatus.APPROVED
+    finally:
+        backend.close()

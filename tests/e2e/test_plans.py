@@ -33,7 +33,7 @@ from store.errors import ReceiptInvalid
 from store.models import PLAN_ACTION, PlanStepState
 from store.plans import PlanStore
 from store.tables import PlanRow, PlanStepRow
-from tests.e2e.conftest import Gate, Rig
+from tests.e2e.conftest import Gate, Rig, running_gateway
 from tests.e2e.test_reviews import settled, wait_ephemeral
 
 LOOKUP = {"action": "search_orders", "args": {"q": "cus_42"}}
@@ -448,3 +448,20 @@ def test_an_idempotency_key_names_one_plan(rig: Rig, client: ApprovalClient) -> 
     assert len(rig.sandbox.calls("chat.postMessage")) == 1  # no second card
     with pytest.raises(IdempotencyConflict):
         plan(client, [LOOKUP, REFUND], idempotency_key="run-7:plan")
+
+
+def test_a_plan_counts_against_the_agents_cap_of_open_requests(rig: Rig, db_url: str) -> None:
+    body = {"steps": [LOOKUP, REFUND], "reason": "look, refund", "requested_by": "U0REQUESTER"}
+    with running_gateway(rig, db_url, agent="plan-bot", max_pending=1) as g, \
+            httpx.Client(base_url=g.url, timeout=30,
+                         headers={"Authorization": f"Bearer {g.token}"}) as c:
+        first = c.post("/v1/plans", json={**body, "idempotency_key": "p1"})
+        assert first.status_code == 200 and first.json()["status"] == "pending"
+        again = c.post("/v1/plans", json={**body, "idempotency_key": "p1"})
+        assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+        second = c.post("/v1/plans", json={**body, "reason": "another"})
+        assert second.status_code == 429 and second.json()["error"] == "too_many_pending"
+        assert int(second.headers["Retry-After"]) > 0
+    assert [t.id for t in rig.ledger.list_tickets() if t.agent == "plan-bot"] == [
+        first.json()["id"]]
+    assert len(rig.sandbox.calls("chat.postMessage")) == 1

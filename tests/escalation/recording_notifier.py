@@ -31,6 +31,9 @@ class RecordingNotifier:
     """Tickets announced as ``outcome_unknown``."""
     attempts: list[tuple[str, str]] = field(default_factory=list)
     refreshed: list[str] = field(default_factory=list)
+    batch_reminders: list[tuple[str, ...]] = field(default_factory=list)
+    """The members named by each shared reminder of a batch card."""
+    batch_notes: list[tuple[tuple[str, ...], int]] = field(default_factory=list)
 
     def resolve_group(self, group_id: str) -> Sequence[str]:
         if group_id not in self.groups:
@@ -46,6 +49,16 @@ class RecordingNotifier:
         if not retry:
             self.notes.append((ticket.id, level))
         return [self._dm(ticket, level, target) for target in targets]
+
+    def remind_batch(self, tickets: Sequence[Ticket], waited: Sequence[timedelta]) -> None:
+        self._maybe_fail("remind", tickets[0].id)
+        self.batch_reminders.append(tuple(t.id for t in tickets))
+
+    def escalate_batch(self, tickets: Sequence[Ticket], level: int,
+                       targets: Sequence[Sequence[str]]) -> Sequence[Sequence[DeliveryResult]]:
+        self.batch_notes.append((tuple(t.id for t in tickets), level))
+        return [[self._dm(t, level, u) for u in users] for t, users in
+                zip(tickets, targets, strict=True)]
 
     def expired(self, ticket: Ticket) -> None:
         self._maybe_fail("expired", ticket.id)

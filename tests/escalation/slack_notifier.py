@@ -34,6 +34,16 @@ class PlainSlackNotifier:
                  retry: bool = False) -> Sequence[DeliveryResult]:
         return [self._dm(ticket, level, user) for user in targets]
 
+    def remind_batch(self, tickets: Sequence[Ticket], waited: Sequence[timedelta]) -> None:
+        card = _card(tickets[0])
+        self._call(self.client.chat_postMessage, channel=card.channel, thread_ts=card.ts,
+                   text=f"Reminder: {len(tickets)} requests have waited")
+
+    def escalate_batch(self, tickets: Sequence[Ticket], level: int,
+                       targets: Sequence[Sequence[str]]) -> Sequence[Sequence[DeliveryResult]]:
+        return [[self._dm(t, level, u) for u in users] for t, users in
+                zip(tickets, targets, strict=True)]
+
     def expired(self, ticket: Ticket) -> None:
         card = _card(ticket)
         self._call(self.client.chat_update, channel=card.channel, ts=card.ts,

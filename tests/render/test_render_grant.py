@@ -5,18 +5,24 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.render import render_card
+from bot.render import parse_private_metadata, render_card
 from bot.render.grant import (
     ACTION_GRANT,
     ACTION_REVOKE_GRANT,
     SPAN_BLOCK,
     USES_BLOCK,
+    ZONE_FROM_OFFSET,
+    ZONE_FROM_TZ,
+    ZONE_UNREAD,
     GrantView,
     bound_text,
+    eod_option,
+    eod_too_soon,
     render_grant_created,
     render_grant_home,
     render_grant_modal,
     render_grant_use,
+    zone_of_metadata,
 )
 from bot.render.values import MASK
 from store.grants import SPANS
@@ -79,3 +85,34 @@ def test_app_home_lists_active_grants_with_a_revoke_button() -> None:
     assert "g0" in text and "g3" in text and "g1" not in text and "g2" not in text
     assert text.count(ACTION_REVOKE_GRANT) == 2
     assert render_grant_home(views[1:3]) == []
+
+
+def test_the_end_of_day_choice_names_whose_midnight_it_is_and_the_form_carries_it() -> None:
+    ticket = make_ticket(args=SECRET_ARGS)
+    for zone, how, shown in [
+            ("America/Los_Angeles", ZONE_FROM_TZ, "until end of day (23:59 America/Los_Angeles)"),
+            ("UTC-07:00", ZONE_FROM_OFFSET, "23:59 UTC-07:00, your Slack offset"),
+            ("UTC", ZONE_UNREAD, "23:59 UTC: your Slack time zone could not be read")]:
+        view = render_grant_modal(ticket, [], SPANS, origin=("C0REVIEWS", "1.2"), zone=zone,
+                                  how=how)
+        assert_fits_view(view)
+        options = block(view["blocks"], SPAN_BLOCK)["element"]["options"]
+        assert [o["value"] for o in options] == ["30m", "2h", "eod"]
+        assert shown in options[2]["text"]["text"]
+        assert zone_of_metadata(view["private_metadata"]) == (zone, how)
+        assert parse_private_metadata(view["private_metadata"]).ticket_id == ticket.id
+    long_zone = "America/Argentina/ComodRivadavia"
+    assert len(eod_option(long_zone, ZONE_FROM_TZ)) <= 75  # Slack's limit for option text
+    assert zone_of_metadata("not json") == zone_of_metadata("[1]") == (None, None)
+
+
+def test_a_day_about_to_end_and_an_end_of_day_grant_say_which_zone() -> None:
+    soon = eod_too_soon("Asia/Tokyo", timedelta(minutes=3))
+    assert "3m" in soon and "midnight Asia/Tokyo" in soon and "30 min or 2 h" in soon
+    ticket = make_ticket(args=SECRET_ARGS)
+    made = render_grant_created(ticket, "g1", "U0LEAD", NOW + timedelta(hours=5), 3, [],
+                                zone="Asia/Tokyo")
+    assert_fits_message(made)
+    assert "until the end of the day in Asia/Tokyo (<!date^" in everything(made)
+    timed = render_grant_created(ticket, "g2", "U0LEAD", NOW + timedelta(hours=2), 3, [])
+    assert "end of the day" not in everything(timed)

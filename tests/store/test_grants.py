@@ -4,10 +4,11 @@ guarded UPDATE (never over-used, even by racing requests), and gone at once when
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import update
 
 from store.db import db_now
@@ -61,10 +62,45 @@ def test_bounds_numbers_up_to_the_approved_value_domains_and_exact_values() -> N
                                                     if k != "customer"}))
 
 
-def test_end_of_day_is_the_next_utc_midnight(ledger: Ledger) -> None:
+def test_an_end_of_day_spec_without_until_ends_with_the_utc_day(ledger: Ledger) -> None:
+    # A click written by a form from before time zones: that form said "(UTC)".
     now = ledger.db_now()
-    end = grant_expiry("eod", now)
+    end = grant_expiry(GrantSpec(span="eod", max_uses=1, bounds={}), now)
     assert end > now and end - now <= timedelta(days=1) and end.hour == end.minute == 0
+
+
+def test_an_end_of_day_grant_ends_at_its_until_and_records_its_zone(
+        ledger: Ledger, make_ticket: TicketFactory) -> None:
+    ticket = make_ticket(args=ARGS)
+    until = ledger.db_now() + timedelta(hours=7, minutes=3)
+    eod = GrantSpec(span="eod", max_uses=2, bounds=propose_bounds(ARGS), until=until,
+                    zone="America/Los_Angeles")
+    ledger.record_decision(ticket.id, reviewer="U0LEAD", kind=DecisionKind.APPROVE, grant=eod)
+    [grant] = GrantStore(ledger).for_ticket(ticket.id)
+    assert (grant.expires_at, grant.zone) == (until, "America/Los_Angeles")
+    [made] = [e for e in ledger.audit_events(ticket_id=ticket.id) if e.kind == "grant_created"]
+    assert made.data["zone"] == "America/Los_Angeles"
+
+
+@pytest.mark.parametrize(("ahead", "why"), [(timedelta(minutes=-1), "had passed"),
+                                             (timedelta(hours=27), "more than a day away")])
+def test_an_end_of_day_that_passed_or_lies_too_far_ahead_records_nothing(
+        ledger: Ledger, make_ticket: TicketFactory, ahead: timedelta, why: str) -> None:
+    ticket = make_ticket(args=ARGS)
+    eod = GrantSpec(span="eod", max_uses=2, bounds=propose_bounds(ARGS),
+                    until=ledger.db_now() + ahead, zone="Asia/Tokyo")
+    with pytest.raises(GrantNotAllowed, match=why):
+        ledger.record_decision(ticket.id, reviewer="U0LEAD", kind=DecisionKind.APPROVE,
+                               grant=eod)
+    assert ledger.get_ticket(ticket.id).status == TicketStatus.PENDING
+    assert ledger.decisions(ticket.id) == [] and GrantStore(ledger).listed() == []
+
+
+def test_only_an_end_of_day_spec_carries_until_and_zone() -> None:
+    with pytest.raises(ValidationError, match="only an end-of-day grant"):
+        GrantSpec(span="2h", max_uses=1, bounds={}, zone="UTC")
+    with pytest.raises(ValidationError):  # a naive instant names no moment
+        GrantSpec(span="eod", max_uses=1, bounds={}, until=datetime(2026, 11, 26, 23))
 
 
 def test_a_grant_is_made_with_its_approval_and_audited(ledger: Ledger,

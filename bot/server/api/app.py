@@ -70,7 +70,8 @@ def build_api(gw: Gateway, *, database_url: str | None = None) -> FastAPI:
 def _routes(gw: Gateway) -> APIRouter:
     router = APIRouter(prefix="/v1", responses=RESPONSES)
 
-    @router.post("/requests", response_model=TicketOut | DeniedOut, tags=["requests"],
+    @router.post("/requests", response_model=TicketOut | DeniedOut | ExecutionOut,
+                 tags=["requests"],
                  summary="Ask for approval (policy, ticket, card)")
     async def create_request(body: RequestIn, token: TokenDep) -> Response:
         return await answer(gw, token, gw.request, body)

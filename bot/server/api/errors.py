@@ -16,6 +16,7 @@ from store.errors import (
     ActionMismatch,
     ApprovalUnverifiable,
     ArgumentsMismatch,
+    OpenRequestsCapped,
     SignoffError,
     StoreUnavailable,
     TicketNotFound,
@@ -38,6 +39,16 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
         self.headers = headers
         self.extra = extra
+
+
+#: When an agent at its cap of open requests is told to ask again.
+RETRY_AFTER_S = 30
+
+
+def too_many_pending(exc: OpenRequestsCapped) -> ApiError:
+    """429, the agent's cap of open requests reached (``TooManyPending`` on the client)."""
+    return ApiError(429, "too_many_pending", str(exc),
+                    headers={"Retry-After": str(RETRY_AFTER_S)}, retry_after=RETRY_AFTER_S)
 
 
 def _code(exc: Exception) -> str:

@@ -16,7 +16,7 @@ from bot import receipts
 from bot.agent.backend import ApprovalRequest
 from bot.agent.errors import ApprovalDenied
 from bot.agent.inprocess import InProcessBackend
-from bot.server.api.errors import ApiError
+from bot.server.api.errors import ApiError, too_many_pending
 from bot.server.api.models import (
     AnswerIn,
     DeniedOut,
@@ -29,11 +29,9 @@ from bot.server.api.models import (
 from bot.server.api.waiters import WaitHub
 from escalation.policy import untrusted
 from store.agents import Agent, AgentStore
-from store.errors import TicketNotFound
+from store.errors import OpenRequestsCapped, TicketNotFound
 from store.ledger import Ledger
 from store.models import DecisionKind, Ticket, TicketStatus
-
-RETRY_AFTER_S = 30
 
 
 def _vouched(agent: Agent, annotations: dict[str, Any]) -> dict[str, Any]:
@@ -93,30 +91,46 @@ class Gateway:
 
     # -- requests -------------------------------------------------------------------------
 
-    def request(self, agent: Agent, body: RequestIn) -> TicketOut | DeniedOut:
+    def request(self, agent: Agent, body: RequestIn) -> TicketOut | DeniedOut | ExecutionOut:
         if not any(fnmatch.fnmatchcase(body.action, glob) for glob in agent.actions):
             raise ApiError(403, "action_not_allowed",
                            f"agent {agent.name!r} may not request {body.action!r} (its "
                            f"actions: {', '.join(agent.actions) or 'none'})")
-        waiting = self.agents.open_tickets(agent.name, up_to=agent.max_pending)
-        if waiting >= agent.max_pending:
-            raise ApiError(429, "too_many_pending",
-                           f"agent {agent.name!r} already has {agent.max_pending} open "
-                           "requests; wait for a decision before asking again",
-                           headers={"Retry-After": str(RETRY_AFTER_S)},
-                           retry_after=RETRY_AFTER_S)
         key = f"{agent.name}:{body.idempotency_key}" if body.idempotency_key else None
+        # Loaded before anything is claimed; a key that cannot be loaded claims nothing here,
+        # and the separate claim then says why (503 receipt_key_unusable).
+        signer = self._usable_signer() if body.claim else None
         try:
-            ticket = self.backend.request(ApprovalRequest(
+            ticket, claimed = self.backend.request_claimed(ApprovalRequest(
                 action=body.action, args=body.args, reason=body.reason,
                 requested_by=body.requested_by, summary=body.summary,
                 evidence=tuple(body.evidence), confidence=body.confidence, agent=agent.name,
                 run_id=body.run_id, idempotency_key=key, args_schema=body.args_schema,
-                annotations=_vouched(agent, body.annotations)))
+                annotations=_vouched(agent, body.annotations), open_cap=agent.max_pending),
+                claim_as=agent.name if signer is not None else None)
         except ApprovalDenied as exc:
             return DeniedOut(action=exc.action, rule=exc.rule, reason=exc.reason,
                              policy_version=exc.policy_version)
+        except OpenRequestsCapped as exc:
+            raise too_many_pending(exc) from None
+        if claimed and signer is not None:
+            return self._execution(agent, ticket, signer)
         return self.out(agent, ticket)
+
+    def _execution(self, agent: Agent, ticket: Ticket, key: tuple[str, Any]) -> ExecutionOut:
+        """The claimed ticket, its exact arguments and the receipt for them."""
+        now = datetime.now(UTC)
+        return ExecutionOut(ticket=self.out(agent, ticket), args=ticket.final_args,
+                            args_sha256=ticket.final_args_hash,
+                            receipt=receipts.sign(ticket, key, agent=agent.name, now=now,
+                                                  ttl=self.receipt_ttl),
+                            receipt_expires_at=now + self.receipt_ttl)
+
+    def _usable_signer(self) -> tuple[str, Any] | None:
+        try:
+            return self.signer()
+        except ApiError:
+            return None
 
     def claim(self, agent: Agent, ticket_id: str, args: dict[str, Any] | None,
               action: str | None = None) -> ExecutionOut:
@@ -135,11 +149,7 @@ class Gateway:
         ticket = self.ledger.start_execution(ticket.id, action=action or ticket.action,
                                              args=offered, actor=agent.name,
                                              lease=self.backend.config.execution_lease)
-        now = datetime.now(UTC)
-        token = receipts.sign(ticket, key, agent=agent.name, now=now, ttl=self.receipt_ttl)
-        return ExecutionOut(ticket=self.out(agent, ticket), args=ticket.final_args,
-                            args_sha256=ticket.final_args_hash, receipt=token,
-                            receipt_expires_at=now + self.receipt_ttl)
+        return self._execution(agent, ticket, key)
 
     def outcome(self, agent: Agent, ticket_id: str, body: OutcomeIn) -> TicketOut:
         self.owned(agent, ticket_id)

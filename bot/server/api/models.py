@@ -48,6 +48,12 @@ class RequestIn(Body):
         "for rules on annotations.*; set by signoff mcp-proxy from the tool's server. "
         "They loosen policy (allow rules) only from a token added with "
         "--trusted-annotations; from any other token they can only tighten it")
+    claim: bool = Field(
+        default=False, description="When policy allows the call outright, also claim it for "
+        "execution in the same step (one call instead of this one and POST "
+        "/v1/requests/{id}/execution): the answer is then that claim's (ticket, args, "
+        "receipt). Anything else (pending, a standing grant, a retry of an earlier "
+        "request) is answered and claimed as without it")
 
 
 class TicketOut(Ticket):

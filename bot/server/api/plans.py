@@ -4,7 +4,7 @@
 # No "from __future__ import annotations": FastAPI reads these annotations at run time.
 
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Response
@@ -13,11 +13,12 @@ from bot import receipts
 from bot.agent.errors import ApprovalDenied
 from bot.agent.plan import checked_plan
 from bot.server.api.calls import TokenDep, answer
-from bot.server.api.errors import RESPONSES, ApiError
+from bot.server.api.errors import RESPONSES, ApiError, too_many_pending
 from bot.server.api.gateway import Gateway
 from bot.server.api.models import DeniedOut, OutcomeIn, TicketOut
 from bot.server.api.plan_models import PlanIn, PlanOut, StepClaimIn, StepOut
 from store.agents import Agent
+from store.errors import OpenRequestsCapped
 from store.models import args_hash
 
 
@@ -38,17 +39,13 @@ class PlanGateway:
             confidence=body.confidence, agent=agent.name, run_id=body.run_id,
             idempotency_key=key,
             deadline=timedelta(seconds=body.deadline_s) if body.deadline_s else None)
-        waiting = self.gw.agents.open_tickets(agent.name, up_to=agent.max_pending)
-        if waiting >= agent.max_pending:
-            raise ApiError(429, "too_many_pending",
-                           f"agent {agent.name!r} already has {agent.max_pending} open "
-                           "requests; wait for a decision before asking again",
-                           headers={"Retry-After": "30"}, retry_after=30)
         try:
-            ticket = self.gw.backend.request_plan(request)
+            ticket = self.gw.backend.request_plan(replace(request, open_cap=agent.max_pending))
         except ApprovalDenied as exc:
             return DeniedOut(action=exc.action, rule=exc.rule, reason=exc.reason,
                              policy_version=exc.policy_version)
+        except OpenRequestsCapped as exc:
+            raise too_many_pending(exc) from None
         return self.gw.out(agent, ticket)
 
     def progress(self, agent: Agent, plan_id: str) -> PlanOut:
