@@ -152,3 +152,40 @@ def test_a_revocation_is_dated_by_the_database_clock_after_every_decision_on_it(
     # The revoking process's clock runs an hour behind: the record still follows the decision.
     ended = DelegationStore(ledger).revoke(made.id, at=decision.at - timedelta(hours=1), by=LEAD)
     assert ended.revoked_at is not None and ended.revoked_at >= decision.at
+
+
+@pytest.mark.postgres
+def test_a_decision_waits_for_a_revocation_in_progress_and_then_refuses(
+        ledger: Ledger, make_ticket: TicketFactory) -> None:
+    """The relied-on delegation is read FOR SHARE: a revocation that holds its row (not yet
+    committed) makes the decision wait, and the decision then sees it revoked. A plain read
+    would see the row as before the revocation and record the decision."""
+    import threading
+    import time
+
+    from sqlalchemy import text
+
+    if ledger.dialect != "postgresql":
+        pytest.skip("row locks that make a reader wait: PostgreSQL")
+    made = lend(ledger)
+    ticket = make_ticket()
+    capacity = for_lead(made)
+    locked = threading.Event()
+
+    def revoke_slowly() -> None:
+        with ledger.engine.connect() as conn, conn.begin():
+            conn.execute(text("SELECT id FROM delegations WHERE id = :id FOR UPDATE"),
+                         {"id": made.id})
+            conn.execute(text("UPDATE delegations SET revoked_at = now(), revoked_by = 'U0LEAD' "
+                              "WHERE id = :id"), {"id": made.id})
+            locked.set()
+            time.sleep(0.5)  # the decision arrives meanwhile
+
+    revoker = threading.Thread(target=revoke_slowly)
+    revoker.start()
+    assert locked.wait(5)
+    with pytest.raises(DelegationEnded):
+        ledger.record_decision(ticket.id, reviewer=DEP, kind=DecisionKind.APPROVE,
+                               capacity=capacity)
+    revoker.join()
+    assert_nothing_recorded(ledger, ticket)
