@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import update
 
+from bot.cli import main
 from bot.render import ACTION_APPROVE
 from store.db import db_now
 from store.delegations import DelegationStore
@@ -21,7 +23,8 @@ from tests.e2e.test_reviews import refund, settled
 
 
 def test_a_delegates_grant_works_while_the_delegation_lasts_and_stops_with_it(
-        rig: Rig) -> None:
+        rig: Rig, db_url: str, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
     made = lend(rig)
     first = refund(rig, 120)
     grant = grant_on(rig, first, DELEGATE)
@@ -40,6 +43,10 @@ def test_a_delegates_grant_works_while_the_delegation_lasts_and_stops_with_it(
     assert after.status == TicketStatus.PENDING and after.card is not None
     assert GrantStore(rig.ledger).get(grant.id).uses == 1
     assert rig.ledger.verify_audit().ok
+    monkeypatch.setenv("SIGNOFF_DATABASE_URL", db_url)
+    assert main(["grants", "list"]) == 0
+    assert f"granted by {DELEGATE} on behalf of {LEAD} (while delegation {made.id} lasts)" \
+        in capsys.readouterr().out
 
 
 def test_a_delegates_grant_stops_when_the_delegation_runs_out(rig: Rig) -> None:
