@@ -205,8 +205,8 @@ class Reviews:
         except DeadlinePassed:
             self._expired(ticket, said)
         except DelegationEnded:  # revoked or ended since the click was authorised
-            capacity_: Capacity | None = what.get("capacity")
-            said(delegation_ended(capacity_.on_behalf_of if capacity_ else None), ticket)
+            lent: Capacity | None = what.get("capacity")
+            said(delegation_ended(lent.on_behalf_of if lent else None), ticket)
         except DuplicateApproval as exc:
             capacity: Capacity | None = what.get("capacity")
             linked = capacity is not None and user not in self.ledger.get_ticket(
