@@ -7,25 +7,32 @@ latency for every other writer. The transaction is:
 1. lock the row and read the database's clock after the lock is held (one statement: on
    PostgreSQL the clock is read outside the locking subquery, so a wait for the lock is not
    hidden in ``now``);
-2. the checks, on the locked row: deadline, state machine, version binding, distinct
-   approvers (with the delegation identities the caller passed);
-3. the guarded UPDATE (status, version and deadline by the database's clock), which returns
+2. the delegations the decision's authority relies on, read (and on PostgreSQL share-locked,
+   :mod:`store.delegation_check`) by the same clock: any that ended since the click
+   was authorised refuses the decision; the delegations that link the reviewer to others now
+   widen who they count as (only read when it matters: a delegate's or fallback's decision,
+   or an approval after others);
+3. the checks, on the locked row: deadline, state machine, version binding, distinct
+   approvers (with those identities);
+4. the guarded UPDATE (status, version and deadline by the database's clock), which returns
    the row as it now is: no second read;
-4. the decision row, the click settled by one guarded UPDATE, the audit event (and the
+5. the decision row, the click settled by one guarded UPDATE, the audit event (and the
    grant), and the ticket's messages.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Row, Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
+from store import delegation_check
 from store.db import db_now
 from store.decisions import IN_OWN_RIGHT, Capacity, DecisionUpdate, Reroute, decision_update
-from store.errors import ChangedSinceSeen, DeadlinePassed, TicketNotFound
+from store.errors import ChangedSinceSeen, DeadlinePassed, DelegationEnded, TicketNotFound
 from store.models import Decision, DecisionKind, TicketStatus
 from store.states import next_status
 from store.tables import DecisionRow
@@ -42,6 +49,7 @@ _LOCKED = (select(*(TICKETS.c[name] for name in _CHECKED))
 # The clock outside the locking subquery: PostgreSQL computes it once the lock is held.
 _LOCK = select(_LOCKED, db_now().label("now"))
 _INSERT_DECISION = insert(_DECISIONS).returning(_DECISIONS.c.id)
+_APPROVING = (DecisionKind.APPROVE, DecisionKind.EDIT)
 
 
 def lock(s: Session, ticket_id: str) -> tuple[Row[Any], datetime]:
@@ -52,6 +60,32 @@ def lock(s: Session, ticket_id: str) -> tuple[Row[Any], datetime]:
     now = row.now
     assert isinstance(now, datetime)
     return row, now
+
+
+def authority(s: Session, row: Row[Any], now: datetime, reviewer: str, kind: DecisionKind,
+              capacity: Capacity) -> Capacity:
+    """``capacity`` as it stands at ``now``: refused (:class:`DelegationEnded`) when a
+    delegation it relies on is no longer active, or when it acts on someone's behalf without
+    an active delegation from them to ``reviewer``; otherwise with ``identities`` widened by
+    every delegation linking ``reviewer`` to someone now (one made since the click counts)."""
+    if TicketStatus(row.status).is_open and now >= row.expires_at:
+        return capacity  # check() refuses it, and the bot expires the ticket
+    counted = bool(row.approvals) or bool(row.acting_for)
+    if not (capacity.delegations or capacity.on_behalf_of is not None
+            or (kind in _APPROVING and counted)):
+        return capacity  # in one's own right, and nobody to be counted twice with
+    found = delegation_check.links(s.connection(), capacity.delegations, reviewer)
+    active = {d.id: d for d in found if delegation_check.active(d, now)}
+    ended = sorted(capacity.delegations - active.keys())
+    lends = capacity.on_behalf_of is None or any(
+        active[i].principal == capacity.on_behalf_of and active[i].delegate == reviewer
+        for i in capacity.delegations if i in active)
+    if ended or not lends:
+        raise DelegationEnded(row.id, kind.value, row.status, delegation=(
+            ended[0] if ended else min(capacity.delegations, default=None)))
+    linked = {d.principal if d.delegate == reviewer else d.delegate
+              for d in active.values() if reviewer in (d.principal, d.delegate)}
+    return replace(capacity, identities=capacity.identities | linked | {reviewer})
 
 
 def check(row: Row[Any], now: datetime, reviewer: str, kind: DecisionKind,

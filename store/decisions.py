@@ -38,6 +38,8 @@ class Reroute:
     """Whether the editing reviewer may approve under the new route."""
     on_behalf_of: str | None = None
     """Whose authority (a delegation) the editor's approval counts with under the new route."""
+    delegations: frozenset[int] = frozenset()
+    """The delegations that authority relies on (see :attr:`Capacity.delegations`)."""
     replan: Replan | None = None
     """The new route's chain. Either way the old chain stops: its steps end, and the
     people it DM'd lose the authority their DM gave them (the escalation epoch moves on)."""
@@ -58,10 +60,17 @@ class DecisionUpdate:
 class Capacity:
     """Whose authority a decision is made with. A delegate acts ``on_behalf_of`` a principal;
     ``identities`` are everyone the click stands for (the reviewer, the principal, and whoever
-    an active delegation links them to): one person for counting distinct approvers."""
+    an active delegation links them to): one person for counting distinct approvers.
+
+    ``delegations`` are the ids of every delegation the authority relies on (the one that
+    lends ``on_behalf_of``'s authority; those that put a route's approvers away when a
+    fallback approver decides). The ledger checks them again under the ticket's row lock, by
+    the database's clock, and records nothing when one has ended since the click was
+    authorised (:class:`store.errors.DelegationEnded`)."""
 
     on_behalf_of: str | None = None
     identities: frozenset[str] = frozenset()
+    delegations: frozenset[int] = frozenset()
 
 
 IN_OWN_RIGHT = Capacity()
@@ -86,7 +95,7 @@ def decision_update(row: TicketData, reviewer: str, kind: DecisionKind,
     counted = set(row.approvals) | set(acting.values())
     same = sorted(counted & ({reviewer} | capacity.identities))
     if same:
-        raise DuplicateApproval(row.id, kind.value, row.status, detail=(
+        raise DuplicateApproval(row.id, kind.value, row.status, counted_with=same[0], detail=(
             f"{_counted_as(reviewer, same[0], row.approvals, acting)}; {required} distinct "
             "approvers are needed"))
     approvals = [*row.approvals, reviewer]

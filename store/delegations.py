@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import BindParameter, Row, Table, bindparam, or_, select, text
 from sqlalchemy.orm import Session
 
+from store.db import now_of
 from store.errors import DelegationInvalid
 from store.ledger import Ledger
 from store.tables import DelegationRow
@@ -112,7 +113,9 @@ class DelegationStore:
 
     def revoke(self, delegation_id: int, *, at: datetime, by: str,
                principal: str | None = None) -> Delegation:
-        """End a delegation now. ``principal``: only theirs (App Home revokes one's own)."""
+        """End a delegation now (``at``: the caller's now, to refuse one that has ended; the
+        revocation is dated by the database's clock). ``principal``: only theirs (App Home
+        revokes one's own)."""
         with self.ledger.transactions() as s:
             row = s.execute(select(DelegationRow).where(DelegationRow.id == delegation_id)
                             .with_for_update()).scalar_one_or_none()
@@ -122,7 +125,9 @@ class DelegationStore:
             if row.revoked_at is not None or row.ends_at <= at:
                 raise DelegationInvalid(f"delegation {delegation_id} has already ended; "
                                         "nothing to revoke")
-            row.revoked_at, row.revoked_by = at, by
+            # The database's clock, read once the row is locked: the clock every decision
+            # that relied on it was checked by, so none can show a later time than this.
+            row.revoked_at, row.revoked_by = now_of(s), by
             s.flush()
             ended = _of(row)
         self.ledger.record_event(None, "delegation_revoked", actor=by, delegation=ended.id,

@@ -18,7 +18,8 @@ ApprovalRejected``); ``bot.agent.errors`` and ``escalation.config`` re-export th
     │   │   ├── AlreadyDecided           somebody else decided first
     │   │   ├── DeadlinePassed           decision after expires_at (database clock)
     │   │   ├── DuplicateApproval        the same reviewer approved twice
-    │   │   └── ChangedSinceSeen         the request changed after the reviewer's view of it
+    │   │   ├── ChangedSinceSeen         the request changed after the reviewer's view of it
+    │   │   └── DelegationEnded          a delegation the decision relied on ended first
     │   ├── ArgumentsMismatch            executor asked to run arguments nobody approved
     │   ├── ActionMismatch               executor asked to run another tool than the approved one
     │   ├── ApprovalUnverifiable         approved, but its audit events do not back it
@@ -167,7 +168,13 @@ class DeadlinePassed(TransitionRefused):
 
 
 class DuplicateApproval(TransitionRefused):
-    """This reviewer already approved these arguments; a second person is needed."""
+    """This reviewer already approved these arguments; a second person is needed.
+    ``counted_with``: the approver already counted that a delegation makes them one with."""
+
+    def __init__(self, ticket_id: str, event: str, status: str, *,
+                 detail: str | None = None, counted_with: str | None = None) -> None:
+        self.counted_with = counted_with
+        super().__init__(ticket_id, event, status, detail=detail)
 
 
 class ChangedSinceSeen(TransitionRefused):
@@ -181,6 +188,19 @@ class ChangedSinceSeen(TransitionRefused):
             f"it is now at version {current}"))
         self.seen = seen
         self.current = current
+
+
+class DelegationEnded(TransitionRefused):
+    """The delegation a decision's authority relied on was revoked or ended before the
+    decision could be recorded (checked under the ticket's row lock, by the database's
+    clock): nothing was recorded. ``delegation``: its id (None: the decision named none)."""
+
+    def __init__(self, ticket_id: str, event: str, status: str, *,
+                 delegation: int | None) -> None:
+        self.delegation = delegation
+        super().__init__(ticket_id, event, status, detail=(
+            f"delegation {delegation} it relied on is no longer active" if delegation is not None
+            else "it was made on someone's behalf without naming the delegation"))
 
 
 class ArgumentsMismatch(StoreError):

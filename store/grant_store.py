@@ -10,7 +10,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store import audit, tickets
+from store import audit, delegation_check, tickets
 from store.convert import to_ticket
 from store.db import db_now, now_of
 from store.errors import GrantNotFound
@@ -102,6 +102,8 @@ class GrantStore:
             row = s.get(GrantRow, grant_id)
             if row is None or _mismatch(to_grant(row), new) is not None:
                 return None
+            if not _still_lent(s, to_grant(row), now):
+                return None  # a delegate's grant, whose delegation has ended: fail closed
             used = s.execute(
                 update(GrantRow).where(
                     GrantRow.id == grant_id, GrantRow.uses < GrantRow.max_uses,
@@ -122,12 +124,14 @@ class GrantStore:
         audit.append(s, ticket_id=ticket.id, kind="created", actor=new.agent or new.requested_by,
                      at=now, key=key, new_ticket=True, data=tickets.created_data(new, ticket))
         note = use_note(grant, use)
-        transition(s, ticket, Event.APPROVE, approvals=[grant.granted_by],
+        acting = {grant.granted_by: grant.on_behalf_of} if grant.on_behalf_of else None
+        transition(s, ticket, Event.APPROVE, approvals=[grant.granted_by], acting_for=acting,
                    decided_by=grant.granted_by, decided_at=now, next_action_at=None)
         s.add(DecisionRow(ticket_id=ticket.id, reviewer=grant.granted_by,
                           kind=DecisionKind.APPROVE.value, reason=note, args=None,
                           args_hash=ticket.final_args_hash, at=now,
-                          policy_version=new.policy_version, grant_id=grant.id))
+                          policy_version=new.policy_version, grant_id=grant.id,
+                          on_behalf_of=grant.on_behalf_of))
         audit.append(s, ticket_id=ticket.id, kind="decided", actor=grant.granted_by, at=now,
                      key=key, data=_decided_data(ticket, grant, use, note))
         row = s.execute(select(TicketRow).where(TicketRow.id == ticket.id)).scalar_one()
@@ -141,7 +145,31 @@ def _decided_data(ticket: Ticket, grant: Grant, use: int, note: str) -> dict[str
             "approvals": [grant.granted_by], "approvals_required": 1,
             "policy_version": ticket.policy_version, "grant": grant.id, "grant_use": use,
             "grant_max_uses": grant.max_uses, "granted_by": grant.granted_by,
-            "granted_at": grant.granted_at.isoformat()}
+            "granted_at": grant.granted_at.isoformat(), **_lent_data(grant)}
+
+
+def _lent_data(grant: Grant) -> dict[str, Any]:
+    """A delegate's grant: the audit names the principal, as for a delegate's decision."""
+    if grant.on_behalf_of is None:
+        return {}
+    return {"on_behalf_of": grant.on_behalf_of,
+            "acting_for": {grant.granted_by: grant.on_behalf_of},
+            "identities": sorted({grant.granted_by, grant.on_behalf_of}),
+            "delegations": [grant.delegation]}
+
+
+def _still_lent(s: Session, grant: Grant, now: datetime) -> bool:
+    """A grant made in one's own right, or a delegate's whose delegation (from the same
+    principal to the granter) is active at ``now``, share-locked so a revocation cannot
+    commit under this use."""
+    if grant.on_behalf_of is None and grant.delegation is None:
+        return True
+    if grant.on_behalf_of is None or grant.delegation is None:
+        return False  # half a delegation: never matches
+    found = delegation_check.links(s.connection(), [grant.delegation], grant.granted_by)
+    return any(d.id == grant.delegation and d.principal == grant.on_behalf_of
+               and d.delegate == grant.granted_by and delegation_check.active(d, now)
+               for d in found)
 
 
 def _mismatch(grant: Grant, new: NewTicket) -> str | None:
@@ -149,8 +177,8 @@ def _mismatch(grant: Grant, new: NewTicket) -> str | None:
     if (grant.action, grant.agent, grant.requested_by, grant.route) != (
             new.action, new.agent, new.requested_by, new.route.name):
         return "another action, agent, requester or route"
-    if new.requested_by == grant.granted_by:
-        return "a grant never approves its granter's own request"
+    if new.requested_by in (grant.granted_by, grant.authority):
+        return "a grant never approves its granter's own request (nor its principal's)"
     if new.status != TicketStatus.PENDING:
         return "only a request for review can be approved by a grant"
     why = ineligible(tier=new.tier.value, approvals_required=new.route.approvals_required,

@@ -9,6 +9,10 @@ A grant is created in the transaction that records the approval it comes from
 UPDATE (``uses < max_uses``, not revoked, not expired by the database's clock) in the same
 transaction that opens the new ticket and records its approval in the granter's name, so two
 requests racing for the last use never both get it, and a revocation stops matching at once.
+
+A grant made by a delegate carries the principal's authority and names the delegation that
+lent it: it matches only while that delegation is active (checked in the using transaction,
+by the database's clock) and while the principal is still an approver of the route.
 """
 
 from __future__ import annotations
@@ -109,6 +113,15 @@ class Grant(_Frozen):
     policy_version: str
     zone: str | None = None
     """An end-of-day grant: the time zone whose day it ends with."""
+    on_behalf_of: str | None = None
+    """A delegate's grant: the principal whose authority it carries (re-authorised at use)."""
+    delegation: int | None = None
+    """The delegation that lent it: the grant matches only while it is active."""
+
+    @property
+    def authority(self) -> str:
+        """Whose authority each use carries: the principal's for a delegate's grant."""
+        return self.on_behalf_of or self.granted_by
 
     def active(self, now: datetime) -> bool:
         return self.revoked_at is None and now < self.expires_at and self.uses < self.max_uses

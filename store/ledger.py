@@ -68,10 +68,11 @@ T = TypeVar("T")
 def _acting(capacity: Capacity, acting_for: dict[str, str] | None) -> dict[str, Any]:
     """Audit fields of a delegate's decision (none for a decision in one's own right, so
     the trail of tickets nobody delegated on stays as it was)."""
-    if capacity.on_behalf_of is None and not acting_for:
+    if capacity.on_behalf_of is None and not acting_for and not capacity.delegations:
         return {}
     return {"on_behalf_of": capacity.on_behalf_of, "acting_for": dict(acting_for or {}),
-            "identities": sorted(capacity.identities)}
+            "identities": sorted(capacity.identities),
+            "delegations": sorted(capacity.delegations)}
 
 
 _DECISIONS = DecisionRow.__table__.c
@@ -296,13 +297,16 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
         the ticket has moved on since (other arguments, route or approvals), the decision is
         refused with :class:`ChangedSinceSeen`, checked under the same row lock as the write.
         ``capacity`` says whose authority a delegate decides with (both names are recorded),
-        and who the click is one person with for counting distinct approvers.
+        and who the click is one person with for counting distinct approvers; the
+        delegations it relies on must still be active under the row lock, by the database's
+        clock (:class:`DelegationEnded` otherwise, and nothing is recorded).
         ``grant`` (approvals only) also makes a standing grant, in the same transaction
         (:class:`GrantNotAllowed` records neither).
         """
         capacity = capacity or IN_OWN_RIGHT
         with self._tx(urgent=True) as s:
             row, now = decide.lock(s, ticket_id)
+            capacity = decide.authority(s, row, now, reviewer, kind, capacity)
             update = decide.check(row, now, reviewer, kind, args, reroute, expected_version,
                                   capacity)
             after = decide.apply(s, row, now, update, reviewer)
@@ -320,7 +324,7 @@ class Ledger(InboxMixin, ExecutionMixin, BreakGlassMixin):
             if grant is not None:
                 if kind != DecisionKind.APPROVE:
                     raise GrantNotAllowed(ticket_id, "only an approval can make a grant")
-                create_grant(s, after, reviewer, grant, now, self._audit_key)
+                create_grant(s, after, reviewer, grant, now, self._audit_key, capacity)
             return to_ticket(after, tickets.messages(s.connection(), ticket_id)), decision
 
     def answer_info(self, ticket_id: str, *, actor: str, text: str,

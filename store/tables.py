@@ -371,6 +371,10 @@ class GrantRow(Base):
     policy_version: Mapped[str] = mapped_column(String(100))
     # An end-of-day grant: the time zone (as its form named it) whose day it ends with.
     zone: Mapped[str | None] = mapped_column(String(64))
+    # A delegate's grant: whose authority it carries, and the delegation that lent it (the
+    # grant matches only while that delegation is active).
+    on_behalf_of: Mapped[str | None] = mapped_column(String(64))
+    delegation_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class BreakGlassRow(Base):

@@ -3,8 +3,10 @@ grant that covers it, without a card, and a compact line goes to the grant's thr
 
 A grant is re-authorised at every use: its granter must still be an approver of the route
 policy sends this request to now (a user-group membership is read from Slack; a group that
-cannot be read authorises nobody). Policy is asked first, so a deny always wins, and a rule
-marked ``grants: never`` stops its grants at once.
+cannot be read authorises nobody). A grant made by a delegate carries its principal's
+authority: the principal must still be an approver (and an active account), and the ledger
+uses the grant only while the delegation that lent it is active. Policy is asked first, so a
+deny always wins, and a rule marked ``grants: never`` stops its grants at once.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from slack_sdk import WebClient
 
 from bot.agent.backend import ApprovalRequest
 from bot.render.grant import render_grant_use
-from bot.slack.authz import Authorizer, GroupsBusy
+from bot.slack.authz import GroupsBusy
+from bot.slack.delegation import DelegatingAuthorizer
 from bot.slack.webapi import WebApi
 from escalation.config import SignoffConfig
 from escalation.grants import grant_refusal
 from escalation.policy import PolicyOutcome
+from store.delegations import DelegationStore
 from store.grant_store import GrantStore
 from store.grants import Grant, outside_bounds, use_note
 from store.ledger import Ledger
@@ -35,7 +39,8 @@ class GrantUse:
         self.ledger, self.config, self.slack = ledger, config, slack
         self.store = GrantStore(ledger)
         self.api = WebApi(slack, ledger)
-        self._authz = Authorizer(slack) if slack is not None else None
+        self._authz = (DelegatingAuthorizer(slack, DelegationStore(ledger))
+                       if slack is not None else None)
 
     def approve(self, request: ApprovalRequest, outcome: PolicyOutcome,
                 draft: Callable[[datetime], NewTicket]) -> Ticket | None:
@@ -57,10 +62,18 @@ class GrantUse:
         return None
 
     def _covers(self, grant: Grant, request: ApprovalRequest, route: Route) -> bool:
+        # A delegate's grant carries its principal's authority: the principal must still be
+        # an approver (and an active account); the ledger checks the delegation itself.
         return (grant.agent == request.agent and grant.route == route.name
-                and grant.granted_by != request.requested_by
+                and request.requested_by not in (grant.granted_by, grant.authority)
                 and outside_bounds(grant.bounds, request.args) is None
-                and self._authorised(grant.granted_by, route))
+                and self._authorised(grant.authority, route)
+                and (grant.on_behalf_of is None or self._account_active(grant.on_behalf_of)))
+
+    def _account_active(self, user: str) -> bool:
+        """A deactivated principal lends nothing (as at click time); without Slack, no
+        delegate's grant matches."""
+        return self._authz is not None and not self._authz.deactivated(user)
 
     def _authorised(self, user: str, route: Route) -> bool:
         """Is ``user`` an approver of ``route`` as configured now (group members read fresh)?"""

@@ -55,7 +55,9 @@ def _line(g: Grant, state: str) -> str:
     return (f"{g.id}  {state:<8} {g.uses}/{g.max_uses} used  {g.action} for "
             f"{g.requested_by}" + (f" via {g.agent}" if g.agent else "")
             + f" on {g.route}  granted by {g.granted_by} "
-            f"{g.granted_at.isoformat(timespec='seconds')}, {until}  [{bounds}]")
+            + (f"on behalf of {g.on_behalf_of} (while delegation {g.delegation} lasts) "
+               if g.on_behalf_of else "")
+            + f"{g.granted_at.isoformat(timespec='seconds')}, {until}  [{bounds}]")
 
 
 def cmd_grants_revoke(args: argparse.Namespace) -> int:

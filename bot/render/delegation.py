@@ -37,6 +37,19 @@ def same_person_twice(approver: str) -> str:
             "you makes you one person for approvals: it needs another, different approver.")
 
 
+def delegation_ended(principal: str | None) -> str:
+    """The delegation a click relied on was revoked or ran out before it was recorded."""
+    whose = (f"the delegation from {mention(principal)} you decided with" if principal
+             else "a delegation your authority here relied on")
+    return (f"Nothing was recorded: {whose} was revoked or ended before your decision could "
+            "be recorded, so you can't decide this request with it any more.")
+
+
+BATCH_NEEDS_OWN_RIGHT = ("You may decide these requests only through a delegation (or as a "
+                         "fallback approver), and such decisions are made one request at a "
+                         "time, so nothing was decided. Open each request to decide it.")
+
+
 def delegated_dm_note(principal: str, until: datetime) -> str:
     """Above a DM sent to a delegate instead of the person the chain named."""
     return (f"You receive this for {mention(principal)}, who delegated their reviews to you "

@@ -41,6 +41,9 @@ SPAN_ACTION: Final = "signoff_grant_span_value"
 USES_BLOCK: Final = "signoff_grant_uses"
 USES_ACTION: Final = "signoff_grant_uses_value"
 DEFAULT_USES = 10
+NO_FALLBACK_GRANT = ("No standing grant: you may decide this request only as a fallback "
+                     "approver, while every approver is away, and that does not extend to "
+                     "future requests.")
 ZONE_FROM_TZ: Final = "tz"
 """The end of day is in the IANA time zone of the reviewer's Slack profile."""
 ZONE_FROM_OFFSET: Final = "offset"
@@ -143,13 +146,15 @@ def render_grant_modal(ticket: Ticket, bounds: Sequence[str], spans: dict[str, s
 
 
 def render_grant_created(ticket: Ticket, grant_id: str, granter: str, expires_at: datetime,
-                         max_uses: int, bounds: Sequence[str], zone: str | None = None
-                         ) -> Message:
+                         max_uses: int, bounds: Sequence[str], zone: str | None = None,
+                         on_behalf_of: str | None = None) -> Message:
     """The thread line that says a grant now covers similar requests (``zone``: an
-    end-of-day grant's time zone)."""
+    end-of-day grant's time zone; ``on_behalf_of``: a delegate's grant's principal)."""
     until = (f"the end of the day in {esc(zone, 64)} ({slack_date(expires_at)})" if zone
              else slack_date(expires_at))
-    text = (f"🔁 {mention(granter)} approved this and granted similar requests until "
+    who = mention(granter) + (f" (on behalf of {mention(on_behalf_of)}, while their "
+                              "delegation lasts)" if on_behalf_of else "")
+    text = (f"🔁 {who} approved this and granted similar requests until "
             f"{until}, at most {max_uses} (grant "
             f"{code_inline(grant_id, 40)}):\n" + "\n".join(similar_lines(ticket, bounds)))
     return message(f"Standing grant {grant_id} by {granter}",
@@ -184,10 +189,10 @@ def render_grant_home(grants: Sequence[GrantView]) -> list[Block]:
     return blocks
 
 
-__all__ = ["ACTION_GRANT", "ACTION_REVOKE_GRANT", "CALLBACK_GRANT", "GrantView",
-           "eod_option", "eod_too_soon", "render_grant_created", "render_grant_home",
-           "render_grant_modal", "render_grant_revoked", "render_grant_use", "similar_lines",
-           "zone_of_metadata"]
+__all__ = ["ACTION_GRANT", "ACTION_REVOKE_GRANT", "CALLBACK_GRANT", "NO_FALLBACK_GRANT",
+           "GrantView", "eod_option", "eod_too_soon", "render_grant_created",
+           "render_grant_home", "render_grant_modal", "render_grant_revoked", "render_grant_use",
+           "similar_lines", "zone_of_metadata"]
 
 
 def render_grant_revoked(grant_id: str, by: str, uses: int, max_uses: int) -> Message:

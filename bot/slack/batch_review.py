@@ -41,12 +41,14 @@ from bot.render.batch import (
     render_batch_show_all_modal,
 )
 from bot.render.clicks import render_click_too_old
+from bot.render.delegation import BATCH_NEEDS_OWN_RIGHT
 from bot.render.edit_form import render_edit_modal
 from bot.render.refusals import MISSING_REASON, OWN_REQUEST
 from bot.slack.clicks import ClickInbox
 from bot.slack.reviews import NotTold, Reviews
 from bot.slack.webapi import slack_error
 from store.batches import BatchStore
+from store.decisions import Capacity
 from store.errors import ClickSettled, ClickTooOld, DeadlinePassed, StoreError, TransitionRefused
 from store.inbox import Click, NewClick
 from store.models import DecisionKind, Ticket
@@ -88,13 +90,16 @@ class BatchReviews:
                         "you, so nothing was approved. Reject those on their own, or ask "
                         "another approver to approve all.")
         authz = self.reviews.authz
-        if authz.refusal(user, tickets[0], kind, oncall=False) is None:
+        if _own_right(authz.standing(user, tickets[0], kind, oncall=False)):
             return None  # the route covers them all (members share one route snapshot)
-        refused = [(t, r) for t in tickets if (r := authz.refusal(user, t, kind)) is not None]
-        if not refused:
-            return None
-        return (f"You may not decide {len(refused)} of the {n} listed requests, so nothing "
-                f"was decided: {refused[0][1]}")
+        standings = [(t, authz.standing(user, t, kind)) for t in tickets]
+        refused = [(t, r) for t, r in standings if isinstance(r, str)]
+        if refused:
+            return (f"You may not decide {len(refused)} of the {n} listed requests, so "
+                    f"nothing was decided: {refused[0][1]}")
+        # A batch is recorded in the reviewer's own right only: authority held through a
+        # delegation (or a fallback) must be named, and checked again, one request at a time.
+        return None if all(_own_right(c) for _, c in standings) else BATCH_NEEDS_OWN_RIGHT
 
     # -- the decision, after the ack -----------------------------------------------------
 
@@ -150,6 +155,12 @@ class BatchReviews:
         self.reviews.surfaces.batch_cards.refresh(batch_id)
         said(f"Nothing was decided: {why} since the card was shown. The card now lists the "
              "requests still waiting; review it again.")
+
+
+def _own_right(standing: Capacity | str) -> bool:
+    """Authority of one's own (no delegation behind it, not even a fallback's)."""
+    return (isinstance(standing, Capacity) and standing.on_behalf_of is None
+            and not standing.delegations)
 
 
 def _why(exc: Exception) -> str:

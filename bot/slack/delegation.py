@@ -12,6 +12,10 @@ revoked a second ago lends nothing. The rules:
 - while a delegation links two people they are **one person**: neither approves a request
   made by the other (or by themselves), and one of them cannot be the second approver after
   the other (``identities``, checked again by the ledger under the ticket's row lock).
+
+The capacity names the delegations it relies on; the ledger checks again, under the ticket's
+row lock, that they are still active when the decision is recorded, so a revocation between
+this check and the write leaves nothing recorded (the clicker is told why).
 """
 
 from __future__ import annotations
@@ -84,9 +88,11 @@ class DelegatingAuthorizer(Authorizer):
                 # A deactivated account lends nothing (its fallback approvers take over).
                 if d.delegate == user and d.principal in allowed and not self.deactivated(
                         d.principal, fresh=fresh):
-                    return Capacity(on_behalf_of=d.principal, identities=same)
-            if self._fallback(user, ticket, at, fresh=fresh):
-                return Capacity(identities=same)
+                    return Capacity(on_behalf_of=d.principal, identities=same,
+                                    delegations=frozenset({d.id}))
+            away = self._fallback(user, ticket, at, fresh=fresh)
+            if away is not None:  # the ledger re-checks the delegations that put them away
+                return Capacity(identities=same, delegations=away)
         except GroupsBusy as busy:
             return rate_limited(busy.wait)
         return not_an_approver(ticket.route)
@@ -120,16 +126,26 @@ class DelegatingAuthorizer(Authorizer):
     def all_away(self, ticket: Ticket, at: datetime, *, fresh: bool = True) -> bool:
         """Is every approver of the route delegated away or deactivated? False when the
         approvers cannot be read (an unreadable group leaves the fallback closed)."""
+        return self.away_by(ticket, at, fresh=fresh) is not None
+
+    def away_by(self, ticket: Ticket, at: datetime, *,
+                fresh: bool = True) -> frozenset[int] | None:
+        """The delegations that put the route's approvers away when every one of them is
+        away (delegated or deactivated); None when someone is present or unreadable."""
         approvers = self.approvers(ticket, oncall=False, fresh=fresh)
         if not approvers:
-            return False
-        away = {d.principal for d in self._book.active_for(approvers, at)}
-        return all(a in away or self.deactivated(a, fresh=fresh) for a in approvers)
+            return None
+        given = {d.principal: d.id for d in self._book.active_for(approvers, at)
+                 if d.principal in approvers}
+        if not all(a in given or self.deactivated(a, fresh=fresh) for a in approvers):
+            return None
+        return frozenset(given.values())
 
-    def _fallback(self, user: str, ticket: Ticket, at: datetime, *, fresh: bool) -> bool:
+    def _fallback(self, user: str, ticket: Ticket, at: datetime, *,
+                  fresh: bool) -> frozenset[int] | None:
         if user not in self.fallback_users(ticket, fresh=fresh):
-            return False
-        return self.all_away(ticket, at, fresh=fresh)
+            return None
+        return self.away_by(ticket, at, fresh=fresh)
 
     def deactivated(self, user: str, *, fresh: bool = True) -> bool:
         """Slack's ``users.info`` says ``deleted: true``. A lookup that fails counts as

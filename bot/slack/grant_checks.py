@@ -3,7 +3,9 @@
 Making one takes more than approving: the reviewer must be an approver of the route itself
 (authority from an on-call DM does not extend to future requests), policy must still send
 these arguments to the same route, and the rule must allow grants (``grants: never``,
-critical tiers, two-person rules and non-approval reviews never do).
+critical tiers, two-person rules and non-approval reviews never do). A delegate's grant carries
+the principal's authority while the delegation lasts; a fallback approver's authority, which
+lasts only while every approver is away, makes none.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from bot.render.blocks import Block
 from bot.render.grant import (
+    NO_FALLBACK_GRANT,
     GrantView,
     bound_text,
     render_grant_created,
@@ -45,9 +48,11 @@ def refusal_to_grant(config: SignoffConfig, authz: Authorizer, user: str,
         return f"No standing grant here: {why}."
     if outcome.route is None or outcome.route.name != ticket.route.name:
         return "No standing grant here: policy now sends this request to another route."
-    refused = authz.refusal(user, ticket, DecisionKind.APPROVE, oncall=False)
-    if refused is not None:
-        return f"No standing grant: only the route's own approvers can make one. {refused}"
+    standing = authz.standing(user, ticket, DecisionKind.APPROVE, oncall=False)
+    if isinstance(standing, str):
+        return f"No standing grant: only the route's own approvers can make one. {standing}"
+    if standing.on_behalf_of is None and standing.delegations:
+        return NO_FALLBACK_GRANT
     return None
 
 
@@ -96,7 +101,7 @@ def announce_grants(surfaces: Surfaces, ticket: Ticket) -> None:
     for g in GrantStore(surfaces.ledger).for_ticket(ticket.id):
         surfaces.reply(ticket, render_grant_created(
             ticket, g.id, g.granted_by, g.expires_at, g.max_uses,
-            bound_lines(ticket, g.bounds), zone=g.zone))
+            bound_lines(ticket, g.bounds), zone=g.zone, on_behalf_of=g.on_behalf_of))
 
 
 def home_grants(reviews: Reviews, user: str) -> list[Block]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.render import render_already_decided, render_changed_since_seen, render_info_request
 from bot.render.clicks import render_click_too_old
-from bot.render.delegation import same_person_twice
+from bot.render.delegation import delegation_ended, same_person_twice
 from bot.render.refusals import (
     ALREADY_APPROVED_BY_YOU,
     EXPIRED_CLICK,
@@ -33,6 +33,7 @@ from store.errors import (
     ClickSettled,
     ClickTooOld,
     DeadlinePassed,
+    DelegationEnded,
     DuplicateApproval,
     GrantNotAllowed,
     TicketNotFound,
@@ -135,8 +136,11 @@ class Reviews:
             self._changed(before, said)
             return None
         if reroute is not None and reroute.counts:  # it counts under the new route's terms
+            # Both authorities must still stand when it is recorded: the old route's (to
+            # edit at all) and the new route's (for the approval to count).
             capacity = Capacity(on_behalf_of=reroute.on_behalf_of,
-                                identities=capacity.identities)
+                                identities=capacity.identities,
+                                delegations=capacity.delegations | reroute.delegations)
         if grant is not None:
             refused = refusal_to_grant(self.config, self.authz, user, before)
             if refused is not None:
@@ -200,6 +204,9 @@ class Reviews:
                 click_max_age=self.click_max_age, **what)[0]
         except DeadlinePassed:
             self._expired(ticket, said)
+        except DelegationEnded:  # revoked or ended since the click was authorised
+            lent: Capacity | None = what.get("capacity")
+            said(delegation_ended(lent.on_behalf_of if lent else None), ticket)
         except DuplicateApproval as exc:
             capacity: Capacity | None = what.get("capacity")
             linked = capacity is not None and user not in self.ledger.get_ticket(
@@ -260,6 +267,8 @@ class Reviews:
                              policy_rule=outcome.rule, counts=counts,
                              on_behalf_of=None if isinstance(standing, str)
                              else standing.on_behalf_of,
+                             delegations=frozenset() if isinstance(standing, str)
+                             else standing.delegations,
                              replan=self._replan(ticket, outcome))
 
     def _replan(self, ticket: Ticket, outcome: PolicyOutcome) -> Replan:
@@ -298,7 +307,10 @@ class _Teller:
 
 
 def _first_linked(exc: DuplicateApproval, capacity: Capacity, user: str) -> str:
-    """The approver a delegation made the clicker one person with (named in the refusal)."""
+    """The approver a delegation made the clicker one person with (named in the refusal;
+    the ledger's own count, which also knows a delegation made after the click)."""
+    if exc.counted_with is not None and exc.counted_with != user:
+        return exc.counted_with
     others = sorted(capacity.identities - {user})
     return next((o for o in others if o in str(exc)), others[0] if others else "someone")
 

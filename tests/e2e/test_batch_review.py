@@ -173,6 +173,24 @@ def test_a_list_with_a_request_for_the_clicker_is_refused_whole(rig: Rig) -> Non
     assert all(rig.ledger.get_ticket(t.id).status == TicketStatus.PENDING for t in tickets)
 
 
+def test_a_delegate_decides_batch_members_one_at_a_time_not_all_at_once(rig: Rig) -> None:
+    from datetime import UTC, datetime
+
+    from store.delegations import DelegationStore
+
+    start = datetime.now(UTC) - timedelta(hours=1)
+    DelegationStore(rig.ledger).delegate("U0PAYLEAD", "U0OUTSIDER", at=start,
+                                         until=start + timedelta(days=1), by="test")
+    tickets = [refund(rig, 20), refund(rig, 40)]
+    assert rig.sandbox.click("U0OUTSIDER", action_id=ACTION_BATCH_APPROVE,
+                             channel="C0PAYMENTS").ok
+    told = rig.sandbox.wait_until(lambda: [m.text for m in rig.sandbox.ephemerals("U0OUTSIDER")
+                                           if "one request at a time" in m.text])
+    assert "nothing was decided" in told[0]
+    assert all(rig.ledger.decisions(t.id) == [] for t in tickets)
+    assert all(rig.ledger.get_ticket(t.id).status == TicketStatus.PENDING for t in tickets)
+
+
 def test_critical_two_person_and_escalation_requests_are_never_batched(rig: Rig) -> None:
     small = [refund(rig, 20), refund(rig, 30)]
     critical = refund(rig, 5000)          # critical tier, two approvals

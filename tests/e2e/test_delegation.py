@@ -7,7 +7,7 @@ Time is never slept: a delegation that ended is one whose period lies in the pas
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -103,6 +103,60 @@ def test_a_revoked_delegation_stops_at_once(rig: Rig) -> None:
     assert "delegated" in events and "delegation_revoked" in events
 
 
+def after_the_check(rig: Rig, monkeypatch: pytest.MonkeyPatch, user: str,
+                    then: Callable[[], object]) -> None:
+    """Run ``then`` right after the bot authorised ``user``'s next click, before the ledger
+    records the decision: the window a change from App Home or the CLI can land in."""
+    authz = rig.service.inbox.reviews.authz if rig.service.inbox else None
+    assert authz is not None
+    checked, done = authz.standing, []
+
+    def and_then(who: str, *args: Any, **kwargs: Any) -> Any:
+        found = checked(who, *args, **kwargs)
+        if who == user and not done:
+            done.append(then())
+        return found
+
+    monkeypatch.setattr(authz, "standing", and_then)
+
+
+def test_a_revocation_between_the_check_and_the_write_records_nothing(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    from store.inbox import ClickStatus
+
+    made = lend(rig)
+    ticket = refund(rig)
+    after_the_check(rig, monkeypatch, DELEGATE, lambda: DelegationStore(rig.ledger).revoke(
+        made.id, at=now(), by=LEAD))
+    rig.sandbox.click(DELEGATE, action_id=ACTION_APPROVE, channel="C0PAYMENTS")
+    told = wait_ephemeral(rig, DELEGATE, "Nothing was recorded")
+    assert f"<@{LEAD}>" in told and "revoked or ended" in told
+    assert rig.ledger.decisions(ticket.id) == []
+    after = rig.ledger.get_ticket(ticket.id)
+    assert after.status == TicketStatus.PENDING and after.version == ticket.version
+    assert not any(e.kind in ("decided", "edited")
+                   for e in rig.ledger.audit_events(ticket_id=ticket.id))
+    assert rig.sandbox.wait_until(lambda: not rig.ledger.clicks(ClickStatus.PENDING))
+    assert [c.user for c in rig.ledger.clicks(ClickStatus.TOLD)] == [DELEGATE]
+    rig.sandbox.click(FINOPS, action_id=ACTION_APPROVE, channel="C0PAYMENTS")
+    assert settled(rig, ticket.id).approvals == (FINOPS,)
+
+
+def test_a_delegation_made_after_the_check_still_makes_two_approvers_one(
+        rig: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    ticket = refund(rig, amount=5000)  # critical: two distinct approvers
+    rig.sandbox.click(LEAD, action_id=ACTION_APPROVE, channel="C0PAYMENTS")
+    shown = settled(rig, ticket.id).version
+    # FINOPS clicks the card as refreshed after the lead's approval (an older one is refused).
+    rig.sandbox.wait_until(lambda: f"{ticket.id}@{shown}" in card_text(rig, ticket.id))
+    after_the_check(rig, monkeypatch, FINOPS, lambda: lend(rig, LEAD, FINOPS))
+    rig.sandbox.click(FINOPS, action_id=ACTION_APPROVE, channel="C0PAYMENTS")
+    told = wait_ephemeral(rig, FINOPS, ONE_PERSON)
+    assert f"<@{LEAD}> already approved" in told
+    after = rig.ledger.get_ticket(ticket.id)
+    assert after.status == TicketStatus.PENDING and after.approvals == (LEAD,)
+
+
 def test_a_deactivated_principal_lends_nothing(rig: Rig) -> None:
     lend(rig)
     rig.sandbox.deactivate_user(LEAD)  # left the company while their delegation ran
@@ -178,12 +232,14 @@ def test_the_ledger_refuses_one_person_twice_under_its_lock(rig: Rig) -> None:
     from store.errors import DuplicateApproval
     from store.models import DecisionKind
 
+    made = lend(rig)
     ticket = refund(rig, amount=5000)
     rig.ledger.record_decision(ticket.id, reviewer=LEAD, kind=DecisionKind.APPROVE)
     with pytest.raises(DuplicateApproval):
         rig.ledger.record_decision(ticket.id, reviewer=DELEGATE, kind=DecisionKind.APPROVE,
                                    capacity=Capacity(on_behalf_of=LEAD,
-                                                     identities=frozenset({DELEGATE, LEAD})))
+                                                     identities=frozenset({DELEGATE, LEAD}),
+                                                     delegations=frozenset({made.id})))
 
 
 def test_delegation_is_never_chained(rig: Rig) -> None:
@@ -241,6 +297,23 @@ def test_fallback_approvers_decide_only_when_every_approver_is_away(with_fallbac
     rig.sandbox.click("U0PAYMGR", action_id=ACTION_APPROVE, channel=dm)
     done = settled(rig, ticket.id)
     assert done.status == TicketStatus.APPROVED and done.approvals == ("U0PAYMGR",)
+
+
+def test_a_fallback_click_is_not_recorded_once_an_approver_is_back(
+        with_fallback: Rig, monkeypatch: pytest.MonkeyPatch) -> None:
+    rig = with_fallback
+    made = lend(rig)                           # the lead is on holiday
+    rig.sandbox.deactivate_user(FINOPS)        # and finops has left the company
+    ticket = refund(rig, amount=130)
+    dm = rig.sandbox.dm_channel("U0PAYMGR")
+    assert rig.sandbox.wait_until(lambda: rig.sandbox.messages(dm))
+    # The lead comes back (revokes) just after the fallback approver's click was authorised.
+    after_the_check(rig, monkeypatch, "U0PAYMGR", lambda: DelegationStore(rig.ledger).revoke(
+        made.id, at=now(), by=LEAD))
+    rig.sandbox.click("U0PAYMGR", action_id=ACTION_APPROVE, channel=dm)
+    wait_ephemeral(rig, "U0PAYMGR", "Nothing was recorded")
+    assert rig.ledger.decisions(ticket.id) == []
+    assert rig.ledger.get_ticket(ticket.id).status == TicketStatus.PENDING
 
 
 def test_one_approver_present_keeps_the_fallback_closed(with_fallback: Rig) -> None:

@@ -56,3 +56,13 @@ def test_the_form_and_the_home_section_pass_both_validators() -> None:
     text = str(render_delegation_blocks("U0LEAD", given_, held))
     assert "<@U0DEP> decides for you" in text and "You decide for <@U0BOSS>" in text
     assert "Delegate my reviews" not in text  # one delegation at a time: revoke it first
+
+
+def test_a_click_whose_delegation_ended_first_says_nothing_was_recorded_and_why() -> None:
+    from bot.render.delegation import delegation_ended
+
+    named = delegation_ended("U0LEAD")
+    assert named.startswith("Nothing was recorded") and "<@U0LEAD>" in named
+    assert "revoked or ended" in named
+    unnamed = delegation_ended(None)  # a fallback's: the delegations that put others away
+    assert "Nothing was recorded" in unnamed and "<@" not in unnamed

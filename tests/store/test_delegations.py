@@ -74,7 +74,11 @@ def test_one_delegation_per_principal_and_none_to_someone_away(ledger: Ledger) -
 def test_a_decision_on_behalf_names_both_and_counts_as_one_person(
         ledger: Ledger, make_ticket: TicketFactory) -> None:
     ticket = make_ticket(approvals_required=2)
-    as_lead = Capacity(on_behalf_of="U0LEAD", identities=frozenset({"U0DEP", "U0LEAD"}))
+    now = ledger.db_now()
+    lent = DelegationStore(ledger).delegate("U0LEAD", "U0DEP", at=now - timedelta(hours=1),
+                                            until=now + timedelta(days=1), by="ops")
+    as_lead = Capacity(on_behalf_of="U0LEAD", identities=frozenset({"U0DEP", "U0LEAD"}),
+                       delegations=frozenset({lent.id}))
     after, decision = ledger.record_decision(ticket.id, reviewer="U0DEP",
                                              kind=DecisionKind.APPROVE, capacity=as_lead)
     assert decision.on_behalf_of == "U0LEAD" and after.acting_for == {"U0DEP": "U0LEAD"}
