@@ -198,6 +198,7 @@ def test_the_agent_keeps_proposing_so_the_demo_never_runs_dry() -> None:
     with Demo(DemoOptions(port=0, fast=True, again_after=0.2, say=lambda _line: None)) as demo:
         sb = demo.sandbox
         assert sb is not None
+        wait_log(demo, "drop_database")  # denied once; counted again below, after a repeat
         first = sb.wait_until(lambda: next(
             (m for m in sb.messages(PAYMENTS) if "cus_ada" in m.text), None), timeout=10)
         assert sb.click(REVIEWER.id, action_id=ACTION_APPROVE, channel=PAYMENTS,
