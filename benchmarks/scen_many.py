@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -34,6 +34,8 @@ from store.db import migrate_url, normalise_url
 NAME = "many_agents"
 TITLE = "Many agents at once (request → wait over the gateway, a clicker approving each card)"
 CLICKERS = 8
+#: Serve processes of the PostgreSQL case that runs more than one on the host.
+REPLICAS = 2
 RESUME_P99_MS = 300.0
 BENCH_DATABASE = "signoff_bench_many"
 
@@ -44,13 +46,18 @@ def run(bench: Bench) -> ScenarioResult:
         with _database(bench, backend) as url:
             for agents in bench.size.many_agents:
                 result.rows += _case(bench, backend, url, agents, result)
+            if backend == "postgresql":  # replicas share PostgreSQL, woken by LISTEN
+                most = max(bench.size.many_agents)
+                result.rows += _case(bench, backend, url, most, result, replicas=REPLICAS)
     if bench.postgres_url is None:
         result.notes.append(PG_SKIP_NOTE)
     result.notes.append(
         f"each agent: its own process (http.client), {bench.size.many_seconds:g} s of "
         f"request → wait; clicker: {CLICKERS} threads posting signed Approve clicks as cards "
         "appear in the sandbox; signoff serve with its sweep, one per case; approvals/s "
-        "ratio is against the 1-agent case of the same run")
+        "ratio is against the 1-agent case of the same run; the PostgreSQL case with "
+        f"{REPLICAS} serve processes: the agents and clicks spread over them in turn, the "
+        "sweep in the first, CPU summed")
     return result
 
 
@@ -82,18 +89,22 @@ def _database(bench: Bench, backend: str) -> Iterator[str]:
 
 
 def _case(bench: Bench, backend: str, url: str, agents: int,
-          result: ScenarioResult) -> list[Row]:
+          result: ScenarioResult, *, replicas: int = 1) -> list[Row]:
     label = f"{backend}, {agents} agent{'s' if agents > 1 else ''}"
-    log = bench.workdir / f"many-{backend}-{agents}.log"
-    with agent_side(bench, url) as side, serve_bot(side.env(), log, scheduler=True) as bot:
+    if replicas > 1:
+        label += f", {replicas} serve processes"
+    with agent_side(bench, url) as side, ExitStack() as stack:
+        bots = [stack.enter_context(serve_bot(
+            side.env(), bench.workdir / f"many-{backend}-{agents}-{n}.log", scheduler=n == 0))
+            for n in range(replicas)]
         tokens = [AgentStore(side.ledger).add(f"many-{random.randrange(10**9)}-{i}",
                                               actions=("*",), max_pending=100_000)[1]
                   for i in range(agents)]
         clicks: dict[str, float] = {}
-        xacts, cpu = _pg_counts(url), _cpu_seconds(bot.proc.pid)
-        with _clicker(side, bot, clicks):
-            lines = _run_agents(bench, bot, tokens, backend)
-        cpu = _cpu_seconds(bot.proc.pid) - cpu
+        xacts, cpu = _pg_counts(url), sum(_cpu_seconds(b.proc.pid) for b in bots)
+        with _clicker(side, bots, clicks):
+            lines = _run_agents(bench, bots, tokens, backend)
+        cpu = sum(_cpu_seconds(b.proc.pid) for b in bots) - cpu
         time.sleep(1.2)  # PostgreSQL flushes its statistics at most once a second
         xacts = tuple(b - a for a, b in zip(xacts, _pg_counts(url), strict=True))
     done = [ln for ln in lines if ln[4] == "approved"]
@@ -164,10 +175,13 @@ def _cpu_seconds(pid: int) -> float:
 Line = tuple[str, float, float, float, str]
 
 
-def _run_agents(bench: Bench, bot: Server, tokens: list[str], backend: str) -> list[Line]:
+def _run_agents(bench: Bench, bots: list[Server], tokens: list[str],
+                backend: str) -> list[Line]:
+    """Agent ``i`` talks to ``bots[i % len(bots)]``'s agent API."""
     outs = [bench.workdir / f"many-{backend}-{len(tokens)}-{i}.txt" for i in range(len(tokens))]
-    procs = [subprocess.Popen([sys.executable, "-m", "benchmarks.gateway_agent", bot.api_url,
-                               token, str(bench.size.many_seconds), str(out), str(i)],
+    procs = [subprocess.Popen([sys.executable, "-m", "benchmarks.gateway_agent",
+                               bots[i % len(bots)].api_url, token,
+                               str(bench.size.many_seconds), str(out), str(i)],
                               cwd=str(REPO))
              for i, (token, out) in enumerate(zip(tokens, outs, strict=True))]
     for proc in procs:
@@ -182,9 +196,10 @@ def _run_agents(bench: Bench, bot: Server, tokens: list[str], backend: str) -> l
 
 
 @contextmanager
-def _clicker(side: AgentSide, bot: Server, clicks: dict[str, float]) -> Iterator[None]:
-    """Approve every card the bot posts, from ``CLICKERS`` threads; ``clicks`` gets the
-    time each click went out."""
+def _clicker(side: AgentSide, bots: list[Server], clicks: dict[str, float]) -> Iterator[None]:
+    """Approve every card the bots post, from ``CLICKERS`` threads, each thread's clicks to
+    one bot in turn (as a load balancer would spread Slack's); ``clicks`` gets the time each
+    click went out."""
     stop = threading.Event()
     todo: queue.Queue[tuple[str, str] | None] = queue.Queue()
 
@@ -202,7 +217,7 @@ def _clicker(side: AgentSide, bot: Server, clicks: dict[str, float]) -> Iterator
                     todo.put(card)
             side.sandbox.wait_for_change(since, 0.2)
 
-    def click() -> None:
+    def click(bot: Server) -> None:
         while (item := todo.get()) is not None:
             tid, ts = item
             body = form_body(approve_payload(side.sandbox, REVIEWER, tid, CHANNEL, ts))
@@ -210,7 +225,8 @@ def _clicker(side: AgentSide, bot: Server, clicks: dict[str, float]) -> Iterator
             clicks[tid] = sent.started
 
     threads = [threading.Thread(target=watch, daemon=True)]
-    threads += [threading.Thread(target=click, daemon=True) for _ in range(CLICKERS)]
+    threads += [threading.Thread(target=click, args=(bots[n % len(bots)],), daemon=True)
+                for n in range(CLICKERS)]
     for t in threads:
         t.start()
     try:
