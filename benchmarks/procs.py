@@ -110,11 +110,14 @@ def _wait_healthy(server: Server) -> None:
 
 
 def serve_bot(env: dict[str, str], log: Path, *, scheduler: bool = False,
-              threads: int = 16) -> AbstractContextManager[Server]:
-    """The real ``signoff serve`` (same entry point users run)."""
+              threads: int = 16, processes: int = 1) -> AbstractContextManager[Server]:
+    """The real ``signoff serve`` (same entry point users run); ``processes``: its
+    ``--processes`` (the first one's pid is the server's, the others are its children)."""
     port, api_port = free_port(), free_port()
     argv = [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port",
             str(port), "--threads", str(threads)]
+    if processes > 1:
+        argv += ["--processes", str(processes)]
     if (REPO / "bot" / "server" / "api").exists():  # this checkout serves the agent API
         argv += ["--api-port", str(api_port)]
     if not scheduler:

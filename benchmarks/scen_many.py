@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -34,8 +34,8 @@ from store.db import migrate_url, normalise_url
 NAME = "many_agents"
 TITLE = "Many agents at once (request → wait over the gateway, a clicker approving each card)"
 CLICKERS = 8
-#: Serve processes of the PostgreSQL case that runs more than one on the host.
-REPLICAS = 2
+#: ``signoff serve --processes`` of the PostgreSQL case that runs more than one.
+PROCESSES = 2
 RESUME_P99_MS = 300.0
 BENCH_DATABASE = "signoff_bench_many"
 
@@ -48,7 +48,7 @@ def run(bench: Bench) -> ScenarioResult:
                 result.rows += _case(bench, backend, url, agents, result)
             if backend == "postgresql":  # replicas share PostgreSQL, woken by LISTEN
                 most = max(bench.size.many_agents)
-                result.rows += _case(bench, backend, url, most, result, replicas=REPLICAS)
+                result.rows += _case(bench, backend, url, most, result, processes=PROCESSES)
     if bench.postgres_url is None:
         result.notes.append(PG_SKIP_NOTE)
     result.notes.append(
@@ -56,8 +56,8 @@ def run(bench: Bench) -> ScenarioResult:
         f"request → wait; clicker: {CLICKERS} threads posting signed Approve clicks as cards "
         "appear in the sandbox; signoff serve with its sweep, one per case; approvals/s "
         "ratio is against the 1-agent case of the same run; the PostgreSQL case with "
-        f"{REPLICAS} serve processes: the agents and clicks spread over them in turn, the "
-        "sweep in the first, CPU summed")
+        f"{PROCESSES} serve processes: signoff serve --processes {PROCESSES} (the kernel "
+        "spreads connections over them), CPU summed over the processes")
     return result
 
 
@@ -89,22 +89,23 @@ def _database(bench: Bench, backend: str) -> Iterator[str]:
 
 
 def _case(bench: Bench, backend: str, url: str, agents: int,
-          result: ScenarioResult, *, replicas: int = 1) -> list[Row]:
+          result: ScenarioResult, *, processes: int = 1) -> list[Row]:
     label = f"{backend}, {agents} agent{'s' if agents > 1 else ''}"
-    if replicas > 1:
-        label += f", {replicas} serve processes"
-    with agent_side(bench, url) as side, ExitStack() as stack:
-        bots = [stack.enter_context(serve_bot(
-            side.env(), bench.workdir / f"many-{backend}-{agents}-{n}.log", scheduler=n == 0))
-            for n in range(replicas)]
+    if processes > 1:
+        label += f", {processes} serve processes"
+    log = bench.workdir / f"many-{backend}-{agents}-{processes}.log"
+    with agent_side(bench, url) as side, serve_bot(side.env(), log, scheduler=True,
+                                                   processes=processes) as bot:
+        _until_children(bot, processes - 1)
+        bots = [bot]
         tokens = [AgentStore(side.ledger).add(f"many-{random.randrange(10**9)}-{i}",
                                               actions=("*",), max_pending=100_000)[1]
                   for i in range(agents)]
         clicks: dict[str, float] = {}
-        xacts, cpu = _pg_counts(url), sum(_cpu_seconds(b.proc.pid) for b in bots)
+        xacts, cpu = _pg_counts(url), _cpu_seconds(bot.proc.pid)
         with _clicker(side, bots, clicks):
             lines = _run_agents(bench, bots, tokens, backend)
-        cpu = sum(_cpu_seconds(b.proc.pid) for b in bots) - cpu
+        cpu = _cpu_seconds(bot.proc.pid) - cpu
         time.sleep(1.2)  # PostgreSQL flushes its statistics at most once a second
         xacts = tuple(b - a for a, b in zip(xacts, _pg_counts(url), strict=True))
     done = [ln for ln in lines if ln[4] == "approved"]
@@ -166,10 +167,26 @@ def _pg_counts(url: str) -> tuple[int, int]:
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` so far."""
+    """User + system CPU time of process ``pid`` and its child processes so far."""
     with open(f"/proc/{pid}/stat") as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(_cpu_seconds(child) for child in _children(pid))
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as fh:
+        return [int(p) for p in fh.read().split()]
+
+
+def _until_children(bot: Server, n: int) -> None:
+    """Wait until ``signoff serve --processes`` has started its other processes, each
+    listening (its line in the log)."""
+    deadline = time.monotonic() + 60
+    while bot.log.read_text(errors="replace").count("one more process serving") < n:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"signoff serve did not start {n} more processes")
+        time.sleep(0.1)
 
 
 Line = tuple[str, float, float, float, str]

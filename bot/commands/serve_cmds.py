@@ -12,6 +12,7 @@ from types import FrameType
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.server.compose import Service, build_service, require
+from bot.server.processes import Workers, stop_with_parent, worker_argv
 from store.errors import ConfigError
 
 
@@ -27,6 +28,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="connect to Slack over Socket Mode (needs SLACK_APP_TOKEN)")
     p.add_argument("--no-scheduler", action="store_true",
                    help="do not run the escalation sweep in this replica")
+    p.add_argument("--processes", type=int, default=1, metavar="N",
+                   help="serving processes on this host, sharing both ports (PostgreSQL, "
+                   "HTTP mode; default 1): one process does its work on about one core")
+    p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_serve)
 
     # The sandbox's own options, declared once (argparse.REMAINDER would swallow nothing on
@@ -57,6 +62,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
                         "%(message)s")
     service = build_service(args.settings, socket_mode=args.socket_mode)
     try:
+        _check_processes(args, service)
+        if args.worker:  # one more process of a first one, which does the rest
+            return _http(service, args)
         if args.settings.audit_key_bytes is None:
             print(NO_AUDIT_KEY, file=sys.stderr)
         _check_channels(service)
@@ -70,12 +78,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 api = service.serve_api(args.host, args.api_port, settings=args.settings)
                 print(f"signoff: agent API on {api.start().url}/v1", flush=True)
             return _socket_mode(service)
-        api_port = args.api_port if args.api_port is not None else (
-            args.port + 1 if args.port else 0)
-        api = service.serve_api(args.host, api_port, settings=args.settings).start()
-        return _http(service, args, api.url)
+        return _http(service, args)
     finally:
         service.close()
+
+
+def _check_processes(args: argparse.Namespace, service: Service) -> None:
+    if args.processes < 1:
+        raise ConfigError(f"--processes {args.processes}: must be at least 1")
+    if args.processes == 1:
+        return
+    if args.socket_mode:
+        raise ConfigError("--processes serves HTTP: with --socket-mode run one process (Slack "
+                          "sends each Socket Mode envelope to one connection)")
+    if service.ledger.dialect != "postgresql":
+        raise ConfigError(
+            f"--processes {args.processes} needs PostgreSQL (SIGNOFF_DATABASE_URL): SQLite "
+            "has one writer, and a decision in one process cannot wake an agent waiting in "
+            "another. Run one process, or move the ledger to PostgreSQL")
 
 
 def _check_channels(service: Service) -> None:
@@ -99,8 +119,15 @@ def _check_channels(service: Service) -> None:
                           + "\n  - ".join(check.problems))
 
 
-def _http(service: Service, args: argparse.Namespace, api_url: str) -> int:
-    server = service.serve_http(args.host, args.port, threads=args.threads)
+def _http(service: Service, args: argparse.Namespace) -> int:
+    shared = args.processes > 1 or args.worker  # other processes listen on the same ports
+    api_port = args.api_port if args.api_port is not None else (
+        args.port + 1 if args.port else 0)
+    api = service.serve_api(args.host, api_port, settings=args.settings,
+                            reuse_port=shared).start()
+    server = service.serve_http(args.host, args.port, threads=args.threads, reuse_port=shared)
+    workers = Workers(worker_argv(host=args.host, port=server.port, api_port=api.port,
+                                  threads=args.threads), args.processes - 1)
     stopping = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -112,11 +139,19 @@ def _http(service: Service, args: argparse.Namespace, api_url: str) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(f"signoff: serving as bot {service.bot_user} on {server.url} "
-          f"(POST /slack/events, GET /healthz, GET /metrics); agent API on {api_url}/v1; "
-          f"config {service.config.policy_version}; "
-          f"sweep {'on' if service.scheduler else 'off'}", flush=True)
-    server.serve_forever()
+    if args.worker:
+        stop_with_parent(lambda: stop(signal.SIGTERM, None))
+    print(f"signoff: {'one more process ' if args.worker else ''}serving as bot "
+          f"{service.bot_user} on {server.url} (POST /slack/events, GET /healthz, GET "
+          f"/metrics); agent API on {api.url}/v1; config {service.config.policy_version}; "
+          f"sweep {'on' if service.scheduler else 'off'}"
+          + (f"; {args.processes} processes" if args.processes > 1 else ""), flush=True)
+    if workers.count:
+        workers.start()
+    try:
+        server.serve_forever()
+    finally:
+        workers.stop()
     return 0
 
 

@@ -4,24 +4,18 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from typing import Any
 
 import uvicorn
 
-BACKLOG = 2048
+from bot.server.sockets import BACKLOG, listening
 
 
 class AsgiServer:
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 3000) -> None:
-        # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on sockets that say they are TCP;
-        # without it every response waited ~40 ms for the client's delayed ACK.
-        self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
-                                   socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, port))
-        self._sock.listen(BACKLOG)  # connections queue from now on, before the loop runs
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 3000,
+                 reuse_port: bool = False) -> None:
+        self._sock = listening(host, port, reuse_port=reuse_port)
         self.host = host
         self.port = int(self._sock.getsockname()[1])
         # "auto": uvloop's event loop and httptools' parser where they are installed (they

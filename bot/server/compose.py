@@ -102,14 +102,17 @@ class Service:
     canary_rng: Any = None  # the canary draw's random source (None: the system's)
     _closers: list[Any] = field(default_factory=list)
 
-    def serve_http(self, host: str, port: int, *, threads: int = 16) -> HttpServer:
-        """The HTTP front door (not started: call ``start()`` or ``serve_forever()``)."""
+    def serve_http(self, host: str, port: int, *, threads: int = 16,
+                   reuse_port: bool = False) -> HttpServer:
+        """The HTTP front door (not started: call ``start()`` or ``serve_forever()``);
+        ``reuse_port``: other processes may listen on the same port (``--processes``)."""
         router = Router(self.app, self.ledger, self.config.policy_version, self.acks)
         self.server = HttpServer(router, host=host, port=port, threads=threads,
-                                 acks=self.acks)
+                                 acks=self.acks, reuse_port=reuse_port)
         return self.server
 
-    def serve_api(self, host: str, port: int, *, settings: Settings) -> AsgiServer:
+    def serve_api(self, host: str, port: int, *, settings: Settings,
+                  reuse_port: bool = False) -> AsgiServer:
         """The agent API (``/v1``) on uvicorn, beside the Slack front door (not started)."""
         from bot.server.api import build_gateway
         from bot.server.api.app import build_api
@@ -118,7 +121,7 @@ class Service:
                                 receipt_ttl=timedelta(seconds=settings.receipt_ttl_s),
                                 passphrase=settings.keys_passphrase_bytes)
         self.api = AsgiServer(build_api(gateway, database_url=settings.database_url),
-                              host=host, port=port)
+                              host=host, port=port, reuse_port=reuse_port)
         return self.api
 
     def start_webhooks(self) -> None:

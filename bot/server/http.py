@@ -19,6 +19,7 @@ from waitress.task import ThreadedTaskDispatcher
 from bot.counters import count_http
 from bot.server.ackfirst import AckFirst
 from bot.server.metrics import METRICS_PATH, metrics_app
+from bot.server.sockets import listening
 from store.errors import StoreError
 from store.ledger import Ledger
 
@@ -120,13 +121,17 @@ class HttpServer:
     With ``acks``, each request counts as awaiting its answer from the moment it is queued."""
 
     def __init__(self, wsgi: Callable[..., Iterable[bytes]], *, host: str = "127.0.0.1",
-                 port: int = 3000, threads: int = 16, acks: AckFirst | None = None) -> None:
+                 port: int = 3000, threads: int = 16, acks: AckFirst | None = None,
+                 reuse_port: bool = False) -> None:
         # poll(), not select(): the process also holds the agent API's long-polls, and
         # select() fails on any file descriptor above 1024.
         dispatcher = _Dispatcher(acks, threads) if acks is not None else None
-        self._server: Any = create_server(wsgi, host=host, port=port, threads=threads,
-                                          ident="signoff", clear_untrusted_proxy_headers=True,
-                                          asyncore_use_poll=True, _dispatcher=dispatcher)
+        where: dict[str, Any] = ({"sockets": [listening(host, port, reuse_port=True)]}
+                                 if reuse_port else {"host": host, "port": port})
+        self._server: Any = create_server(wsgi, threads=threads, ident="signoff",
+                                          clear_untrusted_proxy_headers=True,
+                                          asyncore_use_poll=True, _dispatcher=dispatcher,
+                                          **where)
         self.host = host
         self.port = int(self._server.effective_port)
         self._thread: threading.Thread | None = None

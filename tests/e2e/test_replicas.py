@@ -70,3 +70,80 @@ def test_a_click_on_one_replica_wakes_a_waiter_on_the_other(rig: Rig, db_url: st
         for url in (a, b):
             resp = httpx.get(f"{url}/v1/requests/{ticket['id']}", headers=auth)
             assert resp.status_code == 401 and resp.json()["error"] == "unauthorized"
+
+
+def _listeners(port: int) -> int:
+    """Listening TCP sockets on ``port`` (every process's own, with SO_REUSEPORT)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as fh:
+            for row in fh.readlines()[1:]:
+                local, state = row.split()[1], row.split()[3]
+                count += state == "0A" and int(local.rsplit(":", 1)[1], 16) == port
+    return count
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as fh:
+        return [int(p) for p in fh.read().split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.slow
+def test_serve_processes_share_both_ports_and_stop_together(rig: Rig, db_url: str) -> None:
+    if not db_url.startswith("postgres"):
+        pytest.skip("more serving processes share PostgreSQL")
+    _, token = AgentStore(rig.ledger).add("refund-bot", actions=("*",), max_pending=50)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", "0",
+         "--processes", "2"], env=_env(rig.sandbox, db_url), text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    try:
+        lines = [proc.stdout.readline(), proc.stdout.readline()]
+        found = [re.search(r"on (http://\S+) .*agent API on (http://\S+)/v1", ln) for ln in lines]
+        assert all(found), (lines, proc.stderr.read() if proc.stderr else "")
+        assert {m.groups() for m in found if m} == {found[0].groups()}  # type: ignore[union-attr]
+        slack, api = found[0].groups()  # type: ignore[union-attr]
+        assert sum("one more process" in ln for ln in lines) == 1
+        (worker,) = _children(proc.pid)
+        for url in (slack, api):
+            assert _listeners(int(url.rsplit(":", 1)[1])) == 2
+        rig.sandbox.set_request_url(f"{slack}/slack/events")
+        auth = {"Authorization": f"Bearer {token}"}
+        made = [httpx.post(f"{api}/v1/requests", headers=auth, timeout=30,  # new connections
+                           json={**BODY, "args": {"amount": n + 1, "customer": "cus_42"}})
+                for n in range(12)]
+        assert [r.status_code for r in made] == [200] * 12
+        for ticket in made:
+            rig.sandbox.click("U0PAYLEAD", action_id=ACTION_APPROVE, channel="C0PAYMENTS",
+                              message_ts=rig.card_ts(ticket.json()["id"]))
+        for ticket in made:  # each long-poll is woken whichever process decided
+            doc = httpx.get(f"{api}/v1/requests/{ticket.json()['id']}", headers=auth,
+                            params={"wait": 20}, timeout=30).json()
+            assert doc["status"] == "approved"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(worker)
+
+
+def test_serve_processes_need_postgresql(rig: Rig, db_url: str) -> None:
+    if db_url.startswith("postgres"):
+        pytest.skip("SQLite's refusal")
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", "0",
+         "--processes", "2"], env=_env(rig.sandbox, db_url), text=True,
+        capture_output=True, timeout=60)
+    assert done.returncode != 0 and "--processes 2 needs PostgreSQL" in done.stderr
+    assert "serving as bot" not in done.stdout
