@@ -86,14 +86,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _check_processes(args: argparse.Namespace, service: Service) -> None:
     if args.processes < 1:
         raise ConfigError(f"--processes {args.processes}: must be at least 1")
-    if args.processes == 1:
+    if args.processes == 1 and not args.worker:
         return
     if args.socket_mode:
         raise ConfigError("--processes serves HTTP: with --socket-mode run one process (Slack "
                           "sends each Socket Mode envelope to one connection)")
     if service.ledger.dialect != "postgresql":
         raise ConfigError(
-            f"--processes {args.processes} needs PostgreSQL (SIGNOFF_DATABASE_URL): SQLite "
+            f"--processes {max(args.processes, 2)} needs PostgreSQL (SIGNOFF_DATABASE_URL): SQLite "
             "has one writer, and a decision in one process cannot wake an agent waiting in "
             "another. Run one process, or move the ledger to PostgreSQL")
 
@@ -134,6 +134,7 @@ def _http(service: Service, args: argparse.Namespace) -> int:
         # Stop accepting; requests in flight finish, then the ledger closes.
         if not stopping.is_set():
             stopping.set()
+            workers.stopping.set()  # Ctrl-C reaches them too: none is started again
             print(f"signoff: received signal {signum}, shutting down", file=sys.stderr)
             threading.Thread(target=server.close, daemon=True).start()
 

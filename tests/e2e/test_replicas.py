@@ -147,3 +147,8 @@ def test_serve_processes_need_postgresql(rig: Rig, db_url: str) -> None:
         capture_output=True, timeout=60)
     assert done.returncode != 0 and "--processes 2 needs PostgreSQL" in done.stderr
     assert "serving as bot" not in done.stdout
+    none = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "serve", "--host", "127.0.0.1", "--port", "0",
+         "--processes", "0"], env=_env(rig.sandbox, db_url), text=True,
+        capture_output=True, timeout=60)
+    assert none.returncode != 0 and "--processes 0: must be at least 1" in none.stderr
