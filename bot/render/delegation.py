@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
@@ -21,6 +22,7 @@ from bot.render.blocks import (
     section,
     text_input,
 )
+from bot.render.grant import ZONE_FROM_OFFSET, ZONE_FROM_TZ, ZONE_UNREAD
 from bot.render.text import mention, slack_date
 
 
@@ -110,8 +112,20 @@ def render_delegation_blocks(user: str, given: Sequence[Lent],
     return blocks
 
 
-def render_delegate_modal(today: date) -> View:
-    """Choose a delegate and the day one is back (the delegation ends at 00:00 UTC then)."""
+def back_on_hint(zone: str, how: str) -> str:
+    """When the delegation ends: the start of the day back, in the reviewer's zone."""
+    if how == ZONE_FROM_TZ:
+        where = zone
+    elif how == ZONE_FROM_OFFSET:
+        where = f"{zone}, your Slack offset"
+    else:
+        where = "UTC: your Slack time zone could not be read"
+    return f"The delegation ends at 00:00 ({where}) that day, at most 90 days ahead."
+
+
+def render_delegate_modal(today: date, *, zone: str = "UTC", how: str = ZONE_UNREAD) -> View:
+    """Choose a delegate and the day one is back: the delegation ends as that day starts in
+    ``zone`` (found as ``how`` says), which the form carries back. ``today``: in ``zone``."""
     first = (today + timedelta(days=1)).isoformat()
     return modal(CALLBACK_DELEGATE, "Delegate reviews", [
         section("signoff_delegate_intro",
@@ -124,11 +138,11 @@ def render_delegate_modal(today: date) -> View:
         input_block(DELEGATE_UNTIL_BLOCK, "Back on",
                     {"type": "datepicker", "action_id": DELEGATE_UNTIL_ACTION,
                      "initial_date": first},
-                    hint="The delegation ends at 00:00 UTC that day (at most 90 days)."),
+                    hint=back_on_hint(zone, how)),
         input_block(DELEGATE_REASON_BLOCK, "Note (optional)",
                     text_input(DELEGATE_REASON_ACTION, max_length=200,
                                placeholder="e.g. holiday"), optional=True),
-    ], submit="Delegate")
+    ], submit="Delegate", metadata=json.dumps({"z": zone, "zs": how}))
 
 
 def parse_delegate_submission(values: Mapping[str, Any]

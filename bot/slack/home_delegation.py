@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -25,7 +25,9 @@ from bot.render.delegation import (
     render_delegate_modal,
     render_delegation_blocks,
 )
+from bot.render.grant import zone_of_metadata
 from bot.slack.reviews import Reviews
+from bot.slack.time_zones import TimeZones, Zone, zone_named
 from bot.slack.webapi import slack_error
 from store.delegations import MAX_PERIOD, DelegationStore
 from store.errors import DelegationInvalid, StoreError
@@ -48,11 +50,16 @@ def register_delegation(app: App, reviews: Reviews,
                         publish_home: Callable[[Reviews, str], None]) -> None:
     """The form, its submission and Revoke; ``publish_home`` re-renders the Home tab."""
     book = DelegationStore(reviews.ledger)
+    zones = TimeZones(app.client)
 
     def open_form(body: dict[str, Any], client: WebClient) -> None:
-        today = datetime.now(UTC).date()
+        # Read before the form opens (within its trigger's 3 s): the day back starts at
+        # midnight in the reviewer's own zone, which the form names and carries back.
+        zone = zones.lookup(body["user"]["id"])
+        today = datetime.now(UTC).astimezone(zone.tz).date()
+        view = render_delegate_modal(today, zone=zone.name, how=zone.source)
         try:
-            client.views_open(trigger_id=body["trigger_id"], view=render_delegate_modal(today))
+            client.views_open(trigger_id=body["trigger_id"], view=view)
         except Exception as exc:
             log.warning("delegation form not opened: %s", slack_error(exc))
 
@@ -69,12 +76,13 @@ def register_delegation(app: App, reviews: Reviews,
         user = body["user"]["id"]
         at = datetime.now(UTC)  # read once: the form is judged at this instant
         to, back, note = parse_delegate_submission(view.get("state", {}).get("values", {}))
-        errors = _form_errors(user, to, back, at) or _unreachable(client, to)
+        zone = zone_named(*zone_of_metadata(view.get("private_metadata", "")))
+        errors = _form_errors(user, to, back, at, zone) or _unreachable(client, to)
         if not errors:
             assert to is not None and back is not None
             try:
-                book.delegate(user, to, until=datetime.combine(back, time(0), UTC), at=at,
-                              by=user, reason=note)
+                book.delegate(user, to, until=day_start(back, zone), at=at, by=user,
+                              reason=note)
             except DelegationInvalid as exc:
                 errors = {DELEGATE_TO_BLOCK: str(exc)[:150]}
             except StoreError as exc:
@@ -92,14 +100,20 @@ def register_delegation(app: App, reviews: Reviews,
     app.view(CALLBACK_DELEGATE)(ack=submit, lazy=[republish])
 
 
-def _form_errors(user: str, to: str | None, back: Any, at: datetime) -> dict[str, str]:
+def day_start(day: date, zone: Zone) -> datetime:
+    """When ``day`` starts in ``zone``, in UTC (where the clocks jump at midnight, the jump)."""
+    return datetime.combine(day, time(0), zone.tz).astimezone(UTC)
+
+
+def _form_errors(user: str, to: str | None, back: Any, at: datetime,
+                 zone: Zone) -> dict[str, str]:
     if to is None:
         return {DELEGATE_TO_BLOCK: MISSING_DELEGATE}
     if to == user:
         return {DELEGATE_TO_BLOCK: "Choose someone else: you can't delegate to yourself."}
     if back is None:
         return {DELEGATE_UNTIL_BLOCK: MISSING_UNTIL}
-    until = datetime.combine(back, time(0), UTC)
+    until = day_start(back, zone)
     if until <= at:
         return {DELEGATE_UNTIL_BLOCK: "Choose a day after today."}
     if until - at > MAX_PERIOD:

@@ -378,6 +378,39 @@ def test_a_reviewer_delegates_from_app_home_and_revokes_there(rig: Rig) -> None:
     assert rig.ledger.decisions(second.id) == []
 
 
+def test_the_day_back_starts_at_midnight_in_the_reviewers_own_time_zone(rig: Rig) -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.render.delegation import (
+        ACTION_DELEGATE_OPEN,
+        DELEGATE_TO_ACTION,
+        DELEGATE_TO_BLOCK,
+        DELEGATE_UNTIL_ACTION,
+        DELEGATE_UNTIL_BLOCK,
+    )
+
+    rig.sandbox.set_time_zone(LEAD, "Asia/Tokyo")
+    assert rig.sandbox.open_app_home(LEAD).ok
+    rig.sandbox.wait_until(lambda: (h := rig.sandbox.home(LEAD)) and "Out of office" in str(
+        h.data))
+    assert rig.sandbox.click(LEAD, action_id=ACTION_DELEGATE_OPEN).ok
+    form = rig.sandbox.wait_until(lambda: rig.sandbox.views(LEAD))[-1]
+    assert "00:00 (Asia/Tokyo)" in str(form.data)
+    tokyo_today = now().astimezone(ZoneInfo("Asia/Tokyo")).date()
+    first = form.data["blocks"][2]["element"]["initial_date"]
+    assert first == (tokyo_today + timedelta(days=1)).isoformat()  # tomorrow in Tokyo
+    back = tokyo_today + timedelta(days=3)
+    done = rig.sandbox.submit(LEAD, {DELEGATE_TO_BLOCK: {DELEGATE_TO_ACTION: DELEGATE},
+                                     DELEGATE_UNTIL_BLOCK: {DELEGATE_UNTIL_ACTION:
+                                                            back.isoformat()}})
+    assert done.ok and done.response_action is None
+    [made] = DelegationStore(rig.ledger).listing(at=now())
+    # Midnight in Tokyo is 15:00 UTC the day before, not 00:00 UTC on the day.
+    assert made.ends_at.astimezone(UTC) == datetime.combine(
+        back, datetime.min.time(), ZoneInfo("Asia/Tokyo")).astimezone(UTC)
+    assert made.ends_at.astimezone(UTC).hour == 15
+
+
 def test_approvers_who_leave_later_hand_the_request_to_the_fallback_at_the_next_reminder(
         with_fallback: Rig) -> None:
     rig = with_fallback

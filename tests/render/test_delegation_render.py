@@ -66,3 +66,15 @@ def test_a_click_whose_delegation_ended_first_says_nothing_was_recorded_and_why(
     assert "revoked or ended" in named
     unnamed = delegation_ended(None)  # a fallback's: the delegations that put others away
     assert "Nothing was recorded" in unnamed and "<@" not in unnamed
+
+
+def test_the_form_names_whose_midnight_ends_the_delegation() -> None:
+    from bot.render.delegation import back_on_hint
+    from bot.render.grant import ZONE_FROM_OFFSET, ZONE_FROM_TZ, ZONE_UNREAD, zone_of_metadata
+
+    view = render_delegate_modal(date(2026, 11, 26), zone="Asia/Tokyo", how=ZONE_FROM_TZ)
+    agree_on_view(view)
+    assert "00:00 (Asia/Tokyo)" in str(view["blocks"])
+    assert zone_of_metadata(view["private_metadata"]) == ("Asia/Tokyo", ZONE_FROM_TZ)
+    assert "your Slack offset" in back_on_hint("UTC-03:00", ZONE_FROM_OFFSET)
+    assert "could not be read" in back_on_hint("UTC", ZONE_UNREAD)
