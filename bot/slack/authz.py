@@ -10,7 +10,6 @@ display only (App Home), and Slack's ``subteam_members_changed`` event clears it
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable
 
@@ -20,6 +19,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.render.refusals import OWN_REQUEST, not_an_approver, rate_limited
 from bot.slack.authority import CurrentAuthority
 from bot.slack.retry import retry_after
+from bot.slack.ttl_cache import TtlCache
 from escalation.config import SignoffConfig
 from store.decisions import Capacity
 from store.models import DecisionKind, Ticket, is_user_group
@@ -42,30 +42,24 @@ class Authorizer:
                  config: Callable[[], SignoffConfig] | None = None,
                  ttl: float = GROUP_CACHE_S, clock: Callable[[], float] = time.monotonic
                  ) -> None:
-        self._slack, self._ttl, self._clock = slack, ttl, clock
+        self._slack = slack
         # Who the escalation chain DM'd about a ticket (recorded before the DMs went out).
         self._oncall = oncall or (lambda _ticket_id: set())
         # The configuration in force now (None: only the ticket's snapshot is consulted).
         self._config = config
-        self._cache: dict[str, tuple[float, frozenset[str]]] = {}
-        self._lock = threading.Lock()
+        self._groups: TtlCache[frozenset[str]] = TtlCache(ttl, clock)
 
     def forget(self, group_id: str | None = None) -> None:
         """Drop cached members of ``group_id`` (all groups when None): they changed."""
-        with self._lock:
-            if group_id is None:
-                self._cache.clear()
-            else:
-                self._cache.pop(group_id, None)
+        self._groups.forget(group_id)
 
     def members(self, group_id: str, *, fresh: bool = True) -> frozenset[str]:
         """Members of a Slack user group: read from Slack for a decision (``fresh``), from a
         short cache for display."""
-        now = self._clock()
-        with self._lock:
-            hit = self._cache.get(group_id)
-            if not fresh and hit and now - hit[0] < self._ttl:
-                return hit[1]
+        now = self._groups.clock()
+        hit = None if fresh else self._groups.get(group_id, now)
+        if hit is not None:
+            return hit
         try:
             resp = self._slack.usergroups_users_list(usergroup=group_id)
             listed: list[str] = resp.get("users", []) or []
@@ -76,8 +70,7 @@ class Authorizer:
                 raise GroupsBusy(wait) from exc
             # Fail closed: an unreadable group authorises nobody (and is not cached).
             return frozenset()
-        with self._lock:
-            self._cache[group_id] = (now, users)
+        self._groups.put(group_id, users, now)
         return users
 
     def approvers(self, ticket: Ticket, *, oncall: bool = True,

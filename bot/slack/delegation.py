@@ -20,8 +20,6 @@ this check and the write leaves nothing recorded (the clicker is told why).
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
@@ -31,6 +29,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from bot.render.delegation import own_request_through, same_person_twice
 from bot.render.refusals import OWN_REQUEST, not_an_approver, rate_limited
 from bot.slack.authz import GROUP_CACHE_S, Authorizer, GroupsBusy
+from bot.slack.ttl_cache import TtlCache
 from escalation.config import SignoffConfig
 from store.decisions import Capacity
 from store.delegations import Delegation, DelegationStore
@@ -59,9 +58,8 @@ class DelegatingAuthorizer(Authorizer):
                  now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         super().__init__(slack, oncall=oncall, config=config)
         self._book, self._now, self._current = book, now, config
-        self._people: dict[str, tuple[float, bool]] = {}
-        self._link_cache: dict[str, tuple[float, list[Delegation]]] = {}
-        self._people_lock = threading.Lock()
+        self._deactivated: TtlCache[bool] = TtlCache(GROUP_CACHE_S)
+        self._link_cache: TtlCache[list[Delegation]] = TtlCache(LINKS_CACHE_S)
 
     def refusal(self, user: str, ticket: Ticket, kind: DecisionKind, *,
                 oncall: bool = True, fresh: bool = True) -> str | None:
@@ -100,14 +98,12 @@ class DelegatingAuthorizer(Authorizer):
     def _links(self, user: str, at: datetime, fresh: bool) -> list[Delegation]:
         """Active delegations given or held by ``user``: read fresh for a decision; for
         display (App Home lists many requests) from a cache a few seconds old."""
-        now = time.monotonic()
-        with self._people_lock:
-            hit = self._link_cache.get(user)
-            if not fresh and hit and now - hit[0] < LINKS_CACHE_S:
-                return hit[1]
+        now = self._link_cache.clock()
+        hit = None if fresh else self._link_cache.get(user, now)
+        if hit is not None:
+            return hit
         links = self._book.active_for({user}, at)
-        with self._people_lock:
-            self._link_cache[user] = (now, links)
+        self._link_cache.put(user, links, now)
         return links
 
     # -- fallback approvers -----------------------------------------------------------------
@@ -150,18 +146,16 @@ class DelegatingAuthorizer(Authorizer):
     def deactivated(self, user: str, *, fresh: bool = True) -> bool:
         """Slack's ``users.info`` says ``deleted: true``. A lookup that fails counts as
         active: the fallback opens only on evidence."""
-        now = time.monotonic()
-        with self._people_lock:
-            hit = self._people.get(user)
-            if not fresh and hit and now - hit[0] < GROUP_CACHE_S:
-                return hit[1]
+        now = self._deactivated.clock()
+        hit = None if fresh else self._deactivated.get(user, now)
+        if hit is not None:
+            return hit
         try:
             info = self._slack.users_info(user=user).get("user") or {}
             gone = bool(info.get("deleted"))
         except (SlackApiError, SlackClientError, OSError):
             return False
-        with self._people_lock:
-            self._people[user] = (now, gone)
+        self._deactivated.put(user, gone, now)
         return gone
 
     def _expand(self, principals: Iterable[str], fresh: bool) -> set[str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.render.grant import ZONE_FROM_OFFSET, ZONE_FROM_TZ, ZONE_UNREAD
+from bot.slack.ttl_cache import TtlCache
 
 log = logging.getLogger(__name__)
 
@@ -86,24 +86,21 @@ class TimeZones:
 
     def __init__(self, slack: WebClient, *, ttl: float = ZONE_CACHE_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self._slack, self._ttl, self._clock = slack, ttl, clock
-        self._cache: dict[str, tuple[float, Zone]] = {}
-        self._lock = threading.Lock()
+        self._slack = slack
+        self._zones: TtlCache[Zone] = TtlCache(ttl, clock)
 
     def lookup(self, user: str) -> Zone:
-        now = self._clock()
-        with self._lock:
-            hit = self._cache.get(user)
-            if hit is not None and now - hit[0] < self._ttl:
-                return hit[1]
+        now = self._zones.clock()
+        hit = self._zones.get(user, now)
+        if hit is not None:
+            return hit
         try:
             info = self._slack.users_info(user=user).get("user") or {}
         except (SlackApiError, SlackClientError, OSError) as exc:
             log.info("time zone of %s not read (%s): using UTC", user, exc)
             return FALLBACK
         zone = zone_of_user(info)
-        with self._lock:
-            self._cache[user] = (now, zone)
+        self._zones.put(user, zone, now)
         return zone
 
 
