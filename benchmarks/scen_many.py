@@ -97,14 +97,13 @@ def _case(bench: Bench, backend: str, url: str, agents: int,
     with agent_side(bench, url) as side, serve_bot(side.env(), log, scheduler=True,
                                                    processes=processes) as bot:
         _until_children(bot, processes - 1)
-        bots = [bot]
         tokens = [AgentStore(side.ledger).add(f"many-{random.randrange(10**9)}-{i}",
                                               actions=("*",), max_pending=100_000)[1]
                   for i in range(agents)]
         clicks: dict[str, float] = {}
         xacts, cpu = _pg_counts(url), _cpu_seconds(bot.proc.pid)
-        with _clicker(side, bots, clicks):
-            lines = _run_agents(bench, bots, tokens, backend)
+        with _clicker(side, bot, clicks):
+            lines = _run_agents(bench, bot, tokens, backend)
         cpu = _cpu_seconds(bot.proc.pid) - cpu
         time.sleep(1.2)  # PostgreSQL flushes its statistics at most once a second
         xacts = tuple(b - a for a, b in zip(xacts, _pg_counts(url), strict=True))
@@ -192,13 +191,10 @@ def _until_children(bot: Server, n: int) -> None:
 Line = tuple[str, float, float, float, str]
 
 
-def _run_agents(bench: Bench, bots: list[Server], tokens: list[str],
-                backend: str) -> list[Line]:
-    """Agent ``i`` talks to ``bots[i % len(bots)]``'s agent API."""
+def _run_agents(bench: Bench, bot: Server, tokens: list[str], backend: str) -> list[Line]:
     outs = [bench.workdir / f"many-{backend}-{len(tokens)}-{i}.txt" for i in range(len(tokens))]
-    procs = [subprocess.Popen([sys.executable, "-m", "benchmarks.gateway_agent",
-                               bots[i % len(bots)].api_url, token,
-                               str(bench.size.many_seconds), str(out), str(i)],
+    procs = [subprocess.Popen([sys.executable, "-m", "benchmarks.gateway_agent", bot.api_url,
+                               token, str(bench.size.many_seconds), str(out), str(i)],
                               cwd=str(REPO))
              for i, (token, out) in enumerate(zip(tokens, outs, strict=True))]
     for proc in procs:
@@ -213,10 +209,9 @@ def _run_agents(bench: Bench, bots: list[Server], tokens: list[str],
 
 
 @contextmanager
-def _clicker(side: AgentSide, bots: list[Server], clicks: dict[str, float]) -> Iterator[None]:
-    """Approve every card the bots post, from ``CLICKERS`` threads, each thread's clicks to
-    one bot in turn (as a load balancer would spread Slack's); ``clicks`` gets the time each
-    click went out."""
+def _clicker(side: AgentSide, bot: Server, clicks: dict[str, float]) -> Iterator[None]:
+    """Approve every card the bot posts, from ``CLICKERS`` threads; ``clicks`` gets the
+    time each click went out."""
     stop = threading.Event()
     todo: queue.Queue[tuple[str, str] | None] = queue.Queue()
 
@@ -234,7 +229,7 @@ def _clicker(side: AgentSide, bots: list[Server], clicks: dict[str, float]) -> I
                     todo.put(card)
             side.sandbox.wait_for_change(since, 0.2)
 
-    def click(bot: Server) -> None:
+    def click() -> None:
         while (item := todo.get()) is not None:
             tid, ts = item
             body = form_body(approve_payload(side.sandbox, REVIEWER, tid, CHANNEL, ts))
@@ -242,8 +237,7 @@ def _clicker(side: AgentSide, bots: list[Server], clicks: dict[str, float]) -> I
             clicks[tid] = sent.started
 
     threads = [threading.Thread(target=watch, daemon=True)]
-    threads += [threading.Thread(target=click, args=(bots[n % len(bots)],), daemon=True)
-                for n in range(CLICKERS)]
+    threads += [threading.Thread(target=click, daemon=True) for _ in range(CLICKERS)]
     for t in threads:
         t.start()
     try:
