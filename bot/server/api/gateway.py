@@ -91,11 +91,16 @@ class Gateway:
 
     # -- requests -------------------------------------------------------------------------
 
-    def request(self, agent: Agent, body: RequestIn) -> TicketOut | DeniedOut | ExecutionOut:
-        if not any(fnmatch.fnmatchcase(body.action, glob) for glob in agent.actions):
+    @staticmethod
+    def in_scope(agent: Agent, action: str) -> None:
+        """403 unless ``action`` matches one of the token's action globs."""
+        if not any(fnmatch.fnmatchcase(action, glob) for glob in agent.actions):
             raise ApiError(403, "action_not_allowed",
-                           f"agent {agent.name!r} may not request {body.action!r} (its "
+                           f"agent {agent.name!r} may not request {action!r} (its "
                            f"actions: {', '.join(agent.actions) or 'none'})")
+
+    def request(self, agent: Agent, body: RequestIn) -> TicketOut | DeniedOut | ExecutionOut:
+        self.in_scope(agent, body.action)
         key = f"{agent.name}:{body.idempotency_key}" if body.idempotency_key else None
         # Loaded before anything is claimed; a key that cannot be loaded claims nothing here,
         # and the separate claim then says why (503 receipt_key_unusable).

@@ -3,7 +3,6 @@
 
 # No "from __future__ import annotations": FastAPI reads these annotations at run time.
 
-import fnmatch
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +12,7 @@ from bot import receipts
 from bot.agent.errors import ApprovalDenied
 from bot.agent.plan import checked_plan
 from bot.server.api.calls import TokenDep, answer
-from bot.server.api.errors import RESPONSES, ApiError, too_many_pending
+from bot.server.api.errors import RESPONSES, too_many_pending
 from bot.server.api.gateway import Gateway
 from bot.server.api.models import DeniedOut, OutcomeIn, TicketOut
 from bot.server.api.plan_models import PlanIn, PlanOut, StepClaimIn, StepOut
@@ -28,10 +27,7 @@ class PlanGateway:
 
     def request(self, agent: Agent, body: PlanIn) -> TicketOut | DeniedOut:
         for step in body.steps:  # every step must be inside the token's scope
-            if not any(fnmatch.fnmatchcase(step.action, g) for g in agent.actions):
-                raise ApiError(403, "action_not_allowed",
-                               f"agent {agent.name!r} may not request {step.action!r} (its "
-                               f"actions: {', '.join(agent.actions) or 'none'})")
+            self.gw.in_scope(agent, step.action)
         key = f"{agent.name}:{body.idempotency_key}" if body.idempotency_key else None
         request = checked_plan(
             [s.model_dump() for s in body.steps], reason=body.reason,
