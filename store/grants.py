@@ -21,7 +21,7 @@ import re
 import secrets
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from datetime import time as wall_time
 from typing import Any, Literal, Self
 
@@ -171,9 +171,13 @@ def end_of_day(at: datetime, zone: tzinfo) -> datetime:
     Daylight saving time is the zone's business: a day may be 23 or 25 hours long. Where
     the clocks jump at midnight (local midnight does not exist, as in America/Santiago in
     September) the day ends at the jump, which is when the next day starts."""
-    local = at.astimezone(zone)
-    midnight = datetime.combine(local.date() + timedelta(days=1), wall_time(0), tzinfo=zone)
-    return midnight.astimezone(UTC)
+    return day_start(at.astimezone(zone).date() + timedelta(days=1), zone)
+
+
+def day_start(day: date, zone: tzinfo) -> datetime:
+    """When ``day`` starts in ``zone`` (its local midnight, or the jump where the clocks
+    jump at midnight), in UTC."""
+    return datetime.combine(day, wall_time(0), tzinfo=zone).astimezone(UTC)
 
 
 def grant_expiry(spec: GrantSpec, now: datetime) -> datetime:

@@ -22,7 +22,7 @@ from bot.render.blocks import (
     section,
     text_input,
 )
-from bot.render.grant import ZONE_FROM_OFFSET, ZONE_FROM_TZ, ZONE_UNREAD
+from bot.render.grant import ZONE_UNREAD, zone_metadata, zone_phrase
 from bot.render.text import mention, slack_date
 
 
@@ -114,13 +114,8 @@ def render_delegation_blocks(user: str, given: Sequence[Lent],
 
 def back_on_hint(zone: str, how: str) -> str:
     """When the delegation ends: the start of the day back, in the reviewer's zone."""
-    if how == ZONE_FROM_TZ:
-        where = zone
-    elif how == ZONE_FROM_OFFSET:
-        where = f"{zone}, your Slack offset"
-    else:
-        where = "UTC: your Slack time zone could not be read"
-    return f"The delegation ends at 00:00 ({where}) that day, at most 90 days ahead."
+    return (f"The delegation ends at 00:00 ({zone_phrase(zone, how)}) that day, at most 90 "
+            "days ahead.")
 
 
 def render_delegate_modal(today: date, *, zone: str = "UTC", how: str = ZONE_UNREAD) -> View:
@@ -142,7 +137,7 @@ def render_delegate_modal(today: date, *, zone: str = "UTC", how: str = ZONE_UNR
         input_block(DELEGATE_REASON_BLOCK, "Note (optional)",
                     text_input(DELEGATE_REASON_ACTION, max_length=200,
                                placeholder="e.g. holiday"), optional=True),
-    ], submit="Delegate", metadata=json.dumps({"z": zone, "zs": how}))
+    ], submit="Delegate", metadata=json.dumps(zone_metadata(zone, how)))
 
 
 def parse_delegate_submission(values: Mapping[str, Any]

@@ -89,13 +89,25 @@ def similar_lines(ticket: Ticket, bounds: Sequence[str]) -> list[str]:
             *[f"• {line}" for line in bounds]]
 
 
+def zone_phrase(zone: str, how: str) -> str:
+    """Whose clock a time is on, as a form says it: the zone's name, the Slack offset, or
+    UTC and why."""
+    if how == ZONE_FROM_TZ:
+        return zone
+    if how == ZONE_FROM_OFFSET:
+        return f"{zone}, your Slack offset"
+    return "UTC: your Slack time zone could not be read"
+
+
+def zone_metadata(zone: str, how: str) -> dict[str, str]:
+    """The zone a form was opened with, for its ``private_metadata`` (read back with
+    :func:`zone_of_metadata`)."""
+    return {"z": zone, "zs": how}
+
+
 def eod_option(zone: str, how: str) -> str:
     """The "until end of day" choice, naming whose midnight it is."""
-    if how == ZONE_FROM_TZ:
-        return f"until end of day (23:59 {zone})"
-    if how == ZONE_FROM_OFFSET:
-        return f"until end of day (23:59 {zone}, your Slack offset)"
-    return "until end of day (23:59 UTC: your Slack time zone could not be read)"
+    return f"until end of day (23:59 {zone_phrase(zone, how)})"
 
 
 def eod_too_soon(zone: str, left: timedelta) -> str:
@@ -140,7 +152,7 @@ def render_grant_modal(ticket: Ticket, bounds: Sequence[str], spans: dict[str, s
         }, hint="Each one is posted in this card's thread. Revoke any time from App Home "
                 "or with `signoff grants revoke`."),
     ]
-    meta = {**json.loads(encode_private_metadata(ticket, origin)), "z": zone, "zs": how}
+    meta = {**json.loads(encode_private_metadata(ticket, origin)), **zone_metadata(zone, how)}
     return modal(CALLBACK_GRANT, "Approve + similar", blocks, submit="Approve and grant",
                  metadata=json.dumps(meta, separators=(",", ":"), ensure_ascii=False))
 
@@ -189,10 +201,24 @@ def render_grant_home(grants: Sequence[GrantView]) -> list[Block]:
     return blocks
 
 
-__all__ = ["ACTION_GRANT", "ACTION_REVOKE_GRANT", "CALLBACK_GRANT", "NO_FALLBACK_GRANT",
-           "GrantView", "eod_option", "eod_too_soon", "render_grant_created",
-           "render_grant_home", "render_grant_modal", "render_grant_revoked", "render_grant_use",
-           "similar_lines", "zone_of_metadata"]
+__all__ = [
+    "ACTION_GRANT",
+    "ACTION_REVOKE_GRANT",
+    "CALLBACK_GRANT",
+    "NO_FALLBACK_GRANT",
+    "GrantView",
+    "eod_option",
+    "eod_too_soon",
+    "render_grant_created",
+    "render_grant_home",
+    "render_grant_modal",
+    "render_grant_revoked",
+    "render_grant_use",
+    "similar_lines",
+    "zone_metadata",
+    "zone_of_metadata",
+    "zone_phrase",
+]
 
 
 def render_grant_revoked(grant_id: str, by: str, uses: int, max_uses: int) -> Message:

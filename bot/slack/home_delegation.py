@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -31,6 +31,7 @@ from bot.slack.time_zones import TimeZones, Zone, zone_named
 from bot.slack.webapi import slack_error
 from store.delegations import MAX_PERIOD, DelegationStore
 from store.errors import DelegationInvalid, StoreError
+from store.grants import day_start
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,7 @@ def register_delegation(app: App, reviews: Reviews,
         if not errors:
             assert to is not None and back is not None
             try:
-                book.delegate(user, to, until=day_start(back, zone), at=at, by=user,
+                book.delegate(user, to, until=day_start(back, zone.tz), at=at, by=user,
                               reason=note)
             except DelegationInvalid as exc:
                 errors = {DELEGATE_TO_BLOCK: str(exc)[:150]}
@@ -100,11 +101,6 @@ def register_delegation(app: App, reviews: Reviews,
     app.view(CALLBACK_DELEGATE)(ack=submit, lazy=[republish])
 
 
-def day_start(day: date, zone: Zone) -> datetime:
-    """When ``day`` starts in ``zone``, in UTC (where the clocks jump at midnight, the jump)."""
-    return datetime.combine(day, time(0), zone.tz).astimezone(UTC)
-
-
 def _form_errors(user: str, to: str | None, back: Any, at: datetime,
                  zone: Zone) -> dict[str, str]:
     if to is None:
@@ -113,7 +109,7 @@ def _form_errors(user: str, to: str | None, back: Any, at: datetime,
         return {DELEGATE_TO_BLOCK: "Choose someone else: you can't delegate to yourself."}
     if back is None:
         return {DELEGATE_UNTIL_BLOCK: MISSING_UNTIL}
-    until = day_start(back, zone)
+    until = day_start(back, zone.tz)
     if until <= at:
         return {DELEGATE_UNTIL_BLOCK: "Choose a day after today."}
     if until - at > MAX_PERIOD:
