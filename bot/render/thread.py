@@ -28,7 +28,7 @@ from store.models import Decision, ReviewType, Ticket, TicketStatus
 NOTE_LIMIT = 2800
 CHANGED_SINCE_FORM = (
     "This request changed since you opened this form (its arguments, route or approvals were "
-    "updated), so it was not submitted. Close it, check the card, and edit again."
+    "updated, or the agent answered a question), so it was not submitted. Close it, check the card, and edit again."
 )
 
 
@@ -204,6 +204,7 @@ def render_changed_since_seen(ticket: Ticket) -> Message:
     """The refusal for a click on an older view of a request that is still open."""
     return render_refusal(
         f"This request ({code_inline(ticket.action, 200)}) changed since you saw it: its "
-        "arguments, route or approvals were updated, so your click changed nothing. The card "
-        "now shows the request as it stands: check it and decide again."
+        "arguments, route or approvals were updated, or the agent answered a question, so your "
+        "click changed nothing. The card now shows the request as it stands: check it and "
+        "decide again."
     )

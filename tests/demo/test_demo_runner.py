@@ -157,7 +157,13 @@ def test_the_agent_answers_questions_and_hears_rejections(demo: Demo) -> None:
     wait_log(demo, "answered a reviewer's question")
     sb.wait_until(lambda: any("agent answered" in m.text for m in sb.thread(PAYMENTS, card.ts)),
                   timeout=15)
-    sb.click(REVIEWER.id, action_id=ACTION_REJECT, channel=PAYMENTS, message_ts=card.ts)
+    # The thread reply comes before the card's refresh; a click on the card still waiting for
+    # the answer is refused as stale (the reviewer has not seen the answer). Click what the
+    # reviewer sees once the card has caught up.
+    sb.wait_until(lambda: "Waiting for the answer" not in str(
+        (sb.message(PAYMENTS, card.ts) or card).blocks), timeout=15)
+    assert sb.click(REVIEWER.id, action_id=ACTION_REJECT, channel=PAYMENTS,
+                    message_ts=card.ts).ok
     sb.wait_until(lambda: sb.views(REVIEWER.id), timeout=15)
     sb.submit(REVIEWER.id, {REASON_BLOCK: {REASON_ACTION: "already refunded by bank"}})
     assert "already refunded by bank" in wait_log(demo, "was rejected by")
