@@ -19,7 +19,7 @@ from store.grants import Grant, ineligible, outside_bounds, use_note
 from store.ledger import Ledger
 from store.models import DecisionKind, NewTicket, Ticket, TicketStatus
 from store.states import Event
-from store.tables import DecisionRow, GrantRow, TicketRow
+from store.tables import DecisionRow, DelegationRow, GrantRow, TicketRow
 from store.tickets import Draft
 from store.transition import transition
 
@@ -60,6 +60,19 @@ class GrantStore:
         rows = self.ledger.read(lambda c: c.execute(
             _CANDIDATES, {"action": action, "by": requested_by}).all(), one_statement=True)
         return [to_grant(GrantRow(**row._mapping)) for row in rows]
+
+    def in_force(self, grants: list[Grant], now: datetime) -> list[Grant]:
+        """Those of ``grants`` that would cover a request at ``now``: active, and a delegate's
+        only while the delegation that lent it lasts. For showing; a use checks again under
+        the row lock (:func:`_still_lent`)."""
+        live = [g for g in grants if g.active(now)]
+        lent = {g.delegation for g in live if g.delegation is not None}
+        delegations = {}
+        if lent:
+            stmt = select(DelegationRow).where(DelegationRow.id.in_(sorted(lent)))
+            with self._tx(write=False) as s:
+                delegations = {d.id: d for d in s.execute(stmt).scalars()}
+        return [g for g in live if _lent_at(g, delegations.get(g.delegation), now)]
 
     def for_ticket(self, ticket_id: str) -> list[Grant]:
         """The grants made on ``ticket_id``'s approval."""
@@ -170,6 +183,15 @@ def _still_lent(s: Session, grant: Grant, now: datetime) -> bool:
     return any(d.id == grant.delegation and d.principal == grant.on_behalf_of
                and d.delegate == grant.granted_by and delegation_check.active(d, now)
                for d in found)
+
+
+def _lent_at(grant: Grant, d: DelegationRow | None, now: datetime) -> bool:
+    """As :func:`_still_lent`, on a delegation row read without a lock."""
+    if grant.on_behalf_of is None and grant.delegation is None:
+        return True
+    return (d is not None and d.principal == grant.on_behalf_of
+            and d.delegate == grant.granted_by and d.revoked_at is None
+            and d.starts_at <= now < d.ends_at)
 
 
 def _mismatch(grant: Grant, new: NewTicket) -> str | None:

@@ -111,11 +111,13 @@ def home_grants(reviews: Reviews, user: str) -> list[Block]:
     if not mine:
         return []
     now = reviews.ledger.db_now()
+    # A delegate's grant lapses with the delegation that lent it: not shown as active after.
+    live = store.in_force(mine, now)
     sources = {}
-    for g in mine:
-        if g.active(now) and g.ticket_id not in sources:
+    for g in live:
+        if g.ticket_id not in sources:
             sources[g.ticket_id] = reviews.ledger.get_ticket(g.ticket_id)
-    return render_grant_home(grant_views([g for g in mine if g.active(now)], sources, now))
+    return render_grant_home(grant_views(live, sources, now))
 
 
 def announce_revoked(api: WebApi, grant: Grant) -> None:

@@ -38,7 +38,9 @@ def test_a_delegates_grant_works_while_the_delegation_lasts_and_stops_with_it(
     assert (decision.reviewer, decision.on_behalf_of) == (DELEGATE, LEAD)
     assert rig.ledger.get_ticket(second.id).acting_for == {DELEGATE: LEAD}
 
+    assert grant.id in home_grants(rig, DELEGATE)
     DelegationStore(rig.ledger).revoke(made.id, at=now(), by=LEAD)
+    assert grant.id not in home_grants(rig, DELEGATE), "not shown as active once it lapsed"
     after = refund(rig, 80)
     assert after.status == TicketStatus.PENDING and after.card is not None
     assert GrantStore(rig.ledger).get(grant.id).uses == 1
@@ -47,6 +49,19 @@ def test_a_delegates_grant_works_while_the_delegation_lasts_and_stops_with_it(
     assert main(["grants", "list"]) == 0
     assert f"granted by {DELEGATE} on behalf of {LEAD} (while delegation {made.id} lasts)" \
         in capsys.readouterr().out
+
+
+def home_grants(rig: Rig, user: str) -> str:
+    """The "Your standing grants" part of ``user``'s App Home, freshly published."""
+    published = len(rig.sandbox.calls("views.publish"))
+    assert rig.sandbox.open_app_home(user).ok
+    rig.sandbox.wait_until(lambda: len(rig.sandbox.calls("views.publish")) > published)
+    home = rig.sandbox.home(user)
+    assert home is not None
+    blocks = home.blocks
+    start = next((i for i, b in enumerate(blocks) if b.get("block_id") == "signoff_home_grants"),
+                 len(blocks))
+    return str(blocks[start:])
 
 
 def test_a_delegates_grant_stops_when_the_delegation_runs_out(rig: Rig) -> None:

@@ -124,3 +124,14 @@ def test_a_grant_clicked_as_the_delegation_is_revoked_records_neither(
                                grant=spec(), capacity=capacity)
     assert ledger.decisions(ticket.id) == [] and GrantStore(ledger).for_ticket(ticket.id) == []
     assert [e.kind for e in ledger.audit_events(ticket_id=ticket.id)] == ["created"]
+
+
+def test_a_lapsed_delegates_grant_is_no_longer_listed_as_in_force(
+        ledger: Ledger, make_ticket: TicketFactory) -> None:
+    gid, made = delegates_grant(ledger, make_ticket)
+    store = GrantStore(ledger)
+    mine = store.listed(granted_by=DEP)
+    assert [g.id for g in store.in_force(mine, ledger.db_now())] == [gid]
+    DelegationStore(ledger).revoke(made.id, at=ledger.db_now(), by=LEAD)
+    assert store.in_force(mine, ledger.db_now()) == []
+    assert store.get(gid).revoked_at is None, "showing lapsed grants changes nothing"
