@@ -28,7 +28,8 @@ from store.models import Decision, ReviewType, Ticket, TicketStatus
 NOTE_LIMIT = 2800
 CHANGED_SINCE_FORM = (
     "This request changed since you opened this form (its arguments, route or approvals were "
-    "updated, or the agent answered a question), so it was not submitted. Close it, check the card, and edit again."
+    "updated, or the agent answered a question), so it was not submitted. Close it, check "
+    "the card, and edit again."
 )
 
 
