@@ -67,7 +67,7 @@ class GrantStore:
         the row lock (:func:`_still_lent`)."""
         live = [g for g in grants if g.active(now)]
         lent = {g.delegation for g in live if g.delegation is not None}
-        delegations = {}
+        delegations: dict[int | None, DelegationRow] = {}
         if lent:
             stmt = select(DelegationRow).where(DelegationRow.id.in_(sorted(lent)))
             with self._tx(write=False) as s:
