@@ -14,7 +14,10 @@ Every operation is one transaction under the ticket's row lock, with its audit e
 
 Who may break glass and on which rules is the caller's judgement (policy and Slack
 authority live outside the store); the ledger enforces what it can see: an open ticket, the
-version seen, its deadline, a justification, and never the requester unless allowed.
+version seen, its deadline, a justification, and never the requester unless allowed. "The
+same person" includes anyone an active delegation makes one with the responder or witness,
+read share-locked in the same transaction, so a delegation made meanwhile cannot slip past
+the caller's earlier check.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from store import delegation_check
 from store.convert import to_decision, to_ticket
 from store.db import Transactions
 from store.errors import ChangedSinceSeen, DeadlinePassed, TicketNotFound, TransitionRefused
@@ -91,6 +95,10 @@ class BreakGlassMixin:
             row = self._lock(s, ticket_id)
             now = self._now(s)
             _check(row, now, responder, text, terms, expected_version)
+            if not terms.allow_self and row.requested_by in one_person(s, responder, now):
+                raise TransitionRefused(ticket_id, "break_glass", row.status,
+                                        detail="nobody breaks glass on a request made on "
+                                               "their behalf or their delegation partner's")
             approvals = [*row.approvals] + ([] if responder in row.approvals else [responder])
             transition(s, row, Event.BREAK_GLASS, approvals=approvals, decided_by=responder,
                        decided_at=now, next_action_at=None)
@@ -138,11 +146,13 @@ class BreakGlassMixin:
             if row.witnessed_by is not None:
                 raise TransitionRefused(ticket_id, "witness", ticket.status,
                                         detail=f"{row.witnessed_by} witnessed it already")
-            if witness == row.responder:
-                raise TransitionRefused(ticket_id, "witness", ticket.status,
-                                        detail="the responder cannot witness their own "
-                                               "break-glass")
             now = self._now(s)
+            same = one_person(s, witness, now)
+            if row.responder in same or ticket.requested_by in same:
+                raise TransitionRefused(ticket_id, "witness", ticket.status,
+                                        detail="the responder and the requester (or anyone a "
+                                               "delegation makes one with them) cannot "
+                                               "witness this break-glass")
             late = now > row.witness_due_at or row.escalation_level > 0
             row.witnessed_by, row.witnessed_at, row.next_escalation_at = witness, now, None
             s.flush()
@@ -205,6 +215,16 @@ class BreakGlassMixin:
 
 def _flag(condition: Any) -> Any:
     return case((condition, 1), else_=0)
+
+
+def one_person(s: Session, who: str, now: datetime) -> frozenset[str]:
+    """``who`` and everyone an active delegation (given or held) makes one person with them,
+    share-locked until the transaction ends."""
+    same = {who}
+    for d in delegation_check.links(s.connection(), (), who):
+        if delegation_check.active(d, now):
+            same |= {d.principal, d.delegate}
+    return frozenset(same)
 
 
 def _check(row: TicketRow, now: datetime, responder: str, justification: str,

@@ -96,3 +96,33 @@ def test_a_forged_break_glass_event_does_not_back_an_approval(
     report = ledger.verify_audit()
     assert not report.ok
     assert any("broke glass on their own request" in p.text for p in report.problems)
+
+
+def test_a_delegation_makes_one_person_under_the_lock_too(
+        ledger: Ledger, make_ticket: TicketFactory) -> None:
+    """The Slack side refuses these before the form opens; the ledger refuses them again in
+    the deciding transaction, so a delegation made in between cannot slip past."""
+    from store.delegations import DelegationStore
+
+    book = DelegationStore(ledger)
+    now = ledger.db_now()
+    ticket = make_ticket()
+    # The requester lends their authority to the responder: one person for break-glass.
+    lent = book.delegate("U0REQUESTER", "U0LEAD", at=now - timedelta(minutes=1),
+                         until=now + timedelta(days=1), by="ops")
+    with pytest.raises(TransitionRefused, match="delegation partner"):
+        ledger.break_glass(ticket.id, responder="U0LEAD", justification="outage", terms=TERMS,
+                           expected_version=1)
+    assert ledger.decisions(ticket.id) == [] and ledger.break_glass_of(ticket.id) is None
+    book.revoke(lent.id, at=ledger.db_now(), by="ops")
+    ledger.break_glass(ticket.id, responder="U0LEAD", justification="outage", terms=TERMS,
+                       expected_version=1)
+    # The responder's delegate, and the requester's, may not witness it.
+    for partner, principal in (("U0DEP", "U0LEAD"), ("U0REQDEP", "U0REQUESTER")):
+        book.delegate(principal, partner, at=ledger.db_now() - timedelta(minutes=1),
+                      until=ledger.db_now() + timedelta(days=1), by="ops")
+        with pytest.raises(TransitionRefused, match="cannot witness"):
+            ledger.witness(ticket.id, witness=partner)
+    assert ledger.break_glass_of(ticket.id).witnessed_by is None  # type: ignore[union-attr]
+    _, witnessed = ledger.witness(ticket.id, witness="U0FINOPS")
+    assert witnessed.witnessed_by == "U0FINOPS"
