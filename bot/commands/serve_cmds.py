@@ -12,7 +12,13 @@ from types import FrameType
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.server.compose import Service, build_service, require
-from bot.server.processes import Workers, stop_with_parent, worker_argv
+from bot.server.processes import (
+    Workers,
+    drop_own_metrics,
+    shared_metrics,
+    stop_with_parent,
+    worker_argv,
+)
 from store.errors import ConfigError
 
 
@@ -60,6 +66,16 @@ NO_AUDIT_KEY = (
 def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s")
+    if args.processes > 1 and not args.worker and not args.socket_mode:
+        shared_metrics(getattr(args, "argv", sys.argv[1:]))  # restarts once, sharing counters
+    try:
+        return _serve(args)
+    finally:
+        if not args.worker:
+            drop_own_metrics()
+
+
+def _serve(args: argparse.Namespace) -> int:
     service = build_service(args.settings, socket_mode=args.socket_mode)
     try:
         _check_processes(args, service)

@@ -14,6 +14,7 @@ busiest :data:`MAX_ACTIONS` actions; the rest are ``other``). No ticket or user 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -25,6 +26,7 @@ from prometheus_client.metrics_core import (
     HistogramMetricFamily,
     Metric,
 )
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from bot.counters import PROCESS
@@ -170,10 +172,19 @@ def _bounded_actions(counts: list[Count]) -> list[Count]:
 
 
 class _Process(Collector):
-    """This process's counters, in the same exposition as the ledger's figures."""
+    """This process's counters, in the same exposition as the ledger's figures; under
+    ``serve --processes`` (prometheus_client's multiprocess mode) every process's, summed,
+    whichever process the scrape reached."""
+
+    def __init__(self) -> None:
+        shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        self.source: Collector = PROCESS
+        if shared:
+            self.source = CollectorRegistry(auto_describe=False)
+            MultiProcessCollector(self.source, shared)
 
     def collect(self) -> Iterator[Metric]:
-        yield from PROCESS.collect()
+        yield from self.source.collect()
 
 
 def metrics_registry(ledger: Ledger) -> CollectorRegistry:

@@ -8,6 +8,10 @@ share the ledger as replicas do (PostgreSQL only: a decision in one process wake
 waiting in another through ``LISTEN``); only the first runs the sweep, the click replay and
 the webhook sender.
 
+``GET /metrics`` answers for all of them whichever process a scrape reaches: before it
+serves, the first process starts itself again with ``prometheus_client``'s multiprocess mode
+on (:func:`shared_metrics`), and every process counts into files in one directory.
+
 A process that exits on its own is started again, unless it exits within ``STEADY`` of its
 start (a configuration it cannot serve with: the same would happen again); the first process
 keeps serving either way. A process whose first process is gone stops by itself, so none is
@@ -18,8 +22,10 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +37,32 @@ log = logging.getLogger(__name__)
 STEADY = 10.0
 #: How often a process looks for its first process, and the supervisor for its processes.
 LOOK_EVERY = 1.0
+#: prometheus_client's multiprocess mode: set when it is imported, so before the first metric.
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+#: The metrics directory ``signoff serve`` made for itself (removed when the first one stops).
+OWN_METRICS_DIR = "SIGNOFF_OWN_METRICS_DIR"
+
+
+def shared_metrics(argv: Sequence[str]) -> None:
+    """Make every serving process count into one place, so ``/metrics`` in any of them
+    reports them all. prometheus_client picks its mode when it is imported, which the
+    command line has done already: so this process is replaced by the same command with
+    a fresh metrics directory set (same process id; nothing served yet). Returns at once
+    when a directory is set (an operator's own, or after the restart)."""
+    if os.environ.get(METRICS_DIR):
+        return
+    path = tempfile.mkdtemp(prefix="signoff-metrics-")
+    os.environ[METRICS_DIR] = os.environ[OWN_METRICS_DIR] = path
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "bot.cli", *argv])
+
+
+def drop_own_metrics() -> None:
+    """Remove the metrics directory this ``signoff serve`` made (an operator's stays)."""
+    own = os.environ.get(OWN_METRICS_DIR)
+    if own and own == os.environ.get(METRICS_DIR):
+        shutil.rmtree(own, ignore_errors=True)
 
 
 @dataclass

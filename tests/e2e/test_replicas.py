@@ -3,6 +3,7 @@ the other (LISTEN/NOTIFY), and a revoked token fails on both at once."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -129,6 +130,8 @@ def test_serve_processes_share_both_ports_and_stop_together(rig: Rig, db_url: st
             doc = httpx.get(f"{api}/v1/requests/{ticket.json()['id']}", headers=auth,
                             params={"wait": 20}, timeout=30).json()
             assert doc["status"] == "approved"
+        shared = _metrics_dir(proc.pid)
+        _every_scrape_counts_both_processes(slack)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -136,6 +139,27 @@ def test_serve_processes_share_both_ports_and_stop_together(rig: Rig, db_url: st
     while _alive(worker) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(worker)
+    assert not os.path.exists(shared), "the metrics directory it made goes with it"
+
+
+def _metrics_dir(pid: int) -> str:
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        env = dict(item.split(b"=", 1) for item in f.read().split(b"\0") if b"=" in item)
+    return env[b"PROMETHEUS_MULTIPROC_DIR"].decode()
+
+
+def _every_scrape_counts_both_processes(slack: str) -> None:
+    """Health checks on new connections land on both processes; every scrape, whichever
+    process answers it, counts all of them."""
+    def healthz_count(text: str) -> float:
+        found = re.search(r'^signoff_http_requests_total\{code="200",path="/healthz"\} (\S+)$',
+                          text, re.M)
+        return float(found.group(1)) if found else 0.0
+
+    for _ in range(20):
+        assert httpx.get(f"{slack}/healthz", timeout=10).status_code == 200
+    scrapes = [httpx.get(f"{slack}/metrics", timeout=10).text for _ in range(8)]
+    assert [healthz_count(t) for t in scrapes] == [20.0] * 8
 
 
 def test_serve_processes_need_postgresql(rig: Rig, db_url: str) -> None:
