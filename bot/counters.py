@@ -1,7 +1,7 @@
 """Counters safe to keep in one process's memory (each replica counts its own; Prometheus
 sums them across replicas; the processes of one ``serve --processes`` share them through
-prometheus_client's multiprocess mode, see :mod:`bot.server.processes`). Everything about tickets is read from the ledger instead, at
-scrape time (:mod:`bot.server.metrics`).
+prometheus_client's multiprocess mode, see :mod:`bot.server.processes`). Everything about
+tickets is read from the ledger instead, at scrape time (:mod:`bot.server.metrics`).
 
 Labels stay bounded: HTTP paths are the few signoff serves (anything else is ``other``),
 Slack methods are Slack's method names.
