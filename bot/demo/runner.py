@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -83,7 +84,8 @@ class Demo:
         opts = self.options
         self.config = config = demo_config(opts.fast)
         text = demo_config_text(timing(opts.fast))
-        self._tmp = tempfile.TemporaryDirectory(prefix="signoff-demo-")
+        self._tmp = tempfile.TemporaryDirectory(prefix="signoff-demo-",
+                                                ignore_cleanup_errors=True)
         self.ledger = ledger = _open_ledger(f"sqlite:///{self.database_path}")
         seed_history(ledger, config)  # decided requests, so a policy suggestion appears
         secret = secrets.token_hex(16)
@@ -135,7 +137,10 @@ class Demo:
         if self.sandbox is not None:
             _quietly(self.sandbox.stop)
         if self._tmp is not None:
+            # The MCP notes server may still be writing as it exits (a busy host can outlast
+            # the stop's wait): a file that lands mid-removal must not fail the shutdown.
             self._tmp.cleanup()
+            shutil.rmtree(self._tmp.name, ignore_errors=True)
         self.agent = self.service = self.server = self.sandbox = self.ledger = None
         self.mcp = None
         self._tmp = None
