@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.commands.store_cmds import open_ledger
 from escalation.durations import DurationError, parse_duration
 from store.delegations import Delegation, DelegationStore, user_id
 from store.errors import DelegationInvalid
 
-USAGE = ("signoff delegate U1 --to U2 --until TIME | signoff delegate list [--user U] [--all] "
-         "| signoff delegate revoke ID")
+USAGE = ("signoff delegate U1 --to U2 --until TIME [--tz ZONE] | signoff delegate list "
+         "[--user U] [--all] | signoff delegate revoke ID")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,8 +27,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("words", nargs="+", metavar="U1 | list | revoke ID")
     p.add_argument("--to", metavar="U2", help="the delegate's Slack member id")
     p.add_argument("--until", metavar="TIME",
-                   help="an ISO time (2026-12-24T18:00Z; without a zone, UTC), a date "
-                        "(midnight UTC), or a duration from now (3d, 12h)")
+                   help="an ISO time (2026-12-24T18:00Z; without a zone, in --tz), a date "
+                        "(midnight in --tz), or a duration from now (3d, 12h)")
+    p.add_argument("--tz", metavar="ZONE", default="UTC",
+                   help="the time zone of a --until date or time written without one, e.g. "
+                        "Europe/Paris (IANA name; default UTC)")
     p.add_argument("--reason", help="why (audited), e.g. holiday")
     p.add_argument("--by", default="operator", help="who is making the change (audited)")
     p.add_argument("--user", help="list: only delegations this person gave or holds")
@@ -51,10 +55,11 @@ def cmd_delegate(args: argparse.Namespace) -> int:
     if not args.to or not args.until:
         raise DelegationInvalid(f"delegating {first} needs --to U2 and --until TIME "
                                 "(e.g. --until 3d)")
+    until = until_of(args.until, now, zone_of(args.tz))  # a bad value opens nothing
     ledger = open_ledger(args)
     try:
-        made = DelegationStore(ledger).delegate(first, args.to, until=until_of(args.until, now),
-                                                at=now, by=args.by, reason=args.reason)
+        made = DelegationStore(ledger).delegate(first, args.to, until=until, at=now, by=args.by,
+                                                reason=args.reason)
     finally:
         ledger.close()
     print(f"delegation {made.id}: {made.delegate} decides for {made.principal} until "
@@ -62,8 +67,18 @@ def cmd_delegate(args: argparse.Namespace) -> int:
     return 0
 
 
-def until_of(text: str, now: datetime) -> datetime:
-    """``--until``: an ISO time, a date, or a duration counted from ``now``."""
+def zone_of(name: str) -> tzinfo:
+    """``--tz``: an IANA time zone name."""
+    try:
+        return ZoneInfo(name.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise DelegationInvalid(f"--tz {name!r} is not a time zone; write an IANA name such "
+                                "as Europe/Paris, America/New_York or UTC") from None
+
+
+def until_of(text: str, now: datetime, zone: tzinfo = UTC) -> datetime:
+    """``--until``: an ISO time, a date, or a duration counted from ``now``; a date or time
+    written without a zone is read in ``zone``."""
     spec = text.strip()
     try:
         return now + parse_duration(spec)
@@ -78,7 +93,7 @@ def until_of(text: str, now: datetime) -> datetime:
             raise DelegationInvalid(
                 f"--until {text!r} is neither a time nor a duration; write an ISO time "
                 "(2026-12-24T18:00Z), a date (2026-12-24) or a duration (3d, 12h)") from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    return (when.replace(tzinfo=zone) if when.tzinfo is None else when).astimezone(UTC)
 
 
 def _list(args: argparse.Namespace, now: datetime) -> int:

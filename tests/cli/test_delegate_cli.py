@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.cli import main
-from bot.commands.delegate_cmds import until_of
+from bot.commands.delegate_cmds import until_of, zone_of
 from store.delegations import DelegationStore
 from store.errors import DelegationInvalid
 from store.ledger import Ledger
@@ -82,6 +82,17 @@ def test_mistakes_are_one_line_and_store_nothing(
 ])
 def test_until_reads_times_dates_and_durations(text: str, expected: datetime) -> None:
     assert until_of(text, NOW) == expected
+
+
+def test_until_reads_a_bare_date_or_time_in_the_zone_given() -> None:
+    paris = zone_of("Europe/Paris")
+    assert until_of("2026-12-24", NOW, paris) == datetime(2026, 12, 23, 23, 0, tzinfo=UTC)
+    assert until_of("2026-07-01T18:00", NOW, paris) == datetime(2026, 7, 1, 16, 0, tzinfo=UTC)
+    assert until_of("2026-12-24T18:00Z", NOW, paris) == datetime(2026, 12, 24, 18, 0,
+                                                                  tzinfo=UTC)  # its own zone
+    assert until_of("3d", NOW, paris) == NOW + timedelta(days=3)
+    with pytest.raises(DelegationInvalid, match="IANA name"):
+        zone_of("Mars/Olympus")
 
 
 def test_until_refuses_what_it_cannot_read() -> None:
