@@ -218,13 +218,9 @@ def _flag(condition: Any) -> Any:
 
 
 def one_person(s: Session, who: str, now: datetime) -> frozenset[str]:
-    """``who`` and everyone an active delegation (given or held) makes one person with them,
-    share-locked until the transaction ends."""
-    same = {who}
-    for d in delegation_check.links(s.connection(), (), who):
-        if delegation_check.active(d, now):
-            same |= {d.principal, d.delegate}
-    return frozenset(same)
+    """``who`` and everyone an active delegation makes one person with them, the delegation
+    rows share-locked until the transaction ends."""
+    return delegation_check.one_person(delegation_check.links(s.connection(), (), who), who, now)
 
 
 def _check(row: TicketRow, now: datetime, responder: str, justification: str,

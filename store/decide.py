@@ -83,9 +83,8 @@ def authority(s: Session, row: Row[Any], now: datetime, reviewer: str, kind: Dec
     if ended or not lends:
         raise DelegationEnded(row.id, kind.value, row.status, delegation=(
             ended[0] if ended else min(capacity.delegations, default=None)))
-    linked = {d.principal if d.delegate == reviewer else d.delegate
-              for d in active.values() if reviewer in (d.principal, d.delegate)}
-    return replace(capacity, identities=capacity.identities | linked | {reviewer})
+    linked = delegation_check.one_person(active.values(), reviewer, now)
+    return replace(capacity, identities=capacity.identities | linked)
 
 
 def check(row: Row[Any], now: datetime, reviewer: str, kind: DecisionKind,

@@ -34,3 +34,11 @@ def links(conn: Connection, ids: Iterable[int], who: str) -> Sequence[Row[Any]]:
 def active(d: Row[Any], now: datetime) -> bool:
     """Not revoked, and ``now`` within its period (as :meth:`Delegation.active`)."""
     return d.revoked_at is None and d.starts_at <= now < d.ends_at
+
+
+def one_person(found: Iterable[Row[Any]], who: str, now: datetime) -> frozenset[str]:
+    """``who`` and everyone an active delegation among ``found`` (given or held) makes one
+    person with them."""
+    return frozenset({who} | {d.principal if d.delegate == who else d.delegate
+                              for d in found
+                              if who in (d.principal, d.delegate) and active(d, now)})

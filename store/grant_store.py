@@ -180,18 +180,16 @@ def _still_lent(s: Session, grant: Grant, now: datetime) -> bool:
     if grant.on_behalf_of is None or grant.delegation is None:
         return False  # half a delegation: never matches
     found = delegation_check.links(s.connection(), [grant.delegation], grant.granted_by)
-    return any(d.id == grant.delegation and d.principal == grant.on_behalf_of
-               and d.delegate == grant.granted_by and delegation_check.active(d, now)
-               for d in found)
+    return _lent_at(grant, next((d for d in found if d.id == grant.delegation), None), now)
 
 
-def _lent_at(grant: Grant, d: DelegationRow | None, now: datetime) -> bool:
-    """As :func:`_still_lent`, on a delegation row read without a lock."""
+def _lent_at(grant: Grant, d: Any, now: datetime) -> bool:
+    """Whether ``d`` (the grant's delegation row, locked or not; None when missing) lends
+    the grant its principal's authority at ``now``; a grant in one's own right needs none."""
     if grant.on_behalf_of is None and grant.delegation is None:
         return True
     return (d is not None and d.principal == grant.on_behalf_of
-            and d.delegate == grant.granted_by and d.revoked_at is None
-            and d.starts_at <= now < d.ends_at)
+            and d.delegate == grant.granted_by and delegation_check.active(d, now))
 
 
 def _mismatch(grant: Grant, new: NewTicket) -> str | None:
